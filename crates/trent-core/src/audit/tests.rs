@@ -1,0 +1,205 @@
+use super::*;
+
+fn event(n: i64) -> AuditEvent {
+    AuditEvent {
+        time_ms: 1_700_000_000_000 + n,
+        source: EventSource::Kms,
+        name: "Encrypt".into(),
+        region: "us-east-1".into(),
+        source_ip: Some("127.0.0.1".parse().unwrap()),
+        user_agent: Some("test".into()),
+        actor: Actor::Unknown {
+            access_key_id: Some("AKIAEXAMPLE".into()),
+        },
+        request_parameters: Some(json!({"keyId": format!("k{n}")})),
+        response_elements: None,
+        error: None,
+        request_id: Some(format!("req-{n}")),
+        read_only: true,
+        service_event: false,
+        key_arns: vec![format!(
+            "arn:aws:kms:us-east-1:111122223333:key/0000000{n}-0000-4000-8000-000000000000"
+        )],
+    }
+}
+
+/// A trail of `n` events with a digest every `every` events (and none
+/// after the last `n % every`).
+fn trail(n: i64, every: i64) -> (SigningKey, Vec<AuditRecord>, Vec<AuditDigest>) {
+    let pkcs8 = SigningKey::generate_pkcs8().unwrap();
+    let key = SigningKey::from_pkcs8(&pkcs8).unwrap();
+    let mut prev = vec![0; 32];
+    let mut records = Vec::new();
+    let mut digests = Vec::new();
+    for seq in 1..=n {
+        let r = record(&event(seq), format!("id-{seq}"), seq, &prev);
+        prev = r.hash.clone();
+        records.push(r);
+        if seq % every == 0 {
+            let d = digests.len() as i64 + 1;
+            digests.push(AuditDigest::sign(&key, d, seq - every + 1, seq, &prev, 5));
+        }
+    }
+    (key, records, digests)
+}
+
+fn verify(
+    key: &SigningKey,
+    records: &[AuditRecord],
+    digests: &[AuditDigest],
+) -> Result<VerifyReport, String> {
+    let mut v = Verifier::new(&key.public_key(), digests.to_vec());
+    for r in records {
+        v.event(r)?;
+    }
+    v.finish()
+}
+
+#[test]
+fn an_intact_trail_verifies() {
+    let (key, records, digests) = trail(10, 4);
+    let report = verify(&key, &records, &digests).unwrap();
+    assert_eq!(report.events, 10);
+    assert_eq!(report.digests, 2);
+    assert_eq!(report.signed_through, 8);
+    assert_eq!(report.unsigned, 2);
+}
+
+#[test]
+fn an_edited_event_is_named() {
+    let (key, mut records, digests) = trail(10, 4);
+    records[5].event_json = records[5].event_json.replace("Encrypt", "Decrypt");
+    let err = verify(&key, &records, &digests).unwrap_err();
+    assert!(
+        err.contains("event seq 6 (eventID id-6) was changed"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_edit_with_the_chain_recomputed_fails_the_digest() {
+    let (key, mut records, digests) = trail(10, 4);
+    records[5].event_json = records[5].event_json.replace("Encrypt", "Decrypt");
+    records[5].event_name = "Decrypt".into();
+    let mut prev = records[4].hash.clone();
+    for r in &mut records[5..] {
+        r.prev_hash = prev.clone();
+        r.hash = chain_hash(&prev, r.seq, &r.event_json);
+        prev = r.hash.clone();
+    }
+    let err = verify(&key, &records, &digests).unwrap_err();
+    assert!(
+        err.contains("digest 2 does not match events 5..=8"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_removed_event_is_named() {
+    let (key, mut records, digests) = trail(10, 4);
+    records.remove(2);
+    let err = verify(&key, &records, &digests).unwrap_err();
+    assert!(err.contains("event seq 3 was removed"), "{err}");
+}
+
+#[test]
+fn an_inserted_event_is_named() {
+    let (key, mut records, digests) = trail(10, 4);
+    // Renumber from seq 3 on and put a forged event there.
+    for r in &mut records[2..] {
+        r.seq += 1;
+    }
+    let forged = record(&event(99), "forged".into(), 3, &records[1].hash);
+    records.insert(2, forged);
+    let err = verify(&key, &records, &digests).unwrap_err();
+    assert!(
+        err.contains("seq 4 (eventID id-3) was changed, inserted or reordered"),
+        "{err}"
+    );
+}
+
+#[test]
+fn reordered_events_are_named() {
+    let (key, mut records, digests) = trail(10, 4);
+    // Swap the contents of seq 2 and 3 (each row keeps its stored hash).
+    let (a, b) = (records[1].clone(), records[2].clone());
+    records[1] = AuditRecord { seq: 2, ..b };
+    records[2] = AuditRecord { seq: 3, ..a };
+    let err = verify(&key, &records, &digests).unwrap_err();
+    assert!(
+        err.contains("event seq 2 (eventID id-3) was changed, inserted or reordered"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_truncated_tail_is_detected() {
+    let (key, mut records, digests) = trail(10, 4);
+    records.truncate(7);
+    let err = verify(&key, &records, &digests).unwrap_err();
+    assert!(
+        err.contains("truncated: digest 2 covers events through seq 8"),
+        "{err}"
+    );
+    // Cut after the last digest: only the unsigned events are gone, which
+    // the report shows as nothing unsigned.
+    let (key, mut records, digests) = trail(10, 4);
+    records.truncate(8);
+    assert_eq!(verify(&key, &records, &digests).unwrap().unsigned, 0);
+}
+
+#[test]
+fn a_forged_digest_is_refused() {
+    let (key, records, mut digests) = trail(8, 4);
+    let other = SigningKey::from_pkcs8(&SigningKey::generate_pkcs8().unwrap()).unwrap();
+    let d = &digests[1];
+    digests[1] = AuditDigest::sign(
+        &other,
+        d.seq,
+        d.first_event_seq,
+        d.last_event_seq,
+        &d.last_hash,
+        5,
+    );
+    let err = verify(&key, &records, &digests).unwrap_err();
+    assert!(err.contains("digest 2 has an invalid signature"), "{err}");
+}
+
+#[test]
+fn an_edited_index_column_is_detected() {
+    let (key, mut records, digests) = trail(4, 4);
+    records[1].key_arn = Some("arn:aws:kms:us-east-1:111122223333:key/other".into());
+    let err = verify(&key, &records, &digests).unwrap_err();
+    assert!(
+        err.contains("event seq 2 (eventID id-2) was changed: its index columns"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_event_json_is_cloudtrail_shaped() {
+    let v: Value = serde_json::from_str(&event(1).to_json("eid")).unwrap();
+    assert_eq!(v["eventVersion"], "1.08");
+    assert_eq!(v["eventTime"], "2023-11-14T22:13:20Z");
+    assert_eq!(v["eventSource"], "kms.amazonaws.com");
+    assert_eq!(v["eventType"], "AwsApiCall");
+    assert_eq!(v["resources"][0]["type"], "AWS::KMS::Key");
+    assert_eq!(v["resources"][0]["accountId"], "111122223333");
+    assert_eq!(v["recipientAccountId"], "111122223333");
+    assert_eq!(v["responseElements"], Value::Null);
+}
+
+#[test]
+fn rfc3339_round_trips() {
+    assert_eq!(
+        parse_rfc3339_ms("2023-11-14T22:13:20Z"),
+        Some(1_700_000_000_000)
+    );
+    assert_eq!(
+        parse_rfc3339_ms("2023-11-14T23:13:20.5+01:00"),
+        Some(1_700_000_000_500)
+    );
+    assert_eq!(parse_rfc3339_ms("2023-11-14"), Some(1_699_920_000_000));
+    assert_eq!(parse_rfc3339_ms("yesterday"), None);
+    assert_eq!(iso8601(1_700_000_000_999), "2023-11-14T22:13:20Z");
+}

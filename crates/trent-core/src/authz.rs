@@ -1,0 +1,292 @@
+//! Authorization as AWS KMS decides it: the key policy is the root of
+//! access; an Allow for the key's account delegates to the caller's IAM
+//! policies; grants allow exactly their operations; an explicit Deny
+//! anywhere wins. The policies are compiled (`trent-policy`) and cached with
+//! the key and the identity, so a decision reads only memory.
+
+use crate::model::{Caller, GrantRecord, KeyRecord, PrincipalKind, Tag};
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use trent_policy::{
+    ConditionContext, Outcome, Policy, Principal, Request, ResourceOutcome, Values,
+};
+
+/// Request facts that condition keys can test, beyond the caller's.
+#[derive(Default, Clone)]
+pub struct RequestFacts<'a> {
+    pub encryption_context: Option<&'a BTreeMap<String, String>>,
+    /// The alias the request named the key by (`kms:RequestAlias`).
+    pub request_alias: Option<&'a str>,
+    /// Aliases that point at the key (`kms:ResourceAliases`), computed only
+    /// if a policy asks.
+    pub resource_aliases: Option<&'a (dyn Fn() -> Vec<String> + Sync)>,
+    /// Tags in a CreateKey/TagResource request (`aws:RequestTag/…`, `aws:TagKeys`).
+    pub request_tags: Option<&'a [Tag]>,
+    pub grant_operations: Option<&'a [String]>,
+    pub grantee_principal: Option<&'a str>,
+    pub retiring_principal: Option<&'a str>,
+    pub encryption_algorithm: Option<&'a str>,
+}
+
+/// The condition-key view of one request.
+pub struct AuthzContext<'a> {
+    caller: &'a Caller,
+    key: Option<&'a KeyRecord>,
+    facts: Option<&'a RequestFacts<'a>>,
+}
+
+impl<'a> AuthzContext<'a> {
+    pub fn new(caller: &'a Caller) -> Self {
+        Self {
+            caller,
+            key: None,
+            facts: None,
+        }
+    }
+
+    pub fn for_key(caller: &'a Caller, key: &'a KeyRecord, facts: &'a RequestFacts<'a>) -> Self {
+        Self {
+            caller,
+            key: Some(key),
+            facts: Some(facts),
+        }
+    }
+
+    pub fn for_request(caller: &'a Caller, facts: &'a RequestFacts<'a>) -> Self {
+        Self {
+            caller,
+            key: None,
+            facts: Some(facts),
+        }
+    }
+}
+
+fn one(s: &str) -> Option<Values<'_>> {
+    Some(Values::One(s))
+}
+
+fn many<'v>(items: impl Iterator<Item = Cow<'v, str>>) -> Option<Values<'v>> {
+    Some(Values::Many(items.collect()))
+}
+
+/// Finds `name` among map keys without regard to case (condition keys are
+/// case-insensitive and arrive lowercased).
+fn get_ci<'m>(map: &'m BTreeMap<String, String>, name: &str) -> Option<&'m str> {
+    map.iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+fn tag_ci<'t>(tags: &'t [Tag], name: &str) -> Option<&'t str> {
+    tags.iter()
+        .find(|t| t.key.eq_ignore_ascii_case(name))
+        .map(|t| t.value.as_str())
+}
+
+impl ConditionContext for AuthzContext<'_> {
+    fn get(&self, key: &str) -> Option<Values<'_>> {
+        let identity = &self.caller.identity;
+        let facts = self.facts;
+        match key {
+            "aws:principalarn" => one(identity.policy_arn()),
+            "aws:principalaccount" | "kms:calleraccount" => one(&identity.account),
+            "aws:username" => identity.username.as_deref().and_then(one),
+            "aws:userid" => one(&identity.user_id),
+            "aws:principaltype" => one(match identity.kind {
+                PrincipalKind::Root => "Account",
+                PrincipalKind::User => "User",
+                PrincipalKind::AssumedRole { .. } => "AssumedRole",
+            }),
+            "aws:sourceip" => self
+                .caller
+                .source_ip
+                .map(|ip| Values::Many(vec![Cow::Owned(ip.to_string())])),
+            "aws:securetransport" => one("false"),
+            "aws:requestedregion" => one(&self.caller.region),
+            "aws:currenttime" => Some(Values::Many(vec![Cow::Owned(iso8601_now())])),
+            "aws:epochtime" => Some(Values::Many(vec![Cow::Owned(
+                (crate::now_millis() / 1000).to_string(),
+            )])),
+            "kms:keyspec" => self.key.map(|k| Values::One(k.key_spec.as_str())),
+            "kms:keyusage" => self.key.map(|k| Values::One(k.key_usage.as_str())),
+            "kms:keyorigin" => self.key.map(|k| Values::One(k.origin.as_str())),
+            "kms:keymanager" => self.key.map(|_| Values::One("CUSTOMER")),
+            "kms:multiregion" => self.key.map(|_| Values::One("false")),
+            "kms:requestalias" => facts.and_then(|f| f.request_alias).and_then(one),
+            "kms:resourcealiases" => facts
+                .and_then(|f| f.resource_aliases)
+                .map(|aliases| Values::Many(aliases().into_iter().map(Cow::Owned).collect())),
+            "kms:encryptioncontextkeys" => facts
+                .and_then(|f| f.encryption_context)
+                .and_then(|c| many(c.keys().map(|k| Cow::Borrowed(k.as_str())))),
+            "kms:encryptionalgorithm" => facts.and_then(|f| f.encryption_algorithm).and_then(one),
+            "kms:grantoperations" => facts
+                .and_then(|f| f.grant_operations)
+                .and_then(|ops| many(ops.iter().map(|o| Cow::Borrowed(o.as_str())))),
+            "kms:granteeprincipal" => facts.and_then(|f| f.grantee_principal).and_then(one),
+            "kms:retiringprincipal" => facts.and_then(|f| f.retiring_principal).and_then(one),
+            "kms:grantisforawsresource" => facts
+                .and_then(|f| f.grant_operations)
+                .map(|_| Values::One("false")),
+            "aws:tagkeys" => facts
+                .and_then(|f| f.request_tags)
+                .and_then(|tags| many(tags.iter().map(|t| Cow::Borrowed(t.key.as_str())))),
+            _ => {
+                if let Some(name) = key.strip_prefix("kms:encryptioncontext:") {
+                    return facts
+                        .and_then(|f| f.encryption_context)
+                        .and_then(|c| get_ci(c, name))
+                        .and_then(one);
+                }
+                if let Some(name) = key.strip_prefix("aws:resourcetag/") {
+                    return self.key.and_then(|k| tag_ci(&k.tags, name)).and_then(one);
+                }
+                if let Some(name) = key.strip_prefix("aws:requesttag/") {
+                    return facts
+                        .and_then(|f| f.request_tags)
+                        .and_then(|t| tag_ci(t, name))
+                        .and_then(one);
+                }
+                None
+            }
+        }
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` for now.
+fn iso8601_now() -> String {
+    let secs = crate::now_millis() / 1000;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil from days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// The caller's IAM policies together: any explicit Deny wins, then any Allow.
+pub fn evaluate_identity(
+    caller: &Caller,
+    action: &str,
+    resource: &str,
+    context: &dyn ConditionContext,
+) -> Outcome {
+    let identity = &caller.identity;
+    let principal = Principal {
+        arn: identity.policy_arn(),
+        account: &identity.account,
+    };
+    let request = Request {
+        action,
+        resource,
+        principal: &principal,
+        context,
+    };
+    let mut outcome = Outcome::NotApplicable;
+    for policy in &identity.policies {
+        match policy.evaluate_identity(&request) {
+            Outcome::ExplicitDeny => return Outcome::ExplicitDeny,
+            Outcome::Allow => outcome = Outcome::Allow,
+            Outcome::NotApplicable => {}
+        }
+    }
+    outcome
+}
+
+/// A resource policy (key policy, trust policy) for the caller.
+pub fn evaluate_resource(
+    caller: &Caller,
+    policy: &Policy,
+    action: &str,
+    resource: &str,
+    context: &dyn ConditionContext,
+) -> ResourceOutcome {
+    let identity = &caller.identity;
+    let principal = Principal {
+        arn: &identity.principal_arn,
+        account: &identity.account,
+    };
+    policy.evaluate_resource(&Request {
+        action,
+        resource,
+        principal: &principal,
+        context,
+    })
+}
+
+/// AWS's AccessDeniedException message.
+pub fn deny_message(
+    caller: &Caller,
+    action: &str,
+    resource: &str,
+    explicit: bool,
+    kind: &str,
+) -> String {
+    let article = if kind.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    };
+    if explicit {
+        format!(
+            "User: {} is not authorized to perform: {action} on resource: {resource} with an explicit deny in {article} {kind}-based policy",
+            caller.principal_arn()
+        )
+    } else {
+        format!(
+            "User: {} is not authorized to perform: {action} on resource: {resource} because no {kind}-based policy allows the {action} action",
+            caller.principal_arn()
+        )
+    }
+}
+
+/// Whether `grant` lets the caller perform `operation` (e.g. `Encrypt`) with
+/// the request's encryption context.
+pub fn grant_allows(
+    grant: &GrantRecord,
+    caller: &Caller,
+    operation: &str,
+    context: Option<&BTreeMap<String, String>>,
+) -> bool {
+    let identity = &caller.identity;
+    if grant.grantee != identity.principal_arn && grant.grantee != identity.policy_arn() {
+        return false;
+    }
+    if !grant.operations.iter().any(|o| o == operation) {
+        return false;
+    }
+    let empty = BTreeMap::new();
+    let context = context.unwrap_or(&empty);
+    if let Some(equals) = &grant.context_equals
+        && equals != context
+    {
+        return false;
+    }
+    if let Some(subset) = &grant.context_subset
+        && !subset.iter().all(|(k, v)| context.get(k) == Some(v))
+    {
+        return false;
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn iso8601_has_the_right_shape() {
+        let now = super::iso8601_now();
+        assert_eq!(now.len(), 20);
+        assert!(now.starts_with("20") && now.ends_with('Z'));
+    }
+}

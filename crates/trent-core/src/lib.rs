@@ -1,0 +1,46 @@
+//! The domain of Trent: KMS keys, their material, aliases and tags, and the
+//! rules AWS KMS applies to them (key states, key usage, identifiers,
+//! limits).
+//!
+//! [`Kms`] is the service: every operation takes a typed [`Caller`] and typed
+//! arguments and answers with domain records or a [`KmsError`]. It keeps an
+//! in-memory cache of unsealed keys so that the cryptographic operations
+//! touch neither the disk nor a global lock.
+//!
+//! [`Identities`] holds accounts, IAM users, groups, roles and sessions;
+//! `authz.rs` decides every request from key policies, IAM policies and
+//! grants.
+//!
+//! Backends plug in through two small traits: [`Store`] (persistence) and
+//! [`RootKey`] (sealing of key material).
+//!
+//! **Architecture invariant:** this crate never sees HTTP or JSON wire
+//! framing; it uses `trent-wire` only for the model's enums.
+
+pub mod audit;
+mod authz;
+pub mod clock;
+mod error;
+mod iam;
+mod ids;
+mod markers;
+mod model;
+pub mod policy;
+mod service;
+mod store;
+
+pub use error::KmsError;
+pub use iam::{
+    AccessKeyInfo, AccessKeyStatus, GroupInfo, IamError, Identities, NewAccessKey, PolicyOwner,
+    RoleInfo, TempCredentials, UserInfo,
+};
+pub use ids::{KeyRef, alias_arn, key_arn, key_material_id};
+pub use model::{
+    AliasRecord, Caller, Credential, DueWork, EntityKind, GrantRecord, IamEntity, Identity,
+    KeyRecord, Page, PrincipalKind, RotationRecord, SessionRecord, Tag, now_millis,
+};
+pub use service::{
+    AliasMode, CreateGrant, CreateKey, DataKey, GRANT_OPERATIONS, GrantSelector, Kms, KmsConfig,
+    ReEncrypted,
+};
+pub use store::{RootKey, SealError, SealedMaterial, Store, StoreError};

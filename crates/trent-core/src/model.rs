@@ -1,0 +1,252 @@
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+use trent_policy::Policy;
+use trent_wire::{KeySpec, KeyState, KeyUsageType, OriginType};
+use uuid::Uuid;
+use zeroize::Zeroizing;
+
+/// What kind of principal an identity is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PrincipalKind {
+    /// The account's root identity: not subject to IAM policies.
+    Root,
+    User,
+    /// A session of an assumed role; `role_arn` is the role's IAM ARN.
+    AssumedRole {
+        role_arn: String,
+    },
+}
+
+/// An authenticated identity: an access key's owner, with the compiled IAM
+/// policies that apply to it. Built once and cached until IAM changes.
+pub struct Identity {
+    pub account: String,
+    pub principal_arn: String,
+    /// `aws:userid`: the account id for root, the user id, or `ROLEID:session`.
+    pub user_id: String,
+    /// `aws:username`, for IAM users only.
+    pub username: Option<String>,
+    pub kind: PrincipalKind,
+    pub access_key_id: String,
+    pub secret: Zeroizing<Vec<u8>>,
+    /// SHA-256 of the session token of temporary credentials.
+    pub session_token_sha256: Option<[u8; 32]>,
+    pub expires_ms: Option<i64>,
+    /// Inline policies of the user and its groups, or of the assumed role.
+    pub policies: Vec<Policy>,
+}
+
+impl Identity {
+    /// The ARN policies name this principal by: the role ARN for a role
+    /// session (`aws:PrincipalArn`), the principal's own ARN otherwise.
+    pub fn policy_arn(&self) -> &str {
+        match &self.kind {
+            PrincipalKind::AssumedRole { role_arn } => role_arn,
+            _ => &self.principal_arn,
+        }
+    }
+}
+
+impl std::fmt::Debug for Identity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Identity")
+            .field("principal_arn", &self.principal_arn)
+            .field("access_key_id", &self.access_key_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Who is calling, as established by the server's authentication.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub identity: Arc<Identity>,
+    /// The region of the request's credential scope.
+    pub region: String,
+    /// The peer address of the connection (`aws:SourceIp`).
+    pub source_ip: Option<IpAddr>,
+}
+
+impl Caller {
+    pub fn new(identity: Arc<Identity>, region: &str, source_ip: Option<IpAddr>) -> Self {
+        Self {
+            identity,
+            region: region.to_owned(),
+            source_ip,
+        }
+    }
+
+    pub fn account(&self) -> &str {
+        &self.identity.account
+    }
+
+    pub fn principal_arn(&self) -> &str {
+        &self.identity.principal_arn
+    }
+
+    pub fn is_root(&self) -> bool {
+        self.identity.kind == PrincipalKind::Root
+    }
+}
+
+/// A KMS key's metadata. Times are Unix milliseconds.
+#[derive(Debug, Clone)]
+pub struct KeyRecord {
+    pub id: Uuid,
+    pub account: String,
+    pub region: String,
+    pub arn: String,
+    pub created_ms: i64,
+    pub description: String,
+    pub key_usage: KeyUsageType,
+    pub key_spec: KeySpec,
+    pub origin: OriginType,
+    pub state: KeyState,
+    pub deletion_date_ms: Option<i64>,
+    pub pending_window_days: Option<i32>,
+    /// Shared between cached keys with the same policy text.
+    pub policy: Arc<str>,
+    pub rotation_enabled: bool,
+    pub rotation_period_days: Option<i32>,
+    pub next_rotation_ms: Option<i64>,
+    /// The key-material version new ciphertexts are made with.
+    pub current_material: u32,
+    pub tags: Vec<Tag>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tag {
+    pub key: String,
+    pub value: String,
+}
+
+/// Key material as stored: sealed under the root key.
+#[derive(Clone)]
+pub struct SealedMaterialRow {
+    pub version: u32,
+    pub sealed: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AliasRecord {
+    pub account: String,
+    pub region: String,
+    /// With its `alias/` prefix.
+    pub name: String,
+    pub target: Uuid,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+}
+
+/// An access key of an identity. The secret is sealed under the root key.
+#[derive(Clone)]
+pub struct Credential {
+    pub access_key_id: String,
+    pub account: String,
+    pub principal_arn: String,
+    pub sealed_secret: Vec<u8>,
+    /// The IAM user owning the key; `None` for root keys and sessions.
+    pub user_name: Option<String>,
+    pub active: bool,
+    pub created_ms: i64,
+    pub session: Option<SessionRecord>,
+}
+
+/// What makes a credential temporary (issued by AssumeRole).
+#[derive(Clone, Debug)]
+pub struct SessionRecord {
+    pub token_sha256: Vec<u8>,
+    pub expires_ms: i64,
+    pub role_name: String,
+    pub role_id: String,
+    pub session_name: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntityKind {
+    User,
+    Group,
+    Role,
+}
+
+impl EntityKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntityKind::User => "user",
+            EntityKind::Group => "group",
+            EntityKind::Role => "role",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "user" => Some(EntityKind::User),
+            "group" => Some(EntityKind::Group),
+            "role" => Some(EntityKind::Role),
+            _ => None,
+        }
+    }
+}
+
+/// An IAM user, group or role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IamEntity {
+    pub account: String,
+    pub kind: EntityKind,
+    pub name: String,
+    /// `AIDA…`, `AGPA…` or `AROA…`.
+    pub id: String,
+    pub arn: String,
+    pub path: String,
+    pub created_ms: i64,
+    /// Roles only: the trust policy document.
+    pub trust_policy: Option<String>,
+    pub description: Option<String>,
+    pub max_session_duration: Option<i32>,
+}
+
+/// A grant on a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrantRecord {
+    pub key_id: Uuid,
+    pub grant_id: String,
+    pub name: Option<String>,
+    pub grantee: String,
+    pub retiring: Option<String>,
+    pub operations: Vec<String>,
+    pub context_equals: Option<BTreeMap<String, String>>,
+    pub context_subset: Option<BTreeMap<String, String>>,
+    pub issuing_account: String,
+    pub created_ms: i64,
+}
+
+/// One page of a listing, with the marker to continue after it.
+#[derive(Debug)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_marker: Option<String>,
+}
+
+pub fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// One rotation of a key's material.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RotationRecord {
+    pub key_id: Uuid,
+    /// The material version the rotation created.
+    pub version: u32,
+    pub rotated_ms: i64,
+    pub on_demand: bool,
+}
+
+/// Lifecycle work the scheduler finds due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DueWork {
+    Rotate(Uuid),
+    Delete(Uuid),
+}

@@ -1,0 +1,211 @@
+//! Aliases: friendly names for keys, per account and region.
+
+use super::*;
+
+impl Kms {
+    fn check_alias_quota(&self, target: Uuid) -> Result<(), KmsError> {
+        let count = self
+            .aliases
+            .pin()
+            .values()
+            .filter(|a| a.target == target)
+            .count();
+        if count >= self.config.max_aliases_per_key {
+            return Err(KmsError::LimitExceeded(format!(
+                "The key already has {count} aliases, the most allowed"
+            )));
+        }
+        Ok(())
+    }
+
+    // ----- aliases ---------------------------------------------------------
+
+    /// An alias change needs the alias action on the key (key policy) and on
+    /// the alias ARN (IAM policies), as in AWS.
+    async fn alias_target(
+        &self,
+        caller: &Caller,
+        action: &str,
+        name: &str,
+        target_key_id: &str,
+    ) -> Result<Arc<CachedKey>, KmsError> {
+        let (target, _) = self
+            .target(caller, target_key_id, AliasMode::Refuse)
+            .await?;
+        if target.record.account != caller.account() {
+            return Err(not_found(caller, &target.record.id));
+        }
+        self.authorize(caller, action, &target, &RequestFacts::default(), None)?;
+        self.authorize_alias_arn(caller, action, name)?;
+        refuse_pending_deletion(&target.record)?;
+        Ok(target)
+    }
+
+    fn authorize_alias_arn(
+        &self,
+        caller: &Caller,
+        action: &str,
+        name: &str,
+    ) -> Result<(), KmsError> {
+        if caller.is_root() {
+            return Ok(());
+        }
+        let arn = alias_arn(&caller.region, caller.account(), name);
+        let facts = RequestFacts::default();
+        let context = AuthzContext::for_request(caller, &facts);
+        match evaluate_identity(caller, action, &arn, &context) {
+            Outcome::Allow => Ok(()),
+            other => Err(KmsError::AccessDenied(deny_message(
+                caller,
+                action,
+                &arn,
+                other == Outcome::ExplicitDeny,
+                "identity",
+            ))),
+        }
+    }
+
+    pub async fn create_alias(
+        &self,
+        caller: &Caller,
+        name: &str,
+        target_key_id: &str,
+    ) -> Result<(), KmsError> {
+        check_alias_name(name)?;
+        let _guard = self.alias_lock.lock().await;
+        let target = self
+            .alias_target(caller, "kms:CreateAlias", name, target_key_id)
+            .await?;
+        let key = (
+            caller.account().to_owned(),
+            caller.region.clone(),
+            name.to_owned(),
+        );
+        self.check_alias_quota(target.record.id)?;
+        if self.aliases.pin().contains_key(&key) {
+            return Err(alias_exists(caller, name));
+        }
+        let now = self.now();
+        let alias = AliasRecord {
+            account: key.0.clone(),
+            region: key.1.clone(),
+            name: name.to_owned(),
+            target: target.record.id,
+            created_ms: now,
+            updated_ms: now,
+        };
+        match self.store.insert_alias(&alias).await {
+            Err(StoreError::Conflict(_)) => return Err(alias_exists(caller, name)),
+            other => other?,
+        }
+        self.aliases.pin().insert(key, alias);
+        Ok(())
+    }
+
+    pub async fn update_alias(
+        &self,
+        caller: &Caller,
+        name: &str,
+        target_key_id: &str,
+    ) -> Result<(), KmsError> {
+        check_alias_name(name)?;
+        let _guard = self.alias_lock.lock().await;
+        let key = (
+            caller.account().to_owned(),
+            caller.region.clone(),
+            name.to_owned(),
+        );
+        let Some(mut alias) = self.aliases.pin().get(&key).cloned() else {
+            return Err(alias_not_found(caller, name));
+        };
+        let target = self
+            .alias_target(caller, "kms:UpdateAlias", name, target_key_id)
+            .await?;
+        let current = self.key(alias.target).await?;
+        self.authorize(
+            caller,
+            "kms:UpdateAlias",
+            &current,
+            &RequestFacts::default(),
+            None,
+        )?;
+        if current.record.key_usage != target.record.key_usage
+            || current.record.key_spec != target.record.key_spec
+        {
+            return Err(KmsError::Validation(format!(
+                "Alias {name} must point to a key with the same key spec and key usage as its current key"
+            )));
+        }
+        if alias.target != target.record.id {
+            self.check_alias_quota(target.record.id)?;
+        }
+        alias.target = target.record.id;
+        alias.updated_ms = self.now();
+        self.store.update_alias(&alias).await?;
+        self.aliases.pin().insert(key, alias);
+        Ok(())
+    }
+
+    pub async fn delete_alias(&self, caller: &Caller, name: &str) -> Result<(), KmsError> {
+        let _guard = self.alias_lock.lock().await;
+        let key = (
+            caller.account().to_owned(),
+            caller.region.clone(),
+            name.to_owned(),
+        );
+        let Some(alias) = self.aliases.pin().get(&key).cloned() else {
+            return Err(alias_not_found(caller, name));
+        };
+        let target = self.key(alias.target).await?;
+        self.authorize(
+            caller,
+            "kms:DeleteAlias",
+            &target,
+            &RequestFacts::default(),
+            None,
+        )?;
+        self.authorize_alias_arn(caller, "kms:DeleteAlias", name)?;
+        self.store
+            .delete_alias(caller.account(), &caller.region, name)
+            .await?;
+        self.aliases.pin().remove(&key);
+        Ok(())
+    }
+
+    /// Aliases of the caller's account and region, by name; only those of
+    /// one key when `key_id` is given.
+    pub async fn list_aliases(
+        &self,
+        caller: &Caller,
+        key_id: Option<&str>,
+        limit: usize,
+        marker: Option<&str>,
+    ) -> Result<Page<AliasRecord>, KmsError> {
+        self.authorize_account(caller, "kms:ListAliases", &RequestFacts::default())?;
+        let target = match key_id {
+            Some(raw) => Some(
+                self.target(caller, raw, AliasMode::Refuse)
+                    .await?
+                    .0
+                    .record
+                    .id,
+            ),
+            None => None,
+        };
+        let mut all: Vec<AliasRecord> = self
+            .aliases
+            .pin()
+            .values()
+            .filter(|a| a.account == caller.account() && a.region == caller.region)
+            .filter(|a| target.is_none_or(|t| a.target == t))
+            .cloned()
+            .collect();
+        all.sort_by(|a, b| a.name.cmp(&b.name));
+        self.paginate(
+            &format!("ListAliases/{}/{}", caller.account(), caller.region),
+            &all,
+            limit,
+            marker,
+        )
+    }
+}

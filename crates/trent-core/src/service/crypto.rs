@@ -1,0 +1,218 @@
+//! The cryptographic operations: the hot path. Everything here reads memory
+//! only: the key cache, the alias map, compiled policies.
+
+use super::grants::parse_grant_token;
+use super::*;
+
+impl Kms {
+    // ----- cryptographic operations (the hot path) --------------------------
+
+    /// The key for a cryptographic operation: resolved from memory,
+    /// authorized, usable for ENCRYPT_DECRYPT, and Enabled.
+    async fn usable_key(
+        &self,
+        caller: &Caller,
+        key_id: &str,
+        operation: &str,
+        action: &str,
+        context: &BTreeMap<String, String>,
+    ) -> Result<Arc<CachedKey>, KmsError> {
+        let (key, resolved) = self.target(caller, key_id, AliasMode::Accept).await?;
+        let facts = RequestFacts {
+            encryption_context: Some(context),
+            request_alias: resolved.alias.as_deref(),
+            encryption_algorithm: Some("SYMMETRIC_DEFAULT"),
+            ..Default::default()
+        };
+        self.authorize(caller, action, &key, &facts, Some(operation))?;
+        require_usable(&key.record)?;
+        Ok(key)
+    }
+
+    fn seal_with(
+        key: &CachedKey,
+        context: &BTreeMap<String, String>,
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, KmsError> {
+        let version = key.record.current_material;
+        let material = key.materials.get(version).ok_or_else(|| {
+            KmsError::internal(StoreError::Corrupt(format!("missing material v{version}")))
+        })?;
+        let header = BlobHeader {
+            key_id: *key.record.id.as_bytes(),
+            material_version: version,
+        };
+        Ok(blob::seal(header, material, context, plaintext)?)
+    }
+
+    pub async fn encrypt(
+        &self,
+        caller: &Caller,
+        key_id: &str,
+        plaintext: &[u8],
+        context: &BTreeMap<String, String>,
+    ) -> Result<(Vec<u8>, String), KmsError> {
+        let key = self
+            .usable_key(caller, key_id, "Encrypt", "kms:Encrypt", context)
+            .await?;
+        let ciphertext = Self::seal_with(&key, context, plaintext)?;
+        Ok((ciphertext, key.record.arn.clone()))
+    }
+
+    /// GenerateDataKey (`with_plaintext`) or GenerateDataKeyWithoutPlaintext.
+    pub async fn generate_data_key(
+        &self,
+        caller: &Caller,
+        key_id: &str,
+        number_of_bytes: usize,
+        context: &BTreeMap<String, String>,
+        with_plaintext: bool,
+    ) -> Result<DataKey, KmsError> {
+        let (operation, action) = if with_plaintext {
+            ("GenerateDataKey", "kms:GenerateDataKey")
+        } else {
+            (
+                "GenerateDataKeyWithoutPlaintext",
+                "kms:GenerateDataKeyWithoutPlaintext",
+            )
+        };
+        let key = self
+            .usable_key(caller, key_id, operation, action, context)
+            .await?;
+        let mut plaintext = Zeroizing::new(vec![0u8; number_of_bytes]);
+        trent_crypto::random_bytes(&mut plaintext)?;
+        let ciphertext = Self::seal_with(&key, context, &plaintext)?;
+        Ok(DataKey {
+            plaintext,
+            ciphertext,
+            key_arn: key.record.arn.clone(),
+        })
+    }
+
+    /// Opens a ciphertext blob; the key comes from the blob. When `key_id`
+    /// is given it must name the same key.
+    pub async fn decrypt(
+        &self,
+        caller: &Caller,
+        ciphertext: &[u8],
+        context: &BTreeMap<String, String>,
+        key_id: Option<&str>,
+    ) -> Result<(Zeroizing<Vec<u8>>, String), KmsError> {
+        self.open_blob(
+            caller,
+            ciphertext,
+            context,
+            key_id,
+            "Decrypt",
+            "kms:Decrypt",
+        )
+        .await
+    }
+
+    async fn open_blob(
+        &self,
+        caller: &Caller,
+        ciphertext: &[u8],
+        context: &BTreeMap<String, String>,
+        key_id: Option<&str>,
+        operation: &str,
+        action: &str,
+    ) -> Result<(Zeroizing<Vec<u8>>, String), KmsError> {
+        let header = BlobHeader::parse(ciphertext).map_err(|_| invalid_ciphertext())?;
+        let blob_key = Uuid::from_bytes(header.key_id);
+        let mut request_alias = None;
+        if let Some(raw) = key_id {
+            let named = self.resolve(caller, raw, AliasMode::Accept)?;
+            if named.id != blob_key {
+                return Err(KmsError::IncorrectKey(
+                    "The key ID in the request does not identify a CMK that can perform this operation.".into(),
+                ));
+            }
+            request_alias = named.alias;
+        }
+        let key = match self.key(blob_key).await {
+            // A key that was deleted is gone for good, as AWS reports it;
+            // an id no key ever had means the blob is not ours.
+            Err(KmsError::NotFound(_)) if self.store.key_was_deleted(blob_key).await? => {
+                return Err(not_found(caller, &blob_key));
+            }
+            Err(KmsError::NotFound(_)) => return Err(invalid_ciphertext()),
+            other => other?,
+        };
+        if key.record.region != caller.region {
+            return Err(invalid_ciphertext());
+        }
+        let facts = RequestFacts {
+            encryption_context: Some(context),
+            request_alias: request_alias.as_deref(),
+            encryption_algorithm: Some("SYMMETRIC_DEFAULT"),
+            ..Default::default()
+        };
+        self.authorize(caller, action, &key, &facts, Some(operation))?;
+        require_usable(&key.record)?;
+        let material = key
+            .materials
+            .get(header.material_version)
+            .ok_or_else(invalid_ciphertext)?;
+        let plaintext =
+            blob::open(ciphertext, material, context).map_err(|_| invalid_ciphertext())?;
+        Ok((plaintext, key.record.arn.clone()))
+    }
+
+    pub async fn re_encrypt(
+        &self,
+        caller: &Caller,
+        ciphertext: &[u8],
+        source_context: &BTreeMap<String, String>,
+        source_key_id: Option<&str>,
+        destination_key_id: &str,
+        destination_context: &BTreeMap<String, String>,
+    ) -> Result<ReEncrypted, KmsError> {
+        let destination = self
+            .usable_key(
+                caller,
+                destination_key_id,
+                "ReEncryptTo",
+                "kms:ReEncryptTo",
+                destination_context,
+            )
+            .await?;
+        let (plaintext, source_key_arn) = self
+            .open_blob(
+                caller,
+                ciphertext,
+                source_context,
+                source_key_id,
+                "ReEncryptFrom",
+                "kms:ReEncryptFrom",
+            )
+            .await?;
+        let ciphertext = Self::seal_with(&destination, destination_context, &plaintext)?;
+        Ok(ReEncrypted {
+            ciphertext,
+            source_key_arn,
+            destination_key_arn: destination.record.arn.clone(),
+        })
+    }
+
+    pub fn generate_random(
+        &self,
+        caller: &Caller,
+        number_of_bytes: usize,
+    ) -> Result<Zeroizing<Vec<u8>>, KmsError> {
+        self.authorize_account(caller, "kms:GenerateRandom", &RequestFacts::default())?;
+        let mut out = Zeroizing::new(vec![0u8; number_of_bytes]);
+        trent_crypto::random_bytes(&mut out)?;
+        Ok(out)
+    }
+
+    /// Checks the `GrantTokens` of a request: each must be one this server
+    /// issued. Grants take effect at once here, so tokens add no access.
+    pub fn check_grant_tokens(&self, tokens: &[String]) -> Result<(), KmsError> {
+        for token in tokens {
+            parse_grant_token(token)
+                .map_err(|_| KmsError::InvalidGrantToken("The grant token is not valid".into()))?;
+        }
+        Ok(())
+    }
+}

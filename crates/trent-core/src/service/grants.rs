@@ -1,0 +1,270 @@
+//! Grants: CreateGrant, ListGrants, ListRetirableGrants, RetireGrant,
+//! RevokeGrant.
+
+use super::*;
+
+impl Kms {
+    // ----- grants --------------------------------------------------------------
+
+    /// Publishes a key's new grant list to the cache (under the key lock).
+    async fn reload_grants(&self, id: Uuid) -> Result<(), KmsError> {
+        let current = self.key_locked(id).await?;
+        let grants = self.store.list_grants(id).await?;
+        let updated = CachedKey {
+            record: current.record.clone(),
+            materials: current.materials.clone(),
+            policy: current.policy.clone(),
+            grants: Arc::new(grants),
+        };
+        self.keys.pin().insert(id, Arc::new(updated));
+        Ok(())
+    }
+
+    /// CreateGrant: returns (grant token, grant id). A grant with the same
+    /// name, grantee, operations and constraints is returned again, as AWS's
+    /// name idempotency does.
+    pub async fn create_grant(
+        &self,
+        caller: &Caller,
+        params: CreateGrant,
+        dry_run: bool,
+    ) -> Result<(String, String), KmsError> {
+        for op in &params.operations {
+            if !GRANT_OPERATIONS.contains(&op.as_str()) {
+                return Err(KmsError::Validation(format!(
+                    "Invalid grant operation {op}"
+                )));
+            }
+        }
+        if params.operations.is_empty() {
+            return Err(KmsError::Validation("Operations must not be empty".into()));
+        }
+        for principal in std::iter::once(&params.grantee).chain(params.retiring.iter()) {
+            if !self
+                .identities
+                .principal_exists(principal)
+                .await
+                .map_err(KmsError::internal)?
+            {
+                return Err(KmsError::Validation(format!(
+                    "Invalid principal {principal}"
+                )));
+            }
+        }
+        let (key, resolved) = self
+            .target(caller, &params.key_id, AliasMode::Refuse)
+            .await?;
+        let facts = RequestFacts {
+            grant_operations: Some(&params.operations),
+            grantee_principal: Some(&params.grantee),
+            retiring_principal: params.retiring.as_deref(),
+            ..Default::default()
+        };
+        self.authorize(caller, "kms:CreateGrant", &key, &facts, Some("CreateGrant"))?;
+        refuse_pending_deletion(&key.record)?;
+        let id = key.record.id;
+        let _guard = self.key_lock(&id).lock().await;
+        let existing = self.store.list_grants(id).await?;
+        if let Some(name) = &params.name
+            && let Some(same) = existing.iter().find(|g| {
+                g.name.as_deref() == Some(name)
+                    && g.grantee == params.grantee
+                    && g.operations == params.operations
+                    && g.context_equals == params.context_equals
+                    && g.context_subset == params.context_subset
+                    && g.retiring == params.retiring
+            })
+        {
+            return Ok((grant_token(&same.grant_id), same.grant_id.clone()));
+        }
+        let for_grantee = existing
+            .iter()
+            .filter(|g| g.grantee == params.grantee)
+            .count();
+        if for_grantee >= self.config.max_grants_per_grantee {
+            return Err(KmsError::LimitExceeded(format!(
+                "The grantee already has {for_grantee} grants on this key, the most allowed"
+            )));
+        }
+        if existing.len() >= self.config.max_grants_per_key {
+            return Err(KmsError::LimitExceeded(
+                "Too many grants on this key".into(),
+            ));
+        }
+        let mut raw = [0u8; 32];
+        trent_crypto::random_bytes(&mut raw)?;
+        let grant_id: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+        let grant = GrantRecord {
+            key_id: id,
+            grant_id: grant_id.clone(),
+            name: params.name,
+            grantee: params.grantee,
+            retiring: params.retiring,
+            operations: params.operations,
+            context_equals: params.context_equals,
+            context_subset: params.context_subset,
+            issuing_account: caller.account().to_owned(),
+            created_ms: self.now(),
+        };
+        if dry_run {
+            return Err(KmsError::DryRun);
+        }
+        self.store.insert_grant(&grant).await?;
+        self.reload_grants(id).await?;
+        let _ = resolved;
+        Ok((grant_token(&grant_id), grant_id))
+    }
+
+    pub async fn list_grants(
+        &self,
+        caller: &Caller,
+        key_id: &str,
+        grant_id: Option<&str>,
+        grantee: Option<&str>,
+        limit: usize,
+        marker: Option<&str>,
+    ) -> Result<Page<GrantRecord>, KmsError> {
+        let (key, _) = self.target(caller, key_id, AliasMode::Accept).await?;
+        self.authorize(
+            caller,
+            "kms:ListGrants",
+            &key,
+            &RequestFacts::default(),
+            None,
+        )?;
+        let grants: Vec<GrantRecord> = key
+            .grants
+            .iter()
+            .filter(|g| grant_id.is_none_or(|id| g.grant_id == id))
+            .filter(|g| grantee.is_none_or(|p| g.grantee == p))
+            .cloned()
+            .collect();
+        self.paginate(
+            &format!("ListGrants/{}", key.record.id),
+            &grants,
+            limit,
+            marker,
+        )
+    }
+
+    pub async fn list_retirable_grants(
+        &self,
+        caller: &Caller,
+        retiring_principal: &str,
+        limit: usize,
+        marker: Option<&str>,
+    ) -> Result<Page<GrantRecord>, KmsError> {
+        self.authorize_account(caller, "kms:ListRetirableGrants", &RequestFacts::default())?;
+        let grants = self.store.list_retirable_grants(retiring_principal).await?;
+        self.paginate(
+            &format!("ListRetirableGrants/{retiring_principal}"),
+            &grants,
+            limit,
+            marker,
+        )
+    }
+
+    /// RetireGrant: by the retiring principal, by the grantee when the grant
+    /// allows RetireGrant, or with `kms:RetireGrant` permission on the key.
+    pub async fn retire_grant(
+        &self,
+        caller: &Caller,
+        selector: GrantSelector<'_>,
+        dry_run: bool,
+    ) -> Result<(), KmsError> {
+        let (key, grant_id) = match selector {
+            GrantSelector::Token(token) => {
+                let grant_id = parse_grant_token(token)?;
+                let Some(grant) = self.store.find_grant(grant_id).await? else {
+                    return Err(KmsError::NotFound(format!(
+                        "Grant {grant_id} does not exist"
+                    )));
+                };
+                (self.key(grant.key_id).await?, grant_id.to_owned())
+            }
+            GrantSelector::Id { key_id, grant_id } => (
+                self.target(caller, key_id, AliasMode::Refuse).await?.0,
+                grant_id.to_owned(),
+            ),
+        };
+        let Some(grant) = key.grants.iter().find(|g| g.grant_id == grant_id).cloned() else {
+            return Err(KmsError::NotFound(format!(
+                "Grant {grant_id} does not exist"
+            )));
+        };
+        let identity = &caller.identity;
+        let is = |p: &Option<String>| {
+            p.as_deref()
+                .is_some_and(|p| p == identity.principal_arn || p == identity.policy_arn())
+        };
+        let may = is(&grant.retiring)
+            || ((grant.grantee == identity.principal_arn
+                || grant.grantee == identity.policy_arn())
+                && grant.operations.iter().any(|o| o == "RetireGrant"))
+            || self
+                .authorize(
+                    caller,
+                    "kms:RetireGrant",
+                    &key,
+                    &RequestFacts::default(),
+                    None,
+                )
+                .is_ok();
+        if !may {
+            return Err(KmsError::AccessDenied(deny_message(
+                caller,
+                "kms:RetireGrant",
+                &key.record.arn,
+                false,
+                "resource",
+            )));
+        }
+        if dry_run {
+            return Err(KmsError::DryRun);
+        }
+        self.delete_grant(key.record.id, &grant_id).await
+    }
+
+    pub async fn revoke_grant(
+        &self,
+        caller: &Caller,
+        key_id: &str,
+        grant_id: &str,
+        dry_run: bool,
+    ) -> Result<(), KmsError> {
+        let (key, _) = self.target(caller, key_id, AliasMode::Refuse).await?;
+        self.authorize(
+            caller,
+            "kms:RevokeGrant",
+            &key,
+            &RequestFacts::default(),
+            None,
+        )?;
+        if !key.grants.iter().any(|g| g.grant_id == grant_id) {
+            return Err(KmsError::NotFound(format!(
+                "Grant {grant_id} does not exist"
+            )));
+        }
+        if dry_run {
+            return Err(KmsError::DryRun);
+        }
+        self.delete_grant(key.record.id, grant_id).await
+    }
+
+    async fn delete_grant(&self, id: Uuid, grant_id: &str) -> Result<(), KmsError> {
+        let _guard = self.key_lock(&id).lock().await;
+        self.store.delete_grant(id, grant_id).await?;
+        self.reload_grants(id).await
+    }
+}
+
+pub(super) fn grant_token(grant_id: &str) -> String {
+    format!("{GRANT_TOKEN_PREFIX}{grant_id}")
+}
+
+pub(super) fn parse_grant_token(token: &str) -> Result<&str, KmsError> {
+    token
+        .strip_prefix(GRANT_TOKEN_PREFIX)
+        .filter(|id| id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit()))
+        .ok_or_else(|| KmsError::InvalidGrantToken("The grant token is not valid".into()))
+}

@@ -1,0 +1,418 @@
+//! Key management: create, describe, list, state changes, rotation settings,
+//! key policies and tags.
+
+use super::*;
+
+impl Kms {
+    // ----- key management ---------------------------------------------
+
+    pub async fn create_key(
+        &self,
+        caller: &Caller,
+        params: CreateKey,
+    ) -> Result<KeyRecord, KmsError> {
+        if params.key_spec.is_some() && params.customer_master_key_spec.is_some() {
+            return Err(KmsError::Validation(
+                "You cannot specify KeySpec and CustomerMasterKeySpec in the same request. CustomerMasterKeySpec parameter is deprecated. Use KeySpec parameter instead.".into(),
+            ));
+        }
+        let facts = RequestFacts {
+            request_tags: Some(&params.tags),
+            ..Default::default()
+        };
+        self.authorize_account(caller, "kms:CreateKey", &facts)?;
+        if !params.tags.is_empty() {
+            self.authorize_account(caller, "kms:TagResource", &facts)?;
+        }
+        let key_spec = params
+            .key_spec
+            .or(params.customer_master_key_spec)
+            .unwrap_or(KeySpec::SymmetricDefault);
+        let key_usage = params.key_usage.unwrap_or(KeyUsageType::EncryptDecrypt);
+        let origin = params.origin.unwrap_or(OriginType::AwsKms);
+        if key_spec != KeySpec::SymmetricDefault {
+            return Err(KmsError::Unsupported(format!(
+                "KeySpec {key_spec} is not supported by this server yet"
+            )));
+        }
+        if key_usage != KeyUsageType::EncryptDecrypt {
+            return Err(KmsError::Validation(format!(
+                "KeyUsage {key_usage} is not compatible with KeySpec {key_spec}"
+            )));
+        }
+        if origin != OriginType::AwsKms {
+            return Err(KmsError::Unsupported(format!(
+                "Origin {origin} is not supported by this server yet"
+            )));
+        }
+        if params.multi_region {
+            return Err(KmsError::Unsupported(
+                "Multi-Region keys are not supported by this server yet".into(),
+            ));
+        }
+        if params.custom_key_store {
+            return Err(KmsError::Unsupported(
+                "Custom key stores are not supported by this server".into(),
+            ));
+        }
+        let id = Uuid::new_v4();
+        let arn = key_arn(&caller.region, caller.account(), &id);
+        let policy_text = params
+            .policy
+            .unwrap_or_else(|| policy::default_key_policy(caller.account()));
+        policy::check_size(&policy_text)?;
+        // Compile once to refuse a malformed policy; then share the text and
+        // compiled form with every key that has the same policy.
+        compile_policy(&policy_text)?;
+        let (policy_text, compiled) = self.compiled_policy(&Arc::from(policy_text))?;
+        if !params.bypass_policy_lockout_safety_check {
+            self.check_lockout(caller, &compiled, &arn)?;
+        }
+        let tags = merge_tags(Vec::new(), params.tags, self.config.max_tags_per_key)?;
+
+        let bytes = SymmetricKey::generate_bytes()?;
+        let symmetric = SymmetricKey::from_bytes(bytes.as_ref())?;
+        let sealed = SealedMaterialRow {
+            version: 1,
+            sealed: self.root.seal(&material_aad(&id, 1), bytes.as_ref())?,
+        };
+        drop(bytes);
+        let record = KeyRecord {
+            id,
+            account: caller.account().to_owned(),
+            region: caller.region.clone(),
+            arn,
+            created_ms: self.now(),
+            description: params.description,
+            key_usage,
+            key_spec,
+            origin,
+            state: KeyState::Enabled,
+            deletion_date_ms: None,
+            pending_window_days: None,
+            policy: policy_text,
+            rotation_enabled: false,
+            rotation_period_days: None,
+            next_rotation_ms: None,
+            current_material: 1,
+            tags,
+        };
+        self.reserve_key_slot(caller).await?;
+        if let Err(e) = self.store.insert_key(&record, &sealed).await {
+            self.release_key_slot(&record.account, &record.region);
+            return Err(e.into());
+        }
+        let cached = Arc::new(CachedKey {
+            record: record.clone(),
+            materials: Arc::new(Materials(vec![Arc::new(symmetric)])),
+            policy: compiled,
+            grants: Arc::new(Vec::new()),
+        });
+        self.keys.pin().insert(id, cached);
+        Ok(record)
+    }
+
+    pub async fn describe_key(&self, caller: &Caller, key_id: &str) -> Result<KeyRecord, KmsError> {
+        let (key, resolved) = self.target(caller, key_id, AliasMode::Accept).await?;
+        let facts = RequestFacts {
+            request_alias: resolved.alias.as_deref(),
+            ..Default::default()
+        };
+        self.authorize(caller, "kms:DescribeKey", &key, &facts, Some("DescribeKey"))?;
+        Ok(key.record.clone())
+    }
+
+    pub async fn list_keys(
+        &self,
+        caller: &Caller,
+        limit: usize,
+        marker: Option<&str>,
+    ) -> Result<Page<(Uuid, String)>, KmsError> {
+        self.authorize_account(caller, "kms:ListKeys", &RequestFacts::default())?;
+        let list = format!("ListKeys/{}/{}", caller.account(), caller.region);
+        let after = match marker {
+            None => None,
+            Some(m) => Some(
+                Uuid::try_parse(&self.markers.open(&list, m)?)
+                    .map_err(|_| KmsError::InvalidMarker("Invalid marker".into()))?,
+            ),
+        };
+        let mut items = self
+            .store
+            .list_keys(caller.account(), &caller.region, after, limit + 1)
+            .await?;
+        let next_marker = if items.len() > limit {
+            items.truncate(limit);
+            items
+                .last()
+                .map(|(id, _)| self.markers.issue(&list, &id.to_string()))
+        } else {
+            None
+        };
+        Ok(Page { items, next_marker })
+    }
+
+    pub async fn update_key_description(
+        &self,
+        caller: &Caller,
+        key_id: &str,
+        description: String,
+    ) -> Result<(), KmsError> {
+        self.mutate(caller, key_id, "kms:UpdateKeyDescription", |key| {
+            refuse_pending_deletion(key)?;
+            key.description = description;
+            Ok(())
+        })
+        .await
+        .map(drop)
+    }
+
+    pub async fn enable_key(&self, caller: &Caller, key_id: &str) -> Result<(), KmsError> {
+        self.mutate(caller, key_id, "kms:EnableKey", |key| {
+            refuse_pending_deletion(key)?;
+            key.state = KeyState::Enabled;
+            Ok(())
+        })
+        .await
+        .map(drop)
+    }
+
+    pub async fn disable_key(&self, caller: &Caller, key_id: &str) -> Result<(), KmsError> {
+        self.mutate(caller, key_id, "kms:DisableKey", |key| {
+            refuse_pending_deletion(key)?;
+            key.state = KeyState::Disabled;
+            Ok(())
+        })
+        .await
+        .map(drop)
+    }
+
+    pub async fn schedule_key_deletion(
+        &self,
+        caller: &Caller,
+        key_id: &str,
+        pending_window_days: Option<i32>,
+    ) -> Result<KeyRecord, KmsError> {
+        let days = pending_window_days.unwrap_or(30);
+        if !(7..=30).contains(&days) {
+            let bound = if days < 7 {
+                "greater than or equal to 7"
+            } else {
+                "less than or equal to 30"
+            };
+            return Err(KmsError::Validation(format!(
+                "1 validation error detected: Value '{days}' at 'pendingWindowInDays' failed to satisfy constraint: Member must have value {bound}"
+            )));
+        }
+        self.mutate(caller, key_id, "kms:ScheduleKeyDeletion", |key| {
+            refuse_pending_deletion(key)?;
+            key.state = KeyState::PendingDeletion;
+            key.deletion_date_ms = Some(self.now() + i64::from(days) * DAY_MS);
+            key.pending_window_days = Some(days);
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn cancel_key_deletion(
+        &self,
+        caller: &Caller,
+        key_id: &str,
+    ) -> Result<KeyRecord, KmsError> {
+        self.mutate(caller, key_id, "kms:CancelKeyDeletion", |key| {
+            if key.state != KeyState::PendingDeletion {
+                return Err(KmsError::InvalidState(format!(
+                    "{} is not pending deletion.",
+                    key.arn
+                )));
+            }
+            key.state = KeyState::Disabled;
+            key.deletion_date_ms = None;
+            key.pending_window_days = None;
+            Ok(())
+        })
+        .await
+    }
+
+    // ----- rotation -----------------------------------------------------
+
+    pub async fn enable_key_rotation(
+        &self,
+        caller: &Caller,
+        key_id: &str,
+        period_days: Option<i32>,
+    ) -> Result<(), KmsError> {
+        let period = period_days.unwrap_or(365);
+        self.mutate(caller, key_id, "kms:EnableKeyRotation", |key| {
+            require_enabled(key)?;
+            key.rotation_enabled = true;
+            key.rotation_period_days = Some(period);
+            key.next_rotation_ms = Some(self.now() + i64::from(period) * DAY_MS);
+            Ok(())
+        })
+        .await
+        .map(drop)
+    }
+
+    pub async fn disable_key_rotation(
+        &self,
+        caller: &Caller,
+        key_id: &str,
+    ) -> Result<(), KmsError> {
+        self.mutate(caller, key_id, "kms:DisableKeyRotation", |key| {
+            require_enabled(key)?;
+            key.rotation_enabled = false;
+            key.next_rotation_ms = None;
+            Ok(())
+        })
+        .await
+        .map(drop)
+    }
+
+    pub async fn key_rotation_status(
+        &self,
+        caller: &Caller,
+        key_id: &str,
+    ) -> Result<KeyRecord, KmsError> {
+        let (key, _) = self.target(caller, key_id, AliasMode::Refuse).await?;
+        self.authorize(
+            caller,
+            "kms:GetKeyRotationStatus",
+            &key,
+            &RequestFacts::default(),
+            None,
+        )?;
+        Ok(key.record.clone())
+    }
+
+    // ----- policies -----------------------------------------------------
+
+    pub async fn get_key_policy(
+        &self,
+        caller: &Caller,
+        key_id: &str,
+        name: Option<&str>,
+    ) -> Result<String, KmsError> {
+        check_policy_name(name)?;
+        let (key, _) = self.target(caller, key_id, AliasMode::Refuse).await?;
+        self.authorize(
+            caller,
+            "kms:GetKeyPolicy",
+            &key,
+            &RequestFacts::default(),
+            None,
+        )?;
+        Ok(key.record.policy.to_string())
+    }
+
+    pub async fn put_key_policy(
+        &self,
+        caller: &Caller,
+        key_id: &str,
+        name: Option<&str>,
+        policy: String,
+        bypass_lockout_check: bool,
+    ) -> Result<(), KmsError> {
+        check_policy_name(name)?;
+        policy::check_size(&policy)?;
+        let compiled = compile_policy(&policy)?;
+        self.mutate(caller, key_id, "kms:PutKeyPolicy", |key| {
+            refuse_pending_deletion(key)?;
+            if !bypass_lockout_check {
+                self.check_lockout(caller, &compiled, &key.arn)?;
+            }
+            key.policy = policy.into();
+            Ok(())
+        })
+        .await
+        .map(drop)
+    }
+
+    pub async fn list_key_policies(
+        &self,
+        caller: &Caller,
+        key_id: &str,
+    ) -> Result<Vec<String>, KmsError> {
+        let (key, _) = self.target(caller, key_id, AliasMode::Refuse).await?;
+        self.authorize(
+            caller,
+            "kms:ListKeyPolicies",
+            &key,
+            &RequestFacts::default(),
+            None,
+        )?;
+        Ok(vec!["default".to_owned()])
+    }
+
+    // ----- tags ------------------------------------------------------------
+
+    pub async fn tag_resource(
+        &self,
+        caller: &Caller,
+        key_id: &str,
+        tags: Vec<Tag>,
+    ) -> Result<(), KmsError> {
+        let new_tags = tags.clone();
+        let facts = RequestFacts {
+            request_tags: Some(&new_tags),
+            ..Default::default()
+        };
+        let max_tags = self.config.max_tags_per_key;
+        self.mutate_with(caller, key_id, "kms:TagResource", &facts, |key| {
+            refuse_pending_deletion(key)?;
+            key.tags = merge_tags(std::mem::take(&mut key.tags), tags, max_tags)?;
+            Ok(())
+        })
+        .await
+        .map(drop)
+    }
+
+    pub async fn untag_resource(
+        &self,
+        caller: &Caller,
+        key_id: &str,
+        tag_keys: Vec<String>,
+    ) -> Result<(), KmsError> {
+        let as_tags: Vec<Tag> = tag_keys
+            .iter()
+            .map(|k| Tag {
+                key: k.clone(),
+                value: String::new(),
+            })
+            .collect();
+        let facts = RequestFacts {
+            request_tags: Some(&as_tags),
+            ..Default::default()
+        };
+        self.mutate_with(caller, key_id, "kms:UntagResource", &facts, |key| {
+            refuse_pending_deletion(key)?;
+            key.tags.retain(|tag| !tag_keys.contains(&tag.key));
+            Ok(())
+        })
+        .await
+        .map(drop)
+    }
+
+    pub async fn list_resource_tags(
+        &self,
+        caller: &Caller,
+        key_id: &str,
+        limit: usize,
+        marker: Option<&str>,
+    ) -> Result<Page<Tag>, KmsError> {
+        let (key, _) = self.target(caller, key_id, AliasMode::Refuse).await?;
+        self.authorize(
+            caller,
+            "kms:ListResourceTags",
+            &key,
+            &RequestFacts::default(),
+            None,
+        )?;
+        self.paginate(
+            &format!("ListResourceTags/{}", key.record.id),
+            &key.record.tags,
+            limit,
+            marker,
+        )
+    }
+}

@@ -1,0 +1,191 @@
+//! Rotation and deletion: on demand, and when due by the lifecycle clock
+//! (the server's scheduler calls [`Kms::run_due_work`]). What is due lives
+//! in the store, so a restart loses nothing.
+
+use super::*;
+use crate::model::{DueWork, RotationRecord};
+
+impl Kms {
+    /// Adds a material version to a key (its stripe lock held): new
+    /// ciphertexts use it, every older version still decrypts.
+    async fn rotate_locked(&self, id: Uuid, on_demand: bool) -> Result<(), KmsError> {
+        let current = self.key_locked(id).await?;
+        let version = current.record.current_material + 1;
+        let bytes = SymmetricKey::generate_bytes()?;
+        let symmetric = SymmetricKey::from_bytes(bytes.as_ref())?;
+        let sealed = SealedMaterialRow {
+            version,
+            sealed: self
+                .root
+                .seal(&material_aad(&id, version), bytes.as_ref())?,
+        };
+        drop(bytes);
+        let now = self.now();
+        let mut record = current.record.clone();
+        record.current_material = version;
+        if !on_demand {
+            let period = record.rotation_period_days.unwrap_or(365);
+            record.next_rotation_ms = Some(now + i64::from(period) * DAY_MS);
+        }
+        let rotation = RotationRecord {
+            key_id: id,
+            version,
+            rotated_ms: now,
+            on_demand,
+        };
+        self.store.rotate_key(&record, &sealed, &rotation).await?;
+        let updated = CachedKey {
+            record,
+            materials: Arc::new(current.materials.with(symmetric)),
+            policy: current.policy.clone(),
+            grants: current.grants.clone(),
+        };
+        self.keys.pin().insert(id, Arc::new(updated));
+        Ok(())
+    }
+
+    /// RotateKeyOnDemand: at most `max_on_demand_rotations` per key.
+    pub async fn rotate_key_on_demand(
+        &self,
+        caller: &Caller,
+        key_id: &str,
+    ) -> Result<String, KmsError> {
+        let resolved = self.resolve(caller, key_id, AliasMode::Refuse)?;
+        let id = resolved.id;
+        let _guard = self.key_lock(&id).lock().await;
+        let key = match self.key_locked(id).await {
+            Err(KmsError::NotFound(_)) => return Err(not_found(caller, &id)),
+            other => other?,
+        };
+        visible(caller, &key.record, resolved.by_arn)?;
+        self.authorize(
+            caller,
+            "kms:RotateKeyOnDemand",
+            &key,
+            &RequestFacts::default(),
+            None,
+        )?;
+        require_rotatable(&key.record)?;
+        require_enabled(&key.record)?;
+        let done = self
+            .store
+            .list_rotations(id)
+            .await?
+            .iter()
+            .filter(|r| r.on_demand)
+            .count();
+        if done >= self.config.max_on_demand_rotations {
+            return Err(KmsError::LimitExceeded(format!(
+                "{} has reached the limit of {} on-demand rotations",
+                key.record.arn, self.config.max_on_demand_rotations
+            )));
+        }
+        self.rotate_locked(id, true).await?;
+        Ok(key.record.arn.clone())
+    }
+
+    /// ListKeyRotations: the completed rotations of a key, oldest first.
+    pub async fn list_key_rotations(
+        &self,
+        caller: &Caller,
+        key_id: &str,
+        limit: usize,
+        marker: Option<&str>,
+    ) -> Result<(String, Page<RotationRecord>), KmsError> {
+        let (key, _) = self.target(caller, key_id, AliasMode::Refuse).await?;
+        self.authorize(
+            caller,
+            "kms:ListKeyRotations",
+            &key,
+            &RequestFacts::default(),
+            None,
+        )?;
+        require_rotatable(&key.record)?;
+        let rotations = self.store.list_rotations(key.record.id).await?;
+        Ok((
+            key.record.arn.clone(),
+            self.paginate(
+                &format!("ListKeyRotations/{}", key.record.id),
+                &rotations,
+                limit,
+                marker,
+            )?,
+        ))
+    }
+
+    /// Runs every rotation and deletion that is due; returns what was done,
+    /// with the key as it was, for the audit trail.
+    pub async fn run_due_work(&self) -> Result<Vec<(DueWork, KeyRecord)>, KmsError> {
+        let due = self.store.due_work(self.now()).await?;
+        let mut done = Vec::new();
+        for work in due {
+            let result = match work {
+                DueWork::Rotate(id) => self.rotate_if_due(id).await,
+                DueWork::Delete(id) => self.delete_if_due(id).await,
+            };
+            match result {
+                Ok(Some(key)) => done.push((work, key)),
+                Ok(None) => {}
+                Err(e) => tracing::error!(?work, error = %e, "scheduled lifecycle work failed"),
+            }
+        }
+        Ok(done)
+    }
+
+    async fn rotate_if_due(&self, id: Uuid) -> Result<Option<KeyRecord>, KmsError> {
+        let _guard = self.key_lock(&id).lock().await;
+        let key = self.key_locked(id).await?;
+        let record = &key.record;
+        let due = record.state == KeyState::Enabled
+            && record.rotation_enabled
+            && record.next_rotation_ms.is_some_and(|t| t <= self.now());
+        if !due {
+            return Ok(None);
+        }
+        self.rotate_locked(id, false).await?;
+        tracing::info!(key = %record.arn, "automatic rotation done");
+        Ok(Some(record.clone()))
+    }
+
+    /// Deletes a key whose waiting period is over: material destroyed,
+    /// aliases and grants gone, DescribeKey answers NotFoundException.
+    async fn delete_if_due(&self, id: Uuid) -> Result<Option<KeyRecord>, KmsError> {
+        // Alias lock before key lock, the order alias operations take them in.
+        let _aliases = self.alias_lock.lock().await;
+        let _guard = self.key_lock(&id).lock().await;
+        let Some(record) = self.store.get_key(id).await? else {
+            return Ok(None);
+        };
+        let due = record.state == KeyState::PendingDeletion
+            && record.deletion_date_ms.is_some_and(|t| t <= self.now());
+        if !due {
+            return Ok(None);
+        }
+        self.store.delete_key(id).await?;
+        self.release_key_slot(&record.account, &record.region);
+        self.keys.pin().remove(&id);
+        let aliases = self.aliases.pin();
+        let gone: Vec<AliasKey> = aliases
+            .iter()
+            .filter(|(_, alias)| alias.target == id)
+            .map(|(key, _)| key.clone())
+            .collect();
+        for key in gone {
+            aliases.remove(&key);
+        }
+        tracing::info!(key = %record.arn, "scheduled key deletion done");
+        Ok(Some(record))
+    }
+}
+
+/// Only symmetric keys with material from KMS rotate (as in AWS, where
+/// asymmetric, HMAC and imported keys cannot).
+fn require_rotatable(key: &KeyRecord) -> Result<(), KmsError> {
+    if key.key_spec != KeySpec::SymmetricDefault || key.origin != OriginType::AwsKms {
+        return Err(KmsError::Unsupported(format!(
+            "{} does not support automatic or on-demand rotation",
+            key.arn
+        )));
+    }
+    Ok(())
+}

@@ -1,0 +1,825 @@
+//! [`Kms`]: the operations of AWS KMS on symmetric keys, over a [`Store`]
+//! and a [`RootKey`], authorized as AWS does (`authz.rs`), with the cache
+//! that keeps the hot path in memory.
+
+mod aliases;
+mod crypto;
+mod grants;
+mod keys;
+mod lifecycle;
+
+use crate::authz::{
+    AuthzContext, RequestFacts, deny_message, evaluate_identity, evaluate_resource, grant_allows,
+};
+use crate::clock::Clock;
+use crate::error::KmsError;
+use crate::ids::{KeyRef, alias_arn, key_arn};
+use crate::markers::Markers;
+use crate::model::{AliasRecord, Caller, GrantRecord, KeyRecord, Page, SealedMaterialRow, Tag};
+use crate::policy;
+use crate::store::{RootKey, Store, StoreError};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use trent_crypto::SymmetricKey;
+use trent_crypto::blob::{self, BlobHeader};
+use trent_policy::{Outcome, Policy, PolicyKind, ResourceOutcome};
+use trent_wire::{KeySpec, KeyState, KeyUsageType, OriginType};
+use uuid::Uuid;
+use zeroize::Zeroizing;
+
+const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+/// Stripes of the per-key mutation lock (only mutations and cache fills
+/// take it; the cryptographic operations never do).
+const LOCK_STRIPES: usize = 64;
+/// Keys per store read when warming the cache.
+const WARM_PAGE: usize = 1000;
+/// Distinct key-policy texts kept compiled and shared.
+const MAX_INTERNED_POLICIES: usize = 10_000;
+/// Grant tokens this server issues: a prefix and the grant id.
+const GRANT_TOKEN_PREFIX: &str = "trent-grant-token:";
+
+/// Whether an operation accepts an alias where it takes a `KeyId`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AliasMode {
+    Accept,
+    Refuse,
+}
+
+/// Resource quotas, per account and region unless said otherwise; the
+/// defaults are AWS's.
+#[derive(Debug, Clone)]
+pub struct KmsConfig {
+    pub max_keys: usize,
+    pub max_aliases_per_key: usize,
+    pub max_grants_per_key: usize,
+    pub max_grants_per_grantee: usize,
+    pub max_tags_per_key: usize,
+    /// Not adjustable in AWS.
+    pub max_on_demand_rotations: usize,
+}
+
+impl Default for KmsConfig {
+    fn default() -> Self {
+        Self {
+            max_keys: 100_000,
+            max_aliases_per_key: 50,
+            max_grants_per_key: 50_000,
+            max_grants_per_grantee: 500,
+            max_tags_per_key: 50,
+            max_on_demand_rotations: 25,
+        }
+    }
+}
+
+/// A key ready for use: metadata, unsealed material, compiled policy, grants.
+struct CachedKey {
+    record: KeyRecord,
+    materials: Arc<Materials>,
+    policy: Arc<Policy>,
+    grants: Arc<Vec<GrantRecord>>,
+}
+
+impl CachedKey {
+    /// The same key with a new record (recompiling the policy if it changed).
+    fn with_record(&self, record: KeyRecord) -> Result<CachedKey, KmsError> {
+        let policy = if record.policy == self.record.policy {
+            self.policy.clone()
+        } else {
+            Arc::new(compile_policy(&record.policy)?)
+        };
+        Ok(CachedKey {
+            record,
+            materials: self.materials.clone(),
+            policy,
+            grants: self.grants.clone(),
+        })
+    }
+}
+
+fn compile_policy(document: &str) -> Result<Policy, KmsError> {
+    Policy::parse(document, PolicyKind::Key).map_err(|e| KmsError::MalformedPolicy(e.to_string()))
+}
+
+/// Unsealed material by version (index = version - 1).
+struct Materials(Vec<Arc<SymmetricKey>>);
+
+impl Materials {
+    fn get(&self, version: u32) -> Option<&SymmetricKey> {
+        (version as usize)
+            .checked_sub(1)
+            .and_then(|i| self.0.get(i))
+            .map(|k| k.as_ref())
+    }
+
+    /// These versions and one more.
+    fn with(&self, next: SymmetricKey) -> Materials {
+        let mut all = self.0.clone();
+        all.push(Arc::new(next));
+        Materials(all)
+    }
+}
+
+/// A data key: the plaintext (zeroized on drop) and its encrypted copy.
+pub struct DataKey {
+    pub plaintext: Zeroizing<Vec<u8>>,
+    pub ciphertext: Vec<u8>,
+    pub key_arn: String,
+}
+
+pub struct ReEncrypted {
+    pub ciphertext: Vec<u8>,
+    pub source_key_arn: String,
+    pub destination_key_arn: String,
+}
+
+/// Parameters of CreateKey, already validated against the model.
+#[derive(Debug, Default)]
+pub struct CreateKey {
+    pub description: String,
+    pub key_usage: Option<KeyUsageType>,
+    pub key_spec: Option<KeySpec>,
+    pub customer_master_key_spec: Option<KeySpec>,
+    pub origin: Option<OriginType>,
+    pub policy: Option<String>,
+    pub bypass_policy_lockout_safety_check: bool,
+    pub tags: Vec<Tag>,
+    pub multi_region: bool,
+    pub custom_key_store: bool,
+}
+
+/// Parameters of CreateGrant, already validated against the model.
+#[derive(Debug, Default)]
+pub struct CreateGrant {
+    pub key_id: String,
+    pub grantee: String,
+    pub retiring: Option<String>,
+    pub operations: Vec<String>,
+    pub context_equals: Option<BTreeMap<String, String>>,
+    pub context_subset: Option<BTreeMap<String, String>>,
+    pub name: Option<String>,
+}
+
+/// How RetireGrant names its grant.
+pub enum GrantSelector<'a> {
+    Token(&'a str),
+    Id { key_id: &'a str, grant_id: &'a str },
+}
+
+type AliasKey = (String, String, String);
+
+/// A KeyId resolved to a key id, remembering how it was named.
+struct Resolved {
+    id: Uuid,
+    /// The alias name, when the request named the key by alias.
+    alias: Option<String>,
+    /// Whether the request named the key by ARN, which is required to use a
+    /// key of another account.
+    by_arn: bool,
+}
+
+/// Every grantable operation, as CreateGrant accepts them.
+pub const GRANT_OPERATIONS: &[&str] = &[
+    "Decrypt",
+    "Encrypt",
+    "GenerateDataKey",
+    "GenerateDataKeyWithoutPlaintext",
+    "ReEncryptFrom",
+    "ReEncryptTo",
+    "Sign",
+    "Verify",
+    "GetPublicKey",
+    "CreateGrant",
+    "RetireGrant",
+    "DescribeKey",
+    "GenerateDataKeyPair",
+    "GenerateDataKeyPairWithoutPlaintext",
+    "GenerateMac",
+    "VerifyMac",
+    "DeriveSharedSecret",
+];
+
+/// The KMS service.
+pub struct Kms {
+    store: Arc<dyn Store>,
+    root: Arc<dyn RootKey>,
+    identities: Arc<crate::Identities>,
+    keys: papaya::HashMap<Uuid, Arc<CachedKey>>,
+    /// Every alias, loaded at startup and kept in step by alias mutations.
+    aliases: papaya::HashMap<AliasKey, AliasRecord>,
+    key_locks: Vec<tokio::sync::Mutex<()>>,
+    alias_lock: tokio::sync::Mutex<()>,
+    config: KmsConfig,
+    clock: Arc<dyn Clock>,
+    markers: Markers,
+    /// Compiled key policies by text, shared by the keys that use them.
+    policies: papaya::HashMap<Arc<str>, (Arc<str>, Arc<Policy>)>,
+    /// Keys per (account, region), counted for the quota without a store
+    /// scan per CreateKey; loaded from the store on first use.
+    key_counts: std::sync::Mutex<std::collections::HashMap<(String, String), usize>>,
+}
+
+fn material_aad(id: &Uuid, version: u32) -> Vec<u8> {
+    let mut aad = Vec::with_capacity(24);
+    aad.extend_from_slice(b"key:");
+    aad.extend_from_slice(id.as_bytes());
+    aad.extend_from_slice(&version.to_be_bytes());
+    aad
+}
+
+impl Kms {
+    pub async fn open(
+        store: Arc<dyn Store>,
+        root: Arc<dyn RootKey>,
+        identities: Arc<crate::Identities>,
+        config: KmsConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, KmsError> {
+        let markers = Markers::new(marker_key(store.as_ref(), root.as_ref()).await?);
+        let aliases = papaya::HashMap::new();
+        {
+            let pinned = aliases.pin();
+            for alias in store.all_aliases().await? {
+                pinned.insert(
+                    (
+                        alias.account.clone(),
+                        alias.region.clone(),
+                        alias.name.clone(),
+                    ),
+                    alias,
+                );
+            }
+        }
+        Ok(Kms {
+            store,
+            root,
+            identities,
+            keys: papaya::HashMap::new(),
+            aliases,
+            key_locks: (0..LOCK_STRIPES)
+                .map(|_| tokio::sync::Mutex::new(()))
+                .collect(),
+            alias_lock: tokio::sync::Mutex::new(()),
+            config,
+            clock,
+            markers,
+            policies: papaya::HashMap::new(),
+            key_counts: std::sync::Mutex::new(std::collections::HashMap::new()),
+        })
+    }
+
+    /// One page of an in-memory list named `list`; the marker holds the
+    /// index to resume at, under an integrity tag.
+    fn paginate<T: Clone>(
+        &self,
+        list: &str,
+        items: &[T],
+        limit: usize,
+        marker: Option<&str>,
+    ) -> Result<Page<T>, KmsError> {
+        let start = match marker {
+            None => 0,
+            Some(m) => self
+                .markers
+                .open(list, m)?
+                .parse::<usize>()
+                .ok()
+                .filter(|&i| i <= items.len())
+                .ok_or_else(|| KmsError::InvalidMarker("Invalid marker".into()))?,
+        };
+        let end = (start + limit).min(items.len());
+        let next_marker = (end < items.len()).then(|| self.markers.issue(list, &end.to_string()));
+        Ok(Page {
+            items: items[start..end].to_vec(),
+            next_marker,
+        })
+    }
+
+    /// Now, by the lifecycle clock.
+    fn now(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    // ----- key lookup ----------------------------------------------------
+
+    fn key_lock(&self, id: &Uuid) -> &tokio::sync::Mutex<()> {
+        &self.key_locks[(id.as_u128() % LOCK_STRIPES as u128) as usize]
+    }
+
+    /// Finds the key a `KeyId` names. Bare ids and alias names are looked
+    /// up in the caller's account; ARNs may name another account's key.
+    fn resolve(&self, caller: &Caller, raw: &str, mode: AliasMode) -> Result<Resolved, KmsError> {
+        let key_ref = KeyRef::parse(raw)?;
+        if mode == AliasMode::Refuse && key_ref.is_alias() {
+            return Err(KmsError::NotFound(format!("Invalid keyId '{raw}'")));
+        }
+        let (account, region, name) = match key_ref {
+            KeyRef::Id(id) => {
+                return Ok(Resolved {
+                    id,
+                    alias: None,
+                    by_arn: false,
+                });
+            }
+            KeyRef::KeyArn { region, id, .. } => {
+                check_region(caller, &region, raw)?;
+                return Ok(Resolved {
+                    id,
+                    alias: None,
+                    by_arn: true,
+                });
+            }
+            KeyRef::AliasName(name) => (caller.account().to_owned(), caller.region.clone(), name),
+            KeyRef::AliasArn {
+                region,
+                account,
+                name,
+            } => {
+                check_region(caller, &region, raw)?;
+                (account, region, name)
+            }
+        };
+        let by_arn = account != caller.account();
+        let key = (account, region, name);
+        match self.aliases.pin().get(&key) {
+            Some(alias) => Ok(Resolved {
+                id: alias.target,
+                alias: Some(key.2.clone()),
+                by_arn,
+            }),
+            None => Err(KmsError::NotFound(format!(
+                "Alias '{}' is not found.",
+                alias_arn(&key.1, &key.0, &key.2)
+            ))),
+        }
+    }
+
+    /// The cached key, loading and unsealing it on first use.
+    async fn key(&self, id: Uuid) -> Result<Arc<CachedKey>, KmsError> {
+        if let Some(key) = self.keys.pin().get(&id) {
+            return Ok(key.clone());
+        }
+        let _guard = self.key_lock(&id).lock().await;
+        self.key_locked(id).await
+    }
+
+    /// [`Self::key`] for a caller that holds the key's stripe lock.
+    async fn key_locked(&self, id: Uuid) -> Result<Arc<CachedKey>, KmsError> {
+        if let Some(key) = self.keys.pin().get(&id) {
+            return Ok(key.clone());
+        }
+        let Some(record) = self.store.get_key(id).await? else {
+            return Err(KmsError::NotFound(format!("Key '{id}' does not exist")));
+        };
+        let rows = self.store.key_materials(id).await?;
+        let grants = self.store.list_grants(id).await?;
+        let key = Arc::new(self.build_cached(record, rows, grants)?);
+        self.keys.pin().insert(id, key.clone());
+        Ok(key)
+    }
+
+    /// Unseals a key's material and compiles its policy (shared between keys
+    /// with the same policy text, as most have the default one).
+    fn build_cached(
+        &self,
+        record: KeyRecord,
+        mut rows: Vec<SealedMaterialRow>,
+        grants: Vec<GrantRecord>,
+    ) -> Result<CachedKey, KmsError> {
+        let id = record.id;
+        rows.sort_by_key(|row| row.version);
+        let mut materials = Vec::with_capacity(rows.len());
+        for (i, row) in rows.iter().enumerate() {
+            if row.version as usize != i + 1 {
+                return Err(KmsError::internal(StoreError::Corrupt(format!(
+                    "key {id} lacks material version {}",
+                    i + 1
+                ))));
+            }
+            let bytes = self
+                .root
+                .unseal(&material_aad(&id, row.version), &row.sealed)?;
+            materials.push(Arc::new(SymmetricKey::from_bytes(&bytes)?));
+        }
+        let mut record = record;
+        let (text, policy) = self.compiled_policy(&record.policy)?;
+        record.policy = text;
+        Ok(CachedKey {
+            record,
+            materials: Arc::new(Materials(materials)),
+            policy,
+            grants: Arc::new(grants),
+        })
+    }
+
+    /// A key policy's shared text and compiled form, from the intern table
+    /// when its text was seen before.
+    fn compiled_policy(&self, text: &Arc<str>) -> Result<(Arc<str>, Arc<Policy>), KmsError> {
+        let pinned = self.policies.pin();
+        if let Some(found) = pinned.get(&**text) {
+            return Ok(found.clone());
+        }
+        let policy = Arc::new(
+            compile_policy(text)
+                .map_err(|e| KmsError::internal(StoreError::Corrupt(e.to_string())))?,
+        );
+        if pinned.len() < MAX_INTERNED_POLICIES {
+            pinned.insert(text.clone(), (text.clone(), policy.clone()));
+        }
+        Ok((text.clone(), policy))
+    }
+
+    /// Counts a new key against the account's quota in the caller's region.
+    async fn reserve_key_slot(&self, caller: &Caller) -> Result<(), KmsError> {
+        let scope = (caller.account().to_owned(), caller.region.clone());
+        let known = self
+            .key_counts
+            .lock()
+            .expect("key count lock")
+            .contains_key(&scope);
+        if !known {
+            let stored = self.store.count_keys(&scope.0, &scope.1).await? as usize;
+            self.key_counts
+                .lock()
+                .expect("key count lock")
+                .entry(scope.clone())
+                .or_insert(stored);
+        }
+        let mut counts = self.key_counts.lock().expect("key count lock");
+        let count = counts.get_mut(&scope).expect("count loaded above");
+        if *count >= self.config.max_keys {
+            return Err(KmsError::LimitExceeded(format!(
+                "The account already has {count} KMS keys in {}, the most allowed",
+                caller.region
+            )));
+        }
+        *count += 1;
+        Ok(())
+    }
+
+    /// Gives back a key's place in the quota (failed insert, deletion).
+    fn release_key_slot(&self, account: &str, region: &str) {
+        let mut counts = self.key_counts.lock().expect("key count lock");
+        if let Some(count) = counts.get_mut(&(account.to_owned(), region.to_owned())) {
+            *count = count.saturating_sub(1);
+        }
+    }
+
+    /// Loads every key into the cache, a page at a time, so that the first
+    /// use of a key costs no store read. Runs in the background after the
+    /// server is ready; keys already cached (or being changed) are left alone.
+    pub async fn warm_cache(&self) -> Result<usize, KmsError> {
+        let mut after = None;
+        let mut loaded = 0;
+        loop {
+            let page = self.store.load_keys(after, WARM_PAGE).await?;
+            let Some(last) = page.last() else {
+                return Ok(loaded);
+            };
+            after = Some(last.0.id);
+            let full = page.len() == WARM_PAGE;
+            for (record, rows, grants) in page {
+                let id = record.id;
+                let _guard = self.key_lock(&id).lock().await;
+                if self.keys.pin().contains_key(&id) {
+                    continue;
+                }
+                let key = self.build_cached(record, rows, grants)?;
+                self.keys.pin().insert(id, Arc::new(key));
+                loaded += 1;
+            }
+            if !full {
+                return Ok(loaded);
+            }
+        }
+    }
+
+    /// The key a KeyId names, if the caller can see it: in the caller's
+    /// region, and in the caller's account unless named by ARN.
+    async fn target(
+        &self,
+        caller: &Caller,
+        raw: &str,
+        mode: AliasMode,
+    ) -> Result<(Arc<CachedKey>, Resolved), KmsError> {
+        let resolved = self.resolve(caller, raw, mode)?;
+        let key = match self.key(resolved.id).await {
+            Err(KmsError::NotFound(_)) => return Err(not_found(caller, &resolved.id)),
+            other => other?,
+        };
+        visible(caller, &key.record, resolved.by_arn)?;
+        Ok((key, resolved))
+    }
+
+    /// The aliases pointing at a key, for `kms:ResourceAliases`.
+    fn aliases_of(&self, key: &KeyRecord) -> Vec<String> {
+        self.aliases
+            .pin()
+            .values()
+            .filter(|a| a.target == key.id && a.account == key.account && a.region == key.region)
+            .map(|a| a.name.clone())
+            .collect()
+    }
+
+    /// Decides a request on a key: the key policy, the caller's IAM policies
+    /// where the key policy delegates to them, then grants for `grant_op`.
+    fn authorize(
+        &self,
+        caller: &Caller,
+        action: &str,
+        key: &CachedKey,
+        facts: &RequestFacts<'_>,
+        grant_op: Option<&str>,
+    ) -> Result<(), KmsError> {
+        let record = &key.record;
+        let aliases_of = || self.aliases_of(record);
+        let facts = RequestFacts {
+            resource_aliases: Some(&aliases_of),
+            ..facts.clone()
+        };
+        let context = AuthzContext::for_key(caller, record, &facts);
+        let from_key = evaluate_resource(caller, &key.policy, action, &record.arn, &context);
+        if from_key == ResourceOutcome::ExplicitDeny {
+            return Err(KmsError::AccessDenied(deny_message(
+                caller,
+                action,
+                &record.arn,
+                true,
+                "resource",
+            )));
+        }
+        let from_iam = if caller.is_root() {
+            Outcome::Allow
+        } else {
+            evaluate_identity(caller, action, &record.arn, &context)
+        };
+        if from_iam == Outcome::ExplicitDeny {
+            return Err(KmsError::AccessDenied(deny_message(
+                caller,
+                action,
+                &record.arn,
+                true,
+                "identity",
+            )));
+        }
+        let same_account = caller.account() == record.account;
+        let allowed = match from_key {
+            ResourceOutcome::AllowPrincipal => same_account || from_iam == Outcome::Allow,
+            ResourceOutcome::AllowAccount => from_iam == Outcome::Allow,
+            ResourceOutcome::ExplicitDeny | ResourceOutcome::NotApplicable => false,
+        };
+        if allowed {
+            return Ok(());
+        }
+        if let Some(op) = grant_op
+            && key
+                .grants
+                .iter()
+                .any(|g| grant_allows(g, caller, op, facts.encryption_context))
+        {
+            return Ok(());
+        }
+        let kind = if matches!(from_key, ResourceOutcome::AllowAccount) {
+            "identity"
+        } else {
+            "resource"
+        };
+        Err(KmsError::AccessDenied(deny_message(
+            caller,
+            action,
+            &record.arn,
+            false,
+            kind,
+        )))
+    }
+
+    /// Actions on no key (CreateKey, ListKeys, ListAliases, GenerateRandom)
+    /// are decided by the caller's IAM policies alone.
+    fn authorize_account(
+        &self,
+        caller: &Caller,
+        action: &str,
+        facts: &RequestFacts<'_>,
+    ) -> Result<(), KmsError> {
+        if caller.is_root() {
+            return Ok(());
+        }
+        let context = AuthzContext::for_request(caller, facts);
+        match evaluate_identity(caller, action, "*", &context) {
+            Outcome::Allow => Ok(()),
+            Outcome::ExplicitDeny => Err(KmsError::AccessDenied(deny_message(
+                caller, action, "*", true, "identity",
+            ))),
+            Outcome::NotApplicable => Err(KmsError::AccessDenied(deny_message(
+                caller, action, "*", false, "identity",
+            ))),
+        }
+    }
+
+    /// AWS's lockout safety check: the new policy must let the caller
+    /// PutKeyPolicy later.
+    fn check_lockout(
+        &self,
+        caller: &Caller,
+        policy: &Policy,
+        key_arn: &str,
+    ) -> Result<(), KmsError> {
+        let facts = RequestFacts::default();
+        let context = AuthzContext::for_request(caller, &facts);
+        let from_key = evaluate_resource(caller, policy, "kms:PutKeyPolicy", key_arn, &context);
+        let from_iam = || {
+            caller.is_root()
+                || evaluate_identity(caller, "kms:PutKeyPolicy", key_arn, &context)
+                    == Outcome::Allow
+        };
+        let keeps_access = match from_key {
+            ResourceOutcome::AllowPrincipal => true,
+            ResourceOutcome::AllowAccount => from_iam(),
+            ResourceOutcome::ExplicitDeny | ResourceOutcome::NotApplicable => false,
+        };
+        if !keeps_access {
+            return Err(KmsError::MalformedPolicy(
+                "The new key policy will not allow you to update the key policy in the future."
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Applies `change` to a key under its lock after authorizing `action`,
+    /// persists it in one transaction, then publishes it to the cache.
+    async fn mutate(
+        &self,
+        caller: &Caller,
+        raw: &str,
+        action: &str,
+        change: impl FnOnce(&mut KeyRecord) -> Result<(), KmsError>,
+    ) -> Result<KeyRecord, KmsError> {
+        self.mutate_with(caller, raw, action, &RequestFacts::default(), change)
+            .await
+    }
+
+    async fn mutate_with(
+        &self,
+        caller: &Caller,
+        raw: &str,
+        action: &str,
+        facts: &RequestFacts<'_>,
+        change: impl FnOnce(&mut KeyRecord) -> Result<(), KmsError>,
+    ) -> Result<KeyRecord, KmsError> {
+        let resolved = self.resolve(caller, raw, AliasMode::Refuse)?;
+        let id = resolved.id;
+        let _guard = self.key_lock(&id).lock().await;
+        let current = match self.key_locked(id).await {
+            Err(KmsError::NotFound(_)) => return Err(not_found(caller, &id)),
+            other => other?,
+        };
+        visible(caller, &current.record, resolved.by_arn)?;
+        self.authorize(caller, action, &current, facts, None)?;
+        let mut record = current.record.clone();
+        change(&mut record)?;
+        let updated = Arc::new(current.with_record(record.clone())?);
+        self.store.update_key(&record).await?;
+        self.keys.pin().insert(id, updated);
+        Ok(record)
+    }
+}
+
+fn check_region(caller: &Caller, region: &str, raw: &str) -> Result<(), KmsError> {
+    if region != caller.region {
+        return Err(KmsError::NotFound(format!(
+            "Invalid arn {raw}: the request is for region {}",
+            caller.region
+        )));
+    }
+    Ok(())
+}
+
+/// A key is visible in its own region, to its own account, or to another
+/// account when named by ARN (whether that account may use it is for the key
+/// policy to say).
+fn visible(caller: &Caller, key: &KeyRecord, by_arn: bool) -> Result<(), KmsError> {
+    if key.region != caller.region || (key.account != caller.account() && !by_arn) {
+        return Err(not_found(caller, &key.id));
+    }
+    Ok(())
+}
+
+fn not_found(caller: &Caller, id: &Uuid) -> KmsError {
+    KmsError::NotFound(format!(
+        "Key '{}' does not exist",
+        key_arn(&caller.region, caller.account(), id)
+    ))
+}
+
+fn invalid_ciphertext() -> KmsError {
+    KmsError::InvalidCiphertext(String::new())
+}
+
+fn alias_exists(caller: &Caller, name: &str) -> KmsError {
+    KmsError::AlreadyExists(format!(
+        "An alias with the name {} already exists",
+        alias_arn(&caller.region, caller.account(), name)
+    ))
+}
+
+fn alias_not_found(caller: &Caller, name: &str) -> KmsError {
+    KmsError::NotFound(format!(
+        "Alias '{}' is not found.",
+        alias_arn(&caller.region, caller.account(), name)
+    ))
+}
+
+fn check_alias_name(name: &str) -> Result<(), KmsError> {
+    if !name.starts_with("alias/") || name.len() == "alias/".len() {
+        return Err(KmsError::Validation(
+            "Alias must start with the prefix \"alias/\". Please see https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html".into(),
+        ));
+    }
+    if name.starts_with("alias/aws/") {
+        return Err(KmsError::InvalidAliasName(
+            "Alias names that begin with alias/aws/ are reserved for AWS managed keys".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn check_policy_name(name: Option<&str>) -> Result<(), KmsError> {
+    match name {
+        None | Some("default") => Ok(()),
+        Some(other) => Err(KmsError::NotFound(format!(
+            "No such policy exists: {other}"
+        ))),
+    }
+}
+
+fn refuse_pending_deletion(key: &KeyRecord) -> Result<(), KmsError> {
+    if key.state == KeyState::PendingDeletion {
+        return Err(KmsError::InvalidState(format!(
+            "{} is pending deletion.",
+            key.arn
+        )));
+    }
+    Ok(())
+}
+
+fn require_enabled(key: &KeyRecord) -> Result<(), KmsError> {
+    match key.state {
+        KeyState::Enabled => Ok(()),
+        KeyState::Disabled => Err(KmsError::Disabled(format!("{} is disabled.", key.arn))),
+        KeyState::PendingDeletion => Err(KmsError::InvalidState(format!(
+            "{} is pending deletion.",
+            key.arn
+        ))),
+        ref other => Err(KmsError::InvalidState(format!(
+            "{} is in state {other}.",
+            key.arn
+        ))),
+    }
+}
+
+/// States and usage required by Encrypt, Decrypt, ReEncrypt, GenerateDataKey.
+fn require_usable(key: &KeyRecord) -> Result<(), KmsError> {
+    require_enabled(key)?;
+    if key.key_usage != KeyUsageType::EncryptDecrypt {
+        return Err(KmsError::InvalidKeyUsage(format!(
+            "{} key usage is {}",
+            key.arn, key.key_usage
+        )));
+    }
+    Ok(())
+}
+
+/// Adds or replaces tags, enforcing AWS's reserved prefix and count limit.
+fn merge_tags(mut current: Vec<Tag>, new: Vec<Tag>, max: usize) -> Result<Vec<Tag>, KmsError> {
+    for tag in new {
+        if tag.key.starts_with("aws:") {
+            return Err(KmsError::Tag(
+                "Tags beginning with aws: are reserved".into(),
+            ));
+        }
+        match current.iter_mut().find(|t| t.key == tag.key) {
+            Some(existing) => existing.value = tag.value,
+            None => current.push(tag),
+        }
+    }
+    if current.len() > max {
+        return Err(KmsError::LimitExceeded(format!(
+            "A KMS key can have at most {max} tags"
+        )));
+    }
+    Ok(current)
+}
+
+/// The server's pagination-marker key: random, sealed under the root key,
+/// kept in the store so markers survive restarts.
+async fn marker_key(
+    store: &dyn Store,
+    root: &dyn RootKey,
+) -> Result<trent_crypto::MacKey, KmsError> {
+    const AAD: &[u8] = b"meta:marker-key";
+    let fresh = SymmetricKey::generate_bytes()?;
+    let candidate = root.seal(AAD, fresh.as_ref())?;
+    let stored = store.meta_secret("marker-key", &candidate).await?;
+    let bytes = root.unseal(AAD, &stored)?;
+    Ok(trent_crypto::MacKey::from_bytes(&bytes))
+}

@@ -1,0 +1,205 @@
+use crate::audit::{AuditDigest, AuditRecord, AuditTail};
+use crate::model::{
+    AliasRecord, Credential, DueWork, EntityKind, GrantRecord, IamEntity, KeyRecord, RotationRecord,
+};
+use async_trait::async_trait;
+use uuid::Uuid;
+use zeroize::Zeroizing;
+
+pub use crate::model::SealedMaterialRow as SealedMaterial;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A uniqueness constraint refused the write (e.g. an alias name taken).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The backend failed; the transaction was rolled back.
+    #[error("store backend: {0}")]
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// A row could not be decoded.
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+}
+
+/// Persistence for keys, aliases and credentials. Every method is one
+/// transaction: it happens whole or not at all, and it is durable when it
+/// returns `Ok`.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    async fn insert_key(
+        &self,
+        key: &KeyRecord,
+        material: &SealedMaterial,
+    ) -> Result<(), StoreError>;
+    async fn get_key(&self, id: Uuid) -> Result<Option<KeyRecord>, StoreError>;
+    /// Rewrites every mutable column of the key (state, description, policy,
+    /// tags, rotation, deletion).
+    async fn update_key(&self, key: &KeyRecord) -> Result<(), StoreError>;
+    /// Keys of one account and region in creation order, after `after`.
+    async fn list_keys(
+        &self,
+        account: &str,
+        region: &str,
+        after: Option<Uuid>,
+        limit: usize,
+    ) -> Result<Vec<(Uuid, String)>, StoreError>;
+    async fn key_materials(&self, id: Uuid) -> Result<Vec<SealedMaterial>, StoreError>;
+    async fn count_keys(&self, account: &str, region: &str) -> Result<u64, StoreError>;
+    /// Keys after `after` in creation order (all accounts), each with its
+    /// sealed material and grants: the cache warm-up's bulk read.
+    async fn load_keys(
+        &self,
+        after: Option<Uuid>,
+        limit: usize,
+    ) -> Result<Vec<(KeyRecord, Vec<SealedMaterial>, Vec<GrantRecord>)>, StoreError>;
+    /// Adds a material version, records the rotation and rewrites the key
+    /// (its `current_material` and next rotation date), in one transaction.
+    async fn rotate_key(
+        &self,
+        key: &KeyRecord,
+        material: &SealedMaterial,
+        rotation: &RotationRecord,
+    ) -> Result<(), StoreError>;
+    async fn list_rotations(&self, id: Uuid) -> Result<Vec<RotationRecord>, StoreError>;
+    /// Deletes a key for good, in one transaction: its material (overwritten,
+    /// then removed), aliases, grants and rotations; leaves a tombstone.
+    async fn delete_key(&self, id: Uuid) -> Result<(), StoreError>;
+    /// Whether a key id names a key that was deleted.
+    async fn key_was_deleted(&self, id: Uuid) -> Result<bool, StoreError>;
+    /// Rotations and deletions due at `now_ms`.
+    async fn due_work(&self, now_ms: i64) -> Result<Vec<DueWork>, StoreError>;
+    /// A named secret of the server (sealed by the caller), created once:
+    /// returns the stored value, or stores and returns `candidate`.
+    async fn meta_secret(&self, name: &str, candidate: &[u8]) -> Result<Vec<u8>, StoreError>;
+
+    async fn all_aliases(&self) -> Result<Vec<AliasRecord>, StoreError>;
+    /// Fails with [`StoreError::Conflict`] when the name is taken.
+    async fn insert_alias(&self, alias: &AliasRecord) -> Result<(), StoreError>;
+    async fn update_alias(&self, alias: &AliasRecord) -> Result<(), StoreError>;
+    async fn delete_alias(&self, account: &str, region: &str, name: &str)
+    -> Result<(), StoreError>;
+
+    /// Fails with [`StoreError::Conflict`] when the access key id exists.
+    async fn insert_credential(&self, credential: &Credential) -> Result<(), StoreError>;
+    async fn get_credential(&self, access_key_id: &str) -> Result<Option<Credential>, StoreError>;
+    async fn count_credentials(&self, account: &str) -> Result<u64, StoreError>;
+    /// Long-term access keys of one IAM user (`None`: the root's).
+    async fn list_credentials(
+        &self,
+        account: &str,
+        user: Option<&str>,
+    ) -> Result<Vec<Credential>, StoreError>;
+    async fn set_credential_active(
+        &self,
+        access_key_id: &str,
+        active: bool,
+    ) -> Result<(), StoreError>;
+    async fn delete_credential(&self, access_key_id: &str) -> Result<bool, StoreError>;
+
+    /// Fails with [`StoreError::Conflict`] when the account exists.
+    async fn insert_account(&self, account: &str) -> Result<(), StoreError>;
+    async fn account_exists(&self, account: &str) -> Result<bool, StoreError>;
+
+    /// Fails with [`StoreError::Conflict`] when the name is taken.
+    async fn insert_entity(&self, entity: &IamEntity) -> Result<(), StoreError>;
+    async fn get_entity(
+        &self,
+        account: &str,
+        kind: EntityKind,
+        name: &str,
+    ) -> Result<Option<IamEntity>, StoreError>;
+    async fn list_entities(
+        &self,
+        account: &str,
+        kind: EntityKind,
+    ) -> Result<Vec<IamEntity>, StoreError>;
+    async fn delete_entity(
+        &self,
+        account: &str,
+        kind: EntityKind,
+        name: &str,
+    ) -> Result<bool, StoreError>;
+    /// Creates or replaces an inline policy.
+    async fn put_policy(
+        &self,
+        account: &str,
+        kind: EntityKind,
+        owner: &str,
+        name: &str,
+        document: &str,
+    ) -> Result<(), StoreError>;
+    /// Inline policies of an owner as (name, document), by name.
+    async fn list_policies(
+        &self,
+        account: &str,
+        kind: EntityKind,
+        owner: &str,
+    ) -> Result<Vec<(String, String)>, StoreError>;
+    async fn delete_policy(
+        &self,
+        account: &str,
+        kind: EntityKind,
+        owner: &str,
+        name: &str,
+    ) -> Result<bool, StoreError>;
+    async fn add_group_member(
+        &self,
+        account: &str,
+        group: &str,
+        user: &str,
+    ) -> Result<(), StoreError>;
+    async fn remove_group_member(
+        &self,
+        account: &str,
+        group: &str,
+        user: &str,
+    ) -> Result<bool, StoreError>;
+    async fn groups_of_user(&self, account: &str, user: &str) -> Result<Vec<String>, StoreError>;
+    async fn members_of_group(&self, account: &str, group: &str)
+    -> Result<Vec<String>, StoreError>;
+
+    /// Fails with [`StoreError::Conflict`] when the grant id exists.
+    async fn insert_grant(&self, grant: &GrantRecord) -> Result<(), StoreError>;
+    async fn list_grants(&self, key_id: Uuid) -> Result<Vec<GrantRecord>, StoreError>;
+    async fn find_grant(&self, grant_id: &str) -> Result<Option<GrantRecord>, StoreError>;
+    /// Grants whose retiring principal is `principal`, across keys.
+    async fn list_retirable_grants(&self, principal: &str) -> Result<Vec<GrantRecord>, StoreError>;
+    async fn delete_grant(&self, key_id: Uuid, grant_id: &str) -> Result<bool, StoreError>;
+
+    /// Appends audit events (consecutive seqs, continuing the trail) and,
+    /// optionally, a digest, in one transaction.
+    async fn append_audit(
+        &self,
+        events: &[AuditRecord],
+        digest: Option<&AuditDigest>,
+    ) -> Result<(), StoreError>;
+    /// Audit events with `seq > after_seq`, in seq order.
+    async fn audit_events(
+        &self,
+        after_seq: i64,
+        limit: usize,
+    ) -> Result<Vec<AuditRecord>, StoreError>;
+    /// Audit digests with `seq > after_seq`, in seq order.
+    async fn audit_digests(
+        &self,
+        after_seq: i64,
+        limit: usize,
+    ) -> Result<Vec<AuditDigest>, StoreError>;
+    /// The last event and the last digest.
+    async fn audit_tail(&self) -> Result<AuditTail, StoreError>;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SealError {
+    #[error("sealed data failed authentication under the root key")]
+    Unauthentic,
+    #[error("root key unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// The key that seals all key material and secrets at rest. `aad` binds the
+/// sealed bytes to their owner (key id and version, access key id).
+pub trait RootKey: Send + Sync + 'static {
+    fn seal(&self, aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, SealError>;
+    fn unseal(&self, aad: &[u8], sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, SealError>;
+}

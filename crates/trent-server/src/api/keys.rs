@@ -1,0 +1,231 @@
+//! Key management: create, describe, list, state changes, rotation settings.
+
+use super::{limit, seconds};
+use crate::error::ApiError;
+use trent_core::{Caller, CreateKey, KeyRecord, Kms, Tag, key_material_id};
+use trent_wire::*;
+
+pub(super) fn key_metadata(key: &KeyRecord) -> KeyMetadata {
+    let pending = key.state == KeyState::PendingDeletion;
+    KeyMetadata {
+        aws_account_id: Some(key.account.clone()),
+        key_id: key.id.to_string(),
+        arn: Some(key.arn.clone()),
+        creation_date: Some(seconds(key.created_ms)),
+        enabled: Some(key.state == KeyState::Enabled),
+        description: Some(key.description.clone()),
+        key_usage: Some(key.key_usage.clone()),
+        key_state: Some(key.state.clone()),
+        deletion_date: key.deletion_date_ms.filter(|_| pending).map(seconds),
+        origin: Some(key.origin.clone()),
+        key_manager: Some(KeyManagerType::Customer),
+        customer_master_key_spec: Some(CustomerMasterKeySpec::from(key.key_spec.as_str())),
+        key_spec: Some(key.key_spec.clone()),
+        encryption_algorithms: Some(vec![EncryptionAlgorithmSpec::SymmetricDefault]),
+        multi_region: Some(false),
+        current_key_material_id: Some(key_material_id(&key.id, key.current_material)),
+        ..Default::default()
+    }
+}
+
+pub(super) fn domain_tags(tags: Vec<trent_wire::Tag>) -> Vec<Tag> {
+    tags.into_iter()
+        .map(|t| Tag {
+            key: t.tag_key,
+            value: t.tag_value,
+        })
+        .collect()
+}
+
+pub(super) async fn create_key(
+    kms: &Kms,
+    caller: &Caller,
+    req: CreateKeyRequest,
+) -> Result<CreateKeyResponse, ApiError> {
+    let params = CreateKey {
+        description: req.description.unwrap_or_default(),
+        key_usage: req.key_usage,
+        key_spec: req.key_spec,
+        customer_master_key_spec: req
+            .customer_master_key_spec
+            .map(|s| KeySpec::from(s.as_str())),
+        origin: req.origin,
+        policy: req.policy,
+        bypass_policy_lockout_safety_check: req.bypass_policy_lockout_safety_check.unwrap_or(false),
+        tags: domain_tags(req.tags.unwrap_or_default()),
+        multi_region: req.multi_region.unwrap_or(false),
+        custom_key_store: req.custom_key_store_id.is_some() || req.xks_key_id.is_some(),
+    };
+    let key = kms.create_key(caller, params).await?;
+    Ok(CreateKeyResponse {
+        key_metadata: Some(key_metadata(&key)),
+    })
+}
+
+pub(super) async fn describe_key(
+    kms: &Kms,
+    caller: &Caller,
+    req: DescribeKeyRequest,
+) -> Result<DescribeKeyResponse, ApiError> {
+    let key = kms.describe_key(caller, &req.key_id).await?;
+    Ok(DescribeKeyResponse {
+        key_metadata: Some(key_metadata(&key)),
+    })
+}
+
+pub(super) async fn list_keys(
+    kms: &Kms,
+    caller: &Caller,
+    req: ListKeysRequest,
+) -> Result<ListKeysResponse, ApiError> {
+    let page = kms
+        .list_keys(caller, limit(req.limit, 100), req.marker.as_deref())
+        .await?;
+    Ok(ListKeysResponse {
+        keys: Some(
+            page.items
+                .into_iter()
+                .map(|(id, arn)| KeyListEntry {
+                    key_id: Some(id.to_string()),
+                    key_arn: Some(arn),
+                })
+                .collect(),
+        ),
+        truncated: Some(page.next_marker.is_some()),
+        next_marker: page.next_marker,
+    })
+}
+
+pub(super) async fn update_key_description(
+    kms: &Kms,
+    caller: &Caller,
+    req: UpdateKeyDescriptionRequest,
+) -> Result<serde_json::Value, ApiError> {
+    kms.update_key_description(caller, &req.key_id, req.description)
+        .await?;
+    Ok(serde_json::json!({}))
+}
+
+pub(super) async fn enable_key(
+    kms: &Kms,
+    caller: &Caller,
+    req: EnableKeyRequest,
+) -> Result<serde_json::Value, ApiError> {
+    kms.enable_key(caller, &req.key_id).await?;
+    Ok(serde_json::json!({}))
+}
+
+pub(super) async fn disable_key(
+    kms: &Kms,
+    caller: &Caller,
+    req: DisableKeyRequest,
+) -> Result<serde_json::Value, ApiError> {
+    kms.disable_key(caller, &req.key_id).await?;
+    Ok(serde_json::json!({}))
+}
+
+pub(super) async fn schedule_key_deletion(
+    kms: &Kms,
+    caller: &Caller,
+    req: ScheduleKeyDeletionRequest,
+) -> Result<ScheduleKeyDeletionResponse, ApiError> {
+    let key = kms
+        .schedule_key_deletion(caller, &req.key_id, req.pending_window_in_days)
+        .await?;
+    Ok(ScheduleKeyDeletionResponse {
+        key_id: Some(key.arn.clone()),
+        deletion_date: key.deletion_date_ms.map(seconds),
+        key_state: Some(key.state.clone()),
+        pending_window_in_days: key.pending_window_days,
+    })
+}
+
+pub(super) async fn cancel_key_deletion(
+    kms: &Kms,
+    caller: &Caller,
+    req: CancelKeyDeletionRequest,
+) -> Result<CancelKeyDeletionResponse, ApiError> {
+    let key = kms.cancel_key_deletion(caller, &req.key_id).await?;
+    Ok(CancelKeyDeletionResponse {
+        key_id: Some(key.arn),
+    })
+}
+
+pub(super) async fn enable_key_rotation(
+    kms: &Kms,
+    caller: &Caller,
+    req: EnableKeyRotationRequest,
+) -> Result<serde_json::Value, ApiError> {
+    kms.enable_key_rotation(caller, &req.key_id, req.rotation_period_in_days)
+        .await?;
+    Ok(serde_json::json!({}))
+}
+
+pub(super) async fn disable_key_rotation(
+    kms: &Kms,
+    caller: &Caller,
+    req: DisableKeyRotationRequest,
+) -> Result<serde_json::Value, ApiError> {
+    kms.disable_key_rotation(caller, &req.key_id).await?;
+    Ok(serde_json::json!({}))
+}
+
+pub(super) async fn get_key_rotation_status(
+    kms: &Kms,
+    caller: &Caller,
+    req: GetKeyRotationStatusRequest,
+) -> Result<GetKeyRotationStatusResponse, ApiError> {
+    let key = kms.key_rotation_status(caller, &req.key_id).await?;
+    let enabled = key.rotation_enabled;
+    Ok(GetKeyRotationStatusResponse {
+        key_rotation_enabled: Some(enabled),
+        key_id: Some(key.arn.clone()),
+        rotation_period_in_days: key.rotation_period_days.filter(|_| enabled),
+        next_rotation_date: key.next_rotation_ms.filter(|_| enabled).map(seconds),
+        on_demand_rotation_start_date: None,
+    })
+}
+
+pub(super) async fn rotate_key_on_demand(
+    kms: &Kms,
+    caller: &Caller,
+    req: RotateKeyOnDemandRequest,
+) -> Result<RotateKeyOnDemandResponse, ApiError> {
+    let arn = kms.rotate_key_on_demand(caller, &req.key_id).await?;
+    Ok(RotateKeyOnDemandResponse { key_id: Some(arn) })
+}
+
+pub(super) async fn list_key_rotations(
+    kms: &Kms,
+    caller: &Caller,
+    req: ListKeyRotationsRequest,
+) -> Result<ListKeyRotationsResponse, ApiError> {
+    let (arn, page) = kms
+        .list_key_rotations(
+            caller,
+            &req.key_id,
+            limit(req.limit, 100),
+            req.marker.as_deref(),
+        )
+        .await?;
+    Ok(ListKeyRotationsResponse {
+        rotations: Some(
+            page.items
+                .iter()
+                .map(|r| RotationsListEntry {
+                    key_id: Some(arn.clone()),
+                    rotation_date: Some(seconds(r.rotated_ms)),
+                    key_material_id: Some(key_material_id(&r.key_id, r.version)),
+                    rotation_type: Some(if r.on_demand {
+                        RotationType::OnDemand
+                    } else {
+                        RotationType::Automatic
+                    }),
+                    ..Default::default()
+                })
+                .collect(),
+        ),
+        truncated: Some(page.next_marker.is_some()),
+        next_marker: page.next_marker,
+    })
+}

@@ -1,0 +1,131 @@
+//! Parse, validate, call the domain, render: one `match` over [`Operation`].
+//! Handlers are grouped by family; each turns wire structs into typed calls
+//! on [`Kms`] and domain records back into wire structs.
+
+mod aliases;
+mod crypto;
+mod grants;
+mod keys;
+mod policies;
+mod tags;
+
+use crate::error::ApiError;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use trent_core::{Caller, Kms};
+use trent_wire::{ErrorCode, Operation, Validate};
+
+pub async fn dispatch(
+    kms: &Kms,
+    caller: &Caller,
+    operation: Operation,
+    body: &[u8],
+) -> Result<Vec<u8>, ApiError> {
+    macro_rules! route {
+        ($($op:ident => $handler:path),* $(,)?) => {
+            match operation {
+                $(Operation::$op => respond(&$handler(kms, caller, parse(body)?).await?),)*
+                other => Err(ApiError::new(
+                    ErrorCode::UnsupportedOperationException,
+                    format!("{} is not supported by this server yet", other.name()),
+                )),
+            }
+        };
+    }
+    route! {
+        CreateKey => keys::create_key,
+        DescribeKey => keys::describe_key,
+        ListKeys => keys::list_keys,
+        UpdateKeyDescription => keys::update_key_description,
+        EnableKey => keys::enable_key,
+        DisableKey => keys::disable_key,
+        ScheduleKeyDeletion => keys::schedule_key_deletion,
+        CancelKeyDeletion => keys::cancel_key_deletion,
+        EnableKeyRotation => keys::enable_key_rotation,
+        DisableKeyRotation => keys::disable_key_rotation,
+        GetKeyRotationStatus => keys::get_key_rotation_status,
+        RotateKeyOnDemand => keys::rotate_key_on_demand,
+        ListKeyRotations => keys::list_key_rotations,
+        Encrypt => crypto::encrypt,
+        Decrypt => crypto::decrypt,
+        ReEncrypt => crypto::re_encrypt,
+        GenerateDataKey => crypto::generate_data_key,
+        GenerateDataKeyWithoutPlaintext => crypto::generate_data_key_without_plaintext,
+        GenerateRandom => crypto::generate_random,
+        CreateAlias => aliases::create_alias,
+        UpdateAlias => aliases::update_alias,
+        DeleteAlias => aliases::delete_alias,
+        ListAliases => aliases::list_aliases,
+        TagResource => tags::tag_resource,
+        UntagResource => tags::untag_resource,
+        ListResourceTags => tags::list_resource_tags,
+        GetKeyPolicy => policies::get_key_policy,
+        PutKeyPolicy => policies::put_key_policy,
+        ListKeyPolicies => policies::list_key_policies,
+        CreateGrant => grants::create_grant,
+        ListGrants => grants::list_grants,
+        ListRetirableGrants => grants::list_retirable_grants,
+        RetireGrant => grants::retire_grant,
+        RevokeGrant => grants::revoke_grant,
+    }
+}
+
+/// Reads a request body into its wire struct and checks it against the
+/// model's constraints. An empty body reads as `{}`, as AWS does.
+fn parse<T: DeserializeOwned + Validate>(body: &[u8]) -> Result<T, ApiError> {
+    let body = if body.iter().all(u8::is_ascii_whitespace) {
+        b"{}".as_slice()
+    } else {
+        body
+    };
+    // The message names where parsing failed but never echoes the input,
+    // which may hold plaintext.
+    let request: T = serde_json::from_slice(body).map_err(|e| {
+        let what = match e.classify() {
+            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
+                "is not valid JSON"
+            }
+            serde_json::error::Category::Data => "has a member of the wrong type or encoding",
+            serde_json::error::Category::Io => "could not be read",
+        };
+        ApiError::new(
+            ErrorCode::SerializationException,
+            format!(
+                "The request body {what} (line {}, column {})",
+                e.line(),
+                e.column()
+            ),
+        )
+    })?;
+    request.validate()?;
+    Ok(request)
+}
+
+fn respond<T: Serialize>(response: &T) -> Result<Vec<u8>, ApiError> {
+    serde_json::to_vec(response).map_err(|e| {
+        let mut error = ApiError::internal();
+        error.detail = Some(format!("serializing response: {e}"));
+        error
+    })
+}
+
+/// Unix milliseconds to the epoch seconds KMS's JSON uses for dates.
+fn seconds(ms: i64) -> f64 {
+    ms as f64 / 1000.0
+}
+
+/// A `Limit` parameter with its default.
+fn limit(requested: Option<i32>, default: usize) -> usize {
+    requested.map_or(default, |l| l.max(1) as usize)
+}
+
+/// `DryRun: true` answers as AWS does once all checks have passed.
+fn dry_run(flag: Option<bool>) -> Result<(), ApiError> {
+    if flag == Some(true) {
+        return Err(ApiError::new(
+            ErrorCode::DryRunOperationException,
+            "The request would have succeeded, but the DryRun option is set.",
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,340 @@
+//! What the audit trail records of a request, from its wire form: the
+//! request's safe fields by an allow-list per protocol (never a deny-list),
+//! the keys involved, and whether the caller waits for the event to be
+//! committed.
+
+use serde::Deserialize;
+use serde::de::{IgnoredAny, MapAccess, Visitor};
+use serde_json::{Map, Value};
+use trent_core::audit::{Actor, AuditEvent, EventSource};
+use trent_core::{Caller, key_arn};
+
+/// KMS request members recorded in `requestParameters` (as CloudTrail
+/// names them: first letter lower-cased). Everything else — `Plaintext`,
+/// `CiphertextBlob`, `GrantTokens`, markers — is never read.
+const KMS_REQUEST_FIELDS: &[&str] = &[
+    "KeyId",
+    "SourceKeyId",
+    "DestinationKeyId",
+    "EncryptionContext",
+    "SourceEncryptionContext",
+    "DestinationEncryptionContext",
+    "EncryptionAlgorithm",
+    "SourceEncryptionAlgorithm",
+    "DestinationEncryptionAlgorithm",
+    "NumberOfBytes",
+    "KeySpec",
+    "CustomerMasterKeySpec",
+    "KeyUsage",
+    "Origin",
+    "MultiRegion",
+    "Description",
+    "AliasName",
+    "TargetKeyId",
+    "GrantId",
+    "Name",
+    "Operations",
+    "GranteePrincipal",
+    "RetiringPrincipal",
+    "Constraints",
+    "PendingWindowInDays",
+    "RotationPeriodInDays",
+    "Policy",
+    "PolicyName",
+    "BypassPolicyLockoutSafetyCheck",
+    "TagKeys",
+    "Tags",
+    "Limit",
+    "DryRun",
+];
+
+/// KMS response members recorded in `responseElements` for non-crypto
+/// operations (crypto operations record `null`, as CloudTrail does).
+const KMS_RESPONSE_FIELDS: &[&str] = &[
+    "KeyMetadata",
+    "KeyId",
+    "GrantId",
+    "KeyRotationStatus",
+    "DeletionDate",
+    "KeyState",
+    "PendingWindowInDays",
+];
+
+/// IAM and STS parameters recorded in `requestParameters`.
+const QUERY_FIELDS: &[&str] = &[
+    "UserName",
+    "GroupName",
+    "RoleName",
+    "PolicyName",
+    "PolicyDocument",
+    "AssumeRolePolicyDocument",
+    "AccessKeyId",
+    "Status",
+    "RoleArn",
+    "RoleSessionName",
+    "DurationSeconds",
+    "Path",
+    "Description",
+    "MaxItems",
+];
+
+/// Operations that use key material (CloudTrail: read-only, no
+/// `responseElements`).
+pub fn is_crypto(name: &str) -> bool {
+    matches!(
+        name,
+        "Encrypt"
+            | "Decrypt"
+            | "ReEncrypt"
+            | "GenerateDataKey"
+            | "GenerateDataKeyWithoutPlaintext"
+            | "GenerateDataKeyPair"
+            | "GenerateDataKeyPairWithoutPlaintext"
+            | "GenerateRandom"
+            | "Sign"
+            | "Verify"
+            | "GenerateMac"
+            | "VerifyMac"
+            | "DeriveSharedSecret"
+    )
+}
+
+/// Whether an operation changes nothing (CloudTrail's `readOnly`).
+pub fn is_read_only(name: &str) -> bool {
+    is_crypto(name)
+        || ["Describe", "List", "Get"]
+            .iter()
+            .any(|p| name.starts_with(p))
+        || name == "AssumeRole"
+}
+
+fn lower_first(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut chars = name.chars();
+    if let Some(c) = chars.next() {
+        out.push(c.to_ascii_lowercase());
+    }
+    out.extend(chars);
+    out
+}
+
+/// Reads only the allow-listed members of a JSON object; the others are
+/// skipped without being decoded.
+struct AllowedSeed(&'static [&'static str]);
+
+impl<'de> serde::de::DeserializeSeed<'de> for AllowedSeed {
+    type Value = Map<String, Value>;
+    fn deserialize<D: serde::Deserializer<'de>>(
+        self,
+        d: D,
+    ) -> Result<Map<String, Value>, D::Error> {
+        d.deserialize_map(AllowedVisitor(self.0))
+    }
+}
+
+struct AllowedVisitor(&'static [&'static str]);
+
+impl<'de> Visitor<'de> for AllowedVisitor {
+    type Value = Map<String, Value>;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Map<String, Value>, A::Error> {
+        let mut out = Map::new();
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            match self.0.iter().find(|f| **f == key) {
+                Some(&"Tags") => {
+                    // Tag keys only.
+                    #[derive(Deserialize)]
+                    struct Tag {
+                        #[serde(rename = "TagKey")]
+                        key: String,
+                    }
+                    let tags: Vec<Tag> = map.next_value()?;
+                    let keys: Vec<Value> = tags
+                        .into_iter()
+                        .map(|t| serde_json::json!({ "tagKey": t.key }))
+                        .collect();
+                    out.insert("tags".into(), Value::Array(keys));
+                }
+                Some(field) => {
+                    let value: Value = map.next_value()?;
+                    out.insert(lower_first(field), value);
+                }
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn allowed(json: &[u8], fields: &'static [&'static str]) -> Option<Map<String, Value>> {
+    use serde::de::DeserializeSeed;
+    let mut de = serde_json::Deserializer::from_slice(json);
+    AllowedSeed(fields).deserialize(&mut de).ok()
+}
+
+/// A KMS key id as an ARN, when it names a key (not an alias).
+fn as_key_arn(id: &str, caller: Option<&Caller>) -> Option<String> {
+    if id.starts_with("arn:") {
+        return id.contains(":key/").then(|| id.to_owned());
+    }
+    let uuid = uuid::Uuid::parse_str(id).ok()?;
+    let caller = caller?;
+    Some(key_arn(&caller.region, caller.account(), &uuid))
+}
+
+/// What a KMS request's audit event says about its parameters and keys.
+pub struct KmsFacts {
+    pub request_parameters: Option<Value>,
+    pub response_elements: Option<Value>,
+    pub key_arns: Vec<String>,
+}
+
+pub fn kms_facts(
+    name: &str,
+    caller: Option<&Caller>,
+    request: &[u8],
+    response: Option<&[u8]>,
+) -> KmsFacts {
+    let params = if request.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        allowed(request, KMS_REQUEST_FIELDS)
+    };
+    let mut key_arns: Vec<String> = Vec::new();
+    fn push(key_arns: &mut Vec<String>, arn: Option<String>) {
+        if let Some(arn) = arn
+            && !key_arns.contains(&arn)
+        {
+            key_arns.push(arn);
+        }
+    }
+    let mut response_elements = None;
+    if let Some(response) = response {
+        if let Some(r) = allowed(response, &["KeyId", "SourceKeyId", "KeyMetadata"]) {
+            for f in ["sourceKeyId", "keyId"] {
+                push(
+                    &mut key_arns,
+                    r.get(f).and_then(Value::as_str).map(str::to_owned),
+                );
+            }
+            push(
+                &mut key_arns,
+                r.get("keyMetadata")
+                    .and_then(|m| m.get("Arn"))
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+            );
+        }
+        if !is_crypto(name) {
+            response_elements = allowed(response, KMS_RESPONSE_FIELDS)
+                .filter(|m| !m.is_empty())
+                .map(Value::Object);
+        }
+    }
+    if let Some(p) = &params {
+        for f in ["keyId", "sourceKeyId", "destinationKeyId", "targetKeyId"] {
+            if let Some(id) = p.get(f).and_then(Value::as_str)
+                && !(name == "ReEncrypt" && f == "sourceKeyId" && !key_arns.is_empty())
+            {
+                push(&mut key_arns, as_key_arn(id, caller));
+            }
+        }
+    }
+    KmsFacts {
+        request_parameters: params.filter(|m| !m.is_empty()).map(Value::Object),
+        response_elements,
+        key_arns,
+    }
+}
+
+/// The allow-listed parameters of a Query (IAM, STS) request.
+pub fn query_parameters<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> Option<Value> {
+    let mut out = Map::new();
+    for (k, v) in pairs {
+        if QUERY_FIELDS.contains(&k) {
+            out.insert(lower_first(k), Value::String(v.to_owned()));
+        }
+    }
+    (!out.is_empty()).then_some(Value::Object(out))
+}
+
+/// The actor of a request: the caller, or what its `Authorization` claims.
+pub fn actor(caller: Option<&Caller>, claimed_access_key: Option<String>) -> Actor {
+    match caller {
+        Some(c) => Actor::Caller(c.identity.clone()),
+        None => Actor::Unknown {
+            access_key_id: claimed_access_key,
+        },
+    }
+}
+
+/// An API-call event with the fields every protocol shares.
+#[allow(clippy::too_many_arguments)]
+pub fn api_event(
+    source: EventSource,
+    name: String,
+    region: String,
+    caller: Option<&Caller>,
+    claimed: Option<String>,
+    source_ip: Option<std::net::IpAddr>,
+    user_agent: Option<String>,
+    request_id: &str,
+    error: Option<(String, String)>,
+) -> AuditEvent {
+    AuditEvent {
+        time_ms: trent_core::now_millis(),
+        source,
+        read_only: is_read_only(&name),
+        name,
+        region,
+        source_ip,
+        user_agent,
+        actor: actor(caller, claimed),
+        request_parameters: None,
+        response_elements: None,
+        error,
+        request_id: Some(request_id.to_owned()),
+        service_event: false,
+        key_arns: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_allow_listed_fields_are_read() {
+        let body = br#"{"KeyId":"alias/x","Plaintext":"c2VjcmV0","EncryptionContext":{"a":"b"},
+            "GrantTokens":["t"],"EncryptionAlgorithm":"SYMMETRIC_DEFAULT"}"#;
+        let facts = kms_facts(
+            "Encrypt",
+            None,
+            body,
+            Some(
+                br#"{"KeyId":"arn:aws:kms:us-east-1:111122223333:key/k","CiphertextBlob":"eA=="}"#,
+            ),
+        );
+        let p = facts.request_parameters.unwrap();
+        assert_eq!(
+            p,
+            serde_json::json!({"keyId":"alias/x","encryptionContext":{"a":"b"},
+                "encryptionAlgorithm":"SYMMETRIC_DEFAULT"})
+        );
+        assert_eq!(facts.response_elements, None);
+        assert_eq!(facts.key_arns, ["arn:aws:kms:us-east-1:111122223333:key/k"]);
+    }
+
+    #[test]
+    fn tags_keep_only_their_keys() {
+        let body = br#"{"KeyId":"k","Tags":[{"TagKey":"team","TagValue":"secret-ish"}]}"#;
+        let p = kms_facts("TagResource", None, body, None)
+            .request_parameters
+            .unwrap();
+        assert_eq!(p["tags"], serde_json::json!([{"tagKey":"team"}]));
+    }
+}

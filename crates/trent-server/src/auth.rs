@@ -1,0 +1,124 @@
+//! Authentication: SigV4 on every request. Identities come from
+//! [`Identities`]' in-memory cache and derived signing keys are cached here,
+//! so a request costs no store read and no key derivation.
+
+use crate::error::ApiError;
+use std::net::IpAddr;
+use std::sync::Arc;
+use trent_core::{Caller, IamError, Identities, Identity};
+use trent_sigv4::{Authorization, RequestParts, SigV4Error, SigningKey};
+use trent_wire::ErrorCode;
+
+/// A derived signing key and the scope it was derived for.
+struct ScopedKey {
+    scope: [String; 4],
+    key: SigningKey,
+}
+
+pub struct Authenticator {
+    /// Derived signing keys by (access key id, scope date, region, service).
+    /// Keyed by a hash of (access key id, scope date, region, service) so a
+    /// lookup allocates nothing; the entry keeps the scope to rule out
+    /// collisions.
+    signing_keys: papaya::HashMap<u64, Arc<ScopedKey>>,
+    /// Regions KMS serves; empty means any.
+    regions: Vec<String>,
+}
+
+/// Drop cached signing keys when the map grows past this (old dates).
+const MAX_SIGNING_KEYS: usize = 10_000;
+
+impl Authenticator {
+    pub fn new(regions: Vec<String>) -> Self {
+        Self {
+            signing_keys: papaya::HashMap::new(),
+            regions,
+        }
+    }
+
+    /// Checks the request's signature for `service` and answers who is
+    /// calling.
+    pub async fn authenticate(
+        &self,
+        identities: &Identities,
+        req: &RequestParts<'_>,
+        now_unix: i64,
+        service: &str,
+        source_ip: Option<IpAddr>,
+    ) -> Result<Caller, ApiError> {
+        let auth = trent_sigv4::parse_request_authorization(req.headers).map_err(sigv4_error)?;
+        if service == "kms"
+            && !self.regions.is_empty()
+            && !self.regions.iter().any(|r| r == auth.region)
+        {
+            return Err(sigv4_error(SigV4Error::WrongRegion {
+                region: auth.region.to_owned(),
+            }));
+        }
+        // Time, scope and signed-header checks come before the key lookup, as
+        // in AWS, so they are reported even for an unknown access key.
+        trent_sigv4::precheck(req, &auth, now_unix, service).map_err(sigv4_error)?;
+        let identity = match identities.lookup(auth.access_key_id).await {
+            Ok(Some(identity)) => identity,
+            Ok(None) => return Err(sigv4_error(SigV4Error::UnrecognizedClient)),
+            Err(IamError::ExpiredToken) => {
+                return Err(ApiError::new(
+                    ErrorCode::ExpiredTokenException,
+                    "The security token included in the request is expired",
+                ));
+            }
+            Err(e) => return Err(ApiError::internal_from(&e)),
+        };
+        let key = self.signing_key(&identity, &auth);
+        let verified =
+            trent_sigv4::verify(req, &auth, &key.key, now_unix, service).map_err(sigv4_error)?;
+        if !session_token_matches(&identity, verified.session_token) {
+            return Err(sigv4_error(SigV4Error::UnrecognizedClient));
+        }
+        Ok(Caller::new(identity, auth.region, source_ip))
+    }
+
+    fn signing_key(&self, identity: &Identity, auth: &Authorization<'_>) -> Arc<ScopedKey> {
+        let scope = [auth.access_key_id, auth.date, auth.region, auth.service];
+        let mut hasher = std::hash::DefaultHasher::new();
+        std::hash::Hash::hash(&scope, &mut hasher);
+        let hash = std::hash::Hasher::finish(&hasher);
+        let pinned = self.signing_keys.pin();
+        if let Some(found) = pinned.get(&hash)
+            && found.scope.iter().map(String::as_str).eq(scope)
+        {
+            return found.clone();
+        }
+        if pinned.len() > MAX_SIGNING_KEYS {
+            pinned.clear();
+        }
+        let key = Arc::new(ScopedKey {
+            scope: scope.map(str::to_owned),
+            key: SigningKey::derive(&identity.secret, auth.date, auth.region, auth.service),
+        });
+        pinned.insert(hash, key.clone());
+        key
+    }
+}
+
+/// Temporary credentials must come with their session token; long-term
+/// keys must come without one.
+fn session_token_matches(identity: &Identity, presented: Option<&str>) -> bool {
+    match (&identity.session_token_sha256, presented) {
+        (None, None) => true,
+        (Some(expected), Some(token)) => {
+            trent_crypto::constant_time_eq(expected, &trent_crypto::sha256(token.as_bytes()))
+        }
+        _ => false,
+    }
+}
+
+pub fn sigv4_error(e: SigV4Error) -> ApiError {
+    let code = match e.code() {
+        "MissingAuthenticationTokenException" => ErrorCode::MissingAuthenticationTokenException,
+        "IncompleteSignatureException" => ErrorCode::IncompleteSignatureException,
+        "UnrecognizedClientException" => ErrorCode::UnrecognizedClientException,
+        _ => ErrorCode::InvalidSignatureException,
+    };
+    ApiError::new(code, e.to_string())
+}

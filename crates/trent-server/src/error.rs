@@ -1,0 +1,94 @@
+//! The one mapping from domain errors to AWS wire errors.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use trent_core::KmsError;
+use trent_wire::{ErrorCode, ValidationError};
+
+/// An error as the caller sees it: AWS's `__type`, a message and a status.
+#[derive(Debug)]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub message: String,
+    pub status: StatusCode,
+    /// What went wrong inside, for the log only (never sent).
+    pub detail: Option<String>,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        let status = StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
+        Self {
+            code,
+            message: message.into(),
+            status,
+            detail: None,
+        }
+    }
+
+    pub fn with_status(mut self, status: StatusCode) -> Self {
+        self.status = status;
+        self
+    }
+
+    /// An internal failure: a generic answer, the detail for the log.
+    pub fn internal_from(detail: &dyn std::fmt::Display) -> Self {
+        let mut error = Self::internal();
+        error.detail = Some(detail.to_string());
+        error
+    }
+
+    pub fn internal() -> Self {
+        Self::new(
+            ErrorCode::KMSInternalException,
+            "The request could not be completed due to an internal error.",
+        )
+    }
+
+    /// Renders `{"__type": ..., "message": ...}`.
+    pub fn into_response_with_id(self, request_id: &str) -> Response {
+        let body = serde_json::json!({ "__type": self.code.as_str(), "message": self.message });
+        let mut response = (self.status, body.to_string()).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(crate::CONTENT_TYPE),
+        );
+        if let Ok(id) = HeaderValue::from_str(request_id) {
+            headers.insert("x-amzn-requestid", id);
+        }
+        response
+    }
+}
+
+impl From<ValidationError> for ApiError {
+    fn from(e: ValidationError) -> Self {
+        ApiError::new(ErrorCode::ValidationException, e.to_string())
+    }
+}
+
+impl From<KmsError> for ApiError {
+    fn from(e: KmsError) -> Self {
+        let code = match &e {
+            KmsError::NotFound(_) => ErrorCode::NotFoundException,
+            KmsError::Disabled(_) => ErrorCode::DisabledException,
+            KmsError::InvalidState(_) => ErrorCode::KMSInvalidStateException,
+            KmsError::InvalidCiphertext(_) => ErrorCode::InvalidCiphertextException,
+            KmsError::IncorrectKey(_) => ErrorCode::IncorrectKeyException,
+            KmsError::InvalidKeyUsage(_) => ErrorCode::InvalidKeyUsageException,
+            KmsError::AlreadyExists(_) => ErrorCode::AlreadyExistsException,
+            KmsError::InvalidAliasName(_) => ErrorCode::InvalidAliasNameException,
+            KmsError::Validation(_) => ErrorCode::ValidationException,
+            KmsError::MalformedPolicy(_) => ErrorCode::MalformedPolicyDocumentException,
+            KmsError::Tag(_) => ErrorCode::TagException,
+            KmsError::LimitExceeded(_) => ErrorCode::LimitExceededException,
+            KmsError::InvalidMarker(_) => ErrorCode::InvalidMarkerException,
+            KmsError::Unsupported(_) => ErrorCode::UnsupportedOperationException,
+            KmsError::AccessDenied(_) => ErrorCode::AccessDeniedException,
+            KmsError::InvalidGrantToken(_) => ErrorCode::InvalidGrantTokenException,
+            KmsError::DryRun => ErrorCode::DryRunOperationException,
+            KmsError::Internal(source) => return ApiError::internal_from(source),
+        };
+        ApiError::new(code, e.to_string())
+    }
+}

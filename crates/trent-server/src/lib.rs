@@ -1,0 +1,407 @@
+//! Trent's HTTP front: the AWS KMS JSON 1.1 protocol over axum.
+//!
+//! A request goes: [`router`] → [`handle`] (method, path, content type, body
+//! limit) → [`auth::Authenticator`] (SigV4) → [`Operation::from_target`] →
+//! [`api::dispatch`] (parse JSON, validate against the model, call
+//! [`trent_core::Kms`], render JSON). Every failure leaves through
+//! [`error::ApiError`], the one place domain errors become AWS errors.
+//!
+//! **Architecture invariant:** only this crate (and `trent-wire`) knows JSON
+//! and HTTP; `trent-core` is called with typed arguments.
+
+mod api;
+mod audit;
+pub mod auth;
+pub mod error;
+mod iam;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use error::ApiError;
+use futures_util::FutureExt;
+use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use trent_core::audit::{AuditLog, EventSource};
+use trent_core::clock::AdjustableClock;
+use trent_core::{Caller, Identities, Kms};
+use trent_wire::{ErrorCode, Operation};
+
+/// The content type of AWS JSON 1.1 requests and responses.
+pub const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
+/// Largest request body accepted. KMS's largest inputs (a 32 KiB policy, a
+/// 6 KiB ciphertext) fit with room to spare.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// Everything a request needs, shared by all connections.
+pub struct AppState {
+    pub kms: Kms,
+    pub identities: Arc<Identities>,
+    pub auth: auth::Authenticator,
+    /// Set only by `trent serve --unsafe-test-clock`: enables
+    /// `POST /_trent/clock/advance`.
+    pub test_clock: Option<Arc<AdjustableClock>>,
+    /// The audit trail; `None` records nothing.
+    pub audit: Option<AuditLog>,
+    request_ids: RequestIds,
+}
+
+impl AppState {
+    pub fn new(kms: Kms, identities: Arc<Identities>, regions: Vec<String>) -> Self {
+        Self {
+            kms,
+            identities,
+            auth: auth::Authenticator::new(regions),
+            test_clock: None,
+            audit: None,
+            request_ids: RequestIds::new(),
+        }
+    }
+}
+
+/// Request ids in UUID form: a random per-process prefix and a counter, so a
+/// request costs no random-number syscall.
+struct RequestIds {
+    prefix: u64,
+    counter: AtomicU64,
+}
+
+impl RequestIds {
+    fn new() -> Self {
+        let mut bytes = [0u8; 8];
+        // A failed RNG only makes ids predictable; they are not secrets.
+        let _ = trent_crypto::random_bytes(&mut bytes);
+        Self {
+            prefix: u64::from_be_bytes(bytes),
+            counter: AtomicU64::new(0),
+        }
+    }
+
+    fn next(&self) -> String {
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        let p = self.prefix;
+        format!(
+            "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+            (p >> 32) as u32,
+            (p >> 16) as u16,
+            (p as u16) & 0xfff,
+            (n >> 48) as u16 & 0xfff,
+            n & 0xffff_ffff_ffff
+        )
+    }
+}
+
+pub fn router(state: Arc<AppState>) -> Router {
+    let mut router = Router::new().route("/health", axum::routing::get(health));
+    if state.test_clock.is_some() {
+        router = router.route("/_trent/clock/advance", axum::routing::post(advance_clock));
+    }
+    router.fallback(handle).with_state(state)
+}
+
+/// How often the scheduler looks for due rotations and deletions.
+const SCHEDULER_PERIOD: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Runs due rotations and deletions now and then, for as long as the server
+/// runs.
+pub async fn run_scheduler(state: Arc<AppState>) {
+    let mut tick = tokio::time::interval(SCHEDULER_PERIOD);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        run_due_work(&state).await;
+    }
+}
+
+/// Test only (`--unsafe-test-clock`): moves the lifecycle clock forward and
+/// runs whatever fell due, before answering.
+async fn advance_clock(State(state): State<Arc<AppState>>, uri: axum::http::Uri) -> Response {
+    let Some(clock) = &state.test_clock else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let seconds = form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+        .find(|(name, _)| name == "seconds")
+        .and_then(|(_, value)| value.parse::<i64>().ok());
+    let Some(seconds) = seconds else {
+        return (StatusCode::BAD_REQUEST, "seconds=N is required").into_response();
+    };
+    clock.advance(seconds.saturating_mul(1000));
+    let done = run_due_work(&state).await;
+    (StatusCode::OK, format!("{{\"processed\":{done}}}")).into_response()
+}
+
+/// Runs due rotations and deletions and records each in the audit trail as
+/// a service event (`RotateKey`, `DeleteKey`). Returns how many were done.
+async fn run_due_work(state: &AppState) -> usize {
+    let done = match state.kms.run_due_work().await {
+        Ok(done) => done,
+        Err(e) => {
+            tracing::error!(error = %e, "lifecycle scheduler failed");
+            return 0;
+        }
+    };
+    if let Some(log) = &state.audit {
+        for (work, key) in &done {
+            let name = match work {
+                trent_core::DueWork::Rotate(_) => "RotateKey",
+                trent_core::DueWork::Delete(_) => "DeleteKey",
+            };
+            log.record(trent_core::audit::AuditEvent {
+                time_ms: trent_core::now_millis(),
+                source: EventSource::Kms,
+                name: name.to_owned(),
+                region: key.region.clone(),
+                source_ip: None,
+                user_agent: None,
+                actor: trent_core::audit::Actor::Service {
+                    account: key.account.clone(),
+                },
+                request_parameters: None,
+                response_elements: None,
+                error: None,
+                request_id: None,
+                read_only: false,
+                service_event: true,
+                key_arns: vec![key.arn.clone()],
+            })
+            .await;
+        }
+    }
+    done.len()
+}
+
+/// Serves `router(state)` on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: Arc<AppState>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}
+
+async fn health() -> impl IntoResponse {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        "{\"status\":\"ok\"}",
+    )
+}
+
+/// Every request but `/health` lands here.
+async fn handle(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Response {
+    let request_id = state.request_ids.next();
+    // IAM and STS (AWS Query protocol: form-encoded bodies, XML answers).
+    if iam::is_query_request(request.headers()) {
+        return iam::handle(&state, request, Some(peer.ip()), &request_id).await;
+    }
+    let user_agent = user_agent(request.headers());
+    let mut facts = Facts::default();
+    let outcome = AssertUnwindSafe(handle_inner(&state, request, peer, &mut facts))
+        .catch_unwind()
+        .await;
+    let mut result = match outcome {
+        Ok(result) => result,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            tracing::error!(request_id, panic = what, "handler panicked");
+            Err(ApiError::internal())
+        }
+    };
+    if let Some(log) = &state.audit {
+        let name = facts
+            .operation
+            .map(|op| op.name().to_owned())
+            .unwrap_or_else(|| facts.target.clone().unwrap_or_default());
+        let error = result
+            .as_ref()
+            .err()
+            .map(|e| (e.code.as_str().to_owned(), e.message.clone()));
+        let region = match &facts.caller {
+            Some(c) => c.region.clone(),
+            None => facts.claimed_region.take().unwrap_or_default(),
+        };
+        let mut event = audit::api_event(
+            EventSource::Kms,
+            name,
+            region,
+            facts.caller.as_ref(),
+            facts.claimed_access_key.take(),
+            Some(peer.ip()),
+            user_agent,
+            &request_id,
+            error,
+        );
+        let kms = audit::kms_facts(
+            &event.name,
+            facts.caller.as_ref(),
+            &facts.body,
+            result.as_ref().ok().map(Vec::as_slice),
+        );
+        event.request_parameters = kms.request_parameters;
+        event.response_elements = kms.response_elements;
+        event.key_arns = kms.key_arns;
+        // A mutation is acknowledged only once its event is committed; the
+        // rest never wait for the disk.
+        if result.is_ok() && !event.read_only && facts.operation.is_some() {
+            if let Err(e) = log.record_durable(event).await {
+                tracing::error!(request_id, error = %e, "audit trail failed; failing the mutation");
+                result = Err(ApiError::internal());
+            }
+        } else {
+            log.record(event).await;
+        }
+    }
+    match result {
+        Ok(body) => {
+            let mut response = Response::new(Body::from(body));
+            let headers = response.headers_mut();
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+            if let Ok(id) = HeaderValue::from_str(&request_id) {
+                headers.insert("x-amzn-requestid", id);
+            }
+            response
+        }
+        Err(e) => {
+            if let Some(detail) = &e.detail {
+                tracing::error!(request_id, error = %detail, "internal error");
+            }
+            e.into_response_with_id(&request_id)
+        }
+    }
+}
+
+/// What `handle_inner` learned about a request, for its audit event.
+#[derive(Default)]
+struct Facts {
+    operation: Option<Operation>,
+    target: Option<String>,
+    caller: Option<Caller>,
+    claimed_access_key: Option<String>,
+    claimed_region: Option<String>,
+    body: Bytes,
+}
+
+/// The `User-Agent` header, bounded.
+fn user_agent(headers: &axum::http::HeaderMap) -> Option<String> {
+    let agent = headers.get(header::USER_AGENT)?.to_str().ok()?;
+    let mut end = agent.len().min(256);
+    while !agent.is_char_boundary(end) {
+        end -= 1;
+    }
+    Some(agent[..end].to_owned())
+}
+
+async fn handle_inner(
+    state: &AppState,
+    request: Request,
+    peer: SocketAddr,
+    facts: &mut Facts,
+) -> Result<Vec<u8>, ApiError> {
+    let (parts, body) = request.into_parts();
+    if parts.uri.path() != "/" {
+        return Err(ApiError::new(
+            ErrorCode::UnknownOperationException,
+            format!("No operation at path {}", parts.uri.path()),
+        )
+        .with_status(StatusCode::NOT_FOUND));
+    }
+    if parts.method != Method::POST {
+        return Err(ApiError::new(
+            ErrorCode::UnknownOperationException,
+            format!(
+                "Method {} is not supported; AWS KMS requests are POST /",
+                parts.method
+            ),
+        )
+        .with_status(StatusCode::METHOD_NOT_ALLOWED));
+    }
+    let content_type = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !content_type.starts_with(CONTENT_TYPE)
+        && !content_type.starts_with("application/x-amz-json-1.0")
+    {
+        return Err(ApiError::new(
+            ErrorCode::SerializationException,
+            format!("Content-Type must be {CONTENT_TYPE}, not '{content_type}'"),
+        )
+        .with_status(StatusCode::UNSUPPORTED_MEDIA_TYPE));
+    }
+    let body: Bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                ErrorCode::ValidationException,
+                format!("Request body is larger than {MAX_BODY_BYTES} bytes"),
+            )
+            .with_status(StatusCode::PAYLOAD_TOO_LARGE)
+        })?;
+
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let req = trent_sigv4::RequestParts {
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        query: parts.uri.query().unwrap_or(""),
+        headers: &parts.headers,
+        body: &body,
+    };
+    facts.body = body.clone();
+    let target = parts
+        .headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let operation = Operation::from_target(target);
+    facts.operation = operation;
+    if operation.is_none() {
+        facts.target = Some(target.rsplit('.').next().unwrap_or(target).to_owned());
+    }
+    let caller = match state
+        .auth
+        .authenticate(&state.identities, &req, now, "kms", Some(peer.ip()))
+        .await
+    {
+        Ok(caller) => caller,
+        Err(e) => {
+            if let Ok(auth) = trent_sigv4::parse_request_authorization(&parts.headers) {
+                facts.claimed_access_key = Some(auth.access_key_id.to_owned());
+                facts.claimed_region = Some(auth.region.to_owned());
+            }
+            return Err(e);
+        }
+    };
+    facts.caller = Some(caller.clone());
+    let Some(operation) = operation else {
+        return Err(ApiError::new(
+            ErrorCode::UnknownOperationException,
+            if target.is_empty() {
+                "Missing X-Amz-Target header".to_owned()
+            } else {
+                format!("Unknown operation {target}")
+            },
+        ));
+    };
+    api::dispatch(&state.kms, &caller, operation, &body).await
+}

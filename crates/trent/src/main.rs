@@ -1,0 +1,461 @@
+//! `trent`: the one binary. `trent serve` runs the KMS server; `trent bench`
+//! benchmarks it (crate `trent-bench`).
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use std::io::Write;
+use std::net::SocketAddr;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use trent_core::audit::{self, AuditConfig, AuditLog};
+use trent_core::clock::{AdjustableClock, Clock, SystemClock};
+use trent_core::{Identities, Kms, KmsConfig};
+
+#[derive(Parser)]
+#[command(
+    name = "trent",
+    version,
+    about = "A self-hosted key management service that speaks the AWS KMS API"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the KMS server.
+    Serve(ServeArgs),
+    /// Administer accounts (works while the server runs).
+    #[command(subcommand)]
+    Account(AccountCommand),
+    /// The audit trail: verify, export, public key (work on a stopped or
+    /// running server's data directory).
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Benchmark Trent against a bare baseline server in the same run.
+    Bench(trent_bench::cli::BenchArgs),
+    /// The bare baseline server `trent bench` starts (internal).
+    #[command(hide = true)]
+    BenchBaseline(trent_bench::cli::BaselineArgs),
+}
+
+#[derive(Subcommand)]
+enum AccountCommand {
+    /// Create an account and print its root credentials (shown once) in the
+    /// AWS shared-credentials format.
+    Create {
+        /// The new account's 12-digit id.
+        #[arg(long)]
+        account_id: String,
+        #[arg(long, default_value = "./trent-data")]
+        data_dir: PathBuf,
+        /// The profile name in the printed credentials.
+        #[arg(long, default_value = "default")]
+        profile: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check the whole trail: hash chain, signed digests, truncation. Names
+    /// the first event that was changed, removed, inserted or reordered.
+    Verify {
+        #[arg(long, default_value = "./trent-data")]
+        data_dir: PathBuf,
+        /// The expected signing public key (hex), as `audit public-key`
+        /// printed it earlier; default: the data directory's own.
+        #[arg(long)]
+        public_key: Option<String>,
+    },
+    /// Print events as JSON lines.
+    Export {
+        #[arg(long, default_value = "./trent-data")]
+        data_dir: PathBuf,
+        /// Only events on this key (key id or ARN).
+        #[arg(long)]
+        key_id: Option<String>,
+        /// Only events by this principal ARN.
+        #[arg(long)]
+        principal: Option<String>,
+        /// Only events at or after this time (RFC 3339).
+        #[arg(long)]
+        since: Option<String>,
+        /// Only events before this time (RFC 3339).
+        #[arg(long)]
+        until: Option<String>,
+    },
+    /// Print the Ed25519 public key (hex) that verifies the digests.
+    PublicKey {
+        #[arg(long, default_value = "./trent-data")]
+        data_dir: PathBuf,
+    },
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:4599")]
+    listen: SocketAddr,
+    /// Where the store, the root key and generated credentials live.
+    #[arg(long, default_value = "./trent-data")]
+    data_dir: PathBuf,
+    /// Home region, used in messages and defaults.
+    #[arg(long, default_value = "us-east-1")]
+    region: String,
+    /// The account the bootstrap identity belongs to.
+    #[arg(long, default_value = "000000000000")]
+    account_id: String,
+    /// Let `POST /_trent/clock/advance?seconds=N` move the lifecycle clock
+    /// forward, so tests can make rotations and deletions fall due. Never in
+    /// production: anyone who can reach the port could destroy keys early.
+    #[arg(long)]
+    unsafe_test_clock: bool,
+    /// Override a resource quota (AWS's defaults otherwise): `keys=N`,
+    /// `aliases-per-key=N`, `grants-per-key=N`, `grants-per-grantee=N`,
+    /// `tags-per-key=N`. Repeatable.
+    #[arg(long = "quota", value_parser = parse_quota)]
+    quotas: Vec<(String, usize)>,
+    /// Serve only these regions (comma-separated); default: any region.
+    #[arg(long, value_delimiter = ',')]
+    regions: Vec<String>,
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("TRENT_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    match cli.command {
+        Command::Serve(args) => runtime.block_on(serve(args)),
+        Command::Account(AccountCommand::Create {
+            account_id,
+            data_dir,
+            profile,
+        }) => runtime.block_on(create_account(&account_id, &data_dir, &profile)),
+        Command::Audit(command) => runtime.block_on(audit(command)),
+        Command::Bench(args) => runtime.block_on(trent_bench::cli::bench(args)),
+        Command::BenchBaseline(args) => runtime.block_on(trent_bench::cli::baseline(args)),
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        args.account_id.len() == 12 && args.account_id.bytes().all(|b| b.is_ascii_digit()),
+        "--account-id must be 12 digits"
+    );
+    trent_seal::ensure_private_dir(&args.data_dir)
+        .with_context(|| format!("creating data directory {}", args.data_dir.display()))?;
+    let root = trent_seal::FileRootKey::open_or_create(&args.data_dir.join("root.key"))?;
+    let store = trent_store::SqliteStore::open(&args.data_dir.join("trent.db"))
+        .await
+        .context("opening the store")?;
+    let store: Arc<dyn trent_core::Store> = Arc::new(store);
+    let root: Arc<dyn trent_core::RootKey> = Arc::new(root);
+    let identities = Arc::new(Identities::new(store.clone(), root.clone()));
+    bootstrap_credentials(&identities, &args).await?;
+    let test_clock = args
+        .unsafe_test_clock
+        .then(|| Arc::new(AdjustableClock::default()));
+    let clock: Arc<dyn Clock> = match &test_clock {
+        Some(clock) => {
+            tracing::warn!(
+                "--unsafe-test-clock: the lifecycle clock can be moved over HTTP; never use this in production"
+            );
+            clock.clone()
+        }
+        None => Arc::new(SystemClock),
+    };
+    let mut config = KmsConfig::default();
+    for (name, value) in &args.quotas {
+        let slot = match name.as_str() {
+            "keys" => &mut config.max_keys,
+            "aliases-per-key" => &mut config.max_aliases_per_key,
+            "grants-per-key" => &mut config.max_grants_per_key,
+            "grants-per-grantee" => &mut config.max_grants_per_grantee,
+            "tags-per-key" => &mut config.max_tags_per_key,
+            other => anyhow::bail!("unknown quota {other:?}"),
+        };
+        *slot = *value;
+    }
+    let signer = audit_signing_key(&store, &root).await?;
+    let audit_log = AuditLog::start(store.clone(), signer, AuditConfig::default())
+        .await
+        .context("starting the audit trail")?;
+    let kms = Kms::open(store, root, identities.clone(), config, clock).await?;
+
+    let regions = args.regions.clone();
+    let mut state = trent_server::AppState::new(kms, identities, regions);
+    state.test_clock = test_clock;
+    state.audit = Some(audit_log.clone());
+    let state = Arc::new(state);
+    tokio::spawn(trent_server::run_scheduler(state.clone()));
+    let warming = state.clone();
+    tokio::spawn(async move {
+        let started = std::time::Instant::now();
+        match warming.kms.warm_cache().await {
+            Ok(keys) => tracing::info!(
+                keys,
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "key cache warmed"
+            ),
+            Err(e) => {
+                tracing::warn!(error = %e, "warming the key cache failed; keys load on first use")
+            }
+        }
+    });
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("binding {}", args.listen))?;
+    let bound = listener.local_addr()?;
+    {
+        let mut stdout = std::io::stdout().lock();
+        writeln!(stdout, "listening on http://{bound}")?;
+        stdout.flush()?;
+    }
+    tracing::info!(%bound, region = %args.region, account = %args.account_id, "trent is serving");
+    let served = trent_server::serve(listener, state, shutdown_signal()).await;
+    // Whatever is queued is written and the chain closed with a digest.
+    audit_log.close().await;
+    served?;
+    Ok(())
+}
+
+/// The audit trail's Ed25519 key: created once, kept sealed under the root
+/// key in the store's `meta` table.
+async fn audit_signing_key(
+    store: &Arc<dyn trent_core::Store>,
+    root: &Arc<dyn trent_core::RootKey>,
+) -> anyhow::Result<trent_crypto::SigningKey> {
+    let candidate = trent_crypto::SigningKey::generate_pkcs8()?;
+    let sealed = root.seal(audit::SIGNING_KEY_AAD, &candidate)?;
+    let stored = store.meta_secret(audit::SIGNING_KEY_META, &sealed).await?;
+    let pkcs8 = root.unseal(audit::SIGNING_KEY_AAD, &stored)?;
+    Ok(trent_crypto::SigningKey::from_pkcs8(&pkcs8)?)
+}
+
+async fn audit(command: AuditCommand) -> anyhow::Result<()> {
+    const PAGE: usize = 1000;
+    match command {
+        AuditCommand::PublicKey { data_dir } => {
+            let (store, root) = open_data_dir(&data_dir).await?;
+            let key = audit_signing_key(&store, &root).await?;
+            println!("{}", hex(&key.public_key()));
+        }
+        AuditCommand::Verify {
+            data_dir,
+            public_key,
+        } => {
+            let (store, root) = open_data_dir(&data_dir).await?;
+            let own = audit_signing_key(&store, &root)
+                .await?
+                .public_key()
+                .to_vec();
+            let public_key = match public_key {
+                Some(h) => {
+                    let given = unhex(&h).context("--public-key must be hex")?;
+                    anyhow::ensure!(
+                        given == own,
+                        "the data directory's signing key is not the given public key"
+                    );
+                    given
+                }
+                None => own,
+            };
+            let mut digests = Vec::new();
+            loop {
+                let after = digests.last().map_or(0, |d: &audit::AuditDigest| d.seq);
+                let page = store.audit_digests(after, PAGE).await?;
+                let done = page.len() < PAGE;
+                digests.extend(page);
+                if done {
+                    break;
+                }
+            }
+            let mut verifier = audit::Verifier::new(&public_key, digests);
+            let mut after = 0;
+            loop {
+                let page = store.audit_events(after, PAGE).await?;
+                for event in &page {
+                    verifier
+                        .event(event)
+                        .map_err(|e| anyhow::anyhow!("TAMPERED: {e}"))?;
+                    after = event.seq;
+                }
+                if page.len() < PAGE {
+                    break;
+                }
+            }
+            let report = verifier
+                .finish()
+                .map_err(|e| anyhow::anyhow!("TAMPERED: {e}"))?;
+            println!(
+                "OK: {} events, {} digests; signed through seq {}; {} unsigned events after the last digest",
+                report.events, report.digests, report.signed_through, report.unsigned
+            );
+        }
+        AuditCommand::Export {
+            data_dir,
+            key_id,
+            principal,
+            since,
+            until,
+        } => {
+            let (store, _root) = open_data_dir(&data_dir).await?;
+            let time = |s: Option<String>| -> anyhow::Result<Option<i64>> {
+                s.map(|s| {
+                    audit::parse_rfc3339_ms(&s)
+                        .with_context(|| format!("{s:?} is not an RFC 3339 time"))
+                })
+                .transpose()
+            };
+            let (since, until) = (time(since)?, time(until)?);
+            let mut stdout = std::io::stdout().lock();
+            let mut after = 0;
+            loop {
+                let page = store.audit_events(after, PAGE).await?;
+                for event in &page {
+                    after = event.seq;
+                    if since.is_some_and(|t| event.event_time_ms < t)
+                        || until.is_some_and(|t| event.event_time_ms >= t)
+                        || principal
+                            .as_deref()
+                            .is_some_and(|p| event.principal_arn.as_deref() != Some(p))
+                    {
+                        continue;
+                    }
+                    if let Some(key) = &key_id {
+                        // Every key of the event (ReEncrypt has two).
+                        let v: serde_json::Value = serde_json::from_str(&event.event_json)?;
+                        let hit = v["resources"].as_array().is_some_and(|r| {
+                            r.iter().any(|r| {
+                                r["ARN"].as_str().is_some_and(|arn| {
+                                    arn == key || arn.ends_with(&format!("/{key}"))
+                                })
+                            })
+                        });
+                        if !hit {
+                            continue;
+                        }
+                    }
+                    writeln!(stdout, "{}", event.event_json)?;
+                }
+                if page.len() < PAGE {
+                    break;
+                }
+            }
+            stdout.flush()?;
+        }
+    }
+    Ok(())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Option<Vec<u8>> {
+    let s = s.trim();
+    s.len().is_multiple_of(2).then_some(())?;
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// The store and root key of a data directory that already exists.
+async fn open_data_dir(
+    data_dir: &Path,
+) -> anyhow::Result<(Arc<dyn trent_core::Store>, Arc<dyn trent_core::RootKey>)> {
+    anyhow::ensure!(
+        data_dir.join("root.key").exists(),
+        "{} holds no Trent data (no root.key)",
+        data_dir.display()
+    );
+    let root = trent_seal::FileRootKey::open_or_create(&data_dir.join("root.key"))?;
+    let store = trent_store::SqliteStore::open(&data_dir.join("trent.db"))
+        .await
+        .context("opening the store")?;
+    Ok((Arc::new(store), Arc::new(root)))
+}
+
+async fn create_account(account_id: &str, data_dir: &Path, profile: &str) -> anyhow::Result<()> {
+    let (store, root) = open_data_dir(data_dir).await?;
+    let identities = Identities::new(store, root);
+    let key = identities.create_account(account_id).await?;
+    let mut stdout = std::io::stdout().lock();
+    writeln!(
+        stdout,
+        "[{profile}]\naws_access_key_id = {}\naws_secret_access_key = {}",
+        key.info.access_key_id,
+        key.secret.as_str()
+    )?;
+    Ok(())
+}
+
+fn parse_quota(s: &str) -> Result<(String, usize), String> {
+    let (name, value) = s.split_once('=').ok_or("expected NAME=N")?;
+    let value = value
+        .parse()
+        .map_err(|_| format!("{value:?} is not a number"))?;
+    Ok((name.to_owned(), value))
+}
+
+async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    tracing::info!("shutting down");
+}
+
+/// Gives the account's root identity an access key at first start: the one
+/// in `TRENT_BOOTSTRAP_*` if set, otherwise a generated one written to
+/// `DATA_DIR/root-credentials` (0600).
+async fn bootstrap_credentials(identities: &Identities, args: &ServeArgs) -> anyhow::Result<()> {
+    let account = &args.account_id;
+    let id = std::env::var("TRENT_BOOTSTRAP_ACCESS_KEY_ID");
+    let secret = std::env::var("TRENT_BOOTSTRAP_SECRET_ACCESS_KEY");
+    if let (Ok(id), Ok(secret)) = (id, secret) {
+        anyhow::ensure!(
+            !id.is_empty() && !secret.is_empty(),
+            "TRENT_BOOTSTRAP_* must not be empty"
+        );
+        identities
+            .ensure_account(account, Some((&id, &secret)))
+            .await?;
+        return Ok(());
+    }
+    if let Some(key) = identities.ensure_account(account, None).await? {
+        let path = args.data_dir.join("root-credentials");
+        write_credentials_file(&path, &key.info.access_key_id, &key.secret)?;
+        tracing::info!(path = %path.display(), access_key_id = %key.info.access_key_id, "generated root credentials");
+    }
+    Ok(())
+}
+
+fn write_credentials_file(path: &Path, id: &str, secret: &str) -> anyhow::Result<()> {
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    let contents = zeroize::Zeroizing::new(format!(
+        "[default]\naws_access_key_id = {id}\naws_secret_access_key = {secret}\n"
+    ));
+    file.write_all(contents.as_bytes())?;
+    file.sync_all()?;
+    Ok(())
+}

@@ -1,0 +1,343 @@
+//! The audit trail end to end: events for successful, failing and
+//! unauthenticated calls, `trent audit export` and `trent audit verify` on
+//! the data directory, no secret anywhere on disk, tampering detected.
+
+use crate::common::*;
+use aws_sdk_kms::operation::RequestId;
+use aws_sdk_kms::primitives::Blob;
+use aws_sdk_kms::types::DataKeySpec;
+use base64::Engine as _;
+use std::path::Path;
+use std::process::Command;
+
+const PLAINTEXT: &str = "audit-plaintext-do-not-log-7f3c9a";
+
+fn trent(args: &[&str], data_dir: &Path) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_trent"))
+        .args(args)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env("TRENT_LOG", "warn")
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Every byte of every file under `dir`.
+fn all_bytes(dir: &Path) -> Vec<u8> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(all_bytes(&path));
+        } else {
+            out.extend(std::fs::read(&path).unwrap());
+        }
+    }
+    out
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+fn copy_dir(from: &Path) -> tempfile::TempDir {
+    let to = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, to.path().join(path.file_name().unwrap())).unwrap();
+    }
+    to
+}
+
+async fn tamper(dir: &Path, sql: &[&str]) -> String {
+    let copy = copy_dir(dir);
+    let db = sqlx::SqlitePool::connect(&format!(
+        "sqlite://{}",
+        copy.path().join("trent.db").display()
+    ))
+    .await
+    .unwrap();
+    for statement in sql {
+        sqlx::query(statement).execute(&db).await.unwrap();
+    }
+    db.close().await;
+    let (ok, out, err) = trent(&["audit", "verify"], copy.path());
+    assert!(!ok, "verify passed a tampered trail: {out}");
+    err
+}
+
+#[tokio::test]
+async fn every_call_is_audited_verifiably_and_without_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_in(dir.path(), &[]);
+    let kms = server.client();
+    let key = kms
+        .create_key()
+        .description("audited")
+        .send()
+        .await
+        .unwrap();
+    let key_arn = key.key_metadata().unwrap().arn().unwrap().to_owned();
+    let key_id = key.key_metadata().unwrap().key_id().to_owned();
+    let encrypted = kms
+        .encrypt()
+        .key_id(&key_id)
+        .plaintext(Blob::new(PLAINTEXT))
+        .encryption_context("purpose", "audit-test")
+        .send()
+        .await
+        .unwrap();
+    let encrypt_request_id = encrypted.request_id().unwrap().to_owned();
+    let decrypted = kms
+        .decrypt()
+        .ciphertext_blob(encrypted.ciphertext_blob().unwrap().clone())
+        .encryption_context("purpose", "audit-test")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        decrypted.plaintext().unwrap().as_ref(),
+        PLAINTEXT.as_bytes()
+    );
+    let data_key = kms
+        .generate_data_key()
+        .key_id(&key_id)
+        .key_spec(DataKeySpec::Aes256)
+        .send()
+        .await
+        .unwrap();
+    let data_key = data_key.plaintext().unwrap().as_ref().to_vec();
+    let random = kms
+        .generate_random()
+        .number_of_bytes(32)
+        .send()
+        .await
+        .unwrap();
+    let random = random.plaintext().unwrap().as_ref().to_vec();
+    // A failing call and an unauthenticated one.
+    let missing = "11111111-2222-4333-8444-555555555555";
+    let err = kms
+        .encrypt()
+        .key_id(missing)
+        .plaintext(Blob::new(PLAINTEXT))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "NotFoundException");
+    let forged = server.client_with(ACCESS_KEY, "not-the-secret", "us-east-1");
+    let err = forged.list_keys().send().await.unwrap_err();
+    assert_eq!(code(&err), "InvalidSignatureException");
+    drop((kms, forged));
+    server.stop();
+
+    let (ok, out, err) = trent(&["audit", "verify"], dir.path());
+    assert!(ok, "verify failed: {out}{err}");
+    assert!(out.starts_with("OK: 7 events, "), "{out}");
+    assert!(out.contains("signed through seq 7; 0 unsigned"), "{out}");
+
+    let (ok, export, err) = trent(&["audit", "export"], dir.path());
+    assert!(ok, "{err}");
+    let events: Vec<serde_json::Value> = export
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let names: Vec<&str> = events
+        .iter()
+        .map(|e| e["eventName"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "CreateKey",
+            "Encrypt",
+            "Decrypt",
+            "GenerateDataKey",
+            "GenerateRandom",
+            "Encrypt",
+            "ListKeys"
+        ]
+    );
+    let encrypt = &events[1];
+    assert_eq!(encrypt["eventVersion"], "1.08");
+    assert_eq!(encrypt["eventSource"], "kms.amazonaws.com");
+    assert_eq!(encrypt["eventType"], "AwsApiCall");
+    assert_eq!(encrypt["awsRegion"], "us-east-1");
+    assert_eq!(encrypt["sourceIPAddress"], "127.0.0.1");
+    assert_eq!(encrypt["readOnly"], true);
+    assert_eq!(encrypt["requestID"], encrypt_request_id.as_str());
+    assert_eq!(encrypt["requestParameters"]["keyId"], key_id.as_str());
+    assert_eq!(
+        encrypt["requestParameters"]["encryptionContext"]["purpose"],
+        "audit-test"
+    );
+    assert_eq!(encrypt["responseElements"], serde_json::Value::Null);
+    assert_eq!(encrypt["resources"][0]["ARN"], key_arn.as_str());
+    assert_eq!(encrypt["resources"][0]["type"], "AWS::KMS::Key");
+    assert_eq!(encrypt["userIdentity"]["type"], "Root");
+    assert_eq!(encrypt["userIdentity"]["accessKeyId"], ACCESS_KEY);
+    assert_eq!(encrypt["userIdentity"]["accountId"], ACCOUNT);
+    assert!(
+        encrypt["userAgent"]
+            .as_str()
+            .unwrap()
+            .contains("aws-sdk-rust")
+    );
+    assert!(encrypt["eventTime"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(events[0]["readOnly"], false);
+    assert_eq!(
+        events[0]["responseElements"]["keyMetadata"]["Arn"],
+        key_arn.as_str()
+    );
+    let failed = &events[5];
+    assert_eq!(failed["errorCode"], "NotFoundException");
+    assert!(failed["errorMessage"].as_str().unwrap().contains(missing));
+    let denied = &events[6];
+    assert_eq!(denied["errorCode"], "InvalidSignatureException");
+    assert_eq!(denied["userIdentity"]["type"], "Unknown");
+    assert_eq!(denied["userIdentity"]["accessKeyId"], ACCESS_KEY);
+    println!("Encrypt event: {}", export.lines().nth(1).unwrap());
+    println!("Denied event: {}", export.lines().nth(6).unwrap());
+
+    // Filters.
+    let (_, by_key, _) = trent(&["audit", "export", "--key-id", &key_id], dir.path());
+    assert_eq!(by_key.lines().count(), 4, "{by_key}");
+    let (_, later, _) = trent(
+        &["audit", "export", "--since", "2999-01-01T00:00:00Z"],
+        dir.path(),
+    );
+    assert!(later.is_empty());
+
+    // No plaintext, data key or random bytes anywhere: not in the data
+    // directory's files (raw bytes), not in the export.
+    let disk = all_bytes(dir.path());
+    let b64 = base64::engine::general_purpose::STANDARD;
+    for secret in [PLAINTEXT.as_bytes(), &data_key, &random] {
+        for form in [secret.to_vec(), b64.encode(secret).into_bytes()] {
+            assert!(!contains(&disk, &form), "a secret is on disk");
+            assert!(
+                !contains(export.as_bytes(), &form),
+                "a secret is in the export"
+            );
+        }
+    }
+    assert!(!contains(&disk, SECRET_KEY.as_bytes()));
+
+    // Tampering, each on a copy of the data directory.
+    let err = tamper(
+        dir.path(),
+        &["UPDATE audit_events SET event_json = replace(event_json, 'audit-test', 'other') WHERE seq = 2"],
+    )
+    .await;
+    assert!(
+        err.contains("event seq 2 (eventID") && err.contains("was changed"),
+        "{err}"
+    );
+    let err = tamper(dir.path(), &["DELETE FROM audit_events WHERE seq = 3"]).await;
+    assert!(err.contains("event seq 3 was removed"), "{err}");
+    let err = tamper(
+        dir.path(),
+        &[
+            "UPDATE audit_events SET seq = -1 WHERE seq = 4",
+            "UPDATE audit_events SET seq = 4 WHERE seq = 5",
+            "UPDATE audit_events SET seq = 5 WHERE seq = -1",
+        ],
+    )
+    .await;
+    assert!(
+        err.contains("event seq 4 (eventID") && err.contains("reordered"),
+        "{err}"
+    );
+    let err = tamper(dir.path(), &["DELETE FROM audit_events WHERE seq = 7"]).await;
+    assert!(
+        err.contains("truncated: digest") && err.contains("through seq 7"),
+        "{err}"
+    );
+
+    // The public key is stable and checks.
+    let (ok, public_key, _) = trent(&["audit", "public-key"], dir.path());
+    assert!(ok && public_key.trim().len() == 64);
+    let (ok, _, _) = trent(
+        &["audit", "verify", "--public-key", public_key.trim()],
+        dir.path(),
+    );
+    assert!(ok);
+}
+
+/// A crash (kill -9) loses no acknowledged mutation's event; the tail since
+/// the last digest is reported unsigned, and the restarted server signs it.
+#[tokio::test]
+async fn acknowledged_mutation_events_survive_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_in(dir.path(), &[]);
+    let kms = server.client();
+    let mut ids = Vec::new();
+    for _ in 0..5 {
+        ids.push(new_key(&kms).await);
+    }
+    drop(kms);
+    server.kill();
+    let (ok, out, err) = trent(&["audit", "verify"], dir.path());
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("OK: 5 events"), "{out}");
+    let (_, export, _) = trent(&["audit", "export"], dir.path());
+    for id in &ids {
+        assert!(export.contains(&format!("key/{id}")), "no event for {id}");
+    }
+    // The restarted server closes the crash's tail with a digest.
+    let server = Server::start_in(dir.path(), &[]);
+    server.stop();
+    let (ok, out, err) = trent(&["audit", "verify"], dir.path());
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("signed through seq 5; 0 unsigned"), "{out}");
+}
+
+#[tokio::test]
+async fn scheduled_deletion_and_rotation_are_audited_as_service_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_in(dir.path(), &["--unsafe-test-clock"]);
+    let kms = server.client();
+    let rotating = new_key(&kms).await;
+    kms.enable_key_rotation()
+        .key_id(&rotating)
+        .rotation_period_in_days(90)
+        .send()
+        .await
+        .unwrap();
+    let doomed = new_key(&kms).await;
+    kms.schedule_key_deletion()
+        .key_id(&doomed)
+        .pending_window_in_days(7)
+        .send()
+        .await
+        .unwrap();
+    server.advance_clock(91 * 86_400);
+    drop(kms);
+    server.stop();
+
+    let (ok, export, err) = trent(&["audit", "export"], dir.path());
+    assert!(ok, "{err}");
+    let events: Vec<serde_json::Value> = export
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    for (name, key) in [("RotateKey", &rotating), ("DeleteKey", &doomed)] {
+        let event = events
+            .iter()
+            .find(|e| e["eventName"] == name)
+            .unwrap_or_else(|| panic!("no {name} event in {export}"));
+        assert_eq!(event["eventType"], "AwsServiceEvent");
+        assert!(
+            event["resources"][0]["ARN"]
+                .as_str()
+                .unwrap()
+                .ends_with(key.as_str())
+        );
+    }
+    let (ok, out, err) = trent(&["audit", "verify"], dir.path());
+    assert!(ok, "{out}{err}");
+}

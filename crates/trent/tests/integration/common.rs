@@ -1,0 +1,153 @@
+use aws_sdk_kms::Client;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+pub const ACCESS_KEY: &str = "AKIATRENTTESTKEY0001";
+pub const SECRET_KEY: &str = "trent-test-secret-access-key-0000000000001";
+pub const ACCOUNT: &str = "111122223333";
+
+/// A running `trent serve`, killed on drop.
+pub struct Server {
+    child: Child,
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Server {
+    /// Starts a server on a fresh data directory.
+    pub fn start() -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let mut server = Server::start_in(dir.path(), &[]);
+        server._dir = Some(dir);
+        server
+    }
+
+    /// Starts a server on `data_dir` (which the caller keeps), with extra
+    /// arguments to `serve`.
+    pub fn start_in(data_dir: &Path, extra: &[&str]) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_trent"))
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--account-id",
+                ACCOUNT,
+                "--data-dir",
+            ])
+            .arg(data_dir)
+            .args(extra)
+            .env("TRENT_BOOTSTRAP_ACCESS_KEY_ID", ACCESS_KEY)
+            .env("TRENT_BOOTSTRAP_SECRET_ACCESS_KEY", SECRET_KEY)
+            .env("TRENT_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn trent");
+        // The first line on stdout names the bound address; no polling.
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_owned();
+        Server {
+            child,
+            url,
+            _dir: None,
+        }
+    }
+
+    pub fn client(&self) -> Client {
+        self.client_with(ACCESS_KEY, SECRET_KEY, "us-east-1")
+    }
+
+    pub fn client_with(&self, access_key: &str, secret: &str, region: &str) -> Client {
+        let credentials = aws_credential_types::Credentials::from_keys(access_key, secret, None);
+        let config = aws_sdk_kms::Config::builder()
+            .behavior_version(aws_sdk_kms::config::BehaviorVersion::latest())
+            .region(aws_sdk_kms::config::Region::new(region.to_owned()))
+            .endpoint_url(&self.url)
+            .credentials_provider(credentials)
+            .build();
+        Client::from_conf(config)
+    }
+
+    /// Stops the server as an operator would (SIGTERM) and waits for it.
+    pub fn stop(mut self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let exit = self.child.wait().unwrap();
+        assert!(exit.success(), "trent exited with {exit}");
+    }
+
+    /// Stops the server the hard way, as a crash would.
+    pub fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The AWS error code (`__type`) of an SDK error.
+pub fn code<E, R>(err: &aws_sdk_kms::error::SdkError<E, R>) -> String
+where
+    E: aws_sdk_kms::error::ProvideErrorMetadata + std::fmt::Debug,
+    R: std::fmt::Debug,
+{
+    err.as_service_error()
+        .and_then(|e| e.code())
+        .map(str::to_owned)
+        .unwrap_or_else(|| format!("not a service error: {err:?}"))
+}
+
+pub fn message<E, R>(err: &aws_sdk_kms::error::SdkError<E, R>) -> String
+where
+    E: aws_sdk_kms::error::ProvideErrorMetadata,
+{
+    err.as_service_error()
+        .and_then(|e| e.message())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+pub async fn new_key(client: &Client) -> String {
+    client
+        .create_key()
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .key_id
+}
+
+impl Server {
+    /// Moves the lifecycle clock of a server started with
+    /// `--unsafe-test-clock` forward, running what falls due.
+    pub fn advance_clock(&self, seconds: i64) {
+        use std::io::{Read, Write};
+        let addr = self.url.trim_start_matches("http://");
+        let mut stream = std::net::TcpStream::connect(addr).unwrap();
+        write!(
+            stream,
+            "POST /_trent/clock/advance?seconds={seconds} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    }
+}

@@ -1,0 +1,10 @@
+//! End-to-end tests: the real `trent` binary on a free port, driven by the
+//! real `aws-sdk-kms` client.
+
+mod access;
+mod audit;
+mod common;
+mod crypto;
+mod keys;
+mod lifecycle;
+mod protocol;

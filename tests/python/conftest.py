@@ -1,0 +1,392 @@
+"""Fixtures that run the real `trent` binary (and moto as a local S3) for the
+Python tests.
+
+* `trent` (session): one server on 127.0.0.1:0 with a temporary data dir and
+  fixed bootstrap credentials. While it runs, the process environment points
+  every AWS client at it (AWS_ENDPOINT_URL, credentials, region), so code from
+  the seeds runs unchanged: `boto3.client('kms')`, `aws kms ...`.
+* `kms`: a boto3 KMS client for that server.
+* `aws`: runs the aws CLI from the virtualenv with that environment and
+  returns its stdout (raises with its stderr on failure).
+* `s3_server` (session): moto_server on 127.0.0.1, set as the S3 endpoint only
+  (AWS_ENDPOINT_URL_S3); KMS keeps going to trent (AWS_ENDPOINT_URL_KMS).
+* `start_trent`: starts further servers (e.g. one without bootstrap
+  credentials) that are stopped at the end of the test.
+"""
+
+from __future__ import annotations
+
+import configparser
+import contextlib
+import os
+import queue
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+import boto3
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+REGION = "us-east-1"
+ACCOUNT_ID = "000000000000"
+BOOTSTRAP_ACCESS_KEY_ID = "AKIATRENTTESTROOT001"
+BOOTSTRAP_SECRET_ACCESS_KEY = "trent/test/bootstrap/secret/key/0123456789"
+STARTUP_TIMEOUT_S = 60
+
+# Variables that could make a client talk to something other than the server
+# under test, or with other credentials.
+_AWS_VARS_TO_CLEAR = (
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_ROLE_ARN",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CA_BUNDLE",
+    "AWS_ENDPOINT_URL_S3",
+    "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
+    "AWS_USE_FIPS_ENDPOINT",
+    "AWS_USE_DUALSTACK_ENDPOINT",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "http_proxy",
+    "https_proxy",
+)
+
+
+def trent_binary() -> Path:
+    explicit = os.environ.get("TRENT_BIN")
+    if explicit:
+        path = Path(explicit)
+        return path if path.is_absolute() else REPO_ROOT / path
+    target_dir = Path(os.environ.get("CARGO_TARGET_DIR", REPO_ROOT / "target"))
+    if not target_dir.is_absolute():
+        target_dir = REPO_ROOT / target_dir
+    return target_dir / "debug" / "trent"
+
+
+def venv_executable(name: str) -> str:
+    """A console script installed next to the running interpreter (the venv)."""
+    candidate = Path(sys.executable).parent / name
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which(name)
+    if found is None:
+        raise RuntimeError(f"{name} not found next to {sys.executable} nor on PATH")
+    return found
+
+
+class _LineReader:
+    """Drains one pipe of a child process in a thread, so the child never
+    blocks on a full pipe, and hands its lines to whoever waits for them."""
+
+    def __init__(self, stream, sink: Path):
+        self._lines: queue.Queue[str | None] = queue.Queue()
+        self._sink = sink
+        self._thread = threading.Thread(target=self._run, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _run(self, stream) -> None:
+        with open(self._sink, "a", encoding="utf-8", errors="replace") as log:
+            for raw in iter(stream.readline, b""):
+                line = raw.decode("utf-8", errors="replace")
+                log.write(line)
+                log.flush()
+                self._lines.put(line.rstrip("\r\n"))
+        self._lines.put(None)
+
+    def wait_for(self, pattern: re.Pattern[str], timeout: float) -> re.Match[str] | None:
+        """The first line matching `pattern`, or None if the stream closed or
+        the timeout passed first."""
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            try:
+                line = self._lines.get(timeout=remaining)
+            except queue.Empty:
+                return None
+            if line is None:
+                return None
+            match = pattern.search(line)
+            if match:
+                return match
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+@dataclass
+class TrentServer:
+    url: str
+    data_dir: Path
+    log_dir: Path
+    access_key_id: str | None
+    secret_access_key: str | None
+    proc: subprocess.Popen = field(repr=False)
+    region: str = REGION
+    account_id: str = ACCOUNT_ID
+
+    def client_env(self) -> dict[str, str]:
+        """Environment variables that point AWS clients at this server."""
+        env = {
+            "AWS_ENDPOINT_URL": self.url,
+            "AWS_ENDPOINT_URL_KMS": self.url,
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_REGION": self.region,
+            # Never read the machine's own ~/.aws files.
+            "AWS_CONFIG_FILE": str(self.log_dir / "no-aws-config"),
+            "AWS_SHARED_CREDENTIALS_FILE": str(self.log_dir / "no-aws-credentials"),
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "AWS_PAGER": "",
+        }
+        if self.access_key_id is not None:
+            env["AWS_ACCESS_KEY_ID"] = self.access_key_id
+            env["AWS_SECRET_ACCESS_KEY"] = self.secret_access_key or ""
+        return env
+
+    def logs(self) -> str:
+        parts = []
+        for name in ("stdout.log", "stderr.log"):
+            path = self.log_dir / name
+            if path.exists():
+                parts.append(f"--- trent {name} ---\n{path.read_text(errors='replace')[-4000:]}")
+        return "\n".join(parts)
+
+
+@contextlib.contextmanager
+def run_trent(*, bootstrap: bool = True, extra_args: tuple[str, ...] = ()) -> Iterator[TrentServer]:
+    """Starts `trent serve` on an ephemeral port, waits for its
+    `listening on http://...` line and one 200 from GET /health, and stops it
+    on exit (also when the body or the start-up raises)."""
+    binary = trent_binary()
+    if not binary.exists():
+        pytest.fail(f"trent binary not found at {binary}: run `cargo build -p trent` (or set TRENT_BIN)")
+
+    work = Path(tempfile.mkdtemp(prefix="trent-pytest-"))
+    data_dir = work / "data"
+    data_dir.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRENT_BOOTSTRAP_")}
+    env.setdefault("RUST_LOG", "info")
+    env["RUST_BACKTRACE"] = "1"
+    if bootstrap:
+        env["TRENT_BOOTSTRAP_ACCESS_KEY_ID"] = BOOTSTRAP_ACCESS_KEY_ID
+        env["TRENT_BOOTSTRAP_SECRET_ACCESS_KEY"] = BOOTSTRAP_SECRET_ACCESS_KEY
+    cmd = [
+        str(binary),
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--data-dir",
+        str(data_dir),
+        "--region",
+        REGION,
+        "--account-id",
+        ACCOUNT_ID,
+        *extra_args,
+    ]
+    proc = subprocess.Popen(
+        cmd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd=work,
+    )
+    try:
+        stdout = _LineReader(proc.stdout, work / "stdout.log")
+        _LineReader(proc.stderr, work / "stderr.log")
+        server = TrentServer(
+            url="",
+            data_dir=data_dir,
+            log_dir=work,
+            access_key_id=BOOTSTRAP_ACCESS_KEY_ID if bootstrap else None,
+            secret_access_key=BOOTSTRAP_SECRET_ACCESS_KEY if bootstrap else None,
+            proc=proc,
+        )
+        # The first stdout line names the port; no polling.
+        first = stdout.wait_for(re.compile(r".*"), STARTUP_TIMEOUT_S)
+        listening = re.fullmatch(r"listening on (http://127\.0\.0\.1:\d+)/?", first.group(0).strip()) if first else None
+        if listening is None:
+            _stop(proc)
+            pytest.fail(
+                f"trent did not print 'listening on http://127.0.0.1:PORT' as its first line "
+                f"(got {first.group(0) if first else None!r}, exit code {proc.poll()})\n{server.logs()}"
+            )
+        server.url = listening.group(1)
+        try:
+            with urllib.request.urlopen(server.url + "/health", timeout=10) as response:
+                status = response.status
+        except urllib.error.HTTPError as err:
+            status = err.code
+        except OSError as err:
+            pytest.fail(f"GET /health failed: {err}\n{server.logs()}")
+        if status != 200:
+            pytest.fail(f"GET /health answered {status}\n{server.logs()}")
+        yield server
+    finally:
+        _stop(proc)
+        for stream in (proc.stdout, proc.stderr):
+            if stream:
+                stream.close()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def trent() -> Iterator[TrentServer]:
+    """The shared server; the process environment points AWS clients at it."""
+    with run_trent() as server, pytest.MonkeyPatch.context() as mp:
+        for name in _AWS_VARS_TO_CLEAR:
+            mp.delenv(name, raising=False)
+        for name, value in server.client_env().items():
+            mp.setenv(name, value)
+        yield server
+
+
+@pytest.fixture
+def start_trent() -> Iterator[Callable[..., TrentServer]]:
+    """Starts extra servers for one test; all are stopped when it ends."""
+    with contextlib.ExitStack() as stack:
+        yield lambda **kwargs: stack.enter_context(run_trent(**kwargs))
+
+
+@pytest.fixture
+def kms(trent: TrentServer):
+    return boto3.client(
+        "kms",
+        endpoint_url=trent.url,
+        region_name=trent.region,
+        aws_access_key_id=trent.access_key_id,
+        aws_secret_access_key=trent.secret_access_key,
+    )
+
+
+class AwsCliError(AssertionError):
+    pass
+
+
+def run_aws(*args: str, env: dict[str, str] | None = None, cwd: str | os.PathLike | None = None) -> str:
+    """Runs the virtualenv's aws CLI; returns stdout, raises with stderr."""
+    result = subprocess.run(
+        [venv_executable("aws"), *args],
+        env=dict(os.environ if env is None else env),
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if result.returncode != 0:
+        raise AwsCliError(f"aws {' '.join(args)} exited {result.returncode}: {result.stderr.strip()}")
+    return result.stdout
+
+
+@pytest.fixture
+def aws(trent: TrentServer) -> Callable[..., str]:
+    """`aws("kms", "list-keys")` against the shared server."""
+    return run_aws
+
+
+def shell_env() -> dict[str, str]:
+    """The current environment with the venv's bin first on PATH, so `aws`
+    in a shell pipeline is the venv's."""
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([str(Path(venv_executable("aws")).parent), env.get("PATH", "")])
+    return env
+
+
+@dataclass
+class MotoS3:
+    url: str
+
+
+@pytest.fixture(scope="session")
+def s3_server(trent: TrentServer) -> Iterator[MotoS3]:
+    """moto_server as the local S3. Only S3 goes there: AWS_ENDPOINT_URL_S3
+    overrides the global AWS_ENDPOINT_URL, which stays on trent."""
+    work = Path(tempfile.mkdtemp(prefix="moto-pytest-"))
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen(
+        [venv_executable("moto_server"), "-H", "127.0.0.1", "-p", "0"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd=work,
+    )
+    try:
+        _LineReader(proc.stdout, work / "stdout.log")
+        stderr = _LineReader(proc.stderr, work / "stderr.log")
+        # werkzeug announces the bound port on stderr.
+        match = stderr.wait_for(re.compile(r"Running on (http://127\.0\.0\.1:\d+)"), STARTUP_TIMEOUT_S)
+        if match is None:
+            log = (work / "stderr.log").read_text(errors="replace") if (work / "stderr.log").exists() else ""
+            pytest.fail(f"moto_server did not start (exit code {proc.poll()}):\n{log[-4000:]}")
+        url = match.group(1)
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("AWS_ENDPOINT_URL_S3", url)
+            mp.setenv("AWS_ENDPOINT_URL_KMS", trent.url)
+            # The seeds' plain `boto3.client(...)` calls must land where meant.
+            assert boto3.client("s3").meta.endpoint_url == url
+            assert boto3.client("kms").meta.endpoint_url == trent.url
+            yield MotoS3(url=url)
+    finally:
+        _stop(proc)
+        for stream in (proc.stdout, proc.stderr):
+            if stream:
+                stream.close()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def read_shared_credentials(path: Path) -> tuple[str, str]:
+    """The [default] access key pair of an AWS shared-credentials file."""
+    parser = configparser.ConfigParser()
+    parser.read(path)
+    section = parser["default"]
+    return section["aws_access_key_id"], section["aws_secret_access_key"]
+
+
+@pytest.fixture(scope="session")
+def trent_account(trent: TrentServer) -> Callable[[str], tuple[str, str]]:
+    """`trent_account("444455556666")` creates that account in the shared
+    server's data dir with `trent account create` (once per session) and
+    returns its root access key pair, parsed from the printed credentials."""
+    created: dict[str, tuple[str, str]] = {}
+
+    def create(account_id: str) -> tuple[str, str]:
+        if account_id not in created:
+            result = subprocess.run(
+                [str(trent_binary()), "account", "create", "--account-id", account_id, "--data-dir", str(trent.data_dir)],
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert result.returncode == 0, f"trent account create failed: {result.stderr}"
+            parser = configparser.ConfigParser()
+            parser.read_string(result.stdout)
+            section = parser["default"]
+            created[account_id] = (section["aws_access_key_id"], section["aws_secret_access_key"])
+        return created[account_id]
+
+    return create

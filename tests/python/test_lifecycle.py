@@ -1,0 +1,96 @@
+"""Key lifecycle through boto3 and the aws CLI: paging over many keys,
+rotation on demand with every material version still decrypting, and
+deletion at the deletion date with a moved clock (the server runs with
+--unsafe-test-clock; nothing here sleeps)."""
+
+import json
+import urllib.request
+
+import boto3
+import pytest
+
+from conftest import run_aws
+
+KEYS = 2500
+
+
+def client(server, service="kms"):
+    return boto3.client(
+        service,
+        endpoint_url=server.url,
+        region_name=server.region,
+        aws_access_key_id=server.access_key_id,
+        aws_secret_access_key=server.secret_access_key,
+    )
+
+
+def advance(server, seconds: int) -> dict:
+    request = urllib.request.Request(f"{server.url}/_trent/clock/advance?seconds={seconds}", method="POST", data=b"")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
+@pytest.fixture(scope="module")
+def many_keys(tmp_path_factory):
+    """A server of its own with 2,500 keys (fresh, so counts are exact)."""
+    from conftest import run_trent
+
+    with run_trent() as server:
+        kms = client(server)
+        ids = {kms.create_key()["KeyMetadata"]["KeyId"] for _ in range(KEYS)}
+        yield server, ids
+
+
+def test_boto3_paginator_walks_every_key_once(many_keys):
+    server, ids = many_keys
+    kms = client(server)
+    seen = []
+    pages = 0
+    for page in kms.get_paginator("list_keys").paginate(PaginationConfig={"PageSize": 1000}):
+        pages += 1
+        seen.extend(k["KeyId"] for k in page["Keys"])
+    assert pages == 3
+    assert len(seen) == KEYS and set(seen) == ids
+
+
+def test_default_page_is_100_and_markers_resume(many_keys):
+    server, _ = many_keys
+    kms = client(server)
+    first = kms.list_keys()
+    assert len(first["Keys"]) == 100 and first["Truncated"] is True
+    second = kms.list_keys(Marker=first["NextMarker"], Limit=1000)
+    assert len(second["Keys"]) == 1000
+    assert not {k["KeyId"] for k in first["Keys"]} & {k["KeyId"] for k in second["Keys"]}
+    with pytest.raises(kms.exceptions.InvalidMarkerException):
+        kms.list_keys(Marker=first["NextMarker"][:-2] + "AA")
+
+
+def test_aws_cli_lists_all_keys(many_keys):
+    server, ids = many_keys
+    env = server.client_env()
+    out = json.loads(run_aws("kms", "list-keys", "--page-size", "700", env=env))
+    listed = [k["KeyId"] for k in out["Keys"]]
+    assert len(listed) == KEYS and set(listed) == ids
+
+
+def test_rotation_and_deletion_with_a_moved_clock(start_trent):
+    server = start_trent(extra_args=("--unsafe-test-clock",))
+    kms = client(server)
+    key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+    blobs = [kms.encrypt(KeyId=key_id, Plaintext=b"v1")["CiphertextBlob"]]
+    kms.rotate_key_on_demand(KeyId=key_id)
+    blobs.append(kms.encrypt(KeyId=key_id, Plaintext=b"v2")["CiphertextBlob"])
+    kms.enable_key_rotation(KeyId=key_id, RotationPeriodInDays=90)
+    assert advance(server, 91 * 86400)["processed"] == 1
+    blobs.append(kms.encrypt(KeyId=key_id, Plaintext=b"v3")["CiphertextBlob"])
+    rotations = kms.list_key_rotations(KeyId=key_id)["Rotations"]
+    assert [r["RotationType"] for r in rotations] == ["ON_DEMAND", "AUTOMATIC"]
+    for blob, text in zip(blobs, [b"v1", b"v2", b"v3"]):
+        assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == text
+
+    kms.schedule_key_deletion(KeyId=key_id, PendingWindowInDays=7)
+    advance(server, 8 * 86400)
+    with pytest.raises(kms.exceptions.NotFoundException):
+        kms.describe_key(KeyId=key_id)
+    with pytest.raises(kms.exceptions.NotFoundException):
+        kms.decrypt(CiphertextBlob=blobs[0])
