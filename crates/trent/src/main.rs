@@ -212,6 +212,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             }
         }
     });
+    let shutdown = shutdown_signal()?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("binding {}", args.listen))?;
@@ -222,7 +223,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         stdout.flush()?;
     }
     tracing::info!(%bound, region = %args.region, account = %args.account_id, "trent is serving");
-    let served = trent_server::serve(listener, state, shutdown_signal()).await;
+    let served = trent_server::serve(listener, state, shutdown).await;
     // Whatever is queued is written and the chain closed with a digest.
     audit_log.close().await;
     served?;
@@ -409,14 +410,20 @@ fn parse_quota(s: &str) -> Result<(String, usize), String> {
     Ok((name.to_owned(), value))
 }
 
-async fn shutdown_signal() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("SIGTERM handler");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
-    tracing::info!("shutting down");
+/// Installs the SIGTERM and SIGINT handlers now, before the ready line is
+/// printed, so that a signal sent right after it stops the server gracefully
+/// instead of killing it; the returned future resolves on the first signal.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    Ok(async move {
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
+        tracing::info!("shutting down");
+    })
 }
 
 /// Gives the account's root identity an access key at first start: the one
