@@ -79,6 +79,10 @@ pub struct BenchArgs {
     /// Add CreateKey cells at 16 connections.
     #[arg(long)]
     pub create_key_cells: bool,
+    /// Also run every cell on a second Trent without auditing
+    /// (`--unsafe-no-audit`) and report what auditing costs, in the same run.
+    #[arg(long)]
+    pub audit_off: bool,
     /// An extra argument for the `trent serve` the bench starts
     /// (repeatable), e.g. `--serve-arg=--quota=keys=200000`.
     #[arg(long = "serve-arg", value_name = "ARG", allow_hyphen_values = true)]
@@ -128,6 +132,7 @@ impl BenchArgs {
             target,
             keys: self.keys,
             create_key_cells: self.create_key_cells,
+            audit_off: self.audit_off,
             exe: None,
             serve_args: self.serve_args,
             client: self.client,

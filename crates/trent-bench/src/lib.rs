@@ -85,6 +85,9 @@ pub struct BenchConfig {
     pub keys: usize,
     /// Add CreateKey cells at 16 connections.
     pub create_key_cells: bool,
+    /// Also run every cell on a second Trent started with
+    /// `--unsafe-no-audit`, to measure what auditing costs.
+    pub audit_off: bool,
     /// The `trent` binary to start servers with; `None`: this executable.
     pub exe: Option<PathBuf>,
     /// Extra arguments for the `trent serve` the bench starts.
@@ -109,6 +112,7 @@ impl Default for BenchConfig {
             target: None,
             keys: 0,
             create_key_cells: false,
+            audit_off: false,
             exe: None,
             serve_args: Vec::new(),
             client: ClientKind::Raw,
@@ -392,6 +396,23 @@ pub async fn run(config: BenchConfig) -> anyhow::Result<Report> {
         }
     };
     progress.note(&format!("Trent at {}", trent.url));
+    let mut unaudited = if config.audit_off {
+        anyhow::ensure!(
+            config.target.is_none(),
+            "--audit-off needs servers the bench starts (not --target)"
+        );
+        let creds = fresh_credentials()?;
+        let unaudited_dir = dir.path().join("unaudited");
+        std::fs::create_dir(&unaudited_dir).context("creating a temporary directory")?;
+        let mut args = config.serve_args.clone();
+        args.push("--unsafe-no-audit".to_owned());
+        let server = start_trent(&exe, &unaudited_dir, &creds, &args).await?;
+        let subject = managed_subject("Trent (no audit)", server, creds);
+        progress.note(&format!("Trent without auditing at {}", subject.url));
+        Some(subject)
+    } else {
+        None
+    };
     let mut baseline = if config.baseline {
         let creds = fresh_credentials()?;
         let server = ManagedServer::start(
@@ -434,6 +455,14 @@ pub async fn run(config: BenchConfig) -> anyhow::Result<Report> {
         Some(b) => Some(setup(b).await.context("setting up the baseline")?),
         None => None,
     };
+    let unaudited_work = match &unaudited {
+        Some(u) => Some(
+            setup(u)
+                .await
+                .context("setting up Trent without auditing")?,
+        ),
+        None => None,
+    };
 
     let options = |connections: usize| CellOptions {
         connections,
@@ -443,7 +472,7 @@ pub async fn run(config: BenchConfig) -> anyhow::Result<Report> {
         threads: config.client_threads,
         request_timeout: config.request_timeout,
     };
-    let sides = if baseline.is_some() { 2 } else { 1 };
+    let sides = 1 + usize::from(baseline.is_some()) + usize::from(unaudited.is_some());
     progress.total = config.ops.len() * config.connections.len() * config.repeats * sides
         + if config.create_key_cells {
             config.repeats
@@ -462,11 +491,19 @@ pub async fn run(config: BenchConfig) -> anyhow::Result<Report> {
         for &connections in &config.connections {
             let mut t = Repeats::default();
             let mut b = Repeats::default();
+            let mut u = Repeats::default();
             for _ in 0..config.repeats {
                 trent.ensure_alive()?;
                 let outcome = cell(&trent, trent_work.get(op), options(connections), clock).await?;
                 progress.cell("Trent", op.name(), connections, &outcome);
                 t.push(outcome);
+                if let (Some(unaudited), Some(work)) = (&mut unaudited, &unaudited_work) {
+                    unaudited.ensure_alive()?;
+                    let outcome =
+                        cell(unaudited, work.get(op), options(connections), clock).await?;
+                    progress.cell("no audit", op.name(), connections, &outcome);
+                    u.push(outcome);
+                }
                 if let (Some(base), Some(work)) = (&mut baseline, &base_work) {
                     base.ensure_alive()?;
                     let outcome = cell(base, work.get(op), options(connections), clock).await?;
@@ -474,12 +511,16 @@ pub async fn run(config: BenchConfig) -> anyhow::Result<Report> {
                     b.push(outcome);
                 }
             }
-            cells.push(Cell::new(
+            let mut c = Cell::new(
                 op.name().to_owned(),
                 connections,
                 t.side(),
                 base_work.as_ref().map(|_| b.side()),
-            ));
+            );
+            if unaudited_work.is_some() {
+                c = c.with_unaudited(u.side());
+            }
+            cells.push(c);
         }
     }
     let trent_info = trent.info();
@@ -518,6 +559,9 @@ pub async fn run(config: BenchConfig) -> anyhow::Result<Report> {
     };
 
     // Stop the servers gracefully (dropping would kill them anyway).
+    if let Some(u) = unaudited.take().and_then(|u| u.managed) {
+        u.stop().await;
+    }
     if let Some(b) = baseline.take().and_then(|b| b.managed) {
         b.stop().await;
     }
@@ -528,7 +572,11 @@ pub async fn run(config: BenchConfig) -> anyhow::Result<Report> {
     let load_generator = generator_check(&cells, population.as_ref(), config.client_threads);
     let total_errors = cells
         .iter()
-        .map(|c| c.trent.median.errors + c.baseline.as_ref().map_or(0, |b| b.median.errors))
+        .map(|c| {
+            c.trent.median.errors
+                + c.baseline.as_ref().map_or(0, |b| b.median.errors)
+                + c.unaudited.as_ref().map_or(0, |u| u.median.errors)
+        })
         .sum::<u64>()
         + population.as_ref().map_or(0, |p| {
             p.cells
@@ -548,6 +596,7 @@ pub async fn run(config: BenchConfig) -> anyhow::Result<Report> {
             client_threads: config.client_threads,
             keys: config.keys,
             create_key_cells: config.create_key_cells,
+            audit_off: config.audit_off,
         },
         trent: trent_info,
         baseline: baseline_info,
@@ -691,6 +740,9 @@ fn generator_check(
         samples.extend(&c.trent.samples);
         if let Some(b) = &c.baseline {
             samples.extend(&b.samples);
+        }
+        if let Some(u) = &c.unaudited {
+            samples.extend(&u.samples);
         }
     }
     if let Some(p) = population {

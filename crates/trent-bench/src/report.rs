@@ -22,6 +22,7 @@ pub struct Settings {
     pub client_threads: usize,
     pub keys: usize,
     pub create_key_cells: bool,
+    pub audit_off: bool,
 }
 
 /// A server under test.
@@ -67,6 +68,10 @@ pub struct Cell {
     pub req_per_sec_ratio: Option<f64>,
     /// Trent's server CPU per request over the baseline's.
     pub cpu_per_req_ratio: Option<f64>,
+    /// The same cell on a Trent without auditing (`--audit-off`).
+    pub unaudited: Option<Side>,
+    /// Trent's req/s over the unaudited Trent's.
+    pub audited_req_per_sec_ratio: Option<f64>,
 }
 
 impl Cell {
@@ -82,7 +87,19 @@ impl Cell {
             connections,
             trent,
             baseline,
+            unaudited: None,
+            audited_req_per_sec_ratio: None,
         }
+    }
+
+    /// Adds the unaudited Trent's side of the cell.
+    pub fn with_unaudited(mut self, unaudited: Side) -> Cell {
+        self.audited_req_per_sec_ratio = ratio(
+            Some(self.trent.median.req_per_sec),
+            Some(unaudited.median.req_per_sec),
+        );
+        self.unaudited = Some(unaudited);
+        self
     }
 }
 
@@ -203,6 +220,49 @@ fn side_columns(out: &mut String, s: Option<&Summary>) {
 }
 
 impl Report {
+    /// What auditing costs: each cell on Trent and on a Trent without
+    /// auditing, measured interleaved in the same run.
+    fn audit_table(&self, out: &mut String) {
+        if !self.cells.iter().any(|c| c.unaudited.is_some()) {
+            return;
+        }
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "{:<17} {:>5} | {:>9} {:>6} {:>6} {:>6} {:>7} | {:>9} {:>6} {:>6} {:>6} {:>7} | {:>6}",
+            "auditing cost", "", "audited", "", "", "", "", "no audit", "", "", "", "", "ratio"
+        );
+        let _ = writeln!(
+            out,
+            "{:<17} {:>5} | {:>9} {:>6} {:>6} {:>6} {:>7} | {:>9} {:>6} {:>6} {:>6} {:>7} | {:>6}",
+            "operation",
+            "conns",
+            "req/s",
+            "p50",
+            "p99",
+            "p99.9",
+            "CPU",
+            "req/s",
+            "p50",
+            "p99",
+            "p99.9",
+            "CPU",
+            "req/s"
+        );
+        let _ = writeln!(out, "{}", "-".repeat(17 + 6 + 3 + 38 + 3 + 38 + 3 + 7));
+        for cell in self.cells.iter().filter(|c| c.unaudited.is_some()) {
+            let _ = write!(out, "{:<17} {:>5} |", cell.operation, cell.connections);
+            side_columns(out, Some(&cell.trent.median));
+            out.push_str(" |");
+            side_columns(out, cell.unaudited.as_ref().map(|u| &u.median));
+            let _ = writeln!(out, " | {:>5}x", fmt_opt(cell.audited_req_per_sec_ratio, 2));
+        }
+        let _ = writeln!(
+            out,
+            "ratio = audited / unaudited req/s (1.00x: auditing costs nothing)."
+        );
+    }
+
     /// The text report: the main table, then the server, load-generator and
     /// population notes.
     pub fn table(&self) -> String {
@@ -270,6 +330,7 @@ impl Report {
             "ratio = Trent / baseline (req/s: higher is better; CPU: lower is better). \
              gen CPU/req = the load generator's own CPU µs per request (Trent cells)."
         );
+        self.audit_table(&mut out);
 
         let t = &self.trent;
         let _ = writeln!(
@@ -442,6 +503,7 @@ mod tests {
                 client_threads: 1,
                 keys: 0,
                 create_key_cells: false,
+                audit_off: false,
             },
             trent: ServerInfo {
                 url: "http://127.0.0.1:1".into(),
@@ -475,6 +537,24 @@ mod tests {
         assert_eq!(c.trent.median.req_per_sec, 9500.0);
         assert_eq!(c.req_per_sec_ratio, Some(9500.0 / 20000.0));
         assert_eq!(c.cpu_per_req_ratio, Some(95.0 / 50.0));
+    }
+
+    #[test]
+    fn audit_table_compares_audited_with_unaudited() {
+        let mut r = report();
+        assert!(!r.table().contains("auditing cost"));
+        let unaudited = Side::new(vec![sample(10000.0, 80.0, 0)], vec![]);
+        r.cells[0] = r.cells[0].clone().with_unaudited(unaudited);
+        assert_eq!(r.cells[0].audited_req_per_sec_ratio, Some(0.95));
+        let table = r.table();
+        let row = table
+            .lines()
+            .skip_while(|l| !l.starts_with("auditing cost"))
+            .find(|l| l.starts_with("Encrypt"))
+            .expect("an Encrypt row in the auditing table");
+        for needle in ["9,500", "10,000", "80.0", "0.95x"] {
+            assert!(row.contains(needle), "{needle} missing from {row:?}");
+        }
     }
 
     #[test]

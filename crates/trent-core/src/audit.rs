@@ -16,7 +16,8 @@
 
 use crate::model::{Identity, PrincipalKind, now_millis};
 use crate::store::{Store, StoreError};
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde_json::Value;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -99,105 +100,203 @@ impl AuditEvent {
         }
     }
 
-    fn user_identity(&self) -> Value {
+    fn user_identity(&self) -> UserIdentity<'_> {
         match &self.actor {
-            Actor::Caller(identity) => {
-                let mut m = Map::new();
-                let kind = match &identity.kind {
+            Actor::Caller(identity) => UserIdentity {
+                kind: Some(match &identity.kind {
                     PrincipalKind::Root => "Root",
                     PrincipalKind::User => "IAMUser",
                     PrincipalKind::AssumedRole { .. } => "AssumedRole",
-                };
-                m.insert("type".into(), kind.into());
-                m.insert("principalId".into(), identity.user_id.clone().into());
-                m.insert("arn".into(), identity.principal_arn.clone().into());
-                m.insert("accountId".into(), identity.account.clone().into());
-                m.insert("accessKeyId".into(), identity.access_key_id.clone().into());
-                if let Some(name) = &identity.username {
-                    m.insert("userName".into(), name.clone().into());
-                }
-                if let PrincipalKind::AssumedRole { role_arn } = &identity.kind {
-                    m.insert(
-                        "sessionContext".into(),
-                        json!({"sessionIssuer": {"type": "Role", "arn": role_arn,
-                               "accountId": identity.account}}),
-                    );
-                }
-                Value::Object(m)
-            }
-            Actor::Unknown { access_key_id } => match access_key_id {
-                Some(id) => json!({"type": "Unknown", "accessKeyId": id}),
-                None => json!({"type": "Unknown"}),
+                }),
+                principal_id: Some(&identity.user_id),
+                arn: Some(&identity.principal_arn),
+                account_id: Some(&identity.account),
+                access_key_id: Some(&identity.access_key_id),
+                user_name: identity.username.as_deref(),
+                session_context: match &identity.kind {
+                    PrincipalKind::AssumedRole { role_arn } => Some(SessionContext {
+                        session_issuer: SessionIssuer {
+                            account_id: &identity.account,
+                            arn: role_arn,
+                            kind: "Role",
+                        },
+                    }),
+                    _ => None,
+                },
+                invoked_by: None,
             },
-            Actor::Service { account } => {
-                json!({"accountId": account, "invokedBy": "kms.amazonaws.com"})
-            }
+            Actor::Unknown { access_key_id } => UserIdentity {
+                kind: Some("Unknown"),
+                access_key_id: access_key_id.as_deref(),
+                ..UserIdentity::default()
+            },
+            Actor::Service { account } => UserIdentity {
+                account_id: Some(account),
+                invoked_by: Some("kms.amazonaws.com"),
+                ..UserIdentity::default()
+            },
         }
     }
 
     /// The CloudTrail record, keys sorted (canonical), compact.
     pub fn to_json(&self, event_id: &str) -> String {
-        let mut m = Map::new();
-        m.insert("eventVersion".into(), "1.08".into());
-        m.insert("userIdentity".into(), self.user_identity());
-        m.insert("eventTime".into(), iso8601(self.time_ms).into());
-        m.insert("eventSource".into(), self.source.as_str().into());
-        m.insert("eventName".into(), self.name.clone().into());
-        m.insert("awsRegion".into(), self.region.clone().into());
         let ip = match (self.service_event, self.source_ip) {
-            (true, _) => "kms.amazonaws.com".to_owned(),
-            (false, Some(ip)) => ip.to_string(),
-            (false, None) => String::new(),
+            (true, _) => IpField::Service,
+            (false, Some(ip)) => IpField::Ip(ip),
+            (false, None) => IpField::None,
         };
-        m.insert("sourceIPAddress".into(), ip.into());
-        if let Some(agent) = &self.user_agent {
-            m.insert("userAgent".into(), agent.clone().into());
-        }
-        m.insert(
-            "requestParameters".into(),
-            self.request_parameters.clone().unwrap_or(Value::Null),
-        );
-        m.insert(
-            "responseElements".into(),
-            self.response_elements.clone().unwrap_or(Value::Null),
-        );
-        if let Some((code, message)) = &self.error {
-            m.insert("errorCode".into(), code.clone().into());
-            m.insert("errorMessage".into(), message.clone().into());
-        }
-        if let Some(id) = &self.request_id {
-            m.insert("requestID".into(), id.clone().into());
-        }
-        m.insert("eventID".into(), event_id.into());
-        m.insert("readOnly".into(), self.read_only.into());
-        if !self.key_arns.is_empty() {
-            let resources: Vec<Value> = self
-                .key_arns
-                .iter()
-                .map(|arn| {
-                    json!({"accountId": arn_account(arn).unwrap_or(""),
-                           "type": "AWS::KMS::Key", "ARN": arn})
-                })
-                .collect();
-            m.insert("resources".into(), Value::Array(resources));
-        }
-        m.insert(
-            "eventType".into(),
-            if self.service_event {
+        let record = Record {
+            aws_region: &self.region,
+            error_code: self.error.as_ref().map(|(code, _)| code.as_str()),
+            error_message: self.error.as_ref().map(|(_, message)| message.as_str()),
+            // As CloudTrail records KMS: every KMS event (crypto operations
+            // included) is a management event.
+            event_category: "Management",
+            event_id,
+            event_name: &self.name,
+            event_source: self.source.as_str(),
+            event_time: Iso8601(self.time_ms),
+            event_type: if self.service_event {
                 "AwsServiceEvent"
             } else {
                 "AwsApiCall"
-            }
-            .into(),
-        );
-        // As CloudTrail records KMS: every KMS event (crypto operations
-        // included) is a management event.
-        m.insert("managementEvent".into(), true.into());
-        if let Some(account) = self.account() {
-            m.insert("recipientAccountId".into(), account.into());
+            },
+            event_version: "1.08",
+            management_event: true,
+            read_only: self.read_only,
+            recipient_account_id: self.account(),
+            request_id: self.request_id.as_deref(),
+            request_parameters: self.request_parameters.as_ref(),
+            resources: (!self.key_arns.is_empty()).then_some(Resources(&self.key_arns)),
+            response_elements: self.response_elements.as_ref(),
+            source_ip_address: ip,
+            user_agent: self.user_agent.as_deref(),
+            user_identity: self.user_identity(),
+        };
+        let mut out = Vec::with_capacity(1024);
+        serde_json::to_writer(&mut out, &record).expect("serializing to a Vec cannot fail");
+        String::from_utf8(out).expect("serde_json writes UTF-8")
+    }
+}
+
+/// CloudTrail's record. Fields in byte order of their JSON names, so the
+/// output has sorted keys like a `serde_json::Map`: the canonical form.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Record<'a> {
+    aws_region: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error_code: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error_message: Option<&'a str>,
+    event_category: &'static str,
+    #[serde(rename = "eventID")]
+    event_id: &'a str,
+    event_name: &'a str,
+    event_source: &'static str,
+    event_time: Iso8601,
+    event_type: &'static str,
+    event_version: &'static str,
+    management_event: bool,
+    read_only: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recipient_account_id: Option<&'a str>,
+    #[serde(rename = "requestID", skip_serializing_if = "Option::is_none")]
+    request_id: Option<&'a str>,
+    request_parameters: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    resources: Option<Resources<'a>>,
+    response_elements: Option<&'a Value>,
+    #[serde(rename = "sourceIPAddress")]
+    source_ip_address: IpField,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user_agent: Option<&'a str>,
+    user_identity: UserIdentity<'a>,
+}
+
+/// `userIdentity`, keys sorted.
+#[derive(Serialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct UserIdentity<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    access_key_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    account_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    arn: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    invoked_by: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    principal_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    session_context: Option<SessionContext<'a>>,
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    kind: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user_name: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SessionContext<'a> {
+    session_issuer: SessionIssuer<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SessionIssuer<'a> {
+    account_id: &'a str,
+    arn: &'a str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+}
+
+/// `resources`: one entry per KMS key ARN.
+struct Resources<'a>(&'a [String]);
+
+impl Serialize for Resources<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Resource<'a> {
+            #[serde(rename = "ARN")]
+            arn: &'a str,
+            #[serde(rename = "accountId")]
+            account_id: &'a str,
+            #[serde(rename = "type")]
+            kind: &'static str,
         }
-        m.insert("eventCategory".into(), "Management".into());
-        Value::Object(m).to_string()
+        s.collect_seq(self.0.iter().map(|arn| Resource {
+            arn,
+            account_id: arn_account(arn).unwrap_or(""),
+            kind: "AWS::KMS::Key",
+        }))
+    }
+}
+
+/// `sourceIPAddress`: the peer, or the service itself for its own events.
+enum IpField {
+    Service,
+    Ip(IpAddr),
+    None,
+}
+
+impl Serialize for IpField {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            IpField::Service => s.serialize_str("kms.amazonaws.com"),
+            IpField::Ip(ip) => s.collect_str(ip),
+            IpField::None => s.serialize_str(""),
+        }
+    }
+}
+
+/// Unix milliseconds serialized as [`iso8601`] without an intermediate
+/// `String`.
+struct Iso8601(i64);
+
+impl Serialize for Iso8601 {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&IsoTime(self.0))
     }
 }
 
@@ -300,11 +399,18 @@ pub struct AuditTail {
 
 /// The chain hash of an event.
 pub fn chain_hash(prev_hash: &[u8], seq: i64, event_json: &str) -> Vec<u8> {
-    let mut data = Vec::with_capacity(prev_hash.len() + 8 + event_json.len());
-    data.extend_from_slice(prev_hash);
-    data.extend_from_slice(&seq.to_be_bytes());
-    data.extend_from_slice(event_json.as_bytes());
-    trent_crypto::sha256(&data).to_vec()
+    trent_crypto::sha256_parts(&[prev_hash, &seq.to_be_bytes(), event_json.as_bytes()]).to_vec()
+}
+
+/// A random (version 4) event id, from aws-lc's DRBG: no system call per
+/// event.
+fn event_id() -> String {
+    let mut bytes = [0u8; 16];
+    trent_crypto::random_bytes(&mut bytes).expect("the DRBG does not fail");
+    uuid::Builder::from_random_bytes(bytes)
+        .into_uuid()
+        .hyphenated()
+        .to_string()
 }
 
 /// Builds the stored record of `event` at `seq` after `prev_hash`.
@@ -333,6 +439,12 @@ pub struct AuditConfig {
     pub digest_every: Duration,
     /// Most events in one transaction.
     pub max_batch: usize,
+    /// How long events that nobody waits for (crypto operations, reads,
+    /// denials) may sit in memory before they are committed. Their writes
+    /// are grouped into one transaction per window instead of one per wake;
+    /// a crash loses at most this window's events (plus one commit). Events
+    /// of mutations are committed at once.
+    pub flush_interval: Duration,
 }
 
 impl Default for AuditConfig {
@@ -341,6 +453,7 @@ impl Default for AuditConfig {
             digest_every_events: 1000,
             digest_every: Duration::from_secs(5),
             max_batch: 1000,
+            flush_interval: Duration::from_millis(10),
         }
     }
 }
@@ -364,6 +477,8 @@ pub const QUEUE_CAPACITY: usize = 20_000;
 #[derive(Clone)]
 pub struct AuditLog {
     tx: mpsc::Sender<Msg>,
+    /// Ends the writer's flush window early: someone waits for a commit.
+    urgent: Arc<tokio::sync::Notify>,
 }
 
 impl AuditLog {
@@ -375,7 +490,9 @@ impl AuditLog {
     ) -> Result<Self, StoreError> {
         let tail = store.audit_tail().await?;
         let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
+        let urgent = Arc::new(tokio::sync::Notify::new());
         let mut writer = Writer {
+            urgent: urgent.clone(),
             store,
             signer,
             config,
@@ -399,7 +516,7 @@ impl AuditLog {
             writer.oldest_unsigned = Some(tokio::time::Instant::now());
         }
         tokio::spawn(writer.run(rx));
-        Ok(Self { tx })
+        Ok(Self { tx, urgent })
     }
 
     /// Queues an event. Waits only while the queue is full (the writer
@@ -423,6 +540,7 @@ impl AuditLog {
             .send(Msg::Event(Box::new(event), Some(done)))
             .await
             .map_err(|_| AuditError("the audit writer is gone".into()))?;
+        self.urgent.notify_one();
         match wait.await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(AuditError(e)),
@@ -435,12 +553,14 @@ impl AuditLog {
     pub async fn close(&self) {
         let (done, wait) = oneshot::channel();
         if self.tx.send(Msg::Close(done)).await.is_ok() {
+            self.urgent.notify_one();
             let _ = wait.await;
         }
     }
 }
 
 struct Writer {
+    urgent: Arc<tokio::sync::Notify>,
     store: Arc<dyn Store>,
     signer: SigningKey,
     config: AuditConfig,
@@ -453,6 +573,8 @@ struct Writer {
 
 impl Writer {
     async fn run(mut self, mut rx: mpsc::Receiver<Msg>) {
+        // The last batch was full: more is queued, so no window to wait.
+        let mut backlog = false;
         loop {
             let deadline = self.oldest_unsigned.map(|t| t + self.config.digest_every);
             let first = tokio::select! {
@@ -470,7 +592,19 @@ impl Writer {
                     return;
                 }
                 Some(Msg::Close(done)) => closing = Some(done),
-                Some(Msg::Event(e, done)) => batch.push((e, done)),
+                Some(Msg::Event(e, done)) => {
+                    // Nobody waits for this one: let more gather (without
+                    // waking this task per event) until the window ends, a
+                    // mutation waits for its commit, or the server closes.
+                    if done.is_none() && !backlog {
+                        let window = tokio::time::sleep(self.config.flush_interval);
+                        tokio::select! {
+                            _ = window => {}
+                            _ = self.urgent.notified() => {}
+                        }
+                    }
+                    batch.push((e, done));
+                }
             }
             // Group commit: everything that queued up meanwhile goes in the
             // same transaction.
@@ -490,6 +624,7 @@ impl Writer {
                 let _ = done.send(());
                 return;
             }
+            backlog = batch.len() >= self.config.max_batch;
             let unsigned = self.next_seq - 1 - self.signed_through + batch.len() as i64;
             let due = unsigned >= self.config.digest_every_events
                 || deadline.is_some_and(|d| d <= tokio::time::Instant::now());
@@ -504,7 +639,7 @@ impl Writer {
         let mut prev = self.prev_hash.clone();
         let mut seq = self.next_seq;
         for (event, _) in &batch {
-            let r = record(event, uuid::Uuid::new_v4().to_string(), seq, &prev);
+            let r = record(event, event_id(), seq, &prev);
             prev.clone_from(&r.hash);
             records.push(r);
             seq += 1;
@@ -700,15 +835,25 @@ fn check_columns(e: &AuditRecord) -> Result<(), String> {
 
 /// Unix milliseconds as `2026-11-23T11:30:00Z`.
 pub fn iso8601(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
-    let rem = secs.rem_euclid(86_400);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    IsoTime(ms).to_string()
+}
+
+/// Displays Unix milliseconds as `2026-11-23T11:30:00Z`.
+struct IsoTime(i64);
+
+impl std::fmt::Display for IsoTime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let secs = self.0.div_euclid(1000);
+        let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+        let rem = secs.rem_euclid(86_400);
+        write!(
+            f,
+            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+            rem / 3600,
+            rem % 3600 / 60,
+            rem % 60
+        )
+    }
 }
 
 /// Parses RFC 3339 (`2026-01-02T03:04:05Z`, fractions and `±HH:MM`

@@ -171,6 +171,19 @@ pub fn sha256(data: &[u8]) -> [u8; 32] {
     digest.as_ref().try_into().expect("SHA-256 is 32 bytes")
 }
 
+/// SHA-256 of the concatenation of `parts`, without concatenating them.
+pub fn sha256_parts(parts: &[&[u8]]) -> [u8; 32] {
+    let mut context = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+    for part in parts {
+        context.update(part);
+    }
+    context
+        .finish()
+        .as_ref()
+        .try_into()
+        .expect("SHA-256 is 32 bytes")
+}
+
 /// Constant-time equality of two byte strings.
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     aws_lc_rs::constant_time::verify_slices_are_equal(a, b).is_ok()
@@ -179,6 +192,16 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sha256_of_parts_is_sha256_of_their_concatenation() {
+        assert_eq!(sha256_parts(&[b"ab", b"", b"cd"]), sha256(b"abcd"));
+        // SHA-256("abc"), FIPS 180-2 appendix B.1.
+        assert_eq!(
+            sha256_parts(&[b"a", b"bc"])[..8],
+            [0xba, 0x78, 0x16, 0xbf, 0x8f, 0x01, 0xcf, 0xea]
+        );
+    }
 
     #[test]
     fn seal_open_round_trip_and_tamper() {

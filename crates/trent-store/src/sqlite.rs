@@ -14,7 +14,21 @@ use uuid::Uuid;
 
 /// Audit rows per INSERT statement (9 parameters each, well under SQLite's
 /// limit of 32,766).
-const AUDIT_ROWS_PER_INSERT: usize = 500;
+/// Rows per audit `INSERT`, largest first.
+const AUDIT_CHUNK_SIZES: [usize; 4] = [256, 32, 4, 1];
+
+/// Splits `events` into chunks of the sizes of [`AUDIT_CHUNK_SIZES`].
+fn audit_chunks<T>(mut events: &[T]) -> impl Iterator<Item = &[T]> {
+    std::iter::from_fn(move || {
+        let size = AUDIT_CHUNK_SIZES
+            .iter()
+            .copied()
+            .find(|&size| size <= events.len())?;
+        let (chunk, rest) = events.split_at(size);
+        events = rest;
+        Some(chunk)
+    })
+}
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -816,7 +830,10 @@ impl Store for SqliteStore {
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await.map_err(backend)?;
         // Many rows per statement: one round trip per chunk, not per event.
-        for chunk in events.chunks(AUDIT_ROWS_PER_INSERT) {
+        // Chunks come in a few fixed sizes so that their statements stay in
+        // the connection's statement cache instead of being prepared anew
+        // for every batch size.
+        for chunk in audit_chunks(events) {
             let mut insert = sqlx::QueryBuilder::new(
                 "INSERT INTO audit_events (seq, event_id, event_time_ms, key_arn, principal_arn, \
                  event_name, event_json, prev_hash, hash) ",
@@ -1026,5 +1043,20 @@ fn digest_from_row(r: &SqliteRow) -> AuditDigest {
         last_hash: r.get("last_hash"),
         created_ms: r.get("created_ms"),
         signature: r.get("signature"),
+    }
+}
+
+#[cfg(test)]
+mod chunk_tests {
+    use super::audit_chunks;
+
+    #[test]
+    fn audit_chunks_cover_everything_in_fixed_sizes() {
+        for n in [0usize, 1, 3, 4, 5, 31, 32, 37, 255, 256, 300, 1000] {
+            let events: Vec<usize> = (0..n).collect();
+            let chunks: Vec<&[usize]> = audit_chunks(&events).collect();
+            assert!(chunks.iter().all(|c| [256, 32, 4, 1].contains(&c.len())));
+            assert_eq!(chunks.concat(), events, "n = {n}");
+        }
     }
 }

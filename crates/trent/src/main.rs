@@ -120,6 +120,11 @@ struct ServeArgs {
     /// Serve only these regions (comma-separated); default: any region.
     #[arg(long, value_delimiter = ',')]
     regions: Vec<String>,
+    /// Record no audit events. Exists only to measure what auditing costs
+    /// (`trent bench --audit-off-cells`); never in production: calls would
+    /// leave no trace.
+    #[arg(long)]
+    unsafe_no_audit: bool,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -195,7 +200,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let regions = args.regions.clone();
     let mut state = trent_server::AppState::new(kms, identities, regions);
     state.test_clock = test_clock;
-    state.audit = Some(audit_log.clone());
+    if args.unsafe_no_audit {
+        tracing::warn!(
+            "--unsafe-no-audit: no audit events are recorded; never use this in production"
+        );
+    } else {
+        state.audit = Some(audit_log.clone());
+    }
     let state = Arc::new(state);
     tokio::spawn(trent_server::run_scheduler(state.clone()));
     let warming = state.clone();

@@ -1,4 +1,5 @@
 use super::*;
+use serde_json::json;
 
 fn event(n: i64) -> AuditEvent {
     AuditEvent {
@@ -187,6 +188,65 @@ fn the_event_json_is_cloudtrail_shaped() {
     assert_eq!(v["resources"][0]["accountId"], "111122223333");
     assert_eq!(v["recipientAccountId"], "111122223333");
     assert_eq!(v["responseElements"], Value::Null);
+}
+
+/// Every kind of actor, with and without an error: the JSON's keys are
+/// sorted at every level (the canonical form), as a `serde_json::Map`
+/// would write them, and the identity fields are CloudTrail's.
+#[test]
+fn the_event_json_is_canonical_for_every_actor() {
+    let identity = |kind: PrincipalKind| {
+        Arc::new(crate::model::Identity {
+            account: "111122223333".into(),
+            principal_arn: "arn:aws:sts::111122223333:assumed-role/r/s".into(),
+            user_id: "AROAEXAMPLE:s".into(),
+            username: None,
+            kind,
+            access_key_id: "ASIAEXAMPLE".into(),
+            secret: zeroize::Zeroizing::new(Vec::new()),
+            session_token_sha256: None,
+            expires_ms: None,
+            policies: Vec::new(),
+        })
+    };
+    let actors = [
+        Actor::Caller(identity(PrincipalKind::AssumedRole {
+            role_arn: "arn:aws:iam::111122223333:role/r".into(),
+        })),
+        Actor::Caller(identity(PrincipalKind::Root)),
+        Actor::Unknown {
+            access_key_id: None,
+        },
+        Actor::Service {
+            account: "111122223333".into(),
+        },
+    ];
+    for (i, actor) in actors.into_iter().enumerate() {
+        let mut e = event(1);
+        e.actor = actor;
+        e.service_event = i == 3;
+        e.error = (i % 2 == 0).then(|| ("AccessDeniedException".into(), "no \"quote\"".into()));
+        let text = e.to_json("eid");
+        let v: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(text, v.to_string(), "keys not sorted: {text}");
+        match i {
+            0 => {
+                assert_eq!(v["userIdentity"]["type"], "AssumedRole");
+                assert_eq!(
+                    v["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"],
+                    "arn:aws:iam::111122223333:role/r"
+                );
+                assert_eq!(v["errorCode"], "AccessDeniedException");
+            }
+            1 => assert_eq!(v["userIdentity"]["type"], "Root"),
+            2 => assert_eq!(v["userIdentity"], json!({"type": "Unknown"})),
+            _ => {
+                assert_eq!(v["eventType"], "AwsServiceEvent");
+                assert_eq!(v["sourceIPAddress"], "kms.amazonaws.com");
+                assert_eq!(v["userIdentity"]["invokedBy"], "kms.amazonaws.com");
+            }
+        }
+    }
 }
 
 #[test]
