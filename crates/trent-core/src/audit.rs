@@ -23,6 +23,8 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use trent_crypto::SigningKey;
 
+pub mod usage;
+
 /// Name of the sealed Ed25519 signing key in the store's `meta` table.
 pub const SIGNING_KEY_META: &str = "audit-signing-key";
 /// AAD of the sealed signing key.
@@ -374,6 +376,10 @@ impl AuditLog {
         config: AuditConfig,
     ) -> Result<Self, StoreError> {
         let tail = store.audit_tail().await?;
+        let now = now_millis().to_string();
+        store
+            .meta_secret(usage::TRACKING_START_META, now.as_bytes())
+            .await?;
         let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
         let mut writer = Writer {
             store,
@@ -524,7 +530,12 @@ impl Writer {
             self.oldest_unsigned = None;
             return;
         }
-        let result = self.store.append_audit(&records, digest.as_ref()).await;
+        let events = batch.iter().map(|(e, _)| &**e);
+        let usage = usage::last_usage(events.zip(records.iter().map(|r| r.event_id.as_str())));
+        let result = self
+            .store
+            .append_audit(&records, digest.as_ref(), &usage)
+            .await;
         let outcome = match result {
             Ok(()) => {
                 self.next_seq = seq;

@@ -37,7 +37,7 @@ pub use iam::{
 pub use ids::{KeyRef, alias_arn, key_arn, key_material_id};
 pub use model::{
     AliasRecord, Caller, Credential, DueWork, EntityKind, GrantRecord, IamEntity, Identity,
-    KeyRecord, Page, PrincipalKind, RotationRecord, SessionRecord, Tag, now_millis,
+    KeyLastUsage, KeyRecord, Page, PrincipalKind, RotationRecord, SessionRecord, Tag, now_millis,
 };
 pub use service::{
     AliasMode, CreateGrant, CreateKey, DataKey, GRANT_OPERATIONS, GrantSelector, Kms, KmsConfig,

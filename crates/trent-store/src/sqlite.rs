@@ -5,6 +5,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row, SqlitePool};
 use std::path::Path;
 use std::time::Duration;
+use trent_core::audit::usage::KeyUsage;
 use trent_core::audit::{AuditDigest, AuditRecord, AuditTail};
 use trent_core::{
     AliasRecord, Credential, DueWork, EntityKind, GrantRecord, IamEntity, KeyRecord,
@@ -321,6 +322,7 @@ impl Store for SqliteStore {
             "DELETE FROM aliases WHERE target = ?",
             "DELETE FROM grants WHERE key_id = ?",
             "DELETE FROM key_rotations WHERE key_id = ?",
+            "DELETE FROM key_last_usage WHERE key_id = ?",
             "DELETE FROM keys WHERE id = ?",
         ] {
             sqlx::query(statement)
@@ -813,6 +815,7 @@ impl Store for SqliteStore {
         &self,
         events: &[AuditRecord],
         digest: Option<&AuditDigest>,
+        usage: &[KeyUsage],
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await.map_err(backend)?;
         // Many rows per statement: one round trip per chunk, not per event.
@@ -849,7 +852,40 @@ impl Store for SqliteStore {
             .await
             .map_err(backend)?;
         }
+        for u in usage {
+            sqlx::query(
+                "INSERT INTO key_last_usage (key_id, operation, time_ms, event_id, request_id) \
+                 VALUES (?, ?, ?, ?, ?) ON CONFLICT (key_id) DO UPDATE SET \
+                 operation = excluded.operation, time_ms = excluded.time_ms, \
+                 event_id = excluded.event_id, request_id = excluded.request_id",
+            )
+            .bind(u.key_id.to_string())
+            .bind(&u.operation)
+            .bind(u.time_ms)
+            .bind(&u.event_id)
+            .bind(&u.request_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        }
         tx.commit().await.map_err(backend)
+    }
+
+    async fn key_last_usage(&self, key_id: Uuid) -> Result<Option<KeyUsage>, StoreError> {
+        let row = sqlx::query(
+            "SELECT operation, time_ms, event_id, request_id FROM key_last_usage WHERE key_id = ?",
+        )
+        .bind(key_id.to_string())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(row.map(|r| KeyUsage {
+            key_id,
+            operation: r.get("operation"),
+            time_ms: r.get("time_ms"),
+            event_id: r.get("event_id"),
+            request_id: r.get("request_id"),
+        }))
     }
 
     async fn audit_events(
