@@ -23,6 +23,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use trent_crypto::SigningKey;
 
+pub mod lookup;
 pub mod usage;
 
 /// Name of the sealed Ed25519 signing key in the store's `meta` table.
@@ -36,6 +37,7 @@ pub enum EventSource {
     Kms,
     Iam,
     Sts,
+    CloudTrail,
 }
 
 impl EventSource {
@@ -44,6 +46,7 @@ impl EventSource {
             EventSource::Kms => "kms.amazonaws.com",
             EventSource::Iam => "iam.amazonaws.com",
             EventSource::Sts => "sts.amazonaws.com",
+            EventSource::CloudTrail => "cloudtrail.amazonaws.com",
         }
     }
 }

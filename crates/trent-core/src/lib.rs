@@ -41,6 +41,7 @@ pub use model::{
 };
 pub use service::{
     AliasMode, CreateGrant, CreateKey, DataKey, GRANT_OPERATIONS, GrantSelector, Kms, KmsConfig,
+    LookupEvents,
     ReEncrypted,
 };
 pub use store::{RootKey, SealError, SealedMaterial, Store, StoreError};

@@ -1,3 +1,4 @@
+use crate::audit::lookup::AuditLookup;
 use crate::audit::usage::KeyUsage;
 use crate::audit::{AuditDigest, AuditRecord, AuditTail};
 use crate::model::{
@@ -176,6 +177,8 @@ pub trait Store: Send + Sync + 'static {
         digest: Option<&AuditDigest>,
         usage: &[KeyUsage],
     ) -> Result<(), StoreError>;
+    /// `LookupEvents`: one page of an account's events, newest first.
+    async fn lookup_audit(&self, query: &AuditLookup) -> Result<Vec<AuditRecord>, StoreError>;
     /// A key's last successful cryptographic operation, if tracked.
     async fn key_last_usage(&self, key_id: Uuid) -> Result<Option<KeyUsage>, StoreError>;
     /// Audit events with `seq > after_seq`, in seq order.

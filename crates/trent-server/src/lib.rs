@@ -12,6 +12,7 @@
 mod api;
 mod audit;
 pub mod auth;
+mod cloudtrail;
 pub mod error;
 mod iam;
 
@@ -207,6 +208,10 @@ async fn handle(
     if iam::is_query_request(request.headers()) {
         return iam::handle(&state, request, Some(peer.ip()), &request_id).await;
     }
+    // CloudTrail's LookupEvents (AWS JSON 1.1, like KMS, but its own target).
+    if cloudtrail::operation(request.headers()).is_some() {
+        return cloudtrail::handle(&state, request, peer.ip(), &request_id).await;
+    }
     let user_agent = user_agent(request.headers());
     let mut facts = Facts::default();
     let outcome = AssertUnwindSafe(handle_inner(&state, request, peer, &mut facts))
@@ -299,7 +304,7 @@ struct Facts {
 }
 
 /// The `User-Agent` header, bounded.
-fn user_agent(headers: &axum::http::HeaderMap) -> Option<String> {
+pub(crate) fn user_agent(headers: &axum::http::HeaderMap) -> Option<String> {
     let agent = headers.get(header::USER_AGENT)?.to_str().ok()?;
     let mut end = agent.len().min(256);
     while !agent.is_char_boundary(end) {

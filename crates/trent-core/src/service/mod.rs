@@ -7,6 +7,9 @@ mod crypto;
 mod grants;
 mod keys;
 mod lifecycle;
+mod trail;
+
+pub use trail::LookupEvents;
 
 use crate::authz::{
     AuthzContext, RequestFacts, deny_message, evaluate_identity, evaluate_resource, grant_allows,
