@@ -33,7 +33,7 @@ def client(server: TrentServer, service: str, key_id: str | None = None, secret:
         region_name=REGION,
         aws_access_key_id=key_id or server.access_key_id,
         aws_secret_access_key=secret or server.secret_access_key,
-        config=botocore.config.Config(retries={"max_attempts": 1}, **config),
+        config=botocore.config.Config(retries={"total_max_attempts": 1, "mode": "standard"}, **config),
     )
 
 
@@ -306,3 +306,153 @@ def test_get_key_last_usage_after_encrypt_names_a_lookup_event(trent: TrentServe
     with pytest.raises(botocore.exceptions.ClientError) as e:
         client(trent, "kms", key_id, secret).get_key_last_usage(KeyId=key["KeyId"])
     assert error_code(e) == "AccessDeniedException"
+
+
+# ============================================================================
+# GET /metrics
+# ============================================================================
+
+
+def test_metrics_parse_and_count_requests(start_trent):
+    server = start_trent()
+    kms = client(server, "kms")
+    key = kms.create_key()["KeyMetadata"]["KeyId"]
+    for _ in range(3):
+        kms.encrypt(KeyId=key, Plaintext=b"m")
+    with pytest.raises(botocore.exceptions.ClientError):
+        kms.describe_key(KeyId="00000000-0000-4000-8000-000000000000")
+    client(server, "cloudtrail").lookup_events(MaxResults=1)
+    client(server, "iam").list_users()
+
+    families = wait_for(
+        lambda: (f := metrics(server)) and sample(f, "trent_audit_events_written") >= 7 and f,
+        "the audit writer to commit the calls",
+    )
+    assert sample(families, "trent_requests", operation="Encrypt", error_type="None") == 3
+    assert sample(families, "trent_requests", operation="CreateKey", error_type="None") == 1
+    assert sample(families, "trent_requests", operation="DescribeKey", error_type="NotFoundException") == 1
+    assert sample(families, "trent_requests", operation="CloudTrail.LookupEvents", error_type="None") == 1
+    assert sample(families, "trent_requests", operation="IAM/STS", error_type="None") == 1
+    latency = families["trent_request_duration_seconds"]
+    assert sample(families, "trent_request_duration_seconds", "trent_request_duration_seconds_count", operation="Encrypt") == 3
+    inf = [s for s in latency if s.name.endswith("_bucket") and s.labels == {"operation": "Encrypt", "le": "+Inf"}]
+    assert [s.value for s in inf] == [3]
+    assert sample(families, "trent_key_cache_hits") >= 3
+    assert "trent_key_cache_misses" in families
+    assert sample(families, "trent_audit_queue_depth") >= 0 and "trent_audit_queue_depth" in families
+    assert sample(families, "trent_audit_write_duration_seconds", "trent_audit_write_duration_seconds_count") >= 1
+    assert sample(families, "trent_audit_write_failures", sink="store") == 0
+    assert sample(families, "trent_audit_write_failures", sink="stream") == 0
+    assert sample(families, "trent_audit_failing", sink="store") == 0
+    # Unauthenticated, like /health; other methods are not served.
+    request = urllib.request.Request(server.url + "/metrics", method="POST", data=b"")
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(request, timeout=10)
+    assert e.value.code == 405
+
+
+# ============================================================================
+# the JSON-lines stream
+# ============================================================================
+
+
+def stream_lines(path) -> list[dict]:
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f]
+
+
+def test_audit_stream_writes_each_committed_event_as_a_line(start_trent, tmp_path):
+    path = tmp_path / "audit.jsonl"
+    server = start_trent(extra_args=("--audit-stream", str(path)))
+    kms = client(server, "kms")
+    key = kms.create_key()["KeyMetadata"]["Arn"]
+    kms.encrypt(KeyId=key, Plaintext=b"streamed")
+    assert os.stat(path).st_mode & 0o777 == 0o600
+
+    def names() -> list[str]:
+        return [e["eventName"] for e in stream_lines(path)]
+
+    wait_for(lambda: names() == ["CreateKey", "Encrypt"], "both events in the stream")
+    streamed = stream_lines(path)
+    assert streamed[0]["resources"][0]["ARN"] == key
+    stored = lookup_all(server, LookupAttributes=[{"AttributeKey": "ResourceName", "AttributeValue": key}])
+    assert {e["EventId"] for e in stored} == {e["eventID"] for e in streamed}
+    assert "streamed" not in path.read_text()
+
+    # A removed file is created anew for the next events.
+    path.unlink()
+    kms.describe_key(KeyId=key)
+    wait_for(lambda: path.exists() and "DescribeKey" in names(), "the stream file to be recreated")
+    # The new file starts after the removal (the LookupEvents call above
+    # may be committed just after it too).
+    assert set(names()) <= {"LookupEvents", "DescribeKey"}, names()
+
+
+def test_failing_audit_stream_refuses_mutations_until_it_recovers(start_trent, tmp_path):
+    """Issue #7: a sink that fails must not make Trent answer calls it cannot
+    record. The stream is a FIFO whose reader goes away (EPIPE): real write
+    failures, and a real recovery when a reader comes back."""
+    fifo = tmp_path / "audit.fifo"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    server = start_trent(extra_args=("--audit-stream", str(fifo)))
+    kms = client(server, "kms")
+    received = bytearray()
+
+    def drain(fd) -> bytes:
+        while True:
+            try:
+                chunk = os.read(fd, 65536)
+            except BlockingIOError:
+                return bytes(received)
+            if not chunk:
+                return bytes(received)
+            received.extend(chunk)
+
+    first = kms.create_key()["KeyMetadata"]["KeyId"]
+    wait_for(lambda: first.encode() in drain(reader), "the first CreateKey on the stream")
+    os.close(reader)
+
+    # A read-only call is served; writing its event to the stream fails.
+    kms.list_keys()
+    failing = wait_for(
+        lambda: (f := metrics(server)) and sample(f, "trent_audit_failing", sink="stream") == 1 and f,
+        "the stream failure to show in /metrics",
+    )
+    assert sample(failing, "trent_audit_write_failures", sink="stream") >= 1
+    assert sample(failing, "trent_audit_write_failures", sink="store") == 0
+
+    # A mutation is refused with a retryable AWS error, before it happens.
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        kms.create_key(Description="must not exist")
+    assert error_code(e) == "DependencyTimeoutException"
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
+    keys = [k["KeyId"] for k in kms.list_keys()["Keys"]]
+    assert keys == [first], "the refused CreateKey created nothing"
+    refused = metrics(server)
+    assert sample(refused, "trent_requests", operation="CreateKey", error_type="DependencyTimeoutException") == 1
+    assert "audit stream write failed" in server.logs()
+
+    # A reader comes back: the backlog is delivered, mutations work again.
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        received.clear()
+        kms.list_keys()
+        wait_for(
+            lambda: sample(metrics(server), "trent_audit_failing", sink="stream") == 0,
+            "the stream to recover",
+        )
+        second = kms.create_key()["KeyMetadata"]["KeyId"]
+        wait_for(lambda: second.encode() in drain(reader), "the second CreateKey on the stream")
+        lines = [json.loads(line) for line in bytes(received).decode().splitlines()]
+        names = [(e["eventName"], e.get("errorCode")) for e in lines]
+        assert ("ListKeys", None) in names
+        assert ("CreateKey", "DependencyTimeoutException") in names
+        assert names[-1] == ("CreateKey", None)
+        # Nothing twice, and the store has every streamed event.
+        ids = [e["eventID"] for e in lines]
+        assert len(ids) == len(set(ids))
+        for event_id in ids:
+            assert lookup_all(server, LookupAttributes=[{"AttributeKey": "EventId", "AttributeValue": event_id}])
+    finally:
+        os.close(reader)

@@ -27,6 +27,7 @@ mod markers;
 mod model;
 pub mod policy;
 mod service;
+pub mod stats;
 mod store;
 
 pub use error::KmsError;
@@ -41,7 +42,6 @@ pub use model::{
 };
 pub use service::{
     AliasMode, CreateGrant, CreateKey, DataKey, GRANT_OPERATIONS, GrantSelector, Kms, KmsConfig,
-    LookupEvents,
-    ReEncrypted,
+    LookupEvents, ReEncrypted,
 };
 pub use store::{RootKey, SealError, SealedMaterial, Store, StoreError};

@@ -332,7 +332,10 @@ fn validate(r: LookupEventsRequest) -> Result<Option<LookupEvents>, TrailError> 
         v.as_ref()
             .map(|v| {
                 time_ms(v).ok_or_else(|| {
-                    TrailError::new("InvalidTimeRangeException", "The time is not a valid timestamp")
+                    TrailError::new(
+                        "InvalidTimeRangeException",
+                        "The time is not a valid timestamp",
+                    )
                 })
             })
             .transpose()

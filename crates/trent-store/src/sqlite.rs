@@ -940,12 +940,9 @@ impl Store for SqliteStore {
                 }
             }
         }
-        sql.push(" ORDER BY seq DESC LIMIT ").push_bind(q.limit as i64);
-        let rows = sql
-            .build()
-            .fetch_all(&self.pool)
-            .await
-            .map_err(backend)?;
+        sql.push(" ORDER BY seq DESC LIMIT ")
+            .push_bind(q.limit as i64);
+        let rows = sql.build().fetch_all(&self.pool).await.map_err(backend)?;
         Ok(rows.iter().map(audit_record_from_row).collect())
     }
 

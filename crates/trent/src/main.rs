@@ -74,7 +74,7 @@ enum AuditCommand {
         #[arg(long, default_value = "./trent-data")]
         data_dir: PathBuf,
         /// Only events on this key (key id or ARN).
-        #[arg(long)]
+        #[arg(long, visible_alias = "key")]
         key_id: Option<String>,
         /// Only events by this principal ARN.
         #[arg(long)]
@@ -120,6 +120,12 @@ struct ServeArgs {
     /// Serve only these regions (comma-separated); default: any region.
     #[arg(long, value_delimiter = ',')]
     regions: Vec<String>,
+    /// Also write each audit event, once committed to the store, as one
+    /// line of CloudTrail JSON to this file (appended, created 0600,
+    /// recreated if removed) or to stdout (`-`, after the ready line).
+    /// While writing it fails, mutations are refused.
+    #[arg(long, value_name = "PATH|-")]
+    audit_stream: Option<String>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -187,9 +193,17 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         *slot = *value;
     }
     let signer = audit_signing_key(&store, &root).await?;
-    let audit_log = AuditLog::start(store.clone(), signer, AuditConfig::default())
-        .await
-        .context("starting the audit trail")?;
+    let stream = match &args.audit_stream {
+        Some(arg) => Some(
+            audit::sink::JsonLinesSink::open(audit::sink::StreamTarget::parse(arg))
+                .with_context(|| format!("opening the audit stream {arg}"))?,
+        ),
+        None => None,
+    };
+    let audit_log =
+        AuditLog::start_with_stream(store.clone(), signer, AuditConfig::default(), stream)
+            .await
+            .context("starting the audit trail")?;
     let kms = Kms::open(store, root, identities.clone(), config, clock).await?;
 
     let regions = args.regions.clone();

@@ -211,6 +211,38 @@ async fn every_call_is_audited_verifiably_and_without_secrets() {
         dir.path(),
     );
     assert!(later.is_empty());
+    // `--key` takes the ARN too; `--principal`, `--since` and `--until`
+    // combine with it.
+    let arn = format!("arn:aws:kms:us-east-1:{ACCOUNT}:key/{key_id}");
+    let (_, by_arn, _) = trent(&["audit", "export", "--key", &arn], dir.path());
+    assert_eq!(by_arn, by_key);
+    let root = format!("arn:aws:iam::{ACCOUNT}:root");
+    let (_, combined, _) = trent(
+        &[
+            "audit",
+            "export",
+            "--key",
+            &key_id,
+            "--principal",
+            &root,
+            "--since",
+            "2000-01-01T00:00:00Z",
+            "--until",
+            "2999-01-01T00:00:00Z",
+        ],
+        dir.path(),
+    );
+    assert_eq!(combined, by_key);
+    let (_, nobody, _) = trent(
+        &[
+            "audit",
+            "export",
+            "--principal",
+            "arn:aws:iam::999999999999:root",
+        ],
+        dir.path(),
+    );
+    assert!(nobody.is_empty());
 
     // No plaintext, data key or random bytes anywhere: not in the data
     // directory's files (raw bytes), not in the export.
