@@ -157,8 +157,9 @@ impl AuditStats {
     /// Whether Trent may serve a call now: nothing while the store fails,
     /// no mutation while the stream fails.
     pub fn accepts(&self, mutation: bool) -> bool {
-        !self.store_failing.load(Ordering::Relaxed)
-            && !(mutation && self.stream_failing.load(Ordering::Relaxed))
+        let refused = self.store_failing.load(Ordering::Relaxed)
+            || (mutation && self.stream_failing.load(Ordering::Relaxed));
+        !refused
     }
 
     pub fn store_failing(&self) -> bool {
