@@ -497,3 +497,96 @@ async fn get_key_last_usage_names_the_last_crypto_event() {
         "ReEncrypt"
     );
 }
+
+/// `GET /metrics` over a raw connection.
+fn metrics(server: &Server) -> String {
+    use std::io::{Read, Write};
+    let addr = server.url.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    response
+}
+
+/// The value of the sample on the line that starts with `series `.
+fn metric(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("no {series} in\n{text}"))
+        .parse()
+        .unwrap()
+}
+
+/// Issue #7: a stream that cannot be written (here /dev/full: every write
+/// fails with ENOSPC) makes Trent refuse mutations with a retryable AWS
+/// error before they happen; reads go on and are recorded in the store.
+#[tokio::test]
+async fn failing_audit_stream_refuses_mutations_before_they_happen() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_in(dir.path(), &["--audit-stream", "/dev/full"]);
+    let kms = server.client();
+    // A read is answered; its event reaches the store, not the stream.
+    assert!(kms.list_keys().send().await.unwrap().keys().is_empty());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while metric(&metrics(&server), "trent_audit_failing{sink=\"stream\"}") != 1.0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no stream failure seen"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let before = metrics(&server);
+    assert!(metric(&before, "trent_audit_write_failures_total{sink=\"stream\"}") >= 1.0);
+    assert_eq!(
+        metric(&before, "trent_audit_write_failures_total{sink=\"store\"}"),
+        0.0
+    );
+
+    let err = kms
+        .create_key()
+        .description("never created")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "DependencyTimeoutException");
+    assert_eq!(err.raw_response().unwrap().status().as_u16(), 500);
+    assert!(kms.list_keys().send().await.unwrap().keys().is_empty());
+    let after = metrics(&server);
+    assert!(
+        metric(
+            &after,
+            "trent_requests_total{operation=\"CreateKey\",error_type=\"DependencyTimeoutException\"}"
+        ) >= 1.0
+    );
+    assert!(
+        metric(&after, "trent_audit_write_failures_total{sink=\"stream\"}")
+            > metric(&before, "trent_audit_write_failures_total{sink=\"stream\"}")
+    );
+    drop(kms);
+    server.stop();
+    // The store, the authoritative trail, has every call, the refusal too.
+    let (ok, export, err) = trent(&["audit", "export"], dir.path());
+    assert!(ok, "{err}");
+    let events: Vec<serde_json::Value> = export
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(
+        events.iter().any(
+            |e| e["eventName"] == "CreateKey" && e["errorCode"] == "DependencyTimeoutException"
+        )
+    );
+    assert!(
+        !events
+            .iter()
+            .any(|e| e["eventName"] == "CreateKey" && e["errorCode"].is_null())
+    );
+    let (ok, out, err) = trent(&["audit", "verify"], dir.path());
+    assert!(ok, "{out}{err}");
+}
