@@ -226,6 +226,16 @@ async fn handle_inner(
         }
     };
     facts.caller = Some(caller.clone());
+    if let Some(log) = &state.audit
+        && !log.stats().accepts(false)
+    {
+        let mut e = TrailError::new(
+            "ServiceUnavailableException",
+            "The audit trail cannot record this request now; retry later.",
+        );
+        e.status = StatusCode::SERVICE_UNAVAILABLE;
+        return Err(e);
+    }
     if name != "LookupEvents" {
         return Err(TrailError::new(
             "UnknownOperationException",

@@ -87,6 +87,17 @@ impl JsonLinesSink {
         })
     }
 
+    /// A sink on any writer (tests: a writer that fails on cue).
+    #[cfg(test)]
+    pub(crate) fn with_writer(out: Box<dyn Write + Send>) -> Self {
+        Self {
+            target: StreamTarget::Stdout,
+            out,
+            identity: None,
+            pending: Vec::new(),
+        }
+    }
+
     /// Appends the records' lines (after what earlier failures left) and
     /// writes as much as the stream takes. `Err`: some bytes are still
     /// pending, for the next call.
