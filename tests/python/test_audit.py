@@ -279,7 +279,7 @@ def test_lookup_events_bad_json_is_a_serialization_error(trent: TrentServer):
 # ============================================================================
 
 
-def test_get_key_last_usage_after_encrypt_names_a_lookup_event(trent: TrentServer):
+def test_get_key_last_usage_after_encrypt_names_a_lookup_event(trent: TrentServer, trent_account):
     kms = client(trent, "kms")
     key = kms.create_key()["KeyMetadata"]
     before = kms.get_key_last_usage(KeyId=key["Arn"])
@@ -306,6 +306,33 @@ def test_get_key_last_usage_after_encrypt_names_a_lookup_event(trent: TrentServe
     with pytest.raises(botocore.exceptions.ClientError) as e:
         client(trent, "kms", key_id, secret).get_key_last_usage(KeyId=key["KeyId"])
     assert error_code(e) == "AccessDeniedException"
+
+    # Not cross-account, even when the key policy would allow it.
+    other_id, other_secret = trent_account("444455556666")
+    kms.put_key_policy(
+        KeyId=key["KeyId"],
+        PolicyName="default",
+        Policy=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT_ID}:root"}, "Action": "kms:*", "Resource": "*"},
+                    {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::444455556666:root"}, "Action": ["kms:GetKeyLastUsage", "kms:DescribeKey"], "Resource": "*"},
+                ],
+            }
+        ),
+    )
+    other = client(trent, "kms", other_id, other_secret)
+    assert other.describe_key(KeyId=key["Arn"])["KeyMetadata"]["KeyId"] == key["KeyId"]
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        other.get_key_last_usage(KeyId=key["Arn"])
+    assert error_code(e) == "NotFoundException"
+    # Alias names are not accepted.
+    kms.create_alias(AliasName="alias/" + unique("last-usage"), TargetKeyId=key["KeyId"])
+    alias = [a for a in kms.list_aliases(KeyId=key["KeyId"])["Aliases"]][0]["AliasName"]
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        kms.get_key_last_usage(KeyId=alias)
+    assert error_code(e) == "NotFoundException"
 
 
 # ============================================================================
@@ -386,6 +413,20 @@ def test_audit_stream_writes_each_committed_event_as_a_line(start_trent, tmp_pat
     # The new file starts after the removal (the LookupEvents call above
     # may be committed just after it too).
     assert set(names()) <= {"LookupEvents", "DescribeKey"}, names()
+
+
+def test_audit_stream_to_stdout_follows_the_ready_line(start_trent):
+    server = start_trent(extra_args=("--audit-stream", "-"))
+    key = client(server, "kms").create_key()["KeyMetadata"]["Arn"]
+
+    def events() -> list[dict]:
+        lines = (server.log_dir / "stdout.log").read_text().splitlines()
+        assert lines[0].startswith("listening on ")
+        return [json.loads(line) for line in lines[1:]]
+
+    [event] = wait_for(events, "the CreateKey line on stdout")
+    assert event["eventName"] == "CreateKey"
+    assert event["resources"][0]["ARN"] == key
 
 
 def test_failing_audit_stream_refuses_mutations_until_it_recovers(start_trent, tmp_path):
