@@ -24,6 +24,10 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use trent_crypto::SigningKey;
 
+pub mod lookup;
+pub mod sink;
+pub mod usage;
+
 /// Name of the sealed Ed25519 signing key in the store's `meta` table.
 pub const SIGNING_KEY_META: &str = "audit-signing-key";
 /// AAD of the sealed signing key.
@@ -35,6 +39,7 @@ pub enum EventSource {
     Kms,
     Iam,
     Sts,
+    CloudTrail,
 }
 
 impl EventSource {
@@ -43,6 +48,7 @@ impl EventSource {
             EventSource::Kms => "kms.amazonaws.com",
             EventSource::Iam => "iam.amazonaws.com",
             EventSource::Sts => "sts.amazonaws.com",
+            EventSource::CloudTrail => "cloudtrail.amazonaws.com",
         }
     }
 }
@@ -479,6 +485,7 @@ pub struct AuditLog {
     tx: mpsc::Sender<Msg>,
     /// Ends the writer's flush window early: someone waits for a commit.
     urgent: Arc<tokio::sync::Notify>,
+    stats: Arc<sink::AuditStats>,
 }
 
 impl AuditLog {
@@ -488,7 +495,22 @@ impl AuditLog {
         signer: SigningKey,
         config: AuditConfig,
     ) -> Result<Self, StoreError> {
+        Self::start_with_stream(store, signer, config, None).await
+    }
+
+    /// [`Self::start`], also writing each committed event to `stream`.
+    pub async fn start_with_stream(
+        store: Arc<dyn Store>,
+        signer: SigningKey,
+        config: AuditConfig,
+        stream: Option<sink::JsonLinesSink>,
+    ) -> Result<Self, StoreError> {
+        let stats = Arc::new(sink::AuditStats::default());
         let tail = store.audit_tail().await?;
+        let now = now_millis().to_string();
+        store
+            .meta_secret(usage::TRACKING_START_META, now.as_bytes())
+            .await?;
         let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
         let urgent = Arc::new(tokio::sync::Notify::new());
         let mut writer = Writer {
@@ -501,6 +523,8 @@ impl AuditLog {
             next_digest: 1,
             signed_through: 0,
             oldest_unsigned: None,
+            stream,
+            stats: stats.clone(),
         };
         if let Some((seq, hash)) = tail.last_event {
             writer.next_seq = seq + 1;
@@ -516,7 +540,17 @@ impl AuditLog {
             writer.oldest_unsigned = Some(tokio::time::Instant::now());
         }
         tokio::spawn(writer.run(rx));
-        Ok(Self { tx, urgent })
+        Ok(Self { tx, urgent, stats })
+    }
+
+    /// The writer's counters and health.
+    pub fn stats(&self) -> &sink::AuditStats {
+        &self.stats
+    }
+
+    /// Events queued and not yet taken by the writer.
+    pub fn queue_depth(&self) -> usize {
+        self.tx.max_capacity() - self.tx.capacity()
     }
 
     /// Queues an event. Waits only while the queue is full (the writer
@@ -569,6 +603,8 @@ struct Writer {
     next_digest: i64,
     signed_through: i64,
     oldest_unsigned: Option<tokio::time::Instant>,
+    stream: Option<sink::JsonLinesSink>,
+    stats: Arc<sink::AuditStats>,
 }
 
 impl Writer {
@@ -659,7 +695,18 @@ impl Writer {
             self.oldest_unsigned = None;
             return;
         }
-        let result = self.store.append_audit(&records, digest.as_ref()).await;
+        let events = batch.iter().map(|(e, _)| &**e);
+        let usage = usage::last_usage(events.zip(records.iter().map(|r| r.event_id.as_str())));
+        let started = std::time::Instant::now();
+        let result = self
+            .store
+            .append_audit(&records, digest.as_ref(), &usage)
+            .await;
+        self.stats.write_seconds.observe(started.elapsed());
+        self.stats.store_result(records.len(), result.is_ok());
+        if result.is_ok() {
+            sink::after_commit(&mut self.stream, &records, &self.stats);
+        }
         let outcome = match result {
             Ok(()) => {
                 self.next_seq = seq;

@@ -27,6 +27,7 @@ mod markers;
 mod model;
 pub mod policy;
 mod service;
+pub mod stats;
 mod store;
 
 pub use error::KmsError;
@@ -37,10 +38,10 @@ pub use iam::{
 pub use ids::{KeyRef, alias_arn, key_arn, key_material_id};
 pub use model::{
     AliasRecord, Caller, Credential, DueWork, EntityKind, GrantRecord, IamEntity, Identity,
-    KeyRecord, Page, PrincipalKind, RotationRecord, SessionRecord, Tag, now_millis,
+    KeyLastUsage, KeyRecord, Page, PrincipalKind, RotationRecord, SessionRecord, Tag, now_millis,
 };
 pub use service::{
     AliasMode, CreateGrant, CreateKey, DataKey, GRANT_OPERATIONS, GrantSelector, Kms, KmsConfig,
-    ReEncrypted,
+    LookupEvents, ReEncrypted,
 };
 pub use store::{RootKey, SealError, SealedMaterial, Store, StoreError};

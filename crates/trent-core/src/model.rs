@@ -227,6 +227,16 @@ pub struct Page<T> {
     pub next_marker: Option<String>,
 }
 
+/// What `GetKeyLastUsage` reports of a key.
+#[derive(Debug)]
+pub struct KeyLastUsage {
+    pub key: KeyRecord,
+    /// `None`: no successful cryptographic operation since tracking began.
+    pub last: Option<crate::audit::usage::KeyUsage>,
+    /// When Trent began tracking usage (Unix milliseconds).
+    pub tracking_start_ms: i64,
+}
+
 pub fn now_millis() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

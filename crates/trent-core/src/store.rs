@@ -1,3 +1,5 @@
+use crate::audit::lookup::AuditLookup;
+use crate::audit::usage::KeyUsage;
 use crate::audit::{AuditDigest, AuditRecord, AuditTail};
 use crate::model::{
     AliasRecord, Credential, DueWork, EntityKind, GrantRecord, IamEntity, KeyRecord, RotationRecord,
@@ -167,12 +169,18 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_grant(&self, key_id: Uuid, grant_id: &str) -> Result<bool, StoreError>;
 
     /// Appends audit events (consecutive seqs, continuing the trail) and,
-    /// optionally, a digest, in one transaction.
+    /// optionally, a digest, and records the keys' last usage, in one
+    /// transaction.
     async fn append_audit(
         &self,
         events: &[AuditRecord],
         digest: Option<&AuditDigest>,
+        usage: &[KeyUsage],
     ) -> Result<(), StoreError>;
+    /// `LookupEvents`: one page of an account's events, newest first.
+    async fn lookup_audit(&self, query: &AuditLookup) -> Result<Vec<AuditRecord>, StoreError>;
+    /// A key's last successful cryptographic operation, if tracked.
+    async fn key_last_usage(&self, key_id: Uuid) -> Result<Option<KeyUsage>, StoreError>;
     /// Audit events with `seq > after_seq`, in seq order.
     async fn audit_events(
         &self,

@@ -12,8 +12,10 @@
 mod api;
 mod audit;
 pub mod auth;
+mod cloudtrail;
 pub mod error;
 mod iam;
+pub mod metrics;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -47,6 +49,8 @@ pub struct AppState {
     pub test_clock: Option<Arc<AdjustableClock>>,
     /// The audit trail; `None` records nothing.
     pub audit: Option<AuditLog>,
+    /// Request counters and latencies for `GET /metrics`.
+    pub metrics: metrics::Metrics,
     request_ids: RequestIds,
 }
 
@@ -58,6 +62,7 @@ impl AppState {
             auth: auth::Authenticator::new(regions),
             test_clock: None,
             audit: None,
+            metrics: metrics::Metrics::new(),
             request_ids: RequestIds::new(),
         }
     }
@@ -96,7 +101,9 @@ impl RequestIds {
 }
 
 pub fn router(state: Arc<AppState>) -> Router {
-    let mut router = Router::new().route("/health", axum::routing::get(health));
+    let mut router = Router::new()
+        .route("/health", axum::routing::get(health))
+        .route("/metrics", axum::routing::get(metrics_text));
     if state.test_clock.is_some() {
         router = router.route("/_trent/clock/advance", axum::routing::post(advance_clock));
     }
@@ -196,16 +203,42 @@ async fn health() -> impl IntoResponse {
     )
 }
 
-/// Every request but `/health` lands here.
+async fn metrics_text(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+    (
+        StatusCode::OK,
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        metrics::render(&state),
+    )
+}
+
+/// Every request but `/health` and `/metrics` lands here.
 async fn handle(
     State(state): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request,
 ) -> Response {
+    let started = std::time::Instant::now();
     let request_id = state.request_ids.next();
     // IAM and STS (AWS Query protocol: form-encoded bodies, XML answers).
     if iam::is_query_request(request.headers()) {
-        return iam::handle(&state, request, Some(peer.ip()), &request_id).await;
+        let response = iam::handle(&state, request, Some(peer.ip()), &request_id).await;
+        let ok = response.status().is_success();
+        state
+            .metrics
+            .other(metrics::OtherOperation::IamSts, ok, started.elapsed());
+        return response;
+    }
+    // CloudTrail's LookupEvents (AWS JSON 1.1, like KMS, but its own target).
+    if cloudtrail::operation(request.headers()).is_some() {
+        let response = cloudtrail::handle(&state, request, peer.ip(), &request_id).await;
+        let ok = response.status().is_success();
+        state
+            .metrics
+            .other(metrics::OtherOperation::CloudTrail, ok, started.elapsed());
+        return response;
     }
     let user_agent = user_agent(request.headers());
     let mut facts = Facts::default();
@@ -268,6 +301,8 @@ async fn handle(
             log.record(event).await;
         }
     }
+    let error = result.as_ref().err().map(|e| e.code);
+    state.metrics.kms(facts.operation, error, started.elapsed());
     match result {
         Ok(body) => {
             let mut response = Response::new(Body::from(body));
@@ -299,7 +334,7 @@ struct Facts {
 }
 
 /// The `User-Agent` header, bounded.
-fn user_agent(headers: &axum::http::HeaderMap) -> Option<String> {
+pub(crate) fn user_agent(headers: &axum::http::HeaderMap) -> Option<String> {
     let agent = headers.get(header::USER_AGENT)?.to_str().ok()?;
     let mut end = agent.len().min(256);
     while !agent.is_char_boundary(end) {
@@ -403,5 +438,19 @@ async fn handle_inner(
             },
         ));
     };
+    // What the audit trail cannot record now is refused before it happens:
+    // nothing while the store fails, no mutation while the stream fails.
+    if let Some(log) = &state.audit
+        && !log.stats().accepts(!audit::is_read_only(operation.name()))
+    {
+        tracing::warn!(
+            operation = operation.name(),
+            "audit trail unavailable; request refused"
+        );
+        return Err(ApiError::new(
+            ErrorCode::DependencyTimeoutException,
+            "The audit trail cannot record this request now; retry later.",
+        ));
+    }
     api::dispatch(&state.kms, &caller, operation, &body).await
 }

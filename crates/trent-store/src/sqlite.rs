@@ -5,6 +5,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row, SqlitePool};
 use std::path::Path;
 use std::time::Duration;
+use trent_core::audit::lookup::{AuditLookup, LookupAttribute};
+use trent_core::audit::usage::KeyUsage;
 use trent_core::audit::{AuditDigest, AuditRecord, AuditTail};
 use trent_core::{
     AliasRecord, Credential, DueWork, EntityKind, GrantRecord, IamEntity, KeyRecord,
@@ -335,6 +337,7 @@ impl Store for SqliteStore {
             "DELETE FROM aliases WHERE target = ?",
             "DELETE FROM grants WHERE key_id = ?",
             "DELETE FROM key_rotations WHERE key_id = ?",
+            "DELETE FROM key_last_usage WHERE key_id = ?",
             "DELETE FROM keys WHERE id = ?",
         ] {
             sqlx::query(statement)
@@ -827,6 +830,7 @@ impl Store for SqliteStore {
         &self,
         events: &[AuditRecord],
         digest: Option<&AuditDigest>,
+        usage: &[KeyUsage],
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await.map_err(backend)?;
         // Many rows per statement: one round trip per chunk, not per event.
@@ -866,7 +870,114 @@ impl Store for SqliteStore {
             .await
             .map_err(backend)?;
         }
+        for u in usage {
+            sqlx::query(
+                "INSERT INTO key_last_usage (key_id, operation, time_ms, event_id, request_id) \
+                 VALUES (?, ?, ?, ?, ?) ON CONFLICT (key_id) DO UPDATE SET \
+                 operation = excluded.operation, time_ms = excluded.time_ms, \
+                 event_id = excluded.event_id, request_id = excluded.request_id",
+            )
+            .bind(u.key_id.to_string())
+            .bind(&u.operation)
+            .bind(u.time_ms)
+            .bind(&u.event_id)
+            .bind(&u.request_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        }
         tx.commit().await.map_err(backend)
+    }
+
+    async fn lookup_audit(&self, q: &AuditLookup) -> Result<Vec<AuditRecord>, StoreError> {
+        let mut sql = sqlx::QueryBuilder::new(
+            "SELECT seq, event_id, event_time_ms, key_arn, principal_arn, event_name, event_json, \
+             prev_hash, hash FROM audit_events \
+             WHERE json_extract(event_json, '$.recipientAccountId') = ",
+        );
+        sql.push_bind(&q.account);
+        if let Some(before) = q.before_seq {
+            sql.push(" AND seq < ").push_bind(before);
+        }
+        if let Some(start) = q.start_ms {
+            sql.push(" AND event_time_ms >= ").push_bind(start);
+        }
+        if let Some(end) = q.end_ms {
+            sql.push(" AND event_time_ms <= ").push_bind(end);
+        }
+        if let Some((attribute, value)) = &q.attribute {
+            let field = |sql: &mut sqlx::QueryBuilder<'_, sqlx::Sqlite>, path: &str| {
+                sql.push(format_args!(" AND json_extract(event_json, '{path}') = "));
+            };
+            match attribute {
+                LookupAttribute::EventId => {
+                    sql.push(" AND event_id = ").push_bind(value);
+                }
+                LookupAttribute::EventName => {
+                    sql.push(" AND event_name = ").push_bind(value);
+                }
+                LookupAttribute::ReadOnly => {
+                    field(&mut sql, "$.readOnly");
+                    sql.push_bind(i64::from(value == "true"));
+                }
+                LookupAttribute::EventSource => {
+                    field(&mut sql, "$.eventSource");
+                    sql.push_bind(value);
+                }
+                LookupAttribute::AccessKeyId => {
+                    field(&mut sql, "$.userIdentity.accessKeyId");
+                    sql.push_bind(value);
+                }
+                LookupAttribute::Username => {
+                    sql.push(
+                        " AND (json_extract(event_json, '$.userIdentity.userName') = ",
+                    )
+                    .push_bind(value)
+                    .push(" OR (json_extract(event_json, '$.userIdentity.type') = 'Root' AND ")
+                    .push_bind(value)
+                    .push(" = 'root') OR (json_extract(event_json, '$.userIdentity.type') = 'AssumedRole' \
+                           AND substr(json_extract(event_json, '$.userIdentity.arn'), -1 - length(")
+                    .push_bind(value)
+                    .push(")) = '/' || ")
+                    .push_bind(value)
+                    .push("))");
+                }
+                LookupAttribute::ResourceType | LookupAttribute::ResourceName => {
+                    let member = if *attribute == LookupAttribute::ResourceType {
+                        "$.type"
+                    } else {
+                        "$.ARN"
+                    };
+                    sql.push(format_args!(
+                        " AND EXISTS (SELECT 1 FROM json_each(event_json, '$.resources') AS r \
+                         WHERE json_extract(r.value, '{member}') = "
+                    ))
+                    .push_bind(value)
+                    .push(")");
+                }
+            }
+        }
+        sql.push(" ORDER BY seq DESC LIMIT ")
+            .push_bind(q.limit as i64);
+        let rows = sql.build().fetch_all(&self.pool).await.map_err(backend)?;
+        Ok(rows.iter().map(audit_record_from_row).collect())
+    }
+
+    async fn key_last_usage(&self, key_id: Uuid) -> Result<Option<KeyUsage>, StoreError> {
+        let row = sqlx::query(
+            "SELECT operation, time_ms, event_id, request_id FROM key_last_usage WHERE key_id = ?",
+        )
+        .bind(key_id.to_string())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(row.map(|r| KeyUsage {
+            key_id,
+            operation: r.get("operation"),
+            time_ms: r.get("time_ms"),
+            event_id: r.get("event_id"),
+            request_id: r.get("request_id"),
+        }))
     }
 
     async fn audit_events(
@@ -883,20 +994,7 @@ impl Store for SqliteStore {
         .fetch_all(&self.pool)
         .await
         .map_err(backend)?;
-        Ok(rows
-            .iter()
-            .map(|r| AuditRecord {
-                seq: r.get("seq"),
-                event_id: r.get("event_id"),
-                event_time_ms: r.get("event_time_ms"),
-                key_arn: r.get("key_arn"),
-                principal_arn: r.get("principal_arn"),
-                event_name: r.get("event_name"),
-                event_json: r.get("event_json"),
-                prev_hash: r.get("prev_hash"),
-                hash: r.get("hash"),
-            })
-            .collect())
+        Ok(rows.iter().map(audit_record_from_row).collect())
     }
 
     async fn audit_digests(
@@ -936,6 +1034,20 @@ impl Store for SqliteStore {
             last_event,
             last_digest,
         })
+    }
+}
+
+fn audit_record_from_row(r: &SqliteRow) -> AuditRecord {
+    AuditRecord {
+        seq: r.get("seq"),
+        event_id: r.get("event_id"),
+        event_time_ms: r.get("event_time_ms"),
+        key_arn: r.get("key_arn"),
+        principal_arn: r.get("principal_arn"),
+        event_name: r.get("event_name"),
+        event_json: r.get("event_json"),
+        prev_hash: r.get("prev_hash"),
+        hash: r.get("hash"),
     }
 }
 

@@ -74,7 +74,7 @@ enum AuditCommand {
         #[arg(long, default_value = "./trent-data")]
         data_dir: PathBuf,
         /// Only events on this key (key id or ARN).
-        #[arg(long)]
+        #[arg(long, visible_alias = "key")]
         key_id: Option<String>,
         /// Only events by this principal ARN.
         #[arg(long)]
@@ -121,10 +121,16 @@ struct ServeArgs {
     #[arg(long, value_delimiter = ',')]
     regions: Vec<String>,
     /// Record no audit events. Exists only to measure what auditing costs
-    /// (`trent bench --audit-off-cells`); never in production: calls would
+    /// (`trent bench --audit-off`); never in production: calls would
     /// leave no trace.
     #[arg(long)]
     unsafe_no_audit: bool,
+    /// Also write each audit event, once committed to the store, as one
+    /// line of CloudTrail JSON to this file (appended, created 0600,
+    /// recreated if removed) or to stdout (`-`, after the ready line).
+    /// While writing it fails, mutations are refused.
+    #[arg(long, value_name = "PATH|-")]
+    audit_stream: Option<String>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -192,9 +198,17 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         *slot = *value;
     }
     let signer = audit_signing_key(&store, &root).await?;
-    let audit_log = AuditLog::start(store.clone(), signer, AuditConfig::default())
-        .await
-        .context("starting the audit trail")?;
+    let stream = match &args.audit_stream {
+        Some(arg) => Some(
+            audit::sink::JsonLinesSink::open(audit::sink::StreamTarget::parse(arg))
+                .with_context(|| format!("opening the audit stream {arg}"))?,
+        ),
+        None => None,
+    };
+    let audit_log =
+        AuditLog::start_with_stream(store.clone(), signer, AuditConfig::default(), stream)
+            .await
+            .context("starting the audit trail")?;
     let kms = Kms::open(store, root, identities.clone(), config, clock).await?;
 
     let regions = args.regions.clone();

@@ -263,3 +263,93 @@ fn rfc3339_round_trips() {
     assert_eq!(parse_rfc3339_ms("yesterday"), None);
     assert_eq!(iso8601(1_700_000_000_999), "2023-11-14T22:13:20Z");
 }
+
+#[test]
+fn key_usage_keeps_the_last_successful_tracked_operation_per_key() {
+    let key =
+        |n: i64| uuid::Uuid::parse_str(&format!("0000000{n}-0000-4000-8000-000000000000")).unwrap();
+    let mut failed = event(1);
+    failed.error = Some(("DisabledException".into(), "disabled".into()));
+    let mut describe = event(2);
+    describe.name = "DescribeKey".into();
+    let mut re_encrypt = event(3);
+    re_encrypt.name = "ReEncrypt".into();
+    re_encrypt.key_arns.push(event(4).key_arns[0].clone());
+    let events = [event(1), failed, describe, event(2), re_encrypt, event(4)];
+    let ids = ["e1", "e1-failed", "e2-describe", "e2", "e3", "e4"];
+    let mut usage = usage::last_usage(events.iter().zip(ids));
+    usage.sort_by_key(|u| u.key_id);
+    let got: Vec<(uuid::Uuid, &str, &str)> = usage
+        .iter()
+        .map(|u| (u.key_id, u.operation.as_str(), u.event_id.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (key(1), "Encrypt", "e1"),
+            (key(2), "Encrypt", "e2"),
+            (key(3), "ReEncrypt", "e3"),
+            (key(4), "Encrypt", "e4"),
+        ]
+    );
+    assert_eq!(usage[1].request_id.as_deref(), Some("req-2"));
+}
+
+/// Accepts `budget` bytes, then fails until given more.
+struct FlakyWriter {
+    written: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    budget: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl std::io::Write for FlakyWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        use std::sync::atomic::Ordering::SeqCst;
+        let n = buf.len().min(self.budget.load(SeqCst));
+        if n == 0 {
+            return Err(std::io::Error::from_raw_os_error(28));
+        }
+        self.budget.fetch_sub(n, SeqCst);
+        self.written.lock().unwrap().extend_from_slice(&buf[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_failing_stream_resumes_without_torn_or_repeated_lines() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let written = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let budget = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut sink = sink::JsonLinesSink::with_writer(Box::new(FlakyWriter {
+        written: written.clone(),
+        budget: budget.clone(),
+    }));
+    let stats = sink::AuditStats::default();
+    let (_, records, _) = trail(4, 100);
+    // Half of the first line fits, then the "disk" is full.
+    budget.store(records[0].event_json.len() / 2, SeqCst);
+    assert!(sink.write(&records[..2], &stats).is_err());
+    assert!(sink.write(&records[2..3], &stats).is_err());
+    budget.store(usize::MAX / 2, SeqCst);
+    sink.write(&records[3..], &stats).unwrap();
+    let text = String::from_utf8(written.lock().unwrap().clone()).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let expected: Vec<&str> = records.iter().map(|r| r.event_json.as_str()).collect();
+    assert_eq!(lines, expected);
+    assert_eq!(stats.stream_dropped.load(SeqCst), 0);
+}
+
+#[test]
+fn the_stream_refuses_mutations_and_the_store_everything() {
+    let stats = sink::AuditStats::default();
+    assert!(stats.accepts(true) && stats.accepts(false));
+    stats.stream_result(false);
+    assert!(!stats.accepts(true) && stats.accepts(false));
+    stats.store_result(1, false);
+    assert!(!stats.accepts(true) && !stats.accepts(false));
+    stats.store_result(1, true);
+    stats.stream_result(true);
+    assert!(stats.accepts(true));
+}

@@ -285,6 +285,42 @@ impl Kms {
         Ok(key.record.clone())
     }
 
+    /// `GetKeyLastUsage`: the key's last successful cryptographic operation
+    /// (as the audit writer recorded it) and when tracking began. Not
+    /// cross-account: another account's key is not found.
+    pub async fn key_last_usage(
+        &self,
+        caller: &Caller,
+        key_id: &str,
+    ) -> Result<crate::model::KeyLastUsage, KmsError> {
+        let (key, _) = self.target(caller, key_id, AliasMode::Refuse).await?;
+        if key.record.account != caller.account() {
+            return Err(not_found(caller, &key.record.id));
+        }
+        self.authorize(
+            caller,
+            "kms:GetKeyLastUsage",
+            &key,
+            &RequestFacts::default(),
+            None,
+        )?;
+        let last = self.store.key_last_usage(key.record.id).await?;
+        // Set at the audit writer's first start; if no writer ever ran,
+        // tracking starts now.
+        let now = crate::model::now_millis().to_string();
+        let stored = self
+            .store
+            .meta_secret(crate::audit::usage::TRACKING_START_META, now.as_bytes())
+            .await?;
+        let tracking_start_ms = crate::audit::usage::parse_tracking_start(&stored)
+            .ok_or_else(|| KmsError::Internal("unreadable usage tracking start".into()))?;
+        Ok(crate::model::KeyLastUsage {
+            key: key.record.clone(),
+            last,
+            tracking_start_ms,
+        })
+    }
+
     // ----- policies -----------------------------------------------------
 
     pub async fn get_key_policy(

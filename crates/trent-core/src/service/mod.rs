@@ -7,6 +7,9 @@ mod crypto;
 mod grants;
 mod keys;
 mod lifecycle;
+mod trail;
+
+pub use trail::LookupEvents;
 
 use crate::authz::{
     AuthzContext, RequestFacts, deny_message, evaluate_identity, evaluate_resource, grant_allows,
@@ -216,6 +219,9 @@ pub struct Kms {
     /// Keys per (account, region), counted for the quota without a store
     /// scan per CreateKey; loaded from the store on first use.
     key_counts: std::sync::Mutex<std::collections::HashMap<(String, String), usize>>,
+    /// Key lookups answered by the cache, and those that went to the store.
+    cache_hits: std::sync::atomic::AtomicU64,
+    cache_misses: std::sync::atomic::AtomicU64,
 }
 
 fn material_aad(id: &Uuid, version: u32) -> Vec<u8> {
@@ -264,6 +270,8 @@ impl Kms {
             markers,
             policies: papaya::HashMap::new(),
             key_counts: std::sync::Mutex::new(std::collections::HashMap::new()),
+            cache_hits: Default::default(),
+            cache_misses: Default::default(),
         })
     }
 
@@ -292,6 +300,15 @@ impl Kms {
             items: items[start..end].to_vec(),
             next_marker,
         })
+    }
+
+    /// Key-cache (hits, misses) since start, for `/metrics`.
+    pub fn key_cache_stats(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (
+            self.cache_hits.load(Relaxed),
+            self.cache_misses.load(Relaxed),
+        )
     }
 
     /// Now, by the lifecycle clock.
@@ -355,9 +372,12 @@ impl Kms {
 
     /// The cached key, loading and unsealing it on first use.
     async fn key(&self, id: Uuid) -> Result<Arc<CachedKey>, KmsError> {
+        use std::sync::atomic::Ordering::Relaxed;
         if let Some(key) = self.keys.pin().get(&id) {
+            self.cache_hits.fetch_add(1, Relaxed);
             return Ok(key.clone());
         }
+        self.cache_misses.fetch_add(1, Relaxed);
         let _guard = self.key_lock(&id).lock().await;
         self.key_locked(id).await
     }

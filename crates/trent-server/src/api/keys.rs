@@ -186,6 +186,27 @@ pub(super) async fn get_key_rotation_status(
     })
 }
 
+pub(super) async fn get_key_last_usage(
+    kms: &Kms,
+    caller: &Caller,
+    req: GetKeyLastUsageRequest,
+) -> Result<GetKeyLastUsageResponse, ApiError> {
+    let report = kms.key_last_usage(caller, &req.key_id).await?;
+    let key = &report.key;
+    Ok(GetKeyLastUsageResponse {
+        key_id: Some(key.arn.clone()),
+        key_last_usage: report.last.map(|u| KeyLastUsageData {
+            operation: Some(u.operation.as_str().into()),
+            timestamp: Some(seconds(u.time_ms)),
+            cloud_trail_event_id: Some(u.event_id),
+            kms_request_id: u.request_id,
+        }),
+        // The later of the key's creation and the start of tracking.
+        tracking_start_date: Some(seconds(report.tracking_start_ms.max(key.created_ms))),
+        key_creation_date: Some(seconds(key.created_ms)),
+    })
+}
+
 pub(super) async fn rotate_key_on_demand(
     kms: &Kms,
     caller: &Caller,

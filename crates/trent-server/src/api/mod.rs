@@ -44,6 +44,7 @@ pub async fn dispatch(
         EnableKeyRotation => keys::enable_key_rotation,
         DisableKeyRotation => keys::disable_key_rotation,
         GetKeyRotationStatus => keys::get_key_rotation_status,
+        GetKeyLastUsage => keys::get_key_last_usage,
         RotateKeyOnDemand => keys::rotate_key_on_demand,
         ListKeyRotations => keys::list_key_rotations,
         Encrypt => crypto::encrypt,

@@ -324,6 +324,23 @@ async fn serve(
     {
         return Err(QueryError::invalid_action(action, version));
     }
+    // A change (or an issued session) the audit trail cannot record now is
+    // refused before it happens.
+    let mutation = service == Service::Sts || !crate::audit::is_read_only(action);
+    if let Some(log) = &state.audit
+        && !log.stats().accepts(mutation)
+    {
+        tracing::warn!(
+            request_id,
+            action,
+            "audit trail unavailable; request refused"
+        );
+        return Err(QueryError::new(
+            "ServiceUnavailable",
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The audit trail cannot record this request now; retry later.",
+        ));
+    }
     let mut result = Xml::new();
     let known = match service {
         Service::Iam => {

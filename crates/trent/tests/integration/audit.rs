@@ -211,6 +211,38 @@ async fn every_call_is_audited_verifiably_and_without_secrets() {
         dir.path(),
     );
     assert!(later.is_empty());
+    // `--key` takes the ARN too; `--principal`, `--since` and `--until`
+    // combine with it.
+    let arn = format!("arn:aws:kms:us-east-1:{ACCOUNT}:key/{key_id}");
+    let (_, by_arn, _) = trent(&["audit", "export", "--key", &arn], dir.path());
+    assert_eq!(by_arn, by_key);
+    let root = format!("arn:aws:iam::{ACCOUNT}:root");
+    let (_, combined, _) = trent(
+        &[
+            "audit",
+            "export",
+            "--key",
+            &key_id,
+            "--principal",
+            &root,
+            "--since",
+            "2000-01-01T00:00:00Z",
+            "--until",
+            "2999-01-01T00:00:00Z",
+        ],
+        dir.path(),
+    );
+    assert_eq!(combined, by_key);
+    let (_, nobody, _) = trent(
+        &[
+            "audit",
+            "export",
+            "--principal",
+            "arn:aws:iam::999999999999:root",
+        ],
+        dir.path(),
+    );
+    assert!(nobody.is_empty());
 
     // No plaintext, data key or random bytes anywhere: not in the data
     // directory's files (raw bytes), not in the export.
@@ -338,6 +370,223 @@ async fn scheduled_deletion_and_rotation_are_audited_as_service_events() {
                 .ends_with(key.as_str())
         );
     }
+    let (ok, out, err) = trent(&["audit", "verify"], dir.path());
+    assert!(ok, "{out}{err}");
+}
+
+/// GetKeyLastUsage, after the audit writer has committed what it should
+/// show (crypto events are written asynchronously; AWS documents the
+/// operation as eventually consistent too).
+async fn last_usage_when(
+    kms: &aws_sdk_kms::Client,
+    key: &str,
+    ready: impl Fn(&aws_sdk_kms::operation::get_key_last_usage::GetKeyLastUsageOutput) -> bool,
+) -> aws_sdk_kms::operation::get_key_last_usage::GetKeyLastUsageOutput {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let out = kms.get_key_last_usage().key_id(key).send().await.unwrap();
+        if ready(&out) || std::time::Instant::now() > deadline {
+            return out;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// Issue #7: GetKeyLastUsage reports the last successful cryptographic
+/// operation with the CloudTrail event id that recorded it.
+#[tokio::test]
+async fn get_key_last_usage_names_the_last_crypto_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_in(dir.path(), &[]);
+    let kms = server.client();
+    let a = new_key(&kms).await;
+    let b = new_key(&kms).await;
+
+    let fresh = kms.get_key_last_usage().key_id(&a).send().await.unwrap();
+    assert!(fresh.key_last_usage.is_none(), "{fresh:?}");
+    let created = fresh.key_creation_date.unwrap();
+    // Tracking began when the server first started, before the key existed.
+    assert_eq!(fresh.tracking_start_date.unwrap(), created);
+    assert_eq!(
+        fresh.key_id.as_deref(),
+        Some(format!("arn:aws:kms:us-east-1:{ACCOUNT}:key/{a}").as_str())
+    );
+
+    let encrypted = kms
+        .encrypt()
+        .key_id(&a)
+        .plaintext(Blob::new("x"))
+        .send()
+        .await
+        .unwrap();
+    let request_id = encrypted.request_id().unwrap().to_owned();
+    let used = last_usage_when(&kms, &a, |o| o.key_last_usage.is_some()).await;
+    let usage = used.key_last_usage.unwrap();
+    assert_eq!(usage.operation.unwrap().as_str(), "Encrypt");
+    assert_eq!(usage.kms_request_id.as_deref(), Some(request_id.as_str()));
+    let event_id = usage.cloud_trail_event_id.unwrap();
+    let (_, export, _) = trent(&["audit", "export"], dir.path());
+    let event: serde_json::Value = export
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|e| e["eventID"] == event_id.as_str())
+        .expect("the event id is in the trail");
+    assert_eq!(event["eventName"], "Encrypt");
+    assert_eq!(event["requestID"], request_id.as_str());
+
+    // A failing call is no use: B is disabled, its Encrypt fails.
+    kms.disable_key().key_id(&b).send().await.unwrap();
+    let err = kms
+        .encrypt()
+        .key_id(&b)
+        .plaintext(Blob::new("x"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "DisabledException");
+    kms.enable_key().key_id(&b).send().await.unwrap();
+    // ReEncrypt uses both keys; afterwards both name it (and B only it).
+    kms.re_encrypt()
+        .ciphertext_blob(encrypted.ciphertext_blob.unwrap())
+        .destination_key_id(&b)
+        .send()
+        .await
+        .unwrap();
+    for key in [&a, &b] {
+        let out = last_usage_when(&kms, key, |o| {
+            o.key_last_usage
+                .as_ref()
+                .and_then(|u| u.operation.as_ref())
+                .is_some_and(|op| op.as_str() == "ReEncrypt")
+        })
+        .await;
+        let usage = out.key_last_usage.unwrap();
+        assert_eq!(usage.operation.unwrap().as_str(), "ReEncrypt", "{key}");
+        assert_ne!(usage.cloud_trail_event_id.unwrap(), event_id);
+    }
+
+    // Alias names are not accepted; unknown keys are not found.
+    kms.create_alias()
+        .alias_name("alias/last-usage")
+        .target_key_id(&a)
+        .send()
+        .await
+        .unwrap();
+    for bad in ["alias/last-usage", "00000000-0000-4000-8000-000000000000"] {
+        let err = kms
+            .get_key_last_usage()
+            .key_id(bad)
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(code(&err), "NotFoundException", "{bad}");
+    }
+    // The usage survives a restart (it is in the store).
+    drop(kms);
+    server.stop();
+    let server = Server::start_in(dir.path(), &[]);
+    let out = server
+        .client()
+        .get_key_last_usage()
+        .key_id(&b)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        out.key_last_usage.unwrap().operation.unwrap().as_str(),
+        "ReEncrypt"
+    );
+}
+
+/// `GET /metrics` over a raw connection.
+fn metrics(server: &Server) -> String {
+    use std::io::{Read, Write};
+    let addr = server.url.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    response
+}
+
+/// The value of the sample on the line that starts with `series `.
+fn metric(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("no {series} in\n{text}"))
+        .parse()
+        .unwrap()
+}
+
+/// Issue #7: a stream that cannot be written (here /dev/full: every write
+/// fails with ENOSPC) makes Trent refuse mutations with a retryable AWS
+/// error before they happen; reads go on and are recorded in the store.
+#[tokio::test]
+async fn failing_audit_stream_refuses_mutations_before_they_happen() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_in(dir.path(), &["--audit-stream", "/dev/full"]);
+    let kms = server.client();
+    // A read is answered; its event reaches the store, not the stream.
+    assert!(kms.list_keys().send().await.unwrap().keys().is_empty());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while metric(&metrics(&server), "trent_audit_failing{sink=\"stream\"}") != 1.0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no stream failure seen"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let before = metrics(&server);
+    assert!(metric(&before, "trent_audit_write_failures_total{sink=\"stream\"}") >= 1.0);
+    assert_eq!(
+        metric(&before, "trent_audit_write_failures_total{sink=\"store\"}"),
+        0.0
+    );
+
+    let err = kms
+        .create_key()
+        .description("never created")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "DependencyTimeoutException");
+    assert_eq!(err.raw_response().unwrap().status().as_u16(), 500);
+    assert!(kms.list_keys().send().await.unwrap().keys().is_empty());
+    let after = metrics(&server);
+    assert!(
+        metric(
+            &after,
+            "trent_requests_total{operation=\"CreateKey\",error_type=\"DependencyTimeoutException\"}"
+        ) >= 1.0
+    );
+    assert!(
+        metric(&after, "trent_audit_write_failures_total{sink=\"stream\"}")
+            > metric(&before, "trent_audit_write_failures_total{sink=\"stream\"}")
+    );
+    drop(kms);
+    server.stop();
+    // The store, the authoritative trail, has every call, the refusal too.
+    let (ok, export, err) = trent(&["audit", "export"], dir.path());
+    assert!(ok, "{err}");
+    let events: Vec<serde_json::Value> = export
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(
+        events.iter().any(
+            |e| e["eventName"] == "CreateKey" && e["errorCode"] == "DependencyTimeoutException"
+        )
+    );
+    assert!(
+        !events
+            .iter()
+            .any(|e| e["eventName"] == "CreateKey" && e["errorCode"].is_null())
+    );
     let (ok, out, err) = trent(&["audit", "verify"], dir.path());
     assert!(ok, "{out}{err}");
 }

@@ -1,0 +1,279 @@
+//! `GET /metrics` in the Prometheus text format (version 0.0.4),
+//! unauthenticated like `/health`.
+//!
+//! Every series a request touches is created at startup: a row of counters
+//! per operation (one per [`ErrorCode`], plus success and "other") and a
+//! latency [`Histogram`] per operation, indexed by the `Operation` enum, so
+//! recording is a few relaxed atomic adds: no lock, no allocation, no map
+//! lookup. The exposition is written here by hand (about a hundred lines)
+//! rather than with `prometheus-client`, whose histograms take a lock per
+//! observation; `tests/python/test_audit.py` parses it with the reference
+//! parser (`prometheus_client`).
+
+use crate::AppState;
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use trent_core::stats::{Histogram, HistogramSnapshot, LATENCY_BUCKETS};
+use trent_wire::{ErrorCode, Operation};
+
+/// Requests that are not a KMS operation.
+#[derive(Debug, Clone, Copy)]
+pub enum OtherOperation {
+    /// A KMS request naming no known operation.
+    Unknown = 0,
+    /// IAM and STS (Query protocol).
+    IamSts = 1,
+    /// CloudTrail's LookupEvents.
+    CloudTrail = 2,
+}
+
+const OTHER_NAMES: [&str; 3] = ["Unknown", "IAM/STS", "CloudTrail.LookupEvents"];
+
+/// Column of a request counter row: success, an `ErrorCode`, or another
+/// protocol's error.
+const SUCCESS: usize = 0;
+fn error_column(code: Option<ErrorCode>) -> usize {
+    match code {
+        Some(code) => 1 + code as usize,
+        None => 1 + ErrorCode::ALL.len(),
+    }
+}
+
+struct Row {
+    requests: Box<[AtomicU64]>,
+    latency: Histogram,
+}
+
+impl Row {
+    fn new() -> Self {
+        Self {
+            requests: (0..ErrorCode::ALL.len() + 2)
+                .map(|_| AtomicU64::new(0))
+                .collect(),
+            latency: Histogram::default(),
+        }
+    }
+}
+
+/// The server's request instruments.
+pub struct Metrics {
+    /// `Operation::ALL` order, then [`OtherOperation`].
+    rows: Box<[Row]>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        Self {
+            rows: (0..Operation::ALL.len() + OTHER_NAMES.len())
+                .map(|_| Row::new())
+                .collect(),
+        }
+    }
+
+    /// A KMS request: its operation (if known), its error (if any).
+    pub fn kms(&self, operation: Option<Operation>, error: Option<ErrorCode>, elapsed: Duration) {
+        let row = match operation {
+            Some(op) => op as usize,
+            None => Operation::ALL.len() + OtherOperation::Unknown as usize,
+        };
+        let column = error.map_or(SUCCESS, |code| error_column(Some(code)));
+        self.record(row, column, elapsed);
+    }
+
+    /// An IAM, STS or CloudTrail request; its error type is not an
+    /// `ErrorCode` and counts as other.
+    pub fn other(&self, operation: OtherOperation, ok: bool, elapsed: Duration) {
+        let column = if ok { SUCCESS } else { error_column(None) };
+        self.record(Operation::ALL.len() + operation as usize, column, elapsed);
+    }
+
+    fn record(&self, row: usize, column: usize, elapsed: Duration) {
+        let row = &self.rows[row];
+        row.requests[column].fetch_add(1, Ordering::Relaxed);
+        row.latency.observe(elapsed);
+    }
+}
+
+fn row_name(row: usize) -> &'static str {
+    match Operation::ALL.get(row) {
+        Some(op) => op.name(),
+        None => OTHER_NAMES[row - Operation::ALL.len()],
+    }
+}
+
+fn column_name(column: usize) -> &'static str {
+    match column {
+        SUCCESS => "None",
+        c if c <= ErrorCode::ALL.len() => ErrorCode::ALL[c - 1].as_str(),
+        _ => "Other",
+    }
+}
+
+fn header(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+fn histogram(out: &mut String, name: &str, labels: &str, s: &HistogramSnapshot) {
+    let sep = if labels.is_empty() { "" } else { "," };
+    for (bound, count) in LATENCY_BUCKETS.iter().zip(&s.cumulative) {
+        let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"{bound}\"}} {count}");
+    }
+    let _ = writeln!(
+        out,
+        "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {}",
+        s.cumulative[LATENCY_BUCKETS.len()]
+    );
+    let braces = if labels.is_empty() {
+        String::new()
+    } else {
+        format!("{{{labels}}}")
+    };
+    let _ = writeln!(out, "{name}_sum{braces} {}", s.sum_seconds);
+    let _ = writeln!(out, "{name}_count{braces} {}", s.count);
+}
+
+/// The whole exposition.
+pub fn render(state: &AppState) -> String {
+    let mut out = String::with_capacity(16 * 1024);
+    let m = &state.metrics;
+    header(
+        &mut out,
+        "trent_requests_total",
+        "counter",
+        "Requests by operation and error type (None: success).",
+    );
+    for (r, row) in m.rows.iter().enumerate() {
+        for (c, count) in row.requests.iter().enumerate() {
+            let count = count.load(Ordering::Relaxed);
+            if count > 0 {
+                let _ = writeln!(
+                    out,
+                    "trent_requests_total{{operation=\"{}\",error_type=\"{}\"}} {count}",
+                    row_name(r),
+                    column_name(c)
+                );
+            }
+        }
+    }
+    header(
+        &mut out,
+        "trent_request_duration_seconds",
+        "histogram",
+        "Request latency by operation, from routing to the response.",
+    );
+    for (r, row) in m.rows.iter().enumerate() {
+        let s = row.latency.snapshot();
+        if s.count > 0 {
+            let labels = format!("operation=\"{}\"", row_name(r));
+            histogram(&mut out, "trent_request_duration_seconds", &labels, &s);
+        }
+    }
+    let (hits, misses) = state.kms.key_cache_stats();
+    header(
+        &mut out,
+        "trent_key_cache_hits_total",
+        "counter",
+        "Key lookups answered from the in-memory key cache.",
+    );
+    let _ = writeln!(out, "trent_key_cache_hits_total {hits}");
+    header(
+        &mut out,
+        "trent_key_cache_misses_total",
+        "counter",
+        "Key lookups that loaded the key from the store.",
+    );
+    let _ = writeln!(out, "trent_key_cache_misses_total {misses}");
+    if let Some(log) = &state.audit {
+        let stats = log.stats();
+        header(
+            &mut out,
+            "trent_audit_queue_depth",
+            "gauge",
+            "Audit events queued for the writer.",
+        );
+        let _ = writeln!(out, "trent_audit_queue_depth {}", log.queue_depth());
+        header(
+            &mut out,
+            "trent_audit_write_duration_seconds",
+            "histogram",
+            "Time to commit one batch of audit events to the store.",
+        );
+        histogram(
+            &mut out,
+            "trent_audit_write_duration_seconds",
+            "",
+            &stats.write_seconds.snapshot(),
+        );
+        header(
+            &mut out,
+            "trent_audit_events_written_total",
+            "counter",
+            "Audit events committed to the store.",
+        );
+        let _ = writeln!(
+            out,
+            "trent_audit_events_written_total {}",
+            stats.events_written.load(Ordering::Relaxed)
+        );
+        header(
+            &mut out,
+            "trent_audit_write_failures_total",
+            "counter",
+            "Failed audit writes: store batches (events lost) and stream writes (retried).",
+        );
+        let _ = writeln!(
+            out,
+            "trent_audit_write_failures_total{{sink=\"store\"}} {}\ntrent_audit_write_failures_total{{sink=\"stream\"}} {}",
+            stats.store_failures.load(Ordering::Relaxed),
+            stats.stream_failures.load(Ordering::Relaxed)
+        );
+        header(
+            &mut out,
+            "trent_audit_stream_dropped_total",
+            "counter",
+            "Events the JSON-lines stream gave up on (its backlog was full); the store has them.",
+        );
+        let _ = writeln!(
+            out,
+            "trent_audit_stream_dropped_total {}",
+            stats.stream_dropped.load(Ordering::Relaxed)
+        );
+        header(
+            &mut out,
+            "trent_audit_failing",
+            "gauge",
+            "1 while the last write to this sink failed (Trent then refuses what it cannot record).",
+        );
+        let _ = writeln!(
+            out,
+            "trent_audit_failing{{sink=\"store\"}} {}\ntrent_audit_failing{{sink=\"stream\"}} {}",
+            u8::from(stats.store_failing()),
+            u8::from(stats.stream_failing())
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn enum_discriminants_index_their_all_arrays() {
+        for (i, op) in Operation::ALL.iter().enumerate() {
+            assert_eq!(*op as usize, i, "{}", op.name());
+        }
+        for (i, code) in ErrorCode::ALL.iter().enumerate() {
+            assert_eq!(*code as usize, i, "{}", code.as_str());
+            assert_eq!(column_name(error_column(Some(*code))), code.as_str());
+        }
+        assert_eq!(column_name(error_column(None)), "Other");
+    }
+}
