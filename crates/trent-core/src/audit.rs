@@ -325,6 +325,43 @@ pub struct AuditRecord {
     pub hash: Vec<u8>,
 }
 
+impl AuditRecord {
+    /// A stored event read back: the index fields come from its JSON (an
+    /// event that is not valid JSON keeps them empty, and verification
+    /// reports it).
+    pub fn from_stored(seq: i64, event_json: String, prev_hash: Vec<u8>, hash: Vec<u8>) -> Self {
+        let parsed: Option<Value> = serde_json::from_str(&event_json).ok();
+        Self::from_parsed(seq, event_json, parsed.as_ref(), prev_hash, hash)
+    }
+
+    /// [`Self::from_stored`] with the JSON already parsed.
+    pub fn from_parsed(
+        seq: i64,
+        event_json: String,
+        parsed: Option<&Value>,
+        prev_hash: Vec<u8>,
+        hash: Vec<u8>,
+    ) -> Self {
+        let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_owned);
+        let v = parsed.unwrap_or(&Value::Null);
+        AuditRecord {
+            seq,
+            event_id: text(v.get("eventID")).unwrap_or_default(),
+            event_time_ms: v
+                .get("eventTime")
+                .and_then(Value::as_str)
+                .and_then(parse_rfc3339_ms)
+                .unwrap_or(0),
+            key_arn: text(v.pointer("/resources/0/ARN")),
+            principal_arn: text(v.pointer("/userIdentity/arn")),
+            event_name: text(v.get("eventName")).unwrap_or_default(),
+            event_json,
+            prev_hash,
+            hash,
+        }
+    }
+}
+
 /// A signed close of the chain: events `first_event_seq..=last_event_seq`
 /// end in `last_hash`.
 #[derive(Debug, Clone, PartialEq, Eq)]

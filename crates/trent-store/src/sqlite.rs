@@ -5,7 +5,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row, SqlitePool};
 use std::path::Path;
 use std::time::Duration;
-use trent_core::audit::lookup::{AuditLookup, LookupAttribute};
+use trent_core::audit::lookup::AuditLookup;
 use trent_core::audit::usage::KeyUsage;
 use trent_core::audit::{AuditDigest, AuditRecord, AuditTail};
 use trent_core::{
@@ -13,24 +13,6 @@ use trent_core::{
     RotationRecord, SealedMaterial, SessionRecord, Store, StoreError, now_millis,
 };
 use uuid::Uuid;
-
-/// Audit rows per INSERT statement (9 parameters each, well under SQLite's
-/// limit of 32,766).
-/// Rows per audit `INSERT`, largest first.
-const AUDIT_CHUNK_SIZES: [usize; 4] = [256, 32, 4, 1];
-
-/// Splits `events` into chunks of the sizes of [`AUDIT_CHUNK_SIZES`].
-fn audit_chunks<T>(mut events: &[T]) -> impl Iterator<Item = &[T]> {
-    std::iter::from_fn(move || {
-        let size = AUDIT_CHUNK_SIZES
-            .iter()
-            .copied()
-            .find(|&size| size <= events.len())?;
-        let (chunk, rest) = events.split_at(size);
-        events = rest;
-        Some(chunk)
-    })
-}
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -833,27 +815,30 @@ impl Store for SqliteStore {
         usage: &[KeyUsage],
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await.map_err(backend)?;
-        // Many rows per statement: one round trip per chunk, not per event.
-        // Chunks come in a few fixed sizes so that their statements stay in
-        // the connection's statement cache instead of being prepared anew
-        // for every batch size.
-        for chunk in audit_chunks(events) {
-            let mut insert = sqlx::QueryBuilder::new(
-                "INSERT INTO audit_events (seq, event_id, event_time_ms, key_arn, principal_arn, \
-                 event_name, event_json, prev_hash, hash) ",
-            );
-            insert.push_values(chunk, |mut row, e| {
-                row.push_bind(e.seq)
-                    .push_bind(&e.event_id)
-                    .push_bind(e.event_time_ms)
-                    .push_bind(&e.key_arn)
-                    .push_bind(&e.principal_arn)
-                    .push_bind(&e.event_name)
-                    .push_bind(&e.event_json)
-                    .push_bind(&e.prev_hash)
-                    .push_bind(&e.hash);
-            });
-            insert.build().execute(&mut *tx).await.map_err(backend)?;
+        // The batch is one block: one row, whatever its size.
+        if let (Some(first), Some(last)) = (events.first(), events.last()) {
+            let mut text =
+                String::with_capacity(events.iter().map(|e| e.event_json.len() + 1).sum());
+            let mut hashes = Vec::with_capacity(events.len() * 32);
+            for e in events {
+                text.push_str(&e.event_json);
+                text.push('\n');
+                hashes.extend_from_slice(&e.hash);
+            }
+            let times = events.iter().map(|e| e.event_time_ms);
+            sqlx::query(
+                "INSERT INTO audit_blocks (first_seq, last_seq, first_time_ms, last_time_ms, \
+                 events, hashes) VALUES (?, ?, ?, ?, ?, ?)",
+            )
+            .bind(first.seq)
+            .bind(last.seq)
+            .bind(times.clone().min())
+            .bind(times.max())
+            .bind(text)
+            .bind(hashes)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
         }
         if let Some(d) = digest {
             sqlx::query(
@@ -890,77 +875,46 @@ impl Store for SqliteStore {
     }
 
     async fn lookup_audit(&self, q: &AuditLookup) -> Result<Vec<AuditRecord>, StoreError> {
-        let mut sql = sqlx::QueryBuilder::new(
-            "SELECT seq, event_id, event_time_ms, key_arn, principal_arn, event_name, event_json, \
-             prev_hash, hash FROM audit_events \
-             WHERE json_extract(event_json, '$.recipientAccountId') = ",
-        );
-        sql.push_bind(&q.account);
-        if let Some(before) = q.before_seq {
-            sql.push(" AND seq < ").push_bind(before);
-        }
-        if let Some(start) = q.start_ms {
-            sql.push(" AND event_time_ms >= ").push_bind(start);
-        }
-        if let Some(end) = q.end_ms {
-            sql.push(" AND event_time_ms <= ").push_bind(end);
-        }
-        if let Some((attribute, value)) = &q.attribute {
-            let field = |sql: &mut sqlx::QueryBuilder<'_, sqlx::Sqlite>, path: &str| {
-                sql.push(format_args!(" AND json_extract(event_json, '{path}') = "));
-            };
-            match attribute {
-                LookupAttribute::EventId => {
-                    sql.push(" AND event_id = ").push_bind(value);
-                }
-                LookupAttribute::EventName => {
-                    sql.push(" AND event_name = ").push_bind(value);
-                }
-                LookupAttribute::ReadOnly => {
-                    field(&mut sql, "$.readOnly");
-                    sql.push_bind(i64::from(value == "true"));
-                }
-                LookupAttribute::EventSource => {
-                    field(&mut sql, "$.eventSource");
-                    sql.push_bind(value);
-                }
-                LookupAttribute::AccessKeyId => {
-                    field(&mut sql, "$.userIdentity.accessKeyId");
-                    sql.push_bind(value);
-                }
-                LookupAttribute::Username => {
-                    sql.push(
-                        " AND (json_extract(event_json, '$.userIdentity.userName') = ",
-                    )
-                    .push_bind(value)
-                    .push(" OR (json_extract(event_json, '$.userIdentity.type') = 'Root' AND ")
-                    .push_bind(value)
-                    .push(" = 'root') OR (json_extract(event_json, '$.userIdentity.type') = 'AssumedRole' \
-                           AND substr(json_extract(event_json, '$.userIdentity.arn'), -1 - length(")
-                    .push_bind(value)
-                    .push(")) = '/' || ")
-                    .push_bind(value)
-                    .push("))");
-                }
-                LookupAttribute::ResourceType | LookupAttribute::ResourceName => {
-                    let member = if *attribute == LookupAttribute::ResourceType {
-                        "$.type"
-                    } else {
-                        "$.ARN"
-                    };
-                    sql.push(format_args!(
-                        " AND EXISTS (SELECT 1 FROM json_each(event_json, '$.resources') AS r \
-                         WHERE json_extract(r.value, '{member}') = "
-                    ))
-                    .push_bind(value)
-                    .push(")");
+        // Blocks newest first, a few at a time, skipping those outside the
+        // time range; the events in them are matched in Rust.
+        let mut out = Vec::new();
+        let mut before = q.before_seq.unwrap_or(i64::MAX);
+        while out.len() < q.limit {
+            let rows = sqlx::query(
+                "SELECT first_seq, events, hashes FROM audit_blocks WHERE first_seq < ? \
+                 AND last_time_ms >= ? AND first_time_ms <= ? ORDER BY first_seq DESC LIMIT 16",
+            )
+            .bind(before)
+            .bind(q.start_ms.unwrap_or(i64::MIN))
+            .bind(q.end_ms.unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?;
+            let Some(last) = rows.last() else { break };
+            before = last.get("first_seq");
+            for row in &rows {
+                let events: Vec<_> = block_events(row).collect();
+                for (seq, json, hash) in events.into_iter().rev() {
+                    let parsed: Option<serde_json::Value> = serde_json::from_str(json).ok();
+                    let record = AuditRecord::from_parsed(
+                        seq,
+                        json.to_owned(),
+                        parsed.as_ref(),
+                        Vec::new(),
+                        hash.to_vec(),
+                    );
+                    if let Some(event) = &parsed
+                        && q.matches(&record, event)
+                    {
+                        out.push(record);
+                        if out.len() == q.limit {
+                            return Ok(out);
+                        }
+                    }
                 }
             }
         }
-        sql.push(" ORDER BY seq DESC LIMIT ")
-            .push_bind(q.limit as i64);
-        let rows = sql.build().fetch_all(&self.pool).await.map_err(backend)?;
-        Ok(rows.iter().map(audit_record_from_row).collect())
+        Ok(out)
     }
 
     async fn key_last_usage(&self, key_id: Uuid) -> Result<Option<KeyUsage>, StoreError> {
@@ -985,16 +939,41 @@ impl Store for SqliteStore {
         after_seq: i64,
         limit: usize,
     ) -> Result<Vec<AuditRecord>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT seq, event_id, event_time_ms, key_arn, principal_arn, event_name, event_json, \
-             prev_hash, hash FROM audit_events WHERE seq > ? ORDER BY seq LIMIT ?",
-        )
-        .bind(after_seq)
-        .bind(limit as i64)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(backend)?;
-        Ok(rows.iter().map(audit_record_from_row).collect())
+        // From the block holding `after_seq` (for the hash before the first
+        // event returned), a few blocks at a time.
+        let mut out = Vec::with_capacity(limit.min(4096));
+        let mut prev_hash = vec![0; 32];
+        let mut from = after_seq;
+        'blocks: loop {
+            let rows = sqlx::query(
+                "SELECT first_seq, last_seq, events, hashes FROM audit_blocks \
+                 WHERE last_seq >= ? ORDER BY first_seq LIMIT 16",
+            )
+            .bind(from)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?;
+            let Some(last) = rows.last() else { break };
+            let next_from = last.get::<i64, _>("last_seq") + 1;
+            for row in &rows {
+                for (seq, json, hash) in block_events(row) {
+                    if seq > after_seq {
+                        if out.len() == limit {
+                            break 'blocks;
+                        }
+                        out.push(AuditRecord::from_stored(
+                            seq,
+                            json.to_owned(),
+                            prev_hash.clone(),
+                            hash.to_vec(),
+                        ));
+                    }
+                    prev_hash = hash.to_vec();
+                }
+            }
+            from = from.max(next_from);
+        }
+        Ok(out)
     }
 
     async fn audit_digests(
@@ -1015,12 +994,14 @@ impl Store for SqliteStore {
     }
 
     async fn audit_tail(&self) -> Result<AuditTail, StoreError> {
-        let last_event =
-            sqlx::query("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(backend)?
-                .map(|r| (r.get("seq"), r.get("hash")));
+        let last_event = sqlx::query(
+            "SELECT last_seq, substr(hashes, -32) AS hash FROM audit_blocks \
+             ORDER BY first_seq DESC LIMIT 1",
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?
+        .map(|r| (r.get("last_seq"), r.get("hash")));
         let last_digest = sqlx::query(
             "SELECT seq, first_event_seq, last_event_seq, last_hash, created_ms, signature \
              FROM audit_digests ORDER BY seq DESC LIMIT 1",
@@ -1037,18 +1018,18 @@ impl Store for SqliteStore {
     }
 }
 
-fn audit_record_from_row(r: &SqliteRow) -> AuditRecord {
-    AuditRecord {
-        seq: r.get("seq"),
-        event_id: r.get("event_id"),
-        event_time_ms: r.get("event_time_ms"),
-        key_arn: r.get("key_arn"),
-        principal_arn: r.get("principal_arn"),
-        event_name: r.get("event_name"),
-        event_json: r.get("event_json"),
-        prev_hash: r.get("prev_hash"),
-        hash: r.get("hash"),
-    }
+/// The events of an `audit_blocks` row: (seq, JSON, chain hash). A block
+/// whose parts disagree in count (tampered) yields what it has, with empty
+/// hashes where they are missing, for verification to report.
+fn block_events(row: &SqliteRow) -> impl Iterator<Item = (i64, &str, &[u8])> {
+    let first: i64 = row.get("first_seq");
+    let events: &str = row.get("events");
+    let hashes: &[u8] = row.get("hashes");
+    let mut hashes = hashes.chunks(32);
+    events
+        .split_terminator('\n')
+        .enumerate()
+        .map(move |(i, json)| (first + i as i64, json, hashes.next().unwrap_or_default()))
 }
 
 fn key_from_row(row: &SqliteRow) -> Result<KeyRecord, StoreError> {
@@ -1155,20 +1136,5 @@ fn digest_from_row(r: &SqliteRow) -> AuditDigest {
         last_hash: r.get("last_hash"),
         created_ms: r.get("created_ms"),
         signature: r.get("signature"),
-    }
-}
-
-#[cfg(test)]
-mod chunk_tests {
-    use super::audit_chunks;
-
-    #[test]
-    fn audit_chunks_cover_everything_in_fixed_sizes() {
-        for n in [0usize, 1, 3, 4, 5, 31, 32, 37, 255, 256, 300, 1000] {
-            let events: Vec<usize> = (0..n).collect();
-            let chunks: Vec<&[usize]> = audit_chunks(&events).collect();
-            assert!(chunks.iter().all(|c| [256, 32, 4, 1].contains(&c.len())));
-            assert_eq!(chunks.concat(), events, "n = {n}");
-        }
     }
 }

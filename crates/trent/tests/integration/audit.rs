@@ -54,7 +54,14 @@ fn copy_dir(from: &Path) -> tempfile::TempDir {
     to
 }
 
-async fn tamper(dir: &Path, sql: &[&str]) -> String {
+/// One stored event: (seq, CloudTrail JSON, chain hash).
+type StoredEvent = (i64, String, Vec<u8>);
+
+/// Tampers with a copy of the data directory's trail (its events, as
+/// `edit` changes them, written back an event per block) and returns what
+/// `trent audit verify` says about it.
+async fn tamper(dir: &Path, edit: impl FnOnce(&mut Vec<StoredEvent>)) -> String {
+    use sqlx::Row;
     let copy = copy_dir(dir);
     let db = sqlx::SqlitePool::connect(&format!(
         "sqlite://{}",
@@ -62,8 +69,36 @@ async fn tamper(dir: &Path, sql: &[&str]) -> String {
     ))
     .await
     .unwrap();
-    for statement in sql {
-        sqlx::query(statement).execute(&db).await.unwrap();
+    let mut events = Vec::new();
+    for row in sqlx::query("SELECT first_seq, events, hashes FROM audit_blocks ORDER BY first_seq")
+        .fetch_all(&db)
+        .await
+        .unwrap()
+    {
+        let first: i64 = row.get("first_seq");
+        let text: String = row.get("events");
+        let hashes: Vec<u8> = row.get("hashes");
+        for (i, (json, hash)) in text.lines().zip(hashes.chunks(32)).enumerate() {
+            events.push((first + i as i64, json.to_owned(), hash.to_vec()));
+        }
+    }
+    edit(&mut events);
+    sqlx::query("DELETE FROM audit_blocks")
+        .execute(&db)
+        .await
+        .unwrap();
+    for (seq, json, hash) in events {
+        sqlx::query(
+            "INSERT INTO audit_blocks (first_seq, last_seq, first_time_ms, last_time_ms, events, hashes) \
+             VALUES (?, ?, 0, 0, ?, ?)",
+        )
+        .bind(seq)
+        .bind(seq)
+        .bind(json + "\n")
+        .bind(hash)
+        .execute(&db)
+        .await
+        .unwrap();
     }
     db.close().await;
     let (ok, out, err) = trent(&["audit", "verify"], copy.path());
@@ -260,31 +295,42 @@ async fn every_call_is_audited_verifiably_and_without_secrets() {
     assert!(!contains(&disk, SECRET_KEY.as_bytes()));
 
     // Tampering, each on a copy of the data directory.
-    let err = tamper(
-        dir.path(),
-        &["UPDATE audit_events SET event_json = replace(event_json, 'audit-test', 'other') WHERE seq = 2"],
-    )
+    let index = |events: &Vec<StoredEvent>, seq: i64| {
+        events
+            .iter()
+            .position(|e| e.0 == seq)
+            .expect("event stored")
+    };
+    let err = tamper(dir.path(), |events| {
+        let i = index(events, 2);
+        events[i].1 = events[i].1.replace("audit-test", "other");
+    })
     .await;
     assert!(
         err.contains("event seq 2 (eventID") && err.contains("was changed"),
         "{err}"
     );
-    let err = tamper(dir.path(), &["DELETE FROM audit_events WHERE seq = 3"]).await;
+    let err = tamper(dir.path(), |events| {
+        events.remove(index(events, 3));
+    })
+    .await;
     assert!(err.contains("event seq 3 was removed"), "{err}");
-    let err = tamper(
-        dir.path(),
-        &[
-            "UPDATE audit_events SET seq = -1 WHERE seq = 4",
-            "UPDATE audit_events SET seq = 4 WHERE seq = 5",
-            "UPDATE audit_events SET seq = 5 WHERE seq = -1",
-        ],
-    )
+    let err = tamper(dir.path(), |events| {
+        // Events 4 and 5 trade places (each keeps its position's seq).
+        let i = index(events, 4);
+        let (a, b) = (events[i].clone(), events[i + 1].clone());
+        events[i] = (a.0, b.1, b.2);
+        events[i + 1] = (b.0, a.1, a.2);
+    })
     .await;
     assert!(
         err.contains("event seq 4 (eventID") && err.contains("reordered"),
         "{err}"
     );
-    let err = tamper(dir.path(), &["DELETE FROM audit_events WHERE seq = 7"]).await;
+    let err = tamper(dir.path(), |events| {
+        events.truncate(index(events, 7));
+    })
+    .await;
     assert!(
         err.contains("truncated: digest") && err.contains("through seq 7"),
         "{err}"
