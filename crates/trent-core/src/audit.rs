@@ -445,11 +445,16 @@ pub fn chain_hash(prev_hash: &[u8], seq: i64, event_json: &str) -> Vec<u8> {
     trent_crypto::sha256_parts(&[prev_hash, &seq.to_be_bytes(), event_json.as_bytes()]).to_vec()
 }
 
-/// A random (version 4) event id, from aws-lc's DRBG: no system call per
+/// An event id in UUID (version 4) form: the writer's random 8-byte
+/// prefix, then the event's seq. Unique within a trail (seqs never repeat)
+/// and, by the prefix, across trails and restarts; no random draw per
 /// event.
-fn event_id() -> String {
+fn event_id(prefix: [u8; 8], seq: i64) -> String {
     let mut bytes = [0u8; 16];
-    trent_crypto::random_bytes(&mut bytes).expect("the DRBG does not fail");
+    bytes[..8].copy_from_slice(&prefix);
+    bytes[8..].copy_from_slice(&seq.to_be_bytes());
+    // The variant bits replace the top two bits of the seq, which are zero
+    // below 2^62 events.
     uuid::Builder::from_random_bytes(bytes)
         .into_uuid()
         .hyphenated()
@@ -550,8 +555,11 @@ impl AuditLog {
             .await?;
         let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
         let urgent = Arc::new(tokio::sync::Notify::new());
+        let mut id_prefix = [0u8; 8];
+        trent_crypto::random_bytes(&mut id_prefix).expect("the DRBG does not fail");
         let mut writer = Writer {
             urgent: urgent.clone(),
+            id_prefix,
             store,
             signer,
             config,
@@ -632,6 +640,8 @@ impl AuditLog {
 
 struct Writer {
     urgent: Arc<tokio::sync::Notify>,
+    /// The random first half of this writer's event ids.
+    id_prefix: [u8; 8],
     store: Arc<dyn Store>,
     signer: SigningKey,
     config: AuditConfig,
@@ -712,7 +722,7 @@ impl Writer {
         let mut prev = self.prev_hash.clone();
         let mut seq = self.next_seq;
         for (event, _) in &batch {
-            let r = record(event, event_id(), seq, &prev);
+            let r = record(event, event_id(self.id_prefix, seq), seq, &prev);
             prev.clone_from(&r.hash);
             records.push(r);
             seq += 1;
@@ -930,13 +940,31 @@ impl std::fmt::Display for IsoTime {
         let secs = self.0.div_euclid(1000);
         let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
         let rem = secs.rem_euclid(86_400);
-        write!(
-            f,
-            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-            rem / 3600,
-            rem % 3600 / 60,
-            rem % 60
-        )
+        if !(0..=9999).contains(&y) {
+            return write!(
+                f,
+                "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+                rem / 3600,
+                rem % 3600 / 60,
+                rem % 60
+            );
+        }
+        // Digits by hand: `write!` with widths costs more than the rest of
+        // the event's serialization of a field.
+        let mut out = *b"0000-00-00T00:00:00Z";
+        let mut put = |at: usize, width: usize, mut n: i64| {
+            for i in (at..at + width).rev() {
+                out[i] = b'0' + (n % 10) as u8;
+                n /= 10;
+            }
+        };
+        put(0, 4, y);
+        put(5, 2, m);
+        put(8, 2, d);
+        put(11, 2, rem / 3600);
+        put(14, 2, rem % 3600 / 60);
+        put(17, 2, rem % 60);
+        f.write_str(std::str::from_utf8(&out).expect("ASCII digits"))
     }
 }
 

@@ -213,7 +213,27 @@ pub fn kms_facts(
         }
     }
     let mut response_elements = None;
-    if let Some(response) = response {
+    let request_keys = |key_arns: &mut Vec<String>| {
+        if let Some(p) = &params {
+            for f in ["keyId", "sourceKeyId", "destinationKeyId", "targetKeyId"] {
+                if let Some(id) = p.get(f).and_then(Value::as_str)
+                    && !(name == "ReEncrypt" && f == "sourceKeyId" && !key_arns.is_empty())
+                {
+                    push(key_arns, as_key_arn(id, caller));
+                }
+            }
+        }
+    };
+    // A crypto operation on a key named by id or ARN names it in the
+    // request already: its response (ciphertexts, plaintexts) need not be
+    // read at all.
+    let crypto_keys_known = is_crypto(name) && name != "ReEncrypt" && {
+        request_keys(&mut key_arns);
+        !key_arns.is_empty()
+    };
+    if let Some(response) = response
+        && !crypto_keys_known
+    {
         if let Some(r) = allowed(response, &["KeyId", "SourceKeyId", "KeyMetadata"]) {
             for f in ["sourceKeyId", "keyId"] {
                 push(
@@ -235,14 +255,8 @@ pub fn kms_facts(
                 .map(Value::Object);
         }
     }
-    if let Some(p) = &params {
-        for f in ["keyId", "sourceKeyId", "destinationKeyId", "targetKeyId"] {
-            if let Some(id) = p.get(f).and_then(Value::as_str)
-                && !(name == "ReEncrypt" && f == "sourceKeyId" && !key_arns.is_empty())
-            {
-                push(&mut key_arns, as_key_arn(id, caller));
-            }
-        }
+    if !crypto_keys_known {
+        request_keys(&mut key_arns);
     }
     KmsFacts {
         request_parameters: params.filter(|m| !m.is_empty()).map(Value::Object),
@@ -327,6 +341,23 @@ mod tests {
         );
         assert_eq!(facts.response_elements, None);
         assert_eq!(facts.key_arns, ["arn:aws:kms:us-east-1:111122223333:key/k"]);
+    }
+
+    #[test]
+    fn crypto_responses_are_not_read_when_the_request_names_the_key() {
+        let arn = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+        let body = format!(r#"{{"KeyId":"{arn}","Plaintext":"c2VjcmV0"}}"#);
+        // Not JSON: proves it is not parsed.
+        let facts = kms_facts("Encrypt", None, body.as_bytes(), Some(b"not json"));
+        assert_eq!(facts.key_arns, [arn]);
+        // An alias needs the response's key ARN.
+        let facts = kms_facts(
+            "Encrypt",
+            None,
+            br#"{"KeyId":"alias/x"}"#,
+            Some(format!(r#"{{"KeyId":"{arn}"}}"#).as_bytes()),
+        );
+        assert_eq!(facts.key_arns, [arn]);
     }
 
     #[test]

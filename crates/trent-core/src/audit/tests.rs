@@ -250,6 +250,16 @@ fn the_event_json_is_canonical_for_every_actor() {
 }
 
 #[test]
+fn event_ids_are_uuids_unique_by_seq() {
+    let a = event_id([7; 8], 1);
+    let b = event_id([7; 8], 2);
+    assert_ne!(a, b);
+    let parsed = uuid::Uuid::parse_str(&a).unwrap();
+    assert_eq!(parsed.get_version_num(), 4);
+    assert_ne!(event_id([8; 8], 1), a);
+}
+
+#[test]
 fn rfc3339_round_trips() {
     assert_eq!(
         parse_rfc3339_ms("2023-11-14T22:13:20Z"),
@@ -262,6 +272,10 @@ fn rfc3339_round_trips() {
     assert_eq!(parse_rfc3339_ms("2023-11-14"), Some(1_699_920_000_000));
     assert_eq!(parse_rfc3339_ms("yesterday"), None);
     assert_eq!(iso8601(1_700_000_000_999), "2023-11-14T22:13:20Z");
+    assert_eq!(iso8601(0), "1970-01-01T00:00:00Z");
+    assert_eq!(iso8601(-1), "1969-12-31T23:59:59Z");
+    assert_eq!(iso8601(253_402_300_799_000), "9999-12-31T23:59:59Z");
+    assert_eq!(iso8601(253_402_300_800_000), "10000-01-01T00:00:00Z");
 }
 
 #[test]
