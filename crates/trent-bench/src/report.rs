@@ -195,6 +195,38 @@ fn fmt_mib(kib: Option<u64>) -> String {
         .unwrap_or_else(|| "-".into())
 }
 
+/// The two header lines of a table with two sides per cell: `corner` above
+/// the operation, each side's name above its columns, then the caller's
+/// trailing groups and columns. Returns the width of the lines.
+fn sides_header(
+    out: &mut String,
+    corner: &str,
+    sides: [&str; 2],
+    groups: &str,
+    columns: &str,
+) -> usize {
+    let mut names = format!("{corner:<17} {:>5} |", "");
+    let mut heads = format!("{:<17} {:>5} |", "operation", "conns");
+    for side in sides {
+        let _ = write!(
+            names,
+            " {side:>9} {:>6} {:>6} {:>6} {:>7} |",
+            "", "", "", ""
+        );
+        let _ = write!(
+            heads,
+            " {:>9} {:>6} {:>6} {:>6} {:>7} |",
+            "req/s", "p50", "p99", "p99.9", "CPU"
+        );
+    }
+    // The trailing groups start after the last side's ` |`.
+    names.pop();
+    heads.pop();
+    let _ = writeln!(out, "{names}{groups}");
+    let _ = writeln!(out, "{heads}{columns}");
+    heads.len() + columns.chars().count()
+}
+
 /// `req/s p50 p99 p99.9 cpu` columns of one side.
 fn side_columns(out: &mut String, s: Option<&Summary>) {
     match s {
@@ -227,29 +259,14 @@ impl Report {
             return;
         }
         let _ = writeln!(out);
-        let _ = writeln!(
+        let width = sides_header(
             out,
-            "{:<17} {:>5} | {:>9} {:>6} {:>6} {:>6} {:>7} | {:>9} {:>6} {:>6} {:>6} {:>7} | {:>6}",
-            "auditing cost", "", "audited", "", "", "", "", "no audit", "", "", "", "", "ratio"
+            "auditing cost",
+            ["audited", "no audit"],
+            "| ratio",
+            "| req/s",
         );
-        let _ = writeln!(
-            out,
-            "{:<17} {:>5} | {:>9} {:>6} {:>6} {:>6} {:>7} | {:>9} {:>6} {:>6} {:>6} {:>7} | {:>6}",
-            "operation",
-            "conns",
-            "req/s",
-            "p50",
-            "p99",
-            "p99.9",
-            "CPU",
-            "req/s",
-            "p50",
-            "p99",
-            "p99.9",
-            "CPU",
-            "req/s"
-        );
-        let _ = writeln!(out, "{}", "-".repeat(17 + 6 + 3 + 38 + 3 + 38 + 3 + 7));
+        let _ = writeln!(out, "{}", "-".repeat(width));
         for cell in self.cells.iter().filter(|c| c.unaudited.is_some()) {
             let _ = write!(out, "{:<17} {:>5} |", cell.operation, cell.connections);
             side_columns(out, Some(&cell.trent.median));
@@ -281,32 +298,13 @@ impl Report {
             self.machine.cpu_model.as_deref().unwrap_or("unknown CPU")
         );
         let _ = writeln!(out);
-        let _ = writeln!(
-            out,
-            "{:<17} {:>5} | {:>9} {:>6} {:>6} {:>6} {:>7} | {:>9} {:>6} {:>6} {:>6} {:>7} | {:>6} {:>6} | {:>6} {:>7}",
-            "", "", "Trent", "", "", "", "", "baseline", "", "", "", "", "ratio", "", "", "gen"
+        let width = sides_header(
+            &mut out,
+            "",
+            ["Trent", "baseline"],
+            "|  ratio        |    gen",
+            "|  req/s    CPU | errors CPU/req",
         );
-        let _ = writeln!(
-            out,
-            "{:<17} {:>5} | {:>9} {:>6} {:>6} {:>6} {:>7} | {:>9} {:>6} {:>6} {:>6} {:>7} | {:>6} {:>6} | {:>6} {:>7}",
-            "operation",
-            "conns",
-            "req/s",
-            "p50",
-            "p99",
-            "p99.9",
-            "CPU",
-            "req/s",
-            "p50",
-            "p99",
-            "p99.9",
-            "CPU",
-            "req/s",
-            "CPU",
-            "errors",
-            "CPU/req"
-        );
-        let width = 17 + 6 + 3 + 38 + 3 + 38 + 3 + 13 + 3 + 14;
         let _ = writeln!(out, "{}", "-".repeat(width));
         for cell in &self.cells {
             let _ = write!(out, "{:<17} {:>5} |", cell.operation, cell.connections);
