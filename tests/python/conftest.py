@@ -175,7 +175,9 @@ class TrentServer:
 
 
 @contextlib.contextmanager
-def run_trent(*, bootstrap: bool = True, extra_args: tuple[str, ...] = ()) -> Iterator[TrentServer]:
+def run_trent(
+    *, bootstrap: bool = True, extra_args: tuple[str, ...] = (), env: dict[str, str] | None = None
+) -> Iterator[TrentServer]:
     """Starts `trent serve` on an ephemeral port, waits for its
     `listening on http://...` line and one 200 from GET /health, and stops it
     on exit (also when the body or the start-up raises)."""
@@ -186,7 +188,9 @@ def run_trent(*, bootstrap: bool = True, extra_args: tuple[str, ...] = ()) -> It
     work = Path(tempfile.mkdtemp(prefix="trent-pytest-"))
     data_dir = work / "data"
     data_dir.mkdir()
+    extra_env = env or {}
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRENT_BOOTSTRAP_")}
+    env.update(extra_env)
     env.setdefault("RUST_LOG", "info")
     env["RUST_BACKTRACE"] = "1"
     if bootstrap:

@@ -497,3 +497,32 @@ def test_failing_audit_stream_refuses_mutations_until_it_recovers(start_trent, t
             assert lookup_all(server, LookupAttributes=[{"AttributeKey": "EventId", "AttributeValue": event_id}])
     finally:
         os.close(reader)
+
+
+def test_json_logs_carry_the_request_id_of_the_response_and_the_event(start_trent):
+    server = start_trent(env={"TRENT_LOG_FORMAT": "json", "TRENT_LOG": "info,trent_server=debug"})
+    kms = client(server, "kms")
+    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+        kms.describe_key(KeyId="alias/no-such-key")
+    assert error_code(excinfo) == "NotFoundException"
+    request_id = excinfo.value.response["ResponseMetadata"]["RequestId"]
+    assert request_id
+
+    def logged() -> list[dict]:
+        lines = (server.log_dir / "stderr.log").read_text().splitlines()
+        return [json.loads(line) for line in lines if line.strip()]
+
+    def mine() -> list[dict]:
+        return [entry for entry in logged() if entry.get("fields", {}).get("request_id") == request_id]
+
+    entry = wait_for(lambda: mine(), "a log line for the request")[0]
+    assert entry["fields"]["operation"] == "DescribeKey"
+    assert entry["fields"]["error"] == "NotFoundException"
+    assert entry["level"] == "DEBUG"
+    events = wait_for(
+        lambda: lookup_all(server, LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "DescribeKey"}]),
+        "the DescribeKey event",
+    )
+    assert json.loads(events[0]["CloudTrailEvent"])["requestID"] == request_id
+    # Every line is JSON (startup lines included).
+    assert any("trent is serving" in entry.get("fields", {}).get("message", "") for entry in logged())

@@ -303,6 +303,15 @@ async fn handle(
     }
     let error = result.as_ref().err().map(|e| e.code);
     state.metrics.kms(facts.operation, error, started.elapsed());
+    // One line per request at debug level (off by default: a disabled
+    // callsite costs a cached check, nothing more).
+    tracing::debug!(
+        request_id,
+        operation = facts.operation.map(|op| op.name()),
+        error = error.map(|code| code.as_str()),
+        micros = started.elapsed().as_micros() as u64,
+        "request"
+    );
     match result {
         Ok(body) => {
             let mut response = Response::new(Body::from(body));

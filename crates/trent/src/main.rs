@@ -134,13 +134,19 @@ struct ServeArgs {
 }
 
 fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
+    // Logs go to stderr, filtered by `TRENT_LOG` (default `info`), as text
+    // or, with `TRENT_LOG_FORMAT=json`, one JSON object per line.
+    let logs = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("TRENT_LOG")
                 .unwrap_or_else(|_| "info".into()),
-        )
-        .init();
+        );
+    if std::env::var("TRENT_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
+        logs.json().init();
+    } else {
+        logs.init();
+    }
     let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
