@@ -1,0 +1,653 @@
+//! Asymmetric key pairs (RSA, ECDSA, ECDH, Ed25519, ML-DSA) and HMAC keys,
+//! all on `aws-lc-rs`.
+//!
+//! Private keys travel as PKCS#8 DER in zeroizing buffers (that is what is
+//! sealed under the root key and what GenerateDataKeyPair returns); a
+//! [`PrivateKey`] is parsed once per key and shared by all requests. Public
+//! keys are DER `SubjectPublicKeyInfo`, as AWS KMS returns them.
+//!
+//! Message types follow AWS KMS: `Raw` messages are hashed by the algorithm;
+//! a `Digest` is signed as given (RSA PKCS#1 v1.5 wraps it in a DigestInfo,
+//! as for a hashed message), so a DIGEST signature verifies as a RAW one over
+//! the original message.
+
+use crate::CryptoError;
+use aws_lc_rs::digest::{self, Digest};
+use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{self, KeyPair};
+use aws_lc_rs::{agreement, hmac, rsa};
+use zeroize::Zeroizing;
+
+/// The key specs of asymmetric KMS keys and data key pairs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PairSpec {
+    Rsa2048,
+    Rsa3072,
+    Rsa4096,
+    EccNistP256,
+    EccNistP384,
+    EccNistP521,
+    EccSecgP256k1,
+    Ed25519,
+    MlDsa44,
+    MlDsa65,
+    MlDsa87,
+}
+
+/// What a key pair is for (AWS's KeyUsage).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PairUsage {
+    SignVerify,
+    EncryptDecrypt,
+    KeyAgreement,
+}
+
+/// AWS's SigningAlgorithmSpec.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SigningAlgorithm {
+    RsaPssSha256,
+    RsaPssSha384,
+    RsaPssSha512,
+    RsaPkcs1Sha256,
+    RsaPkcs1Sha384,
+    RsaPkcs1Sha512,
+    EcdsaSha256,
+    EcdsaSha384,
+    EcdsaSha512,
+    Ed25519Sha512,
+    Ed25519PhSha512,
+    MlDsaShake256,
+}
+
+/// AWS's MessageType.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageKind {
+    Raw,
+    Digest,
+    ExternalMu,
+}
+
+/// The hash of RSAES-OAEP (and of its MGF1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OaepHash {
+    Sha1,
+    Sha256,
+}
+
+/// Why an asymmetric operation was refused. Each maps to one AWS error.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum AsymmetricError {
+    /// The algorithm does not belong to the key's spec or usage.
+    #[error("the algorithm is not valid for this key")]
+    WrongAlgorithm,
+    /// The message type can't be used with the algorithm.
+    #[error("the message type is not valid for this signing algorithm")]
+    WrongMessageType,
+    /// A DIGEST or EXTERNAL_MU message of the wrong length.
+    #[error("the digest must be {expected} bytes long for this signing algorithm")]
+    DigestLength { expected: usize },
+    #[error("the signature is invalid")]
+    InvalidSignature,
+    #[error("the ciphertext is invalid")]
+    InvalidCiphertext,
+    #[error("the plaintext is longer than the {max} bytes this key and algorithm can encrypt")]
+    PlaintextTooLong { max: usize },
+    /// A peer public key that is not a DER SubjectPublicKeyInfo on the key's curve.
+    #[error("the public key is not a valid DER-encoded SubjectPublicKeyInfo for this key's curve")]
+    InvalidPublicKey,
+    /// Valid in AWS KMS but not implemented here.
+    #[error("{0} is not supported by this server yet")]
+    NotImplemented(&'static str),
+    #[error("cryptographic primitive failed")]
+    Internal,
+}
+
+impl From<CryptoError> for AsymmetricError {
+    fn from(_: CryptoError) -> Self {
+        AsymmetricError::Internal
+    }
+}
+
+fn internal<E>(_: E) -> AsymmetricError {
+    AsymmetricError::Internal
+}
+
+fn bad<E>(_: E) -> CryptoError {
+    CryptoError::Internal
+}
+
+impl PairSpec {
+    pub const ALL: [PairSpec; 11] = [
+        PairSpec::Rsa2048,
+        PairSpec::Rsa3072,
+        PairSpec::Rsa4096,
+        PairSpec::EccNistP256,
+        PairSpec::EccNistP384,
+        PairSpec::EccNistP521,
+        PairSpec::EccSecgP256k1,
+        PairSpec::Ed25519,
+        PairSpec::MlDsa44,
+        PairSpec::MlDsa65,
+        PairSpec::MlDsa87,
+    ];
+
+    pub fn is_rsa(self) -> bool {
+        matches!(self, PairSpec::Rsa2048 | PairSpec::Rsa3072 | PairSpec::Rsa4096)
+    }
+
+    /// The usages AWS allows for this spec.
+    pub fn allows(self, usage: PairUsage) -> bool {
+        use PairSpec::*;
+        match usage {
+            PairUsage::SignVerify => true,
+            PairUsage::EncryptDecrypt => self.is_rsa(),
+            PairUsage::KeyAgreement => matches!(self, EccNistP256 | EccNistP384 | EccNistP521),
+        }
+    }
+
+    /// The signing algorithms of a SIGN_VERIFY key of this spec, in AWS's order.
+    pub fn signing_algorithms(self) -> &'static [SigningAlgorithm] {
+        use SigningAlgorithm::*;
+        match self {
+            PairSpec::Rsa2048 | PairSpec::Rsa3072 | PairSpec::Rsa4096 => &[
+                RsaPssSha256,
+                RsaPssSha384,
+                RsaPssSha512,
+                RsaPkcs1Sha256,
+                RsaPkcs1Sha384,
+                RsaPkcs1Sha512,
+            ],
+            PairSpec::EccNistP256 | PairSpec::EccSecgP256k1 => &[EcdsaSha256],
+            PairSpec::EccNistP384 => &[EcdsaSha384],
+            PairSpec::EccNistP521 => &[EcdsaSha512],
+            PairSpec::Ed25519 => &[Ed25519Sha512, Ed25519PhSha512],
+            PairSpec::MlDsa44 | PairSpec::MlDsa65 | PairSpec::MlDsa87 => &[MlDsaShake256],
+        }
+    }
+
+    /// The most plaintext RSAES-OAEP can encrypt under this spec (AWS's
+    /// documented limits), or `None` if the spec does not encrypt.
+    pub fn max_oaep_plaintext(self, hash: OaepHash) -> Option<usize> {
+        let modulus = match self {
+            PairSpec::Rsa2048 => 256,
+            PairSpec::Rsa3072 => 384,
+            PairSpec::Rsa4096 => 512,
+            _ => return None,
+        };
+        let hash_len = match hash {
+            OaepHash::Sha1 => 20,
+            OaepHash::Sha256 => 32,
+        };
+        Some(modulus - 2 * hash_len - 2)
+    }
+
+    fn ecdsa_signing(self) -> Option<&'static signature::EcdsaSigningAlgorithm> {
+        match self {
+            PairSpec::EccNistP256 => Some(&signature::ECDSA_P256_SHA256_ASN1_SIGNING),
+            PairSpec::EccNistP384 => Some(&signature::ECDSA_P384_SHA384_ASN1_SIGNING),
+            PairSpec::EccNistP521 => Some(&signature::ECDSA_P521_SHA512_ASN1_SIGNING),
+            PairSpec::EccSecgP256k1 => Some(&signature::ECDSA_P256K1_SHA256_ASN1_SIGNING),
+            _ => None,
+        }
+    }
+
+    fn ecdh(self) -> Option<&'static agreement::Algorithm> {
+        match self {
+            PairSpec::EccNistP256 => Some(&agreement::ECDH_P256),
+            PairSpec::EccNistP384 => Some(&agreement::ECDH_P384),
+            PairSpec::EccNistP521 => Some(&agreement::ECDH_P521),
+            _ => None,
+        }
+    }
+
+    fn ml_dsa(self) -> Option<&'static signature::PqdsaSigningAlgorithm> {
+        match self {
+            PairSpec::MlDsa44 => Some(&signature::ML_DSA_44_SIGNING),
+            PairSpec::MlDsa65 => Some(&signature::ML_DSA_65_SIGNING),
+            PairSpec::MlDsa87 => Some(&signature::ML_DSA_87_SIGNING),
+            _ => None,
+        }
+    }
+
+    fn rsa_size(self) -> Option<rsa::KeySize> {
+        match self {
+            PairSpec::Rsa2048 => Some(rsa::KeySize::Rsa2048),
+            PairSpec::Rsa3072 => Some(rsa::KeySize::Rsa3072),
+            PairSpec::Rsa4096 => Some(rsa::KeySize::Rsa4096),
+            _ => None,
+        }
+    }
+
+    /// A fresh private key as PKCS#8 DER. RSA generation takes tens to
+    /// hundreds of milliseconds: call it off the async runtime's workers.
+    pub fn generate_pkcs8(self) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+        let rng = SystemRandom::new();
+        let doc = if let Some(size) = self.rsa_size() {
+            let pair = rsa::KeyPair::generate(size).map_err(|_| CryptoError::Internal)?;
+            let der = pair.as_der().map_err(|_| CryptoError::Internal)?;
+            return Ok(Zeroizing::new(der.as_ref().to_vec()));
+        } else if let Some(alg) = self.ecdsa_signing() {
+            signature::EcdsaKeyPair::generate_pkcs8(alg, &rng)
+        } else if let Some(alg) = self.ml_dsa() {
+            signature::PqdsaKeyPair::generate(alg).and_then(|pair| pair.to_pkcs8v1())
+        } else {
+            signature::Ed25519KeyPair::generate_pkcs8v1(&rng)
+        }
+        .map_err(|_| CryptoError::Internal)?;
+        Ok(Zeroizing::new(doc.as_ref().to_vec()))
+    }
+}
+
+impl SigningAlgorithm {
+    /// The hash a DIGEST message must come from (its length is checked).
+    fn digest_algorithm(self) -> Option<&'static digest::Algorithm> {
+        use SigningAlgorithm::*;
+        match self {
+            RsaPssSha256 | RsaPkcs1Sha256 | EcdsaSha256 => Some(&digest::SHA256),
+            RsaPssSha384 | RsaPkcs1Sha384 | EcdsaSha384 => Some(&digest::SHA384),
+            RsaPssSha512 | RsaPkcs1Sha512 | EcdsaSha512 | Ed25519PhSha512 => Some(&digest::SHA512),
+            Ed25519Sha512 | MlDsaShake256 => None,
+        }
+    }
+
+    fn rsa_encoding(self) -> Option<&'static dyn signature::RsaEncoding> {
+        use SigningAlgorithm::*;
+        match self {
+            RsaPssSha256 => Some(&signature::RSA_PSS_SHA256),
+            RsaPssSha384 => Some(&signature::RSA_PSS_SHA384),
+            RsaPssSha512 => Some(&signature::RSA_PSS_SHA512),
+            RsaPkcs1Sha256 => Some(&signature::RSA_PKCS1_SHA256),
+            RsaPkcs1Sha384 => Some(&signature::RSA_PKCS1_SHA384),
+            RsaPkcs1Sha512 => Some(&signature::RSA_PKCS1_SHA512),
+            _ => None,
+        }
+    }
+
+    fn verification(
+        self,
+        spec: PairSpec,
+    ) -> Result<&'static dyn signature::VerificationAlgorithm, AsymmetricError> {
+        use SigningAlgorithm::*;
+        Ok(match (self, spec) {
+            (RsaPssSha256, _) => &signature::RSA_PSS_2048_8192_SHA256,
+            (RsaPssSha384, _) => &signature::RSA_PSS_2048_8192_SHA384,
+            (RsaPssSha512, _) => &signature::RSA_PSS_2048_8192_SHA512,
+            (RsaPkcs1Sha256, _) => &signature::RSA_PKCS1_2048_8192_SHA256,
+            (RsaPkcs1Sha384, _) => &signature::RSA_PKCS1_2048_8192_SHA384,
+            (RsaPkcs1Sha512, _) => &signature::RSA_PKCS1_2048_8192_SHA512,
+            (EcdsaSha256, PairSpec::EccNistP256) => &signature::ECDSA_P256_SHA256_ASN1,
+            (EcdsaSha256, PairSpec::EccSecgP256k1) => &signature::ECDSA_P256K1_SHA256_ASN1,
+            (EcdsaSha384, PairSpec::EccNistP384) => &signature::ECDSA_P384_SHA384_ASN1,
+            (EcdsaSha512, PairSpec::EccNistP521) => &signature::ECDSA_P521_SHA512_ASN1,
+            (Ed25519Sha512, _) => &signature::ED25519,
+            (MlDsaShake256, PairSpec::MlDsa44) => &signature::ML_DSA_44,
+            (MlDsaShake256, PairSpec::MlDsa65) => &signature::ML_DSA_65,
+            (MlDsaShake256, PairSpec::MlDsa87) => &signature::ML_DSA_87,
+            _ => return Err(AsymmetricError::WrongAlgorithm),
+        })
+    }
+}
+
+/// Checks `alg` against `spec` and `kind` against `alg`, with AWS's rules:
+/// DIGEST for the hashing algorithms (and only DIGEST for Ed25519ph),
+/// EXTERNAL_MU (64 bytes) for ML-DSA only. Returns the digest to sign or
+/// verify for DIGEST messages.
+fn check_message(
+    spec: PairSpec,
+    alg: SigningAlgorithm,
+    kind: MessageKind,
+    message: &[u8],
+) -> Result<Option<Digest>, AsymmetricError> {
+    if !spec.signing_algorithms().contains(&alg) {
+        return Err(AsymmetricError::WrongAlgorithm);
+    }
+    match kind {
+        MessageKind::Raw if alg == SigningAlgorithm::Ed25519PhSha512 => {
+            Err(AsymmetricError::WrongMessageType)
+        }
+        MessageKind::Raw => Ok(None),
+        MessageKind::Digest => {
+            let Some(hash) = alg.digest_algorithm() else {
+                return Err(AsymmetricError::WrongMessageType);
+            };
+            Digest::import_less_safe(message, hash)
+                .map(Some)
+                .map_err(|_| AsymmetricError::DigestLength {
+                    expected: hash.output_len(),
+                })
+        }
+        MessageKind::ExternalMu if alg == SigningAlgorithm::MlDsaShake256 => {
+            if message.len() != 64 {
+                return Err(AsymmetricError::DigestLength { expected: 64 });
+            }
+            Ok(None)
+        }
+        MessageKind::ExternalMu => Err(AsymmetricError::WrongMessageType),
+    }
+}
+
+enum Inner {
+    RsaSign(rsa::KeyPair),
+    RsaDecrypt(rsa::OaepPrivateDecryptingKey, rsa::OaepPublicEncryptingKey),
+    Ecdsa(signature::EcdsaKeyPair),
+    Ecdh(agreement::PrivateKey),
+    Ed25519(signature::Ed25519KeyPair),
+    MlDsa(signature::PqdsaKeyPair),
+}
+
+/// A parsed private key of one spec and usage. No `Debug`; shared (`Sync`)
+/// by all requests.
+pub struct PrivateKey {
+    spec: PairSpec,
+    inner: Inner,
+    public_der: Vec<u8>,
+}
+
+fn oaep(hash: OaepHash) -> &'static rsa::OaepAlgorithm {
+    match hash {
+        OaepHash::Sha1 => &rsa::OAEP_SHA1_MGF1SHA1,
+        OaepHash::Sha256 => &rsa::OAEP_SHA256_MGF1SHA256,
+    }
+}
+
+impl PrivateKey {
+    /// Parses PKCS#8 DER made by [`PairSpec::generate_pkcs8`] for `usage`.
+    pub fn from_pkcs8(
+        spec: PairSpec,
+        usage: PairUsage,
+        pkcs8: &[u8],
+    ) -> Result<Self, CryptoError> {
+        if !spec.allows(usage) {
+            return Err(CryptoError::Internal);
+        }
+        let (inner, public) = match usage {
+            PairUsage::EncryptDecrypt => {
+                let private = rsa::PrivateDecryptingKey::from_pkcs8(pkcs8).map_err(bad)?;
+                let public = private.public_key();
+                let der = public.as_der().map_err(bad)?.as_ref().to_vec();
+                let encrypting = rsa::OaepPublicEncryptingKey::new(public).map_err(bad)?;
+                let decrypting = rsa::OaepPrivateDecryptingKey::new(private).map_err(bad)?;
+                (Inner::RsaDecrypt(decrypting, encrypting), der)
+            }
+            PairUsage::KeyAgreement => {
+                let alg = spec.ecdh().ok_or(CryptoError::Internal)?;
+                let private =
+                    agreement::PrivateKey::from_private_key_der(alg, pkcs8).map_err(bad)?;
+                let der = private
+                    .compute_public_key()
+                    .map_err(bad)?
+                    .as_der()
+                    .map_err(bad)?
+                    .as_ref()
+                    .to_vec();
+                (Inner::Ecdh(private), der)
+            }
+            PairUsage::SignVerify => {
+                if spec.is_rsa() {
+                    let pair = rsa::KeyPair::from_pkcs8(pkcs8).map_err(bad)?;
+                    let der = pair.public_key().as_der().map_err(bad)?.as_ref().to_vec();
+                    (Inner::RsaSign(pair), der)
+                } else if let Some(alg) = spec.ecdsa_signing() {
+                    let pair = signature::EcdsaKeyPair::from_pkcs8(alg, pkcs8).map_err(bad)?;
+                    let der = pair.public_key().as_der().map_err(bad)?.as_ref().to_vec();
+                    (Inner::Ecdsa(pair), der)
+                } else if let Some(alg) = spec.ml_dsa() {
+                    let pair = signature::PqdsaKeyPair::from_pkcs8(alg, pkcs8).map_err(bad)?;
+                    let der = pair.public_key().as_der().map_err(bad)?.as_ref().to_vec();
+                    (Inner::MlDsa(pair), der)
+                } else {
+                    let pair = signature::Ed25519KeyPair::from_pkcs8(pkcs8).map_err(bad)?;
+                    let der = pair.public_key().as_der().map_err(bad)?.as_ref().to_vec();
+                    (Inner::Ed25519(pair), der)
+                }
+            }
+        };
+        Ok(Self {
+            spec,
+            inner,
+            public_der: public,
+        })
+    }
+
+    pub fn spec(&self) -> PairSpec {
+        self.spec
+    }
+
+    /// The public key, DER SubjectPublicKeyInfo.
+    pub fn public_key_der(&self) -> &[u8] {
+        &self.public_der
+    }
+
+    /// Signs `message` (of `kind`) with `alg`.
+    pub fn sign(
+        &self,
+        alg: SigningAlgorithm,
+        kind: MessageKind,
+        message: &[u8],
+    ) -> Result<Vec<u8>, AsymmetricError> {
+        let digest = check_message(self.spec, alg, kind, message)?;
+        match &self.inner {
+            Inner::RsaSign(pair) => {
+                let encoding = alg.rsa_encoding().ok_or(AsymmetricError::WrongAlgorithm)?;
+                let mut out = vec![0u8; pair.public_modulus_len()];
+                match digest {
+                    Some(digest) => pair.sign_digest(encoding, &digest, &mut out),
+                    None => pair.sign(encoding, &SystemRandom::new(), message, &mut out),
+                }
+                .map_err(internal)?;
+                Ok(out)
+            }
+            Inner::Ecdsa(pair) => {
+                let signature = match digest {
+                    Some(digest) => pair.sign_digest(&digest),
+                    None => pair.sign(&SystemRandom::new(), message),
+                }
+                .map_err(internal)?;
+                Ok(signature.as_ref().to_vec())
+            }
+            Inner::Ed25519(pair) => {
+                if alg == SigningAlgorithm::Ed25519PhSha512 {
+                    return Err(AsymmetricError::NotImplemented("ED25519_PH_SHA_512"));
+                }
+                Ok(pair.try_sign(message).map_err(internal)?.as_ref().to_vec())
+            }
+            Inner::MlDsa(pair) => {
+                if kind == MessageKind::ExternalMu {
+                    return Err(AsymmetricError::NotImplemented("MessageType EXTERNAL_MU"));
+                }
+                let mut out = vec![0u8; pair.algorithm().signature_len()];
+                let len = pair.sign(message, &mut out).map_err(internal)?;
+                out.truncate(len);
+                Ok(out)
+            }
+            Inner::RsaDecrypt(..) | Inner::Ecdh(_) => Err(AsymmetricError::WrongAlgorithm),
+        }
+    }
+
+    /// Verifies with this key's public half; see [`verify`].
+    pub fn verify(
+        &self,
+        alg: SigningAlgorithm,
+        kind: MessageKind,
+        message: &[u8],
+        signature: &[u8],
+    ) -> Result<(), AsymmetricError> {
+        if !matches!(
+            self.inner,
+            Inner::RsaSign(_) | Inner::Ecdsa(_) | Inner::Ed25519(_) | Inner::MlDsa(_)
+        ) {
+            return Err(AsymmetricError::WrongAlgorithm);
+        }
+        verify(self.spec, &self.public_der, alg, kind, message, signature)
+    }
+
+    /// RSAES-OAEP encryption with the public half, within AWS's limits.
+    pub fn encrypt(&self, hash: OaepHash, plaintext: &[u8]) -> Result<Vec<u8>, AsymmetricError> {
+        let Inner::RsaDecrypt(_, public) = &self.inner else {
+            return Err(AsymmetricError::WrongAlgorithm);
+        };
+        let max = self
+            .spec
+            .max_oaep_plaintext(hash)
+            .ok_or(AsymmetricError::WrongAlgorithm)?;
+        if plaintext.len() > max {
+            return Err(AsymmetricError::PlaintextTooLong { max });
+        }
+        let mut out = vec![0u8; public.ciphertext_size()];
+        let len = public
+            .encrypt(oaep(hash), plaintext, &mut out, None)
+            .map_err(internal)?
+            .len();
+        out.truncate(len);
+        Ok(out)
+    }
+
+    /// RSAES-OAEP decryption; any failure is an invalid ciphertext.
+    pub fn decrypt(
+        &self,
+        hash: OaepHash,
+        ciphertext: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, AsymmetricError> {
+        let Inner::RsaDecrypt(private, _) = &self.inner else {
+            return Err(AsymmetricError::WrongAlgorithm);
+        };
+        if ciphertext.len() != private.key_size_bytes() {
+            return Err(AsymmetricError::InvalidCiphertext);
+        }
+        let mut out = Zeroizing::new(vec![0u8; private.min_output_size()]);
+        let len = private
+            .decrypt(oaep(hash), ciphertext, &mut out, None)
+            .map_err(|_| AsymmetricError::InvalidCiphertext)?
+            .len();
+        out.truncate(len);
+        Ok(out)
+    }
+
+    /// ECDH with a peer's DER SubjectPublicKeyInfo on the same curve: the
+    /// raw shared secret (the x coordinate), as AWS returns it.
+    pub fn derive_shared_secret(
+        &self,
+        peer_spki: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, AsymmetricError> {
+        let Inner::Ecdh(private) = &self.inner else {
+            return Err(AsymmetricError::WrongAlgorithm);
+        };
+        let unparsed = agreement::UnparsedPublicKey::new(private.algorithm(), peer_spki);
+        let parsed = agreement::ParsedPublicKey::try_from(&unparsed)
+            .map_err(|_| AsymmetricError::InvalidPublicKey)?;
+        if parsed.format() != agreement::ParsedPublicKeyFormat::X509
+            || parsed.alg() != private.algorithm()
+        {
+            return Err(AsymmetricError::InvalidPublicKey);
+        }
+        agreement::agree(private, parsed, AsymmetricError::InvalidPublicKey, |secret| {
+            Ok(Zeroizing::new(secret.to_vec()))
+        })
+    }
+}
+
+/// Verifies `signature` of `message` (of `kind`) under the DER
+/// SubjectPublicKeyInfo `public_der` of a `spec` key. A signature that does
+/// not verify, or is malformed, is [`AsymmetricError::InvalidSignature`].
+pub fn verify(
+    spec: PairSpec,
+    public_der: &[u8],
+    alg: SigningAlgorithm,
+    kind: MessageKind,
+    message: &[u8],
+    signature: &[u8],
+) -> Result<(), AsymmetricError> {
+    let digest = check_message(spec, alg, kind, message)?;
+    if alg == SigningAlgorithm::Ed25519PhSha512 {
+        return Err(AsymmetricError::NotImplemented("ED25519_PH_SHA_512"));
+    }
+    if kind == MessageKind::ExternalMu {
+        return Err(AsymmetricError::NotImplemented("MessageType EXTERNAL_MU"));
+    }
+    let verification = alg.verification(spec)?;
+    let public = signature::ParsedPublicKey::new(verification, public_der)
+        .map_err(|_| AsymmetricError::Internal)?;
+    match digest {
+        Some(digest) => public.verify_digest_sig(&digest, signature),
+        None => public.verify_sig(message, signature),
+    }
+    .map_err(|_| AsymmetricError::InvalidSignature)
+}
+
+/// The DER SubjectPublicKeyInfo of a PKCS#8 private key of `spec` (for
+/// GenerateDataKeyPair).
+pub fn public_key_of_pkcs8(spec: PairSpec, pkcs8: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    Ok(PrivateKey::from_pkcs8(spec, PairUsage::SignVerify, pkcs8)?.public_der)
+}
+
+/// AWS's MacAlgorithmSpec; each HMAC key spec has exactly one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MacAlgorithm {
+    HmacSha224,
+    HmacSha256,
+    HmacSha384,
+    HmacSha512,
+}
+
+impl MacAlgorithm {
+    /// The key length of the matching HMAC key spec, in bytes.
+    pub fn key_len(self) -> usize {
+        match self {
+            MacAlgorithm::HmacSha224 => 28,
+            MacAlgorithm::HmacSha256 => 32,
+            MacAlgorithm::HmacSha384 => 48,
+            MacAlgorithm::HmacSha512 => 64,
+        }
+    }
+
+    fn hmac(self) -> hmac::Algorithm {
+        match self {
+            MacAlgorithm::HmacSha224 => hmac::HMAC_SHA224,
+            MacAlgorithm::HmacSha256 => hmac::HMAC_SHA256,
+            MacAlgorithm::HmacSha384 => hmac::HMAC_SHA384,
+            MacAlgorithm::HmacSha512 => hmac::HMAC_SHA512,
+        }
+    }
+
+    /// Fresh key bytes of [`Self::key_len`].
+    pub fn generate_bytes(self) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+        let mut bytes = Zeroizing::new(vec![0u8; self.key_len()]);
+        crate::random_bytes(&mut bytes)?;
+        Ok(bytes)
+    }
+}
+
+/// An HMAC key of a KMS HMAC key spec. No `Debug`.
+pub struct HmacKey {
+    algorithm: MacAlgorithm,
+    key: hmac::Key,
+}
+
+impl HmacKey {
+    pub fn from_bytes(algorithm: MacAlgorithm, bytes: &[u8]) -> Result<Self, CryptoError> {
+        if bytes.len() != algorithm.key_len() {
+            return Err(CryptoError::Internal);
+        }
+        Ok(Self {
+            algorithm,
+            key: hmac::Key::new(algorithm.hmac(), bytes),
+        })
+    }
+
+    pub fn algorithm(&self) -> MacAlgorithm {
+        self.algorithm
+    }
+
+    pub fn mac(&self, message: &[u8]) -> Vec<u8> {
+        hmac::sign(&self.key, message).as_ref().to_vec()
+    }
+
+    /// Constant-time check of `mac` over `message`.
+    pub fn verify(&self, message: &[u8], mac: &[u8]) -> bool {
+        hmac::verify(&self.key, message, mac).is_ok()
+    }
+}
+
+#[cfg(test)]
+mod tests;
