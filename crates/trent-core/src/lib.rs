@@ -40,7 +40,7 @@ pub use model::{
     KeyRecord, Page, PrincipalKind, RotationRecord, SessionRecord, Tag, now_millis,
 };
 pub use service::{
-    AliasMode, CreateGrant, CreateKey, DataKey, GRANT_OPERATIONS, GrantSelector, Kms, KmsConfig,
+    AliasMode, CreateGrant, CreateKey, DataKey, DataKeyPair, GRANT_OPERATIONS, KeyAlgorithms, key_algorithms, GrantSelector, Kms, KmsConfig,
     ReEncrypted,
 };
 pub use store::{RootKey, SealError, SealedMaterial, Store, StoreError};

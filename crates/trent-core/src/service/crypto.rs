@@ -29,7 +29,7 @@ impl Kms {
         Ok(key)
     }
 
-    fn seal_with(
+    pub(super) fn seal_with(
         key: &CachedKey,
         context: &BTreeMap<String, String>,
         plaintext: &[u8],

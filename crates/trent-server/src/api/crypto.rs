@@ -8,7 +8,7 @@ use trent_wire::*;
 
 static EMPTY_CONTEXT: BTreeMap<String, String> = BTreeMap::new();
 
-fn context(c: &Option<BTreeMap<String, String>>) -> &BTreeMap<String, String> {
+pub(super) fn context(c: &Option<BTreeMap<String, String>>) -> &BTreeMap<String, String> {
     c.as_ref().unwrap_or(&EMPTY_CONTEXT)
 }
 
@@ -23,6 +23,16 @@ fn symmetric_only(algorithm: &Option<EncryptionAlgorithmSpec>) -> Result<(), Api
             ),
         )),
     }
+}
+
+/// The algorithm of an Encrypt or Decrypt with an asymmetric key: anything
+/// but SYMMETRIC_DEFAULT (the key decides whether it fits).
+fn asymmetric_algorithm(
+    algorithm: &Option<EncryptionAlgorithmSpec>,
+) -> Option<&EncryptionAlgorithmSpec> {
+    algorithm
+        .as_ref()
+        .filter(|a| !matches!(a, EncryptionAlgorithmSpec::SymmetricDefault))
 }
 
 /// The data key length GenerateDataKey* asks for: exactly one of
@@ -62,7 +72,7 @@ fn ciphertext(blob: &Option<Blob>) -> Result<&[u8], ApiError> {
     }
 }
 
-fn no_recipient<T>(recipient: &Option<T>) -> Result<(), ApiError> {
+pub(super) fn no_recipient<T>(recipient: &Option<T>) -> Result<(), ApiError> {
     if recipient.is_some() {
         return Err(ApiError::new(
             ErrorCode::UnsupportedOperationException,
@@ -78,7 +88,23 @@ pub(super) async fn encrypt(
     req: EncryptRequest,
 ) -> Result<EncryptResponse, ApiError> {
     kms.check_grant_tokens(req.grant_tokens.as_deref().unwrap_or_default())?;
-    symmetric_only(&req.encryption_algorithm)?;
+    if let Some(algorithm) = asymmetric_algorithm(&req.encryption_algorithm) {
+        let (ciphertext, key_arn) = kms
+            .encrypt_asymmetric(
+                caller,
+                &req.key_id,
+                req.plaintext.as_bytes(),
+                algorithm,
+                context(&req.encryption_context),
+            )
+            .await?;
+        dry_run(req.dry_run)?;
+        return Ok(EncryptResponse {
+            ciphertext_blob: Some(Blob(ciphertext)),
+            key_id: Some(key_arn),
+            encryption_algorithm: Some(algorithm.clone()),
+        });
+    }
     let (ciphertext, key_arn) = kms
         .encrypt(
             caller,
@@ -101,8 +127,32 @@ pub(super) async fn decrypt(
     req: DecryptRequest,
 ) -> Result<DecryptResponse, ApiError> {
     kms.check_grant_tokens(req.grant_tokens.as_deref().unwrap_or_default())?;
-    symmetric_only(&req.encryption_algorithm)?;
     no_recipient(&req.recipient)?;
+    if let Some(algorithm) = asymmetric_algorithm(&req.encryption_algorithm) {
+        // An RSA ciphertext names no key: the caller must.
+        let Some(key_id) = req.key_id.as_deref() else {
+            return Err(ApiError::new(
+                ErrorCode::ValidationException,
+                format!("KeyId is required to decrypt with the asymmetric algorithm {algorithm}"),
+            ));
+        };
+        let (mut plaintext, key_arn) = kms
+            .decrypt_asymmetric(
+                caller,
+                key_id,
+                ciphertext(&req.ciphertext_blob)?,
+                algorithm,
+                context(&req.encryption_context),
+            )
+            .await?;
+        dry_run(req.dry_run)?;
+        return Ok(DecryptResponse {
+            key_id: Some(key_arn),
+            plaintext: Some(SecretBlob::new(std::mem::take(&mut *plaintext))),
+            encryption_algorithm: Some(algorithm.clone()),
+            ..Default::default()
+        });
+    }
     let (mut plaintext, key_arn) = kms
         .decrypt(
             caller,
