@@ -252,6 +252,7 @@ impl Kms {
     ) -> Result<(), KmsError> {
         let period = period_days.unwrap_or(365);
         self.mutate(caller, key_id, "kms:EnableKeyRotation", |key| {
+            lifecycle::require_rotatable(key)?;
             require_enabled(key)?;
             key.rotation_enabled = true;
             key.rotation_period_days = Some(period);
@@ -268,6 +269,7 @@ impl Kms {
         key_id: &str,
     ) -> Result<(), KmsError> {
         self.mutate(caller, key_id, "kms:DisableKeyRotation", |key| {
+            lifecycle::require_rotatable(key)?;
             require_enabled(key)?;
             key.rotation_enabled = false;
             key.next_rotation_ms = None;
@@ -290,6 +292,7 @@ impl Kms {
             &RequestFacts::default(),
             None,
         )?;
+        lifecycle::require_rotatable(&key.record)?;
         Ok(key.record.clone())
     }
 

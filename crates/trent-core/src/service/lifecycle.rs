@@ -180,7 +180,7 @@ impl Kms {
 
 /// Only symmetric keys with material from KMS rotate (as in AWS, where
 /// asymmetric, HMAC and imported keys cannot).
-fn require_rotatable(key: &KeyRecord) -> Result<(), KmsError> {
+pub(super) fn require_rotatable(key: &KeyRecord) -> Result<(), KmsError> {
     if key.key_spec != KeySpec::SymmetricDefault || key.origin != OriginType::AwsKms {
         return Err(KmsError::Unsupported(format!(
             "{} does not support automatic or on-demand rotation",
