@@ -40,7 +40,7 @@ pub use model::{
     KeyRecord, Page, PrincipalKind, RotationRecord, SessionRecord, Tag, now_millis,
 };
 pub use service::{
-    AliasMode, CreateGrant, CreateKey, DataKey, DataKeyPair, GRANT_OPERATIONS, KeyAlgorithms, key_algorithms, GrantSelector, Kms, KmsConfig,
-    ReEncrypted,
+    AliasMode, CreateGrant, CreateKey, DataKey, DataKeyPair, GRANT_OPERATIONS, GrantSelector,
+    KeyAlgorithms, Kms, KmsConfig, ReEncrypted, key_algorithms,
 };
 pub use store::{RootKey, SealError, SealedMaterial, Store, StoreError};

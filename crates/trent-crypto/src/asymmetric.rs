@@ -133,7 +133,10 @@ impl PairSpec {
     ];
 
     pub fn is_rsa(self) -> bool {
-        matches!(self, PairSpec::Rsa2048 | PairSpec::Rsa3072 | PairSpec::Rsa4096)
+        matches!(
+            self,
+            PairSpec::Rsa2048 | PairSpec::Rsa3072 | PairSpec::Rsa4096
+        )
     }
 
     /// The usages AWS allows for this spec.
@@ -353,11 +356,7 @@ fn oaep(hash: OaepHash) -> &'static rsa::OaepAlgorithm {
 
 impl PrivateKey {
     /// Parses PKCS#8 DER made by [`PairSpec::generate_pkcs8`] for `usage`.
-    pub fn from_pkcs8(
-        spec: PairSpec,
-        usage: PairUsage,
-        pkcs8: &[u8],
-    ) -> Result<Self, CryptoError> {
+    pub fn from_pkcs8(spec: PairSpec, usage: PairUsage, pkcs8: &[u8]) -> Result<Self, CryptoError> {
         if !spec.allows(usage) {
             return Err(CryptoError::Internal);
         }
@@ -541,9 +540,12 @@ impl PrivateKey {
         {
             return Err(AsymmetricError::InvalidPublicKey);
         }
-        agreement::agree(private, parsed, AsymmetricError::InvalidPublicKey, |secret| {
-            Ok(Zeroizing::new(secret.to_vec()))
-        })
+        agreement::agree(
+            private,
+            parsed,
+            AsymmetricError::InvalidPublicKey,
+            |secret| Ok(Zeroizing::new(secret.to_vec())),
+        )
     }
 }
 

@@ -292,7 +292,14 @@ impl Kms {
         algorithm: &SigningAlgorithmSpec,
     ) -> Result<String, KmsError> {
         let (key, alg, kind) = self
-            .signing_key(caller, key_id, "Verify", "kms:Verify", message_type, algorithm)
+            .signing_key(
+                caller,
+                key_id,
+                "Verify",
+                "kms:Verify",
+                message_type,
+                algorithm,
+            )
             .await?;
         let pair = key
             .materials
@@ -489,7 +496,11 @@ impl Kms {
                 facts,
             )
             .await?;
-        require_usage(&key.record, KeyUsageType::KeyAgreement, "DeriveSharedSecret")?;
+        require_usage(
+            &key.record,
+            KeyUsageType::KeyAgreement,
+            "DeriveSharedSecret",
+        )?;
         if *algorithm != KeyAgreementAlgorithmSpec::Ecdh {
             return Err(wrong_algorithm(&key.record, algorithm.as_str()));
         }

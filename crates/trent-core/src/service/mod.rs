@@ -107,8 +107,9 @@ fn compile_policy(document: &str) -> Result<Policy, KmsError> {
 /// version - 1); asymmetric and HMAC keys have one version and never rotate.
 enum Materials {
     Symmetric(Vec<Arc<SymmetricKey>>),
-    Pair(PrivateKey),
-    Hmac(HmacKey),
+    /// Boxed, like `Hmac`: both are far larger than the symmetric variant.
+    Pair(Box<PrivateKey>),
+    Hmac(Box<HmacKey>),
 }
 
 impl Materials {
@@ -206,13 +207,13 @@ fn material_of(record: &KeyRecord, bytes: &[u8]) -> Result<Materials, KmsError> 
         )])),
         SpecKind::Pair(spec) => {
             let usage = pair_usage(&record.key_usage).ok_or_else(corrupt)?;
-            Ok(Materials::Pair(
+            Ok(Materials::Pair(Box::new(
                 PrivateKey::from_pkcs8(spec, usage, bytes).map_err(|_| corrupt())?,
-            ))
+            )))
         }
-        SpecKind::Hmac(alg) => Ok(Materials::Hmac(
+        SpecKind::Hmac(alg) => Ok(Materials::Hmac(Box::new(
             HmacKey::from_bytes(alg, bytes).map_err(|_| corrupt())?,
-        )),
+        ))),
     }
 }
 

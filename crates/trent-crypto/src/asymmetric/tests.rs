@@ -111,7 +111,11 @@ fn rsa_pkcs1_is_deterministic_between_raw_and_digest() {
 fn wrong_digest_length_is_refused() {
     let key = signer(PairSpec::EccNistP256);
     assert_eq!(
-        key.sign(SigningAlgorithm::EcdsaSha256, MessageKind::Digest, &[0u8; 31]),
+        key.sign(
+            SigningAlgorithm::EcdsaSha256,
+            MessageKind::Digest,
+            &[0u8; 31]
+        ),
         Err(AsymmetricError::DigestLength { expected: 32 })
     );
     let key = signer(PairSpec::Rsa2048);
@@ -159,7 +163,11 @@ fn algorithm_of_another_spec_is_refused() {
 fn message_types_follow_aws_rules() {
     let ed = signer(PairSpec::Ed25519);
     assert_eq!(
-        ed.sign(SigningAlgorithm::Ed25519Sha512, MessageKind::Digest, &[0; 64]),
+        ed.sign(
+            SigningAlgorithm::Ed25519Sha512,
+            MessageKind::Digest,
+            &[0; 64]
+        ),
         Err(AsymmetricError::WrongMessageType)
     );
     assert_eq!(
@@ -168,7 +176,11 @@ fn message_types_follow_aws_rules() {
     );
     let ml = signer(PairSpec::MlDsa44);
     assert_eq!(
-        ml.sign(SigningAlgorithm::MlDsaShake256, MessageKind::Digest, &[0; 64]),
+        ml.sign(
+            SigningAlgorithm::MlDsaShake256,
+            MessageKind::Digest,
+            &[0; 64]
+        ),
         Err(AsymmetricError::WrongMessageType)
     );
     assert_eq!(
@@ -213,7 +225,12 @@ fn signature_of_another_key_is_invalid() {
     );
     // Garbage and empty signatures are invalid, not errors.
     assert_eq!(
-        b.verify(SigningAlgorithm::EcdsaSha384, MessageKind::Raw, MESSAGE, &[]),
+        b.verify(
+            SigningAlgorithm::EcdsaSha384,
+            MessageKind::Raw,
+            MESSAGE,
+            &[]
+        ),
         Err(AsymmetricError::InvalidSignature)
     );
 }

@@ -9,8 +9,8 @@ use aws_lc_rs::{agreement, digest, rsa};
 use aws_sdk_kms::Client;
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::{
-    DataKeyPairSpec, EncryptionAlgorithmSpec, GrantOperation, KeyAgreementAlgorithmSpec,
-    KeySpec, KeyUsageType, MacAlgorithmSpec, MessageType, SigningAlgorithmSpec,
+    DataKeyPairSpec, EncryptionAlgorithmSpec, GrantOperation, KeyAgreementAlgorithmSpec, KeySpec,
+    KeyUsageType, MacAlgorithmSpec, MessageType, SigningAlgorithmSpec,
 };
 
 const ROOT: &str = "arn:aws:iam::111122223333:root";
@@ -125,7 +125,7 @@ async fn verify_code(
         .await
     {
         Ok(out) => {
-            assert_eq!(out.signature_valid, true);
+            assert!(out.signature_valid);
             assert_eq!(out.signing_algorithm(), Some(alg));
             Ok(())
         }
@@ -446,10 +446,9 @@ async fn rsa_oaep_encrypts_and_decrypts_within_aws_limits() {
             .public_key
             .unwrap()
             .into_inner();
-        let local = rsa::OaepPublicEncryptingKey::new(
-            rsa::PublicEncryptingKey::from_der(&spki).unwrap(),
-        )
-        .unwrap();
+        let local =
+            rsa::OaepPublicEncryptingKey::new(rsa::PublicEncryptingKey::from_der(&spki).unwrap())
+                .unwrap();
         for (alg, max, local_alg) in [
             (&algorithms[0], sha1_max, &rsa::OAEP_SHA1_MGF1SHA1),
             (&algorithms[1], sha256_max, &rsa::OAEP_SHA256_MGF1SHA256),
