@@ -427,9 +427,15 @@ pub async fn run(config: BenchConfig) -> anyhow::Result<Report> {
             Workloads::prepare(&endpoint, client, &key[0], CIPHERTEXT_POOL).await
         }
     };
-    let trent_work = setup(&trent)
+    let mut trent_work = setup(&trent)
         .await
         .context("setting up Trent (CreateKey, Encrypt, and a check of every operation)")?;
+    if config.ops.iter().any(|op| op.asymmetric()) {
+        trent_work
+            .add_asymmetric(&trent.endpoint, config.client)
+            .await
+            .context("setting up Trent's signing keys (CreateKey, Sign, Verify)")?;
+    }
     let base_work = match &baseline {
         Some(b) => Some(setup(b).await.context("setting up the baseline")?),
         None => None,
@@ -444,17 +450,20 @@ pub async fn run(config: BenchConfig) -> anyhow::Result<Report> {
         request_timeout: config.request_timeout,
     };
     let sides = if baseline.is_some() { 2 } else { 1 };
-    progress.total = config.ops.len() * config.connections.len() * config.repeats * sides
-        + if config.create_key_cells {
-            config.repeats
-        } else {
-            0
-        }
-        + if config.keys > 0 {
-            config.connections.len() * config.repeats * 2
-        } else {
-            0
-        };
+    // The baseline serves no asymmetric operations.
+    let baseline_ops = config.ops.iter().filter(|op| !op.asymmetric()).count();
+    progress.total =
+        (config.ops.len() + baseline_ops * (sides - 1)) * config.connections.len() * config.repeats
+            + if config.create_key_cells {
+                config.repeats
+            } else {
+                0
+            }
+            + if config.keys > 0 {
+                config.connections.len() * config.repeats * 2
+            } else {
+                0
+            };
 
     // The main cells, Trent and baseline interleaved.
     let mut cells = Vec::new();
@@ -464,12 +473,15 @@ pub async fn run(config: BenchConfig) -> anyhow::Result<Report> {
             let mut b = Repeats::default();
             for _ in 0..config.repeats {
                 trent.ensure_alive()?;
-                let outcome = cell(&trent, trent_work.get(op), options(connections), clock).await?;
+                let outcome =
+                    cell(&trent, trent_work.get(op)?, options(connections), clock).await?;
                 progress.cell("Trent", op.name(), connections, &outcome);
                 t.push(outcome);
-                if let (Some(base), Some(work)) = (&mut baseline, &base_work) {
+                if let (Some(base), Some(work)) = (&mut baseline, &base_work)
+                    && !op.asymmetric()
+                {
                     base.ensure_alive()?;
-                    let outcome = cell(base, work.get(op), options(connections), clock).await?;
+                    let outcome = cell(base, work.get(op)?, options(connections), clock).await?;
                     progress.cell("baseline", op.name(), connections, &outcome);
                     b.push(outcome);
                 }
@@ -478,7 +490,10 @@ pub async fn run(config: BenchConfig) -> anyhow::Result<Report> {
                 op.name().to_owned(),
                 connections,
                 t.side(),
-                base_work.as_ref().map(|_| b.side()),
+                base_work
+                    .as_ref()
+                    .filter(|_| !op.asymmetric())
+                    .map(|_| b.side()),
             ));
         }
     }
