@@ -336,7 +336,7 @@ enum Inner {
     Ecdsa(signature::EcdsaKeyPair),
     Ecdh(agreement::PrivateKey),
     Ed25519(signature::Ed25519KeyPair),
-    MlDsa(signature::PqdsaKeyPair),
+    MlDsa(signature::PqdsaKeyPair, MuSigner),
 }
 
 /// A parsed private key of one spec and usage. No `Debug`; shared (`Sync`)
@@ -394,7 +394,8 @@ impl PrivateKey {
                 } else if let Some(alg) = spec.ml_dsa() {
                     let pair = signature::PqdsaKeyPair::from_pkcs8(alg, pkcs8).map_err(bad)?;
                     let der = pair.public_key().as_der().map_err(bad)?.as_ref().to_vec();
-                    (Inner::MlDsa(pair), der)
+                    let mu = MuSigner::from_pkcs8(spec, pkcs8, pair.public_key().as_ref())?;
+                    (Inner::MlDsa(pair, mu), der)
                 } else {
                     let pair = signature::Ed25519KeyPair::from_pkcs8(pkcs8).map_err(bad)?;
                     let der = pair.public_key().as_der().map_err(bad)?.as_ref().to_vec();
@@ -451,9 +452,10 @@ impl PrivateKey {
                 }
                 Ok(pair.try_sign(message).map_err(internal)?.as_ref().to_vec())
             }
-            Inner::MlDsa(pair) => {
+            Inner::MlDsa(pair, mu_signer) => {
                 if kind == MessageKind::ExternalMu {
-                    return Err(AsymmetricError::NotImplemented("MessageType EXTERNAL_MU"));
+                    let mu: &[u8; 64] = message.try_into().map_err(internal)?;
+                    return mu_signer.sign(mu);
                 }
                 let mut out = vec![0u8; pair.algorithm().signature_len()];
                 let len = pair.sign(message, &mut out).map_err(internal)?;
@@ -474,7 +476,7 @@ impl PrivateKey {
     ) -> Result<(), AsymmetricError> {
         if !matches!(
             self.inner,
-            Inner::RsaSign(_) | Inner::Ecdsa(_) | Inner::Ed25519(_) | Inner::MlDsa(_)
+            Inner::RsaSign(_) | Inner::Ecdsa(_) | Inner::Ed25519(_) | Inner::MlDsa(..)
         ) {
             return Err(AsymmetricError::WrongAlgorithm);
         }
@@ -564,17 +566,143 @@ pub fn verify(
     if alg == SigningAlgorithm::Ed25519PhSha512 {
         return Err(AsymmetricError::NotImplemented("ED25519_PH_SHA_512"));
     }
-    if kind == MessageKind::ExternalMu {
-        return Err(AsymmetricError::NotImplemented("MessageType EXTERNAL_MU"));
-    }
     let verification = alg.verification(spec)?;
     let public = signature::ParsedPublicKey::new(verification, public_der)
         .map_err(|_| AsymmetricError::Internal)?;
+    if kind == MessageKind::ExternalMu {
+        let mu: &[u8; 64] = message.try_into().map_err(internal)?;
+        return verify_mu(spec, public_der, mu, signature);
+    }
     match digest {
         Some(digest) => public.verify_digest_sig(&digest, signature),
         None => public.verify_sig(message, signature),
     }
     .map_err(|_| AsymmetricError::InvalidSignature)
+}
+
+/// ML-DSA over a given mu (MessageType EXTERNAL_MU), with RustCrypto's
+/// `ml-dsa`: aws-lc-rs signs and verifies whole messages only. The key is
+/// rebuilt from the seed in aws-lc-rs's PKCS#8 and checked against its
+/// public key; signing is hedged (FIPS 204's default), randomness from
+/// aws-lc-rs.
+enum MuSigner {
+    L44(Box<ml_dsa::SigningKey<ml_dsa::MlDsa44>>),
+    L65(Box<ml_dsa::SigningKey<ml_dsa::MlDsa65>>),
+    L87(Box<ml_dsa::SigningKey<ml_dsa::MlDsa87>>),
+}
+
+/// aws-lc-rs's DRBG as the `rand_core` generator `ml-dsa` takes.
+struct AwsLcRng;
+
+impl ml_dsa::common::rand_core::TryRng for AwsLcRng {
+    type Error = aws_lc_rs::error::Unspecified;
+
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        let mut bytes = [0u8; 4];
+        aws_lc_rs::rand::fill(&mut bytes)?;
+        Ok(u32::from_le_bytes(bytes))
+    }
+
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        let mut bytes = [0u8; 8];
+        aws_lc_rs::rand::fill(&mut bytes)?;
+        Ok(u64::from_le_bytes(bytes))
+    }
+
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+        aws_lc_rs::rand::fill(dst)
+    }
+}
+
+impl ml_dsa::common::rand_core::TryCryptoRng for AwsLcRng {}
+
+fn mu_key<P: ml_dsa::MlDsaParams>(
+    seed: &[u8; 32],
+    public_raw: &[u8],
+) -> Result<Box<ml_dsa::SigningKey<P>>, CryptoError> {
+    let key = ml_dsa::SigningKey::<P>::from_seed(&(*seed).into());
+    use ml_dsa::Keypair;
+    if key.verifying_key().encode().as_slice() != public_raw {
+        return Err(CryptoError::Internal);
+    }
+    Ok(Box::new(key))
+}
+
+fn sign_mu<P: ml_dsa::MlDsaParams>(
+    key: &ml_dsa::SigningKey<P>,
+    mu: &[u8; 64],
+) -> Result<Vec<u8>, AsymmetricError> {
+    let signature = key
+        .expanded_key()
+        .sign_mu_randomized(&(*mu).into(), &mut AwsLcRng)
+        .map_err(internal)?;
+    Ok(signature.encode().to_vec())
+}
+
+fn verify_mu_with<P: ml_dsa::MlDsaParams>(raw: &[u8], mu: &[u8; 64], signature: &[u8]) -> bool {
+    use ml_dsa::KeyInit;
+    let (Ok(key), Ok(signature)) = (
+        ml_dsa::VerifyingKey::<P>::new_from_slice(raw),
+        ml_dsa::Signature::<P>::try_from(signature),
+    ) else {
+        return false;
+    };
+    key.verify_mu(&(*mu).into(), &signature)
+}
+
+impl MuSigner {
+    fn from_pkcs8(spec: PairSpec, pkcs8: &[u8], public_raw: &[u8]) -> Result<Self, CryptoError> {
+        // aws-lc-rs writes the seed form: privateKey = [0] IMPLICIT OCTET
+        // STRING (32 bytes), the last 34 bytes of the document.
+        let n = pkcs8.len();
+        if n < 34 || pkcs8[n - 34..n - 32] != [0x80, 0x20] {
+            return Err(CryptoError::Internal);
+        }
+        let seed: Zeroizing<[u8; 32]> =
+            Zeroizing::new(pkcs8[n - 32..].try_into().map_err(bad)?);
+        Ok(match spec {
+            PairSpec::MlDsa44 => MuSigner::L44(mu_key(&seed, public_raw)?),
+            PairSpec::MlDsa65 => MuSigner::L65(mu_key(&seed, public_raw)?),
+            PairSpec::MlDsa87 => MuSigner::L87(mu_key(&seed, public_raw)?),
+            _ => return Err(CryptoError::Internal),
+        })
+    }
+
+    fn sign(&self, mu: &[u8; 64]) -> Result<Vec<u8>, AsymmetricError> {
+        match self {
+            MuSigner::L44(key) => sign_mu(key, mu),
+            MuSigner::L65(key) => sign_mu(key, mu),
+            MuSigner::L87(key) => sign_mu(key, mu),
+        }
+    }
+}
+
+/// Verifies an ML-DSA signature of `mu` under a DER SubjectPublicKeyInfo
+/// (already parsed by aws-lc-rs: the raw key is its BIT STRING, at the end).
+fn verify_mu(
+    spec: PairSpec,
+    public_der: &[u8],
+    mu: &[u8; 64],
+    signature: &[u8],
+) -> Result<(), AsymmetricError> {
+    let len = match spec {
+        PairSpec::MlDsa44 => 1312,
+        PairSpec::MlDsa65 => 1952,
+        PairSpec::MlDsa87 => 2592,
+        _ => return Err(AsymmetricError::WrongAlgorithm),
+    };
+    let raw = public_der
+        .get(public_der.len().saturating_sub(len)..)
+        .ok_or(AsymmetricError::Internal)?;
+    let valid = match spec {
+        PairSpec::MlDsa44 => verify_mu_with::<ml_dsa::MlDsa44>(raw, mu, signature),
+        PairSpec::MlDsa65 => verify_mu_with::<ml_dsa::MlDsa65>(raw, mu, signature),
+        _ => verify_mu_with::<ml_dsa::MlDsa87>(raw, mu, signature),
+    };
+    if !valid {
+        return Err(AsymmetricError::InvalidSignature);
+    }
+    Ok(())
 }
 
 /// The DER SubjectPublicKeyInfo of a PKCS#8 private key of `spec` (for

@@ -176,6 +176,10 @@ fn message_types_follow_aws_rules() {
     );
     let ml = signer(PairSpec::MlDsa44);
     assert_eq!(
+        ml.sign(SigningAlgorithm::MlDsaShake256, MessageKind::ExternalMu, &[0; 65]),
+        Err(AsymmetricError::DigestLength { expected: 64 })
+    );
+    assert_eq!(
         ml.sign(
             SigningAlgorithm::MlDsaShake256,
             MessageKind::Digest,
@@ -407,5 +411,58 @@ fn hmac_macs_and_verifies_with_the_right_key_lengths() {
         assert!(!key.verify(b"other", &mac));
         assert!(!key.verify(MESSAGE, &mac[1..]));
         assert!(HmacKey::from_bytes(alg, &bytes[1..]).is_err());
+    }
+}
+
+/// FIPS 204's mu of `message` (empty context) under a DER SPKI.
+fn mu_of<P: ml_dsa::MlDsaParams>(public_der: &[u8], len: usize, message: &[u8]) -> [u8; 64] {
+    use ml_dsa::KeyInit;
+    use ml_dsa::signature::digest::Update;
+    let key = ml_dsa::VerifyingKey::<P>::new_from_slice(&public_der[public_der.len() - len..])
+        .unwrap();
+    let mu = key
+        .compute_mu(
+            |h| {
+                h.update(message);
+                Ok(())
+            },
+            b"",
+        )
+        .unwrap();
+    mu.as_slice().try_into().unwrap()
+}
+
+#[test]
+fn ml_dsa_external_mu_signatures_are_signatures_of_the_message() {
+    for (spec, len) in [
+        (PairSpec::MlDsa44, 1312),
+        (PairSpec::MlDsa65, 1952),
+        (PairSpec::MlDsa87, 2592),
+    ] {
+        let key = signer(spec);
+        let public = key.public_key_der();
+        let mu = match spec {
+            PairSpec::MlDsa44 => mu_of::<ml_dsa::MlDsa44>(public, len, MESSAGE),
+            PairSpec::MlDsa65 => mu_of::<ml_dsa::MlDsa65>(public, len, MESSAGE),
+            _ => mu_of::<ml_dsa::MlDsa87>(public, len, MESSAGE),
+        };
+        let alg = SigningAlgorithm::MlDsaShake256;
+        // Signed over mu (ml-dsa), verified over the message (aws-lc-rs).
+        let signature = key.sign(alg, MessageKind::ExternalMu, &mu).unwrap();
+        verify(spec, public, alg, MessageKind::Raw, MESSAGE, &signature)
+            .unwrap_or_else(|e| panic!("{spec:?}: {e}"));
+        // And the other way round.
+        let signature = key.sign(alg, MessageKind::Raw, MESSAGE).unwrap();
+        verify(spec, public, alg, MessageKind::ExternalMu, &mu, &signature).unwrap();
+        let mut other = mu;
+        other[0] ^= 1;
+        assert_eq!(
+            verify(spec, public, alg, MessageKind::ExternalMu, &other, &signature),
+            Err(AsymmetricError::InvalidSignature)
+        );
+        assert_eq!(
+            verify(spec, public, alg, MessageKind::ExternalMu, &mu, &signature[1..]),
+            Err(AsymmetricError::InvalidSignature)
+        );
     }
 }
