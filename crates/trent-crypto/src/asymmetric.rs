@@ -658,8 +658,7 @@ impl MuSigner {
         if n < 34 || pkcs8[n - 34..n - 32] != [0x80, 0x20] {
             return Err(CryptoError::Internal);
         }
-        let seed: Zeroizing<[u8; 32]> =
-            Zeroizing::new(pkcs8[n - 32..].try_into().map_err(bad)?);
+        let seed: Zeroizing<[u8; 32]> = Zeroizing::new(pkcs8[n - 32..].try_into().map_err(bad)?);
         Ok(match spec {
             PairSpec::MlDsa44 => MuSigner::L44(mu_key(&seed, public_raw)?),
             PairSpec::MlDsa65 => MuSigner::L65(mu_key(&seed, public_raw)?),

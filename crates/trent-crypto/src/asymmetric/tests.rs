@@ -176,7 +176,11 @@ fn message_types_follow_aws_rules() {
     );
     let ml = signer(PairSpec::MlDsa44);
     assert_eq!(
-        ml.sign(SigningAlgorithm::MlDsaShake256, MessageKind::ExternalMu, &[0; 65]),
+        ml.sign(
+            SigningAlgorithm::MlDsaShake256,
+            MessageKind::ExternalMu,
+            &[0; 65]
+        ),
         Err(AsymmetricError::DigestLength { expected: 64 })
     );
     assert_eq!(
@@ -418,8 +422,8 @@ fn hmac_macs_and_verifies_with_the_right_key_lengths() {
 fn mu_of<P: ml_dsa::MlDsaParams>(public_der: &[u8], len: usize, message: &[u8]) -> [u8; 64] {
     use ml_dsa::KeyInit;
     use ml_dsa::signature::digest::Update;
-    let key = ml_dsa::VerifyingKey::<P>::new_from_slice(&public_der[public_der.len() - len..])
-        .unwrap();
+    let key =
+        ml_dsa::VerifyingKey::<P>::new_from_slice(&public_der[public_der.len() - len..]).unwrap();
     let mu = key
         .compute_mu(
             |h| {
@@ -457,11 +461,25 @@ fn ml_dsa_external_mu_signatures_are_signatures_of_the_message() {
         let mut other = mu;
         other[0] ^= 1;
         assert_eq!(
-            verify(spec, public, alg, MessageKind::ExternalMu, &other, &signature),
+            verify(
+                spec,
+                public,
+                alg,
+                MessageKind::ExternalMu,
+                &other,
+                &signature
+            ),
             Err(AsymmetricError::InvalidSignature)
         );
         assert_eq!(
-            verify(spec, public, alg, MessageKind::ExternalMu, &mu, &signature[1..]),
+            verify(
+                spec,
+                public,
+                alg,
+                MessageKind::ExternalMu,
+                &mu,
+                &signature[1..]
+            ),
             Err(AsymmetricError::InvalidSignature)
         );
     }

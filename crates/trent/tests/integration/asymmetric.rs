@@ -86,6 +86,33 @@ fn local_verifier(
     }
 }
 
+/// FIPS 204's mu of `message` (empty context) for an ML-DSA SPKI, computed
+/// with RustCrypto's ml-dsa.
+fn external_mu(spec: &KeySpec, spki: &[u8], message: &[u8]) -> Vec<u8> {
+    fn mu<P: ml_dsa::MlDsaParams>(raw: &[u8], message: &[u8]) -> Vec<u8> {
+        use ml_dsa::KeyInit;
+        use ml_dsa::signature::digest::Update;
+        ml_dsa::VerifyingKey::<P>::new_from_slice(raw)
+            .unwrap()
+            .compute_mu(
+                |h| {
+                    h.update(message);
+                    Ok(())
+                },
+                b"",
+            )
+            .unwrap()
+            .to_vec()
+    }
+    let raw = |len: usize| &spki[spki.len() - len..];
+    match spec {
+        KeySpec::MlDsa44 => mu::<ml_dsa::MlDsa44>(raw(1312), message),
+        KeySpec::MlDsa65 => mu::<ml_dsa::MlDsa65>(raw(1952), message),
+        KeySpec::MlDsa87 => mu::<ml_dsa::MlDsa87>(raw(2592), message),
+        other => panic!("{other:?} is not ML-DSA"),
+    }
+}
+
 async fn sign(
     kms: &Client,
     id: &str,
@@ -192,6 +219,33 @@ async fn every_key_spec_signs_and_verifies_every_algorithm_and_message_type() {
                 Err("KMSInvalidSignatureException".into())
             );
 
+            if *alg == SigningAlgorithmSpec::MlDsaShake256 {
+                // EXTERNAL_MU: a signature of mu is one of the message.
+                let mu = external_mu(&spec, &spki, MESSAGE);
+                let signature = sign(&kms, &id, alg, MessageType::ExternalMu, &mu).await;
+                local
+                    .verify_sig(MESSAGE, &signature)
+                    .unwrap_or_else(|_| panic!("{spec:?}: EXTERNAL_MU signature, RAW verifier"));
+                verify_code(&kms, &id, alg, MessageType::ExternalMu, &mu, &signature)
+                    .await
+                    .unwrap();
+                let mut other = mu.clone();
+                other[0] ^= 1;
+                assert_eq!(
+                    verify_code(&kms, &id, alg, MessageType::ExternalMu, &other, &signature).await,
+                    Err("KMSInvalidSignatureException".into())
+                );
+                let err = kms
+                    .sign()
+                    .key_id(&id)
+                    .signing_algorithm(alg.clone())
+                    .message_type(MessageType::ExternalMu)
+                    .message(Blob::new(&mu[1..]))
+                    .send()
+                    .await
+                    .unwrap_err();
+                assert_eq!(code(&err), "ValidationException", "{spec:?}");
+            }
             let Some(hash) = digest_of(alg) else {
                 // Neither Ed25519 nor ML-DSA sign digests.
                 let err = kms
