@@ -1180,4 +1180,47 @@ async fn grants_and_conditions_govern_asymmetric_operations() {
         .await
         .unwrap();
     kms.get_public_key().key_id(&id).send().await.unwrap();
+
+    // Grants allow only what fits the key: no Encrypt on a signing key, no
+    // Sign on a symmetric key, no encryption-context constraints on
+    // asymmetric keys.
+    let symmetric = new_key(&kms).await;
+    let hmac = create(&kms, KeySpec::Hmac256, KeyUsageType::GenerateVerifyMac).await;
+    for (key, op) in [
+        (&id, GrantOperation::Encrypt),
+        (&symmetric, GrantOperation::Sign),
+        (&hmac, GrantOperation::GetPublicKey),
+    ] {
+        let err = kms
+            .create_grant()
+            .key_id(key)
+            .grantee_principal(ROOT)
+            .operations(op.clone())
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(code(&err), "ValidationException", "{op:?}");
+    }
+    let err = kms
+        .create_grant()
+        .key_id(&id)
+        .grantee_principal(ROOT)
+        .operations(GrantOperation::Sign)
+        .constraints(
+            aws_sdk_kms::types::GrantConstraints::builder()
+                .encryption_context_equals("purpose", "test")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "ValidationException");
+    kms.create_grant()
+        .key_id(&hmac)
+        .grantee_principal(ROOT)
+        .operations(GrantOperation::GenerateMac)
+        .operations(GrantOperation::DescribeKey)
+        .send()
+        .await
+        .unwrap();
 }
