@@ -165,7 +165,7 @@ fn wrong_algorithm(key: &KeyRecord, algorithm: &str) -> KmsError {
 }
 
 /// AWS's error for each refusal of the primitives.
-fn refused(
+pub(super) fn refused(
     e: AsymmetricError,
     key: &KeyRecord,
     algorithm: &str,
@@ -336,7 +336,7 @@ impl Kms {
     }
 
     /// The ENCRYPT_DECRYPT RSA key for an OAEP Encrypt or Decrypt.
-    async fn oaep_key(
+    pub(super) async fn oaep_key(
         &self,
         caller: &Caller,
         key_id: &str,
@@ -392,8 +392,32 @@ impl Kms {
         algorithm: &EncryptionAlgorithmSpec,
         context: &BTreeMap<String, String>,
     ) -> Result<(Zeroizing<Vec<u8>>, String), KmsError> {
+        self.oaep_open(
+            caller,
+            key_id,
+            ciphertext,
+            algorithm,
+            context,
+            "Decrypt",
+            "kms:Decrypt",
+        )
+        .await
+    }
+
+    /// Decrypt (or ReEncrypt's source side) with an RSA key.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn oaep_open(
+        &self,
+        caller: &Caller,
+        key_id: &str,
+        ciphertext: &[u8],
+        algorithm: &EncryptionAlgorithmSpec,
+        context: &BTreeMap<String, String>,
+        operation: &str,
+        action: &str,
+    ) -> Result<(Zeroizing<Vec<u8>>, String), KmsError> {
         let (key, hash) = self
-            .oaep_key(caller, key_id, "Decrypt", "kms:Decrypt", algorithm, context)
+            .oaep_key(caller, key_id, operation, action, algorithm, context)
             .await?;
         let pair = key
             .materials

@@ -12,19 +12,6 @@ pub(super) fn context(c: &Option<BTreeMap<String, String>>) -> &BTreeMap<String,
     c.as_ref().unwrap_or(&EMPTY_CONTEXT)
 }
 
-/// Symmetric keys take only SYMMETRIC_DEFAULT.
-fn symmetric_only(algorithm: &Option<EncryptionAlgorithmSpec>) -> Result<(), ApiError> {
-    match algorithm {
-        None | Some(EncryptionAlgorithmSpec::SymmetricDefault) => Ok(()),
-        Some(other) => Err(ApiError::new(
-            ErrorCode::InvalidKeyUsageException,
-            format!(
-                "The encryption algorithm {other} is not valid for a symmetric encryption KMS key"
-            ),
-        )),
-    }
-}
-
 /// The algorithm of an Encrypt or Decrypt with an asymmetric key: anything
 /// but SYMMETRIC_DEFAULT (the key decides whether it fits).
 fn asymmetric_algorithm(
@@ -176,25 +163,34 @@ pub(super) async fn re_encrypt(
     req: ReEncryptRequest,
 ) -> Result<ReEncryptResponse, ApiError> {
     kms.check_grant_tokens(req.grant_tokens.as_deref().unwrap_or_default())?;
-    symmetric_only(&req.source_encryption_algorithm)?;
-    symmetric_only(&req.destination_encryption_algorithm)?;
+    let source_algorithm = asymmetric_algorithm(&req.source_encryption_algorithm);
+    let destination_algorithm = asymmetric_algorithm(&req.destination_encryption_algorithm);
     let done = kms
         .re_encrypt(
             caller,
             ciphertext(&req.ciphertext_blob)?,
             context(&req.source_encryption_context),
             req.source_key_id.as_deref(),
+            source_algorithm,
             &req.destination_key_id,
             context(&req.destination_encryption_context),
+            destination_algorithm,
         )
         .await?;
     dry_run(req.dry_run)?;
+    let or_default = |algorithm: Option<&EncryptionAlgorithmSpec>| {
+        Some(
+            algorithm
+                .cloned()
+                .unwrap_or(EncryptionAlgorithmSpec::SymmetricDefault),
+        )
+    };
     Ok(ReEncryptResponse {
         ciphertext_blob: Some(Blob(done.ciphertext)),
         source_key_id: Some(done.source_key_arn),
         key_id: Some(done.destination_key_arn),
-        source_encryption_algorithm: Some(EncryptionAlgorithmSpec::SymmetricDefault),
-        destination_encryption_algorithm: Some(EncryptionAlgorithmSpec::SymmetricDefault),
+        source_encryption_algorithm: or_default(source_algorithm),
+        destination_encryption_algorithm: or_default(destination_algorithm),
         ..Default::default()
     })
 }

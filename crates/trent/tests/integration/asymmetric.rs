@@ -1224,3 +1224,91 @@ async fn grants_and_conditions_govern_asymmetric_operations() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn re_encrypt_between_symmetric_and_rsa_keys() {
+    let server = Server::start();
+    let kms = server.client();
+    let symmetric = new_key(&kms).await;
+    let rsa_a = create(&kms, KeySpec::Rsa3072, KeyUsageType::EncryptDecrypt).await;
+    let rsa_b = create(&kms, KeySpec::Rsa2048, KeyUsageType::EncryptDecrypt).await;
+    let sha1 = EncryptionAlgorithmSpec::RsaesOaepSha1;
+    let sha256 = EncryptionAlgorithmSpec::RsaesOaepSha256;
+    let blob = kms
+        .encrypt()
+        .key_id(&symmetric)
+        .plaintext(Blob::new("moving"))
+        .encryption_context("purpose", "move")
+        .send()
+        .await
+        .unwrap()
+        .ciphertext_blob
+        .unwrap();
+
+    // Symmetric → RSA (no destination context allowed).
+    let err = kms
+        .re_encrypt()
+        .ciphertext_blob(blob.clone())
+        .source_encryption_context("purpose", "move")
+        .destination_key_id(&rsa_a)
+        .destination_encryption_algorithm(sha256.clone())
+        .destination_encryption_context("k", "v")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "ValidationException");
+    let out = kms
+        .re_encrypt()
+        .ciphertext_blob(blob)
+        .source_encryption_context("purpose", "move")
+        .destination_key_id(&rsa_a)
+        .destination_encryption_algorithm(sha256.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        out.source_encryption_algorithm(),
+        Some(&EncryptionAlgorithmSpec::SymmetricDefault)
+    );
+    assert_eq!(out.destination_encryption_algorithm(), Some(&sha256));
+    let at_a = out.ciphertext_blob.unwrap();
+
+    // RSA → RSA needs the source key and algorithm.
+    let err = kms
+        .re_encrypt()
+        .ciphertext_blob(at_a.clone())
+        .source_encryption_algorithm(sha256.clone())
+        .destination_key_id(&rsa_b)
+        .destination_encryption_algorithm(sha1.clone())
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "ValidationException");
+    let at_b = kms
+        .re_encrypt()
+        .ciphertext_blob(at_a)
+        .source_key_id(&rsa_a)
+        .source_encryption_algorithm(sha256.clone())
+        .destination_key_id(&rsa_b)
+        .destination_encryption_algorithm(sha1.clone())
+        .send()
+        .await
+        .unwrap()
+        .ciphertext_blob
+        .unwrap();
+
+    // RSA → symmetric, then back to the plaintext.
+    let back = kms
+        .re_encrypt()
+        .ciphertext_blob(at_b)
+        .source_key_id(&rsa_b)
+        .source_encryption_algorithm(sha1)
+        .destination_key_id(&symmetric)
+        .send()
+        .await
+        .unwrap()
+        .ciphertext_blob
+        .unwrap();
+    let plain = kms.decrypt().ciphertext_blob(back).send().await.unwrap();
+    assert_eq!(plain.plaintext().unwrap().as_ref(), b"moving");
+}
