@@ -336,7 +336,7 @@ enum Inner {
     Ecdsa(signature::EcdsaKeyPair),
     Ecdh(agreement::PrivateKey),
     Ed25519(signature::Ed25519KeyPair),
-    MlDsa(signature::PqdsaKeyPair, MuSigner),
+    MlDsa(signature::PqdsaKeyPair, MuSource),
 }
 
 /// A parsed private key of one spec and usage. No `Debug`; shared (`Sync`)
@@ -394,7 +394,7 @@ impl PrivateKey {
                 } else if let Some(alg) = spec.ml_dsa() {
                     let pair = signature::PqdsaKeyPair::from_pkcs8(alg, pkcs8).map_err(bad)?;
                     let der = pair.public_key().as_der().map_err(bad)?.as_ref().to_vec();
-                    let mu = MuSigner::from_pkcs8(spec, pkcs8, pair.public_key().as_ref())?;
+                    let mu = MuSource::from_pkcs8(spec, pkcs8, pair.public_key().as_ref())?;
                     (Inner::MlDsa(pair, mu), der)
                 } else {
                     let pair = signature::Ed25519KeyPair::from_pkcs8(pkcs8).map_err(bad)?;
@@ -582,9 +582,41 @@ pub fn verify(
 
 /// ML-DSA over a given mu (MessageType EXTERNAL_MU), with RustCrypto's
 /// `ml-dsa`: aws-lc-rs signs and verifies whole messages only. The key is
-/// rebuilt from the seed in aws-lc-rs's PKCS#8 and checked against its
-/// public key; signing is hedged (FIPS 204's default), randomness from
-/// aws-lc-rs.
+/// rebuilt from the seed in aws-lc-rs's PKCS#8 on first use (an expanded
+/// ML-DSA-87 key takes ~60 KiB, so keys that never sign a mu don't pay for
+/// it) and checked against aws-lc-rs's public key; signing is hedged
+/// (FIPS 204's default), randomness from aws-lc-rs.
+struct MuSource {
+    spec: PairSpec,
+    seed: Zeroizing<[u8; 32]>,
+    public_raw: Vec<u8>,
+    signer: std::sync::OnceLock<Result<MuSigner, CryptoError>>,
+}
+
+impl MuSource {
+    fn from_pkcs8(spec: PairSpec, pkcs8: &[u8], public_raw: &[u8]) -> Result<Self, CryptoError> {
+        // aws-lc-rs writes the seed form: privateKey = [0] IMPLICIT OCTET
+        // STRING (32 bytes), the last 34 bytes of the document.
+        let n = pkcs8.len();
+        if n < 34 || pkcs8[n - 34..n - 32] != [0x80, 0x20] {
+            return Err(CryptoError::Internal);
+        }
+        Ok(Self {
+            spec,
+            seed: Zeroizing::new(pkcs8[n - 32..].try_into().map_err(bad)?),
+            public_raw: public_raw.to_vec(),
+            signer: std::sync::OnceLock::new(),
+        })
+    }
+
+    fn sign(&self, mu: &[u8; 64]) -> Result<Vec<u8>, AsymmetricError> {
+        let signer = self
+            .signer
+            .get_or_init(|| MuSigner::new(self.spec, &self.seed, &self.public_raw));
+        signer.as_ref().map_err(internal)?.sign(mu)
+    }
+}
+
 enum MuSigner {
     L44(Box<ml_dsa::SigningKey<ml_dsa::MlDsa44>>),
     L65(Box<ml_dsa::SigningKey<ml_dsa::MlDsa65>>),
@@ -651,18 +683,11 @@ fn verify_mu_with<P: ml_dsa::MlDsaParams>(raw: &[u8], mu: &[u8; 64], signature: 
 }
 
 impl MuSigner {
-    fn from_pkcs8(spec: PairSpec, pkcs8: &[u8], public_raw: &[u8]) -> Result<Self, CryptoError> {
-        // aws-lc-rs writes the seed form: privateKey = [0] IMPLICIT OCTET
-        // STRING (32 bytes), the last 34 bytes of the document.
-        let n = pkcs8.len();
-        if n < 34 || pkcs8[n - 34..n - 32] != [0x80, 0x20] {
-            return Err(CryptoError::Internal);
-        }
-        let seed: Zeroizing<[u8; 32]> = Zeroizing::new(pkcs8[n - 32..].try_into().map_err(bad)?);
+    fn new(spec: PairSpec, seed: &[u8; 32], public_raw: &[u8]) -> Result<Self, CryptoError> {
         Ok(match spec {
-            PairSpec::MlDsa44 => MuSigner::L44(mu_key(&seed, public_raw)?),
-            PairSpec::MlDsa65 => MuSigner::L65(mu_key(&seed, public_raw)?),
-            PairSpec::MlDsa87 => MuSigner::L87(mu_key(&seed, public_raw)?),
+            PairSpec::MlDsa44 => MuSigner::L44(mu_key(seed, public_raw)?),
+            PairSpec::MlDsa65 => MuSigner::L65(mu_key(seed, public_raw)?),
+            PairSpec::MlDsa87 => MuSigner::L87(mu_key(seed, public_raw)?),
             _ => return Err(CryptoError::Internal),
         })
     }
