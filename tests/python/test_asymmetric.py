@@ -16,7 +16,7 @@ import pytest
 from botocore.exceptions import ClientError
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa, utils
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, mldsa, padding, rsa, utils
 
 MESSAGE = b"Trent signs this for Alice and Bob"
 
@@ -107,6 +107,27 @@ def test_signatures_verify_locally_with_the_public_key(kms, spec, algorithm):
     ]
     local_verify(key, algorithm, signature, digest, prehashed=True)
     local_verify(key, algorithm, signature, MESSAGE, prehashed=False)
+
+
+@pytest.mark.parametrize("spec", ["ML_DSA_44", "ML_DSA_65", "ML_DSA_87"])
+def test_ml_dsa_signatures_raw_and_external_mu_verify_locally(kms, spec):
+    key_id = create_key(kms, spec, "SIGN_VERIFY")
+    key = public_key(kms, key_id)
+    sign = dict(KeyId=key_id, SigningAlgorithm="ML_DSA_SHAKE_256")
+    signature = kms.sign(Message=MESSAGE, MessageType="RAW", **sign)["Signature"]
+    key.verify(signature, MESSAGE)
+    # EXTERNAL_MU: mu computed locally (FIPS 204, empty context) is signed
+    # as given; the signature is one of the message.
+    hasher = mldsa.MLDSAMuHasher(key)
+    hasher.update(MESSAGE)
+    mu = hasher.finalize()
+    signature = kms.sign(Message=mu, MessageType="EXTERNAL_MU", **sign)["Signature"]
+    key.verify(signature, MESSAGE)
+    key.verify_mu(signature, mu)
+    with pytest.raises(InvalidSignature):
+        key.verify(signature, MESSAGE + b"!")
+    assert kms.verify(Message=mu, MessageType="EXTERNAL_MU", Signature=signature, **sign)["SignatureValid"]
+    assert error_code(kms.sign, Message=mu, MessageType="DIGEST", **sign) == "ValidationException"
 
 
 def test_another_keys_signature_and_bad_input_are_errors(kms):
