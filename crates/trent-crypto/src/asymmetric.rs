@@ -33,6 +33,8 @@ pub enum PairSpec {
     MlDsa44,
     MlDsa65,
     MlDsa87,
+    /// Only with the `sm2` feature (see [`PairSpec::available`]).
+    Sm2,
 }
 
 /// What a key pair is for (AWS's KeyUsage).
@@ -58,6 +60,7 @@ pub enum SigningAlgorithm {
     Ed25519Sha512,
     Ed25519PhSha512,
     MlDsaShake256,
+    Sm2Dsa,
 }
 
 /// AWS's MessageType.
@@ -68,11 +71,15 @@ pub enum MessageKind {
     ExternalMu,
 }
 
-/// The hash of RSAES-OAEP (and of its MGF1).
+/// AWS's asymmetric EncryptionAlgorithmSpecs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OaepHash {
-    Sha1,
-    Sha256,
+pub enum AsymmetricEncryption {
+    /// RSAES-OAEP with SHA-1 (and MGF1 with SHA-1).
+    RsaesOaepSha1,
+    /// RSAES-OAEP with SHA-256 (and MGF1 with SHA-256).
+    RsaesOaepSha256,
+    /// SM2 public-key encryption (GM/T 0003.4), DER ciphertext (GM/T 0009).
+    Sm2Pke,
 }
 
 /// Why an asymmetric operation was refused. Each maps to one AWS error.
@@ -132,6 +139,11 @@ impl PairSpec {
         PairSpec::MlDsa87,
     ];
 
+    /// Whether this build implements the spec (SM2 needs the `sm2` feature).
+    pub fn available(self) -> bool {
+        self != PairSpec::Sm2 || cfg!(feature = "sm2")
+    }
+
     pub fn is_rsa(self) -> bool {
         matches!(
             self,
@@ -144,7 +156,7 @@ impl PairSpec {
         use PairSpec::*;
         match usage {
             PairUsage::SignVerify => true,
-            PairUsage::EncryptDecrypt => self.is_rsa(),
+            PairUsage::EncryptDecrypt => self.is_rsa() || self == Sm2,
             PairUsage::KeyAgreement => matches!(self, EccNistP256 | EccNistP384 | EccNistP521),
         }
     }
@@ -166,21 +178,24 @@ impl PairSpec {
             PairSpec::EccNistP521 => &[EcdsaSha512],
             PairSpec::Ed25519 => &[Ed25519Sha512, Ed25519PhSha512],
             PairSpec::MlDsa44 | PairSpec::MlDsa65 | PairSpec::MlDsa87 => &[MlDsaShake256],
+            PairSpec::Sm2 => &[Sm2Dsa],
         }
     }
 
-    /// The most plaintext RSAES-OAEP can encrypt under this spec (AWS's
-    /// documented limits), or `None` if the spec does not encrypt.
-    pub fn max_oaep_plaintext(self, hash: OaepHash) -> Option<usize> {
-        let modulus = match self {
-            PairSpec::Rsa2048 => 256,
-            PairSpec::Rsa3072 => 384,
-            PairSpec::Rsa4096 => 512,
+    /// The most plaintext `algorithm` can encrypt under this spec (AWS's
+    /// documented limits), or `None` if the spec does not use it.
+    pub fn max_plaintext(self, algorithm: AsymmetricEncryption) -> Option<usize> {
+        let modulus = match (self, algorithm) {
+            (PairSpec::Sm2, AsymmetricEncryption::Sm2Pke) => return Some(1024),
+            (_, AsymmetricEncryption::Sm2Pke) => return None,
+            (PairSpec::Rsa2048, _) => 256,
+            (PairSpec::Rsa3072, _) => 384,
+            (PairSpec::Rsa4096, _) => 512,
             _ => return None,
         };
-        let hash_len = match hash {
-            OaepHash::Sha1 => 20,
-            OaepHash::Sha256 => 32,
+        let hash_len = match algorithm {
+            AsymmetricEncryption::RsaesOaepSha1 => 20,
+            _ => 32,
         };
         Some(modulus - 2 * hash_len - 2)
     }
@@ -225,6 +240,9 @@ impl PairSpec {
     /// A fresh private key as PKCS#8 DER. RSA generation takes tens to
     /// hundreds of milliseconds: call it off the async runtime's workers.
     pub fn generate_pkcs8(self) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+        if self == PairSpec::Sm2 {
+            return sm2::generate_pkcs8();
+        }
         let rng = SystemRandom::new();
         let doc = if let Some(size) = self.rsa_size() {
             let pair = rsa::KeyPair::generate(size).map_err(|_| CryptoError::Internal)?;
@@ -250,6 +268,8 @@ impl SigningAlgorithm {
             RsaPssSha256 | RsaPkcs1Sha256 | EcdsaSha256 => Some(&digest::SHA256),
             RsaPssSha384 | RsaPkcs1Sha384 | EcdsaSha384 => Some(&digest::SHA384),
             RsaPssSha512 | RsaPkcs1Sha512 | EcdsaSha512 | Ed25519PhSha512 => Some(&digest::SHA512),
+            // The SM3 hash of Z_A ‖ M; 32 bytes (checked in `check_message`).
+            Sm2Dsa => None,
             Ed25519Sha512 | MlDsaShake256 => None,
         }
     }
@@ -310,6 +330,12 @@ fn check_message(
             Err(AsymmetricError::WrongMessageType)
         }
         MessageKind::Raw => Ok(None),
+        MessageKind::Digest if alg == SigningAlgorithm::Sm2Dsa => {
+            if message.len() != 32 {
+                return Err(AsymmetricError::DigestLength { expected: 32 });
+            }
+            Ok(None)
+        }
         MessageKind::Digest => {
             let Some(hash) = alg.digest_algorithm() else {
                 return Err(AsymmetricError::WrongMessageType);
@@ -337,6 +363,7 @@ enum Inner {
     Ecdh(agreement::PrivateKey),
     Ed25519(signature::Ed25519KeyPair),
     MlDsa(signature::PqdsaKeyPair, MuSource),
+    Sm2(Box<sm2::Sm2Key>),
 }
 
 /// A parsed private key of one spec and usage. No `Debug`; shared (`Sync`)
@@ -347,10 +374,11 @@ pub struct PrivateKey {
     public_der: Vec<u8>,
 }
 
-fn oaep(hash: OaepHash) -> &'static rsa::OaepAlgorithm {
-    match hash {
-        OaepHash::Sha1 => &rsa::OAEP_SHA1_MGF1SHA1,
-        OaepHash::Sha256 => &rsa::OAEP_SHA256_MGF1SHA256,
+fn oaep(algorithm: AsymmetricEncryption) -> Option<&'static rsa::OaepAlgorithm> {
+    match algorithm {
+        AsymmetricEncryption::RsaesOaepSha1 => Some(&rsa::OAEP_SHA1_MGF1SHA1),
+        AsymmetricEncryption::RsaesOaepSha256 => Some(&rsa::OAEP_SHA256_MGF1SHA256),
+        AsymmetricEncryption::Sm2Pke => None,
     }
 }
 
@@ -359,6 +387,15 @@ impl PrivateKey {
     pub fn from_pkcs8(spec: PairSpec, usage: PairUsage, pkcs8: &[u8]) -> Result<Self, CryptoError> {
         if !spec.allows(usage) {
             return Err(CryptoError::Internal);
+        }
+        if spec == PairSpec::Sm2 {
+            let key = sm2::Sm2Key::from_pkcs8(pkcs8, usage)?;
+            let public_der = key.public_der().to_vec();
+            return Ok(Self {
+                spec,
+                inner: Inner::Sm2(Box::new(key)),
+                public_der,
+            });
         }
         let (inner, public) = match usage {
             PairUsage::EncryptDecrypt => {
@@ -414,6 +451,12 @@ impl PrivateKey {
         self.spec
     }
 
+    /// An SM2 key made for ENCRYPT_DECRYPT (SM2 keys parse the same for
+    /// either usage).
+    fn encrypts(&self) -> bool {
+        matches!(&self.inner, Inner::Sm2(key) if key.usage() == PairUsage::EncryptDecrypt)
+    }
+
     /// The public key, DER SubjectPublicKeyInfo.
     pub fn public_key_der(&self) -> &[u8] {
         &self.public_der
@@ -462,6 +505,7 @@ impl PrivateKey {
                 out.truncate(len);
                 Ok(out)
             }
+            Inner::Sm2(key) => key.sign(kind, message),
             Inner::RsaDecrypt(..) | Inner::Ecdh(_) => Err(AsymmetricError::WrongAlgorithm),
         }
     }
@@ -476,28 +520,40 @@ impl PrivateKey {
     ) -> Result<(), AsymmetricError> {
         if !matches!(
             self.inner,
-            Inner::RsaSign(_) | Inner::Ecdsa(_) | Inner::Ed25519(_) | Inner::MlDsa(..)
+            Inner::RsaSign(_)
+                | Inner::Ecdsa(_)
+                | Inner::Ed25519(_)
+                | Inner::MlDsa(..)
+                | Inner::Sm2(_)
         ) {
             return Err(AsymmetricError::WrongAlgorithm);
         }
         verify(self.spec, &self.public_der, alg, kind, message, signature)
     }
 
-    /// RSAES-OAEP encryption with the public half, within AWS's limits.
-    pub fn encrypt(&self, hash: OaepHash, plaintext: &[u8]) -> Result<Vec<u8>, AsymmetricError> {
-        let Inner::RsaDecrypt(_, public) = &self.inner else {
-            return Err(AsymmetricError::WrongAlgorithm);
-        };
+    /// Encryption with the public half (RSAES-OAEP, SM2PKE), within AWS's
+    /// limits.
+    pub fn encrypt(
+        &self,
+        algorithm: AsymmetricEncryption,
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, AsymmetricError> {
         let max = self
             .spec
-            .max_oaep_plaintext(hash)
+            .max_plaintext(algorithm)
             .ok_or(AsymmetricError::WrongAlgorithm)?;
         if plaintext.len() > max {
             return Err(AsymmetricError::PlaintextTooLong { max });
         }
+        let public = match (&self.inner, oaep(algorithm)) {
+            (Inner::Sm2(key), None) if self.encrypts() => return key.encrypt(plaintext),
+            (Inner::RsaDecrypt(_, public), Some(_)) => public,
+            _ => return Err(AsymmetricError::WrongAlgorithm),
+        };
+        let oaep = oaep(algorithm).ok_or(AsymmetricError::WrongAlgorithm)?;
         let mut out = vec![0u8; public.ciphertext_size()];
         let len = public
-            .encrypt(oaep(hash), plaintext, &mut out, None)
+            .encrypt(oaep, plaintext, &mut out, None)
             .map_err(internal)?
             .len();
         out.truncate(len);
@@ -507,18 +563,20 @@ impl PrivateKey {
     /// RSAES-OAEP decryption; any failure is an invalid ciphertext.
     pub fn decrypt(
         &self,
-        hash: OaepHash,
+        algorithm: AsymmetricEncryption,
         ciphertext: &[u8],
     ) -> Result<Zeroizing<Vec<u8>>, AsymmetricError> {
-        let Inner::RsaDecrypt(private, _) = &self.inner else {
-            return Err(AsymmetricError::WrongAlgorithm);
+        let (private, oaep) = match (&self.inner, oaep(algorithm)) {
+            (Inner::Sm2(key), None) if self.encrypts() => return key.decrypt(ciphertext),
+            (Inner::RsaDecrypt(private, _), Some(oaep)) => (private, oaep),
+            _ => return Err(AsymmetricError::WrongAlgorithm),
         };
         if ciphertext.len() != private.key_size_bytes() {
             return Err(AsymmetricError::InvalidCiphertext);
         }
         let mut out = Zeroizing::new(vec![0u8; private.min_output_size()]);
         let len = private
-            .decrypt(oaep(hash), ciphertext, &mut out, None)
+            .decrypt(oaep, ciphertext, &mut out, None)
             .map_err(|_| AsymmetricError::InvalidCiphertext)?
             .len();
         out.truncate(len);
@@ -563,6 +621,9 @@ pub fn verify(
     signature: &[u8],
 ) -> Result<(), AsymmetricError> {
     let digest = check_message(spec, alg, kind, message)?;
+    if spec == PairSpec::Sm2 {
+        return sm2::verify(public_der, kind, message, signature);
+    }
     if alg == SigningAlgorithm::Ed25519PhSha512 {
         return Err(AsymmetricError::NotImplemented("ED25519_PH_SHA_512"));
     }
@@ -800,6 +861,53 @@ impl HmacKey {
     /// Constant-time check of `mac` over `message`.
     pub fn verify(&self, message: &[u8], mac: &[u8]) -> bool {
         hmac::verify(&self.key, message, mac).is_ok()
+    }
+}
+
+#[cfg(feature = "sm2")]
+mod sm2;
+
+/// Without the `sm2` feature no SM2 key exists: `PairSpec::Sm2` is not
+/// [`PairSpec::available`], and these refuse.
+#[cfg(not(feature = "sm2"))]
+mod sm2 {
+    use super::{AsymmetricError, CryptoError, MessageKind, PairUsage};
+    use zeroize::Zeroizing;
+
+    pub(super) enum Sm2Key {}
+
+    pub(super) fn generate_pkcs8() -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+        Err(CryptoError::Internal)
+    }
+
+    pub(super) fn verify(
+        _: &[u8],
+        _: MessageKind,
+        _: &[u8],
+        _: &[u8],
+    ) -> Result<(), AsymmetricError> {
+        Err(AsymmetricError::NotImplemented("SM2"))
+    }
+
+    impl Sm2Key {
+        pub(super) fn from_pkcs8(_: &[u8], _: PairUsage) -> Result<Self, CryptoError> {
+            Err(CryptoError::Internal)
+        }
+        pub(super) fn public_der(&self) -> &[u8] {
+            match *self {}
+        }
+        pub(super) fn usage(&self) -> PairUsage {
+            match *self {}
+        }
+        pub(super) fn sign(&self, _: MessageKind, _: &[u8]) -> Result<Vec<u8>, AsymmetricError> {
+            match *self {}
+        }
+        pub(super) fn encrypt(&self, _: &[u8]) -> Result<Vec<u8>, AsymmetricError> {
+            match *self {}
+        }
+        pub(super) fn decrypt(&self, _: &[u8]) -> Result<Zeroizing<Vec<u8>>, AsymmetricError> {
+            match *self {}
+        }
     }
 }
 

@@ -6,7 +6,7 @@
 
 use super::*;
 use trent_crypto::asymmetric::{
-    AsymmetricError, MessageKind, OaepHash, SigningAlgorithm, public_key_of_pkcs8,
+    AsymmetricEncryption, AsymmetricError, MessageKind, SigningAlgorithm, public_key_of_pkcs8,
 };
 use trent_wire::{
     DataKeyPairSpec, EncryptionAlgorithmSpec, KeyAgreementAlgorithmSpec, MacAlgorithmSpec,
@@ -50,6 +50,9 @@ pub fn key_algorithms(key: &KeyRecord) -> KeyAlgorithms {
                 .map(|&alg| wire_signing_algorithm(alg))
                 .collect()
         }
+        (Ok(SpecKind::Pair(PairSpec::Sm2)), KeyUsageType::EncryptDecrypt) => {
+            lists.encryption = vec![EncryptionAlgorithmSpec::Sm2pke]
+        }
         (Ok(SpecKind::Pair(_)), KeyUsageType::EncryptDecrypt) => {
             lists.encryption = vec![
                 EncryptionAlgorithmSpec::RsaesOaepSha1,
@@ -79,6 +82,7 @@ fn wire_signing_algorithm(alg: SigningAlgorithm) -> SigningAlgorithmSpec {
         Ed25519Sha512 => SigningAlgorithmSpec::Ed25519Sha512,
         Ed25519PhSha512 => SigningAlgorithmSpec::Ed25519PhSha512,
         MlDsaShake256 => SigningAlgorithmSpec::MlDsaShake256,
+        Sm2Dsa => SigningAlgorithmSpec::Sm2dsa,
     }
 }
 
@@ -106,7 +110,8 @@ fn signing_algorithm(spec: &SigningAlgorithmSpec) -> Option<SigningAlgorithm> {
         SigningAlgorithmSpec::Ed25519Sha512 => Ed25519Sha512,
         SigningAlgorithmSpec::Ed25519PhSha512 => Ed25519PhSha512,
         SigningAlgorithmSpec::MlDsaShake256 => MlDsaShake256,
-        SigningAlgorithmSpec::Sm2dsa | SigningAlgorithmSpec::Unknown(_) => return None,
+        SigningAlgorithmSpec::Sm2dsa => Sm2Dsa,
+        SigningAlgorithmSpec::Unknown(_) => return None,
     })
 }
 
@@ -121,10 +126,11 @@ fn message_kind(message_type: &MessageType) -> Result<MessageKind, KmsError> {
     }
 }
 
-fn oaep_hash(algorithm: &EncryptionAlgorithmSpec) -> Option<OaepHash> {
+fn asymmetric_encryption(algorithm: &EncryptionAlgorithmSpec) -> Option<AsymmetricEncryption> {
     match algorithm {
-        EncryptionAlgorithmSpec::RsaesOaepSha1 => Some(OaepHash::Sha1),
-        EncryptionAlgorithmSpec::RsaesOaepSha256 => Some(OaepHash::Sha256),
+        EncryptionAlgorithmSpec::RsaesOaepSha1 => Some(AsymmetricEncryption::RsaesOaepSha1),
+        EncryptionAlgorithmSpec::RsaesOaepSha256 => Some(AsymmetricEncryption::RsaesOaepSha256),
+        EncryptionAlgorithmSpec::Sm2pke => Some(AsymmetricEncryption::Sm2Pke),
         _ => None,
     }
 }
@@ -149,6 +155,7 @@ fn data_key_pair_spec(spec: &DataKeyPairSpec) -> Result<PairSpec, KmsError> {
         DataKeyPairSpec::EccNistP521 => PairSpec::EccNistP521,
         DataKeyPairSpec::EccSecgP256k1 => PairSpec::EccSecgP256k1,
         DataKeyPairSpec::EccNistEdwards25519 => PairSpec::Ed25519,
+        DataKeyPairSpec::Sm2 if PairSpec::Sm2.available() => PairSpec::Sm2,
         other => {
             return Err(KmsError::Unsupported(format!(
                 "KeyPairSpec {other} is not supported by this server"
@@ -344,7 +351,7 @@ impl Kms {
         action: &str,
         algorithm: &EncryptionAlgorithmSpec,
         context: &BTreeMap<String, String>,
-    ) -> Result<(Arc<CachedKey>, OaepHash), KmsError> {
+    ) -> Result<(Arc<CachedKey>, AsymmetricEncryption), KmsError> {
         let facts = RequestFacts {
             encryption_context: Some(context),
             encryption_algorithm: Some(algorithm.as_str()),
@@ -354,9 +361,13 @@ impl Kms {
             .authorized_key(caller, key_id, operation, action, facts)
             .await?;
         require_usage(&key.record, KeyUsageType::EncryptDecrypt, operation)?;
-        let (Some(hash), Some(_)) = (oaep_hash(algorithm), key.materials.pair()) else {
+        let (Some(hash), Some(pair)) = (asymmetric_encryption(algorithm), key.materials.pair())
+        else {
             return Err(wrong_algorithm(&key.record, algorithm.as_str()));
         };
+        if pair.spec().max_plaintext(hash).is_none() {
+            return Err(wrong_algorithm(&key.record, algorithm.as_str()));
+        }
         no_context(context)?;
         Ok((key, hash))
     }

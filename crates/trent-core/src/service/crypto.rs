@@ -3,7 +3,7 @@
 
 use super::grants::parse_grant_token;
 use super::*;
-use trent_crypto::asymmetric::OaepHash;
+use trent_crypto::asymmetric::AsymmetricEncryption;
 use trent_wire::EncryptionAlgorithmSpec;
 
 impl Kms {
@@ -177,7 +177,11 @@ impl Kms {
     ) -> Result<ReEncrypted, KmsError> {
         enum Destination {
             Symmetric(Arc<CachedKey>),
-            Rsa(Arc<CachedKey>, OaepHash, EncryptionAlgorithmSpec),
+            Rsa(
+                Arc<CachedKey>,
+                AsymmetricEncryption,
+                EncryptionAlgorithmSpec,
+            ),
         }
         let destination = match destination_algorithm {
             None => Destination::Symmetric(

@@ -175,6 +175,13 @@ fn spec_kind(spec: &KeySpec) -> Result<SpecKind, KmsError> {
         KeySpec::Hmac256 => SpecKind::Hmac(MacAlgorithm::HmacSha256),
         KeySpec::Hmac384 => SpecKind::Hmac(MacAlgorithm::HmacSha384),
         KeySpec::Hmac512 => SpecKind::Hmac(MacAlgorithm::HmacSha512),
+        KeySpec::Sm2 if PairSpec::Sm2.available() => SpecKind::Pair(PairSpec::Sm2),
+        KeySpec::Sm2 => {
+            return Err(KmsError::Unsupported(
+                "KeySpec SM2 needs a server built with the sm2 feature (its crate is not audited)"
+                    .into(),
+            ));
+        }
         other => {
             return Err(KmsError::Unsupported(format!(
                 "KeySpec {other} is not supported by this server"

@@ -256,8 +256,11 @@ fn oaep_round_trips_at_aws_limits() {
     ];
     for (spec, sha1, sha256) in limits {
         let key = rsa_decrypter(spec);
-        for (hash, max) in [(OaepHash::Sha1, sha1), (OaepHash::Sha256, sha256)] {
-            assert_eq!(spec.max_oaep_plaintext(hash), Some(max));
+        for (hash, max) in [
+            (AsymmetricEncryption::RsaesOaepSha1, sha1),
+            (AsymmetricEncryption::RsaesOaepSha256, sha256),
+        ] {
+            assert_eq!(spec.max_plaintext(hash), Some(max));
             let plaintext = vec![7u8; max];
             let ciphertext = key.encrypt(hash, &plaintext).unwrap();
             assert_eq!(&key.decrypt(hash, &ciphertext).unwrap()[..], &plaintext[..]);
@@ -266,8 +269,8 @@ fn oaep_round_trips_at_aws_limits() {
                 Err(AsymmetricError::PlaintextTooLong { max })
             );
             let other = match hash {
-                OaepHash::Sha1 => OaepHash::Sha256,
-                OaepHash::Sha256 => OaepHash::Sha1,
+                AsymmetricEncryption::RsaesOaepSha1 => AsymmetricEncryption::RsaesOaepSha256,
+                _ => AsymmetricEncryption::RsaesOaepSha1,
             };
             assert_eq!(
                 key.decrypt(other, &ciphertext),
@@ -296,9 +299,11 @@ fn oaep_ciphertext_of_another_key_is_invalid() {
         &PairSpec::Rsa2048.generate_pkcs8().unwrap(),
     )
     .unwrap();
-    let ciphertext = a.encrypt(OaepHash::Sha256, b"secret").unwrap();
+    let ciphertext = a
+        .encrypt(AsymmetricEncryption::RsaesOaepSha256, b"secret")
+        .unwrap();
     assert_eq!(
-        b.decrypt(OaepHash::Sha256, &ciphertext),
+        b.decrypt(AsymmetricEncryption::RsaesOaepSha256, &ciphertext),
         Err(AsymmetricError::InvalidCiphertext)
     );
 }
@@ -312,7 +317,7 @@ fn usage_decides_what_a_key_can_do() {
     );
     let signer = signer(PairSpec::Rsa2048);
     assert_eq!(
-        signer.encrypt(OaepHash::Sha256, b"x"),
+        signer.encrypt(AsymmetricEncryption::RsaesOaepSha256, b"x"),
         Err(AsymmetricError::WrongAlgorithm)
     );
     assert_eq!(
@@ -483,4 +488,83 @@ fn ml_dsa_external_mu_signatures_are_signatures_of_the_message() {
             Err(AsymmetricError::InvalidSignature)
         );
     }
+}
+
+#[cfg(feature = "sm2")]
+#[test]
+fn sm2_signs_verifies_encrypts_and_decrypts() {
+    let pkcs8 = PairSpec::Sm2.generate_pkcs8().unwrap();
+    let signer = PrivateKey::from_pkcs8(PairSpec::Sm2, PairUsage::SignVerify, &pkcs8).unwrap();
+    let public = signer.public_key_der().to_vec();
+    assert_eq!(public_key_of_pkcs8(PairSpec::Sm2, &pkcs8).unwrap(), public);
+    let alg = SigningAlgorithm::Sm2Dsa;
+    for (kind, message) in [
+        (MessageKind::Raw, MESSAGE.to_vec()),
+        (MessageKind::Digest, vec![0x42u8; 32]),
+    ] {
+        let signature = signer.sign(alg, kind, &message).unwrap();
+        verify(PairSpec::Sm2, &public, alg, kind, &message, &signature).unwrap();
+        let mut other = message.clone();
+        other[0] ^= 1;
+        assert_eq!(
+            verify(PairSpec::Sm2, &public, alg, kind, &other, &signature),
+            Err(AsymmetricError::InvalidSignature)
+        );
+    }
+    // The RAW signature is over SM3(Z_A ‖ M), not M itself as a digest.
+    let raw = signer.sign(alg, MessageKind::Raw, MESSAGE).unwrap();
+    assert_eq!(
+        verify(
+            PairSpec::Sm2,
+            &public,
+            alg,
+            MessageKind::Digest,
+            &digest::digest(&digest::SHA256, MESSAGE).as_ref()[..32],
+            &raw
+        ),
+        Err(AsymmetricError::InvalidSignature)
+    );
+    assert_eq!(
+        signer.sign(alg, MessageKind::Digest, &[0; 31]),
+        Err(AsymmetricError::DigestLength { expected: 32 })
+    );
+    assert_eq!(
+        signer.encrypt(AsymmetricEncryption::Sm2Pke, b"x"),
+        Err(AsymmetricError::WrongAlgorithm)
+    );
+
+    let decrypter =
+        PrivateKey::from_pkcs8(PairSpec::Sm2, PairUsage::EncryptDecrypt, &pkcs8).unwrap();
+    let sm2pke = AsymmetricEncryption::Sm2Pke;
+    let ciphertext = decrypter.encrypt(sm2pke, &[7u8; 1024]).unwrap();
+    assert_eq!(
+        &decrypter.decrypt(sm2pke, &ciphertext).unwrap()[..],
+        &[7u8; 1024]
+    );
+    assert_eq!(
+        decrypter.encrypt(sm2pke, &[7u8; 1025]),
+        Err(AsymmetricError::PlaintextTooLong { max: 1024 })
+    );
+    let mut tampered = ciphertext.clone();
+    let last = tampered.len() - 1;
+    tampered[last] ^= 1;
+    assert_eq!(
+        decrypter.decrypt(sm2pke, &tampered),
+        Err(AsymmetricError::InvalidCiphertext)
+    );
+    assert_eq!(
+        decrypter.encrypt(AsymmetricEncryption::RsaesOaepSha256, b"x"),
+        Err(AsymmetricError::WrongAlgorithm)
+    );
+    assert_eq!(
+        decrypter.sign(alg, MessageKind::Raw, MESSAGE),
+        Err(AsymmetricError::WrongAlgorithm)
+    );
+}
+
+#[cfg(not(feature = "sm2"))]
+#[test]
+fn sm2_is_unavailable_without_its_feature() {
+    assert!(!PairSpec::Sm2.available());
+    assert!(PairSpec::Sm2.generate_pkcs8().is_err());
 }
