@@ -428,7 +428,13 @@ async fn create_key_checks_spec_and_usage_and_asymmetric_keys_do_not_rotate() {
         .await
         .unwrap_err();
     assert_eq!(code(&err), "ValidationException");
-    for spec in [KeySpec::MlKem768, KeySpec::Sm2] {
+    // SM2 only in builds with the sm2 feature.
+    let unbuilt = if cfg!(feature = "sm2") {
+        vec![KeySpec::MlKem768]
+    } else {
+        vec![KeySpec::MlKem768, KeySpec::Sm2]
+    };
+    for spec in unbuilt {
         let err = kms
             .create_key()
             .key_spec(spec.clone())
@@ -1311,4 +1317,129 @@ async fn re_encrypt_between_symmetric_and_rsa_keys() {
         .unwrap();
     let plain = kms.decrypt().ciphertext_blob(back).send().await.unwrap();
     assert_eq!(plain.plaintext().unwrap().as_ref(), b"moving");
+}
+
+/// SM2 (only with the sm2 feature): Trent's SM2DSA signatures and the
+/// ciphertexts of `openssl pkeyutl -encrypt` checked with the openssl CLI,
+/// when it is installed.
+#[cfg(feature = "sm2")]
+#[tokio::test]
+async fn sm2_interoperates_with_openssl() {
+    let server = Server::start();
+    let kms = server.client();
+    let signing = create(&kms, KeySpec::Sm2, KeyUsageType::SignVerify).await;
+    let alg = SigningAlgorithmSpec::Sm2Dsa;
+    let signature = sign(&kms, &signing, &alg, MessageType::Raw, MESSAGE).await;
+    verify_code(&kms, &signing, &alg, MessageType::Raw, MESSAGE, &signature)
+        .await
+        .unwrap();
+    let digest_signature = sign(&kms, &signing, &alg, MessageType::Digest, &[9u8; 32]).await;
+    verify_code(
+        &kms,
+        &signing,
+        &alg,
+        MessageType::Digest,
+        &[9u8; 32],
+        &digest_signature,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        verify_code(&kms, &signing, &alg, MessageType::Raw, b"other", &signature).await,
+        Err("KMSInvalidSignatureException".into())
+    );
+    let encrypting = create(&kms, KeySpec::Sm2, KeyUsageType::EncryptDecrypt).await;
+    let sm2pke = EncryptionAlgorithmSpec::Sm2Pke;
+    let ciphertext = kms
+        .encrypt()
+        .key_id(&encrypting)
+        .encryption_algorithm(sm2pke.clone())
+        .plaintext(Blob::new("sm2 secret"))
+        .send()
+        .await
+        .unwrap()
+        .ciphertext_blob
+        .unwrap();
+    let decrypt = |ciphertext: Blob| {
+        kms.decrypt()
+            .key_id(&encrypting)
+            .encryption_algorithm(sm2pke.clone())
+            .ciphertext_blob(ciphertext)
+            .send()
+    };
+    let plain = decrypt(ciphertext).await.unwrap();
+    assert_eq!(plain.plaintext().unwrap().as_ref(), b"sm2 secret");
+    let wrapping = new_key(&kms).await;
+    let pair = kms
+        .generate_data_key_pair()
+        .key_id(&wrapping)
+        .key_pair_spec(DataKeyPairSpec::Sm2)
+        .send()
+        .await
+        .unwrap();
+    assert!(!pair.public_key().unwrap().as_ref().is_empty());
+
+    if std::process::Command::new("openssl")
+        .arg("version")
+        .output()
+        .is_err()
+    {
+        eprintln!("openssl not installed: SM2 interoperability not checked");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name);
+    let public_key = |id: &str| {
+        let kms = kms.clone();
+        let id = id.to_owned();
+        async move {
+            kms.get_public_key()
+                .key_id(id)
+                .send()
+                .await
+                .unwrap()
+                .public_key
+                .unwrap()
+                .into_inner()
+        }
+    };
+    std::fs::write(path("pub.der"), public_key(&signing).await).unwrap();
+    std::fs::write(path("msg"), MESSAGE).unwrap();
+    std::fs::write(path("sig"), &signature).unwrap();
+    let verify = std::process::Command::new("openssl")
+        .args(["pkeyutl", "-verify", "-pubin", "-keyform", "DER", "-inkey"])
+        .arg(path("pub.der"))
+        .args([
+            "-rawin",
+            "-digest",
+            "sm3",
+            "-pkeyopt",
+            "distid:1234567812345678",
+        ])
+        .arg("-in")
+        .arg(path("msg"))
+        .arg("-sigfile")
+        .arg(path("sig"))
+        .output()
+        .unwrap();
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stdout)
+    );
+    std::fs::write(path("epub.der"), public_key(&encrypting).await).unwrap();
+    let encrypt = std::process::Command::new("openssl")
+        .args(["pkeyutl", "-encrypt", "-pubin", "-keyform", "DER", "-inkey"])
+        .arg(path("epub.der"))
+        .arg("-in")
+        .arg(path("msg"))
+        .arg("-out")
+        .arg(path("ct"))
+        .output()
+        .unwrap();
+    assert!(encrypt.status.success());
+    let plain = decrypt(Blob::new(std::fs::read(path("ct")).unwrap()))
+        .await
+        .unwrap();
+    assert_eq!(plain.plaintext().unwrap().as_ref(), MESSAGE);
 }
