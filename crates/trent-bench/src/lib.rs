@@ -448,9 +448,15 @@ pub async fn run(config: BenchConfig) -> anyhow::Result<Report> {
             Workloads::prepare(&endpoint, client, &key[0], CIPHERTEXT_POOL).await
         }
     };
-    let trent_work = setup(&trent)
+    let mut trent_work = setup(&trent)
         .await
         .context("setting up Trent (CreateKey, Encrypt, and a check of every operation)")?;
+    if config.ops.iter().any(|op| op.asymmetric()) {
+        trent_work
+            .add_asymmetric(&trent.endpoint, config.client)
+            .await
+            .context("setting up Trent's signing keys (CreateKey, Sign, Verify)")?;
+    }
     let base_work = match &baseline {
         Some(b) => Some(setup(b).await.context("setting up the baseline")?),
         None => None,
@@ -472,8 +478,12 @@ pub async fn run(config: BenchConfig) -> anyhow::Result<Report> {
         threads: config.client_threads,
         request_timeout: config.request_timeout,
     };
-    let sides = 1 + usize::from(baseline.is_some()) + usize::from(unaudited.is_some());
-    progress.total = config.ops.len() * config.connections.len() * config.repeats * sides
+    let sides = 1 + usize::from(unaudited.is_some());
+    // The baseline serves no asymmetric operations.
+    let baseline_ops = config.ops.iter().filter(|op| !op.asymmetric()).count();
+    progress.total = (config.ops.len() * sides + baseline_ops * usize::from(baseline.is_some()))
+        * config.connections.len()
+        * config.repeats
         + if config.create_key_cells {
             config.repeats
         } else {
@@ -494,19 +504,22 @@ pub async fn run(config: BenchConfig) -> anyhow::Result<Report> {
             let mut u = Repeats::default();
             for _ in 0..config.repeats {
                 trent.ensure_alive()?;
-                let outcome = cell(&trent, trent_work.get(op), options(connections), clock).await?;
+                let outcome =
+                    cell(&trent, trent_work.get(op)?, options(connections), clock).await?;
                 progress.cell("Trent", op.name(), connections, &outcome);
                 t.push(outcome);
                 if let (Some(unaudited), Some(work)) = (&mut unaudited, &unaudited_work) {
                     unaudited.ensure_alive()?;
                     let outcome =
-                        cell(unaudited, work.get(op), options(connections), clock).await?;
+                        cell(unaudited, work.get(op)?, options(connections), clock).await?;
                     progress.cell("no audit", op.name(), connections, &outcome);
                     u.push(outcome);
                 }
-                if let (Some(base), Some(work)) = (&mut baseline, &base_work) {
+                if let (Some(base), Some(work)) = (&mut baseline, &base_work)
+                    && !op.asymmetric()
+                {
                     base.ensure_alive()?;
-                    let outcome = cell(base, work.get(op), options(connections), clock).await?;
+                    let outcome = cell(base, work.get(op)?, options(connections), clock).await?;
                     progress.cell("baseline", op.name(), connections, &outcome);
                     b.push(outcome);
                 }
@@ -515,7 +528,10 @@ pub async fn run(config: BenchConfig) -> anyhow::Result<Report> {
                 op.name().to_owned(),
                 connections,
                 t.side(),
-                base_work.as_ref().map(|_| b.side()),
+                base_work
+                    .as_ref()
+                    .filter(|_| !op.asymmetric())
+                    .map(|_| b.side()),
             );
             if unaudited_work.is_some() {
                 c = c.with_unaudited(u.side());

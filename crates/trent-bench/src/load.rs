@@ -32,9 +32,16 @@ pub enum Op {
     ReEncrypt,
     /// GenerateRandom of 32 bytes.
     GenerateRandom,
+    /// Sign of a 32-byte RAW message with an ECC_NIST_P256 key (ECDSA_SHA_256).
+    SignP256,
+    /// Sign of a 32-byte RAW message with an RSA_2048 key (RSASSA_PSS_SHA_256).
+    SignRsa2048,
+    /// Verify of an ECDSA_SHA_256 signature with an ECC_NIST_P256 key.
+    VerifyP256,
 }
 
 impl Op {
+    /// The symmetric operations: the default set, which the baseline serves too.
     pub const ALL: [Op; 5] = [
         Op::Encrypt,
         Op::Decrypt,
@@ -51,7 +58,15 @@ impl Op {
             Op::GenerateDataKey => "GenerateDataKey",
             Op::ReEncrypt => "ReEncrypt",
             Op::GenerateRandom => "GenerateRandom",
+            Op::SignP256 => "Sign P-256",
+            Op::SignRsa2048 => "Sign RSA-2048",
+            Op::VerifyP256 => "Verify P-256",
         }
+    }
+
+    /// Operations on asymmetric keys, which the baseline does not serve.
+    pub fn asymmetric(self) -> bool {
+        matches!(self, Op::SignP256 | Op::SignRsa2048 | Op::VerifyP256)
     }
 }
 
@@ -500,17 +515,83 @@ pub struct Workloads {
     pub generate_data_key: Arc<Bodies>,
     pub re_encrypt: Arc<Bodies>,
     pub generate_random: Arc<Bodies>,
+    /// Made by [`Workloads::add_asymmetric`], for Trent only.
+    pub asymmetric: Option<AsymmetricWorkloads>,
+}
+
+/// Sign and Verify bodies on keys created at bench start.
+pub struct AsymmetricWorkloads {
+    pub sign_p256: Arc<Bodies>,
+    pub sign_rsa2048: Arc<Bodies>,
+    pub verify_p256: Arc<Bodies>,
 }
 
 impl Workloads {
-    pub fn get(&self, op: Op) -> Arc<Bodies> {
-        match op {
+    pub fn get(&self, op: Op) -> anyhow::Result<Arc<Bodies>> {
+        let asymmetric = || {
+            self.asymmetric
+                .as_ref()
+                .ok_or_else(|| anyhow!("{}: no asymmetric keys were set up", op.name()))
+        };
+        Ok(match op {
             Op::Encrypt => self.encrypt.clone(),
             Op::Decrypt => self.decrypt.clone(),
             Op::GenerateDataKey => self.generate_data_key.clone(),
             Op::ReEncrypt => self.re_encrypt.clone(),
             Op::GenerateRandom => self.generate_random.clone(),
-        }
+            Op::SignP256 => asymmetric()?.sign_p256.clone(),
+            Op::SignRsa2048 => asymmetric()?.sign_rsa2048.clone(),
+            Op::VerifyP256 => asymmetric()?.verify_p256.clone(),
+        })
+    }
+
+    /// Creates an ECC_NIST_P256 and an RSA_2048 signing key and checks one
+    /// Sign and Verify on each, for the Sign and Verify cells.
+    pub async fn add_asymmetric(
+        &mut self,
+        endpoint: &Endpoint,
+        client: ClientKind,
+    ) -> anyhow::Result<()> {
+        let mut r = Requester::connect(endpoint.addr, endpoint.creds.clone(), client)
+            .await
+            .with_context(|| format!("connecting to {}", endpoint.addr))?;
+        let message = B64.encode(plaintexts(1)[0]);
+        let mut sign_and_check = async |spec: &str, algorithm: &str| {
+            let created = call_json(
+                &mut r,
+                "CreateKey",
+                &json!({ "KeySpec": spec, "KeyUsage": "SIGN_VERIFY", "Description": "trent-bench" }),
+            )
+            .await?;
+            let key_id = created
+                .pointer("/KeyMetadata/KeyId")
+                .and_then(Value::as_str)
+                .ok_or_else(|| anyhow!("CreateKey: no KeyMetadata.KeyId"))?
+                .to_owned();
+            let sign = json!({
+                "KeyId": key_id, "Message": message, "MessageType": "RAW",
+                "SigningAlgorithm": algorithm,
+            });
+            let signature = blob(&call_json(&mut r, "Sign", &sign).await?, "Signature")?;
+            let verify = json!({
+                "KeyId": key_id, "Message": message, "MessageType": "RAW",
+                "SigningAlgorithm": algorithm, "Signature": B64.encode(&signature),
+            });
+            let verified = call_json(&mut r, "Verify", &verify).await?;
+            anyhow::ensure!(
+                verified.get("SignatureValid") == Some(&Value::Bool(true)),
+                "Verify did not accept Sign's signature ({spec})"
+            );
+            anyhow::Ok((sign, verify))
+        };
+        let (sign_p256, verify_p256) = sign_and_check("ECC_NIST_P256", "ECDSA_SHA_256").await?;
+        let (sign_rsa2048, _) = sign_and_check("RSA_2048", "RSASSA_PSS_SHA_256").await?;
+        self.asymmetric = Some(AsymmetricWorkloads {
+            sign_p256: Arc::new(Bodies::fixed("Sign", sign_p256)),
+            sign_rsa2048: Arc::new(Bodies::fixed("Sign", sign_rsa2048)),
+            verify_p256: Arc::new(Bodies::fixed("Verify", verify_p256)),
+        });
+        Ok(())
     }
 
     pub async fn prepare(
@@ -608,6 +689,7 @@ impl Workloads {
                 "GenerateRandom",
                 json!({ "NumberOfBytes": 32 }),
             )),
+            asymmetric: None,
         })
     }
 }

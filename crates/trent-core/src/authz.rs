@@ -26,6 +26,11 @@ pub struct RequestFacts<'a> {
     pub grantee_principal: Option<&'a str>,
     pub retiring_principal: Option<&'a str>,
     pub encryption_algorithm: Option<&'a str>,
+    pub signing_algorithm: Option<&'a str>,
+    pub message_type: Option<&'a str>,
+    pub mac_algorithm: Option<&'a str>,
+    pub key_agreement_algorithm: Option<&'a str>,
+    pub data_key_pair_spec: Option<&'a str>,
 }
 
 /// The condition-key view of one request.
@@ -120,6 +125,13 @@ impl ConditionContext for AuthzContext<'_> {
                 .and_then(|f| f.encryption_context)
                 .and_then(|c| many(c.keys().map(|k| Cow::Borrowed(k.as_str())))),
             "kms:encryptionalgorithm" => facts.and_then(|f| f.encryption_algorithm).and_then(one),
+            "kms:signingalgorithm" => facts.and_then(|f| f.signing_algorithm).and_then(one),
+            "kms:messagetype" => facts.and_then(|f| f.message_type).and_then(one),
+            "kms:macalgorithm" => facts.and_then(|f| f.mac_algorithm).and_then(one),
+            "kms:keyagreementalgorithm" => {
+                facts.and_then(|f| f.key_agreement_algorithm).and_then(one)
+            }
+            "kms:datakeypairspec" => facts.and_then(|f| f.data_key_pair_spec).and_then(one),
             "kms:grantoperations" => facts
                 .and_then(|f| f.grant_operations)
                 .and_then(|ops| many(ops.iter().map(|o| Cow::Borrowed(o.as_str())))),

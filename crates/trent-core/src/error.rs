@@ -37,6 +37,12 @@ pub enum KmsError {
     AccessDenied(String),
     #[error("{0}")]
     InvalidGrantToken(String),
+    /// Verify: the signature does not verify (AWS never answers `false`).
+    #[error("{0}")]
+    InvalidSignature(String),
+    /// VerifyMac: the MAC does not verify.
+    #[error("{0}")]
+    InvalidMac(String),
     /// `DryRun: true` and every check passed; nothing was changed.
     #[error("The request would have succeeded, but the DryRun option is set.")]
     DryRun,

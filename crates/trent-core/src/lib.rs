@@ -41,7 +41,7 @@ pub use model::{
     KeyLastUsage, KeyRecord, Page, PrincipalKind, RotationRecord, SessionRecord, Tag, now_millis,
 };
 pub use service::{
-    AliasMode, CreateGrant, CreateKey, DataKey, GRANT_OPERATIONS, GrantSelector, Kms, KmsConfig,
-    LookupEvents, ReEncrypted,
+    AliasMode, CreateGrant, CreateKey, DataKey, DataKeyPair, GRANT_OPERATIONS, GrantSelector,
+    KeyAlgorithms, Kms, KmsConfig, LookupEvents, ReEncrypted, key_algorithms,
 };
 pub use store::{RootKey, SealError, SealedMaterial, Store, StoreError};

@@ -11,6 +11,7 @@
 //!
 //! Nothing here does I/O or knows about HTTP, JSON or the store.
 
+pub mod asymmetric;
 pub mod blob;
 pub mod seal;
 

@@ -46,6 +46,11 @@ const KMS_REQUEST_FIELDS: &[&str] = &[
     "Tags",
     "Limit",
     "DryRun",
+    "SigningAlgorithm",
+    "MessageType",
+    "MacAlgorithm",
+    "KeyPairSpec",
+    "KeyAgreementAlgorithm",
 ];
 
 /// KMS response members recorded in `responseElements` for non-crypto

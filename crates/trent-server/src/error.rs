@@ -86,6 +86,8 @@ impl From<KmsError> for ApiError {
             KmsError::Unsupported(_) => ErrorCode::UnsupportedOperationException,
             KmsError::AccessDenied(_) => ErrorCode::AccessDeniedException,
             KmsError::InvalidGrantToken(_) => ErrorCode::InvalidGrantTokenException,
+            KmsError::InvalidSignature(_) => ErrorCode::KMSInvalidSignatureException,
+            KmsError::InvalidMac(_) => ErrorCode::KMSInvalidMacException,
             KmsError::DryRun => ErrorCode::DryRunOperationException,
             KmsError::Internal(source) => return ApiError::internal_from(source),
         };

@@ -3,6 +3,8 @@
 
 use super::grants::parse_grant_token;
 use super::*;
+use trent_crypto::asymmetric::AsymmetricEncryption;
+use trent_wire::EncryptionAlgorithmSpec;
 
 impl Kms {
     // ----- cryptographic operations (the hot path) --------------------------
@@ -29,7 +31,7 @@ impl Kms {
         Ok(key)
     }
 
-    fn seal_with(
+    pub(super) fn seal_with(
         key: &CachedKey,
         context: &BTreeMap<String, String>,
         plaintext: &[u8],
@@ -159,35 +161,100 @@ impl Kms {
         Ok((plaintext, key.record.arn.clone()))
     }
 
+    /// ReEncrypt. Each side is a symmetric key (`algorithm` None) or an RSA
+    /// key with its OAEP algorithm; an RSA source must be named.
+    #[allow(clippy::too_many_arguments)]
     pub async fn re_encrypt(
         &self,
         caller: &Caller,
         ciphertext: &[u8],
         source_context: &BTreeMap<String, String>,
         source_key_id: Option<&str>,
+        source_algorithm: Option<&EncryptionAlgorithmSpec>,
         destination_key_id: &str,
         destination_context: &BTreeMap<String, String>,
+        destination_algorithm: Option<&EncryptionAlgorithmSpec>,
     ) -> Result<ReEncrypted, KmsError> {
-        let destination = self
-            .usable_key(
-                caller,
-                destination_key_id,
-                "ReEncryptTo",
-                "kms:ReEncryptTo",
-                destination_context,
-            )
-            .await?;
-        let (plaintext, source_key_arn) = self
-            .open_blob(
-                caller,
-                ciphertext,
-                source_context,
-                source_key_id,
-                "ReEncryptFrom",
-                "kms:ReEncryptFrom",
-            )
-            .await?;
-        let ciphertext = Self::seal_with(&destination, destination_context, &plaintext)?;
+        enum Destination {
+            Symmetric(Arc<CachedKey>),
+            Rsa(
+                Arc<CachedKey>,
+                AsymmetricEncryption,
+                EncryptionAlgorithmSpec,
+            ),
+        }
+        let destination = match destination_algorithm {
+            None => Destination::Symmetric(
+                self.usable_key(
+                    caller,
+                    destination_key_id,
+                    "ReEncryptTo",
+                    "kms:ReEncryptTo",
+                    destination_context,
+                )
+                .await?,
+            ),
+            Some(algorithm) => {
+                let (key, hash) = self
+                    .oaep_key(
+                        caller,
+                        destination_key_id,
+                        "ReEncryptTo",
+                        "kms:ReEncryptTo",
+                        algorithm,
+                        destination_context,
+                    )
+                    .await?;
+                Destination::Rsa(key, hash, algorithm.clone())
+            }
+        };
+        let (plaintext, source_key_arn) = match (source_algorithm, source_key_id) {
+            (None, _) => {
+                self.open_blob(
+                    caller,
+                    ciphertext,
+                    source_context,
+                    source_key_id,
+                    "ReEncryptFrom",
+                    "kms:ReEncryptFrom",
+                )
+                .await?
+            }
+            (Some(algorithm), None) => {
+                return Err(KmsError::Validation(format!(
+                    "SourceKeyId is required to decrypt with the asymmetric algorithm {algorithm}"
+                )));
+            }
+            (Some(algorithm), Some(key_id)) => {
+                self.oaep_open(
+                    caller,
+                    key_id,
+                    ciphertext,
+                    algorithm,
+                    source_context,
+                    "ReEncryptFrom",
+                    "kms:ReEncryptFrom",
+                )
+                .await?
+            }
+        };
+        let (ciphertext, destination) = match destination {
+            Destination::Symmetric(key) => {
+                (Self::seal_with(&key, destination_context, &plaintext)?, key)
+            }
+            Destination::Rsa(key, hash, algorithm) => {
+                let pair = key.materials.pair().ok_or_else(|| {
+                    KmsError::internal(StoreError::Corrupt(format!(
+                        "key {} has no key pair",
+                        key.record.id
+                    )))
+                })?;
+                let ciphertext = pair.encrypt(hash, &plaintext).map_err(|e| {
+                    super::asymmetric::refused(e, &key.record, algorithm.as_str(), None)
+                })?;
+                (ciphertext, key)
+            }
+        };
         Ok(ReEncrypted {
             ciphertext,
             source_key_arn,

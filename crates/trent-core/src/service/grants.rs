@@ -62,6 +62,7 @@ impl Kms {
         };
         self.authorize(caller, "kms:CreateGrant", &key, &facts, Some("CreateGrant"))?;
         refuse_pending_deletion(&key.record)?;
+        check_grant_fits(&key.record, &params)?;
         let id = key.record.id;
         let _guard = self.key_lock(&id).lock().await;
         let existing = self.store.list_grants(id).await?;
@@ -267,4 +268,60 @@ pub(super) fn parse_grant_token(token: &str) -> Result<&str, KmsError> {
         .strip_prefix(GRANT_TOKEN_PREFIX)
         .filter(|id| id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit()))
         .ok_or_else(|| KmsError::InvalidGrantToken("The grant token is not valid".into()))
+}
+
+/// AWS's rules for what a grant may allow on a key of each kind: the
+/// operations of its key spec and usage, and encryption-context constraints
+/// only on symmetric encryption keys.
+fn check_grant_fits(key: &KeyRecord, params: &CreateGrant) -> Result<(), KmsError> {
+    let kind = spec_kind(&key.key_spec).ok();
+    let fits: &[&str] = match (kind, &key.key_usage) {
+        (Some(SpecKind::Symmetric), _) => &[
+            "Decrypt",
+            "Encrypt",
+            "GenerateDataKey",
+            "GenerateDataKeyWithoutPlaintext",
+            "GenerateDataKeyPair",
+            "GenerateDataKeyPairWithoutPlaintext",
+            "ReEncryptFrom",
+            "ReEncryptTo",
+        ],
+        (Some(SpecKind::Pair(_)), KeyUsageType::EncryptDecrypt) => &[
+            "Decrypt",
+            "Encrypt",
+            "ReEncryptFrom",
+            "ReEncryptTo",
+            "GetPublicKey",
+        ],
+        (Some(SpecKind::Pair(_)), KeyUsageType::SignVerify) => &["Sign", "Verify", "GetPublicKey"],
+        (Some(SpecKind::Pair(_)), KeyUsageType::KeyAgreement) => {
+            &["DeriveSharedSecret", "GetPublicKey"]
+        }
+        (Some(SpecKind::Hmac(_)), _) => &["GenerateMac", "VerifyMac"],
+        _ => &[],
+    };
+    const ANY_KEY: [&str; 3] = ["CreateGrant", "RetireGrant", "DescribeKey"];
+    let misfits: Vec<&str> = params
+        .operations
+        .iter()
+        .map(String::as_str)
+        .filter(|op| !fits.contains(op) && !ANY_KEY.contains(op))
+        .collect();
+    if !misfits.is_empty() {
+        return Err(KmsError::Validation(format!(
+            "Grant operations {} are not valid for {} (key spec {}, key usage {})",
+            misfits.join(", "),
+            key.arn,
+            key.key_spec,
+            key.key_usage
+        )));
+    }
+    let symmetric = matches!(kind, Some(SpecKind::Symmetric));
+    if !symmetric && (params.context_equals.is_some() || params.context_subset.is_some()) {
+        return Err(KmsError::Validation(format!(
+            "Encryption context grant constraints are not supported for {} (key spec {})",
+            key.arn, key.key_spec
+        )));
+    }
+    Ok(())
 }

@@ -30,12 +30,13 @@ impl Kms {
             .unwrap_or(KeySpec::SymmetricDefault);
         let key_usage = params.key_usage.unwrap_or(KeyUsageType::EncryptDecrypt);
         let origin = params.origin.unwrap_or(OriginType::AwsKms);
-        if key_spec != KeySpec::SymmetricDefault {
-            return Err(KmsError::Unsupported(format!(
-                "KeySpec {key_spec} is not supported by this server yet"
-            )));
-        }
-        if key_usage != KeyUsageType::EncryptDecrypt {
+        let kind = spec_kind(&key_spec)?;
+        let usage_fits = match kind {
+            SpecKind::Symmetric => key_usage == KeyUsageType::EncryptDecrypt,
+            SpecKind::Hmac(_) => key_usage == KeyUsageType::GenerateVerifyMac,
+            SpecKind::Pair(spec) => pair_usage(&key_usage).is_some_and(|u| spec.allows(u)),
+        };
+        if !usage_fits {
             return Err(KmsError::Validation(format!(
                 "KeyUsage {key_usage} is not compatible with KeySpec {key_spec}"
             )));
@@ -70,13 +71,18 @@ impl Kms {
         }
         let tags = merge_tags(Vec::new(), params.tags, self.config.max_tags_per_key)?;
 
-        let bytes = SymmetricKey::generate_bytes()?;
-        let symmetric = SymmetricKey::from_bytes(bytes.as_ref())?;
+        let bytes: Zeroizing<Vec<u8>> = match kind {
+            SpecKind::Symmetric => Zeroizing::new(SymmetricKey::generate_bytes()?.to_vec()),
+            SpecKind::Hmac(alg) => alg.generate_bytes()?,
+            // RSA generation takes up to a second: keep it off the workers.
+            SpecKind::Pair(spec) => tokio::task::spawn_blocking(move || spec.generate_pkcs8())
+                .await
+                .map_err(KmsError::internal)??,
+        };
         let sealed = SealedMaterialRow {
             version: 1,
             sealed: self.root.seal(&material_aad(&id, 1), bytes.as_ref())?,
         };
-        drop(bytes);
         let record = KeyRecord {
             id,
             account: caller.account().to_owned(),
@@ -97,6 +103,8 @@ impl Kms {
             current_material: 1,
             tags,
         };
+        let materials = material_of(&record, &bytes)?;
+        drop(bytes);
         self.reserve_key_slot(caller).await?;
         if let Err(e) = self.store.insert_key(&record, &sealed).await {
             self.release_key_slot(&record.account, &record.region);
@@ -104,7 +112,7 @@ impl Kms {
         }
         let cached = Arc::new(CachedKey {
             record: record.clone(),
-            materials: Arc::new(Materials(vec![Arc::new(symmetric)])),
+            materials: Arc::new(materials),
             policy: compiled,
             grants: Arc::new(Vec::new()),
         });
@@ -244,6 +252,7 @@ impl Kms {
     ) -> Result<(), KmsError> {
         let period = period_days.unwrap_or(365);
         self.mutate(caller, key_id, "kms:EnableKeyRotation", |key| {
+            lifecycle::require_rotatable(key)?;
             require_enabled(key)?;
             key.rotation_enabled = true;
             key.rotation_period_days = Some(period);
@@ -260,6 +269,7 @@ impl Kms {
         key_id: &str,
     ) -> Result<(), KmsError> {
         self.mutate(caller, key_id, "kms:DisableKeyRotation", |key| {
+            lifecycle::require_rotatable(key)?;
             require_enabled(key)?;
             key.rotation_enabled = false;
             key.next_rotation_ms = None;
@@ -282,6 +292,7 @@ impl Kms {
             &RequestFacts::default(),
             None,
         )?;
+        lifecycle::require_rotatable(&key.record)?;
         Ok(key.record.clone())
     }
 

@@ -10,6 +10,9 @@ impl Kms {
     /// ciphertexts use it, every older version still decrypts.
     async fn rotate_locked(&self, id: Uuid, on_demand: bool) -> Result<(), KmsError> {
         let current = self.key_locked(id).await?;
+        // Asymmetric and HMAC keys never get here (rotation is refused for
+        // them); checked again so their material can't be replaced.
+        require_rotatable(&current.record)?;
         let version = current.record.current_material + 1;
         let bytes = SymmetricKey::generate_bytes()?;
         let symmetric = SymmetricKey::from_bytes(bytes.as_ref())?;
@@ -180,7 +183,7 @@ impl Kms {
 
 /// Only symmetric keys with material from KMS rotate (as in AWS, where
 /// asymmetric, HMAC and imported keys cannot).
-fn require_rotatable(key: &KeyRecord) -> Result<(), KmsError> {
+pub(super) fn require_rotatable(key: &KeyRecord) -> Result<(), KmsError> {
     if key.key_spec != KeySpec::SymmetricDefault || key.origin != OriginType::AwsKms {
         return Err(KmsError::Unsupported(format!(
             "{} does not support automatic or on-demand rotation",

@@ -3,6 +3,8 @@
 //! that keeps the hot path in memory.
 
 mod aliases;
+mod asymmetric;
+pub use asymmetric::{DataKeyPair, KeyAlgorithms, key_algorithms};
 mod crypto;
 mod grants;
 mod keys;
@@ -24,6 +26,7 @@ use crate::store::{RootKey, Store, StoreError};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use trent_crypto::SymmetricKey;
+use trent_crypto::asymmetric::{HmacKey, MacAlgorithm, PairSpec, PairUsage, PrivateKey};
 use trent_crypto::blob::{self, BlobHeader};
 use trent_policy::{Outcome, Policy, PolicyKind, ResourceOutcome};
 use trent_wire::{KeySpec, KeyState, KeyUsageType, OriginType};
@@ -103,22 +106,124 @@ fn compile_policy(document: &str) -> Result<Policy, KmsError> {
     Policy::parse(document, PolicyKind::Key).map_err(|e| KmsError::MalformedPolicy(e.to_string()))
 }
 
-/// Unsealed material by version (index = version - 1).
-struct Materials(Vec<Arc<SymmetricKey>>);
+/// A key's unsealed material. Symmetric keys keep every version (index =
+/// version - 1); asymmetric and HMAC keys have one version and never rotate.
+enum Materials {
+    Symmetric(Vec<Arc<SymmetricKey>>),
+    /// Boxed, like `Hmac`: both are far larger than the symmetric variant.
+    Pair(Box<PrivateKey>),
+    Hmac(Box<HmacKey>),
+}
 
 impl Materials {
     fn get(&self, version: u32) -> Option<&SymmetricKey> {
+        let Materials::Symmetric(versions) = self else {
+            return None;
+        };
         (version as usize)
             .checked_sub(1)
-            .and_then(|i| self.0.get(i))
+            .and_then(|i| versions.get(i))
             .map(|k| k.as_ref())
     }
 
-    /// These versions and one more.
+    /// These versions and one more (symmetric keys only).
     fn with(&self, next: SymmetricKey) -> Materials {
-        let mut all = self.0.clone();
+        let mut all = match self {
+            Materials::Symmetric(versions) => versions.clone(),
+            Materials::Pair(_) | Materials::Hmac(_) => Vec::new(),
+        };
         all.push(Arc::new(next));
-        Materials(all)
+        Materials::Symmetric(all)
+    }
+
+    fn pair(&self) -> Option<&PrivateKey> {
+        match self {
+            Materials::Pair(key) => Some(key),
+            _ => None,
+        }
+    }
+
+    fn hmac(&self) -> Option<&HmacKey> {
+        match self {
+            Materials::Hmac(key) => Some(key),
+            _ => None,
+        }
+    }
+}
+
+/// What kind of material a key spec has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SpecKind {
+    Symmetric,
+    Pair(PairSpec),
+    Hmac(MacAlgorithm),
+}
+
+/// The material kind of `spec`, or why this server can't create it.
+fn spec_kind(spec: &KeySpec) -> Result<SpecKind, KmsError> {
+    Ok(match spec {
+        KeySpec::SymmetricDefault => SpecKind::Symmetric,
+        KeySpec::Rsa2048 => SpecKind::Pair(PairSpec::Rsa2048),
+        KeySpec::Rsa3072 => SpecKind::Pair(PairSpec::Rsa3072),
+        KeySpec::Rsa4096 => SpecKind::Pair(PairSpec::Rsa4096),
+        KeySpec::EccNistP256 => SpecKind::Pair(PairSpec::EccNistP256),
+        KeySpec::EccNistP384 => SpecKind::Pair(PairSpec::EccNistP384),
+        KeySpec::EccNistP521 => SpecKind::Pair(PairSpec::EccNistP521),
+        KeySpec::EccSecgP256k1 => SpecKind::Pair(PairSpec::EccSecgP256k1),
+        KeySpec::EccNistEdwards25519 => SpecKind::Pair(PairSpec::Ed25519),
+        KeySpec::MlDsa44 => SpecKind::Pair(PairSpec::MlDsa44),
+        KeySpec::MlDsa65 => SpecKind::Pair(PairSpec::MlDsa65),
+        KeySpec::MlDsa87 => SpecKind::Pair(PairSpec::MlDsa87),
+        KeySpec::Hmac224 => SpecKind::Hmac(MacAlgorithm::HmacSha224),
+        KeySpec::Hmac256 => SpecKind::Hmac(MacAlgorithm::HmacSha256),
+        KeySpec::Hmac384 => SpecKind::Hmac(MacAlgorithm::HmacSha384),
+        KeySpec::Hmac512 => SpecKind::Hmac(MacAlgorithm::HmacSha512),
+        KeySpec::Sm2 if PairSpec::Sm2.available() => SpecKind::Pair(PairSpec::Sm2),
+        KeySpec::Sm2 => {
+            return Err(KmsError::Unsupported(
+                "KeySpec SM2 needs a server built with the sm2 feature (its crate is not audited)"
+                    .into(),
+            ));
+        }
+        other => {
+            return Err(KmsError::Unsupported(format!(
+                "KeySpec {other} is not supported by this server"
+            )));
+        }
+    })
+}
+
+/// The usage of an asymmetric key, in `trent-crypto`'s terms.
+fn pair_usage(usage: &KeyUsageType) -> Option<PairUsage> {
+    match usage {
+        KeyUsageType::SignVerify => Some(PairUsage::SignVerify),
+        KeyUsageType::EncryptDecrypt => Some(PairUsage::EncryptDecrypt),
+        KeyUsageType::KeyAgreement => Some(PairUsage::KeyAgreement),
+        _ => None,
+    }
+}
+
+/// Builds the in-memory material of a key from its unsealed bytes.
+fn material_of(record: &KeyRecord, bytes: &[u8]) -> Result<Materials, KmsError> {
+    let corrupt = || {
+        KmsError::internal(StoreError::Corrupt(format!(
+            "key {} has material that does not fit its spec",
+            record.id
+        )))
+    };
+    match spec_kind(&record.key_spec).map_err(|_| corrupt())? {
+        SpecKind::Symmetric => Ok(Materials::Symmetric(vec![Arc::new(
+            SymmetricKey::from_bytes(bytes)?,
+        )])),
+        SpecKind::Pair(spec) => {
+            let usage = pair_usage(&record.key_usage).ok_or_else(corrupt)?;
+            Ok(Materials::Pair(Box::new(
+                PrivateKey::from_pkcs8(spec, usage, bytes).map_err(|_| corrupt())?,
+            )))
+        }
+        SpecKind::Hmac(alg) => Ok(Materials::Hmac(Box::new(
+            HmacKey::from_bytes(alg, bytes).map_err(|_| corrupt())?,
+        ))),
     }
 }
 
@@ -407,7 +512,8 @@ impl Kms {
     ) -> Result<CachedKey, KmsError> {
         let id = record.id;
         rows.sort_by_key(|row| row.version);
-        let mut materials = Vec::with_capacity(rows.len());
+        let mut versions = Vec::with_capacity(rows.len());
+        let mut single = None;
         for (i, row) in rows.iter().enumerate() {
             if row.version as usize != i + 1 {
                 return Err(KmsError::internal(StoreError::Corrupt(format!(
@@ -418,14 +524,23 @@ impl Kms {
             let bytes = self
                 .root
                 .unseal(&material_aad(&id, row.version), &row.sealed)?;
-            materials.push(Arc::new(SymmetricKey::from_bytes(&bytes)?));
+            match material_of(&record, &bytes)? {
+                Materials::Symmetric(mut one) => versions.append(&mut one),
+                other if rows.len() == 1 => single = Some(other),
+                _ => {
+                    return Err(KmsError::internal(StoreError::Corrupt(format!(
+                        "key {id} has more than one version of non-rotating material"
+                    ))));
+                }
+            }
         }
+        let materials = single.unwrap_or(Materials::Symmetric(versions));
         let mut record = record;
         let (text, policy) = self.compiled_policy(&record.policy)?;
         record.policy = text;
         Ok(CachedKey {
             record,
-            materials: Arc::new(Materials(materials)),
+            materials: Arc::new(materials),
             policy,
             grants: Arc::new(grants),
         })
@@ -797,12 +912,31 @@ fn require_enabled(key: &KeyRecord) -> Result<(), KmsError> {
     }
 }
 
-/// States and usage required by Encrypt, Decrypt, ReEncrypt, GenerateDataKey.
+/// States and usage required by Encrypt, Decrypt, ReEncrypt, GenerateDataKey
+/// (and GenerateDataKeyPair) with SYMMETRIC_DEFAULT.
 fn require_usable(key: &KeyRecord) -> Result<(), KmsError> {
     require_enabled(key)?;
     if key.key_usage != KeyUsageType::EncryptDecrypt {
         return Err(KmsError::InvalidKeyUsage(format!(
             "{} key usage is {}",
+            key.arn, key.key_usage
+        )));
+    }
+    if !matches!(key.key_spec, KeySpec::SymmetricDefault) {
+        return Err(KmsError::InvalidKeyUsage(format!(
+            "{} is an asymmetric KMS key ({}); it encrypts only with RSAES_OAEP_SHA_1 or RSAES_OAEP_SHA_256 and generates no data keys",
+            key.arn, key.key_spec
+        )));
+    }
+    Ok(())
+}
+
+/// States and usage required by an operation on an asymmetric or HMAC key.
+fn require_usage(key: &KeyRecord, usage: KeyUsageType, operation: &str) -> Result<(), KmsError> {
+    require_enabled(key)?;
+    if key.key_usage != usage {
+        return Err(KmsError::InvalidKeyUsage(format!(
+            "{} key usage is {} which is not valid for {operation}.",
             key.arn, key.key_usage
         )));
     }

@@ -8,21 +8,18 @@ use trent_wire::*;
 
 static EMPTY_CONTEXT: BTreeMap<String, String> = BTreeMap::new();
 
-fn context(c: &Option<BTreeMap<String, String>>) -> &BTreeMap<String, String> {
+pub(super) fn context(c: &Option<BTreeMap<String, String>>) -> &BTreeMap<String, String> {
     c.as_ref().unwrap_or(&EMPTY_CONTEXT)
 }
 
-/// Symmetric keys take only SYMMETRIC_DEFAULT.
-fn symmetric_only(algorithm: &Option<EncryptionAlgorithmSpec>) -> Result<(), ApiError> {
-    match algorithm {
-        None | Some(EncryptionAlgorithmSpec::SymmetricDefault) => Ok(()),
-        Some(other) => Err(ApiError::new(
-            ErrorCode::InvalidKeyUsageException,
-            format!(
-                "The encryption algorithm {other} is not valid for a symmetric encryption KMS key"
-            ),
-        )),
-    }
+/// The algorithm of an Encrypt or Decrypt with an asymmetric key: anything
+/// but SYMMETRIC_DEFAULT (the key decides whether it fits).
+fn asymmetric_algorithm(
+    algorithm: &Option<EncryptionAlgorithmSpec>,
+) -> Option<&EncryptionAlgorithmSpec> {
+    algorithm
+        .as_ref()
+        .filter(|a| !matches!(a, EncryptionAlgorithmSpec::SymmetricDefault))
 }
 
 /// The data key length GenerateDataKey* asks for: exactly one of
@@ -62,7 +59,7 @@ fn ciphertext(blob: &Option<Blob>) -> Result<&[u8], ApiError> {
     }
 }
 
-fn no_recipient<T>(recipient: &Option<T>) -> Result<(), ApiError> {
+pub(super) fn no_recipient<T>(recipient: &Option<T>) -> Result<(), ApiError> {
     if recipient.is_some() {
         return Err(ApiError::new(
             ErrorCode::UnsupportedOperationException,
@@ -78,7 +75,23 @@ pub(super) async fn encrypt(
     req: EncryptRequest,
 ) -> Result<EncryptResponse, ApiError> {
     kms.check_grant_tokens(req.grant_tokens.as_deref().unwrap_or_default())?;
-    symmetric_only(&req.encryption_algorithm)?;
+    if let Some(algorithm) = asymmetric_algorithm(&req.encryption_algorithm) {
+        let (ciphertext, key_arn) = kms
+            .encrypt_asymmetric(
+                caller,
+                &req.key_id,
+                req.plaintext.as_bytes(),
+                algorithm,
+                context(&req.encryption_context),
+            )
+            .await?;
+        dry_run(req.dry_run)?;
+        return Ok(EncryptResponse {
+            ciphertext_blob: Some(Blob(ciphertext)),
+            key_id: Some(key_arn),
+            encryption_algorithm: Some(algorithm.clone()),
+        });
+    }
     let (ciphertext, key_arn) = kms
         .encrypt(
             caller,
@@ -101,8 +114,32 @@ pub(super) async fn decrypt(
     req: DecryptRequest,
 ) -> Result<DecryptResponse, ApiError> {
     kms.check_grant_tokens(req.grant_tokens.as_deref().unwrap_or_default())?;
-    symmetric_only(&req.encryption_algorithm)?;
     no_recipient(&req.recipient)?;
+    if let Some(algorithm) = asymmetric_algorithm(&req.encryption_algorithm) {
+        // An RSA ciphertext names no key: the caller must.
+        let Some(key_id) = req.key_id.as_deref() else {
+            return Err(ApiError::new(
+                ErrorCode::ValidationException,
+                format!("KeyId is required to decrypt with the asymmetric algorithm {algorithm}"),
+            ));
+        };
+        let (mut plaintext, key_arn) = kms
+            .decrypt_asymmetric(
+                caller,
+                key_id,
+                ciphertext(&req.ciphertext_blob)?,
+                algorithm,
+                context(&req.encryption_context),
+            )
+            .await?;
+        dry_run(req.dry_run)?;
+        return Ok(DecryptResponse {
+            key_id: Some(key_arn),
+            plaintext: Some(SecretBlob::new(std::mem::take(&mut *plaintext))),
+            encryption_algorithm: Some(algorithm.clone()),
+            ..Default::default()
+        });
+    }
     let (mut plaintext, key_arn) = kms
         .decrypt(
             caller,
@@ -126,25 +163,34 @@ pub(super) async fn re_encrypt(
     req: ReEncryptRequest,
 ) -> Result<ReEncryptResponse, ApiError> {
     kms.check_grant_tokens(req.grant_tokens.as_deref().unwrap_or_default())?;
-    symmetric_only(&req.source_encryption_algorithm)?;
-    symmetric_only(&req.destination_encryption_algorithm)?;
+    let source_algorithm = asymmetric_algorithm(&req.source_encryption_algorithm);
+    let destination_algorithm = asymmetric_algorithm(&req.destination_encryption_algorithm);
     let done = kms
         .re_encrypt(
             caller,
             ciphertext(&req.ciphertext_blob)?,
             context(&req.source_encryption_context),
             req.source_key_id.as_deref(),
+            source_algorithm,
             &req.destination_key_id,
             context(&req.destination_encryption_context),
+            destination_algorithm,
         )
         .await?;
     dry_run(req.dry_run)?;
+    let or_default = |algorithm: Option<&EncryptionAlgorithmSpec>| {
+        Some(
+            algorithm
+                .cloned()
+                .unwrap_or(EncryptionAlgorithmSpec::SymmetricDefault),
+        )
+    };
     Ok(ReEncryptResponse {
         ciphertext_blob: Some(Blob(done.ciphertext)),
         source_key_id: Some(done.source_key_arn),
         key_id: Some(done.destination_key_arn),
-        source_encryption_algorithm: Some(EncryptionAlgorithmSpec::SymmetricDefault),
-        destination_encryption_algorithm: Some(EncryptionAlgorithmSpec::SymmetricDefault),
+        source_encryption_algorithm: or_default(source_algorithm),
+        destination_encryption_algorithm: or_default(destination_algorithm),
         ..Default::default()
     })
 }

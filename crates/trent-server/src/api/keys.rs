@@ -2,11 +2,17 @@
 
 use super::{limit, seconds};
 use crate::error::ApiError;
-use trent_core::{Caller, CreateKey, KeyRecord, Kms, Tag, key_material_id};
+use trent_core::{Caller, CreateKey, KeyRecord, Kms, Tag, key_algorithms, key_material_id};
 use trent_wire::*;
+
+/// `Some(list)` unless empty: AWS leaves out the lists a key has none of.
+pub(super) fn non_empty<T>(list: Vec<T>) -> Option<Vec<T>> {
+    (!list.is_empty()).then_some(list)
+}
 
 pub(super) fn key_metadata(key: &KeyRecord) -> KeyMetadata {
     let pending = key.state == KeyState::PendingDeletion;
+    let algorithms = key_algorithms(key);
     KeyMetadata {
         aws_account_id: Some(key.account.clone()),
         key_id: key.id.to_string(),
@@ -21,7 +27,10 @@ pub(super) fn key_metadata(key: &KeyRecord) -> KeyMetadata {
         key_manager: Some(KeyManagerType::Customer),
         customer_master_key_spec: Some(CustomerMasterKeySpec::from(key.key_spec.as_str())),
         key_spec: Some(key.key_spec.clone()),
-        encryption_algorithms: Some(vec![EncryptionAlgorithmSpec::SymmetricDefault]),
+        encryption_algorithms: non_empty(algorithms.encryption),
+        signing_algorithms: non_empty(algorithms.signing),
+        key_agreement_algorithms: non_empty(algorithms.key_agreement),
+        mac_algorithms: non_empty(algorithms.mac),
         multi_region: Some(false),
         current_key_material_id: Some(key_material_id(&key.id, key.current_material)),
         ..Default::default()

@@ -3,6 +3,7 @@
 //! on [`Kms`] and domain records back into wire structs.
 
 mod aliases;
+mod asymmetric;
 mod crypto;
 mod grants;
 mod keys;
@@ -53,6 +54,14 @@ pub async fn dispatch(
         GenerateDataKey => crypto::generate_data_key,
         GenerateDataKeyWithoutPlaintext => crypto::generate_data_key_without_plaintext,
         GenerateRandom => crypto::generate_random,
+        Sign => asymmetric::sign,
+        Verify => asymmetric::verify,
+        GetPublicKey => asymmetric::get_public_key,
+        GenerateMac => asymmetric::generate_mac,
+        VerifyMac => asymmetric::verify_mac,
+        GenerateDataKeyPair => asymmetric::generate_data_key_pair,
+        GenerateDataKeyPairWithoutPlaintext => asymmetric::generate_data_key_pair_without_plaintext,
+        DeriveSharedSecret => asymmetric::derive_shared_secret,
         CreateAlias => aliases::create_alias,
         UpdateAlias => aliases::update_alias,
         DeleteAlias => aliases::delete_alias,

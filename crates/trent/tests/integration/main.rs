@@ -2,6 +2,7 @@
 //! real `aws-sdk-kms` client.
 
 mod access;
+mod asymmetric;
 mod audit;
 mod common;
 mod crypto;

@@ -43,8 +43,7 @@ async fn operations_not_built_yet_say_so() {
     let server = Server::start();
     let err = server
         .client()
-        .get_public_key()
-        .key_id("1234abcd-12ab-34cd-56ef-1234567890ab")
+        .describe_custom_key_stores()
         .send()
         .await
         .unwrap_err();
