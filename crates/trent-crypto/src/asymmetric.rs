@@ -361,7 +361,9 @@ enum Inner {
     RsaDecrypt(rsa::OaepPrivateDecryptingKey, rsa::OaepPublicEncryptingKey),
     Ecdsa(signature::EcdsaKeyPair),
     Ecdh(agreement::PrivateKey),
-    Ed25519(signature::Ed25519KeyPair),
+    /// The key pair, and its seed for Ed25519ph (which aws-lc-rs does not
+    /// wrap), kept zeroized on drop.
+    Ed25519(signature::Ed25519KeyPair, Zeroizing<[u8; 32]>),
     MlDsa(signature::PqdsaKeyPair, MuSource),
     Sm2(Box<sm2::Sm2Key>),
 }
@@ -436,7 +438,8 @@ impl PrivateKey {
                 } else {
                     let pair = signature::Ed25519KeyPair::from_pkcs8(pkcs8).map_err(bad)?;
                     let der = pair.public_key().as_der().map_err(bad)?.as_ref().to_vec();
-                    (Inner::Ed25519(pair), der)
+                    let seed = ed25519_seed(pkcs8).ok_or(CryptoError::Internal)?;
+                    (Inner::Ed25519(pair, Zeroizing::new(*seed)), der)
                 }
             }
         };
@@ -489,12 +492,19 @@ impl PrivateKey {
                 .map_err(internal)?;
                 Ok(signature.as_ref().to_vec())
             }
-            Inner::Ed25519(pair) => {
-                if alg == SigningAlgorithm::Ed25519PhSha512 {
-                    return Err(AsymmetricError::NotImplemented("ED25519_PH_SHA_512"));
+            Inner::Ed25519(pair, seed) => match digest {
+                // ED25519_PH_SHA_512: DIGEST only (checked above).
+                Some(digest) => {
+                    use aws_lc_rs::signature::KeyPair;
+                    let public: &[u8; 32] =
+                        pair.public_key().as_ref().try_into().map_err(internal)?;
+                    let digest: &[u8; 64] = digest.as_ref().try_into().map_err(internal)?;
+                    let signature =
+                        ed25519ph::sign(&seed, public, digest).ok_or(AsymmetricError::Internal)?;
+                    Ok(signature.to_vec())
                 }
-                Ok(pair.try_sign(message).map_err(internal)?.as_ref().to_vec())
-            }
+                None => Ok(pair.try_sign(message).map_err(internal)?.as_ref().to_vec()),
+            },
             Inner::MlDsa(pair, mu_signer) => {
                 if kind == MessageKind::ExternalMu {
                     let mu: &[u8; 64] = message.try_into().map_err(internal)?;
@@ -522,7 +532,7 @@ impl PrivateKey {
             self.inner,
             Inner::RsaSign(_)
                 | Inner::Ecdsa(_)
-                | Inner::Ed25519(_)
+                | Inner::Ed25519(..)
                 | Inner::MlDsa(..)
                 | Inner::Sm2(_)
         ) {
@@ -625,7 +635,14 @@ pub fn verify(
         return sm2::verify(public_der, kind, message, signature);
     }
     if alg == SigningAlgorithm::Ed25519PhSha512 {
-        return Err(AsymmetricError::NotImplemented("ED25519_PH_SHA_512"));
+        let digest = digest.ok_or(AsymmetricError::WrongMessageType)?;
+        let digest: &[u8; 64] = digest.as_ref().try_into().map_err(internal)?;
+        let public = ed25519_public_key(public_der).ok_or(AsymmetricError::Internal)?;
+        return if ed25519ph::verify(public, digest, signature) {
+            Ok(())
+        } else {
+            Err(AsymmetricError::InvalidSignature)
+        };
     }
     let verification = alg.verification(spec)?;
     let public = signature::ParsedPublicKey::new(verification, public_der)
@@ -910,6 +927,28 @@ mod sm2 {
         }
     }
 }
+
+/// The raw 32-byte key of an Ed25519 SubjectPublicKeyInfo (RFC 8410: a
+/// fixed 12-byte prefix, then the key).
+fn ed25519_public_key(spki: &[u8]) -> Option<&[u8; 32]> {
+    const PREFIX: [u8; 12] = [
+        0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+    ];
+    spki.strip_prefix(&PREFIX)?.try_into().ok()
+}
+
+/// The seed of an Ed25519 PKCS#8 v1 document (RFC 8410; what
+/// [`PairSpec::generate_pkcs8`] makes): a fixed 16-byte prefix, then the
+/// 32-byte seed.
+fn ed25519_seed(pkcs8: &[u8]) -> Option<&[u8; 32]> {
+    const PREFIX: [u8; 16] = [
+        0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04,
+        0x20,
+    ];
+    pkcs8.strip_prefix(&PREFIX)?.try_into().ok()
+}
+
+mod ed25519ph;
 
 #[cfg(test)]
 mod tests;

@@ -33,8 +33,7 @@ pub struct KeyAlgorithms {
     pub mac: Vec<MacAlgorithmSpec>,
 }
 
-/// What `key` can be used with, as AWS lists it for its spec and usage,
-/// less what this server does not implement (ED25519_PH_SHA_512).
+/// What `key` can be used with, as AWS lists it for its spec and usage.
 pub fn key_algorithms(key: &KeyRecord) -> KeyAlgorithms {
     let mut lists = KeyAlgorithms::default();
     match (spec_kind(&key.key_spec), &key.key_usage) {
@@ -46,7 +45,6 @@ pub fn key_algorithms(key: &KeyRecord) -> KeyAlgorithms {
             lists.signing = spec
                 .signing_algorithms()
                 .iter()
-                .filter(|&&alg| alg != SigningAlgorithm::Ed25519PhSha512)
                 .map(|&alg| wire_signing_algorithm(alg))
                 .collect()
         }
