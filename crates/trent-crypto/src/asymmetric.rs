@@ -500,7 +500,7 @@ impl PrivateKey {
                         pair.public_key().as_ref().try_into().map_err(internal)?;
                     let digest: &[u8; 64] = digest.as_ref().try_into().map_err(internal)?;
                     let signature =
-                        ed25519ph::sign(&seed, public, digest).ok_or(AsymmetricError::Internal)?;
+                        ed25519ph::sign(seed, public, digest).ok_or(AsymmetricError::Internal)?;
                     Ok(signature.to_vec())
                 }
                 None => Ok(pair.try_sign(message).map_err(internal)?.as_ref().to_vec()),
