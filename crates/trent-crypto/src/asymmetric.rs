@@ -157,7 +157,9 @@ impl PairSpec {
         match usage {
             PairUsage::SignVerify => true,
             PairUsage::EncryptDecrypt => self.is_rsa() || self == Sm2,
-            PairUsage::KeyAgreement => matches!(self, EccNistP256 | EccNistP384 | EccNistP521),
+            PairUsage::KeyAgreement => {
+                matches!(self, EccNistP256 | EccNistP384 | EccNistP521 | Sm2)
+            }
         }
     }
 
@@ -599,8 +601,10 @@ impl PrivateKey {
         &self,
         peer_spki: &[u8],
     ) -> Result<Zeroizing<Vec<u8>>, AsymmetricError> {
-        let Inner::Ecdh(private) = &self.inner else {
-            return Err(AsymmetricError::WrongAlgorithm);
+        let private = match &self.inner {
+            Inner::Ecdh(private) => private,
+            Inner::Sm2(key) => return key.derive_shared_secret(peer_spki),
+            _ => return Err(AsymmetricError::WrongAlgorithm),
         };
         let unparsed = agreement::UnparsedPublicKey::new(private.algorithm(), peer_spki);
         let parsed = agreement::ParsedPublicKey::try_from(&unparsed)
@@ -920,6 +924,12 @@ mod sm2 {
             match *self {}
         }
         pub(super) fn encrypt(&self, _: &[u8]) -> Result<Vec<u8>, AsymmetricError> {
+            match *self {}
+        }
+        pub(super) fn derive_shared_secret(
+            &self,
+            _: &[u8],
+        ) -> Result<Zeroizing<Vec<u8>>, AsymmetricError> {
             match *self {}
         }
         pub(super) fn decrypt(&self, _: &[u8]) -> Result<Zeroizing<Vec<u8>>, AsymmetricError> {

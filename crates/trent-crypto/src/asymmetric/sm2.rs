@@ -2,7 +2,7 @@
 //! audited: only built with the `sm2` feature. SM2DSA uses the default
 //! distinguishing ID `1234567812345678` for Z_A, as AWS KMS does; a DIGEST
 //! message is the 32-byte SM3 hash of Z_A ‖ M. SM2PKE ciphertexts are DER
-//! (GM/T 0009: C1 x, C1 y, C3, C2).
+//! (GM/T 0009: C1 x, C1 y, C3, C2). KEY_AGREEMENT is ECDH on the SM2 curve.
 
 use super::{AsymmetricError, CryptoError, MessageKind, PairUsage};
 use sm2::dsa::signature::hazmat::{PrehashSigner, PrehashVerifier};
@@ -16,6 +16,8 @@ const DIST_ID: &str = "1234567812345678";
 
 pub(super) struct Sm2Key {
     usage: PairUsage,
+    /// For ECDH (zeroized on drop by `elliptic-curve`).
+    secret: sm2::SecretKey,
     signing: SigningKey,
     decrypting: DecryptingKey,
     public_der: Vec<u8>,
@@ -90,6 +92,7 @@ impl Sm2Key {
             .to_vec();
         Ok(Self {
             usage,
+            secret,
             signing,
             decrypting,
             public_der,
@@ -118,6 +121,22 @@ impl Sm2Key {
         }
         .map_err(|_| AsymmetricError::Internal)?;
         Ok(signature.to_der().as_bytes().to_vec())
+    }
+
+    /// ECDH on the SM2 curve with a peer's SubjectPublicKeyInfo: the x
+    /// coordinate of the shared point, as for the NIST curves.
+    pub(super) fn derive_shared_secret(
+        &self,
+        peer_spki: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, AsymmetricError> {
+        use sm2::elliptic_curve::point::AffineCoordinates;
+        if self.usage != PairUsage::KeyAgreement {
+            return Err(AsymmetricError::WrongAlgorithm);
+        }
+        let peer = sm2::PublicKey::from_public_key_der(peer_spki)
+            .map_err(|_| AsymmetricError::InvalidPublicKey)?;
+        let shared = (peer.to_projective() * *self.secret.to_nonzero_scalar()).to_affine();
+        Ok(Zeroizing::new(shared.x().to_vec()))
     }
 
     pub(super) fn encrypt(&self, plaintext: &[u8]) -> Result<Vec<u8>, AsymmetricError> {

@@ -494,6 +494,43 @@ fn ml_dsa_external_mu_signatures_are_signatures_of_the_message() {
 
 #[cfg(feature = "sm2")]
 #[test]
+fn sm2_key_agreement_is_ecdh_on_its_curve() {
+    let a = PairSpec::Sm2.generate_pkcs8().unwrap();
+    let b = PairSpec::Sm2.generate_pkcs8().unwrap();
+    let a = PrivateKey::from_pkcs8(PairSpec::Sm2, PairUsage::KeyAgreement, &a).unwrap();
+    let b = PrivateKey::from_pkcs8(PairSpec::Sm2, PairUsage::KeyAgreement, &b).unwrap();
+    let ab = a.derive_shared_secret(b.public_key_der()).unwrap();
+    let ba = b.derive_shared_secret(a.public_key_der()).unwrap();
+    assert_eq!(ab.len(), 32);
+    assert_eq!(&ab[..], &ba[..]);
+    let p256 = PrivateKey::from_pkcs8(
+        PairSpec::EccNistP256,
+        PairUsage::KeyAgreement,
+        &pkcs8(PairSpec::EccNistP256),
+    )
+    .unwrap();
+    assert_eq!(
+        a.derive_shared_secret(p256.public_key_der()),
+        Err(AsymmetricError::InvalidPublicKey)
+    );
+    assert_eq!(
+        p256.derive_shared_secret(a.public_key_der()),
+        Err(AsymmetricError::InvalidPublicKey)
+    );
+    let signer = PrivateKey::from_pkcs8(
+        PairSpec::Sm2,
+        PairUsage::SignVerify,
+        &PairSpec::Sm2.generate_pkcs8().unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        signer.derive_shared_secret(b.public_key_der()),
+        Err(AsymmetricError::WrongAlgorithm)
+    );
+}
+
+#[cfg(feature = "sm2")]
+#[test]
 fn sm2_signs_verifies_encrypts_and_decrypts() {
     let pkcs8 = PairSpec::Sm2.generate_pkcs8().unwrap();
     let signer = PrivateKey::from_pkcs8(PairSpec::Sm2, PairUsage::SignVerify, &pkcs8).unwrap();
