@@ -448,22 +448,33 @@ pub async fn run(config: BenchConfig) -> anyhow::Result<Report> {
             Workloads::prepare(&endpoint, client, &key[0], CIPHERTEXT_POOL).await
         }
     };
-    let mut trent_work = setup(&trent)
+    // Trent's (and the unaudited Trent's) workloads include signing keys
+    // when asymmetric operations are asked for; the baseline has none.
+    let asymmetric = config.ops.iter().any(|op| op.asymmetric());
+    let setup_trent = |subject: &Subject| {
+        let endpoint = subject.endpoint.clone();
+        let client = config.client;
+        let work = setup(subject);
+        async move {
+            let mut work = work.await?;
+            if asymmetric {
+                work.add_asymmetric(&endpoint, client)
+                    .await
+                    .context("setting up signing keys (CreateKey, Sign, Verify)")?;
+            }
+            anyhow::Ok(work)
+        }
+    };
+    let trent_work = setup_trent(&trent)
         .await
         .context("setting up Trent (CreateKey, Encrypt, and a check of every operation)")?;
-    if config.ops.iter().any(|op| op.asymmetric()) {
-        trent_work
-            .add_asymmetric(&trent.endpoint, config.client)
-            .await
-            .context("setting up Trent's signing keys (CreateKey, Sign, Verify)")?;
-    }
     let base_work = match &baseline {
         Some(b) => Some(setup(b).await.context("setting up the baseline")?),
         None => None,
     };
     let unaudited_work = match &unaudited {
         Some(u) => Some(
-            setup(u)
+            setup_trent(u)
                 .await
                 .context("setting up Trent without auditing")?,
         ),

@@ -1,0 +1,51 @@
+//! `trent bench` end to end, briefly: the servers it starts (Trent, the
+//! baseline, a Trent without auditing), symmetric and signing cells, the
+//! report. Not a measurement: cells of 0.2 s prove the path works.
+
+use std::process::Command;
+
+#[test]
+fn bench_runs_every_kind_of_cell_against_the_servers_it_starts() {
+    let out = Command::new(env!("CARGO_BIN_EXE_trent"))
+        .args([
+            "bench",
+            "--quiet",
+            "--audit-off",
+            "--ops",
+            "encrypt,sign-p256,verify-p256",
+            "--connections",
+            "2",
+            "--duration",
+            "0.2",
+            "--warmup",
+            "0.05",
+            "--repeats",
+            "1",
+            "--json",
+            "-",
+        ])
+        .output()
+        .expect("run trent bench");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("auditing cost"), "{stdout}");
+    let json = &stdout[stdout.find("\n{").expect("the JSON report") + 1..];
+    let report: serde_json::Value = serde_json::from_str(json).unwrap();
+    assert_eq!(report["total_errors"], 0);
+    let cells = report["cells"].as_array().unwrap();
+    assert_eq!(cells.len(), 3);
+    for cell in cells {
+        let name = cell["operation"].as_str().unwrap();
+        assert!(cell["trent"]["median"]["req_per_sec"].as_f64().unwrap() > 0.0);
+        assert!(
+            cell["unaudited"]["median"]["req_per_sec"].as_f64().unwrap() > 0.0,
+            "{name}"
+        );
+        // The baseline serves symmetric operations only.
+        assert_eq!(cell["baseline"].is_null(), name != "Encrypt", "{name}");
+    }
+}
