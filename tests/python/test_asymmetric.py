@@ -285,3 +285,90 @@ def test_openssl_verifies_a_signature_made_with_the_aws_cli(aws, tmp_path, spec,
         cwd=tmp_path, capture_output=True, text=True,
     )  # fmt: skip
     assert result.returncode != 0
+
+
+# Ed25519ph (RFC 8032 §5.1): neither `cryptography` nor OpenSSL 3.0 verify
+# it, so this is RFC 8032's own verification written out (§5.1.7 with the
+# dom2 prefix for phflag 1), checked first against the RFC's test vector.
+_P = 2**255 - 19
+_L = 2**252 + 27742317777372353535851937790883648493
+_D = -121665 * pow(121666, _P - 2, _P) % _P
+_SQRT_M1 = pow(2, (_P - 1) // 4, _P)
+
+
+def _add(a, b):
+    x1, y1, z1, t1 = a
+    x2, y2, z2, t2 = b
+    A = (y1 - x1) * (y2 - x2) % _P
+    B = (y1 + x1) * (y2 + x2) % _P
+    C = t1 * 2 * _D * t2 % _P
+    D = z1 * 2 * z2 % _P
+    E, F, G, H = B - A, D - C, D + C, B + A
+    return (E * F % _P, G * H % _P, F * G % _P, E * H % _P)
+
+
+def _mul(s, point):
+    result = (0, 1, 1, 0)
+    while s:
+        if s & 1:
+            result = _add(result, point)
+        point = _add(point, point)
+        s >>= 1
+    return result
+
+
+def _equal(a, b):
+    return (a[0] * b[2] - b[0] * a[2]) % _P == 0 and (a[1] * b[2] - b[1] * a[2]) % _P == 0
+
+
+def _decompress(data: bytes):
+    y = int.from_bytes(data, "little")
+    sign = y >> 255
+    y &= (1 << 255) - 1
+    if y >= _P:
+        return None
+    x2 = (y * y - 1) * pow(_D * y * y + 1, _P - 2, _P) % _P
+    x = pow(x2, (_P + 3) // 8, _P)
+    if (x * x - x2) % _P:
+        x = x * _SQRT_M1 % _P
+    if (x * x - x2) % _P or (x == 0 and sign):
+        return None
+    if x & 1 != sign:
+        x = _P - x
+    return (x, y, 1, x * y % _P)
+
+
+_BASE = _decompress((4 * pow(5, _P - 2, _P) % _P).to_bytes(32, "little"))
+
+
+def ed25519ph_verify(public: bytes, digest: bytes, signature: bytes) -> bool:
+    A, R = _decompress(public), _decompress(signature[:32])
+    s = int.from_bytes(signature[32:], "little")
+    if A is None or R is None or s >= _L:
+        return False
+    dom2 = b"SigEd25519 no Ed25519 collisions" + bytes([1, 0])
+    k = int.from_bytes(hashlib.sha512(dom2 + signature[:32] + public + digest).digest(), "little") % _L
+    return _equal(_mul(s, _BASE), _add(R, _mul(k, A)))
+
+
+def test_ed25519ph_digest_signatures_verify_with_rfc_8032s_algorithm(kms):
+    # The verifier itself, on RFC 8032 §7.3's test vector.
+    rfc_public = bytes.fromhex("ec172b93ad5e563bf4932c70e1245034c35467ef2efd4d64ebf819683467e2bf")
+    rfc_signature = bytes.fromhex(
+        "98a70222f0b8121aa9d30f813d683f809e462b469c7ff87639499bb94e6dae41"
+        "31f85042463c2a355a2003d062adf5aaa10b8c61e636062aaad11c2a26083406"
+    )
+    assert ed25519ph_verify(rfc_public, hashlib.sha512(b"abc").digest(), rfc_signature)
+    assert not ed25519ph_verify(rfc_public, hashlib.sha512(b"abd").digest(), rfc_signature)
+
+    key_id = create_key(kms, "ECC_NIST_EDWARDS25519", "SIGN_VERIFY")
+    described = kms.describe_key(KeyId=key_id)["KeyMetadata"]
+    assert described["SigningAlgorithms"] == ["ED25519_SHA_512", "ED25519_PH_SHA_512"]
+    raw_public = public_key(kms, key_id).public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    digest = hashlib.sha512(MESSAGE).digest()
+    sign = dict(KeyId=key_id, SigningAlgorithm="ED25519_PH_SHA_512")
+    signature = kms.sign(Message=digest, MessageType="DIGEST", **sign)["Signature"]
+    assert ed25519ph_verify(raw_public, digest, signature)
+    assert not ed25519ph_verify(raw_public, hashlib.sha512(MESSAGE + b"!").digest(), signature)
+    assert kms.verify(Message=digest, MessageType="DIGEST", Signature=signature, **sign)["SignatureValid"]
+    assert error_code(kms.sign, Message=MESSAGE, MessageType="RAW", **sign) == "ValidationException"
