@@ -75,3 +75,39 @@ def test_bootstrap_credentials_are_not_valid_on_a_server_without_them(generated)
     with pytest.raises(ClientError) as err:
         kms.list_keys()
     assert err.value.response["Error"]["Code"] == "UnrecognizedClientException"
+
+
+def test_a_credentials_file_that_cannot_be_written_stores_no_key(trent, tmp_path):
+    """The file is written before the key is stored: if it cannot be, the
+    server does not start and nothing is stored, so the next start (with the
+    file writable) generates credentials that work."""
+    import subprocess
+
+    from conftest import trent_binary
+
+    data = tmp_path / "data"
+    data.mkdir(mode=0o700)
+    (data / "root-credentials").mkdir()  # opening it for writing fails
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRENT_BOOTSTRAP_")}
+    command = [str(trent_binary()), "serve", "--listen", "127.0.0.1:0", "--data-dir", str(data)]
+    failed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert failed.returncode != 0
+    assert "root-credentials" in failed.stderr, failed.stderr
+    (data / "root-credentials").rmdir()
+
+    # The same data directory, started normally.
+    server = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        url = server.stdout.readline().split()[-1]
+        key_id, secret = read_shared_credentials(data / "root-credentials")
+        kms = boto3.client(
+            "kms",
+            endpoint_url=url,
+            region_name="us-east-1",
+            aws_access_key_id=key_id,
+            aws_secret_access_key=secret,
+        )
+        assert kms.list_keys()["Keys"] == []
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

@@ -430,6 +430,21 @@ impl Identities {
         Ok(Some(key))
     }
 
+    /// Whether `account` has no credentials yet (or does not exist): then
+    /// [`Self::ensure_account`] would give its root a new access key.
+    pub async fn needs_root_credentials(&self, account: &str) -> Result<bool, IamError> {
+        Ok(!self.store.account_exists(account).await?
+            || self.store.count_credentials(account).await? == 0)
+    }
+
+    /// A fresh root access key (id, secret), not yet stored: a caller that
+    /// must hand the secret over (a file) does so first, then stores it
+    /// with [`Self::ensure_account`], so that no stored key's secret can be
+    /// lost.
+    pub fn generate_access_key() -> Result<(String, Zeroizing<String>), IamError> {
+        Ok((random_id("AKIA", 16)?, random_secret(40)?))
+    }
+
     /// Creates a new account with root credentials (admin command).
     pub async fn create_account(&self, account: &str) -> Result<NewAccessKey, IamError> {
         if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {

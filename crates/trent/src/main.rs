@@ -474,11 +474,22 @@ async fn bootstrap_credentials(identities: &Identities, args: &ServeArgs) -> any
             .await?;
         return Ok(());
     }
-    if let Some(key) = identities.ensure_account(account, None).await? {
-        let path = args.data_dir.join("root-credentials");
-        write_credentials_file(&path, &key.info.access_key_id, &key.secret)?;
-        tracing::info!(path = %path.display(), access_key_id = %key.info.access_key_id, "generated root credentials");
+    if !identities.needs_root_credentials(account).await? {
+        return Ok(());
     }
+    // The file first, then the store: a stored key whose secret never
+    // reached anyone would lock the account out for good.
+    let (id, secret) = Identities::generate_access_key()?;
+    let path = args.data_dir.join("root-credentials");
+    write_credentials_file(&path, &id, &secret)?;
+    if let Err(e) = identities
+        .ensure_account(account, Some((&id, &secret)))
+        .await
+    {
+        let _ = std::fs::remove_file(&path);
+        return Err(e.into());
+    }
+    tracing::info!(path = %path.display(), access_key_id = %id, "generated root credentials");
     Ok(())
 }
 
