@@ -705,7 +705,7 @@ enum MuSigner {
     L87(Box<ml_dsa::SigningKey<ml_dsa::MlDsa87>>),
 }
 
-/// aws-lc-rs's DRBG as the `rand_core` generator `ml-dsa` takes.
+/// aws-lc-rs's DRBG as the `rand_core` generator `ml-dsa` (and `sm2`) take.
 struct AwsLcRng;
 
 impl ml_dsa::common::rand_core::TryRng for AwsLcRng {

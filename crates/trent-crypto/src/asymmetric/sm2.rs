@@ -4,7 +4,7 @@
 //! message is the 32-byte SM3 hash of Z_A ‖ M. SM2PKE ciphertexts are DER
 //! (GM/T 0009: C1 x, C1 y, C3, C2). KEY_AGREEMENT is ECDH on the SM2 curve.
 
-use super::{AsymmetricError, CryptoError, MessageKind, PairUsage};
+use super::{AsymmetricError, AwsLcRng, CryptoError, MessageKind, PairUsage};
 use sm2::dsa::signature::hazmat::{PrehashSigner, PrehashVerifier};
 use sm2::dsa::signature::{Signer, Verifier};
 use sm2::dsa::{Signature, SigningKey, VerifyingKey};
@@ -22,31 +22,6 @@ pub(super) struct Sm2Key {
     decrypting: DecryptingKey,
     public_der: Vec<u8>,
 }
-
-/// aws-lc-rs's DRBG as the `rand_core` generator `sm2` takes.
-struct AwsLcRng;
-
-impl sm2::elliptic_curve::rand_core::TryRng for AwsLcRng {
-    type Error = aws_lc_rs::error::Unspecified;
-
-    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
-        let mut bytes = [0u8; 4];
-        aws_lc_rs::rand::fill(&mut bytes)?;
-        Ok(u32::from_le_bytes(bytes))
-    }
-
-    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
-        let mut bytes = [0u8; 8];
-        aws_lc_rs::rand::fill(&mut bytes)?;
-        Ok(u64::from_le_bytes(bytes))
-    }
-
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
-        aws_lc_rs::rand::fill(dst)
-    }
-}
-
-impl sm2::elliptic_curve::rand_core::TryCryptoRng for AwsLcRng {}
 
 pub(super) fn generate_pkcs8() -> Result<Zeroizing<Vec<u8>>, CryptoError> {
     loop {
