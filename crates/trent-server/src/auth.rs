@@ -103,6 +103,14 @@ impl Authenticator {
 
 /// Temporary credentials must come with their session token; long-term
 /// keys must come without one.
+/// What a request that failed authentication claims to be: the access key
+/// id and region of its `Authorization` header, if it parses (for its audit
+/// event).
+pub fn claimed(headers: &axum::http::HeaderMap) -> Option<(String, String)> {
+    let auth = trent_sigv4::parse_request_authorization(headers).ok()?;
+    Some((auth.access_key_id.to_owned(), auth.region.to_owned()))
+}
+
 fn session_token_matches(identity: &Identity, presented: Option<&str>) -> bool {
     match (&identity.session_token_sha256, presented) {
         (None, None) => true,

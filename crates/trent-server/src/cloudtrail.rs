@@ -6,7 +6,7 @@
 //! `ErrorCode` does not have, so this module renders its own.
 
 use crate::error::ApiError;
-use crate::{AppState, CONTENT_TYPE, MAX_BODY_BYTES};
+use crate::{AppState, CONTENT_TYPE, MAX_BODY_BYTES, auth};
 use axum::body::{Body, Bytes};
 use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
@@ -218,9 +218,9 @@ async fn handle_inner(
     {
         Ok(caller) => caller,
         Err(e) => {
-            if let Ok(auth) = trent_sigv4::parse_request_authorization(&parts.headers) {
-                facts.claimed_access_key = Some(auth.access_key_id.to_owned());
-                facts.claimed_region = Some(auth.region.to_owned());
+            if let Some((access_key, region)) = auth::claimed(&parts.headers) {
+                facts.claimed_access_key = Some(access_key);
+                facts.claimed_region = Some(region);
             }
             return Err(e.into());
         }

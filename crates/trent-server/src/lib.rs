@@ -429,9 +429,9 @@ async fn handle_inner(
     {
         Ok(caller) => caller,
         Err(e) => {
-            if let Ok(auth) = trent_sigv4::parse_request_authorization(&parts.headers) {
-                facts.claimed_access_key = Some(auth.access_key_id.to_owned());
-                facts.claimed_region = Some(auth.region.to_owned());
+            if let Some((access_key, region)) = auth::claimed(&parts.headers) {
+                facts.claimed_access_key = Some(access_key);
+                facts.claimed_region = Some(region);
             }
             return Err(e);
         }
