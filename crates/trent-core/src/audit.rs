@@ -3,10 +3,10 @@
 //! closed at intervals by signed digests.
 //!
 //! * [`AuditEvent`]: the typed facts of one event; [`AuditEvent::to_json`]
-//!   renders CloudTrail's record (keys sorted: the canonical form that is
-//!   hashed and stored).
-//! * [`chain_hash`]: `SHA-256(prev_hash ‖ seq as u64 BE ‖ event JSON)`; the
-//!   first event's `prev_hash` is 32 zero bytes.
+//!   renders CloudTrail's record (when the trail is read).
+//! * [`block`]: the stored form, compact records in blocks.
+//! * [`chain_hash`]: `SHA-256(prev_hash ‖ seq as u64 BE ‖ stored record)`;
+//!   the first event's `prev_hash` is 32 zero bytes.
 //! * [`AuditDigest`]: closes the chain through an event: Ed25519 over
 //!   [`AuditDigest::message`] (digest number, the range, the last hash, the
 //!   time), so a rewritten chain (hashes recomputed) no longer matches.
@@ -24,6 +24,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use trent_crypto::SigningKey;
 
+pub mod block;
 pub mod lookup;
 pub mod sink;
 pub mod usage;
@@ -64,8 +65,9 @@ pub enum Actor {
     Service { account: String },
 }
 
-/// The facts of one event. Built after the response is ready; rendered to
-/// JSON by the writer task, off the request path.
+/// The facts of one event. Built after the response is ready; stored as a
+/// compact record by the writer task ([`block`]) and rendered to JSON only
+/// when read.
 #[derive(Debug, Clone)]
 pub struct AuditEvent {
     pub time_ms: i64,
@@ -75,9 +77,11 @@ pub struct AuditEvent {
     pub source_ip: Option<IpAddr>,
     pub user_agent: Option<String>,
     pub actor: Actor,
-    /// Allow-listed request fields (never plaintext, key material, secrets).
-    pub request_parameters: Option<Value>,
-    pub response_elements: Option<Value>,
+    /// Allow-listed request fields (never plaintext, key material,
+    /// secrets), as a JSON object's text.
+    pub request_parameters: Option<String>,
+    /// Allow-listed response fields, as a JSON object's text.
+    pub response_elements: Option<String>,
     /// `(errorCode, errorMessage)` of a failed request.
     pub error: Option<(String, String)>,
     pub request_id: Option<String>,
@@ -144,8 +148,12 @@ impl AuditEvent {
         }
     }
 
-    /// The CloudTrail record, keys sorted (canonical), compact.
+    /// The CloudTrail record, keys sorted, compact.
     pub fn to_json(&self, event_id: &str) -> String {
+        // Text the writer stored is JSON; anything else renders as null.
+        fn raw(text: &Option<String>) -> Option<&serde_json::value::RawValue> {
+            serde_json::from_str(text.as_deref()?).ok()
+        }
         let ip = match (self.service_event, self.source_ip) {
             (true, _) => IpField::Service,
             (false, Some(ip)) => IpField::Ip(ip),
@@ -172,9 +180,9 @@ impl AuditEvent {
             read_only: self.read_only,
             recipient_account_id: self.account(),
             request_id: self.request_id.as_deref(),
-            request_parameters: self.request_parameters.as_ref(),
+            request_parameters: raw(&self.request_parameters),
             resources: (!self.key_arns.is_empty()).then_some(Resources(&self.key_arns)),
-            response_elements: self.response_elements.as_ref(),
+            response_elements: raw(&self.response_elements),
             source_ip_address: ip,
             user_agent: self.user_agent.as_deref(),
             user_identity: self.user_identity(),
@@ -209,10 +217,10 @@ struct Record<'a> {
     recipient_account_id: Option<&'a str>,
     #[serde(rename = "requestID", skip_serializing_if = "Option::is_none")]
     request_id: Option<&'a str>,
-    request_parameters: Option<&'a Value>,
+    request_parameters: Option<&'a serde_json::value::RawValue>,
     #[serde(skip_serializing_if = "Option::is_none")]
     resources: Option<Resources<'a>>,
-    response_elements: Option<&'a Value>,
+    response_elements: Option<&'a serde_json::value::RawValue>,
     #[serde(rename = "sourceIPAddress")]
     source_ip_address: IpField,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -320,7 +328,11 @@ pub struct AuditRecord {
     pub key_arn: Option<String>,
     pub principal_arn: Option<String>,
     pub event_name: String,
+    /// The CloudTrail record.
     pub event_json: String,
+    /// The bytes the chain hashes: the compact record, or (for blocks of
+    /// the first encoding) the JSON text.
+    pub stored: Vec<u8>,
     pub prev_hash: Vec<u8>,
     pub hash: Vec<u8>,
 }
@@ -355,6 +367,7 @@ impl AuditRecord {
             key_arn: text(v.pointer("/resources/0/ARN")),
             principal_arn: text(v.pointer("/userIdentity/arn")),
             event_name: text(v.get("eventName")).unwrap_or_default(),
+            stored: event_json.as_bytes().to_vec(),
             event_json,
             prev_hash,
             hash,
@@ -440,16 +453,16 @@ pub struct AuditTail {
     pub last_digest: Option<AuditDigest>,
 }
 
-/// The chain hash of an event.
-pub fn chain_hash(prev_hash: &[u8], seq: i64, event_json: &str) -> Vec<u8> {
-    trent_crypto::sha256_parts(&[prev_hash, &seq.to_be_bytes(), event_json.as_bytes()]).to_vec()
+/// The chain hash of an event, over its stored bytes.
+pub fn chain_hash(prev_hash: &[u8], seq: i64, stored: &[u8]) -> [u8; 32] {
+    trent_crypto::sha256_parts(&[prev_hash, &seq.to_be_bytes(), stored])
 }
 
 /// An event id in UUID (version 4) form: the writer's random 8-byte
 /// prefix, then the event's seq. Unique within a trail (seqs never repeat)
 /// and, by the prefix, across trails and restarts; no random draw per
 /// event.
-fn event_id(prefix: [u8; 8], seq: i64) -> String {
+pub(crate) fn event_id(prefix: [u8; 8], seq: i64) -> String {
     let mut bytes = [0u8; 16];
     bytes[..8].copy_from_slice(&prefix);
     bytes[8..].copy_from_slice(&seq.to_be_bytes());
@@ -459,23 +472,6 @@ fn event_id(prefix: [u8; 8], seq: i64) -> String {
         .into_uuid()
         .hyphenated()
         .to_string()
-}
-
-/// Builds the stored record of `event` at `seq` after `prev_hash`.
-pub fn record(event: &AuditEvent, event_id: String, seq: i64, prev_hash: &[u8]) -> AuditRecord {
-    let event_json = event.to_json(&event_id);
-    let hash = chain_hash(prev_hash, seq, &event_json);
-    AuditRecord {
-        seq,
-        event_id,
-        event_time_ms: event.time_ms,
-        key_arn: event.key_arns.first().cloned(),
-        principal_arn: event.principal_arn().map(str::to_owned),
-        event_name: event.name.clone(),
-        event_json,
-        prev_hash: prev_hash.to_vec(),
-        hash,
-    }
 }
 
 /// When the writer closes the chain with a digest.
@@ -718,16 +714,16 @@ impl Writer {
     /// One transaction: the batch, and a digest through its end if `digest`
     /// (and anything is unsigned).
     async fn write(&mut self, batch: Vec<(Box<AuditEvent>, Option<Done>)>, digest: bool) {
-        let mut records = Vec::with_capacity(batch.len());
-        let mut prev = self.prev_hash.clone();
-        let mut seq = self.next_seq;
-        for (event, _) in &batch {
-            let r = record(event, event_id(self.id_prefix, seq), seq, &prev);
-            prev.clone_from(&r.hash);
-            records.push(r);
-            seq += 1;
+        let first = self.next_seq;
+        let mut encoder = block::BlockEncoder::new(self.id_prefix);
+        let mut prev = [0u8; 32];
+        prev.copy_from_slice(&self.prev_hash);
+        let mut times = (i64::MAX, i64::MIN);
+        for ((event, _), seq) in batch.iter().zip(first..) {
+            prev = encoder.push(event, seq, &prev);
+            times = (times.0.min(event.time_ms), times.1.max(event.time_ms));
         }
-        let last = seq - 1;
+        let last = first + batch.len() as i64 - 1;
         let digest = (digest && last > self.signed_through).then(|| {
             AuditDigest::sign(
                 &self.signer,
@@ -738,37 +734,51 @@ impl Writer {
                 now_millis(),
             )
         });
-        if records.is_empty() && digest.is_none() {
+        if batch.is_empty() && digest.is_none() {
             self.oldest_unsigned = None;
             return;
         }
-        let events = batch.iter().map(|(e, _)| &**e);
-        let usage = usage::last_usage(events.zip(records.iter().map(|r| r.event_id.as_str())));
+        let stored = (!batch.is_empty()).then_some(block::AuditBlock {
+            first_seq: first,
+            last_seq: last,
+            first_time_ms: times.0,
+            last_time_ms: times.1,
+            encoding: block::ENCODING_COMPACT,
+            events: encoder.events,
+            hashes: encoder.hashes,
+        });
+        let usage = usage::last_usage(batch.iter().map(|(e, _)| &**e).zip(first..), self.id_prefix);
         let started = std::time::Instant::now();
         let result = self
             .store
-            .append_audit(&records, digest.as_ref(), &usage)
+            .append_audit(stored.as_ref(), digest.as_ref(), &usage)
             .await;
         self.stats.write_seconds.observe(started.elapsed());
-        self.stats.store_result(records.len(), result.is_ok());
-        if result.is_ok() {
-            sink::after_commit(&mut self.stream, &records, &self.stats);
+        self.stats.store_result(batch.len(), result.is_ok());
+        if result.is_ok() && self.stream.is_some() {
+            // The stream gets CloudTrail JSON: rendered only for it.
+            let lines: Vec<String> = batch
+                .iter()
+                .zip(first..)
+                .map(|((e, _), seq)| e.to_json(&event_id(self.id_prefix, seq)))
+                .collect();
+            sink::after_commit(&mut self.stream, &lines, &self.stats);
         }
         let outcome = match result {
             Ok(()) => {
-                self.next_seq = seq;
-                self.prev_hash = prev;
+                self.next_seq = last + 1;
+                self.prev_hash = prev.to_vec();
                 if let Some(d) = &digest {
                     self.next_digest = d.seq + 1;
                     self.signed_through = d.last_event_seq;
                     self.oldest_unsigned = None;
-                } else if !records.is_empty() && self.oldest_unsigned.is_none() {
+                } else if !batch.is_empty() && self.oldest_unsigned.is_none() {
                     self.oldest_unsigned = Some(tokio::time::Instant::now());
                 }
                 Ok(())
             }
             Err(e) => {
-                tracing::error!(error = %e, events = records.len(), "audit write failed; events lost");
+                tracing::error!(error = %e, events = batch.len(), "audit write failed; events lost");
                 Err(e.to_string())
             }
         };
@@ -840,14 +850,14 @@ impl Verifier {
                 self.next_seq - 1
             ));
         }
-        let hash = chain_hash(&self.prev_hash, e.seq, &e.event_json);
-        if hash != e.hash || e.prev_hash != self.prev_hash {
+        let hash = chain_hash(&self.prev_hash, e.seq, &e.stored);
+        if hash[..] != e.hash[..] || e.prev_hash != self.prev_hash {
             return Err(format!(
                 "event seq {} (eventID {}) was changed, inserted or reordered: its hash does not follow from the chain",
                 e.seq, e.event_id
             ));
         }
-        self.prev_hash = hash;
+        self.prev_hash = hash.to_vec();
         self.next_seq += 1;
         self.report.events += 1;
         while let Some(d) = self.digests.front() {

@@ -1,3 +1,4 @@
+use crate::audit::block::AuditBlock;
 use crate::audit::lookup::AuditLookup;
 use crate::audit::usage::KeyUsage;
 use crate::audit::{AuditDigest, AuditRecord, AuditTail};
@@ -168,12 +169,12 @@ pub trait Store: Send + Sync + 'static {
     async fn list_retirable_grants(&self, principal: &str) -> Result<Vec<GrantRecord>, StoreError>;
     async fn delete_grant(&self, key_id: Uuid, grant_id: &str) -> Result<bool, StoreError>;
 
-    /// Appends audit events (consecutive seqs, continuing the trail) and,
+    /// Appends a block of audit events (continuing the trail) and,
     /// optionally, a digest, and records the keys' last usage, in one
     /// transaction.
     async fn append_audit(
         &self,
-        events: &[AuditRecord],
+        block: Option<&AuditBlock>,
         digest: Option<&AuditDigest>,
         usage: &[KeyUsage],
     ) -> Result<(), StoreError>;

@@ -5,6 +5,7 @@
 
 use serde::Deserialize;
 use serde::de::{IgnoredAny, MapAccess, Visitor};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use trent_core::audit::{Actor, AuditEvent, EventSource};
 use trent_core::{Caller, key_arn};
@@ -115,12 +116,45 @@ pub fn is_read_only(name: &str) -> bool {
 
 fn lower_first(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
+    lower_first_into(name, &mut out);
+    out
+}
+
+fn lower_first_into(name: &str, out: &mut String) {
     let mut chars = name.chars();
     if let Some(c) = chars.next() {
         out.push(c.to_ascii_lowercase());
     }
     out.extend(chars);
-    out
+}
+
+/// Members whose string values name KMS keys.
+const KEY_ID_FIELDS: &[&str] = &["KeyId", "SourceKeyId", "DestinationKeyId", "TargetKeyId"];
+
+/// The allow-listed members of a JSON object, copied as they came (no
+/// value tree is built) under CloudTrail's names, and the key ids among
+/// them.
+#[derive(Default)]
+struct Allowed {
+    /// `{"keyId":…,…}`, or empty when no member was allowed.
+    json: String,
+    /// (member, value) of the string members in [`KEY_ID_FIELDS`].
+    key_ids: Vec<(&'static str, String)>,
+    /// `KeyMetadata.Arn`, when `KeyMetadata` is allowed.
+    metadata_arn: Option<String>,
+}
+
+impl Allowed {
+    fn key_id(&self, field: &str) -> Option<&str> {
+        self.key_ids
+            .iter()
+            .find(|(f, _)| *f == field)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn into_json(self) -> Option<String> {
+        (!self.json.is_empty()).then(|| self.json + "}")
+    }
 }
 
 /// Reads only the allow-listed members of a JSON object; the others are
@@ -128,11 +162,8 @@ fn lower_first(name: &str) -> String {
 struct AllowedSeed(&'static [&'static str]);
 
 impl<'de> serde::de::DeserializeSeed<'de> for AllowedSeed {
-    type Value = Map<String, Value>;
-    fn deserialize<D: serde::Deserializer<'de>>(
-        self,
-        d: D,
-    ) -> Result<Map<String, Value>, D::Error> {
+    type Value = Allowed;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Allowed, D::Error> {
         d.deserialize_map(AllowedVisitor(self.0))
     }
 }
@@ -140,45 +171,70 @@ impl<'de> serde::de::DeserializeSeed<'de> for AllowedSeed {
 struct AllowedVisitor(&'static [&'static str]);
 
 impl<'de> Visitor<'de> for AllowedVisitor {
-    type Value = Map<String, Value>;
+    type Value = Allowed;
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         f.write_str("a JSON object")
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Map<String, Value>, A::Error> {
-        let mut out = Map::new();
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Allowed, A::Error> {
+        let mut out = Allowed::default();
+        // Members seen (by position in the list): a repeated one counts once.
+        let mut seen = 0u64;
         while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-            match self.0.iter().find(|f| **f == key) {
-                Some(&"Tags") => {
-                    // Tag keys only.
-                    #[derive(Deserialize)]
-                    struct Tag {
-                        #[serde(rename = "TagKey")]
-                        key: String,
-                    }
-                    let tags: Vec<Tag> = map.next_value()?;
-                    let keys: Vec<Value> = tags
-                        .into_iter()
-                        .map(|t| serde_json::json!({ "tagKey": t.key }))
-                        .collect();
-                    out.insert("tags".into(), Value::Array(keys));
+            let Some(i) = self.0.iter().position(|f| *f == key) else {
+                map.next_value::<IgnoredAny>()?;
+                continue;
+            };
+            if seen & (1 << i) != 0 {
+                map.next_value::<IgnoredAny>()?;
+                continue;
+            }
+            seen |= 1 << i;
+            let field = self.0[i];
+            out.json.push(if out.json.is_empty() { '{' } else { ',' });
+            out.json.push('"');
+            lower_first_into(field, &mut out.json);
+            out.json.push_str("\":");
+            if field == "Tags" {
+                // Tag keys only.
+                #[derive(Deserialize)]
+                struct Tag {
+                    #[serde(rename = "TagKey")]
+                    key: String,
                 }
-                Some(field) => {
-                    let value: Value = map.next_value()?;
-                    out.insert(lower_first(field), value);
+                let tags: Vec<Tag> = map.next_value()?;
+                let keys: Vec<Value> = tags
+                    .into_iter()
+                    .map(|t| serde_json::json!({ "tagKey": t.key }))
+                    .collect();
+                out.json.push_str(&Value::Array(keys).to_string());
+                continue;
+            }
+            let raw: &'de RawValue = map.next_value()?;
+            out.json.push_str(raw.get());
+            if KEY_ID_FIELDS.contains(&field)
+                && let Ok(id) = serde_json::from_str::<String>(raw.get())
+            {
+                out.key_ids.push((field, id));
+            } else if field == "KeyMetadata" {
+                #[derive(Deserialize)]
+                struct Metadata {
+                    #[serde(rename = "Arn")]
+                    arn: Option<String>,
                 }
-                None => {
-                    map.next_value::<IgnoredAny>()?;
-                }
+                out.metadata_arn = serde_json::from_str::<Metadata>(raw.get())
+                    .ok()
+                    .and_then(|m| m.arn);
             }
         }
         Ok(out)
     }
 }
 
-fn allowed(json: &[u8], fields: &'static [&'static str]) -> Option<Map<String, Value>> {
+fn allowed(json: &[u8], fields: &'static [&'static str]) -> Allowed {
     use serde::de::DeserializeSeed;
+    debug_assert!(fields.len() <= 64, "the visitor tracks members in a u64");
     let mut de = serde_json::Deserializer::from_slice(json);
-    AllowedSeed(fields).deserialize(&mut de).ok()
+    AllowedSeed(fields).deserialize(&mut de).unwrap_or_default()
 }
 
 /// A KMS key id as an ARN, when it names a key (not an alias).
@@ -193,8 +249,10 @@ fn as_key_arn(id: &str, caller: Option<&Caller>) -> Option<String> {
 
 /// What a KMS request's audit event says about its parameters and keys.
 pub struct KmsFacts {
-    pub request_parameters: Option<Value>,
-    pub response_elements: Option<Value>,
+    /// JSON object text.
+    pub request_parameters: Option<String>,
+    /// JSON object text.
+    pub response_elements: Option<String>,
     pub key_arns: Vec<String>,
 }
 
@@ -205,7 +263,7 @@ pub fn kms_facts(
     response: Option<&[u8]>,
 ) -> KmsFacts {
     let params = if request.iter().all(u8::is_ascii_whitespace) {
-        None
+        Allowed::default()
     } else {
         allowed(request, KMS_REQUEST_FIELDS)
     };
@@ -217,68 +275,61 @@ pub fn kms_facts(
             key_arns.push(arn);
         }
     }
-    let mut response_elements = None;
     let request_keys = |key_arns: &mut Vec<String>| {
-        if let Some(p) = &params {
-            for f in ["keyId", "sourceKeyId", "destinationKeyId", "targetKeyId"] {
-                if let Some(id) = p.get(f).and_then(Value::as_str)
-                    && !(name == "ReEncrypt" && f == "sourceKeyId" && !key_arns.is_empty())
-                {
-                    push(key_arns, as_key_arn(id, caller));
-                }
+        for f in KEY_ID_FIELDS {
+            if let Some(id) = params.key_id(f)
+                && !(name == "ReEncrypt" && *f == "SourceKeyId" && !key_arns.is_empty())
+            {
+                push(key_arns, as_key_arn(id, caller));
             }
         }
     };
     // A crypto operation on a key named by id or ARN names it in the
     // request already: its response (ciphertexts, plaintexts) need not be
     // read at all.
-    let crypto_keys_known = is_crypto(name) && name != "ReEncrypt" && {
+    let crypto = is_crypto(name);
+    let crypto_keys_known = crypto && name != "ReEncrypt" && {
         request_keys(&mut key_arns);
         !key_arns.is_empty()
     };
+    let mut response_elements = None;
     if let Some(response) = response
         && !crypto_keys_known
     {
-        if let Some(r) = allowed(response, &["KeyId", "SourceKeyId", "KeyMetadata"]) {
-            for f in ["sourceKeyId", "keyId"] {
-                push(
-                    &mut key_arns,
-                    r.get(f).and_then(Value::as_str).map(str::to_owned),
-                );
-            }
-            push(
-                &mut key_arns,
-                r.get("keyMetadata")
-                    .and_then(|m| m.get("Arn"))
-                    .and_then(Value::as_str)
-                    .map(str::to_owned),
-            );
+        let fields: &'static [&'static str] = if crypto {
+            &["KeyId", "SourceKeyId"]
+        } else {
+            KMS_RESPONSE_FIELDS
+        };
+        let r = allowed(response, fields);
+        for f in ["SourceKeyId", "KeyId"] {
+            push(&mut key_arns, r.key_id(f).map(str::to_owned));
         }
-        if !is_crypto(name) {
-            response_elements = allowed(response, KMS_RESPONSE_FIELDS)
-                .filter(|m| !m.is_empty())
-                .map(Value::Object);
+        push(&mut key_arns, r.metadata_arn.clone());
+        if !crypto {
+            response_elements = r.into_json();
         }
     }
     if !crypto_keys_known {
         request_keys(&mut key_arns);
     }
     KmsFacts {
-        request_parameters: params.filter(|m| !m.is_empty()).map(Value::Object),
+        request_parameters: params.into_json(),
         response_elements,
         key_arns,
     }
 }
 
-/// The allow-listed parameters of a Query (IAM, STS) request.
-pub fn query_parameters<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> Option<Value> {
+/// The allow-listed parameters of a Query (IAM, STS) request, as JSON
+/// object text.
+pub fn query_parameters<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> Option<String> {
     let mut out = Map::new();
     for (k, v) in pairs {
         if QUERY_FIELDS.contains(&k) {
             out.insert(lower_first(k), Value::String(v.to_owned()));
         }
     }
-    (!out.is_empty()).then_some(Value::Object(out))
+    (!out.is_empty()).then(|| Value::Object(out).to_string())
 }
 
 /// The actor of a request: the caller, or what its `Authorization` claims.
@@ -338,7 +389,7 @@ mod tests {
                 br#"{"KeyId":"arn:aws:kms:us-east-1:111122223333:key/k","CiphertextBlob":"eA=="}"#,
             ),
         );
-        let p = facts.request_parameters.unwrap();
+        let p: Value = serde_json::from_str(&facts.request_parameters.unwrap()).unwrap();
         assert_eq!(
             p,
             serde_json::json!({"keyId":"alias/x","encryptionContext":{"a":"b"},
@@ -371,6 +422,23 @@ mod tests {
         let p = kms_facts("TagResource", None, body, None)
             .request_parameters
             .unwrap();
+        let p: Value = serde_json::from_str(&p).unwrap();
         assert_eq!(p["tags"], serde_json::json!([{"tagKey":"team"}]));
+    }
+
+    #[test]
+    fn a_repeated_member_is_recorded_once_and_responses_name_keys() {
+        let body = br#"{"KeyId":"a","KeyId":"b","Description":"d"}"#;
+        let facts = kms_facts(
+            "DescribeKey",
+            None,
+            body,
+            Some(br#"{"KeyMetadata":{"Arn":"arn:aws:kms:us-east-1:111122223333:key/k","KeyId":"k"}}"#),
+        );
+        let p: Value = serde_json::from_str(&facts.request_parameters.unwrap()).unwrap();
+        assert_eq!(p, serde_json::json!({"keyId":"a","description":"d"}));
+        assert_eq!(facts.key_arns, ["arn:aws:kms:us-east-1:111122223333:key/k"]);
+        let r: Value = serde_json::from_str(&facts.response_elements.unwrap()).unwrap();
+        assert_eq!(r["keyMetadata"]["KeyId"], "k");
     }
 }

@@ -164,7 +164,7 @@ pub async fn handle(
             error,
         );
         event.read_only = true;
-        event.request_parameters = facts.request_parameters.take();
+        event.request_parameters = facts.request_parameters.take().map(|v| v.to_string());
         log.record(event).await;
     }
     let (status, body) = match result {

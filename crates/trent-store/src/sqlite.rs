@@ -5,6 +5,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row, SqlitePool};
 use std::path::Path;
 use std::time::Duration;
+use trent_core::audit::block::{AuditBlock, BlockDecoder};
 use trent_core::audit::lookup::AuditLookup;
 use trent_core::audit::usage::KeyUsage;
 use trent_core::audit::{AuditDigest, AuditRecord, AuditTail};
@@ -810,32 +811,24 @@ impl Store for SqliteStore {
 
     async fn append_audit(
         &self,
-        events: &[AuditRecord],
+        block: Option<&AuditBlock>,
         digest: Option<&AuditDigest>,
         usage: &[KeyUsage],
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await.map_err(backend)?;
         // The batch is one block: one row, whatever its size.
-        if let (Some(first), Some(last)) = (events.first(), events.last()) {
-            let mut text =
-                String::with_capacity(events.iter().map(|e| e.event_json.len() + 1).sum());
-            let mut hashes = Vec::with_capacity(events.len() * 32);
-            for e in events {
-                text.push_str(&e.event_json);
-                text.push('\n');
-                hashes.extend_from_slice(&e.hash);
-            }
-            let times = events.iter().map(|e| e.event_time_ms);
+        if let Some(b) = block {
             sqlx::query(
                 "INSERT INTO audit_blocks (first_seq, last_seq, first_time_ms, last_time_ms, \
-                 events, hashes) VALUES (?, ?, ?, ?, ?, ?)",
+                 encoding, events, hashes) VALUES (?, ?, ?, ?, ?, ?, ?)",
             )
-            .bind(first.seq)
-            .bind(last.seq)
-            .bind(times.clone().min())
-            .bind(times.max())
-            .bind(text)
-            .bind(hashes)
+            .bind(b.first_seq)
+            .bind(b.last_seq)
+            .bind(b.first_time_ms)
+            .bind(b.last_time_ms)
+            .bind(b.encoding)
+            .bind(&b.events)
+            .bind(&b.hashes)
             .execute(&mut *tx)
             .await
             .map_err(backend)?;
@@ -881,8 +874,9 @@ impl Store for SqliteStore {
         let mut before = q.before_seq.unwrap_or(i64::MAX);
         while out.len() < q.limit {
             let rows = sqlx::query(
-                "SELECT first_seq, events, hashes FROM audit_blocks WHERE first_seq < ? \
-                 AND last_time_ms >= ? AND first_time_ms <= ? ORDER BY first_seq DESC LIMIT 16",
+                "SELECT first_seq, last_seq, first_time_ms, last_time_ms, encoding, events, hashes \
+                 FROM audit_blocks WHERE first_seq < ? AND last_time_ms >= ? AND first_time_ms <= ? \
+                 ORDER BY first_seq DESC LIMIT 16",
             )
             .bind(before)
             .bind(q.start_ms.unwrap_or(i64::MIN))
@@ -893,16 +887,11 @@ impl Store for SqliteStore {
             let Some(last) = rows.last() else { break };
             before = last.get("first_seq");
             for row in &rows {
-                let events: Vec<_> = block_events(row).collect();
-                for (seq, json, hash) in events.into_iter().rev() {
-                    let parsed: Option<serde_json::Value> = serde_json::from_str(json).ok();
-                    let record = AuditRecord::from_parsed(
-                        seq,
-                        json.to_owned(),
-                        parsed.as_ref(),
-                        Vec::new(),
-                        hash.to_vec(),
-                    );
+                // A block begins a segment: it decodes on its own.
+                let records = BlockDecoder::default().block(&block_from_row(row), &[]);
+                for record in records.into_iter().rev() {
+                    let parsed: Option<serde_json::Value> =
+                        serde_json::from_str(&record.event_json).ok();
                     if let Some(event) = &parsed
                         && q.matches(&record, event)
                     {
@@ -940,14 +929,15 @@ impl Store for SqliteStore {
         limit: usize,
     ) -> Result<Vec<AuditRecord>, StoreError> {
         // From the block holding `after_seq` (for the hash before the first
-        // event returned), a few blocks at a time.
+        // event returned), a few blocks at a time, decoded in order.
         let mut out = Vec::with_capacity(limit.min(4096));
         let mut prev_hash = vec![0; 32];
+        let mut decoder = BlockDecoder::default();
         let mut from = after_seq;
         'blocks: loop {
             let rows = sqlx::query(
-                "SELECT first_seq, last_seq, events, hashes FROM audit_blocks \
-                 WHERE last_seq >= ? ORDER BY first_seq LIMIT 16",
+                "SELECT first_seq, last_seq, first_time_ms, last_time_ms, encoding, events, hashes \
+                 FROM audit_blocks WHERE last_seq >= ? ORDER BY first_seq LIMIT 16",
             )
             .bind(from)
             .fetch_all(&self.pool)
@@ -956,19 +946,14 @@ impl Store for SqliteStore {
             let Some(last) = rows.last() else { break };
             let next_from = last.get::<i64, _>("last_seq") + 1;
             for row in &rows {
-                for (seq, json, hash) in block_events(row) {
-                    if seq > after_seq {
+                for record in decoder.block(&block_from_row(row), &prev_hash) {
+                    prev_hash.clone_from(&record.hash);
+                    if record.seq > after_seq {
                         if out.len() == limit {
                             break 'blocks;
                         }
-                        out.push(AuditRecord::from_stored(
-                            seq,
-                            json.to_owned(),
-                            prev_hash.clone(),
-                            hash.to_vec(),
-                        ));
+                        out.push(record);
                     }
-                    prev_hash = hash.to_vec();
                 }
             }
             from = from.max(next_from);
@@ -1021,15 +1006,16 @@ impl Store for SqliteStore {
 /// The events of an `audit_blocks` row: (seq, JSON, chain hash). A block
 /// whose parts disagree in count (tampered) yields what it has, with empty
 /// hashes where they are missing, for verification to report.
-fn block_events(row: &SqliteRow) -> impl Iterator<Item = (i64, &str, &[u8])> {
-    let first: i64 = row.get("first_seq");
-    let events: &str = row.get("events");
-    let hashes: &[u8] = row.get("hashes");
-    let mut hashes = hashes.chunks(32);
-    events
-        .split_terminator('\n')
-        .enumerate()
-        .map(move |(i, json)| (first + i as i64, json, hashes.next().unwrap_or_default()))
+fn block_from_row(row: &SqliteRow) -> AuditBlock {
+    AuditBlock {
+        first_seq: row.get("first_seq"),
+        last_seq: row.get("last_seq"),
+        first_time_ms: row.get("first_time_ms"),
+        last_time_ms: row.get("last_time_ms"),
+        encoding: row.get("encoding"),
+        events: row.get("events"),
+        hashes: row.get("hashes"),
+    }
 }
 
 fn key_from_row(row: &SqliteRow) -> Result<KeyRecord, StoreError> {

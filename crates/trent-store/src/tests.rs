@@ -175,40 +175,102 @@ async fn sqlite_passes_the_store_suite_and_survives_reopen() {
     );
 }
 
-/// Audit events are stored a batch per block; reading from any position
-/// gives each event once, in order, with the hash before it; the tail and
-/// lookups (newest first, paged by seq) see across blocks.
+/// Audit blocks, of both encodings (JSON lines written before compact
+/// records, as a store upgraded by migration 0007 holds them), read back
+/// from any position; lookups (newest first, paged by seq) see across
+/// blocks.
 #[tokio::test]
 async fn audit_blocks_read_back_from_any_position() {
+    use trent_core::audit::block::{AuditBlock, BlockDecoder, BlockEncoder, ENCODING_COMPACT};
     use trent_core::audit::lookup::{AuditLookup, LookupAttribute};
-    use trent_core::audit::{AuditRecord, chain_hash};
+    use trent_core::audit::{Actor, AuditEvent, EventSource, chain_hash};
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("trent.db"))
+    let path = dir.path().join("trent.db");
+    let store = SqliteStore::open(&path).await.unwrap();
+    assert!(store.audit_tail().await.unwrap().last_event.is_none());
+    let event = |seq: i64| AuditEvent {
+        time_ms: trent_core::audit::parse_rfc3339_ms("2026-11-23T10:00:00Z").unwrap() + seq * 1000,
+        source: EventSource::Kms,
+        name: if seq % 2 == 0 { "Decrypt" } else { "Encrypt" }.into(),
+        region: "us-east-1".into(),
+        source_ip: None,
+        user_agent: Some("agent".into()),
+        actor: Actor::Service {
+            account: "111122223333".into(),
+        },
+        request_parameters: None,
+        response_elements: None,
+        error: None,
+        request_id: Some(format!("r{seq}")),
+        read_only: true,
+        service_event: false,
+        key_arns: Vec::new(),
+    };
+    // Events 1 and 2 as the first encoding stored them: a TEXT row.
+    let mut prev = vec![0u8; 32];
+    let (mut text, mut hashes) = (String::new(), Vec::new());
+    for seq in 1..=2 {
+        let json = event(seq).to_json(&format!("e{seq}"));
+        prev = chain_hash(&prev, seq, json.as_bytes()).to_vec();
+        hashes.extend_from_slice(&prev);
+        text += &json;
+        text.push('\n');
+    }
+    let old = sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display()))
         .await
         .unwrap();
-    assert!(store.audit_tail().await.unwrap().last_event.is_none());
-    let mut prev = vec![0u8; 32];
-    let mut all = Vec::new();
-    for batch in [3usize, 1, 5] {
-        let mut records = Vec::new();
-        for _ in 0..batch {
-            let seq = all.len() as i64 + records.len() as i64 + 1;
-            let name = if seq % 2 == 0 { "Decrypt" } else { "Encrypt" };
-            let json = format!(
-                r#"{{"eventID":"e{seq}","eventName":"{name}","eventTime":"2026-11-23T10:00:{seq:02}Z","recipientAccountId":"111122223333"}}"#
-            );
-            let hash = chain_hash(&prev, seq, &json);
-            records.push(AuditRecord::from_stored(
-                seq,
-                json,
-                prev.clone(),
-                hash.clone(),
-            ));
-            prev = hash;
+    sqlx::query(
+        "INSERT INTO audit_blocks (first_seq, last_seq, first_time_ms, last_time_ms, events, hashes) \
+         VALUES (1, 2, 0, 9999999999999, ?, ?)",
+    )
+    .bind(&text)
+    .bind(&hashes)
+    .execute(&old)
+    .await
+    .unwrap();
+    old.close().await;
+    let mut blocks = vec![AuditBlock {
+        first_seq: 1,
+        last_seq: 2,
+        first_time_ms: 0,
+        last_time_ms: 9_999_999_999_999,
+        encoding: 1,
+        events: text.into_bytes(),
+        hashes,
+    }];
+    // Then compact blocks.
+    let mut next = 3;
+    for batch in [3i64, 1, 5] {
+        let events: Vec<AuditEvent> = (next..next + batch).map(event).collect();
+        let mut encoder = BlockEncoder::new([1; 8]);
+        for (e, seq) in events.iter().zip(next..) {
+            prev = encoder.push(e, seq, &prev).to_vec();
         }
-        store.append_audit(&records, None, &[]).await.unwrap();
-        all.extend(records);
+        let block = AuditBlock {
+            first_seq: next,
+            last_seq: next + batch - 1,
+            first_time_ms: events[0].time_ms,
+            last_time_ms: events.last().unwrap().time_ms,
+            encoding: ENCODING_COMPACT,
+            events: encoder.events,
+            hashes: encoder.hashes,
+        };
+        store.append_audit(Some(&block), None, &[]).await.unwrap();
+        blocks.push(block);
+        next += batch;
     }
+    let mut all = Vec::new();
+    let mut decoder = BlockDecoder::default();
+    for b in &blocks {
+        let before = all
+            .last()
+            .map_or(vec![0; 32], |r: &trent_core::audit::AuditRecord| {
+                r.hash.clone()
+            });
+        all.extend(decoder.block(b, &before));
+    }
+    assert_eq!(all.len(), 11);
+    assert_eq!(all[1].event_id, "e2");
     for after in 0..=all.len() {
         for limit in [1, 2, 4, 100] {
             let page = store.audit_events(after as i64, limit).await.unwrap();
@@ -217,7 +279,7 @@ async fn audit_blocks_read_back_from_any_position() {
         }
     }
     let tail = store.audit_tail().await.unwrap().last_event.unwrap();
-    assert_eq!(tail, (9, prev));
+    assert_eq!(tail, (11, prev));
 
     let mut query = AuditLookup {
         account: "111122223333".into(),
@@ -236,7 +298,7 @@ async fn audit_blocks_read_back_from_any_position() {
             _ => break,
         }
     }
-    assert_eq!(seen, [9, 7, 5, 3, 1]);
+    assert_eq!(seen, [11, 9, 7, 5, 3, 1]);
     query.before_seq = None;
     query.attribute = None;
     query.start_ms = trent_core::audit::parse_rfc3339_ms("2026-11-23T10:00:04Z");

@@ -12,6 +12,12 @@ use trent_core::audit::{self, AuditConfig, AuditLog};
 use trent_core::clock::{AdjustableClock, Clock, SystemClock};
 use trent_core::{Identities, Kms, KmsConfig};
 
+/// mimalloc instead of glibc's malloc: buffers allocated on one thread and
+/// freed on another (request facts taken by the audit writer, response
+/// bodies) took glibc's arena locks.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "trent",

@@ -11,7 +11,6 @@
 //! still recorded in the store); while the store fails it refuses
 //! everything.
 
-use super::AuditRecord;
 use crate::stats::Histogram;
 use std::io::{self, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
@@ -101,13 +100,13 @@ impl JsonLinesSink {
     /// Appends the records' lines (after what earlier failures left) and
     /// writes as much as the stream takes. `Err`: some bytes are still
     /// pending, for the next call.
-    pub fn write(&mut self, records: &[AuditRecord], stats: &AuditStats) -> io::Result<()> {
-        for r in records {
-            if self.pending.len() + r.event_json.len() >= MAX_PENDING_BYTES {
+    pub fn write(&mut self, lines: &[String], stats: &AuditStats) -> io::Result<()> {
+        for line in lines {
+            if self.pending.len() + line.len() >= MAX_PENDING_BYTES {
                 stats.stream_dropped.fetch_add(1, Ordering::Relaxed);
                 continue;
             }
-            self.pending.extend_from_slice(r.event_json.as_bytes());
+            self.pending.extend_from_slice(line.as_bytes());
             self.pending.push(b'\n');
         }
         self.reopen_if_replaced()?;
@@ -201,15 +200,11 @@ impl AuditStats {
 }
 
 /// After a committed batch: streams it, if there is a stream.
-pub(crate) fn after_commit(
-    sink: &mut Option<JsonLinesSink>,
-    records: &[AuditRecord],
-    stats: &AuditStats,
-) {
+pub(crate) fn after_commit(sink: &mut Option<JsonLinesSink>, lines: &[String], stats: &AuditStats) {
     let Some(sink) = sink else {
         return;
     };
-    match sink.write(records, stats) {
+    match sink.write(lines, stats) {
         Ok(()) => stats.stream_result(true),
         Err(e) => {
             tracing::error!(

@@ -12,7 +12,7 @@ fn event(n: i64) -> AuditEvent {
         actor: Actor::Unknown {
             access_key_id: Some("AKIAEXAMPLE".into()),
         },
-        request_parameters: Some(json!({"keyId": format!("k{n}")})),
+        request_parameters: Some(json!({"keyId": format!("k{n}")}).to_string()),
         response_elements: None,
         error: None,
         request_id: Some(format!("req-{n}")),
@@ -24,6 +24,34 @@ fn event(n: i64) -> AuditEvent {
     }
 }
 
+/// The stored record of `event` as event `seq` after `prev`: a one-event
+/// block, encoded and decoded.
+fn record(event: &AuditEvent, seq: i64, prev: &[u8]) -> AuditRecord {
+    let mut encoder = block::BlockEncoder::new([7; 8]);
+    encoder.push(event, seq, prev);
+    let stored = block::AuditBlock {
+        first_seq: seq,
+        last_seq: seq,
+        first_time_ms: event.time_ms,
+        last_time_ms: event.time_ms,
+        encoding: block::ENCODING_COMPACT,
+        events: encoder.events,
+        hashes: encoder.hashes,
+    };
+    block::BlockDecoder::default()
+        .block(&stored, prev)
+        .remove(0)
+}
+
+/// Replaces `from` by `to` (the same length) in a stored record.
+fn edit(stored: &mut [u8], from: &[u8], to: &[u8]) {
+    let at = stored
+        .windows(from.len())
+        .position(|w| w == from)
+        .expect("the record holds the text");
+    stored[at..at + to.len()].copy_from_slice(to);
+}
+
 /// A trail of `n` events with a digest every `every` events (and none
 /// after the last `n % every`).
 fn trail(n: i64, every: i64) -> (SigningKey, Vec<AuditRecord>, Vec<AuditDigest>) {
@@ -33,7 +61,7 @@ fn trail(n: i64, every: i64) -> (SigningKey, Vec<AuditRecord>, Vec<AuditDigest>)
     let mut records = Vec::new();
     let mut digests = Vec::new();
     for seq in 1..=n {
-        let r = record(&event(seq), format!("id-{seq}"), seq, &prev);
+        let r = record(&event(seq), seq, &prev);
         prev = r.hash.clone();
         records.push(r);
         if seq % every == 0 {
@@ -69,10 +97,11 @@ fn an_intact_trail_verifies() {
 #[test]
 fn an_edited_event_is_named() {
     let (key, mut records, digests) = trail(10, 4);
-    records[5].event_json = records[5].event_json.replace("Encrypt", "Decrypt");
+    edit(&mut records[5].stored, b"Encrypt", b"Decrypt");
     let err = verify(&key, &records, &digests).unwrap_err();
+    let id = &records[5].event_id;
     assert!(
-        err.contains("event seq 6 (eventID id-6) was changed"),
+        err.contains(&format!("event seq 6 (eventID {id}) was changed")),
         "{err}"
     );
 }
@@ -80,12 +109,11 @@ fn an_edited_event_is_named() {
 #[test]
 fn an_edit_with_the_chain_recomputed_fails_the_digest() {
     let (key, mut records, digests) = trail(10, 4);
-    records[5].event_json = records[5].event_json.replace("Encrypt", "Decrypt");
-    records[5].event_name = "Decrypt".into();
+    edit(&mut records[5].stored, b"Encrypt", b"Decrypt");
     let mut prev = records[4].hash.clone();
     for r in &mut records[5..] {
         r.prev_hash = prev.clone();
-        r.hash = chain_hash(&prev, r.seq, &r.event_json);
+        r.hash = chain_hash(&prev, r.seq, &r.stored).to_vec();
         prev = r.hash.clone();
     }
     let err = verify(&key, &records, &digests).unwrap_err();
@@ -110,11 +138,14 @@ fn an_inserted_event_is_named() {
     for r in &mut records[2..] {
         r.seq += 1;
     }
-    let forged = record(&event(99), "forged".into(), 3, &records[1].hash);
+    let forged = record(&event(99), 3, &records[1].hash);
     records.insert(2, forged);
     let err = verify(&key, &records, &digests).unwrap_err();
+    let id = &records[3].event_id;
     assert!(
-        err.contains("seq 4 (eventID id-3) was changed, inserted or reordered"),
+        err.contains(&format!(
+            "seq 4 (eventID {id}) was changed, inserted or reordered"
+        )),
         "{err}"
     );
 }
@@ -127,8 +158,11 @@ fn reordered_events_are_named() {
     records[1] = AuditRecord { seq: 2, ..b };
     records[2] = AuditRecord { seq: 3, ..a };
     let err = verify(&key, &records, &digests).unwrap_err();
+    let id = &records[1].event_id;
     assert!(
-        err.contains("event seq 2 (eventID id-3) was changed, inserted or reordered"),
+        err.contains(&format!(
+            "event seq 2 (eventID {id}) was changed, inserted or reordered"
+        )),
         "{err}"
     );
 }
@@ -180,8 +214,9 @@ fn the_event_json_is_cloudtrail_shaped() {
 }
 
 /// Every kind of actor, with and without an error: the JSON's keys are
-/// sorted at every level (the canonical form), as a `serde_json::Map`
-/// would write them, and the identity fields are CloudTrail's.
+/// sorted at every level, as a `serde_json::Map` would write them, the
+/// identity fields are CloudTrail's, and the stored record decodes to the
+/// same JSON.
 #[test]
 fn the_event_json_is_canonical_for_every_actor() {
     let identity = |kind: PrincipalKind| {
@@ -218,6 +253,12 @@ fn the_event_json_is_canonical_for_every_actor() {
         let text = e.to_json("eid");
         let v: Value = serde_json::from_str(&text).unwrap();
         assert_eq!(text, v.to_string(), "keys not sorted: {text}");
+        let stored = record(&e, 1, &[0; 32]);
+        assert_eq!(
+            stored.event_json,
+            e.to_json(&stored.event_id),
+            "the record decodes to another event"
+        );
         match i {
             0 => {
                 assert_eq!(v["userIdentity"]["type"], "AssumedRole");
@@ -279,20 +320,19 @@ fn key_usage_keeps_the_last_successful_tracked_operation_per_key() {
     re_encrypt.name = "ReEncrypt".into();
     re_encrypt.key_arns.push(event(4).key_arns[0].clone());
     let events = [event(1), failed, describe, event(2), re_encrypt, event(4)];
-    let ids = ["e1", "e1-failed", "e2-describe", "e2", "e3", "e4"];
-    let mut usage = usage::last_usage(events.iter().zip(ids));
-    usage.sort_by_key(|u| u.key_id);
-    let got: Vec<(uuid::Uuid, &str, &str)> = usage
+    let usage = usage::last_usage(events.iter().zip(1..), [7; 8]);
+    let got: Vec<(uuid::Uuid, &str, String)> = usage
         .iter()
-        .map(|u| (u.key_id, u.operation.as_str(), u.event_id.as_str()))
+        .map(|u| (u.key_id, u.operation.as_str(), u.event_id.clone()))
         .collect();
+    let id = |seq| event_id([7; 8], seq);
     assert_eq!(
         got,
         [
-            (key(1), "Encrypt", "e1"),
-            (key(2), "Encrypt", "e2"),
-            (key(3), "ReEncrypt", "e3"),
-            (key(4), "Encrypt", "e4"),
+            (key(1), "Encrypt", id(1)),
+            (key(2), "Encrypt", id(4)),
+            (key(3), "ReEncrypt", id(5)),
+            (key(4), "Encrypt", id(6)),
         ]
     );
     assert_eq!(usage[1].request_id.as_deref(), Some("req-2"));
@@ -331,15 +371,16 @@ fn a_failing_stream_resumes_without_torn_or_repeated_lines() {
     }));
     let stats = sink::AuditStats::default();
     let (_, records, _) = trail(4, 100);
+    let json: Vec<String> = records.iter().map(|r| r.event_json.clone()).collect();
     // Half of the first line fits, then the "disk" is full.
-    budget.store(records[0].event_json.len() / 2, SeqCst);
-    assert!(sink.write(&records[..2], &stats).is_err());
-    assert!(sink.write(&records[2..3], &stats).is_err());
+    budget.store(json[0].len() / 2, SeqCst);
+    assert!(sink.write(&json[..2], &stats).is_err());
+    assert!(sink.write(&json[2..3], &stats).is_err());
     budget.store(usize::MAX / 2, SeqCst);
-    sink.write(&records[3..], &stats).unwrap();
+    sink.write(&json[3..], &stats).unwrap();
     let text = String::from_utf8(written.lock().unwrap().clone()).unwrap();
     let lines: Vec<&str> = text.lines().collect();
-    let expected: Vec<&str> = records.iter().map(|r| r.event_json.as_str()).collect();
+    let expected: Vec<&str> = json.iter().map(String::as_str).collect();
     assert_eq!(lines, expected);
     assert_eq!(stats.stream_dropped.load(SeqCst), 0);
 }
@@ -355,4 +396,54 @@ fn the_stream_refuses_mutations_and_the_store_everything() {
     stats.store_result(1, true);
     stats.stream_result(true);
     assert!(stats.accepts(true));
+}
+
+#[test]
+fn a_block_stores_repeated_strings_once_and_decodes_to_the_same_events() {
+    // Three calls by one caller on one key, as under load.
+    let events: Vec<AuditEvent> = (1..=3)
+        .map(|n| AuditEvent {
+            time_ms: event(n).time_ms,
+            request_id: event(n).request_id,
+            ..event(1)
+        })
+        .collect();
+    let mut encoder = block::BlockEncoder::new([9; 8]);
+    let mut prev = [0u8; 32];
+    for (e, seq) in events.iter().zip(10..) {
+        prev = encoder.push(e, seq, &prev);
+    }
+    let spans = block::record_spans(&encoder.events);
+    assert_eq!(spans.len(), 3);
+    // The first record carries the shared strings; the others name them.
+    assert!(spans[1].len() * 3 < spans[0].len(), "{spans:?}");
+    let stored = block::AuditBlock {
+        first_seq: 10,
+        last_seq: 12,
+        first_time_ms: 0,
+        last_time_ms: 0,
+        encoding: block::ENCODING_COMPACT,
+        events: encoder.events.clone(),
+        hashes: encoder.hashes.clone(),
+    };
+    let records = block::BlockDecoder::default().block(&stored, &[0; 32]);
+    for ((r, e), seq) in records.iter().zip(&events).zip(10..) {
+        assert_eq!(r.seq, seq);
+        assert_eq!(r.event_id, event_id([9; 8], seq));
+        assert_eq!(r.event_json, e.to_json(&r.event_id));
+        assert_eq!(r.hash, chain_hash(&r.prev_hash, seq, &r.stored));
+    }
+    assert_eq!(records[2].hash, prev);
+    // A record cut from its segment does not decode: it names strings
+    // only the segment's earlier records hold.
+    let alone = block::AuditBlock {
+        first_seq: 11,
+        last_seq: 11,
+        events: encoder.events[spans[1].clone()].to_vec(),
+        hashes: encoder.hashes[32..64].to_vec(),
+        ..stored
+    };
+    let records = block::BlockDecoder::default().block(&alone, &[0; 32]);
+    assert_eq!(records.len(), 1);
+    assert!(records[0].event_json.is_empty());
 }

@@ -5,6 +5,7 @@
 //! extra work for it.
 
 use super::{AuditEvent, EventSource};
+use std::collections::HashMap;
 use uuid::Uuid;
 
 /// Name (in the store's `meta` table) of the time usage tracking began:
@@ -30,11 +31,17 @@ pub fn is_tracked(name: &str) -> bool {
     !trent_wire::KeyLastUsageTrackingOperation::from(name).is_unknown()
 }
 
-/// The key usages of a batch of events, with their event ids: per key, the
-/// latest successful tracked operation (ReEncrypt counts for both keys).
-pub fn last_usage<'a>(events: impl Iterator<Item = (&'a AuditEvent, &'a str)>) -> Vec<KeyUsage> {
-    let mut out: Vec<KeyUsage> = Vec::new();
-    for (event, event_id) in events {
+/// The key usages of a batch of events, with their seqs (event ids are
+/// `id_prefix` and the seq): per key, the latest successful tracked
+/// operation (ReEncrypt counts for both keys).
+pub fn last_usage<'a>(
+    events: impl Iterator<Item = (&'a AuditEvent, i64)>,
+    id_prefix: [u8; 8],
+) -> Vec<KeyUsage> {
+    // Per key, its last event: found first, built once.
+    let mut last: HashMap<Uuid, (&AuditEvent, i64), foldhash::fast::FixedState> =
+        HashMap::default();
+    for (event, seq) in events {
         if event.source != EventSource::Kms
             || event.error.is_some()
             || event.service_event
@@ -43,25 +50,25 @@ pub fn last_usage<'a>(events: impl Iterator<Item = (&'a AuditEvent, &'a str)>) -
             continue;
         }
         for arn in &event.key_arns {
-            let Some(key_id) = arn
+            if let Some(key_id) = arn
                 .rsplit_once(":key/")
                 .and_then(|(_, id)| Uuid::try_parse(id).ok())
-            else {
-                continue;
-            };
-            let usage = KeyUsage {
-                key_id,
-                operation: event.name.clone(),
-                time_ms: event.time_ms,
-                event_id: event_id.to_owned(),
-                request_id: event.request_id.clone(),
-            };
-            match out.iter_mut().find(|u| u.key_id == key_id) {
-                Some(existing) => *existing = usage,
-                None => out.push(usage),
+            {
+                last.insert(key_id, (event, seq));
             }
         }
     }
+    let mut out: Vec<KeyUsage> = last
+        .into_iter()
+        .map(|(key_id, (event, seq))| KeyUsage {
+            key_id,
+            operation: event.name.clone(),
+            time_ms: event.time_ms,
+            event_id: super::event_id(id_prefix, seq),
+            request_id: event.request_id.clone(),
+        })
+        .collect();
+    out.sort_by_key(|u| u.key_id);
     out
 }
 

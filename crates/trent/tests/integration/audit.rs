@@ -54,14 +54,15 @@ fn copy_dir(from: &Path) -> tempfile::TempDir {
     to
 }
 
-/// One stored event: (seq, CloudTrail JSON, chain hash).
-type StoredEvent = (i64, String, Vec<u8>);
+/// One stored event: (seq, its stored record, chain hash).
+type StoredEvent = (i64, Vec<u8>, Vec<u8>);
 
 /// Tampers with a copy of the data directory's trail (its events, as
 /// `edit` changes them, written back an event per block) and returns what
 /// `trent audit verify` says about it.
 async fn tamper(dir: &Path, edit: impl FnOnce(&mut Vec<StoredEvent>)) -> String {
     use sqlx::Row;
+    use trent_core::audit::block::{ENCODING_COMPACT, record_spans};
     let copy = copy_dir(dir);
     let db = sqlx::SqlitePool::connect(&format!(
         "sqlite://{}",
@@ -70,16 +71,23 @@ async fn tamper(dir: &Path, edit: impl FnOnce(&mut Vec<StoredEvent>)) -> String 
     .await
     .unwrap();
     let mut events = Vec::new();
-    for row in sqlx::query("SELECT first_seq, events, hashes FROM audit_blocks ORDER BY first_seq")
-        .fetch_all(&db)
-        .await
-        .unwrap()
+    for row in sqlx::query(
+        "SELECT first_seq, encoding, events, hashes FROM audit_blocks ORDER BY first_seq",
+    )
+    .fetch_all(&db)
+    .await
+    .unwrap()
     {
         let first: i64 = row.get("first_seq");
-        let text: String = row.get("events");
+        assert_eq!(row.get::<i64, _>("encoding"), ENCODING_COMPACT);
+        let bytes: Vec<u8> = row.get("events");
         let hashes: Vec<u8> = row.get("hashes");
-        for (i, (json, hash)) in text.lines().zip(hashes.chunks(32)).enumerate() {
-            events.push((first + i as i64, json.to_owned(), hash.to_vec()));
+        for (i, (span, hash)) in record_spans(&bytes)
+            .into_iter()
+            .zip(hashes.chunks(32))
+            .enumerate()
+        {
+            events.push((first + i as i64, bytes[span].to_vec(), hash.to_vec()));
         }
     }
     edit(&mut events);
@@ -87,14 +95,15 @@ async fn tamper(dir: &Path, edit: impl FnOnce(&mut Vec<StoredEvent>)) -> String 
         .execute(&db)
         .await
         .unwrap();
-    for (seq, json, hash) in events {
+    for (seq, record, hash) in events {
         sqlx::query(
-            "INSERT INTO audit_blocks (first_seq, last_seq, first_time_ms, last_time_ms, events, hashes) \
-             VALUES (?, ?, 0, 0, ?, ?)",
+            "INSERT INTO audit_blocks (first_seq, last_seq, first_time_ms, last_time_ms, encoding, events, hashes) \
+             VALUES (?, ?, 0, 0, ?, ?, ?)",
         )
         .bind(seq)
         .bind(seq)
-        .bind(json + "\n")
+        .bind(ENCODING_COMPACT)
+        .bind(record)
         .bind(hash)
         .execute(&db)
         .await
@@ -104,6 +113,15 @@ async fn tamper(dir: &Path, edit: impl FnOnce(&mut Vec<StoredEvent>)) -> String 
     let (ok, out, err) = trent(&["audit", "verify"], copy.path());
     assert!(!ok, "verify passed a tampered trail: {out}");
     err
+}
+
+/// Replaces `from` by `to` (the same length) in a stored record.
+fn replace(record: &mut [u8], from: &[u8], to: &[u8]) {
+    let at = record
+        .windows(from.len())
+        .position(|w| w == from)
+        .expect("the record holds the text");
+    record[at..at + to.len()].copy_from_slice(to);
 }
 
 #[tokio::test]
@@ -303,7 +321,7 @@ async fn every_call_is_audited_verifiably_and_without_secrets() {
     };
     let err = tamper(dir.path(), |events| {
         let i = index(events, 2);
-        events[i].1 = events[i].1.replace("audit-test", "other");
+        replace(&mut events[i].1, b"audit-test", b"audit-TEST");
     })
     .await;
     assert!(
