@@ -320,6 +320,85 @@ pub fn kms_facts(
     }
 }
 
+/// `requestParameters` of the hot-path operations from their typed
+/// requests: the members [`KMS_REQUEST_FIELDS`] allows, as CloudTrail names
+/// them (the same object the allow-list reads from the body; tested).
+pub mod params {
+    use serde::Serialize;
+    use trent_wire::{
+        DecryptRequest, EncryptRequest, GenerateDataKeyRequest,
+        GenerateDataKeyWithoutPlaintextRequest,
+    };
+
+    /// A JSON object of the members that are present.
+    struct Object(Vec<u8>);
+
+    impl Object {
+        fn new() -> Self {
+            Self(Vec::with_capacity(128))
+        }
+
+        fn member<T: Serialize + ?Sized>(mut self, name: &str, value: Option<&T>) -> Self {
+            if let Some(value) = value {
+                self.0.push(if self.0.is_empty() { b'{' } else { b',' });
+                self.0.push(b'"');
+                self.0.extend_from_slice(name.as_bytes());
+                self.0.extend_from_slice(b"\":");
+                serde_json::to_writer(&mut self.0, value).expect("wire values serialize to JSON");
+            }
+            self
+        }
+
+        fn finish(mut self) -> Option<String> {
+            if self.0.is_empty() {
+                return None;
+            }
+            self.0.push(b'}');
+            Some(String::from_utf8(self.0).expect("serde_json writes UTF-8"))
+        }
+    }
+
+    pub fn encrypt(r: &EncryptRequest) -> Option<String> {
+        Object::new()
+            .member("keyId", Some(&r.key_id))
+            .member("encryptionContext", r.encryption_context.as_ref())
+            .member("encryptionAlgorithm", r.encryption_algorithm.as_ref())
+            .member("dryRun", r.dry_run.as_ref())
+            .finish()
+    }
+
+    pub fn decrypt(r: &DecryptRequest) -> Option<String> {
+        Object::new()
+            .member("keyId", r.key_id.as_ref())
+            .member("encryptionContext", r.encryption_context.as_ref())
+            .member("encryptionAlgorithm", r.encryption_algorithm.as_ref())
+            .member("dryRun", r.dry_run.as_ref())
+            .finish()
+    }
+
+    pub fn generate_data_key(r: &GenerateDataKeyRequest) -> Option<String> {
+        Object::new()
+            .member("keyId", Some(&r.key_id))
+            .member("encryptionContext", r.encryption_context.as_ref())
+            .member("numberOfBytes", r.number_of_bytes.as_ref())
+            .member("keySpec", r.key_spec.as_ref())
+            .member("dryRun", r.dry_run.as_ref())
+            .finish()
+    }
+
+    pub fn generate_data_key_without_plaintext(
+        r: &GenerateDataKeyWithoutPlaintextRequest,
+    ) -> Option<String> {
+        Object::new()
+            .member("keyId", Some(&r.key_id))
+            .member("encryptionContext", r.encryption_context.as_ref())
+            .member("numberOfBytes", r.number_of_bytes.as_ref())
+            .member("keySpec", r.key_spec.as_ref())
+            .member("dryRun", r.dry_run.as_ref())
+            .finish()
+    }
+}
+
 /// The allow-listed parameters of a Query (IAM, STS) request, as JSON
 /// object text.
 pub fn query_parameters<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> Option<String> {
@@ -414,6 +493,53 @@ mod tests {
             Some(format!(r#"{{"KeyId":"{arn}"}}"#).as_bytes()),
         );
         assert_eq!(facts.key_arns, [arn]);
+    }
+
+    /// The typed capture of the hot path records what the allow-list
+    /// reads from the same body.
+    #[test]
+    fn typed_parameters_match_the_allow_list() {
+        fn same<T: serde::de::DeserializeOwned>(
+            name: &str,
+            body: &str,
+            typed: impl Fn(&T) -> Option<String>,
+        ) {
+            let request: T = serde_json::from_str(body).unwrap();
+            let typed: Value = serde_json::from_str(&typed(&request).unwrap()).unwrap();
+            let listed = kms_facts(name, None, body.as_bytes(), None)
+                .request_parameters
+                .unwrap();
+            let listed: Value = serde_json::from_str(&listed).unwrap();
+            assert_eq!(typed, listed, "{name}");
+        }
+        let context = r#""EncryptionContext":{"a":"b \"q\"","c":"d"}"#;
+        same(
+            "Encrypt",
+            &format!(
+                r#"{{"KeyId":"alias/x","Plaintext":"c2VjcmV0",{context},"GrantTokens":["t"],"EncryptionAlgorithm":"SYMMETRIC_DEFAULT","DryRun":false}}"#
+            ),
+            params::encrypt,
+        );
+        same(
+            "Decrypt",
+            &format!(r#"{{"CiphertextBlob":"eA==",{context},"KeyId":"k"}}"#),
+            params::decrypt,
+        );
+        same(
+            "Decrypt",
+            r#"{"CiphertextBlob":"eA==","EncryptionAlgorithm":"RSAES_OAEP_SHA_256"}"#,
+            params::decrypt,
+        );
+        same(
+            "GenerateDataKey",
+            &format!(r#"{{"KeyId":"k","KeySpec":"AES_256",{context}}}"#),
+            params::generate_data_key,
+        );
+        same(
+            "GenerateDataKeyWithoutPlaintext",
+            r#"{"KeyId":"k","NumberOfBytes":64,"DryRun":true}"#,
+            params::generate_data_key_without_plaintext,
+        );
     }
 
     #[test]

@@ -281,12 +281,21 @@ async fn handle(
             &request_id,
             error,
         );
-        let kms = audit::kms_facts(
-            &event.name,
-            facts.caller.as_ref(),
-            &facts.body,
-            result.as_ref().ok().map(Vec::as_slice),
-        );
+        let captured = std::mem::take(&mut facts.captured);
+        let kms = if captured.done && result.is_ok() {
+            audit::KmsFacts {
+                request_parameters: captured.request_parameters,
+                response_elements: None,
+                key_arns: captured.key_arn.into_iter().collect(),
+            }
+        } else {
+            audit::kms_facts(
+                &event.name,
+                facts.caller.as_ref(),
+                &facts.body,
+                result.as_ref().ok().map(Vec::as_slice),
+            )
+        };
         event.request_parameters = kms.request_parameters;
         event.response_elements = kms.response_elements;
         event.key_arns = kms.key_arns;
@@ -340,6 +349,8 @@ struct Facts {
     claimed_access_key: Option<String>,
     claimed_region: Option<String>,
     body: Bytes,
+    /// The hot path's facts, from its typed values.
+    captured: api::Captured,
 }
 
 /// The `User-Agent` header, bounded.
@@ -461,5 +472,5 @@ async fn handle_inner(
             "The audit trail cannot record this request now; retry later.",
         ));
     }
-    api::dispatch(&state.kms, &caller, operation, &body).await
+    api::dispatch(&state.kms, &caller, operation, &body, &mut facts.captured).await
 }

@@ -16,12 +16,54 @@ use serde::de::DeserializeOwned;
 use trent_core::{Caller, Kms};
 use trent_wire::{ErrorCode, Operation, Validate};
 
+/// What the audit trail records of a hot-path call that succeeded, taken
+/// from its typed request and response instead of reading the body again.
+#[derive(Default)]
+pub struct Captured {
+    /// Set when the call succeeded and these are its facts.
+    pub done: bool,
+    /// `requestParameters` (JSON object text).
+    pub request_parameters: Option<String>,
+    /// The key the call used.
+    pub key_arn: Option<String>,
+}
+
 pub async fn dispatch(
     kms: &Kms,
     caller: &Caller,
     operation: Operation,
     body: &[u8],
+    captured: &mut Captured,
 ) -> Result<Vec<u8>, ApiError> {
+    use crate::audit::params;
+    // The hot path: its audit facts come from the typed values.
+    macro_rules! hot {
+        ($handler:path, $params:path) => {{
+            let request = parse(body)?;
+            let request_parameters = $params(&request);
+            let response = $handler(kms, caller, request).await?;
+            *captured = Captured {
+                done: true,
+                request_parameters,
+                key_arn: response.key_id.clone(),
+            };
+            respond(&response)
+        }};
+    }
+    match operation {
+        Operation::Encrypt => return hot!(crypto::encrypt, params::encrypt),
+        Operation::Decrypt => return hot!(crypto::decrypt, params::decrypt),
+        Operation::GenerateDataKey => {
+            return hot!(crypto::generate_data_key, params::generate_data_key);
+        }
+        Operation::GenerateDataKeyWithoutPlaintext => {
+            return hot!(
+                crypto::generate_data_key_without_plaintext,
+                params::generate_data_key_without_plaintext
+            );
+        }
+        _ => {}
+    }
     macro_rules! route {
         ($($op:ident => $handler:path),* $(,)?) => {
             match operation {
@@ -48,11 +90,7 @@ pub async fn dispatch(
         GetKeyLastUsage => keys::get_key_last_usage,
         RotateKeyOnDemand => keys::rotate_key_on_demand,
         ListKeyRotations => keys::list_key_rotations,
-        Encrypt => crypto::encrypt,
-        Decrypt => crypto::decrypt,
         ReEncrypt => crypto::re_encrypt,
-        GenerateDataKey => crypto::generate_data_key,
-        GenerateDataKeyWithoutPlaintext => crypto::generate_data_key_without_plaintext,
         GenerateRandom => crypto::generate_random,
         Sign => asymmetric::sign,
         Verify => asymmetric::verify,
