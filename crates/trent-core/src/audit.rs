@@ -21,11 +21,12 @@ use serde_json::Value;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use trent_crypto::SigningKey;
 
 pub mod block;
 pub mod lookup;
+mod queue;
 pub mod sink;
 pub mod usage;
 
@@ -463,15 +464,23 @@ pub fn chain_hash(prev_hash: &[u8], seq: i64, stored: &[u8]) -> [u8; 32] {
 /// and, by the prefix, across trails and restarts; no random draw per
 /// event.
 pub(crate) fn event_id(prefix: [u8; 8], seq: i64) -> String {
+    uuid_string(prefix, seq as u64)
+}
+
+/// A UUID (version 4 form) of a random 8-byte prefix and a counter below
+/// 2^62, as text: request and event ids without a random draw each.
+pub fn uuid_string(prefix: [u8; 8], n: u64) -> String {
     let mut bytes = [0u8; 16];
     bytes[..8].copy_from_slice(&prefix);
-    bytes[8..].copy_from_slice(&seq.to_be_bytes());
-    // The variant bits replace the top two bits of the seq, which are zero
-    // below 2^62 events.
+    bytes[8..].copy_from_slice(&n.to_be_bytes());
+    // The variant bits replace the top two bits of the counter, which are
+    // zero below 2^62.
+    let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
     uuid::Builder::from_random_bytes(bytes)
         .into_uuid()
         .hyphenated()
-        .to_string()
+        .encode_lower(&mut text)
+        .to_owned()
 }
 
 /// When the writer closes the chain with a digest.
@@ -509,21 +518,25 @@ pub struct AuditError(pub String);
 
 type Done = oneshot::Sender<Result<(), String>>;
 
-enum Msg {
-    Event(Box<AuditEvent>, Option<Done>),
-    Close(oneshot::Sender<()>),
-}
-
 /// Events queued at most, in memory, before callers wait for the writer.
 pub const QUEUE_CAPACITY: usize = 20_000;
 
-/// The queue in front of the audit writer. Cheap to clone.
+/// The queue in front of the audit writer. Cheap to clone; when the last
+/// clone is dropped the writer writes what is queued and stops.
 #[derive(Clone)]
 pub struct AuditLog {
-    tx: mpsc::Sender<Msg>,
-    /// Ends the writer's flush window early: someone waits for a commit.
-    urgent: Arc<tokio::sync::Notify>,
+    queue: Arc<queue::Queue>,
+    _last: Arc<CloseOnDrop>,
     stats: Arc<sink::AuditStats>,
+}
+
+/// Closes the queue when the last [`AuditLog`] clone goes.
+struct CloseOnDrop(Arc<queue::Queue>);
+
+impl Drop for CloseOnDrop {
+    fn drop(&mut self) {
+        self.0.close(None);
+    }
 }
 
 impl AuditLog {
@@ -549,12 +562,11 @@ impl AuditLog {
         store
             .meta_secret(usage::TRACKING_START_META, now.as_bytes())
             .await?;
-        let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
-        let urgent = Arc::new(tokio::sync::Notify::new());
+        let queue = Arc::new(queue::Queue::new(QUEUE_CAPACITY));
         let mut id_prefix = [0u8; 8];
         trent_crypto::random_bytes(&mut id_prefix).expect("the DRBG does not fail");
         let mut writer = Writer {
-            urgent: urgent.clone(),
+            queue: queue.clone(),
             id_prefix,
             store,
             signer,
@@ -580,8 +592,12 @@ impl AuditLog {
             // opportunity.
             writer.oldest_unsigned = Some(tokio::time::Instant::now());
         }
-        tokio::spawn(writer.run(rx));
-        Ok(Self { tx, urgent, stats })
+        tokio::spawn(writer.run());
+        Ok(Self {
+            _last: Arc::new(CloseOnDrop(queue.clone())),
+            queue,
+            stats,
+        })
     }
 
     /// The writer's counters and health.
@@ -591,19 +607,14 @@ impl AuditLog {
 
     /// Events queued and not yet taken by the writer.
     pub fn queue_depth(&self) -> usize {
-        self.tx.max_capacity() - self.tx.capacity()
+        self.queue.len()
     }
 
     /// Queues an event. Waits only while the queue is full (the writer
     /// behind the store by [`QUEUE_CAPACITY`] events): backpressure instead
     /// of unbounded memory or dropped events.
     pub async fn record(&self, event: AuditEvent) {
-        if self
-            .tx
-            .send(Msg::Event(Box::new(event), None))
-            .await
-            .is_err()
-        {
+        if self.queue.push(event, None).await.is_err() {
             tracing::error!("audit writer is gone: event dropped");
         }
     }
@@ -611,11 +622,10 @@ impl AuditLog {
     /// Queues an event and waits until its batch is committed.
     pub async fn record_durable(&self, event: AuditEvent) -> Result<(), AuditError> {
         let (done, wait) = oneshot::channel();
-        self.tx
-            .send(Msg::Event(Box::new(event), Some(done)))
+        self.queue
+            .push(event, Some(done))
             .await
             .map_err(|_| AuditError("the audit writer is gone".into()))?;
-        self.urgent.notify_one();
         match wait.await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(AuditError(e)),
@@ -627,15 +637,13 @@ impl AuditLog {
     /// stops the writer.
     pub async fn close(&self) {
         let (done, wait) = oneshot::channel();
-        if self.tx.send(Msg::Close(done)).await.is_ok() {
-            self.urgent.notify_one();
-            let _ = wait.await;
-        }
+        self.queue.close(Some(done));
+        let _ = wait.await;
     }
 }
 
 struct Writer {
-    urgent: Arc<tokio::sync::Notify>,
+    queue: Arc<queue::Queue>,
     /// The random first half of this writer's event ids.
     id_prefix: [u8; 8],
     store: Arc<dyn Store>,
@@ -651,75 +659,74 @@ struct Writer {
 }
 
 impl Writer {
-    async fn run(mut self, mut rx: mpsc::Receiver<Msg>) {
+    async fn run(mut self) {
         // The last batch was full: more is queued, so no window to wait.
         let mut backlog = false;
+        // Reused from batch to batch.
+        let mut batch = Vec::with_capacity(self.config.max_batch);
         loop {
-            let deadline = self.oldest_unsigned.map(|t| t + self.config.digest_every);
-            let first = tokio::select! {
-                msg = rx.recv() => msg,
-                _ = sleep_until(deadline) => {
-                    self.write(Vec::new(), true).await;
-                    continue;
-                }
-            };
-            let mut batch = Vec::new();
-            let mut closing = None;
-            match first {
-                None => {
-                    self.write(batch, true).await;
-                    return;
-                }
-                Some(Msg::Close(done)) => closing = Some(done),
-                Some(Msg::Event(e, done)) => {
-                    // Nobody waits for this one: let more gather (without
-                    // waking this task per event) until the window ends, a
-                    // mutation waits for its commit, or the server closes.
-                    if done.is_none() && !backlog {
-                        let window = tokio::time::sleep(self.config.flush_interval);
-                        tokio::select! {
-                            _ = window => {}
-                            _ = self.urgent.notified() => {}
-                        }
+            if !backlog && !self.queue.is_closed() {
+                let deadline = self.oldest_unsigned.map(|t| t + self.config.digest_every);
+                tokio::select! {
+                    _ = self.queue.work.notified() => {}
+                    _ = sleep_until(deadline) => {
+                        self.write(&mut batch, true).await;
+                        continue;
                     }
-                    batch.push((e, done));
+                }
+                // Let more gather (without waking this task per event)
+                // until the window ends, someone waits for a commit, or
+                // the queue closes.
+                tokio::select! {
+                    _ = tokio::time::sleep(self.config.flush_interval) => {}
+                    _ = self.queue.urgent.notified() => {}
                 }
             }
-            // Group commit: everything that queued up meanwhile goes in the
-            // same transaction.
-            while closing.is_none() && batch.len() < self.config.max_batch {
-                match rx.try_recv() {
-                    Ok(Msg::Event(e, done)) => batch.push((e, done)),
-                    Ok(Msg::Close(done)) => closing = Some(done),
-                    Err(_) => break,
+            if self.queue.is_closed() {
+                // Everything queued is written before the last digest.
+                loop {
+                    self.queue.drain(&mut batch, self.config.max_batch);
+                    if batch.is_empty() {
+                        break;
+                    }
+                    self.write(&mut batch, false).await;
                 }
-            }
-            if let Some(done) = closing {
-                // Whatever is still queued is written before the last digest.
-                while let Ok(Msg::Event(e, d)) = rx.try_recv() {
-                    batch.push((e, d));
+                self.write(&mut batch, true).await;
+                // Pushes that raced the close: their callers must not wait.
+                self.queue.drain(&mut batch, usize::MAX);
+                for done in batch.into_iter().filter_map(|i| i.done) {
+                    let _ = done.send(Err("the audit trail is closed".into()));
                 }
-                self.write(batch, true).await;
-                let _ = done.send(());
+                if let Some(done) = self.queue.take_closing() {
+                    let _ = done.send(());
+                }
                 return;
             }
-            backlog = batch.len() >= self.config.max_batch;
+            // Group commit: everything queued goes in one transaction.
+            self.queue.drain(&mut batch, self.config.max_batch);
+            backlog = batch.len() >= self.config.max_batch && !self.queue.is_empty();
+            if batch.is_empty() {
+                continue;
+            }
             let unsigned = self.next_seq - 1 - self.signed_through + batch.len() as i64;
             let due = unsigned >= self.config.digest_every_events
-                || deadline.is_some_and(|d| d <= tokio::time::Instant::now());
-            self.write(batch, due).await;
+                || self
+                    .oldest_unsigned
+                    .is_some_and(|t| t + self.config.digest_every <= tokio::time::Instant::now());
+            self.write(&mut batch, due).await;
         }
     }
 
     /// One transaction: the batch, and a digest through its end if `digest`
-    /// (and anything is unsigned).
-    async fn write(&mut self, batch: Vec<(Box<AuditEvent>, Option<Done>)>, digest: bool) {
+    /// (and anything is unsigned). Leaves `batch` empty.
+    async fn write(&mut self, batch: &mut Vec<queue::Item>, digest: bool) {
         let first = self.next_seq;
         let mut encoder = block::BlockEncoder::new(self.id_prefix);
         let mut prev = [0u8; 32];
         prev.copy_from_slice(&self.prev_hash);
         let mut times = (i64::MAX, i64::MIN);
-        for ((event, _), seq) in batch.iter().zip(first..) {
+        for (item, seq) in batch.iter().zip(first..) {
+            let event = &item.event;
             prev = encoder.push(event, seq, &prev);
             times = (times.0.min(event.time_ms), times.1.max(event.time_ms));
         }
@@ -747,7 +754,7 @@ impl Writer {
             events: encoder.events,
             hashes: encoder.hashes,
         });
-        let usage = usage::last_usage(batch.iter().map(|(e, _)| &**e).zip(first..), self.id_prefix);
+        let usage = usage::last_usage(batch.iter().map(|i| &i.event).zip(first..), self.id_prefix);
         let started = std::time::Instant::now();
         let result = self
             .store
@@ -760,7 +767,7 @@ impl Writer {
             let lines: Vec<String> = batch
                 .iter()
                 .zip(first..)
-                .map(|((e, _), seq)| e.to_json(&event_id(self.id_prefix, seq)))
+                .map(|(i, seq)| i.event.to_json(&event_id(self.id_prefix, seq)))
                 .collect();
             sink::after_commit(&mut self.stream, &lines, &self.stats);
         }
@@ -782,8 +789,8 @@ impl Writer {
                 Err(e.to_string())
             }
         };
-        for (_, done) in batch {
-            if let Some(done) = done {
+        for item in batch.drain(..) {
+            if let Some(done) = item.done {
                 let _ = done.send(outcome.clone());
             }
         }

@@ -88,15 +88,7 @@ impl RequestIds {
 
     fn next(&self) -> String {
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
-        let p = self.prefix;
-        format!(
-            "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
-            (p >> 32) as u32,
-            (p >> 16) as u16,
-            (p as u16) & 0xfff,
-            (n >> 48) as u16 & 0xfff,
-            n & 0xffff_ffff_ffff
-        )
+        trent_core::audit::uuid_string(self.prefix.to_be_bytes(), n)
     }
 }
 

@@ -84,7 +84,7 @@ struct Record<'a> {
     key_arns: Vec<Str<'a>>,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, Clone, Copy)]
 enum RecordActor<'a> {
     Caller {
         /// 0 root, 1 IAM user, 2 assumed role.
@@ -135,6 +135,10 @@ fn source_from(code: u8) -> Option<EventSource> {
 pub struct BlockEncoder<'a> {
     id_prefix: [u8; 8],
     table: HashMap<&'a str, u32, foldhash::fast::FixedState>,
+    /// The last caller (by `Arc` address: the batch's events keep it
+    /// alive) and its actor as later records name it, so a run of one
+    /// caller's events hashes its strings once.
+    last_caller: Option<(usize, RecordActor<'a>)>,
     /// The records, back to back.
     pub events: Vec<u8>,
     /// Their chain hashes.
@@ -147,6 +151,7 @@ impl<'a> BlockEncoder<'a> {
         Self {
             id_prefix,
             table: HashMap::default(),
+            last_caller: None,
             events: Vec::new(),
             hashes: Vec::new(),
         }
@@ -167,6 +172,59 @@ impl<'a> BlockEncoder<'a> {
         s.map(|s| self.str(s))
     }
 
+    /// A string of the table as a later record names it.
+    fn seen(&self, s: Str<'a>) -> Str<'a> {
+        match s {
+            Str::New(text) => Str::Seen(self.table[text]),
+            seen => seen,
+        }
+    }
+
+    fn caller(&mut self, identity: &'a Arc<Identity>) -> RecordActor<'a> {
+        let address = Arc::as_ptr(identity) as usize;
+        if let Some((last, actor)) = self.last_caller
+            && last == address
+        {
+            return actor;
+        }
+        let (kind, role_arn) = match &identity.kind {
+            PrincipalKind::Root => (0, None),
+            PrincipalKind::User => (1, None),
+            PrincipalKind::AssumedRole { role_arn } => (2, Some(role_arn.as_str())),
+        };
+        let actor = RecordActor::Caller {
+            kind,
+            role_arn: self.opt(role_arn),
+            user_id: self.str(&identity.user_id),
+            arn: self.str(&identity.principal_arn),
+            account: self.str(&identity.account),
+            access_key_id: self.str(&identity.access_key_id),
+            username: self.opt(identity.username.as_deref()),
+        };
+        if let RecordActor::Caller {
+            kind,
+            role_arn,
+            user_id,
+            arn,
+            account,
+            access_key_id,
+            username,
+        } = actor
+        {
+            let later = RecordActor::Caller {
+                kind,
+                role_arn: role_arn.map(|s| self.seen(s)),
+                user_id: self.seen(user_id),
+                arn: self.seen(arn),
+                account: self.seen(account),
+                access_key_id: self.seen(access_key_id),
+                username: username.map(|s| self.seen(s)),
+            };
+            self.last_caller = Some((address, later));
+        }
+        actor
+    }
+
     /// Appends `event` as event `seq` after `prev_hash`; returns its hash.
     pub fn push(&mut self, event: &'a AuditEvent, seq: i64, prev_hash: &[u8]) -> [u8; 32] {
         // Strings are numbered in the order they appear on the wire (the
@@ -176,22 +234,7 @@ impl<'a> BlockEncoder<'a> {
         let region = self.str(&event.region);
         let user_agent = self.opt(event.user_agent.as_deref());
         let actor = match &event.actor {
-            Actor::Caller(identity) => {
-                let (kind, role_arn) = match &identity.kind {
-                    PrincipalKind::Root => (0, None),
-                    PrincipalKind::User => (1, None),
-                    PrincipalKind::AssumedRole { role_arn } => (2, Some(role_arn.as_str())),
-                };
-                RecordActor::Caller {
-                    kind,
-                    role_arn: self.opt(role_arn),
-                    user_id: self.str(&identity.user_id),
-                    arn: self.str(&identity.principal_arn),
-                    account: self.str(&identity.account),
-                    access_key_id: self.str(&identity.access_key_id),
-                    username: self.opt(identity.username.as_deref()),
-                }
-            }
+            Actor::Caller(identity) => self.caller(identity),
             Actor::Unknown { access_key_id } => RecordActor::Unknown {
                 access_key_id: self.opt(access_key_id.as_deref()),
             },
@@ -424,4 +467,31 @@ pub fn record_spans(events: &[u8]) -> Vec<std::ops::Range<usize>> {
         at = end;
     }
     spans
+}
+
+#[cfg(test)]
+pub(crate) mod tests_support {
+    use super::*;
+
+    /// An event with every string set.
+    pub(crate) fn event() -> AuditEvent {
+        AuditEvent {
+            time_ms: 1,
+            source: EventSource::Kms,
+            name: "Encrypt".into(),
+            region: "us-east-1".into(),
+            source_ip: None,
+            user_agent: Some("agent".into()),
+            actor: Actor::Service {
+                account: "111122223333".into(),
+            },
+            request_parameters: None,
+            response_elements: None,
+            error: None,
+            request_id: None,
+            read_only: true,
+            service_event: false,
+            key_arns: Vec::new(),
+        }
+    }
 }

@@ -447,3 +447,57 @@ fn a_block_stores_repeated_strings_once_and_decodes_to_the_same_events() {
     assert_eq!(records.len(), 1);
     assert!(records[0].event_json.is_empty());
 }
+
+/// Runs of one caller reuse its strings; a caller that comes back after
+/// another still decodes to itself.
+#[test]
+fn callers_alternating_in_a_block_decode_to_themselves() {
+    let caller = |name: &str, kind: PrincipalKind| {
+        Actor::Caller(Arc::new(crate::model::Identity {
+            account: "111122223333".into(),
+            principal_arn: format!("arn:aws:iam::111122223333:user/{name}"),
+            user_id: format!("AIDA{name}"),
+            username: Some(name.into()),
+            kind,
+            access_key_id: format!("AKIA{name}"),
+            secret: zeroize::Zeroizing::new(Vec::new()),
+            session_token_sha256: None,
+            expires_ms: None,
+            policies: Vec::new(),
+        }))
+    };
+    let a = caller("alice", PrincipalKind::User);
+    let b = caller(
+        "bob",
+        PrincipalKind::AssumedRole {
+            role_arn: "arn:aws:iam::111122223333:role/r".into(),
+        },
+    );
+    let events: Vec<AuditEvent> = [&a, &a, &b, &a, &b, &b]
+        .into_iter()
+        .enumerate()
+        .map(|(i, actor)| AuditEvent {
+            actor: actor.clone(),
+            ..event(i as i64 + 1)
+        })
+        .collect();
+    let mut encoder = block::BlockEncoder::new([3; 8]);
+    let mut prev = [0u8; 32];
+    for (e, seq) in events.iter().zip(1..) {
+        prev = encoder.push(e, seq, &prev);
+    }
+    let stored = block::AuditBlock {
+        first_seq: 1,
+        last_seq: 6,
+        first_time_ms: 0,
+        last_time_ms: 0,
+        encoding: block::ENCODING_COMPACT,
+        events: encoder.events,
+        hashes: encoder.hashes,
+    };
+    let records = block::BlockDecoder::default().block(&stored, &[0; 32]);
+    assert_eq!(records.len(), 6);
+    for (r, e) in records.iter().zip(&events) {
+        assert_eq!(r.event_json, e.to_json(&r.event_id));
+    }
+}

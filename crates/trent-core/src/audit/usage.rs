@@ -41,6 +41,9 @@ pub fn last_usage<'a>(
     // Per key, its last event: found first, built once.
     let mut last: HashMap<Uuid, (&AuditEvent, i64), foldhash::fast::FixedState> =
         HashMap::default();
+    // Runs of events on one key (the common case under load) parse its ARN
+    // once.
+    let mut parsed: Option<(&str, Option<Uuid>)> = None;
     for (event, seq) in events {
         if event.source != EventSource::Kms
             || event.error.is_some()
@@ -50,10 +53,17 @@ pub fn last_usage<'a>(
             continue;
         }
         for arn in &event.key_arns {
-            if let Some(key_id) = arn
-                .rsplit_once(":key/")
-                .and_then(|(_, id)| Uuid::try_parse(id).ok())
-            {
+            let key_id = match parsed {
+                Some((text, id)) if text == arn => id,
+                _ => {
+                    let id = arn
+                        .rsplit_once(":key/")
+                        .and_then(|(_, id)| Uuid::try_parse(id).ok());
+                    parsed = Some((arn, id));
+                    id
+                }
+            };
+            if let Some(key_id) = key_id {
                 last.insert(key_id, (event, seq));
             }
         }
