@@ -721,7 +721,7 @@ impl Writer {
     /// (and anything is unsigned). Leaves `batch` empty.
     async fn write(&mut self, batch: &mut Vec<queue::Item>, digest: bool) {
         let first = self.next_seq;
-        let mut encoder = block::BlockEncoder::new(self.id_prefix);
+        let mut encoder = block::BlockEncoder::with_capacity(self.id_prefix, batch.len());
         let mut prev = [0u8; 32];
         prev.copy_from_slice(&self.prev_hash);
         let mut times = (i64::MAX, i64::MIN);
@@ -756,9 +756,12 @@ impl Writer {
         });
         let usage = usage::last_usage(batch.iter().map(|i| &i.event).zip(first..), self.id_prefix);
         let started = std::time::Instant::now();
+        // A mutation's event, or the last write: on disk before anyone is
+        // told.
+        let durable = self.queue.is_closed() || batch.iter().any(|i| i.done.is_some());
         let result = self
             .store
-            .append_audit(stored.as_ref(), digest.as_ref(), &usage)
+            .append_audit(stored, digest.as_ref(), &usage, durable)
             .await;
         self.stats.write_seconds.observe(started.elapsed());
         self.stats.store_result(batch.len(), result.is_ok());

@@ -171,12 +171,16 @@ pub trait Store: Send + Sync + 'static {
 
     /// Appends a block of audit events (continuing the trail) and,
     /// optionally, a digest, and records the keys' last usage, in one
-    /// transaction.
+    /// transaction. `durable`: someone waits for it (a mutation's event),
+    /// so it is on disk when this returns; otherwise it survives the
+    /// process being killed but may wait for a later sync to survive
+    /// power loss.
     async fn append_audit(
         &self,
-        block: Option<&AuditBlock>,
+        block: Option<AuditBlock>,
         digest: Option<&AuditDigest>,
         usage: &[KeyUsage],
+        durable: bool,
     ) -> Result<(), StoreError>;
     /// `LookupEvents`: one page of an account's events, newest first.
     async fn lookup_audit(&self, query: &AuditLookup) -> Result<Vec<AuditRecord>, StoreError>;

@@ -20,6 +20,12 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 /// The embedded store: one SQLite database file.
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// One connection with `synchronous=NORMAL`, for audit batches nobody
+    /// waits for (crypto operations, reads): their commit is in the WAL,
+    /// which survives the process being killed, without an fsync each;
+    /// the next fsync (any `pool` commit or checkpoint) makes them durable
+    /// against power loss too.
+    audit_pool: SqlitePool,
 }
 
 impl SqliteStore {
@@ -38,14 +44,19 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(10));
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await
             .map_err(backend)?;
         MIGRATOR
             .run(&pool)
             .await
             .map_err(|e| StoreError::Backend(Box::new(e)))?;
-        Ok(Self { pool })
+        let audit_pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.synchronous(SqliteSynchronous::Normal))
+            .await
+            .map_err(backend)?;
+        Ok(Self { pool, audit_pool })
     }
 }
 
@@ -811,11 +822,17 @@ impl Store for SqliteStore {
 
     async fn append_audit(
         &self,
-        block: Option<&AuditBlock>,
+        block: Option<AuditBlock>,
         digest: Option<&AuditDigest>,
         usage: &[KeyUsage],
+        durable: bool,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let pool = if durable {
+            &self.pool
+        } else {
+            &self.audit_pool
+        };
+        let mut tx = pool.begin().await.map_err(backend)?;
         // The batch is one block: one row, whatever its size.
         if let Some(b) = block {
             sqlx::query(
@@ -827,8 +844,8 @@ impl Store for SqliteStore {
             .bind(b.first_time_ms)
             .bind(b.last_time_ms)
             .bind(b.encoding)
-            .bind(&b.events)
-            .bind(&b.hashes)
+            .bind(b.events)
+            .bind(b.hashes)
             .execute(&mut *tx)
             .await
             .map_err(backend)?;

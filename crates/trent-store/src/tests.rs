@@ -255,7 +255,12 @@ async fn audit_blocks_read_back_from_any_position() {
             events: encoder.events,
             hashes: encoder.hashes,
         };
-        store.append_audit(Some(&block), None, &[]).await.unwrap();
+        // Both kinds of commit: durable (a mutation waits) and not.
+        let durable = batch == 1;
+        store
+            .append_audit(Some(block.clone()), None, &[], durable)
+            .await
+            .unwrap();
         blocks.push(block);
         next += batch;
     }

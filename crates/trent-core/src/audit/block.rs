@@ -148,12 +148,18 @@ pub struct BlockEncoder<'a> {
 impl<'a> BlockEncoder<'a> {
     /// A block (and segment) whose events' ids begin with `id_prefix`.
     pub fn new(id_prefix: [u8; 8]) -> Self {
+        Self::with_capacity(id_prefix, 0)
+    }
+
+    /// [`Self::new`] with room for about `events` events.
+    pub fn with_capacity(id_prefix: [u8; 8], events: usize) -> Self {
         Self {
             id_prefix,
             table: HashMap::default(),
             last_caller: None,
-            events: Vec::new(),
-            hashes: Vec::new(),
+            // Typical records after a segment's first: ~70 bytes.
+            events: Vec::with_capacity(events * 96 + 512),
+            hashes: Vec::with_capacity(events * 32),
         }
     }
 
