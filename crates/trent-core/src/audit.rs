@@ -721,15 +721,21 @@ impl Writer {
     /// (and anything is unsigned). Leaves `batch` empty.
     async fn write(&mut self, batch: &mut Vec<queue::Item>, digest: bool) {
         let first = self.next_seq;
-        let mut encoder = block::BlockEncoder::with_capacity(self.id_prefix, batch.len());
         let mut prev = [0u8; 32];
         prev.copy_from_slice(&self.prev_hash);
-        let mut times = (i64::MAX, i64::MIN);
-        for (item, seq) in batch.iter().zip(first..) {
-            let event = &item.event;
-            prev = encoder.push(event, seq, &prev);
-            times = (times.0.min(event.time_ms), times.1.max(event.time_ms));
-        }
+        // Encoding and hashing a window's events takes a while (~1 µs an
+        // event): a large batch goes to a blocking thread, so that no
+        // runtime worker (and the connections waiting on it) stalls for it.
+        let id_prefix = self.id_prefix;
+        let events = std::mem::take(batch);
+        let (events, block, prev) = if events.len() < 64 {
+            encode(events, id_prefix, first, prev)
+        } else {
+            tokio::task::spawn_blocking(move || encode(events, id_prefix, first, prev))
+                .await
+                .expect("encoding a block does not panic")
+        };
+        *batch = events;
         let last = first + batch.len() as i64 - 1;
         let digest = (digest && last > self.signed_through).then(|| {
             AuditDigest::sign(
@@ -745,15 +751,7 @@ impl Writer {
             self.oldest_unsigned = None;
             return;
         }
-        let stored = (!batch.is_empty()).then_some(block::AuditBlock {
-            first_seq: first,
-            last_seq: last,
-            first_time_ms: times.0,
-            last_time_ms: times.1,
-            encoding: block::ENCODING_COMPACT,
-            events: encoder.events,
-            hashes: encoder.hashes,
-        });
+        let stored = block;
         let usage = usage::last_usage(batch.iter().map(|i| &i.event).zip(first..), self.id_prefix);
         let started = std::time::Instant::now();
         // A mutation's event, or the last write: on disk before anyone is
@@ -798,6 +796,35 @@ impl Writer {
             }
         }
     }
+}
+
+/// A batch as a block (none if empty), and the hash of its last event.
+fn encode(
+    batch: Vec<queue::Item>,
+    id_prefix: [u8; 8],
+    first: i64,
+    mut prev: [u8; 32],
+) -> (Vec<queue::Item>, Option<block::AuditBlock>, [u8; 32]) {
+    if batch.is_empty() {
+        return (batch, None, prev);
+    }
+    let mut encoder = block::BlockEncoder::with_capacity(id_prefix, batch.len());
+    let mut times = (i64::MAX, i64::MIN);
+    for (item, seq) in batch.iter().zip(first..) {
+        let event = &item.event;
+        prev = encoder.push(event, seq, &prev);
+        times = (times.0.min(event.time_ms), times.1.max(event.time_ms));
+    }
+    let block = block::AuditBlock {
+        first_seq: first,
+        last_seq: first + batch.len() as i64 - 1,
+        first_time_ms: times.0,
+        last_time_ms: times.1,
+        encoding: block::ENCODING_COMPACT,
+        events: encoder.events,
+        hashes: encoder.hashes,
+    };
+    (batch, Some(block), prev)
 }
 
 async fn sleep_until(deadline: Option<tokio::time::Instant>) {
