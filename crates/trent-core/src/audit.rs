@@ -73,7 +73,8 @@ pub enum Actor {
 pub struct AuditEvent {
     pub time_ms: i64,
     pub source: EventSource,
-    pub name: String,
+    /// The operation (`Encrypt`, `CreateUser`, …): static for known ones.
+    pub name: std::borrow::Cow<'static, str>,
     pub region: String,
     pub source_ip: Option<IpAddr>,
     pub user_agent: Option<String>,

@@ -425,7 +425,7 @@ pub fn actor(caller: Option<&Caller>, claimed_access_key: Option<String>) -> Act
 #[allow(clippy::too_many_arguments)]
 pub fn api_event(
     source: EventSource,
-    name: String,
+    name: impl Into<std::borrow::Cow<'static, str>>,
     region: String,
     caller: Option<&Caller>,
     claimed: Option<String>,
@@ -434,6 +434,7 @@ pub fn api_event(
     request_id: &str,
     error: Option<(String, String)>,
 ) -> AuditEvent {
+    let name = name.into();
     AuditEvent {
         time_ms: trent_core::now_millis(),
         source,

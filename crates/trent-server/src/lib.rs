@@ -152,7 +152,7 @@ async fn run_due_work(state: &AppState) -> usize {
             log.record(trent_core::audit::AuditEvent {
                 time_ms: trent_core::now_millis(),
                 source: EventSource::Kms,
-                name: name.to_owned(),
+                name: name.into(),
                 region: key.region.clone(),
                 source_ip: None,
                 user_agent: None,
@@ -250,22 +250,18 @@ async fn handle(
         }
     };
     if let Some(log) = &state.audit {
-        let name = facts
-            .operation
-            .map(|op| op.name().to_owned())
-            .unwrap_or_else(|| facts.target.clone().unwrap_or_default());
+        let name: std::borrow::Cow<'static, str> = match facts.operation {
+            Some(op) => op.name().into(),
+            None => facts.target.take().unwrap_or_default().into(),
+        };
         let error = result
             .as_ref()
             .err()
             .map(|e| (e.code.as_str().to_owned(), e.message.clone()));
-        let region = match &facts.caller {
-            Some(c) => c.region.clone(),
-            None => facts.claimed_region.take().unwrap_or_default(),
-        };
         let mut event = audit::api_event(
             EventSource::Kms,
             name,
-            region,
+            String::new(),
             facts.caller.as_ref(),
             facts.claimed_access_key.take(),
             Some(peer.ip()),
@@ -291,6 +287,11 @@ async fn handle(
         event.request_parameters = kms.request_parameters;
         event.response_elements = kms.response_elements;
         event.key_arns = kms.key_arns;
+        // Taken, not copied: nothing reads the caller's region after this.
+        event.region = match &mut facts.caller {
+            Some(c) => std::mem::take(&mut c.region),
+            None => facts.claimed_region.take().unwrap_or_default(),
+        };
         // A mutation is acknowledged only once its event is committed; the
         // rest never wait for the disk.
         if result.is_ok() && !event.read_only && facts.operation.is_some() {
@@ -439,7 +440,7 @@ async fn handle_inner(
             return Err(e);
         }
     };
-    facts.caller = Some(caller.clone());
+    let caller = &*facts.caller.insert(caller);
     let Some(operation) = operation else {
         return Err(ApiError::new(
             ErrorCode::UnknownOperationException,
@@ -464,5 +465,5 @@ async fn handle_inner(
             "The audit trail cannot record this request now; retry later.",
         ));
     }
-    api::dispatch(&state.kms, &caller, operation, &body, &mut facts.captured).await
+    api::dispatch(&state.kms, caller, operation, &body, &mut facts.captured).await
 }

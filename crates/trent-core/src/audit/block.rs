@@ -380,7 +380,7 @@ impl BlockDecoder {
         let event = AuditEvent {
             time_ms: r.time_ms,
             source: source_from(r.source).ok_or(Undecodable)?,
-            name,
+            name: name.into(),
             region,
             source_ip: r.source_ip,
             user_agent,
@@ -445,7 +445,7 @@ impl BlockDecoder {
                 event_time_ms: event.time_ms,
                 key_arn: event.key_arns.first().cloned(),
                 principal_arn: event.principal_arn().map(str::to_owned),
-                event_name: event.name,
+                event_name: event.name.into_owned(),
                 stored: rest[..len].to_vec(),
                 prev_hash: Vec::new(),
                 hash: Vec::new(),

@@ -72,7 +72,7 @@ pub fn last_usage<'a>(
         .into_iter()
         .map(|(key_id, (event, seq))| KeyUsage {
             key_id,
-            operation: event.name.clone(),
+            operation: event.name.to_string(),
             time_ms: event.time_ms,
             event_id: super::event_id(id_prefix, seq),
             request_id: event.request_id.clone(),

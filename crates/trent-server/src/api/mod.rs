@@ -42,12 +42,13 @@ pub async fn dispatch(
             let request = parse(body)?;
             let request_parameters = $params(&request);
             let response = $handler(kms, caller, request).await?;
+            let body = respond(&response);
             *captured = Captured {
                 done: true,
                 request_parameters,
-                key_arn: response.key_id.clone(),
+                key_arn: response.key_id,
             };
-            respond(&response)
+            body
         }};
     }
     match operation {
