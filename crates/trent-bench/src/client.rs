@@ -401,28 +401,31 @@ impl Requester {
     }
 }
 
-/// `GET /health` on a fresh connection: true on 200.
-pub async fn health(addr: SocketAddr) -> bool {
-    async fn get(addr: SocketAddr) -> io::Result<u16> {
-        let mut stream = TcpStream::connect(addr).await?;
-        stream
-            .write_all(
-                format!("GET /health HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n")
-                    .as_bytes(),
-            )
-            .await?;
-        let mut buf = Vec::with_capacity(512);
-        loop {
-            if let Some((status, _, _)) = parse_response_head(&buf)? {
-                return Ok(status);
-            }
-            buf.reserve(512);
-            if stream.read_buf(&mut buf).await? == 0 || buf.len() > 64 * 1024 {
-                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "no response"));
-            }
+/// `GET path` on a fresh connection: the status and body.
+pub async fn get(addr: SocketAddr, path: &str) -> io::Result<(u16, Vec<u8>)> {
+    let mut stream = TcpStream::connect(addr).await?;
+    stream
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n").as_bytes(),
+        )
+        .await?;
+    let mut buf = Vec::with_capacity(4096);
+    loop {
+        if let Some((status, head, length)) = parse_response_head(&buf)?
+            && buf.len() >= head + length
+        {
+            return Ok((status, buf[head..head + length].to_vec()));
+        }
+        buf.reserve(4096);
+        if stream.read_buf(&mut buf).await? == 0 || buf.len() > 1024 * 1024 {
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "no response"));
         }
     }
-    matches!(get(addr).await, Ok(200))
+}
+
+/// `GET /health` on a fresh connection: true on 200.
+pub async fn health(addr: SocketAddr) -> bool {
+    matches!(get(addr, "/health").await, Ok((200, _)))
 }
 
 #[cfg(test)]

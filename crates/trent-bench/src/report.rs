@@ -120,6 +120,9 @@ pub struct Population {
     pub create_keys_per_sec: f64,
     /// Restart of the server the bench started, with the keys in its store.
     pub restart_to_health_ms: Option<f64>,
+    /// From `/health` until the key cache held every key (the cells start
+    /// then).
+    pub cache_warm_ms: Option<f64>,
     pub rss_kib_after_restart: Option<u64>,
     pub rss_kib_after_cells: Option<u64>,
     pub cells: Vec<PopulationCell>,
@@ -381,14 +384,17 @@ impl Report {
             let _ = writeln!(out);
             let _ = writeln!(
                 out,
-                "{} keys: created in {:.1} s ({} CreateKey/s); restart to /health {}; \
-                 RSS after restart {}, after the cells {}",
+                "{} keys: created in {:.1} s ({} CreateKey/s); restart to /health {}, \
+                 key cache warm {} later; RSS after restart {}, after the cells {}",
                 p.keys,
                 p.create_seconds,
                 fmt_rate(p.create_keys_per_sec),
                 p.restart_to_health_ms
                     .map(|ms| format!("{ms:.0} ms"))
                     .unwrap_or_else(|| "- (not restarted: --target)".into()),
+                p.cache_warm_ms
+                    .map(|ms| format!("{ms:.0} ms"))
+                    .unwrap_or_else(|| "-".into()),
                 fmt_mib(p.rss_kib_after_restart),
                 fmt_mib(p.rss_kib_after_cells),
             );

@@ -577,6 +577,7 @@ impl AuditLog {
             next_digest: 1,
             signed_through: 0,
             oldest_unsigned: None,
+            last_sync: std::time::Instant::now(),
             stream,
             stats: stats.clone(),
         };
@@ -655,9 +656,14 @@ struct Writer {
     next_digest: i64,
     signed_through: i64,
     oldest_unsigned: Option<tokio::time::Instant>,
+    /// The last commit that was synced to disk.
+    last_sync: std::time::Instant,
     stream: Option<sink::JsonLinesSink>,
     stats: Arc<sink::AuditStats>,
 }
+
+/// The longest a committed batch waits for a sync to disk (power loss).
+const SYNC_AT_LEAST_EVERY: Duration = Duration::from_secs(1);
 
 impl Writer {
     async fn run(mut self) {
@@ -755,9 +761,13 @@ impl Writer {
         let stored = block;
         let usage = usage::last_usage(batch.iter().map(|i| &i.event).zip(first..), self.id_prefix);
         let started = std::time::Instant::now();
-        // A mutation's event, or the last write: on disk before anyone is
-        // told.
-        let durable = self.queue.is_closed() || batch.iter().any(|i| i.done.is_some());
+        // A mutation's event, the last write, or a second since the last
+        // sync: on disk before anyone is told. Other batches are in the
+        // WAL (they survive the process being killed) and reach the disk
+        // with the next sync: power loss costs at most ~1 s of them.
+        let durable = self.queue.is_closed()
+            || batch.iter().any(|i| i.done.is_some())
+            || self.last_sync.elapsed() >= SYNC_AT_LEAST_EVERY;
         let result = self
             .store
             .append_audit(stored, digest.as_ref(), &usage, durable)
@@ -775,6 +785,9 @@ impl Writer {
         }
         let outcome = match result {
             Ok(()) => {
+                if durable {
+                    self.last_sync = std::time::Instant::now();
+                }
                 self.next_seq = last + 1;
                 self.prev_hash = prev.to_vec();
                 if let Some(d) = &digest {

@@ -190,6 +190,22 @@ pub fn render(state: &AppState) -> String {
         "Key lookups that loaded the key from the store.",
     );
     let _ = writeln!(out, "trent_key_cache_misses_total {misses}");
+    let (keys, warm) = state.kms.key_cache_fill();
+    for (name, help, value) in [
+        (
+            "trent_key_cache_keys",
+            "Keys held unsealed in the key cache.",
+            keys,
+        ),
+        (
+            "trent_key_cache_warm",
+            "1 once the cache holds every stored key (warmed at startup).",
+            usize::from(warm),
+        ),
+    ] {
+        header(&mut out, name, "gauge", help);
+        let _ = writeln!(out, "{name} {value}");
+    }
     if let Some(log) = &state.audit {
         let stats = log.stats();
         header(

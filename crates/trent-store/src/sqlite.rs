@@ -17,6 +17,10 @@ use uuid::Uuid;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
+/// Key-usage rows in one upsert (5 parameters each, well under SQLite's
+/// limit of 32,766).
+const USAGE_ROWS_PER_STATEMENT: usize = 500;
+
 /// The embedded store: one SQLite database file.
 pub struct SqliteStore {
     pool: SqlitePool,
@@ -865,21 +869,25 @@ impl Store for SqliteStore {
             .await
             .map_err(backend)?;
         }
-        for u in usage {
-            sqlx::query(
-                "INSERT INTO key_last_usage (key_id, operation, time_ms, event_id, request_id) \
-                 VALUES (?, ?, ?, ?, ?) ON CONFLICT (key_id) DO UPDATE SET \
+        // Many rows per statement: a batch on 100,000 keys touches hundreds,
+        // and each statement is a round trip to SQLite's thread.
+        for rows in usage.chunks(USAGE_ROWS_PER_STATEMENT) {
+            let mut insert = sqlx::QueryBuilder::new(
+                "INSERT INTO key_last_usage (key_id, operation, time_ms, event_id, request_id) ",
+            );
+            insert.push_values(rows, |mut row, u| {
+                row.push_bind(u.key_id.to_string())
+                    .push_bind(&u.operation)
+                    .push_bind(u.time_ms)
+                    .push_bind(&u.event_id)
+                    .push_bind(&u.request_id);
+            });
+            insert.push(
+                " ON CONFLICT (key_id) DO UPDATE SET \
                  operation = excluded.operation, time_ms = excluded.time_ms, \
                  event_id = excluded.event_id, request_id = excluded.request_id",
-            )
-            .bind(u.key_id.to_string())
-            .bind(&u.operation)
-            .bind(u.time_ms)
-            .bind(&u.event_id)
-            .bind(&u.request_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
+            );
+            insert.build().execute(&mut *tx).await.map_err(backend)?;
         }
         tx.commit().await.map_err(backend)
     }

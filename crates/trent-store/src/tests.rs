@@ -286,6 +286,40 @@ async fn audit_blocks_read_back_from_any_position() {
     let tail = store.audit_tail().await.unwrap().last_event.unwrap();
     assert_eq!(tail, (11, prev));
 
+    // Key usage: many keys in one upsert, then some of them again.
+    use trent_core::audit::usage::KeyUsage;
+    let usage = |n: u128, operation: &str| KeyUsage {
+        key_id: uuid::Uuid::from_u128(n),
+        operation: operation.into(),
+        time_ms: n as i64,
+        event_id: format!("e{n}"),
+        request_id: n.is_multiple_of(2).then(|| format!("r{n}")),
+    };
+    let first: Vec<KeyUsage> = (1..=1200).map(|n| usage(n, "Encrypt")).collect();
+    store.append_audit(None, None, &first, false).await.unwrap();
+    let again: Vec<KeyUsage> = (1000..=1002).map(|n| usage(n, "Decrypt")).collect();
+    store.append_audit(None, None, &again, true).await.unwrap();
+    for (n, operation) in [
+        (1, "Encrypt"),
+        (999, "Encrypt"),
+        (1001, "Decrypt"),
+        (1200, "Encrypt"),
+    ] {
+        let got = store
+            .key_last_usage(uuid::Uuid::from_u128(n))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(got, usage(n, operation));
+    }
+    assert_eq!(
+        store
+            .key_last_usage(uuid::Uuid::from_u128(5000))
+            .await
+            .unwrap(),
+        None
+    );
+
     let mut query = AuditLookup {
         account: "111122223333".into(),
         attribute: Some((LookupAttribute::EventName, "Encrypt".into())),

@@ -327,6 +327,8 @@ pub struct Kms {
     /// Key lookups answered by the cache, and those that went to the store.
     cache_hits: std::sync::atomic::AtomicU64,
     cache_misses: std::sync::atomic::AtomicU64,
+    /// [`Kms::warm_cache`] has loaded every stored key.
+    warm: std::sync::atomic::AtomicBool,
 }
 
 fn material_aad(id: &Uuid, version: u32) -> Vec<u8> {
@@ -377,6 +379,7 @@ impl Kms {
             key_counts: std::sync::Mutex::new(std::collections::HashMap::new()),
             cache_hits: Default::default(),
             cache_misses: Default::default(),
+            warm: Default::default(),
         })
     }
 
@@ -408,6 +411,14 @@ impl Kms {
     }
 
     /// Key-cache (hits, misses) since start, for `/metrics`.
+    /// Keys in the cache, and whether warming it has finished.
+    pub fn key_cache_fill(&self) -> (usize, bool) {
+        (
+            self.keys.len(),
+            self.warm.load(std::sync::atomic::Ordering::Acquire),
+        )
+    }
+
     pub fn key_cache_stats(&self) -> (u64, u64) {
         use std::sync::atomic::Ordering::Relaxed;
         (
@@ -608,6 +619,7 @@ impl Kms {
         loop {
             let page = self.store.load_keys(after, WARM_PAGE).await?;
             let Some(last) = page.last() else {
+                self.warm.store(true, std::sync::atomic::Ordering::Release);
                 return Ok(loaded);
             };
             after = Some(last.0.id);
@@ -623,6 +635,7 @@ impl Kms {
                 loaded += 1;
             }
             if !full {
+                self.warm.store(true, std::sync::atomic::Ordering::Release);
                 return Ok(loaded);
             }
         }
