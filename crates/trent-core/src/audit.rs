@@ -578,6 +578,8 @@ impl AuditLog {
             signed_through: 0,
             oldest_unsigned: None,
             last_sync: std::time::Instant::now(),
+            pending_usage: Default::default(),
+            usage_written: tokio::time::Instant::now(),
             stream,
             stats: stats.clone(),
         };
@@ -658,12 +660,19 @@ struct Writer {
     oldest_unsigned: Option<tokio::time::Instant>,
     /// The last commit that was synced to disk.
     last_sync: std::time::Instant,
+    /// Key usage of committed events, not yet written, by key.
+    pending_usage: std::collections::HashMap<uuid::Uuid, usage::KeyUsage>,
+    /// When key usage was last written.
+    usage_written: tokio::time::Instant,
     stream: Option<sink::JsonLinesSink>,
     stats: Arc<sink::AuditStats>,
 }
 
 /// The longest a committed batch waits for a sync to disk (power loss).
 const SYNC_AT_LEAST_EVERY: Duration = Duration::from_secs(1);
+
+/// How often key usage (GetKeyLastUsage) is written, at most.
+const USAGE_EVERY: Duration = Duration::from_secs(1);
 
 impl Writer {
     async fn run(mut self) {
@@ -673,7 +682,15 @@ impl Writer {
         let mut batch = Vec::with_capacity(self.config.max_batch);
         loop {
             if !backlog && !self.queue.is_closed() {
-                let deadline = self.oldest_unsigned.map(|t| t + self.config.digest_every);
+                // A digest due, or key usage waiting to be written.
+                let usage_deadline =
+                    (!self.pending_usage.is_empty()).then_some(self.usage_written + USAGE_EVERY);
+                let deadline = self
+                    .oldest_unsigned
+                    .map(|t| t + self.config.digest_every)
+                    .into_iter()
+                    .chain(usage_deadline)
+                    .min();
                 tokio::select! {
                     _ = self.queue.work.notified() => {}
                     _ = sleep_until(deadline) => {
@@ -754,12 +771,28 @@ impl Writer {
                 now_millis(),
             )
         });
-        if batch.is_empty() && digest.is_none() {
+        let usage_due = self.queue.is_closed() || self.usage_written.elapsed() >= USAGE_EVERY;
+        let usage_waiting = usage_due && !self.pending_usage.is_empty();
+        if batch.is_empty() && digest.is_none() && !usage_waiting {
             self.oldest_unsigned = None;
             return;
         }
         let stored = block;
-        let usage = usage::last_usage(batch.iter().map(|i| &i.event).zip(first..), self.id_prefix);
+        // Key usage (GetKeyLastUsage, eventually consistent) is written at
+        // most once a second: on 100,000 keys a batch touches hundreds of
+        // rows, and a row per key per batch rewrote most of the table's
+        // pages every 10 ms.
+        let batch_usage =
+            usage::last_usage(batch.iter().map(|i| &i.event).zip(first..), self.id_prefix);
+        let usage: Vec<usage::KeyUsage> = if usage_due {
+            let mut all = self.pending_usage.clone();
+            all.extend(batch_usage.iter().map(|u| (u.key_id, u.clone())));
+            let mut all: Vec<_> = all.into_values().collect();
+            all.sort_by_key(|u| u.key_id);
+            all
+        } else {
+            Vec::new()
+        };
         let started = std::time::Instant::now();
         // A mutation's event, the last write, or a second since the last
         // sync: on disk before anyone is told. Other batches are in the
@@ -787,6 +820,13 @@ impl Writer {
             Ok(()) => {
                 if durable {
                     self.last_sync = std::time::Instant::now();
+                }
+                if usage_due {
+                    self.pending_usage.clear();
+                    self.usage_written = tokio::time::Instant::now();
+                } else {
+                    self.pending_usage
+                        .extend(batch_usage.into_iter().map(|u| (u.key_id, u)));
                 }
                 self.next_seq = last + 1;
                 self.prev_hash = prev.to_vec();
