@@ -840,6 +840,10 @@ impl Writer {
                 Ok(())
             }
             Err(e) => {
+                if usage_due {
+                    // Kept for the next try, a second from now, not at once.
+                    self.usage_written = tokio::time::Instant::now();
+                }
                 tracing::error!(error = %e, events = batch.len(), "audit write failed; events lost");
                 Err(e.to_string())
             }
