@@ -366,6 +366,9 @@ def test_metrics_parse_and_count_requests(start_trent):
     assert [s.value for s in inf] == [3]
     assert sample(families, "trent_key_cache_hits") >= 3
     assert "trent_key_cache_misses" in families
+    # Warmed at startup (nothing to load on a new store), then filled on use.
+    assert sample(families, "trent_key_cache_warm") == 1
+    assert sample(families, "trent_key_cache_keys") >= 1
     assert sample(families, "trent_audit_queue_depth") >= 0 and "trent_audit_queue_depth" in families
     assert sample(families, "trent_audit_write_duration_seconds", "trent_audit_write_duration_seconds_count") >= 1
     assert sample(families, "trent_audit_write_failures", sink="store") == 0

@@ -474,30 +474,3 @@ pub fn record_spans(events: &[u8]) -> Vec<std::ops::Range<usize>> {
     }
     spans
 }
-
-#[cfg(test)]
-pub(crate) mod tests_support {
-    use super::*;
-
-    /// An event with every string set.
-    pub(crate) fn event() -> AuditEvent {
-        AuditEvent {
-            time_ms: 1,
-            source: EventSource::Kms,
-            name: "Encrypt".into(),
-            region: "us-east-1".into(),
-            source_ip: None,
-            user_agent: Some("agent".into()),
-            actor: Actor::Service {
-                account: "111122223333".into(),
-            },
-            request_parameters: None,
-            response_elements: None,
-            error: None,
-            request_id: None,
-            read_only: true,
-            service_event: false,
-            key_arns: Vec::new(),
-        }
-    }
-}

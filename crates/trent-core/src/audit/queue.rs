@@ -188,9 +188,10 @@ mod tests {
     use std::sync::Arc;
 
     fn event(n: i64) -> AuditEvent {
-        let mut event = crate::audit::block::tests_support::event();
-        event.time_ms = n;
-        event
+        AuditEvent {
+            time_ms: n,
+            ..crate::audit::tests::event(1)
+        }
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -207,7 +208,13 @@ mod tests {
         }
         // 40 pushes into 32 places: someone waits until the drain below.
         let mut seen = Vec::new();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         while seen.len() < 40 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "only {} of 40 events drained",
+                seen.len()
+            );
             tokio::time::timeout(std::time::Duration::from_secs(5), queue.work.notified())
                 .await
                 .ok();

@@ -1,7 +1,7 @@
 use super::*;
 use serde_json::json;
 
-fn event(n: i64) -> AuditEvent {
+pub(super) fn event(n: i64) -> AuditEvent {
     AuditEvent {
         time_ms: 1_700_000_000_000 + n,
         source: EventSource::Kms,

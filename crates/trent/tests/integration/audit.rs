@@ -27,6 +27,17 @@ fn trent(args: &[&str], data_dir: &Path) -> (bool, String, String) {
     )
 }
 
+/// `trent audit export`: its text and its events.
+fn export(data_dir: &Path) -> (String, Vec<serde_json::Value>) {
+    let (ok, text, err) = trent(&["audit", "export"], data_dir);
+    assert!(ok, "{err}");
+    let events = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    (text, events)
+}
+
 /// Every byte of every file under `dir`.
 fn all_bytes(dir: &Path) -> Vec<u8> {
     let mut out = Vec::new();
@@ -193,12 +204,7 @@ async fn every_call_is_audited_verifiably_and_without_secrets() {
     assert!(out.starts_with("OK: 7 events, "), "{out}");
     assert!(out.contains("signed through seq 7; 0 unsigned"), "{out}");
 
-    let (ok, export, err) = trent(&["audit", "export"], dir.path());
-    assert!(ok, "{err}");
-    let events: Vec<serde_json::Value> = export
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let (export, events) = export(dir.path());
     let names: Vec<&str> = events
         .iter()
         .map(|e| e["eventName"].as_str().unwrap())
@@ -415,12 +421,7 @@ async fn scheduled_deletion_and_rotation_are_audited_as_service_events() {
     drop(kms);
     server.stop();
 
-    let (ok, export, err) = trent(&["audit", "export"], dir.path());
-    assert!(ok, "{err}");
-    let events: Vec<serde_json::Value> = export
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let (export, events) = export(dir.path());
     for (name, key) in [("RotateKey", &rotating), ("DeleteKey", &doomed)] {
         let event = events
             .iter()
@@ -635,12 +636,7 @@ async fn failing_audit_stream_refuses_mutations_before_they_happen() {
     drop(kms);
     server.stop();
     // The store, the authoritative trail, has every call, the refusal too.
-    let (ok, export, err) = trent(&["audit", "export"], dir.path());
-    assert!(ok, "{err}");
-    let events: Vec<serde_json::Value> = export
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let (_, events) = export(dir.path());
     assert!(
         events.iter().any(
             |e| e["eventName"] == "CreateKey" && e["errorCode"] == "DependencyTimeoutException"
