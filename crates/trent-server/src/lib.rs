@@ -269,8 +269,7 @@ async fn handle(
             &request_id,
             error,
         );
-        let captured = std::mem::take(&mut facts.captured);
-        let kms = if captured.done && result.is_ok() {
+        let kms = if let Some(captured) = facts.captured.take() {
             audit::KmsFacts {
                 request_parameters: captured.request_parameters,
                 response_elements: None,
@@ -342,8 +341,8 @@ struct Facts {
     claimed_access_key: Option<String>,
     claimed_region: Option<String>,
     body: Bytes,
-    /// The hot path's facts, from its typed values.
-    captured: api::Captured,
+    /// The hot path's facts, from its typed values (set only on success).
+    captured: Option<api::Captured>,
 }
 
 /// The `User-Agent` header, bounded.

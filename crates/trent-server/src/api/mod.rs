@@ -18,10 +18,7 @@ use trent_wire::{ErrorCode, Operation, Validate};
 
 /// What the audit trail records of a hot-path call that succeeded, taken
 /// from its typed request and response instead of reading the body again.
-#[derive(Default)]
 pub struct Captured {
-    /// Set when the call succeeded and these are its facts.
-    pub done: bool,
     /// `requestParameters` (JSON object text).
     pub request_parameters: Option<String>,
     /// The key the call used.
@@ -33,7 +30,7 @@ pub async fn dispatch(
     caller: &Caller,
     operation: Operation,
     body: &[u8],
-    captured: &mut Captured,
+    captured: &mut Option<Captured>,
 ) -> Result<Vec<u8>, ApiError> {
     use crate::audit::params;
     // The hot path: its audit facts come from the typed values.
@@ -42,13 +39,12 @@ pub async fn dispatch(
             let request = parse(body)?;
             let request_parameters = $params(&request);
             let response = $handler(kms, caller, request).await?;
-            let body = respond(&response);
-            *captured = Captured {
-                done: true,
+            let body = respond(&response)?;
+            *captured = Some(Captured {
                 request_parameters,
                 key_arn: response.key_id,
-            };
-            body
+            });
+            Ok(body)
         }};
     }
     match operation {
