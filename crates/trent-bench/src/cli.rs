@@ -76,6 +76,11 @@ pub struct BenchArgs {
     /// with Encrypt on one hot key.
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub keys: usize,
+    /// With --target and --keys N: take N of the keys the server already
+    /// has (ListKeys) instead of creating them, to measure a population
+    /// again without rebuilding it.
+    #[arg(long, requires_all = ["target", "keys"])]
+    pub existing_keys: bool,
     /// Add CreateKey cells at 16 connections.
     #[arg(long)]
     pub create_key_cells: bool,
@@ -131,6 +136,7 @@ impl BenchArgs {
             baseline: !self.no_baseline,
             target,
             keys: self.keys,
+            existing_keys: self.existing_keys,
             create_key_cells: self.create_key_cells,
             audit_off: self.audit_off,
             exe: None,

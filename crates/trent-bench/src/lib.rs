@@ -83,6 +83,8 @@ pub struct BenchConfig {
     /// Create this many keys, then compare Encrypt on a random one of them
     /// with Encrypt on one hot key (0: skip).
     pub keys: usize,
+    /// Take the population from the target's ListKeys instead of creating it.
+    pub existing_keys: bool,
     /// Add CreateKey cells at 16 connections.
     pub create_key_cells: bool,
     /// Also run every cell on a second Trent started with
@@ -111,6 +113,7 @@ impl Default for BenchConfig {
             baseline: true,
             target: None,
             keys: 0,
+            existing_keys: false,
             create_key_cells: false,
             audit_off: false,
             exe: None,
@@ -635,9 +638,10 @@ pub async fn run(config: BenchConfig) -> anyhow::Result<Report> {
     })
 }
 
-/// Creates `config.keys` keys, restarts a server the bench started (to
-/// time startup with them in the store), and compares Encrypt on a random
-/// key of the population with Encrypt on one hot key.
+/// Creates `config.keys` keys (or, with `--existing-keys`, lists that many
+/// of the target's), restarts a server the bench started (to time startup
+/// with them in the store), and compares Encrypt on a random key of the
+/// population with Encrypt on one hot key.
 async fn population(
     config: &BenchConfig,
     trent: &mut Subject,
@@ -646,44 +650,14 @@ async fn population(
     progress: &mut Progress,
     clock: CpuClock,
 ) -> anyhow::Result<Population> {
-    progress.note(&format!("creating {} keys", config.keys));
-    let started = Instant::now();
-    // Generous bound: 20 keys/s at the least, and 60 s.
-    let deadline = started + Duration::from_secs(60 + config.keys as u64 / 20);
-    let created = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let ticker = progress.enabled.then(|| {
-        let created = created.clone();
-        let total = config.keys;
-        tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(Duration::from_secs(10)).await;
-                let n = created.load(std::sync::atomic::Ordering::Relaxed);
-                let secs = started.elapsed().as_secs_f64();
-                eprintln!(
-                    "           {n} of {total} keys after {secs:.0} s ({:.0}/s overall)",
-                    n as f64 / secs
-                );
-            }
-        })
-    });
-    let keys = load::create_keys(
-        &trent.endpoint,
-        config.client,
-        config.keys,
-        CREATE_KEY_CONNECTIONS,
-        deadline,
-        created,
-    )
-    .await;
-    if let Some(t) = ticker {
-        t.abort();
-    }
-    let keys = keys.context("creating the key population")?;
-    let create_seconds = started.elapsed().as_secs_f64();
-    progress.note(&format!(
-        "created {} keys in {create_seconds:.1} s",
-        keys.len()
-    ));
+    let (keys, create_seconds) = if config.existing_keys {
+        let keys = load::list_keys(&trent.endpoint, config.client, config.keys).await?;
+        progress.note(&format!("measuring {} existing keys", keys.len()));
+        (keys, None)
+    } else {
+        let (keys, seconds) = create_population(config, trent, progress).await?;
+        (keys, Some(seconds))
+    };
 
     let (mut restart_to_health_ms, mut rss_kib_after_restart) = (None, None);
     if let Some(server) = trent.managed.take() {
@@ -759,13 +733,60 @@ async fn population(
     Ok(Population {
         keys: keys.len(),
         create_seconds,
-        create_keys_per_sec: keys.len() as f64 / create_seconds,
+        create_keys_per_sec: create_seconds.map(|secs| keys.len() as f64 / secs),
         restart_to_health_ms,
         cache_warm_ms,
         rss_kib_after_restart,
         rss_kib_after_cells: trent.endpoint.pid.and_then(procfs::memory_kib).map(|m| m.0),
         cells,
     })
+}
+
+/// Creates `config.keys` keys; returns their ids and the seconds it took.
+async fn create_population(
+    config: &BenchConfig,
+    trent: &Subject,
+    progress: &mut Progress,
+) -> anyhow::Result<(Vec<String>, f64)> {
+    progress.note(&format!("creating {} keys", config.keys));
+    let started = Instant::now();
+    // Generous bound: 20 keys/s at the least, and 60 s.
+    let deadline = started + Duration::from_secs(60 + config.keys as u64 / 20);
+    let created = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let ticker = progress.enabled.then(|| {
+        let created = created.clone();
+        let total = config.keys;
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(10)).await;
+                let n = created.load(std::sync::atomic::Ordering::Relaxed);
+                let secs = started.elapsed().as_secs_f64();
+                eprintln!(
+                    "           {n} of {total} keys after {secs:.0} s ({:.0}/s overall)",
+                    n as f64 / secs
+                );
+            }
+        })
+    });
+    let keys = load::create_keys(
+        &trent.endpoint,
+        config.client,
+        config.keys,
+        CREATE_KEY_CONNECTIONS,
+        deadline,
+        created,
+    )
+    .await;
+    if let Some(t) = ticker {
+        t.abort();
+    }
+    let keys = keys.context("creating the key population")?;
+    let create_seconds = started.elapsed().as_secs_f64();
+    progress.note(&format!(
+        "created {} keys in {create_seconds:.1} s",
+        keys.len()
+    ));
+    Ok((keys, create_seconds))
 }
 
 /// Polls `/metrics` until `trent_key_cache_warm 1`; false on timeout (or a

@@ -436,6 +436,49 @@ pub fn blob(value: &Value, member: &str) -> anyhow::Result<Vec<u8>> {
         .with_context(|| format!("{member} is not base64"))
 }
 
+/// Up to `count` ids of the keys the server already has (ListKeys, paged);
+/// fails if it has fewer.
+pub async fn list_keys(
+    endpoint: &Endpoint,
+    client: ClientKind,
+    count: usize,
+) -> anyhow::Result<Vec<String>> {
+    let mut requester = Requester::connect(endpoint.addr, endpoint.creds.clone(), client).await?;
+    let mut ids = Vec::with_capacity(count);
+    let mut marker: Option<String> = None;
+    while ids.len() < count {
+        let mut body = json!({ "Limit": 1000 });
+        if let Some(m) = &marker {
+            body["Marker"] = json!(m);
+        }
+        let page = call_json(&mut requester, "ListKeys", &body).await?;
+        let keys = page
+            .get("Keys")
+            .and_then(Value::as_array)
+            .ok_or_else(|| anyhow!("ListKeys: no Keys"))?;
+        ids.extend(
+            keys.iter()
+                .filter_map(|k| k.get("KeyId").and_then(Value::as_str))
+                .take(count - ids.len())
+                .map(str::to_owned),
+        );
+        marker = page
+            .get("NextMarker")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        if marker.is_none() {
+            break;
+        }
+    }
+    if ids.len() < count {
+        bail!(
+            "--existing-keys: the server has {} keys, not {count}",
+            ids.len()
+        );
+    }
+    Ok(ids)
+}
+
 /// Creates `count` keys with CreateKey over `connections` connections;
 /// returns their ids. Bounded by `deadline`; each request is tried up to
 /// three times before the whole setup fails. `created` counts the keys made

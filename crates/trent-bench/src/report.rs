@@ -116,8 +116,9 @@ pub struct PopulationCell {
 #[derive(Debug, Clone, Serialize)]
 pub struct Population {
     pub keys: usize,
-    pub create_seconds: f64,
-    pub create_keys_per_sec: f64,
+    /// `None` when the population was listed (`--existing-keys`).
+    pub create_seconds: Option<f64>,
+    pub create_keys_per_sec: Option<f64>,
     /// Restart of the server the bench started, with the keys in its store.
     pub restart_to_health_ms: Option<f64>,
     /// From `/health` until the key cache held every key (the cells start
@@ -384,11 +385,16 @@ impl Report {
             let _ = writeln!(out);
             let _ = writeln!(
                 out,
-                "{} keys: created in {:.1} s ({} CreateKey/s); restart to /health {}, \
+                "{} keys: {}; restart to /health {}, \
                  key cache warm {} later; RSS after restart {}, after the cells {}",
                 p.keys,
-                p.create_seconds,
-                fmt_rate(p.create_keys_per_sec),
+                match p.create_seconds {
+                    Some(secs) => format!(
+                        "created in {secs:.1} s ({} CreateKey/s)",
+                        fmt_rate(p.keys as f64 / secs)
+                    ),
+                    None => "listed (--existing-keys), not created".to_owned(),
+                },
                 p.restart_to_health_ms
                     .map(|ms| format!("{ms:.0} ms"))
                     .unwrap_or_else(|| "- (not restarted: --target)".into()),
