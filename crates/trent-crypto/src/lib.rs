@@ -3,6 +3,8 @@
 //! * [`SymmetricKey`]: an AES-256-GCM key with random nonces; the raw bytes
 //!   are zeroized as soon as the key schedule is built, and the type has no
 //!   `Debug` that could print them.
+//! * [`AesKey`]: the same key kept as its bytes, its schedule built on use
+//!   and cached per thread: for servers that hold many keys.
 //! * [`blob`]: the versioned ciphertext-blob format that `Encrypt`,
 //!   `GenerateDataKey` and `ReEncrypt` return and `Decrypt` parses.
 //! * [`seal`]: sealing of key material under a root key (same AEAD, its own
@@ -11,10 +13,12 @@
 //!
 //! Nothing here does I/O or knows about HTTP, JSON or the store.
 
+pub mod aes;
 pub mod asymmetric;
 pub mod blob;
 pub mod seal;
 
+pub use aes::AesKey;
 use aws_lc_rs::aead::{AES_256_GCM, Aad, Nonce, RandomizedNonceKey};
 use zeroize::Zeroizing;
 
