@@ -453,6 +453,9 @@ pub struct AuditTail {
     pub last_event: Option<(i64, Vec<u8>)>,
     /// The last digest.
     pub last_digest: Option<AuditDigest>,
+    /// The seq through which the stored key usage covers the events (0:
+    /// none).
+    pub usage_through: i64,
 }
 
 /// The chain hash of an event, over its stored bytes.
@@ -471,17 +474,26 @@ pub(crate) fn event_id(prefix: [u8; 8], seq: i64) -> String {
 /// A UUID (version 4 form) of a random 8-byte prefix and a counter below
 /// 2^62, as text: request and event ids without a random draw each.
 pub fn uuid_string(prefix: [u8; 8], n: u64) -> String {
+    let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    counter_uuid(prefix, n)
+        .hyphenated()
+        .encode_lower(&mut text)
+        .to_owned()
+}
+
+/// The UUID that [`uuid_string`] writes.
+fn counter_uuid(prefix: [u8; 8], n: u64) -> uuid::Uuid {
     let mut bytes = [0u8; 16];
     bytes[..8].copy_from_slice(&prefix);
     bytes[8..].copy_from_slice(&n.to_be_bytes());
     // The variant bits replace the top two bits of the counter, which are
     // zero below 2^62.
-    let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
-    uuid::Builder::from_random_bytes(bytes)
-        .into_uuid()
-        .hyphenated()
-        .encode_lower(&mut text)
-        .to_owned()
+    uuid::Builder::from_random_bytes(bytes).into_uuid()
+}
+
+/// The UUID of the event id [`event_id`] writes.
+pub(crate) fn event_uuid(prefix: [u8; 8], seq: i64) -> uuid::Uuid {
+    counter_uuid(prefix, seq as u64)
 }
 
 /// When the writer closes the chain with a digest.
@@ -529,6 +541,7 @@ pub struct AuditLog {
     queue: Arc<queue::Queue>,
     _last: Arc<CloseOnDrop>,
     stats: Arc<sink::AuditStats>,
+    usage: Arc<usage::Tracker>,
 }
 
 /// Closes the queue when the last [`AuditLog`] clone goes.
@@ -578,8 +591,9 @@ impl AuditLog {
             signed_through: 0,
             oldest_unsigned: None,
             last_sync: std::time::Instant::now(),
-            pending_usage: Default::default(),
+            usage: Arc::new(usage::Tracker::default()),
             usage_written: tokio::time::Instant::now(),
+            usage_through: tail.usage_through,
             stream,
             stats: stats.clone(),
         };
@@ -596,12 +610,23 @@ impl AuditLog {
             // opportunity.
             writer.oldest_unsigned = Some(tokio::time::Instant::now());
         }
-        tokio::spawn(writer.run());
+        let usage = writer.usage.clone();
+        let last_event = writer.next_seq - 1;
+        tokio::spawn(async move {
+            writer.replay_usage(last_event).await;
+            writer.run().await
+        });
         Ok(Self {
             _last: Arc::new(CloseOnDrop(queue.clone())),
             queue,
             stats,
+            usage,
         })
+    }
+
+    /// Key usage not yet stored (`GetKeyLastUsage` looks here first).
+    pub fn usage(&self) -> Arc<usage::Tracker> {
+        self.usage.clone()
     }
 
     /// The writer's counters and health.
@@ -660,10 +685,12 @@ struct Writer {
     oldest_unsigned: Option<tokio::time::Instant>,
     /// The last commit that was synced to disk.
     last_sync: std::time::Instant,
-    /// Key usage of committed events, not yet written, by key.
-    pending_usage: std::collections::HashMap<uuid::Uuid, usage::KeyUsage>,
-    /// When key usage was last written.
+    /// Key usage of committed events, not yet stored.
+    usage: Arc<usage::Tracker>,
+    /// When key usage was last stored.
     usage_written: tokio::time::Instant,
+    /// The seq through which the stored key usage covers the events.
+    usage_through: i64,
     stream: Option<sink::JsonLinesSink>,
     stats: Arc<sink::AuditStats>,
 }
@@ -671,10 +698,44 @@ struct Writer {
 /// The longest a committed batch waits for a sync to disk (power loss).
 const SYNC_AT_LEAST_EVERY: Duration = Duration::from_secs(1);
 
-/// How often key usage (GetKeyLastUsage) is written, at most.
-const USAGE_EVERY: Duration = Duration::from_secs(1);
+/// How often key usage (GetKeyLastUsage) is stored, at most. Reads see
+/// usage in memory before it is stored; a crash costs a replay of this
+/// long's events at the next start.
+const USAGE_EVERY: Duration = Duration::from_secs(5);
+/// Stored events read per page when replaying key usage.
+const REPLAY_PAGE: usize = 5000;
 
 impl Writer {
+    /// Whether committed events are not yet covered by the stored usage.
+    fn usage_behind(&self) -> bool {
+        self.usage_through < self.next_seq - 1
+    }
+
+    /// Rebuilds the usage a crash left unstored: that of the stored events
+    /// after `usage_through` (through `last_event`), before any read of
+    /// usage is answered and before this writer commits anything.
+    async fn replay_usage(&mut self, last_event: i64) {
+        let mut after = self.usage_through;
+        while after < last_event {
+            let records = match self.store.audit_events(after, REPLAY_PAGE).await {
+                Ok(records) if !records.is_empty() => records,
+                Ok(_) => break,
+                Err(e) => {
+                    // Reads fall back to the stored usage, which is older.
+                    tracing::error!(error = %e, "replaying key usage failed");
+                    break;
+                }
+            };
+            self.usage.add_replayed(records.iter().flat_map(|r| {
+                serde_json::from_str::<Value>(&r.event_json)
+                    .map(|json| usage::usage_of_record(r.event_time_ms, &json))
+                    .unwrap_or_default()
+            }));
+            after = records.last().map_or(last_event, |r| r.seq);
+        }
+        self.usage.set_ready();
+    }
+
     async fn run(mut self) {
         // The last batch was full: more is queued, so no window to wait.
         let mut backlog = false;
@@ -682,9 +743,10 @@ impl Writer {
         let mut batch = Vec::with_capacity(self.config.max_batch);
         loop {
             if !backlog && !self.queue.is_closed() {
-                // A digest due, or key usage waiting to be written.
-                let usage_deadline =
-                    (!self.pending_usage.is_empty()).then_some(self.usage_written + USAGE_EVERY);
+                // A digest due, or key usage waiting to be stored.
+                let usage_deadline = self
+                    .usage_behind()
+                    .then_some(self.usage_written + USAGE_EVERY);
                 let deadline = self
                     .oldest_unsigned
                     .map(|t| t + self.config.digest_every)
@@ -771,28 +833,22 @@ impl Writer {
                 now_millis(),
             )
         });
-        let usage_due = self.queue.is_closed() || self.usage_written.elapsed() >= USAGE_EVERY;
-        let usage_waiting = usage_due && !self.pending_usage.is_empty();
-        if batch.is_empty() && digest.is_none() && !usage_waiting {
+        let usage_due = (self.queue.is_closed() || self.usage_written.elapsed() >= USAGE_EVERY)
+            && (self.usage_behind() || !batch.is_empty());
+        if batch.is_empty() && digest.is_none() && !usage_due {
             self.oldest_unsigned = None;
             return;
         }
         let stored = block;
-        // Key usage (GetKeyLastUsage, eventually consistent) is written at
-        // most once a second: on 100,000 keys a batch touches hundreds of
-        // rows, and a row per key per batch rewrote most of the table's
-        // pages every 10 ms.
-        let batch_usage =
-            usage::last_usage(batch.iter().map(|i| &i.event).zip(first..), self.id_prefix);
-        let usage: Vec<usage::KeyUsage> = if usage_due {
-            let mut all = self.pending_usage.clone();
-            all.extend(batch_usage.iter().map(|u| (u.key_id, u.clone())));
-            let mut all: Vec<_> = all.into_values().collect();
-            all.sort_by_key(|u| u.key_id);
-            all
+        // Key usage is stored every USAGE_EVERY at most (see `usage`), with
+        // this batch's, and the seq it covers through.
+        let batch_usage = usage::of_batch(batch.iter().map(|i| &i.event), first, self.id_prefix);
+        let usage = if usage_due {
+            self.usage.take_for_write(&batch_usage)
         } else {
             Vec::new()
         };
+        let usage_through = usage_due.then_some(last);
         let started = std::time::Instant::now();
         // A mutation's event, the last write, or a second since the last
         // sync: on disk before anyone is told. Other batches are in the
@@ -803,7 +859,7 @@ impl Writer {
             || self.last_sync.elapsed() >= SYNC_AT_LEAST_EVERY;
         let result = self
             .store
-            .append_audit(stored, digest.as_ref(), &usage, durable)
+            .append_audit(stored, digest.as_ref(), &usage, usage_through, durable)
             .await;
         self.stats.write_seconds.observe(started.elapsed());
         self.stats.store_result(batch.len(), result.is_ok());
@@ -822,11 +878,11 @@ impl Writer {
                     self.last_sync = std::time::Instant::now();
                 }
                 if usage_due {
-                    self.pending_usage.clear();
+                    self.usage.written(true);
                     self.usage_written = tokio::time::Instant::now();
+                    self.usage_through = last;
                 } else {
-                    self.pending_usage
-                        .extend(batch_usage.into_iter().map(|u| (u.key_id, u)));
+                    self.usage.add(batch_usage);
                 }
                 self.next_seq = last + 1;
                 self.prev_hash = prev.to_vec();
@@ -841,7 +897,9 @@ impl Writer {
             }
             Err(e) => {
                 if usage_due {
-                    // Kept for the next try, a second from now, not at once.
+                    // Kept for the next try, USAGE_EVERY from now, not at
+                    // once.
+                    self.usage.written(false);
                     self.usage_written = tokio::time::Instant::now();
                 }
                 tracing::error!(error = %e, events = batch.len(), "audit write failed; events lost");

@@ -232,7 +232,7 @@ pub struct Page<T> {
 pub struct KeyLastUsage {
     pub key: KeyRecord,
     /// `None`: no successful cryptographic operation since tracking began.
-    pub last: Option<crate::audit::usage::KeyUsage>,
+    pub last: Option<crate::audit::usage::Usage>,
     /// When Trent began tracking usage (Unix milliseconds).
     pub tracking_start_ms: i64,
 }

@@ -1,6 +1,6 @@
 use crate::audit::block::AuditBlock;
 use crate::audit::lookup::AuditLookup;
-use crate::audit::usage::KeyUsage;
+use crate::audit::usage::{KeyUsage, Usage};
 use crate::audit::{AuditDigest, AuditRecord, AuditTail};
 use crate::model::{
     AliasRecord, Credential, DueWork, EntityKind, GrantRecord, IamEntity, KeyRecord, RotationRecord,
@@ -170,8 +170,8 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_grant(&self, key_id: Uuid, grant_id: &str) -> Result<bool, StoreError>;
 
     /// Appends a block of audit events (continuing the trail) and,
-    /// optionally, a digest, and records the keys' last usage, in one
-    /// transaction. `durable`: someone waits for it (a mutation's event),
+    /// optionally, a digest, and records the keys' last usage (and, if
+    /// given, the seq it covers the events through), in one transaction. `durable`: someone waits for it (a mutation's event),
     /// so it is on disk when this returns; otherwise it survives the
     /// process being killed but may wait for a later sync to survive
     /// power loss.
@@ -180,12 +180,13 @@ pub trait Store: Send + Sync + 'static {
         block: Option<AuditBlock>,
         digest: Option<&AuditDigest>,
         usage: &[KeyUsage],
+        usage_through: Option<i64>,
         durable: bool,
     ) -> Result<(), StoreError>;
     /// `LookupEvents`: one page of an account's events, newest first.
     async fn lookup_audit(&self, query: &AuditLookup) -> Result<Vec<AuditRecord>, StoreError>;
-    /// A key's last successful cryptographic operation, if tracked.
-    async fn key_last_usage(&self, key_id: Uuid) -> Result<Option<KeyUsage>, StoreError>;
+    /// A key's last successful cryptographic operation, as stored.
+    async fn key_last_usage(&self, key_id: Uuid) -> Result<Option<Usage>, StoreError>;
     /// Audit events with `seq > after_seq`, in seq order.
     async fn audit_events(
         &self,

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 use trent_core::audit::block::{AuditBlock, BlockDecoder};
 use trent_core::audit::lookup::AuditLookup;
-use trent_core::audit::usage::KeyUsage;
+use trent_core::audit::usage::{Id, KeyUsage, Usage};
 use trent_core::audit::{AuditDigest, AuditRecord, AuditTail};
 use trent_core::{
     AliasRecord, Credential, DueWork, EntityKind, GrantRecord, IamEntity, KeyRecord,
@@ -335,7 +335,6 @@ impl Store for SqliteStore {
             "DELETE FROM aliases WHERE target = ?",
             "DELETE FROM grants WHERE key_id = ?",
             "DELETE FROM key_rotations WHERE key_id = ?",
-            "DELETE FROM key_last_usage WHERE key_id = ?",
             "DELETE FROM keys WHERE id = ?",
         ] {
             sqlx::query(statement)
@@ -829,6 +828,7 @@ impl Store for SqliteStore {
         block: Option<AuditBlock>,
         digest: Option<&AuditDigest>,
         usage: &[KeyUsage],
+        usage_through: Option<i64>,
         durable: bool,
     ) -> Result<(), StoreError> {
         let pool = if durable {
@@ -873,21 +873,35 @@ impl Store for SqliteStore {
         // and each statement is a round trip to SQLite's thread.
         for rows in usage.chunks(USAGE_ROWS_PER_STATEMENT) {
             let mut insert = sqlx::QueryBuilder::new(
-                "INSERT INTO key_last_usage (key_id, operation, time_ms, event_id, request_id) ",
+                "INSERT INTO key_usage (key_id, operation, time_ms, event_id, request_id) ",
             );
             insert.push_values(rows, |mut row, u| {
-                row.push_bind(u.key_id.to_string())
-                    .push_bind(&u.operation)
-                    .push_bind(u.time_ms)
-                    .push_bind(&u.event_id)
-                    .push_bind(&u.request_id);
+                row.push_bind(u.key_id.as_bytes().to_vec())
+                    .push_bind(u.last.operation())
+                    .push_bind(u.last.time_ms)
+                    .push_bind(IdColumn(&u.last.event_id))
+                    .push_bind(u.last.request_id.as_ref().map(IdColumn));
             });
             insert.push(
                 " ON CONFLICT (key_id) DO UPDATE SET \
                  operation = excluded.operation, time_ms = excluded.time_ms, \
                  event_id = excluded.event_id, request_id = excluded.request_id",
             );
-            insert.build().execute(&mut *tx).await.map_err(backend)?;
+            // Not kept prepared: a statement of hundreds of rows is large,
+            // and the row count (so the text) varies from write to write.
+            insert
+                .build()
+                .persistent(false)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+        }
+        if let Some(seq) = usage_through {
+            sqlx::query("INSERT OR REPLACE INTO key_usage_through (id, seq) VALUES (1, ?)")
+                .bind(seq)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
         }
         tx.commit().await.map_err(backend)
     }
@@ -931,21 +945,28 @@ impl Store for SqliteStore {
         Ok(out)
     }
 
-    async fn key_last_usage(&self, key_id: Uuid) -> Result<Option<KeyUsage>, StoreError> {
+    async fn key_last_usage(&self, key_id: Uuid) -> Result<Option<Usage>, StoreError> {
         let row = sqlx::query(
-            "SELECT operation, time_ms, event_id, request_id FROM key_last_usage WHERE key_id = ?",
+            "SELECT operation, time_ms, event_id, request_id FROM key_usage WHERE key_id = ?",
         )
-        .bind(key_id.to_string())
+        .bind(key_id.as_bytes().as_slice())
         .fetch_optional(&self.pool)
         .await
         .map_err(backend)?;
-        Ok(row.map(|r| KeyUsage {
-            key_id,
-            operation: r.get("operation"),
-            time_ms: r.get("time_ms"),
-            event_id: r.get("event_id"),
-            request_id: r.get("request_id"),
-        }))
+        let Some(r) = row else {
+            return Ok(None);
+        };
+        let operation: String = r.get("operation");
+        let usage = Usage::new(
+            &operation,
+            r.get("time_ms"),
+            id_from_row(&r, "event_id")?
+                .ok_or_else(|| StoreError::Corrupt(format!("key {key_id}: usage without event")))?,
+            id_from_row(&r, "request_id")?,
+        );
+        usage
+            .map(Some)
+            .ok_or_else(|| StoreError::Corrupt(format!("key {key_id}: usage of {operation}")))
     }
 
     async fn audit_events(
@@ -1021,11 +1042,57 @@ impl Store for SqliteStore {
         .map_err(backend)?
         .as_ref()
         .map(digest_from_row);
+        let usage_through = sqlx::query_scalar("SELECT seq FROM key_usage_through WHERE id = 1")
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?
+            .unwrap_or(0);
         Ok(AuditTail {
             last_event,
             last_digest,
+            usage_through,
         })
     }
+}
+
+/// An event or request id as stored: 16 bytes for a UUID, text otherwise.
+struct IdColumn<'a>(&'a Id);
+
+impl sqlx::Type<sqlx::Sqlite> for IdColumn<'_> {
+    fn type_info() -> sqlx::sqlite::SqliteTypeInfo {
+        <Vec<u8> as sqlx::Type<sqlx::Sqlite>>::type_info()
+    }
+}
+
+impl<'q> sqlx::Encode<'q, sqlx::Sqlite> for IdColumn<'_> {
+    fn encode_by_ref(
+        &self,
+        buf: &mut Vec<sqlx::sqlite::SqliteArgumentValue<'q>>,
+    ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+        match self.0 {
+            Id::Uuid(uuid) => {
+                <Vec<u8> as sqlx::Encode<sqlx::Sqlite>>::encode(uuid.as_bytes().to_vec(), buf)
+            }
+            Id::Text(text) => <String as sqlx::Encode<sqlx::Sqlite>>::encode(text.to_string(), buf),
+        }
+    }
+}
+
+/// An id column ([`IdColumn`]) read back.
+fn id_from_row(row: &SqliteRow, column: &str) -> Result<Option<Id>, StoreError> {
+    use sqlx::{TypeInfo, ValueRef};
+    let value = row.try_get_raw(column).map_err(backend)?;
+    if value.is_null() {
+        return Ok(None);
+    }
+    if value.type_info().name() == "BLOB" {
+        let bytes: Vec<u8> = row.get(column);
+        let uuid = Uuid::from_slice(&bytes)
+            .map_err(|_| StoreError::Corrupt(format!("{column} of {} bytes", bytes.len())))?;
+        return Ok(Some(Id::Uuid(uuid)));
+    }
+    let text: String = row.get(column);
+    Ok(Some(Id::parse(&text)))
 }
 
 /// The events of an `audit_blocks` row: (seq, JSON, chain hash). A block

@@ -258,7 +258,7 @@ async fn audit_blocks_read_back_from_any_position() {
         // Both kinds of commit: durable (a mutation waits) and not.
         let durable = batch == 1;
         store
-            .append_audit(Some(block.clone()), None, &[], durable)
+            .append_audit(Some(block.clone()), None, &[], None, durable)
             .await
             .unwrap();
         blocks.push(block);
@@ -286,23 +286,43 @@ async fn audit_blocks_read_back_from_any_position() {
     let tail = store.audit_tail().await.unwrap().last_event.unwrap();
     assert_eq!(tail, (11, prev));
 
-    // Key usage: many keys in one upsert, then some of them again.
-    use trent_core::audit::usage::KeyUsage;
-    let usage = |n: u128, operation: &str| KeyUsage {
-        key_id: uuid::Uuid::from_u128(n),
-        operation: operation.into(),
-        time_ms: n as i64,
-        event_id: format!("e{n}"),
-        request_id: n.is_multiple_of(2).then(|| format!("r{n}")),
+    // Key usage: many keys in one upsert, then some of them again; ids
+    // that are UUIDs (stored as 16 bytes) and ids that are not (as text).
+    use trent_core::audit::usage::{Id, KeyUsage, Usage};
+    let usage = |n: u128, operation: &str| {
+        let event_id = match n % 3 {
+            0 => Id::Text(format!("e{n}").into()),
+            _ => Id::Uuid(uuid::Uuid::from_u128(n << 64)),
+        };
+        Usage::new(
+            operation,
+            n as i64,
+            event_id,
+            n.is_multiple_of(2).then(|| Id::parse(&format!("r{n}"))),
+        )
+        .unwrap()
     };
-    let first: Vec<KeyUsage> = (1..=1200).map(|n| usage(n, "Encrypt")).collect();
-    store.append_audit(None, None, &first, false).await.unwrap();
-    let again: Vec<KeyUsage> = (1000..=1002).map(|n| usage(n, "Decrypt")).collect();
-    store.append_audit(None, None, &again, true).await.unwrap();
+    let row = |n: u128, operation: &str| KeyUsage {
+        key_id: uuid::Uuid::from_u128(n),
+        last: usage(n, operation),
+    };
+    assert_eq!(store.audit_tail().await.unwrap().usage_through, 0);
+    let first: Vec<KeyUsage> = (1..=1200).map(|n| row(n, "Encrypt")).collect();
+    store
+        .append_audit(None, None, &first, None, false)
+        .await
+        .unwrap();
+    let again: Vec<KeyUsage> = (1000..=1002).map(|n| row(n, "Decrypt")).collect();
+    store
+        .append_audit(None, None, &again, Some(11), true)
+        .await
+        .unwrap();
+    assert_eq!(store.audit_tail().await.unwrap().usage_through, 11);
     for (n, operation) in [
         (1, "Encrypt"),
         (999, "Encrypt"),
         (1001, "Decrypt"),
+        (1002, "Decrypt"),
         (1200, "Encrypt"),
     ] {
         let got = store

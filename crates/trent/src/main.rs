@@ -222,6 +222,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .await
             .context("starting the audit trail")?;
     let kms = Kms::open(store, root, identities.clone(), config, clock).await?;
+    kms.track_usage(audit_log.usage());
 
     let regions = args.regions.clone();
     let mut state = trent_server::AppState::new(kms, identities, regions);

@@ -320,10 +320,10 @@ fn key_usage_keeps_the_last_successful_tracked_operation_per_key() {
     re_encrypt.name = "ReEncrypt".into();
     re_encrypt.key_arns.push(event(4).key_arns[0].clone());
     let events = [event(1), failed, describe, event(2), re_encrypt, event(4)];
-    let usage = usage::last_usage(events.iter().zip(1..), [7; 8]);
+    let usage = usage::of_batch(events.iter(), 1, [7; 8]).rows();
     let got: Vec<(uuid::Uuid, &str, String)> = usage
         .iter()
-        .map(|u| (u.key_id, u.operation.as_str(), u.event_id.clone()))
+        .map(|u| (u.key_id, u.last.operation(), u.last.event_id.to_string()))
         .collect();
     let id = |seq| event_id([7; 8], seq);
     assert_eq!(
@@ -335,7 +335,41 @@ fn key_usage_keeps_the_last_successful_tracked_operation_per_key() {
             (key(4), "Encrypt", id(6)),
         ]
     );
-    assert_eq!(usage[1].request_id.as_deref(), Some("req-2"));
+    assert_eq!(
+        usage[1].last.request_id.as_ref().map(|id| id.to_string()),
+        Some("req-2".into())
+    );
+    // The same usage, read back from the events' CloudTrail records (the
+    // replay after a crash).
+    let replayed: Vec<usage::KeyUsage> = events
+        .iter()
+        .zip(1..)
+        .flat_map(|(e, seq)| {
+            let json: Value = serde_json::from_str(&e.to_json(&id(seq))).unwrap();
+            usage::usage_of_record(e.time_ms, &json)
+        })
+        .collect();
+    let mut last: std::collections::BTreeMap<uuid::Uuid, usage::KeyUsage> = Default::default();
+    for u in replayed {
+        last.insert(u.key_id, u);
+    }
+    assert_eq!(last.into_values().collect::<Vec<_>>(), usage);
+}
+
+#[test]
+fn ids_are_16_bytes_when_they_are_canonical_uuids() {
+    use usage::Id;
+    let uuid = "0f3b2c1a-9d8e-4f7a-8b6c-5d4e3f2a1b0c";
+    assert!(matches!(Id::parse(uuid), Id::Uuid(_)));
+    assert_eq!(Id::parse(uuid).to_string(), uuid);
+    for text in [
+        "req-2",
+        "0F3B2C1A-9D8E-4F7A-8B6C-5D4E3F2A1B0C",
+        "0f3b2c1a9d8e4f7a8b6c5d4e3f2a1b0c",
+    ] {
+        assert_eq!(Id::parse(text), Id::Text(text.into()));
+        assert_eq!(Id::parse(text).to_string(), text);
+    }
 }
 
 /// Accepts `budget` bytes, then fails until given more.

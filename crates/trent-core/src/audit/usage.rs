@@ -1,85 +1,321 @@
 //! The last successful cryptographic operation per key, for
 //! `GetKeyLastUsage`: derived by the audit writer from the events it
-//! commits (it sees every event and assigns the event ids), and written in
-//! the same store transaction as those events. The request path does no
-//! extra work for it.
+//! commits (it sees every event and assigns the event ids). The request
+//! path does no extra work for it.
+//!
+//! [`Tracker`] holds the usage of committed events in memory until the
+//! writer stores it, every [`super::USAGE_EVERY`] at most, in the
+//! transaction of a batch of events, with the seq it covers through
+//! (`key_usage_through`). Reads look in memory first, so an answer is as
+//! fresh as the trail. Storing less often matters on many keys: traffic
+//! spread over 100,000 keys changes most of the table's pages at every
+//! write. A crash loses the unstored part, and the writer's next start
+//! [`replays`](usage_of_record) it from the events after
+//! `key_usage_through` before any read is answered.
 
 use super::{AuditEvent, EventSource};
+use serde_json::Value;
 use std::collections::HashMap;
+use std::sync::Mutex;
 use uuid::Uuid;
 
 /// Name (in the store's `meta` table) of the time usage tracking began:
 /// Unix milliseconds as decimal text, set once at the first start.
 pub const TRACKING_START_META: &str = "key-usage-tracking-start";
 
-/// A key's last successful cryptographic operation.
+/// The model's `KeyLastUsageTrackingOperation`: the operations tracked.
+const TRACKED: [&str; 14] = [
+    "Decrypt",
+    "DeriveSharedSecret",
+    "Encrypt",
+    "GenerateDataKey",
+    "GenerateDataKeyPair",
+    "GenerateDataKeyPairWithoutPlaintext",
+    "GenerateDataKeyWithoutPlaintext",
+    "GenerateMac",
+    "ReEncrypt",
+    "Sign",
+    "Verify",
+    "VerifyMac",
+    "Encapsulate",
+    "Decapsulate",
+];
+
+/// Whether GetKeyLastUsage tracks an operation.
+pub fn is_tracked(name: &str) -> bool {
+    tracked(name).is_some()
+}
+
+fn tracked(name: &str) -> Option<u8> {
+    TRACKED.iter().position(|t| *t == name).map(|i| i as u8)
+}
+
+/// An event or request id: a UUID (every id Trent makes) in 16 bytes, or
+/// any other text as it came.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Id {
+    Uuid(Uuid),
+    Text(Box<str>),
+}
+
+impl Id {
+    pub fn parse(text: &str) -> Self {
+        match Uuid::try_parse(text) {
+            // Only the canonical form: the text must come back unchanged.
+            Ok(uuid) if text.len() == uuid::fmt::Hyphenated::LENGTH && text == uuid.to_string() => {
+                Id::Uuid(uuid)
+            }
+            _ => Id::Text(text.into()),
+        }
+    }
+}
+
+impl std::fmt::Display for Id {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Id::Uuid(uuid) => uuid.hyphenated().fmt(f),
+            Id::Text(text) => f.write_str(text),
+        }
+    }
+}
+
+/// A key's last successful cryptographic operation (64 bytes; no heap for
+/// Trent's own ids).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Usage {
+    operation: u8,
+    pub time_ms: i64,
+    /// The CloudTrail `eventID` of the event that recorded it.
+    pub event_id: Id,
+    /// The `x-amzn-RequestId` of the call.
+    pub request_id: Option<Id>,
+}
+
+impl Usage {
+    /// `None` if `operation` is not tracked.
+    pub fn new(
+        operation: &str,
+        time_ms: i64,
+        event_id: Id,
+        request_id: Option<Id>,
+    ) -> Option<Self> {
+        Some(Self {
+            operation: tracked(operation)?,
+            time_ms,
+            event_id,
+            request_id,
+        })
+    }
+
+    /// `Encrypt`, `Decrypt`, … (the model's `KeyLastUsageTrackingOperation`).
+    pub fn operation(&self) -> &'static str {
+        TRACKED[self.operation as usize]
+    }
+}
+
+/// A row of the stored table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyUsage {
     pub key_id: Uuid,
-    /// `Encrypt`, `Decrypt`, … (the model's `KeyLastUsageTrackingOperation`).
-    pub operation: String,
-    pub time_ms: i64,
-    /// The CloudTrail `eventID` of the event that recorded it.
-    pub event_id: String,
-    /// The `x-amzn-RequestId` of the call.
-    pub request_id: Option<String>,
+    pub last: Usage,
 }
 
-/// Whether GetKeyLastUsage tracks an operation (the model's
-/// `KeyLastUsageTrackingOperation`).
-pub fn is_tracked(name: &str) -> bool {
-    !trent_wire::KeyLastUsageTrackingOperation::from(name).is_unknown()
+type Map = HashMap<Uuid, Usage, foldhash::fast::FixedState>;
+
+/// Usage not yet stored, shared by the writer and `GetKeyLastUsage`. Its
+/// lock is taken once per committed batch and once per GetKeyLastUsage,
+/// never by a request on the hot path.
+#[derive(Default)]
+pub struct Tracker {
+    maps: Mutex<Maps>,
+    /// Set once the writer has replayed what a crash left unstored.
+    ready: tokio::sync::watch::Sender<bool>,
 }
 
-/// The key usages of a batch of events, with their seqs (event ids are
-/// `id_prefix` and the seq): per key, the latest successful tracked
+#[derive(Default)]
+struct Maps {
+    /// Committed events' usage since the last store write began.
+    recent: Map,
+    /// Usage being written now (kept readable until it is stored).
+    writing: Map,
+}
+
+impl Tracker {
+    /// The unstored usage of `key_id`, once replay is done; `None`: ask the
+    /// store.
+    pub async fn get(&self, key_id: Uuid) -> Option<Usage> {
+        let mut ready = self.ready.subscribe();
+        // Only fails if the tracker is gone, and `self` is it.
+        let _ = ready.wait_for(|r| *r).await;
+        let maps = self.maps.lock().expect("usage lock");
+        maps.recent
+            .get(&key_id)
+            .or_else(|| maps.writing.get(&key_id))
+            .cloned()
+    }
+
+    pub(super) fn set_ready(&self) {
+        self.ready.send_replace(true);
+    }
+
+    /// Adds the usage of committed events (newer than what is held).
+    pub(super) fn add(&self, usage: Batch) {
+        let mut maps = self.maps.lock().expect("usage lock");
+        if maps.recent.is_empty() {
+            maps.recent = usage.0;
+        } else {
+            maps.recent.extend(usage.0);
+        }
+    }
+
+    /// Adds replayed usage, in event order.
+    pub(super) fn add_replayed(&self, usage: impl Iterator<Item = KeyUsage>) {
+        let mut maps = self.maps.lock().expect("usage lock");
+        maps.recent.extend(usage.map(|u| (u.key_id, u.last)));
+    }
+
+    /// Drops a deleted key's usage (its stored row went with the key).
+    pub fn forget(&self, key_id: Uuid) {
+        let mut maps = self.maps.lock().expect("usage lock");
+        maps.recent.remove(&key_id);
+        maps.writing.remove(&key_id);
+    }
+
+    /// Moves the held usage aside for a store write and returns the rows to
+    /// write: it and `batch` (the events committed with it), sorted by key.
+    /// Reads still see the held usage until [`Self::written`].
+    pub(super) fn take_for_write(&self, batch: &Batch) -> Vec<KeyUsage> {
+        let mut maps = self.maps.lock().expect("usage lock");
+        let maps = &mut *maps;
+        std::mem::swap(&mut maps.recent, &mut maps.writing);
+        let mut rows: Vec<KeyUsage> = maps
+            .writing
+            .iter()
+            .filter(|(key_id, _)| !batch.0.contains_key(key_id))
+            .chain(&batch.0)
+            .map(|(key_id, last)| KeyUsage {
+                key_id: *key_id,
+                last: last.clone(),
+            })
+            .collect();
+        rows.sort_unstable_by_key(|u| u.key_id);
+        rows
+    }
+
+    /// The write that [`Self::take_for_write`] began ended: stored, or
+    /// failed (its usage waits for the next write, under what came since).
+    pub(super) fn written(&self, stored: bool) {
+        let mut maps = self.maps.lock().expect("usage lock");
+        let maps = &mut *maps;
+        if !stored {
+            for (key_id, usage) in maps.writing.drain() {
+                maps.recent.entry(key_id).or_insert(usage);
+            }
+        }
+        // Freed, not cleared: on many keys it is megabytes, idle until the
+        // next write.
+        maps.writing = Map::default();
+    }
+}
+
+/// The usage of a batch of events, per key the last.
+#[derive(Default)]
+pub struct Batch(Map);
+
+/// The usage of events (in seq order, the first at `first_seq`; event ids
+/// are `id_prefix` and the seq): per key, the last successful tracked
 /// operation (ReEncrypt counts for both keys).
-pub fn last_usage<'a>(
-    events: impl Iterator<Item = (&'a AuditEvent, i64)>,
+pub fn of_batch<'a>(
+    events: impl Iterator<Item = &'a AuditEvent>,
+    first_seq: i64,
     id_prefix: [u8; 8],
-) -> Vec<KeyUsage> {
-    // Per key, its last event: found first, built once.
-    let mut last: HashMap<Uuid, (&AuditEvent, i64), foldhash::fast::FixedState> =
-        HashMap::default();
+) -> Batch {
+    let mut last = Map::default();
     // Runs of events on one key (the common case under load) parse its ARN
     // once.
     let mut parsed: Option<(&str, Option<Uuid>)> = None;
-    for (event, seq) in events {
-        if event.source != EventSource::Kms
-            || event.error.is_some()
-            || event.service_event
-            || !is_tracked(&event.name)
-        {
+    for (event, seq) in events.zip(first_seq..) {
+        if event.source != EventSource::Kms || event.error.is_some() || event.service_event {
             continue;
         }
+        let Some(operation) = tracked(&event.name) else {
+            continue;
+        };
         for arn in &event.key_arns {
             let key_id = match parsed {
                 Some((text, id)) if text == arn => id,
                 _ => {
-                    let id = arn
-                        .rsplit_once(":key/")
-                        .and_then(|(_, id)| Uuid::try_parse(id).ok());
+                    let id = key_id_of(arn);
                     parsed = Some((arn, id));
                     id
                 }
             };
             if let Some(key_id) = key_id {
-                last.insert(key_id, (event, seq));
+                let usage = Usage {
+                    operation,
+                    time_ms: event.time_ms,
+                    event_id: Id::Uuid(super::event_uuid(id_prefix, seq)),
+                    request_id: event.request_id.as_deref().map(Id::parse),
+                };
+                last.insert(key_id, usage);
             }
         }
     }
-    let mut out: Vec<KeyUsage> = last
+    Batch(last)
+}
+
+impl Batch {
+    /// The rows, sorted by key (tests).
+    #[cfg(test)]
+    pub fn rows(&self) -> Vec<KeyUsage> {
+        let mut rows: Vec<KeyUsage> = self
+            .0
+            .iter()
+            .map(|(key_id, last)| KeyUsage {
+                key_id: *key_id,
+                last: last.clone(),
+            })
+            .collect();
+        rows.sort_unstable_by_key(|u| u.key_id);
+        rows
+    }
+}
+
+/// The key id at the end of a KMS key ARN.
+fn key_id_of(arn: &str) -> Option<Uuid> {
+    arn.rsplit_once(":key/")
+        .and_then(|(_, id)| Uuid::try_parse(id).ok())
+}
+
+/// The usage a stored event shows (replay after a crash): what
+/// [`Tracker::record`] took from the live event. `time_ms` is the event's
+/// time as stored (its JSON has whole seconds).
+pub fn usage_of_record(time_ms: i64, record: &Value) -> Vec<KeyUsage> {
+    let text = |pointer: &str| record.pointer(pointer).and_then(Value::as_str);
+    let recorded = text("/eventSource") == Some(EventSource::Kms.as_str())
+        && record.get("errorCode").is_none()
+        && text("/eventType") != Some("AwsServiceEvent");
+    let (true, Some(name), Some(event_id)) = (recorded, text("/eventName"), text("/eventID"))
+    else {
+        return Vec::new();
+    };
+    let resources = record.get("resources").and_then(Value::as_array);
+    resources
         .into_iter()
-        .map(|(key_id, (event, seq))| KeyUsage {
-            key_id,
-            operation: event.name.to_string(),
-            time_ms: event.time_ms,
-            event_id: super::event_id(id_prefix, seq),
-            request_id: event.request_id.clone(),
+        .flatten()
+        .filter_map(|r| key_id_of(r.get("ARN")?.as_str()?))
+        .filter_map(|key_id| {
+            Some(KeyUsage {
+                key_id,
+                last: Usage::new(
+                    name,
+                    time_ms,
+                    Id::parse(event_id),
+                    text("/requestID").map(Id::parse),
+                )?,
+            })
         })
-        .collect();
-    out.sort_by_key(|u| u.key_id);
-    out
+        .collect()
 }
 
 /// Parses the stored tracking start.

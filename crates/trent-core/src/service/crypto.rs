@@ -44,7 +44,7 @@ impl Kms {
             key_id: *key.record.id.as_bytes(),
             material_version: version,
         };
-        Ok(blob::seal(header, material, context, plaintext)?)
+        Ok(material.with(|material| blob::seal(header, material, context, plaintext))?)
     }
 
     pub async fn encrypt(
@@ -156,8 +156,9 @@ impl Kms {
             .materials
             .get(header.material_version)
             .ok_or_else(invalid_ciphertext)?;
-        let plaintext =
-            blob::open(ciphertext, material, context).map_err(|_| invalid_ciphertext())?;
+        let plaintext = material
+            .with(|material| blob::open(ciphertext, material, context))
+            .map_err(|_| invalid_ciphertext())?;
         Ok((plaintext, key.record.arn.clone()))
     }
 

@@ -315,7 +315,14 @@ impl Kms {
             &RequestFacts::default(),
             None,
         )?;
-        let last = self.store.key_last_usage(key.record.id).await?;
+        let unstored = match self.usage.get() {
+            Some(tracker) => tracker.get(key.record.id).await,
+            None => None,
+        };
+        let last = match unstored {
+            Some(usage) => Some(usage),
+            None => self.store.key_last_usage(key.record.id).await?,
+        };
         // Set at the audit writer's first start; if no writer ever ran,
         // tracking starts now.
         let now = crate::model::now_millis().to_string();

@@ -15,7 +15,7 @@ impl Kms {
         require_rotatable(&current.record)?;
         let version = current.record.current_material + 1;
         let bytes = SymmetricKey::generate_bytes()?;
-        let symmetric = SymmetricKey::from_bytes(bytes.as_ref())?;
+        let symmetric = AesKey::from_bytes(bytes.as_ref())?;
         let sealed = SealedMaterialRow {
             version,
             sealed: self
@@ -165,6 +165,9 @@ impl Kms {
             return Ok(None);
         }
         self.store.delete_key(id).await?;
+        if let Some(usage) = self.usage.get() {
+            usage.forget(id);
+        }
         self.release_key_slot(&record.account, &record.region);
         self.keys.pin().remove(&id);
         let aliases = self.aliases.pin();

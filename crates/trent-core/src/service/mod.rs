@@ -25,9 +25,9 @@ use crate::policy;
 use crate::store::{RootKey, Store, StoreError};
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use trent_crypto::SymmetricKey;
 use trent_crypto::asymmetric::{HmacKey, MacAlgorithm, PairSpec, PairUsage, PrivateKey};
 use trent_crypto::blob::{self, BlobHeader};
+use trent_crypto::{AesKey, SymmetricKey};
 use trent_policy::{Outcome, Policy, PolicyKind, ResourceOutcome};
 use trent_wire::{KeySpec, KeyState, KeyUsageType, OriginType};
 use uuid::Uuid;
@@ -109,31 +109,30 @@ fn compile_policy(document: &str) -> Result<Policy, KmsError> {
 /// A key's unsealed material. Symmetric keys keep every version (index =
 /// version - 1); asymmetric and HMAC keys have one version and never rotate.
 enum Materials {
-    Symmetric(Vec<Arc<SymmetricKey>>),
+    Symmetric(Box<[AesKey]>),
     /// Boxed, like `Hmac`: both are far larger than the symmetric variant.
     Pair(Box<PrivateKey>),
     Hmac(Box<HmacKey>),
 }
 
 impl Materials {
-    fn get(&self, version: u32) -> Option<&SymmetricKey> {
+    fn get(&self, version: u32) -> Option<&AesKey> {
         let Materials::Symmetric(versions) = self else {
             return None;
         };
         (version as usize)
             .checked_sub(1)
             .and_then(|i| versions.get(i))
-            .map(|k| k.as_ref())
     }
 
     /// These versions and one more (symmetric keys only).
-    fn with(&self, next: SymmetricKey) -> Materials {
+    fn with(&self, next: AesKey) -> Materials {
         let mut all = match self {
-            Materials::Symmetric(versions) => versions.clone(),
+            Materials::Symmetric(versions) => versions.to_vec(),
             Materials::Pair(_) | Materials::Hmac(_) => Vec::new(),
         };
-        all.push(Arc::new(next));
-        Materials::Symmetric(all)
+        all.push(next);
+        Materials::Symmetric(all.into())
     }
 
     fn pair(&self) -> Option<&PrivateKey> {
@@ -212,9 +211,7 @@ fn material_of(record: &KeyRecord, bytes: &[u8]) -> Result<Materials, KmsError> 
         )))
     };
     match spec_kind(&record.key_spec).map_err(|_| corrupt())? {
-        SpecKind::Symmetric => Ok(Materials::Symmetric(vec![Arc::new(
-            SymmetricKey::from_bytes(bytes)?,
-        )])),
+        SpecKind::Symmetric => Ok(Materials::Symmetric(Box::new([AesKey::from_bytes(bytes)?]))),
         SpecKind::Pair(spec) => {
             let usage = pair_usage(&record.key_usage).ok_or_else(corrupt)?;
             Ok(Materials::Pair(Box::new(
@@ -329,6 +326,8 @@ pub struct Kms {
     cache_misses: std::sync::atomic::AtomicU64,
     /// [`Kms::warm_cache`] has loaded every stored key.
     warm: std::sync::atomic::AtomicBool,
+    /// Key usage the audit writer has not stored yet ([`Kms::track_usage`]).
+    usage: std::sync::OnceLock<Arc<crate::audit::usage::Tracker>>,
 }
 
 fn material_aad(id: &Uuid, version: u32) -> Vec<u8> {
@@ -380,6 +379,7 @@ impl Kms {
             cache_hits: Default::default(),
             cache_misses: Default::default(),
             warm: Default::default(),
+            usage: Default::default(),
         })
     }
 
@@ -536,7 +536,7 @@ impl Kms {
                 .root
                 .unseal(&material_aad(&id, row.version), &row.sealed)?;
             match material_of(&record, &bytes)? {
-                Materials::Symmetric(mut one) => versions.append(&mut one),
+                Materials::Symmetric(one) => versions.extend(one),
                 other if rows.len() == 1 => single = Some(other),
                 _ => {
                     return Err(KmsError::internal(StoreError::Corrupt(format!(
@@ -545,7 +545,7 @@ impl Kms {
                 }
             }
         }
-        let materials = single.unwrap_or(Materials::Symmetric(versions));
+        let materials = single.unwrap_or(Materials::Symmetric(versions.into()));
         let mut record = record;
         let (text, policy) = self.compiled_policy(&record.policy)?;
         record.policy = text;
@@ -608,6 +608,12 @@ impl Kms {
         if let Some(count) = counts.get_mut(&(account.to_owned(), region.to_owned())) {
             *count = count.saturating_sub(1);
         }
+    }
+
+    /// Answers GetKeyLastUsage from `tracker` (the audit writer's usage not
+    /// yet stored) before the store. Set once, at startup.
+    pub fn track_usage(&self, tracker: Arc<crate::audit::usage::Tracker>) {
+        let _ = self.usage.set(tracker);
     }
 
     /// Loads every key into the cache, a page at a time, so that the first

@@ -205,10 +205,10 @@ pub(super) async fn get_key_last_usage(
     Ok(GetKeyLastUsageResponse {
         key_id: Some(key.arn.clone()),
         key_last_usage: report.last.map(|u| KeyLastUsageData {
-            operation: Some(u.operation.as_str().into()),
+            operation: Some(u.operation().into()),
             timestamp: Some(seconds(u.time_ms)),
-            cloud_trail_event_id: Some(u.event_id),
-            kms_request_id: u.request_id,
+            cloud_trail_event_id: Some(u.event_id.to_string()),
+            kms_request_id: u.request_id.map(|id| id.to_string()),
         }),
         // The later of the key's creation and the start of tracking.
         tracking_start_date: Some(seconds(report.tracking_start_ms.max(key.created_ms))),

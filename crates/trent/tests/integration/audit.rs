@@ -561,6 +561,47 @@ async fn get_key_last_usage_names_the_last_crypto_event() {
         out.key_last_usage.unwrap().operation.unwrap().as_str(),
         "ReEncrypt"
     );
+
+    // Usage is stored every few seconds, and shown from memory before
+    // then; after a crash the next start replays it from the trail. Here
+    // the server dies a moment after its start, before its first store of
+    // usage: only the replay can know of this Decrypt.
+    let kms = server.client();
+    let decrypted = kms
+        .decrypt()
+        .ciphertext_blob(
+            kms.encrypt()
+                .key_id(&b)
+                .plaintext(Blob::new("y"))
+                .send()
+                .await
+                .unwrap()
+                .ciphertext_blob
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let request_id = decrypted.request_id().unwrap().to_owned();
+    let is_decrypt = |o: &aws_sdk_kms::operation::get_key_last_usage::GetKeyLastUsageOutput| {
+        o.key_last_usage
+            .as_ref()
+            .and_then(|u| u.kms_request_id.as_deref())
+            == Some(request_id.as_str())
+    };
+    let before = last_usage_when(&kms, &b, is_decrypt).await;
+    assert!(is_decrypt(&before), "{before:?}");
+    drop(kms);
+    server.kill();
+    let server = Server::start_in(dir.path(), &[]);
+    let after = server
+        .client()
+        .get_key_last_usage()
+        .key_id(&b)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(after.key_last_usage, before.key_last_usage);
 }
 
 /// `GET /metrics` over a raw connection.
