@@ -18,6 +18,7 @@ use crate::model::{Identity, PrincipalKind, now_millis};
 use crate::store::{Store, StoreError};
 use serde::Serialize;
 use serde_json::Value;
+use std::borrow::Cow;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,6 +30,38 @@ pub mod lookup;
 mod queue;
 pub mod sink;
 pub mod usage;
+
+pub use usage::Id;
+
+/// Distinct strings [`intern`] keeps, at most.
+const INTERNED_MAX: usize = 1024;
+/// Longer strings are not interned.
+const INTERNED_LEN_MAX: usize = 256;
+
+/// A string that repeats from request to request (a region, a user agent)
+/// as a `&'static str`: events then carry no heap string of it, which the
+/// writer would free on another thread (a cache miss for the next
+/// allocation there). The first [`INTERNED_MAX`] distinct ones are kept
+/// for the process's life (at most ~256 KiB); later ones stay owned.
+pub fn intern(text: &str) -> Cow<'static, str> {
+    static SEEN: std::sync::LazyLock<papaya::HashSet<&'static str>> =
+        std::sync::LazyLock::new(papaya::HashSet::new);
+    static COUNT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let seen = SEEN.pin();
+    if let Some(found) = seen.get(text) {
+        return Cow::Borrowed(found);
+    }
+    if text.len() > INTERNED_LEN_MAX
+        || COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) >= INTERNED_MAX
+    {
+        return Cow::Owned(text.to_owned());
+    }
+    let kept: &'static str = Box::leak(text.into());
+    // A racing insert of the same text may leave this copy unused: a few
+    // bytes, counted against the bound.
+    seen.insert(kept);
+    Cow::Borrowed(kept)
+}
 
 /// Name of the sealed Ed25519 signing key in the store's `meta` table.
 pub const SIGNING_KEY_META: &str = "audit-signing-key";
@@ -75,9 +108,11 @@ pub struct AuditEvent {
     pub source: EventSource,
     /// The operation (`Encrypt`, `CreateUser`, …): static for known ones.
     pub name: std::borrow::Cow<'static, str>,
-    pub region: String,
+    /// Interned ([`intern`]) when it came with a request.
+    pub region: Cow<'static, str>,
     pub source_ip: Option<IpAddr>,
-    pub user_agent: Option<String>,
+    /// Interned ([`intern`]) when it came with a request.
+    pub user_agent: Option<Cow<'static, str>>,
     pub actor: Actor,
     /// Allow-listed request fields (never plaintext, key material,
     /// secrets), as a JSON object's text.
@@ -86,7 +121,7 @@ pub struct AuditEvent {
     pub response_elements: Option<String>,
     /// `(errorCode, errorMessage)` of a failed request.
     pub error: Option<(String, String)>,
-    pub request_id: Option<String>,
+    pub request_id: Option<Id>,
     pub read_only: bool,
     /// `AwsServiceEvent` (Trent acting on its own) instead of `AwsApiCall`.
     pub service_event: bool,
@@ -181,7 +216,7 @@ impl AuditEvent {
             management_event: true,
             read_only: self.read_only,
             recipient_account_id: self.account(),
-            request_id: self.request_id.as_deref(),
+            request_id: self.request_id.as_ref().map(Id::to_string),
             request_parameters: raw(&self.request_parameters),
             resources: (!self.key_arns.is_empty()).then_some(Resources(&self.key_arns)),
             response_elements: raw(&self.response_elements),
@@ -218,7 +253,7 @@ struct Record<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     recipient_account_id: Option<&'a str>,
     #[serde(rename = "requestID", skip_serializing_if = "Option::is_none")]
-    request_id: Option<&'a str>,
+    request_id: Option<String>,
     request_parameters: Option<&'a serde_json::value::RawValue>,
     #[serde(skip_serializing_if = "Option::is_none")]
     resources: Option<Resources<'a>>,

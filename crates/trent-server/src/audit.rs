@@ -426,11 +426,11 @@ pub fn actor(caller: Option<&Caller>, claimed_access_key: Option<String>) -> Act
 pub fn api_event(
     source: EventSource,
     name: impl Into<std::borrow::Cow<'static, str>>,
-    region: String,
+    region: std::borrow::Cow<'static, str>,
     caller: Option<&Caller>,
     claimed: Option<String>,
     source_ip: Option<std::net::IpAddr>,
-    user_agent: Option<String>,
+    user_agent: Option<std::borrow::Cow<'static, str>>,
     request_id: &str,
     error: Option<(String, String)>,
 ) -> AuditEvent {
@@ -447,7 +447,7 @@ pub fn api_event(
         request_parameters: None,
         response_elements: None,
         error,
-        request_id: Some(request_id.to_owned()),
+        request_id: Some(trent_core::audit::Id::parse(request_id)),
         service_event: false,
         key_arns: Vec::new(),
     }

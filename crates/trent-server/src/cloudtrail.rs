@@ -155,7 +155,7 @@ pub async fn handle(
         let mut event = crate::audit::api_event(
             EventSource::CloudTrail,
             name,
-            region,
+            trent_core::audit::intern(&region),
             facts.caller.as_ref(),
             facts.claimed_access_key.take(),
             Some(peer),

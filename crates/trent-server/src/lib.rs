@@ -153,7 +153,7 @@ async fn run_due_work(state: &AppState) -> usize {
                 time_ms: trent_core::now_millis(),
                 source: EventSource::Kms,
                 name: name.into(),
-                region: key.region.clone(),
+                region: key.region.clone().into(),
                 source_ip: None,
                 user_agent: None,
                 actor: trent_core::audit::Actor::Service {
@@ -261,7 +261,7 @@ async fn handle(
         let mut event = audit::api_event(
             EventSource::Kms,
             name,
-            String::new(),
+            "".into(),
             facts.caller.as_ref(),
             facts.claimed_access_key.take(),
             Some(peer.ip()),
@@ -286,10 +286,10 @@ async fn handle(
         event.request_parameters = kms.request_parameters;
         event.response_elements = kms.response_elements;
         event.key_arns = kms.key_arns;
-        // Taken, not copied: nothing reads the caller's region after this.
-        event.region = match &mut facts.caller {
-            Some(c) => std::mem::take(&mut c.region),
-            None => facts.claimed_region.take().unwrap_or_default(),
+        event.region = match (&facts.caller, &facts.claimed_region) {
+            (Some(c), _) => trent_core::audit::intern(&c.region),
+            (None, Some(claimed)) => trent_core::audit::intern(claimed),
+            (None, None) => "".into(),
         };
         // A mutation is acknowledged only once its event is committed; the
         // rest never wait for the disk.
@@ -345,14 +345,16 @@ struct Facts {
     captured: Option<api::Captured>,
 }
 
-/// The `User-Agent` header, bounded.
-pub(crate) fn user_agent(headers: &axum::http::HeaderMap) -> Option<String> {
+/// The `User-Agent` header, bounded, interned for the audit event.
+pub(crate) fn user_agent(
+    headers: &axum::http::HeaderMap,
+) -> Option<std::borrow::Cow<'static, str>> {
     let agent = headers.get(header::USER_AGENT)?.to_str().ok()?;
     let mut end = agent.len().min(256);
     while !agent.is_char_boundary(end) {
         end -= 1;
     }
-    Some(agent[..end].to_owned())
+    Some(trent_core::audit::intern(&agent[..end]))
 }
 
 async fn handle_inner(

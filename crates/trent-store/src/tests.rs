@@ -201,7 +201,7 @@ async fn audit_blocks_read_back_from_any_position() {
         request_parameters: None,
         response_elements: None,
         error: None,
-        request_id: Some(format!("r{seq}")),
+        request_id: Some(trent_core::audit::Id::parse(&format!("r{seq}"))),
         read_only: true,
         service_event: false,
         key_arns: Vec::new(),

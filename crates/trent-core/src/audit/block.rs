@@ -19,7 +19,7 @@
 //! Encoding 1 (blocks written before this format) holds CloudTrail JSON
 //! lines, each hashed as its text; both are read.
 
-use super::{Actor, AuditEvent, AuditRecord, EventSource, chain_hash, event_id};
+use super::{Actor, AuditEvent, AuditRecord, EventSource, Id, chain_hash, event_id};
 use crate::model::{Identity, PrincipalKind};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -255,6 +255,7 @@ impl<'a> BlockEncoder<'a> {
             .as_ref()
             .map(|(code, message)| (self.str(code), self.str(message)));
         let key_arns = event.key_arns.iter().map(|arn| self.str(arn)).collect();
+        let mut request_id = [0u8; uuid::fmt::Hyphenated::LENGTH];
         let record = Record {
             segment,
             time_ms: event.time_ms,
@@ -267,7 +268,10 @@ impl<'a> BlockEncoder<'a> {
             request_parameters,
             response_elements,
             error,
-            request_id: event.request_id.as_deref(),
+            request_id: event
+                .request_id
+                .as_ref()
+                .map(|id| id.as_text(&mut request_id)),
             read_only: event.read_only,
             service_event: event.service_event,
             key_arns,
@@ -381,14 +385,14 @@ impl BlockDecoder {
             time_ms: r.time_ms,
             source: source_from(r.source).ok_or(Undecodable)?,
             name: name.into(),
-            region,
+            region: region.into(),
             source_ip: r.source_ip,
-            user_agent,
+            user_agent: user_agent.map(Into::into),
             actor,
             request_parameters,
             response_elements,
             error,
-            request_id: r.request_id.map(str::to_owned),
+            request_id: r.request_id.map(Id::parse),
             read_only: r.read_only,
             service_event: r.service_event,
             key_arns,

@@ -15,7 +15,7 @@ pub(super) fn event(n: i64) -> AuditEvent {
         request_parameters: Some(json!({"keyId": format!("k{n}")}).to_string()),
         response_elements: None,
         error: None,
-        request_id: Some(format!("req-{n}")),
+        request_id: Some(Id::parse(&format!("req-{n}"))),
         read_only: true,
         service_event: false,
         key_arns: vec![format!(
@@ -534,4 +534,15 @@ fn callers_alternating_in_a_block_decode_to_themselves() {
     for (r, e) in records.iter().zip(&events) {
         assert_eq!(r.event_json, e.to_json(&r.event_id));
     }
+}
+
+#[test]
+fn repeated_request_strings_are_interned_and_long_ones_are_not() {
+    let (a, b) = (intern("eu-west-3"), intern(&String::from("eu-west-3")));
+    match (&a, &b) {
+        (Cow::Borrowed(a), Cow::Borrowed(b)) => assert!(std::ptr::eq(*a, *b)),
+        other => panic!("not interned: {other:?}"),
+    }
+    let long = "x".repeat(INTERNED_LEN_MAX + 1);
+    assert!(matches!(intern(&long), Cow::Owned(text) if text == long));
 }

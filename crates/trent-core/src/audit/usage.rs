@@ -60,12 +60,19 @@ pub enum Id {
 
 impl Id {
     pub fn parse(text: &str) -> Self {
+        let mut canonical = [0u8; uuid::fmt::Hyphenated::LENGTH];
         match Uuid::try_parse(text) {
             // Only the canonical form: the text must come back unchanged.
-            Ok(uuid) if text.len() == uuid::fmt::Hyphenated::LENGTH && text == uuid.to_string() => {
-                Id::Uuid(uuid)
-            }
+            Ok(uuid) if uuid.hyphenated().encode_lower(&mut canonical) == text => Id::Uuid(uuid),
             _ => Id::Text(text.into()),
+        }
+    }
+
+    /// The text, written into `buf` when it is a UUID.
+    pub fn as_text<'a>(&'a self, buf: &'a mut [u8; uuid::fmt::Hyphenated::LENGTH]) -> &'a str {
+        match self {
+            Id::Uuid(uuid) => uuid.hyphenated().encode_lower(buf),
+            Id::Text(text) => text,
         }
     }
 }
@@ -255,7 +262,7 @@ pub fn of_batch<'a>(
                     operation,
                     time_ms: event.time_ms,
                     event_id: Id::Uuid(super::event_uuid(id_prefix, seq)),
-                    request_id: event.request_id.as_deref().map(Id::parse),
+                    request_id: event.request_id.clone(),
                 };
                 last.insert(key_id, usage);
             }

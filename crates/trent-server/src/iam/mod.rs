@@ -267,7 +267,7 @@ pub async fn handle(
                 Service::Sts => EventSource::Sts,
             },
             params.get("Action").unwrap_or_default().to_owned(),
-            region,
+            trent_core::audit::intern(&region),
             caller.as_ref(),
             claimed,
             source_ip,
