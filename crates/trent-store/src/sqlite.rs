@@ -46,8 +46,11 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
+        // No ping before each use: a connection to a local file does not go
+        // stale, and the ping is a round trip to the connection's thread.
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
+            .test_before_acquire(false)
             .connect_with(options.clone())
             .await
             .map_err(backend)?;
@@ -57,6 +60,7 @@ impl SqliteStore {
             .map_err(|e| StoreError::Backend(Box::new(e)))?;
         let audit_pool = SqlitePoolOptions::new()
             .max_connections(1)
+            .test_before_acquire(false)
             .connect_with(options.synchronous(SqliteSynchronous::Normal))
             .await
             .map_err(backend)?;
@@ -836,23 +840,17 @@ impl Store for SqliteStore {
         } else {
             &self.audit_pool
         };
+        if digest.is_none() && usage.is_empty() && usage_through.is_none() {
+            // The common batch: one statement, its own transaction, without
+            // the BEGIN and COMMIT round trips to SQLite's thread.
+            if let Some(b) = block {
+                insert_block(pool, b).await?;
+            }
+            return Ok(());
+        }
         let mut tx = pool.begin().await.map_err(backend)?;
-        // The batch is one block: one row, whatever its size.
         if let Some(b) = block {
-            sqlx::query(
-                "INSERT INTO audit_blocks (first_seq, last_seq, first_time_ms, last_time_ms, \
-                 encoding, events, hashes) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(b.first_seq)
-            .bind(b.last_seq)
-            .bind(b.first_time_ms)
-            .bind(b.last_time_ms)
-            .bind(b.encoding)
-            .bind(b.events)
-            .bind(b.hashes)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
+            insert_block(&mut *tx, b).await?;
         }
         if let Some(d) = digest {
             sqlx::query(
@@ -1053,6 +1051,28 @@ impl Store for SqliteStore {
             usage_through,
         })
     }
+}
+
+/// Appends a batch's block: one row, whatever its size.
+async fn insert_block<'c>(
+    db: impl sqlx::Executor<'c, Database = sqlx::Sqlite>,
+    b: AuditBlock,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO audit_blocks (first_seq, last_seq, first_time_ms, last_time_ms, \
+         encoding, events, hashes) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(b.first_seq)
+    .bind(b.last_seq)
+    .bind(b.first_time_ms)
+    .bind(b.last_time_ms)
+    .bind(b.encoding)
+    .bind(b.events)
+    .bind(b.hashes)
+    .execute(db)
+    .await
+    .map_err(backend)?;
+    Ok(())
 }
 
 /// An event or request id as stored: 16 bytes for a UUID, text otherwise.
