@@ -647,10 +647,23 @@ impl AuditLog {
         }
         let usage = writer.usage.clone();
         let last_event = writer.next_seq - 1;
-        tokio::spawn(async move {
-            writer.replay_usage(last_event).await;
-            writer.run().await
-        });
+        // The writer has a thread of its own, with a runtime of its own:
+        // its wakeups (a batch's window, the store's answers) and its
+        // encoding then never take a request worker (nor wake a parked
+        // one), and a batch needs no hand-off to a blocking thread.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| StoreError::Backend(Box::new(e)))?;
+        std::thread::Builder::new()
+            .name("trent-audit".into())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    writer.replay_usage(last_event).await;
+                    writer.run().await
+                })
+            })
+            .map_err(|e| StoreError::Backend(Box::new(e)))?;
         Ok(Self {
             _last: Arc::new(CloseOnDrop(queue.clone())),
             queue,
@@ -845,17 +858,9 @@ impl Writer {
         let mut prev = [0u8; 32];
         prev.copy_from_slice(&self.prev_hash);
         // Encoding and hashing a window's events takes a while (~1 µs an
-        // event): a large batch goes to a blocking thread, so that no
-        // runtime worker (and the connections waiting on it) stalls for it.
-        let id_prefix = self.id_prefix;
+        // event), on the writer's own thread: no request waits for it.
         let events = std::mem::take(batch);
-        let (events, block, prev) = if events.len() < 64 {
-            encode(events, id_prefix, first, prev)
-        } else {
-            tokio::task::spawn_blocking(move || encode(events, id_prefix, first, prev))
-                .await
-                .expect("encoding a block does not panic")
-        };
+        let (events, block, prev) = encode(events, self.id_prefix, first, prev);
         *batch = events;
         let last = first + batch.len() as i64 - 1;
         let digest = (digest && last > self.signed_through).then(|| {
