@@ -33,34 +33,71 @@ pub mod usage;
 
 pub use usage::Id;
 
-/// Distinct strings [`intern`] keeps, at most.
-const INTERNED_MAX: usize = 1024;
+/// The KMS key ARNs of an event: inline up to two (ReEncrypt's), so an
+/// event on one key needs no heap `Vec`; each interned when it came from a
+/// hot-path request ([`intern`]).
+pub type KeyArns = smallvec::SmallVec<[Cow<'static, str>; 2]>;
+
 /// Longer strings are not interned.
 const INTERNED_LEN_MAX: usize = 256;
+
+/// A bounded set of strings kept for the process's life, handed out as
+/// `&'static str`.
+struct Interner {
+    seen: std::sync::LazyLock<papaya::HashSet<&'static str>>,
+    count: std::sync::atomic::AtomicUsize,
+    max: usize,
+}
+
+impl Interner {
+    const fn new(max: usize) -> Self {
+        Self {
+            seen: std::sync::LazyLock::new(papaya::HashSet::new),
+            count: std::sync::atomic::AtomicUsize::new(0),
+            max,
+        }
+    }
+
+    fn get(&self, text: &str) -> Cow<'static, str> {
+        let seen = self.seen.pin();
+        if let Some(found) = seen.get(text) {
+            return Cow::Borrowed(found);
+        }
+        if text.len() > INTERNED_LEN_MAX
+            || self
+                .count
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                >= self.max
+        {
+            return Cow::Owned(text.to_owned());
+        }
+        let kept: &'static str = Box::leak(text.into());
+        // A racing insert of the same text may leave this copy unused: a
+        // few bytes, counted against the bound.
+        seen.insert(kept);
+        Cow::Borrowed(kept)
+    }
+}
+
+/// Regions and user agents: few distinct ones in practice.
+static REQUEST_STRINGS: Interner = Interner::new(1024);
+/// Key ARNs of hot-path events: the first 4,096 keys used.
+static KEY_ARNS: Interner = Interner::new(4096);
 
 /// A string that repeats from request to request (a region, a user agent)
 /// as a `&'static str`: events then carry no heap string of it, which the
 /// writer would free on another thread (a cache miss for the next
-/// allocation there). The first [`INTERNED_MAX`] distinct ones are kept
-/// for the process's life (at most ~256 KiB); later ones stay owned.
+/// allocation there). The first 1,024 distinct ones (of at most 256 bytes)
+/// are kept for the process's life; later ones stay owned.
 pub fn intern(text: &str) -> Cow<'static, str> {
-    static SEEN: std::sync::LazyLock<papaya::HashSet<&'static str>> =
-        std::sync::LazyLock::new(papaya::HashSet::new);
-    static COUNT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let seen = SEEN.pin();
-    if let Some(found) = seen.get(text) {
-        return Cow::Borrowed(found);
-    }
-    if text.len() > INTERNED_LEN_MAX
-        || COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) >= INTERNED_MAX
-    {
-        return Cow::Owned(text.to_owned());
-    }
-    let kept: &'static str = Box::leak(text.into());
-    // A racing insert of the same text may leave this copy unused: a few
-    // bytes, counted against the bound.
-    seen.insert(kept);
-    Cow::Borrowed(kept)
+    REQUEST_STRINGS.get(text)
+}
+
+/// [`intern`] for key ARNs, with a bound of its own (4,096, ~400 KiB):
+/// a server with more keys than that interns the first ones used, and the
+/// others' events carry an owned ARN, as without interning.
+pub fn intern_key_arn(arn: &str) -> Cow<'static, str> {
+    KEY_ARNS.get(arn)
 }
 
 /// Name of the sealed Ed25519 signing key in the store's `meta` table.
@@ -126,7 +163,7 @@ pub struct AuditEvent {
     /// `AwsServiceEvent` (Trent acting on its own) instead of `AwsApiCall`.
     pub service_event: bool,
     /// ARNs of the KMS keys involved.
-    pub key_arns: Vec<String>,
+    pub key_arns: KeyArns,
 }
 
 impl AuditEvent {
@@ -303,7 +340,7 @@ struct SessionIssuer<'a> {
 }
 
 /// `resources`: one entry per KMS key ARN.
-struct Resources<'a>(&'a [String]);
+struct Resources<'a>(&'a [Cow<'static, str>]);
 
 impl Serialize for Resources<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -763,6 +800,15 @@ impl Writer {
     /// after `usage_through` (through `last_event`), before any read of
     /// usage is answered and before this writer commits anything.
     async fn replay_usage(&mut self, last_event: i64) {
+        // Ready however this ends (a panic included): readers must not
+        // wait forever, and what was replayed is as good as it gets.
+        struct Ready(Arc<usage::Tracker>);
+        impl Drop for Ready {
+            fn drop(&mut self) {
+                self.0.set_ready();
+            }
+        }
+        let _ready = Ready(self.usage.clone());
         let mut after = self.usage_through;
         while after < last_event {
             let records = match self.store.audit_events(after, REPLAY_PAGE).await {
@@ -781,7 +827,6 @@ impl Writer {
             }));
             after = records.last().map_or(last_event, |r| r.seq);
         }
-        self.usage.set_ready();
     }
 
     async fn run(mut self) {

@@ -253,7 +253,7 @@ pub struct KmsFacts {
     pub request_parameters: Option<String>,
     /// JSON object text.
     pub response_elements: Option<String>,
-    pub key_arns: Vec<String>,
+    pub key_arns: trent_core::audit::KeyArns,
 }
 
 pub fn kms_facts(
@@ -316,7 +316,7 @@ pub fn kms_facts(
     KmsFacts {
         request_parameters: params.into_json(),
         response_elements,
-        key_arns,
+        key_arns: key_arns.into_iter().map(Into::into).collect(),
     }
 }
 
@@ -449,13 +449,17 @@ pub fn api_event(
         error,
         request_id: Some(trent_core::audit::Id::parse(request_id)),
         service_event: false,
-        key_arns: Vec::new(),
+        key_arns: Default::default(),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn arns(key_arns: &trent_core::audit::KeyArns) -> Vec<&str> {
+        key_arns.iter().map(|arn| arn.as_ref()).collect()
+    }
 
     #[test]
     fn only_allow_listed_fields_are_read() {
@@ -476,7 +480,10 @@ mod tests {
                 "encryptionAlgorithm":"SYMMETRIC_DEFAULT"})
         );
         assert_eq!(facts.response_elements, None);
-        assert_eq!(facts.key_arns, ["arn:aws:kms:us-east-1:111122223333:key/k"]);
+        assert_eq!(
+            arns(&facts.key_arns),
+            ["arn:aws:kms:us-east-1:111122223333:key/k"]
+        );
     }
 
     #[test]
@@ -485,7 +492,7 @@ mod tests {
         let body = format!(r#"{{"KeyId":"{arn}","Plaintext":"c2VjcmV0"}}"#);
         // Not JSON: proves it is not parsed.
         let facts = kms_facts("Encrypt", None, body.as_bytes(), Some(b"not json"));
-        assert_eq!(facts.key_arns, [arn]);
+        assert_eq!(arns(&facts.key_arns), [arn]);
         // An alias needs the response's key ARN.
         let facts = kms_facts(
             "Encrypt",
@@ -493,7 +500,7 @@ mod tests {
             br#"{"KeyId":"alias/x"}"#,
             Some(format!(r#"{{"KeyId":"{arn}"}}"#).as_bytes()),
         );
-        assert_eq!(facts.key_arns, [arn]);
+        assert_eq!(arns(&facts.key_arns), [arn]);
     }
 
     /// The typed capture of the hot path records what the allow-list
@@ -564,7 +571,10 @@ mod tests {
         );
         let p: Value = serde_json::from_str(&facts.request_parameters.unwrap()).unwrap();
         assert_eq!(p, serde_json::json!({"keyId":"a","description":"d"}));
-        assert_eq!(facts.key_arns, ["arn:aws:kms:us-east-1:111122223333:key/k"]);
+        assert_eq!(
+            arns(&facts.key_arns),
+            ["arn:aws:kms:us-east-1:111122223333:key/k"]
+        );
         let r: Value = serde_json::from_str(&facts.response_elements.unwrap()).unwrap();
         assert_eq!(r["keyMetadata"]["KeyId"], "k");
     }

@@ -165,7 +165,7 @@ async fn run_due_work(state: &AppState) -> usize {
                 request_id: None,
                 read_only: false,
                 service_event: true,
-                key_arns: vec![key.arn.clone()],
+                key_arns: [key.arn.clone().into()].into_iter().collect(),
             })
             .await;
         }
@@ -273,7 +273,12 @@ async fn handle(
             audit::KmsFacts {
                 request_parameters: captured.request_parameters,
                 response_elements: None,
-                key_arns: captured.key_arn.into_iter().collect(),
+                // Interned: the writer then frees no string of it.
+                key_arns: captured
+                    .key_arn
+                    .iter()
+                    .map(|arn| trent_core::audit::intern_key_arn(arn))
+                    .collect(),
             }
         } else {
             audit::kms_facts(

@@ -204,7 +204,7 @@ async fn audit_blocks_read_back_from_any_position() {
         request_id: Some(trent_core::audit::Id::parse(&format!("r{seq}"))),
         read_only: true,
         service_event: false,
-        key_arns: Vec::new(),
+        key_arns: Default::default(),
     };
     // Events 1 and 2 as the first encoding stored them: a TEXT row.
     let mut prev = vec![0u8; 32];

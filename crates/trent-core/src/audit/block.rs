@@ -379,7 +379,7 @@ impl BlockDecoder {
         let key_arns = r
             .key_arns
             .into_iter()
-            .map(|s| self.str(s))
+            .map(|s| self.str(s).map(Into::into))
             .collect::<Result<_, _>>()?;
         let event = AuditEvent {
             time_ms: r.time_ms,
@@ -447,7 +447,7 @@ impl BlockDecoder {
                 event_json: event.to_json(&event_id),
                 event_id,
                 event_time_ms: event.time_ms,
-                key_arn: event.key_arns.first().cloned(),
+                key_arn: event.key_arns.first().map(|arn| arn.to_string()),
                 principal_arn: event.principal_arn().map(str::to_owned),
                 event_name: event.name.into_owned(),
                 stored: rest[..len].to_vec(),

@@ -18,9 +18,12 @@ pub(super) fn event(n: i64) -> AuditEvent {
         request_id: Some(Id::parse(&format!("req-{n}"))),
         read_only: true,
         service_event: false,
-        key_arns: vec![format!(
+        key_arns: [format!(
             "arn:aws:kms:us-east-1:111122223333:key/0000000{n}-0000-4000-8000-000000000000"
-        )],
+        )
+        .into()]
+        .into_iter()
+        .collect(),
     }
 }
 
