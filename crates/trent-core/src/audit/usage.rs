@@ -4,7 +4,7 @@
 //! path does no extra work for it.
 //!
 //! [`Tracker`] holds the usage of committed events in memory until the
-//! writer stores it, every [`super::USAGE_EVERY`] at most, in the
+//! writer stores it, every 5 s at most (`USAGE_EVERY`), in the
 //! transaction of a batch of events, with the seq it covers through
 //! (`key_usage_through`). Reads look in memory first, so an answer is as
 //! fresh as the trail. Storing less often matters on many keys: traffic
