@@ -23,23 +23,8 @@ use uuid::Uuid;
 /// Unix milliseconds as decimal text, set once at the first start.
 pub const TRACKING_START_META: &str = "key-usage-tracking-start";
 
-/// The model's `KeyLastUsageTrackingOperation`: the operations tracked.
-const TRACKED: [&str; 14] = [
-    "Decrypt",
-    "DeriveSharedSecret",
-    "Encrypt",
-    "GenerateDataKey",
-    "GenerateDataKeyPair",
-    "GenerateDataKeyPairWithoutPlaintext",
-    "GenerateDataKeyWithoutPlaintext",
-    "GenerateMac",
-    "ReEncrypt",
-    "Sign",
-    "Verify",
-    "VerifyMac",
-    "Encapsulate",
-    "Decapsulate",
-];
+/// The operations tracked: the model's `KeyLastUsageTrackingOperation`.
+const TRACKED: &[&str] = trent_wire::KeyLastUsageTrackingOperation::VALUES;
 
 /// Whether GetKeyLastUsage tracks an operation.
 pub fn is_tracked(name: &str) -> bool {
@@ -195,18 +180,12 @@ impl Tracker {
         let mut maps = self.maps.lock().expect("usage lock");
         let maps = &mut *maps;
         std::mem::swap(&mut maps.recent, &mut maps.writing);
-        let mut rows: Vec<KeyUsage> = maps
-            .writing
-            .iter()
-            .filter(|(key_id, _)| !batch.0.contains_key(key_id))
-            .chain(&batch.0)
-            .map(|(key_id, last)| KeyUsage {
-                key_id: *key_id,
-                last: last.clone(),
-            })
-            .collect();
-        rows.sort_unstable_by_key(|u| u.key_id);
-        rows
+        sorted_rows(
+            maps.writing
+                .iter()
+                .filter(|(key_id, _)| !batch.0.contains_key(key_id))
+                .chain(&batch.0),
+        )
     }
 
     /// The write that [`Self::take_for_write`] began ended: stored, or
@@ -275,17 +254,20 @@ impl Batch {
     /// The rows, sorted by key (tests).
     #[cfg(test)]
     pub fn rows(&self) -> Vec<KeyUsage> {
-        let mut rows: Vec<KeyUsage> = self
-            .0
-            .iter()
-            .map(|(key_id, last)| KeyUsage {
-                key_id: *key_id,
-                last: last.clone(),
-            })
-            .collect();
-        rows.sort_unstable_by_key(|u| u.key_id);
-        rows
+        sorted_rows(self.0.iter())
     }
+}
+
+/// Rows of `entries`, sorted by key.
+fn sorted_rows<'a>(entries: impl Iterator<Item = (&'a Uuid, &'a Usage)>) -> Vec<KeyUsage> {
+    let mut rows: Vec<KeyUsage> = entries
+        .map(|(key_id, last)| KeyUsage {
+            key_id: *key_id,
+            last: last.clone(),
+        })
+        .collect();
+    rows.sort_unstable_by_key(|u| u.key_id);
+    rows
 }
 
 /// The key id at the end of a KMS key ARN.
@@ -295,7 +277,7 @@ fn key_id_of(arn: &str) -> Option<Uuid> {
 }
 
 /// The usage a stored event shows (replay after a crash): what
-/// [`Tracker::record`] took from the live event. `time_ms` is the event's
+/// [`of_batch`] takes from the live event. `time_ms` is the event's
 /// time as stored (its JSON has whole seconds).
 pub fn usage_of_record(time_ms: i64, record: &Value) -> Vec<KeyUsage> {
     let text = |pointer: &str| record.pointer(pointer).and_then(Value::as_str);

@@ -550,13 +550,7 @@ async fn get_key_last_usage_names_the_last_crypto_event() {
     drop(kms);
     server.stop();
     let server = Server::start_in(dir.path(), &[]);
-    let out = server
-        .client()
-        .get_key_last_usage()
-        .key_id(&b)
-        .send()
-        .await
-        .unwrap();
+    let out = fresh_last_usage(&server, &b).await;
     assert_eq!(
         out.key_last_usage.unwrap().operation.unwrap().as_str(),
         "ReEncrypt"
@@ -594,14 +588,22 @@ async fn get_key_last_usage_names_the_last_crypto_event() {
     drop(kms);
     server.kill();
     let server = Server::start_in(dir.path(), &[]);
-    let after = server
+    let after = fresh_last_usage(&server, &b).await;
+    assert_eq!(after.key_last_usage, before.key_last_usage);
+}
+
+/// GetKeyLastUsage of `key` from a server just started.
+async fn fresh_last_usage(
+    server: &Server,
+    key: &str,
+) -> aws_sdk_kms::operation::get_key_last_usage::GetKeyLastUsageOutput {
+    server
         .client()
         .get_key_last_usage()
-        .key_id(&b)
+        .key_id(key)
         .send()
         .await
-        .unwrap();
-    assert_eq!(after.key_last_usage, before.key_last_usage);
+        .unwrap()
 }
 
 /// `GET /metrics` over a raw connection.
