@@ -347,6 +347,12 @@ impl Store for SqliteStore {
                 .await
                 .map_err(backend)?;
         }
+        // Key usage is keyed by the id's 16 bytes.
+        sqlx::query("DELETE FROM key_usage WHERE key_id = ?")
+            .bind(id.as_bytes().as_slice())
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
         sqlx::query("INSERT OR REPLACE INTO deleted_keys (id, deleted_ms) VALUES (?, ?)")
             .bind(&key)
             .bind(now_millis())

@@ -339,6 +339,15 @@ async fn audit_blocks_read_back_from_any_position() {
             .unwrap(),
         None
     );
+    // A deleted key's usage goes with it.
+    store.delete_key(uuid::Uuid::from_u128(999)).await.unwrap();
+    assert_eq!(
+        store
+            .key_last_usage(uuid::Uuid::from_u128(999))
+            .await
+            .unwrap(),
+        None
+    );
 
     let mut query = AuditLookup {
         account: "111122223333".into(),
