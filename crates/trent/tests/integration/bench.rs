@@ -2,6 +2,7 @@
 //! baseline, a Trent without auditing), symmetric and signing cells, the
 //! report. Not a measurement: cells of 0.2 s prove the path works.
 
+use crate::common::{ACCESS_KEY, SECRET_KEY, Server, new_key};
 use std::process::Command;
 
 #[test]
@@ -48,4 +49,56 @@ fn bench_runs_every_kind_of_cell_against_the_servers_it_starts() {
         // The baseline serves symmetric operations only.
         assert_eq!(cell["baseline"].is_null(), name != "Encrypt", "{name}");
     }
+}
+
+/// `trent bench` against a running server (`--target`), measuring a key
+/// population it already has (`--existing-keys`: listed, not created), and
+/// refusing a population larger than the server's.
+#[tokio::test]
+async fn bench_measures_the_keys_a_target_already_has() {
+    let server = Server::start();
+    let kms = server.client();
+    for _ in 0..3 {
+        new_key(&kms).await;
+    }
+    let bench = |keys: &str| {
+        Command::new(env!("CARGO_BIN_EXE_trent"))
+            .args(["bench", "--quiet", "--target", &server.url, "--pid"])
+            .arg(server.pid().to_string())
+            .args(["--keys", keys, "--existing-keys", "--no-baseline"])
+            .args([
+                "--ops",
+                "encrypt",
+                "--connections",
+                "2",
+                "--duration",
+                "0.2",
+            ])
+            .args(["--warmup", "0.05", "--repeats", "1", "--json", "-"])
+            .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+            .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+            .output()
+            .expect("run trent bench")
+    };
+    let out = bench("3");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("listed (--existing-keys)"), "{stdout}");
+    let json = &stdout[stdout.find("\n{").expect("the JSON report") + 1..];
+    let report: serde_json::Value = serde_json::from_str(json).unwrap();
+    let population = &report["population"];
+    assert_eq!(population["keys"], 3);
+    assert!(population["create_seconds"].is_null(), "{population}");
+    let random = &population["cells"][0]["random"]["median"]["req_per_sec"];
+    assert!(random.as_f64().unwrap() > 0.0, "{population}");
+
+    // The server holds 3 keys and whatever the run above created: not 500.
+    let out = bench("500");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("keys, not 500"), "{stderr}");
 }

@@ -76,6 +76,11 @@ impl Server {
         Client::from_conf(config)
     }
 
+    /// The server's process id (for `trent bench --pid`).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Stops the server as an operator would (SIGTERM) and waits for it.
     pub fn stop(mut self) {
         let status = Command::new("kill")
