@@ -359,42 +359,74 @@ pub mod params {
     }
 
     pub fn encrypt(r: &EncryptRequest) -> Option<String> {
-        Object::new()
-            .member("keyId", Some(&r.key_id))
-            .member("encryptionContext", r.encryption_context.as_ref())
-            .member("encryptionAlgorithm", r.encryption_algorithm.as_ref())
-            .member("dryRun", r.dry_run.as_ref())
-            .finish()
+        sealing(
+            Some(&r.key_id),
+            r.encryption_context.as_ref(),
+            r.encryption_algorithm.as_ref(),
+            r.dry_run.as_ref(),
+        )
     }
 
     pub fn decrypt(r: &DecryptRequest) -> Option<String> {
-        Object::new()
-            .member("keyId", r.key_id.as_ref())
-            .member("encryptionContext", r.encryption_context.as_ref())
-            .member("encryptionAlgorithm", r.encryption_algorithm.as_ref())
-            .member("dryRun", r.dry_run.as_ref())
-            .finish()
+        sealing(
+            r.key_id.as_ref(),
+            r.encryption_context.as_ref(),
+            r.encryption_algorithm.as_ref(),
+            r.dry_run.as_ref(),
+        )
     }
 
     pub fn generate_data_key(r: &GenerateDataKeyRequest) -> Option<String> {
-        Object::new()
-            .member("keyId", Some(&r.key_id))
-            .member("encryptionContext", r.encryption_context.as_ref())
-            .member("numberOfBytes", r.number_of_bytes.as_ref())
-            .member("keySpec", r.key_spec.as_ref())
-            .member("dryRun", r.dry_run.as_ref())
-            .finish()
+        data_key(
+            &r.key_id,
+            r.encryption_context.as_ref(),
+            r.number_of_bytes.as_ref(),
+            r.key_spec.as_ref(),
+            r.dry_run.as_ref(),
+        )
     }
 
     pub fn generate_data_key_without_plaintext(
         r: &GenerateDataKeyWithoutPlaintextRequest,
     ) -> Option<String> {
+        data_key(
+            &r.key_id,
+            r.encryption_context.as_ref(),
+            r.number_of_bytes.as_ref(),
+            r.key_spec.as_ref(),
+            r.dry_run.as_ref(),
+        )
+    }
+
+    /// Encrypt's and Decrypt's members (Decrypt's key id is optional).
+    fn sealing(
+        key_id: Option<&String>,
+        context: Option<&impl Serialize>,
+        algorithm: Option<&impl Serialize>,
+        dry_run: Option<&bool>,
+    ) -> Option<String> {
         Object::new()
-            .member("keyId", Some(&r.key_id))
-            .member("encryptionContext", r.encryption_context.as_ref())
-            .member("numberOfBytes", r.number_of_bytes.as_ref())
-            .member("keySpec", r.key_spec.as_ref())
-            .member("dryRun", r.dry_run.as_ref())
+            .member("keyId", key_id)
+            .member("encryptionContext", context)
+            .member("encryptionAlgorithm", algorithm)
+            .member("dryRun", dry_run)
+            .finish()
+    }
+
+    /// The members of both GenerateDataKey operations.
+    fn data_key(
+        key_id: &String,
+        context: Option<&impl Serialize>,
+        number_of_bytes: Option<&impl Serialize>,
+        key_spec: Option<&impl Serialize>,
+        dry_run: Option<&bool>,
+    ) -> Option<String> {
+        Object::new()
+            .member("keyId", Some(key_id))
+            .member("encryptionContext", context)
+            .member("numberOfBytes", number_of_bytes)
+            .member("keySpec", key_spec)
+            .member("dryRun", dry_run)
             .finish()
     }
 }
