@@ -26,11 +26,6 @@ pub const TRACKING_START_META: &str = "key-usage-tracking-start";
 /// The operations tracked: the model's `KeyLastUsageTrackingOperation`.
 const TRACKED: &[&str] = trent_wire::KeyLastUsageTrackingOperation::VALUES;
 
-/// Whether GetKeyLastUsage tracks an operation.
-pub fn is_tracked(name: &str) -> bool {
-    tracked(name).is_some()
-}
-
 fn tracked(name: &str) -> Option<u8> {
     TRACKED.iter().position(|t| *t == name).map(|i| i as u8)
 }
