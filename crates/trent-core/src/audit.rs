@@ -42,23 +42,44 @@ pub type KeyArns = smallvec::SmallVec<[Cow<'static, str>; 2]>;
 const INTERNED_LEN_MAX: usize = 256;
 
 /// A bounded set of strings kept for the process's life, handed out as
-/// `&'static str`.
+/// `&'static str`. Each thread remembers the last few it handed out: a
+/// request then finds its region, agent or key ARN by comparing bytes,
+/// without hashing them or entering the shared set.
 struct Interner {
     seen: std::sync::LazyLock<papaya::HashSet<&'static str>>,
     count: std::sync::atomic::AtomicUsize,
     max: usize,
+    recent: &'static std::thread::LocalKey<Recent>,
 }
 
+/// A thread's most recently interned strings, newest first.
+type Recent = std::cell::Cell<[&'static str; 4]>;
+
 impl Interner {
-    const fn new(max: usize) -> Self {
+    const fn new(max: usize, recent: &'static std::thread::LocalKey<Recent>) -> Self {
         Self {
             seen: std::sync::LazyLock::new(papaya::HashSet::new),
             count: std::sync::atomic::AtomicUsize::new(0),
             max,
+            recent,
         }
     }
 
     fn get(&self, text: &str) -> Cow<'static, str> {
+        let recent = self.recent.with(Recent::get);
+        if let Some(found) = recent.iter().find(|s| **s == text) {
+            return Cow::Borrowed(found);
+        }
+        let found = self.shared(text);
+        if let Cow::Borrowed(kept) = found {
+            let mut next = [kept; 4];
+            next[1..].copy_from_slice(&recent[..3]);
+            self.recent.with(|r| r.set(next));
+        }
+        found
+    }
+
+    fn shared(&self, text: &str) -> Cow<'static, str> {
         let seen = self.seen.pin();
         if let Some(found) = seen.get(text) {
             return Cow::Borrowed(found);
@@ -79,10 +100,15 @@ impl Interner {
     }
 }
 
+thread_local! {
+    static RECENT_REQUEST_STRINGS: Recent = const { std::cell::Cell::new([""; 4]) };
+    static RECENT_KEY_ARNS: Recent = const { std::cell::Cell::new([""; 4]) };
+}
+
 /// Regions and user agents: few distinct ones in practice.
-static REQUEST_STRINGS: Interner = Interner::new(1024);
+static REQUEST_STRINGS: Interner = Interner::new(1024, &RECENT_REQUEST_STRINGS);
 /// Key ARNs of hot-path events: the first 4,096 keys used.
-static KEY_ARNS: Interner = Interner::new(4096);
+static KEY_ARNS: Interner = Interner::new(4096, &RECENT_KEY_ARNS);
 
 /// A string that repeats from request to request (a region, a user agent)
 /// as a `&'static str`: events then carry no heap string of it, which the
@@ -554,7 +580,7 @@ pub fn uuid_string(prefix: [u8; 8], n: u64) -> String {
 }
 
 /// The UUID that [`uuid_string`] writes.
-fn counter_uuid(prefix: [u8; 8], n: u64) -> uuid::Uuid {
+pub fn counter_uuid(prefix: [u8; 8], n: u64) -> uuid::Uuid {
     let mut bytes = [0u8; 16];
     bytes[..8].copy_from_slice(&prefix);
     bytes[8..].copy_from_slice(&n.to_be_bytes());
@@ -728,7 +754,12 @@ impl AuditLog {
     /// behind the store by [`QUEUE_CAPACITY`] events): backpressure instead
     /// of unbounded memory or dropped events.
     pub async fn record(&self, event: AuditEvent) {
-        if self.queue.push(event, None).await.is_err() {
+        let closed = match self.queue.try_push(event, None) {
+            queue::Pushed::Queued => false,
+            queue::Pushed::Closed => true,
+            queue::Pushed::Full(pending) => self.queue.push(pending.0, None).await.is_err(),
+        };
+        if closed {
             tracing::error!("audit writer is gone: event dropped");
         }
     }

@@ -463,7 +463,7 @@ pub fn api_event(
     claimed: Option<String>,
     source_ip: Option<std::net::IpAddr>,
     user_agent: Option<std::borrow::Cow<'static, str>>,
-    request_id: &str,
+    request_id: trent_core::audit::Id,
     error: Option<(String, String)>,
 ) -> AuditEvent {
     let name = name.into();
@@ -479,7 +479,7 @@ pub fn api_event(
         request_parameters: None,
         response_elements: None,
         error,
-        request_id: Some(trent_core::audit::Id::parse(request_id)),
+        request_id: Some(request_id),
         service_event: false,
         key_arns: Default::default(),
     }

@@ -129,8 +129,9 @@ pub async fn handle(
     state: &AppState,
     request: Request,
     peer: IpAddr,
-    request_id: &str,
+    ids: &crate::RequestId,
 ) -> Response {
+    let request_id = ids.as_str();
     let name = operation(request.headers()).unwrap_or_default().to_owned();
     let user_agent = crate::user_agent(request.headers());
     let mut facts = Facts::default();
@@ -160,7 +161,7 @@ pub async fn handle(
             facts.claimed_access_key.take(),
             Some(peer),
             user_agent,
-            request_id,
+            ids.id(),
             error,
         );
         event.read_only = true;

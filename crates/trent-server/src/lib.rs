@@ -71,24 +71,48 @@ impl AppState {
 /// Request ids in UUID form: a random per-process prefix and a counter, so a
 /// request costs no random-number syscall.
 struct RequestIds {
-    prefix: u64,
+    prefix: [u8; 8],
     counter: AtomicU64,
 }
 
 impl RequestIds {
     fn new() -> Self {
-        let mut bytes = [0u8; 8];
+        let mut prefix = [0u8; 8];
         // A failed RNG only makes ids predictable; they are not secrets.
-        let _ = trent_crypto::random_bytes(&mut bytes);
+        let _ = trent_crypto::random_bytes(&mut prefix);
         Self {
-            prefix: u64::from_be_bytes(bytes),
+            prefix,
             counter: AtomicU64::new(0),
         }
     }
 
-    fn next(&self) -> String {
+    fn next(&self) -> RequestId {
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
-        trent_core::audit::uuid_string(self.prefix.to_be_bytes(), n)
+        RequestId::new(trent_core::audit::counter_uuid(self.prefix, n))
+    }
+}
+
+/// A request's id: its UUID (for the audit event) and its text (for the
+/// `x-amzn-RequestId` header and logs), made once.
+pub struct RequestId {
+    uuid: uuid::Uuid,
+    text: [u8; uuid::fmt::Hyphenated::LENGTH],
+}
+
+impl RequestId {
+    fn new(uuid: uuid::Uuid) -> Self {
+        let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+        uuid.hyphenated().encode_lower(&mut text);
+        Self { uuid, text }
+    }
+
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.text).expect("a hyphenated UUID is ASCII")
+    }
+
+    /// The id as the audit event records it.
+    pub fn id(&self) -> trent_core::audit::Id {
+        trent_core::audit::Id::Uuid(self.uuid)
     }
 }
 
@@ -213,10 +237,11 @@ async fn handle(
     request: Request,
 ) -> Response {
     let started = std::time::Instant::now();
-    let request_id = state.request_ids.next();
+    let ids = state.request_ids.next();
+    let request_id = ids.as_str();
     // IAM and STS (AWS Query protocol: form-encoded bodies, XML answers).
     if iam::is_query_request(request.headers()) {
-        let response = iam::handle(&state, request, Some(peer.ip()), &request_id).await;
+        let response = iam::handle(&state, request, Some(peer.ip()), &ids).await;
         let ok = response.status().is_success();
         state
             .metrics
@@ -225,7 +250,7 @@ async fn handle(
     }
     // CloudTrail's LookupEvents (AWS JSON 1.1, like KMS, but its own target).
     if cloudtrail::operation(request.headers()).is_some() {
-        let response = cloudtrail::handle(&state, request, peer.ip(), &request_id).await;
+        let response = cloudtrail::handle(&state, request, peer.ip(), &ids).await;
         let ok = response.status().is_success();
         state
             .metrics
@@ -266,7 +291,7 @@ async fn handle(
             facts.claimed_access_key.take(),
             Some(peer.ip()),
             user_agent,
-            &request_id,
+            ids.id(),
             error,
         );
         let kms = if let Some(captured) = facts.captured.take() {
@@ -323,7 +348,7 @@ async fn handle(
             let mut response = Response::new(Body::from(body));
             let headers = response.headers_mut();
             headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
-            if let Ok(id) = HeaderValue::from_str(&request_id) {
+            if let Ok(id) = HeaderValue::from_str(request_id) {
                 headers.insert("x-amzn-requestid", id);
             }
             response
@@ -332,7 +357,7 @@ async fn handle(
             if let Some(detail) = &e.detail {
                 tracing::error!(request_id, error = %detail, "internal error");
             }
-            e.into_response_with_id(&request_id)
+            e.into_response_with_id(request_id)
         }
     }
 }

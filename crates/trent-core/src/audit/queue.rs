@@ -27,6 +27,15 @@ pub(super) struct Item {
 #[derive(Debug)]
 pub(super) struct Closed;
 
+/// What [`Queue::try_push`] did.
+pub(super) enum Pushed {
+    Queued,
+    Closed,
+    /// This thread's shard is full: the event and its waiter, back (boxed:
+    /// the rare case keeps the common answer small).
+    Full(Box<(AuditEvent, Option<Done>)>),
+}
+
 /// Shards: more than the threads that push at once on the machines Trent
 /// targets; a shared shard only costs a little contention.
 const SHARDS: usize = 8;
@@ -81,35 +90,40 @@ impl Queue {
     /// Queues an event; waits while this thread's shard is full. `Err`:
     /// the queue is closed (the event is dropped).
     pub(super) async fn push(&self, event: AuditEvent, done: Option<Done>) -> Result<(), Closed> {
-        let shard = &self.shards[shard_index()];
-        let mut item = Some((event, done));
+        let mut pending = match self.try_push(event, done) {
+            Pushed::Queued => return Ok(()),
+            Pushed::Closed => return Err(Closed),
+            Pushed::Full(pending) => pending,
+        };
         loop {
-            if self.closed.load(Ordering::Acquire) {
-                return Err(Closed);
-            }
-            if self.try_push(shard, &mut item) {
-                return Ok(());
-            }
             // Full: wait for the writer to make room. Registered before
             // looking again, so a drain in between is not missed.
             let space = self.space.notified();
             tokio::pin!(space);
             space.as_mut().enable();
-            if Self::lock(shard).len() < self.shard_capacity || self.closed.load(Ordering::Acquire)
-            {
-                continue;
+            let shard = &self.shards[shard_index()];
+            if Self::lock(shard).len() >= self.shard_capacity && !self.is_closed() {
+                space.await;
             }
-            space.await;
+            let (event, done) = *pending;
+            pending = match self.try_push(event, done) {
+                Pushed::Queued => return Ok(()),
+                Pushed::Closed => return Err(Closed),
+                Pushed::Full(pending) => pending,
+            };
         }
     }
 
-    /// Queues `item` (taking it) unless the shard is full.
-    fn try_push(&self, shard: &Shard, item: &mut Option<(AuditEvent, Option<Done>)>) -> bool {
-        let mut events = Self::lock(shard);
-        if events.len() >= self.shard_capacity {
-            return false;
+    /// Queues the event at once unless the queue is closed or this
+    /// thread's shard is full (the common case needs no future state).
+    pub(super) fn try_push(&self, event: AuditEvent, done: Option<Done>) -> Pushed {
+        if self.is_closed() {
+            return Pushed::Closed;
         }
-        let (event, done) = item.take().expect("pushed once");
+        let mut events = Self::lock(&self.shards[shard_index()]);
+        if events.len() >= self.shard_capacity {
+            return Pushed::Full(Box::new((event, done)));
+        }
         let urgent = done.is_some();
         let first = events.is_empty();
         // Stamped under the lock: a shard's stamps never decrease.
@@ -125,7 +139,7 @@ impl Queue {
         if urgent {
             self.urgent.notify_one();
         }
-        true
+        Pushed::Queued
     }
 
     /// Moves up to `max` queued items into `out` (empty), in the order

@@ -549,3 +549,28 @@ fn repeated_request_strings_are_interned_and_long_ones_are_not() {
     let long = "x".repeat(INTERNED_LEN_MAX + 1);
     assert!(matches!(intern(&long), Cow::Owned(text) if text == long));
 }
+
+#[test]
+fn a_threads_recent_strings_answer_only_for_equal_text() {
+    // More distinct strings than a thread remembers, of one length, in
+    // turns: each answer is its own text, and the same pointer each time
+    // (from the thread's recent ones or from the shared set).
+    let texts: Vec<String> = (0..6).map(|i| format!("ap-test-{i}")).collect();
+    let first: Vec<Cow<'static, str>> = texts.iter().map(|t| intern(t)).collect();
+    for _ in 0..3 {
+        for (text, first) in texts.iter().zip(&first) {
+            let again = intern(text);
+            assert_eq!(again, *text);
+            match (&again, first) {
+                (Cow::Borrowed(a), Cow::Borrowed(b)) => assert!(std::ptr::eq(*a, *b)),
+                other => panic!("not interned: {other:?}"),
+            }
+        }
+    }
+    // Another thread finds them in the shared set.
+    let text = texts[0].clone();
+    let there = std::thread::spawn(move || intern(&text)).join().unwrap();
+    assert!(
+        matches!((there, &first[0]), (Cow::Borrowed(a), Cow::Borrowed(b)) if std::ptr::eq(a, *b))
+    );
+}

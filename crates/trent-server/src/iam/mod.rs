@@ -187,8 +187,9 @@ pub async fn handle(
     state: &AppState,
     request: Request,
     source_ip: Option<IpAddr>,
-    request_id: &str,
+    ids: &crate::RequestId,
 ) -> Response {
+    let request_id = ids.as_str();
     let (parts, body) = request.into_parts();
     if parts.uri.path() != "/" {
         let e = QueryError::new(
@@ -272,7 +273,7 @@ pub async fn handle(
             claimed,
             source_ip,
             crate::user_agent(&parts.headers),
-            request_id,
+            ids.id(),
             error,
         );
         event.request_parameters = crate::audit::query_parameters(params.pairs());
