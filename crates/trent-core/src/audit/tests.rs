@@ -32,15 +32,7 @@ pub(super) fn event(n: i64) -> AuditEvent {
 fn record(event: &AuditEvent, seq: i64, prev: &[u8]) -> AuditRecord {
     let mut encoder = block::BlockEncoder::new([7; 8]);
     encoder.push(event, seq, prev);
-    let stored = block::AuditBlock {
-        first_seq: seq,
-        last_seq: seq,
-        first_time_ms: event.time_ms,
-        last_time_ms: event.time_ms,
-        encoding: block::ENCODING_COMPACT,
-        events: encoder.events,
-        hashes: encoder.hashes,
-    };
+    let stored = encoder.into_block(seq).unwrap();
     block::BlockDecoder::default()
         .block(&stored, prev)
         .remove(0)
@@ -450,34 +442,32 @@ fn a_block_stores_repeated_strings_once_and_decodes_to_the_same_events() {
     for (e, seq) in events.iter().zip(10..) {
         prev = encoder.push(e, seq, &prev);
     }
-    let spans = block::record_spans(&encoder.events);
+    let stored = encoder.into_block(10).unwrap();
+    assert_eq!((stored.first_seq, stored.last_seq), (10, 12));
+    let spans = block::record_spans(stored.encoding, &stored.events);
     assert_eq!(spans.len(), 3);
     // The first record carries the shared strings; the others name them.
     assert!(spans[1].len() * 3 < spans[0].len(), "{spans:?}");
-    let stored = block::AuditBlock {
-        first_seq: 10,
-        last_seq: 12,
-        first_time_ms: 0,
-        last_time_ms: 0,
-        encoding: block::ENCODING_COMPACT,
-        events: encoder.events.clone(),
-        hashes: encoder.hashes.clone(),
-    };
     let records = block::BlockDecoder::default().block(&stored, &[0; 32]);
+    let mut whole = [0u8; 32];
     for ((r, e), seq) in records.iter().zip(&events).zip(10..) {
         assert_eq!(r.seq, seq);
         assert_eq!(r.event_id, event_id([9; 8], seq));
         assert_eq!(r.event_json, e.to_json(&r.event_id));
-        assert_eq!(r.hash, chain_hash(&r.prev_hash, seq, &r.stored));
+        // Each event's stored hash is its hash's prefix.
+        whole = chain_hash(&whole, seq, &r.stored);
+        assert_eq!(r.hash[..], whole[..r.hash.len()]);
+        assert!(r.hash.len() >= block::HASH_PREFIX);
     }
+    // The last is whole: the chain continues from it.
     assert_eq!(records[2].hash, prev);
     // A record cut from its segment does not decode: it names strings
     // only the segment's earlier records hold.
     let alone = block::AuditBlock {
         first_seq: 11,
         last_seq: 11,
-        events: encoder.events[spans[1].clone()].to_vec(),
-        hashes: encoder.hashes[32..64].to_vec(),
+        events: stored.events[spans[1].clone()].to_vec(),
+        hashes: stored.hashes[8..16].to_vec(),
         ..stored
     };
     let records = block::BlockDecoder::default().block(&alone, &[0; 32]);
@@ -523,15 +513,7 @@ fn callers_alternating_in_a_block_decode_to_themselves() {
     for (e, seq) in events.iter().zip(1..) {
         prev = encoder.push(e, seq, &prev);
     }
-    let stored = block::AuditBlock {
-        first_seq: 1,
-        last_seq: 6,
-        first_time_ms: 0,
-        last_time_ms: 0,
-        encoding: block::ENCODING_COMPACT,
-        events: encoder.events,
-        hashes: encoder.hashes,
-    };
+    let stored = encoder.into_block(1).unwrap();
     let records = block::BlockDecoder::default().block(&stored, &[0; 32]);
     assert_eq!(records.len(), 6);
     for (r, e) in records.iter().zip(&events) {
@@ -573,4 +555,128 @@ fn a_threads_recent_strings_answer_only_for_equal_text() {
     assert!(
         matches!((there, &first[0]), (Cow::Borrowed(a), Cow::Borrowed(b)) if std::ptr::eq(a, *b))
     );
+}
+
+/// A block as an earlier version wrote it (encoding 2: full hashes, text
+/// request ids) still reads as the same events and verifies.
+#[test]
+fn a_block_of_the_second_encoding_still_reads_and_verifies() {
+    let fixture: Value =
+        serde_json::from_str(include_str!("testdata/block-encoding-2.json")).unwrap();
+    let bytes = |field: &str| {
+        let text = fixture[field].as_str().unwrap();
+        (0..text.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
+            .collect::<Vec<u8>>()
+    };
+    let expected: Vec<&str> = fixture["json"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j.as_str().unwrap())
+        .collect();
+    let stored = block::AuditBlock {
+        first_seq: 1,
+        last_seq: expected.len() as i64,
+        first_time_ms: 0,
+        last_time_ms: 0,
+        encoding: 2,
+        events: bytes("events"),
+        hashes: bytes("hashes"),
+    };
+    let records = block::BlockDecoder::default().block(&stored, &[0; 32]);
+    let json: Vec<&str> = records.iter().map(|r| r.event_json.as_str()).collect();
+    assert_eq!(json, expected);
+    let mut verifier = Verifier::new(&[], Vec::new());
+    for r in &records {
+        verifier.event(r).unwrap();
+    }
+    assert_eq!(verifier.finish().unwrap().events, 4);
+}
+
+/// What a record takes from the one before it (time, address, caller,
+/// request id) decodes to the event's own, in every mix; a steady run
+/// costs a few bytes a record.
+#[test]
+fn records_that_refer_to_the_one_before_decode_to_their_own_facts() {
+    let uuid = |prefix: u8, n: u64| Id::Uuid(counter_uuid([prefix; 8], n));
+    let ip = |text: &str| Some(text.parse::<IpAddr>().unwrap());
+    let caller = Actor::Caller(Arc::new(crate::model::Identity {
+        account: "111122223333".into(),
+        principal_arn: "arn:aws:iam::111122223333:user/carol".into(),
+        user_id: "AIDACAROL".into(),
+        username: Some("carol".into()),
+        kind: PrincipalKind::User,
+        access_key_id: "AKIACAROL".into(),
+        secret: zeroize::Zeroizing::new(Vec::new()),
+        session_token_sha256: None,
+        expires_ms: None,
+        policies: Vec::new(),
+    }));
+    let facts = [
+        (0, ip("10.0.0.1"), Some(uuid(1, 7))),
+        (5, ip("10.0.0.1"), Some(uuid(1, 8))),
+        (-3, ip("10.0.0.2"), Some(uuid(1, 6))),
+        (0, None, Some(uuid(2, 6))),
+        (40, ip("::1"), None),
+        (1, ip("::1"), Some(Id::parse("not-a-uuid"))),
+        (1, ip("::1"), Some(uuid(1, u64::MAX >> 2))),
+        (1, ip("::1"), Some(uuid(1, 0))),
+    ];
+    let mut time = 1_700_000_000_000;
+    let events: Vec<AuditEvent> = facts
+        .into_iter()
+        .enumerate()
+        .map(|(i, (step, source_ip, request_id))| {
+            time += step;
+            AuditEvent {
+                time_ms: time,
+                source_ip,
+                request_id,
+                actor: if i % 3 == 2 {
+                    Actor::Service {
+                        account: "111122223333".into(),
+                    }
+                } else {
+                    caller.clone()
+                },
+                ..event(1)
+            }
+        })
+        .collect();
+    let mut encoder = block::BlockEncoder::new([4; 8]);
+    let mut prev = [0u8; 32];
+    for (e, seq) in events.iter().zip(1..) {
+        prev = encoder.push(e, seq, &prev);
+    }
+    let stored = encoder.into_block(1).unwrap();
+    assert_eq!(stored.hashes.len(), 7 * block::HASH_PREFIX + 32);
+    let records = block::BlockDecoder::default().block(&stored, &[0; 32]);
+    assert_eq!(records.len(), events.len());
+    for (r, e) in records.iter().zip(&events) {
+        assert_eq!(r.event_json, e.to_json(&r.event_id));
+    }
+    let mut verifier = Verifier::new(&[], Vec::new());
+    for r in &records {
+        verifier.event(r).unwrap();
+    }
+    // A steady run: one caller, key, agent and address; ids counting up.
+    let steady: Vec<AuditEvent> = (0..4)
+        .map(|n| AuditEvent {
+            time_ms: time + n,
+            source_ip: ip("10.0.0.1"),
+            request_id: Some(uuid(1, 100 + n as u64)),
+            actor: caller.clone(),
+            ..event(1)
+        })
+        .collect();
+    let mut encoder = block::BlockEncoder::new([4; 8]);
+    let mut prev = [0u8; 32];
+    for (e, seq) in steady.iter().zip(1..) {
+        prev = encoder.push(e, seq, &prev);
+    }
+    let stored = encoder.into_block(1).unwrap();
+    let spans = block::record_spans(stored.encoding, &stored.events);
+    assert!(spans[1..].iter().all(|s| s.len() <= 24), "{spans:?}");
 }

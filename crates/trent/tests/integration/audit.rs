@@ -73,7 +73,7 @@ type StoredEvent = (i64, Vec<u8>, Vec<u8>);
 /// `trent audit verify` says about it.
 async fn tamper(dir: &Path, edit: impl FnOnce(&mut Vec<StoredEvent>)) -> String {
     use sqlx::Row;
-    use trent_core::audit::block::{ENCODING_COMPACT, record_spans};
+    use trent_core::audit::block::{AuditBlock, BlockDecoder, ENCODING_DELTA};
     let copy = copy_dir(dir);
     let db = sqlx::SqlitePool::connect(&format!(
         "sqlite://{}",
@@ -82,23 +82,26 @@ async fn tamper(dir: &Path, edit: impl FnOnce(&mut Vec<StoredEvent>)) -> String 
     .await
     .unwrap();
     let mut events = Vec::new();
+    let mut decoder = BlockDecoder::default();
     for row in sqlx::query(
-        "SELECT first_seq, encoding, events, hashes FROM audit_blocks ORDER BY first_seq",
+        "SELECT first_seq, last_seq, encoding, events, hashes FROM audit_blocks ORDER BY first_seq",
     )
     .fetch_all(&db)
     .await
     .unwrap()
     {
-        let first: i64 = row.get("first_seq");
-        assert_eq!(row.get::<i64, _>("encoding"), ENCODING_COMPACT);
-        let bytes: Vec<u8> = row.get("events");
-        let hashes: Vec<u8> = row.get("hashes");
-        for (i, (span, hash)) in record_spans(&bytes)
-            .into_iter()
-            .zip(hashes.chunks(32))
-            .enumerate()
-        {
-            events.push((first + i as i64, bytes[span].to_vec(), hash.to_vec()));
+        let block = AuditBlock {
+            first_seq: row.get("first_seq"),
+            last_seq: row.get("last_seq"),
+            first_time_ms: 0,
+            last_time_ms: 0,
+            encoding: row.get("encoding"),
+            events: row.get("events"),
+            hashes: row.get("hashes"),
+        };
+        assert_eq!(block.encoding, ENCODING_DELTA);
+        for r in decoder.block(&block, &[]) {
+            events.push((r.seq, r.stored, r.hash));
         }
     }
     edit(&mut events);
@@ -113,7 +116,7 @@ async fn tamper(dir: &Path, edit: impl FnOnce(&mut Vec<StoredEvent>)) -> String 
         )
         .bind(seq)
         .bind(seq)
-        .bind(ENCODING_COMPACT)
+        .bind(ENCODING_DELTA)
         .bind(record)
         .bind(hash)
         .execute(&db)
