@@ -103,12 +103,15 @@ impl Interner {
 thread_local! {
     static RECENT_REQUEST_STRINGS: Recent = const { std::cell::Cell::new([""; 4]) };
     static RECENT_KEY_ARNS: Recent = const { std::cell::Cell::new([""; 4]) };
+    static RECENT_PARAMETERS: Recent = const { std::cell::Cell::new([""; 4]) };
 }
 
 /// Regions and user agents: few distinct ones in practice.
 static REQUEST_STRINGS: Interner = Interner::new(1024, &RECENT_REQUEST_STRINGS);
 /// Key ARNs of hot-path events: the first 4,096 keys used.
 static KEY_ARNS: Interner = Interner::new(4096, &RECENT_KEY_ARNS);
+/// Request parameters of hot-path events: the first 4,096 distinct ones.
+static PARAMETERS: Interner = Interner::new(4096, &RECENT_PARAMETERS);
 
 /// A string that repeats from request to request (a region, a user agent)
 /// as a `&'static str`: events then carry no heap string of it, which the
@@ -124,6 +127,15 @@ pub fn intern(text: &str) -> Cow<'static, str> {
 /// others' events carry an owned ARN, as without interning.
 pub fn intern_key_arn(arn: &str) -> Cow<'static, str> {
     KEY_ARNS.get(arn)
+}
+
+/// [`intern`] for the request parameters of hot-path events (a key id,
+/// an algorithm, an encryption context: the same from call to call for a
+/// client of one key), with a bound of its own (4,096, at most 1 MiB):
+/// such an event then carries no heap string for the writer to free on
+/// another thread.
+pub fn intern_request_parameters(json: &str) -> Cow<'static, str> {
+    PARAMETERS.get(json)
 }
 
 /// Name of the sealed Ed25519 signing key in the store's `meta` table.
@@ -178,8 +190,9 @@ pub struct AuditEvent {
     pub user_agent: Option<Cow<'static, str>>,
     pub actor: Actor,
     /// Allow-listed request fields (never plaintext, key material,
-    /// secrets), as a JSON object's text.
-    pub request_parameters: Option<String>,
+    /// secrets), as a JSON object's text; interned
+    /// ([`intern_request_parameters`]) on the hot path.
+    pub request_parameters: Option<Cow<'static, str>>,
     /// Allow-listed response fields, as a JSON object's text.
     pub response_elements: Option<String>,
     /// `(errorCode, errorMessage)` of a failed request.
@@ -251,8 +264,8 @@ impl AuditEvent {
     /// The CloudTrail record, keys sorted, compact.
     pub fn to_json(&self, event_id: &str) -> String {
         // Text the writer stored is JSON; anything else renders as null.
-        fn raw(text: &Option<String>) -> Option<&serde_json::value::RawValue> {
-            serde_json::from_str(text.as_deref()?).ok()
+        fn raw(text: Option<&str>) -> Option<&serde_json::value::RawValue> {
+            serde_json::from_str(text?).ok()
         }
         let ip = match (self.service_event, self.source_ip) {
             (true, _) => IpField::Service,
@@ -280,9 +293,9 @@ impl AuditEvent {
             read_only: self.read_only,
             recipient_account_id: self.account(),
             request_id: self.request_id.as_ref().map(Id::to_string),
-            request_parameters: raw(&self.request_parameters),
+            request_parameters: raw(self.request_parameters.as_deref()),
             resources: (!self.key_arns.is_empty()).then_some(Resources(&self.key_arns)),
-            response_elements: raw(&self.response_elements),
+            response_elements: raw(self.response_elements.as_deref()),
             source_ip_address: ip,
             user_agent: self.user_agent.as_deref(),
             user_identity: self.user_identity(),

@@ -250,7 +250,7 @@ fn as_key_arn(id: &str, caller: Option<&Caller>) -> Option<String> {
 /// What a KMS request's audit event says about its parameters and keys.
 pub struct KmsFacts {
     /// JSON object text.
-    pub request_parameters: Option<String>,
+    pub request_parameters: Option<std::borrow::Cow<'static, str>>,
     /// JSON object text.
     pub response_elements: Option<String>,
     pub key_arns: trent_core::audit::KeyArns,
@@ -314,7 +314,7 @@ pub fn kms_facts(
         request_keys(&mut key_arns);
     }
     KmsFacts {
-        request_parameters: params.into_json(),
+        request_parameters: params.into_json().map(Into::into),
         response_elements,
         key_arns: key_arns.into_iter().map(Into::into).collect(),
     }
@@ -325,17 +325,25 @@ pub fn kms_facts(
 /// them (the same object the allow-list reads from the body; tested).
 pub mod params {
     use serde::Serialize;
+    use std::borrow::Cow;
     use trent_wire::{
         DecryptRequest, EncryptRequest, GenerateDataKeyRequest,
         GenerateDataKeyWithoutPlaintextRequest,
     };
 
-    /// A JSON object of the members that are present.
+    /// A JSON object of the members that are present, built in a buffer
+    /// the thread keeps.
     struct Object(Vec<u8>);
+
+    thread_local! {
+        static BUFFER: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+    }
 
     impl Object {
         fn new() -> Self {
-            Self(Vec::with_capacity(128))
+            let mut buffer = BUFFER.take();
+            buffer.clear();
+            Self(buffer)
         }
 
         fn member<T: Serialize + ?Sized>(mut self, name: &str, value: Option<&T>) -> Self {
@@ -349,16 +357,20 @@ pub mod params {
             self
         }
 
-        fn finish(mut self) -> Option<String> {
-            if self.0.is_empty() {
-                return None;
-            }
-            self.0.push(b'}');
-            Some(String::from_utf8(self.0).expect("serde_json writes UTF-8"))
+        /// The object's text, interned (an owned copy once the interner
+        /// is full or for a long one).
+        fn finish(mut self) -> Option<Cow<'static, str>> {
+            let text = (!self.0.is_empty()).then(|| {
+                self.0.push(b'}');
+                let text = std::str::from_utf8(&self.0).expect("serde_json writes UTF-8");
+                trent_core::audit::intern_request_parameters(text)
+            });
+            BUFFER.set(std::mem::take(&mut self.0));
+            text
         }
     }
 
-    pub fn encrypt(r: &EncryptRequest) -> Option<String> {
+    pub fn encrypt(r: &EncryptRequest) -> Option<Cow<'static, str>> {
         sealing(
             Some(&r.key_id),
             r.encryption_context.as_ref(),
@@ -367,7 +379,7 @@ pub mod params {
         )
     }
 
-    pub fn decrypt(r: &DecryptRequest) -> Option<String> {
+    pub fn decrypt(r: &DecryptRequest) -> Option<Cow<'static, str>> {
         sealing(
             r.key_id.as_ref(),
             r.encryption_context.as_ref(),
@@ -376,7 +388,7 @@ pub mod params {
         )
     }
 
-    pub fn generate_data_key(r: &GenerateDataKeyRequest) -> Option<String> {
+    pub fn generate_data_key(r: &GenerateDataKeyRequest) -> Option<Cow<'static, str>> {
         data_key(
             &r.key_id,
             r.encryption_context.as_ref(),
@@ -388,7 +400,7 @@ pub mod params {
 
     pub fn generate_data_key_without_plaintext(
         r: &GenerateDataKeyWithoutPlaintextRequest,
-    ) -> Option<String> {
+    ) -> Option<Cow<'static, str>> {
         data_key(
             &r.key_id,
             r.encryption_context.as_ref(),
@@ -404,7 +416,7 @@ pub mod params {
         context: Option<&impl Serialize>,
         algorithm: Option<&impl Serialize>,
         dry_run: Option<&bool>,
-    ) -> Option<String> {
+    ) -> Option<Cow<'static, str>> {
         Object::new()
             .member("keyId", key_id)
             .member("encryptionContext", context)
@@ -420,7 +432,7 @@ pub mod params {
         number_of_bytes: Option<&impl Serialize>,
         key_spec: Option<&impl Serialize>,
         dry_run: Option<&bool>,
-    ) -> Option<String> {
+    ) -> Option<Cow<'static, str>> {
         Object::new()
             .member("keyId", Some(key_id))
             .member("encryptionContext", context)
@@ -542,7 +554,7 @@ mod tests {
         fn same<T: serde::de::DeserializeOwned>(
             name: &str,
             body: &str,
-            typed: impl Fn(&T) -> Option<String>,
+            typed: impl Fn(&T) -> Option<std::borrow::Cow<'static, str>>,
         ) {
             let request: T = serde_json::from_str(body).unwrap();
             let typed: Value = serde_json::from_str(&typed(&request).unwrap()).unwrap();

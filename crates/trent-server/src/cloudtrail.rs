@@ -165,7 +165,10 @@ pub async fn handle(
             error,
         );
         event.read_only = true;
-        event.request_parameters = facts.request_parameters.take().map(|v| v.to_string());
+        event.request_parameters = facts
+            .request_parameters
+            .take()
+            .map(|v| v.to_string().into());
         log.record(event).await;
     }
     let (status, body) = match result {

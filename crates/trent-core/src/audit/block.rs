@@ -694,7 +694,7 @@ impl BlockDecoder {
                 account: self.str(account)?,
             },
         };
-        let request_parameters = self.opt(r.request_parameters)?;
+        let request_parameters = self.opt(r.request_parameters)?.map(Into::into);
         let response_elements = self.opt(r.response_elements)?;
         let error = match r.error {
             Some((code, message)) => Some((self.str(code)?, self.str(message)?)),

@@ -12,7 +12,7 @@ pub(super) fn event(n: i64) -> AuditEvent {
         actor: Actor::Unknown {
             access_key_id: Some("AKIAEXAMPLE".into()),
         },
-        request_parameters: Some(json!({"keyId": format!("k{n}")}).to_string()),
+        request_parameters: Some(json!({"keyId": format!("k{n}")}).to_string().into()),
         response_elements: None,
         error: None,
         request_id: Some(Id::parse(&format!("req-{n}"))),

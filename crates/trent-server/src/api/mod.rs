@@ -19,8 +19,8 @@ use trent_wire::{ErrorCode, Operation, Validate};
 /// What the audit trail records of a hot-path call that succeeded, taken
 /// from its typed request and response instead of reading the body again.
 pub struct Captured {
-    /// `requestParameters` (JSON object text).
-    pub request_parameters: Option<String>,
+    /// `requestParameters` (JSON object text, interned).
+    pub request_parameters: Option<std::borrow::Cow<'static, str>>,
     /// The key the call used.
     pub key_arn: Option<String>,
 }

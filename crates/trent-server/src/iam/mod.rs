@@ -276,7 +276,7 @@ pub async fn handle(
             ids.id(),
             error,
         );
-        event.request_parameters = crate::audit::query_parameters(params.pairs());
+        event.request_parameters = crate::audit::query_parameters(params.pairs()).map(Into::into);
         // IAM and STS changes (and issued sessions) are acknowledged only
         // once their event is committed.
         if result.is_ok() && (!event.read_only || service == Service::Sts) {
