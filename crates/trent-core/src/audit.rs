@@ -737,7 +737,8 @@ impl AuditLog {
         // The writer has a thread of its own, with a runtime of its own:
         // its wakeups (a batch's window, the store's answers) and its
         // encoding then never take a request worker (nor wake a parked
-        // one), and a batch needs no hand-off to a blocking thread.
+        // one), and a batch needs no hand-off to a blocking thread. It
+        // runs below the workers' priority (see `lower_priority`).
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -745,6 +746,7 @@ impl AuditLog {
         std::thread::Builder::new()
             .name("trent-audit".into())
             .spawn(move || {
+                lower_priority();
                 runtime.block_on(async move {
                     writer.replay_usage(last_event).await;
                     writer.run().await
@@ -1067,6 +1069,24 @@ fn encode(
     }
     let block = encoder.into_block(first);
     (batch, block, prev)
+}
+
+/// The audit writer's nice value (the workers': 0).
+const WRITER_NICE: i32 = 10;
+
+/// Puts the calling thread (the writer) below the request workers: on a
+/// busy machine a worker that becomes runnable goes first, so a batch's
+/// encoding and write (~0.5 ms of CPU every flush window under load) fill
+/// idle time instead of holding answers back; with a weight of about a
+/// tenth of a worker's, the writer still gets far more CPU than it needs
+/// (~4% of a core at 55,000 events/s). `trent bench --audit-off`
+/// measured audited/unaudited req/s at 0.92–0.97 before and 0.96–1.03
+/// after.
+fn lower_priority() {
+    let thread = rustix::thread::gettid();
+    if let Err(e) = rustix::process::setpriority_process(Some(thread), WRITER_NICE) {
+        tracing::warn!(error = %e, "could not lower the audit writer's priority");
+    }
 }
 
 async fn sleep_until(deadline: Option<tokio::time::Instant>) {

@@ -696,3 +696,32 @@ async fn failing_audit_stream_refuses_mutations_before_they_happen() {
     let (ok, out, err) = trent(&["audit", "verify"], dir.path());
     assert!(ok, "{out}{err}");
 }
+
+/// The audit writer runs below the request workers' priority (nice 10 and
+/// 0), so its batches fill idle time instead of holding answers back.
+#[tokio::test]
+async fn the_audit_writer_runs_below_the_request_workers() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_in(dir.path(), &[]);
+    let nice_of = |name: &str| -> Vec<i64> {
+        let tasks = std::fs::read_dir(format!("/proc/{}/task", server.pid())).unwrap();
+        tasks
+            .filter_map(|task| {
+                let path = task.unwrap().path();
+                let comm = std::fs::read_to_string(path.join("comm")).ok()?;
+                let stat = std::fs::read_to_string(path.join("stat")).ok()?;
+                // The fields after the command's closing parenthesis start
+                // at the third (state); nice is the nineteenth.
+                let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+                (comm.trim() == name).then(|| fields[19 - 3].parse().unwrap())
+            })
+            .collect()
+    };
+    assert_eq!(nice_of("trent-audit"), [10]);
+    let workers = nice_of("tokio-rt-worker");
+    assert!(
+        !workers.is_empty() && workers.iter().all(|n| *n == 0),
+        "{workers:?}"
+    );
+    server.stop();
+}
