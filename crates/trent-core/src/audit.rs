@@ -1080,8 +1080,9 @@ const WRITER_NICE: i32 = 10;
 /// idle time instead of holding answers back; with a weight of about a
 /// tenth of a worker's, the writer still gets far more CPU than it needs
 /// (~4% of a core at 55,000 events/s). `trent bench --audit-off`
-/// measured audited/unaudited req/s at 0.92–0.97 before and 0.96–1.03
-/// after.
+/// (Encrypt, Decrypt, GenerateDataKey at 16 and 64 connections) measured
+/// audited/unaudited req/s at 0.92–0.97 before, 0.93–1.03 after (one run
+/// each; this machine's noise is of that order).
 fn lower_priority() {
     let thread = rustix::thread::gettid();
     if let Err(e) = rustix::process::setpriority_process(Some(thread), WRITER_NICE) {

@@ -365,7 +365,11 @@ pub mod params {
                 let text = std::str::from_utf8(&self.0).expect("serde_json writes UTF-8");
                 trent_core::audit::intern_request_parameters(text)
             });
-            BUFFER.set(std::mem::take(&mut self.0));
+            // Kept for the thread's next event unless a large context
+            // made it large.
+            if self.0.capacity() <= 4096 {
+                BUFFER.set(std::mem::take(&mut self.0));
+            }
             text
         }
     }

@@ -38,6 +38,20 @@ fn record(event: &AuditEvent, seq: i64, prev: &[u8]) -> AuditRecord {
         .remove(0)
 }
 
+/// `events` as one block from event `first_seq` on, and its last hash.
+fn encode_block(
+    id_prefix: [u8; 8],
+    events: &[AuditEvent],
+    first_seq: i64,
+) -> (block::AuditBlock, [u8; 32]) {
+    let mut encoder = block::BlockEncoder::new(id_prefix);
+    let mut prev = [0u8; 32];
+    for (e, seq) in events.iter().zip(first_seq..) {
+        prev = encoder.push(e, seq, &prev);
+    }
+    (encoder.into_block(first_seq).unwrap(), prev)
+}
+
 /// Replaces `from` by `to` (the same length) in a stored record.
 fn edit(stored: &mut [u8], from: &[u8], to: &[u8]) {
     let at = stored
@@ -437,12 +451,7 @@ fn a_block_stores_repeated_strings_once_and_decodes_to_the_same_events() {
             ..event(1)
         })
         .collect();
-    let mut encoder = block::BlockEncoder::new([9; 8]);
-    let mut prev = [0u8; 32];
-    for (e, seq) in events.iter().zip(10..) {
-        prev = encoder.push(e, seq, &prev);
-    }
-    let stored = encoder.into_block(10).unwrap();
+    let (stored, prev) = encode_block([9; 8], &events, 10);
     assert_eq!((stored.first_seq, stored.last_seq), (10, 12));
     let spans = block::record_spans(stored.encoding, &stored.events);
     assert_eq!(spans.len(), 3);
@@ -508,12 +517,7 @@ fn callers_alternating_in_a_block_decode_to_themselves() {
             ..event(i as i64 + 1)
         })
         .collect();
-    let mut encoder = block::BlockEncoder::new([3; 8]);
-    let mut prev = [0u8; 32];
-    for (e, seq) in events.iter().zip(1..) {
-        prev = encoder.push(e, seq, &prev);
-    }
-    let stored = encoder.into_block(1).unwrap();
+    let (stored, _) = encode_block([3; 8], &events, 1);
     let records = block::BlockDecoder::default().block(&stored, &[0; 32]);
     assert_eq!(records.len(), 6);
     for (r, e) in records.iter().zip(&events) {
@@ -645,12 +649,7 @@ fn records_that_refer_to_the_one_before_decode_to_their_own_facts() {
             }
         })
         .collect();
-    let mut encoder = block::BlockEncoder::new([4; 8]);
-    let mut prev = [0u8; 32];
-    for (e, seq) in events.iter().zip(1..) {
-        prev = encoder.push(e, seq, &prev);
-    }
-    let stored = encoder.into_block(1).unwrap();
+    let (stored, _) = encode_block([4; 8], &events, 1);
     assert_eq!(stored.hashes.len(), 7 * block::HASH_PREFIX + 32);
     let records = block::BlockDecoder::default().block(&stored, &[0; 32]);
     assert_eq!(records.len(), events.len());
@@ -671,12 +670,7 @@ fn records_that_refer_to_the_one_before_decode_to_their_own_facts() {
             ..event(1)
         })
         .collect();
-    let mut encoder = block::BlockEncoder::new([4; 8]);
-    let mut prev = [0u8; 32];
-    for (e, seq) in steady.iter().zip(1..) {
-        prev = encoder.push(e, seq, &prev);
-    }
-    let stored = encoder.into_block(1).unwrap();
+    let (stored, _) = encode_block([4; 8], &steady, 1);
     let spans = block::record_spans(stored.encoding, &stored.events);
     assert!(spans[1..].iter().all(|s| s.len() <= 24), "{spans:?}");
 }
