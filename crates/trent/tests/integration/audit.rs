@@ -355,6 +355,19 @@ async fn every_call_is_audited_verifiably_and_without_secrets() {
         "{err}"
     );
     let err = tamper(dir.path(), |events| {
+        // A copy of event 3 inserted after it; the later events move up.
+        let i = index(events, 3);
+        events.insert(i + 1, events[i].clone());
+        for (n, e) in events.iter_mut().enumerate().skip(i + 1) {
+            e.0 = n as i64 + 1;
+        }
+    })
+    .await;
+    assert!(
+        err.contains("event seq 4 (eventID") && err.contains("inserted"),
+        "{err}"
+    );
+    let err = tamper(dir.path(), |events| {
         events.truncate(index(events, 7));
     })
     .await;
