@@ -371,6 +371,11 @@ def test_metrics_parse_and_count_requests(start_trent):
     assert sample(families, "trent_key_cache_keys") >= 1
     assert sample(families, "trent_audit_queue_depth") >= 0 and "trent_audit_queue_depth" in families
     assert sample(families, "trent_audit_write_duration_seconds", "trent_audit_write_duration_seconds_count") >= 1
+    # The store's latency by method: the CreateKey's insert, the audit's batches.
+    store = "trent_store_duration_seconds"
+    assert sample(families, store, store + "_count", method="insert_key") == 1
+    assert sample(families, store, store + "_count", method="append_audit") >= 1
+    assert sample(families, store, store + "_count", method="delete_key") == 0
     assert sample(families, "trent_audit_write_failures", sink="store") == 0
     assert sample(families, "trent_audit_write_failures", sink="stream") == 0
     assert sample(families, "trent_audit_failing", sink="store") == 0

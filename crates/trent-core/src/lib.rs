@@ -44,4 +44,5 @@ pub use service::{
     AliasMode, CreateGrant, CreateKey, DataKey, DataKeyPair, GRANT_OPERATIONS, GrantSelector,
     KeyAlgorithms, Kms, KmsConfig, LookupEvents, ReEncrypted, key_algorithms,
 };
+pub use store::timed::TimedStore;
 pub use store::{RootKey, SealError, SealedMaterial, Store, StoreError};

@@ -11,6 +11,8 @@ use zeroize::Zeroizing;
 
 pub use crate::model::SealedMaterialRow as SealedMaterial;
 
+pub mod timed;
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// A uniqueness constraint refused the write (e.g. an alias name taken).

@@ -51,6 +51,9 @@ pub struct AppState {
     pub audit: Option<AuditLog>,
     /// Request counters and latencies for `GET /metrics`.
     pub metrics: metrics::Metrics,
+    /// The store's latency by method, for `GET /metrics` (when the store
+    /// is wrapped in a [`trent_core::TimedStore`]).
+    pub store_timing: Option<Arc<trent_core::TimedStore>>,
     request_ids: RequestIds,
 }
 
@@ -63,6 +66,7 @@ impl AppState {
             test_clock: None,
             audit: None,
             metrics: metrics::Metrics::new(),
+            store_timing: None,
             request_ids: RequestIds::new(),
         }
     }

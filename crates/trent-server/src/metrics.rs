@@ -206,6 +206,23 @@ pub fn render(state: &AppState) -> String {
         header(&mut out, name, "gauge", help);
         let _ = writeln!(out, "{name} {value}");
     }
+    if let Some(timing) = &state.store_timing {
+        let name = "trent_store_duration_seconds";
+        header(
+            &mut out,
+            name,
+            "histogram",
+            "Time a store call took, by store method (each is one transaction).",
+        );
+        for (method, latency) in timing.latencies() {
+            histogram(
+                &mut out,
+                name,
+                &format!("method=\"{method}\""),
+                &latency.snapshot(),
+            );
+        }
+    }
     if let Some(log) = &state.audit {
         let stats = log.stats();
         header(

@@ -181,7 +181,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let store = trent_store::SqliteStore::open(&args.data_dir.join("trent.db"))
         .await
         .context("opening the store")?;
-    let store: Arc<dyn trent_core::Store> = Arc::new(store);
+    // Every store call is timed for /metrics.
+    let timed = Arc::new(trent_core::TimedStore::new(Arc::new(store)));
+    let store: Arc<dyn trent_core::Store> = timed.clone();
     let root: Arc<dyn trent_core::RootKey> = Arc::new(root);
     let identities = Arc::new(Identities::new(store.clone(), root.clone()));
     bootstrap_credentials(&identities, &args).await?;
@@ -227,6 +229,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let regions = args.regions.clone();
     let mut state = trent_server::AppState::new(kms, identities, regions);
     state.test_clock = test_clock;
+    state.store_timing = Some(timed);
     if args.unsafe_no_audit {
         tracing::warn!(
             "--unsafe-no-audit: no audit events are recorded; never use this in production"

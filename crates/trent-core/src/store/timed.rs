@@ -1,0 +1,130 @@
+//! A [`Store`] that times every call of the one it wraps, whatever the
+//! backend: the store's latency by method for `GET /metrics`. Recording is
+//! a few relaxed atomic adds ([`Histogram`]).
+
+use super::{SealedMaterial, Store, StoreError};
+use crate::audit::block::AuditBlock;
+use crate::audit::lookup::AuditLookup;
+use crate::audit::usage::{KeyUsage, Usage};
+use crate::audit::{AuditDigest, AuditRecord, AuditTail};
+use crate::model::{
+    AliasRecord, Credential, DueWork, EntityKind, GrantRecord, IamEntity, KeyRecord, RotationRecord,
+};
+use crate::stats::Histogram;
+use async_trait::async_trait;
+use std::sync::Arc;
+use std::time::Instant;
+use uuid::Uuid;
+
+/// The wrapped store and a latency histogram per method.
+pub struct TimedStore {
+    inner: Arc<dyn Store>,
+    latency: Box<[Histogram]>,
+}
+
+impl TimedStore {
+    pub fn new(inner: Arc<dyn Store>) -> Self {
+        Self {
+            inner,
+            latency: METHODS.iter().map(|_| Histogram::default()).collect(),
+        }
+    }
+
+    /// Each method's name and latency, in the trait's order.
+    pub fn latencies(&self) -> impl Iterator<Item = (&'static str, &Histogram)> {
+        METHODS.iter().copied().zip(self.latency.iter())
+    }
+}
+
+/// Implements [`Store`] for [`TimedStore`] from the trait's signatures:
+/// each method calls the wrapped store's and records how long it took.
+macro_rules! timed {
+    ($(fn $name:ident(&self $(, $arg:ident: $ty:ty)*) -> $ret:ty;)*) => {
+        /// The methods, as indexes of [`TimedStore::latency`].
+        #[allow(non_camel_case_types)]
+        enum Method {
+            $($name,)*
+        }
+
+        /// The methods' names, by [`Method`].
+        const METHODS: &[&str] = &[$(stringify!($name),)*];
+
+        #[async_trait]
+        impl Store for TimedStore {
+            $(
+                async fn $name(&self $(, $arg: $ty)*) -> $ret {
+                    let started = Instant::now();
+                    let result = self.inner.$name($($arg),*).await;
+                    self.latency[Method::$name as usize].observe(started.elapsed());
+                    result
+                }
+            )*
+        }
+    };
+}
+
+timed! {
+    fn insert_key(&self, key: &KeyRecord, material: &SealedMaterial) -> Result<(), StoreError>;
+    fn get_key(&self, id: Uuid) -> Result<Option<KeyRecord>, StoreError>;
+    fn update_key(&self, key: &KeyRecord) -> Result<(), StoreError>;
+    fn list_keys(&self, account: &str, region: &str, after: Option<Uuid>, limit: usize)
+        -> Result<Vec<(Uuid, String)>, StoreError>;
+    fn key_materials(&self, id: Uuid) -> Result<Vec<SealedMaterial>, StoreError>;
+    fn count_keys(&self, account: &str, region: &str) -> Result<u64, StoreError>;
+    fn load_keys(&self, after: Option<Uuid>, limit: usize)
+        -> Result<Vec<(KeyRecord, Vec<SealedMaterial>, Vec<GrantRecord>)>, StoreError>;
+    fn rotate_key(&self, key: &KeyRecord, material: &SealedMaterial, rotation: &RotationRecord)
+        -> Result<(), StoreError>;
+    fn list_rotations(&self, id: Uuid) -> Result<Vec<RotationRecord>, StoreError>;
+    fn delete_key(&self, id: Uuid) -> Result<(), StoreError>;
+    fn key_was_deleted(&self, id: Uuid) -> Result<bool, StoreError>;
+    fn due_work(&self, now_ms: i64) -> Result<Vec<DueWork>, StoreError>;
+    fn meta_secret(&self, name: &str, candidate: &[u8]) -> Result<Vec<u8>, StoreError>;
+    fn all_aliases(&self) -> Result<Vec<AliasRecord>, StoreError>;
+    fn insert_alias(&self, alias: &AliasRecord) -> Result<(), StoreError>;
+    fn update_alias(&self, alias: &AliasRecord) -> Result<(), StoreError>;
+    fn delete_alias(&self, account: &str, region: &str, name: &str) -> Result<(), StoreError>;
+    fn insert_credential(&self, credential: &Credential) -> Result<(), StoreError>;
+    fn get_credential(&self, access_key_id: &str) -> Result<Option<Credential>, StoreError>;
+    fn count_credentials(&self, account: &str) -> Result<u64, StoreError>;
+    fn list_credentials(&self, account: &str, user: Option<&str>)
+        -> Result<Vec<Credential>, StoreError>;
+    fn set_credential_active(&self, access_key_id: &str, active: bool) -> Result<(), StoreError>;
+    fn delete_credential(&self, access_key_id: &str) -> Result<bool, StoreError>;
+    fn insert_account(&self, account: &str) -> Result<(), StoreError>;
+    fn account_exists(&self, account: &str) -> Result<bool, StoreError>;
+    fn insert_entity(&self, entity: &IamEntity) -> Result<(), StoreError>;
+    fn get_entity(&self, account: &str, kind: EntityKind, name: &str)
+        -> Result<Option<IamEntity>, StoreError>;
+    fn list_entities(&self, account: &str, kind: EntityKind) -> Result<Vec<IamEntity>, StoreError>;
+    fn delete_entity(&self, account: &str, kind: EntityKind, name: &str) -> Result<bool, StoreError>;
+    fn put_policy(&self, account: &str, kind: EntityKind, owner: &str, name: &str, document: &str)
+        -> Result<(), StoreError>;
+    fn list_policies(&self, account: &str, kind: EntityKind, owner: &str)
+        -> Result<Vec<(String, String)>, StoreError>;
+    fn delete_policy(&self, account: &str, kind: EntityKind, owner: &str, name: &str)
+        -> Result<bool, StoreError>;
+    fn add_group_member(&self, account: &str, group: &str, user: &str) -> Result<(), StoreError>;
+    fn remove_group_member(&self, account: &str, group: &str, user: &str)
+        -> Result<bool, StoreError>;
+    fn groups_of_user(&self, account: &str, user: &str) -> Result<Vec<String>, StoreError>;
+    fn members_of_group(&self, account: &str, group: &str) -> Result<Vec<String>, StoreError>;
+    fn insert_grant(&self, grant: &GrantRecord) -> Result<(), StoreError>;
+    fn list_grants(&self, key_id: Uuid) -> Result<Vec<GrantRecord>, StoreError>;
+    fn find_grant(&self, grant_id: &str) -> Result<Option<GrantRecord>, StoreError>;
+    fn list_retirable_grants(&self, principal: &str) -> Result<Vec<GrantRecord>, StoreError>;
+    fn delete_grant(&self, key_id: Uuid, grant_id: &str) -> Result<bool, StoreError>;
+    fn append_audit(
+        &self,
+        block: Option<AuditBlock>,
+        digest: Option<&AuditDigest>,
+        usage: &[KeyUsage],
+        usage_through: Option<i64>,
+        durable: bool
+    ) -> Result<(), StoreError>;
+    fn lookup_audit(&self, query: &AuditLookup) -> Result<Vec<AuditRecord>, StoreError>;
+    fn key_last_usage(&self, key_id: Uuid) -> Result<Option<Usage>, StoreError>;
+    fn audit_events(&self, after_seq: i64, limit: usize) -> Result<Vec<AuditRecord>, StoreError>;
+    fn audit_digests(&self, after_seq: i64, limit: usize) -> Result<Vec<AuditDigest>, StoreError>;
+    fn audit_tail(&self) -> Result<AuditTail, StoreError>;
+}
