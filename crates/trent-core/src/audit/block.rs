@@ -268,7 +268,7 @@ impl<'a> BlockEncoder<'a> {
             previous_request: None,
             // Typical records after a segment's first: ~24 bytes.
             events: Vec::with_capacity(events * 32 + 512),
-            hashes: Vec::with_capacity(events * HASH_PREFIX),
+            hashes: Vec::with_capacity(events * HASH_PREFIX + 32),
             last_hash: None,
             count: 0,
             times: (i64::MAX, i64::MIN),
