@@ -837,9 +837,9 @@ impl<'a> Iterator for Hashes<'a> {
 }
 
 /// Where each record of a compact block's `events` starts and ends,
-/// without decoding strings (for tools that move records around, such as
-/// tamper tests).
-pub fn record_spans(encoding: i64, events: &[u8]) -> Vec<std::ops::Range<usize>> {
+/// without decoding strings (tests of record sizes).
+#[cfg(test)]
+pub(crate) fn record_spans(encoding: i64, events: &[u8]) -> Vec<std::ops::Range<usize>> {
     let mut spans = Vec::new();
     let mut at = 0;
     while at < events.len() {
