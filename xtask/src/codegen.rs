@@ -80,6 +80,11 @@ const PROTOCOL_ERRORS: &[(&str, u16, &str)] = &[
         413,
         "The request body is larger than the server accepts.",
     ),
+    (
+        "RequestTimeoutException",
+        408,
+        "The request body did not arrive within the server's body timeout.",
+    ),
 ];
 
 pub fn workspace_root() -> PathBuf {
@@ -591,7 +596,7 @@ impl Gen<'_, '_> {
              pub const ALL: &'static [ErrorCode] = &[\n{all}];\n\n\
              /// The `__type` string of the error body, e.g. `\"NotFoundException\"`.\n\
              pub fn as_str(self) -> &'static str {{\nmatch self {{\n{as_str}}}\n}}\n\n\
-             /// HTTP status: 500 for the model's faults, 413 for an oversized body, else 400.\n\
+             /// HTTP status: 500 for the model's faults, 413 for an oversized body, 408 for a body too slow, else 400.\n\
              pub fn http_status(self) -> u16 {{\nmatch self {{\n{fault_arm}{status_other}_ => 400,\n}}\n}}\n\n\
              /// Whether this error is an exception shape of the service model.\n\
              pub fn is_modeled(self) -> bool {{\nmatches!(self, {modeled_pat})\n}}\n\n\

@@ -106,7 +106,11 @@ impl ConditionContext for AuthzContext<'_> {
                 .caller
                 .source_ip
                 .map(|ip| Values::Many(vec![Cow::Owned(ip.to_string())])),
-            "aws:securetransport" => one("false"),
+            "aws:securetransport" => one(if self.caller.secure_transport {
+                "true"
+            } else {
+                "false"
+            }),
             "aws:requestedregion" => one(&self.caller.region),
             "aws:currenttime" => Some(Values::Many(vec![Cow::Owned(iso8601_now())])),
             "aws:epochtime" => Some(Values::Many(vec![Cow::Owned(

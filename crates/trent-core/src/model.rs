@@ -65,6 +65,8 @@ pub struct Caller {
     pub region: String,
     /// The peer address of the connection (`aws:SourceIp`).
     pub source_ip: Option<IpAddr>,
+    /// The request came over TLS (`aws:SecureTransport`).
+    pub secure_transport: bool,
 }
 
 impl Caller {
@@ -73,6 +75,7 @@ impl Caller {
             identity,
             region: region.to_owned(),
             source_ip,
+            secure_transport: false,
         }
     }
 

@@ -3,11 +3,11 @@
 //! the keys involved, and whether the caller waits for the event to be
 //! committed.
 
+use crate::pipeline::AuditFacts;
 use serde::Deserialize;
 use serde::de::{IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
-use trent_core::audit::{Actor, AuditEvent, EventSource};
 use trent_core::{Caller, key_arn};
 
 /// KMS request members recorded in `requestParameters` (as CloudTrail
@@ -247,21 +247,14 @@ fn as_key_arn(id: &str, caller: Option<&Caller>) -> Option<String> {
     Some(key_arn(&caller.region, caller.account(), &uuid))
 }
 
-/// What a KMS request's audit event says about its parameters and keys.
-pub struct KmsFacts {
-    /// JSON object text.
-    pub request_parameters: Option<std::borrow::Cow<'static, str>>,
-    /// JSON object text.
-    pub response_elements: Option<String>,
-    pub key_arns: trent_core::audit::KeyArns,
-}
-
-pub fn kms_facts(
+/// What a KMS request's audit event says about its parameters and keys,
+/// from its body and (when it succeeded) its response.
+pub(crate) fn kms_facts(
     name: &str,
     caller: Option<&Caller>,
     request: &[u8],
     response: Option<&[u8]>,
-) -> KmsFacts {
+) -> AuditFacts {
     let params = if request.iter().all(u8::is_ascii_whitespace) {
         Allowed::default()
     } else {
@@ -313,7 +306,7 @@ pub fn kms_facts(
     if !crypto_keys_known {
         request_keys(&mut key_arns);
     }
-    KmsFacts {
+    AuditFacts {
         request_parameters: params.into_json().map(Into::into),
         response_elements,
         key_arns: key_arns.into_iter().map(Into::into).collect(),
@@ -457,48 +450,6 @@ pub fn query_parameters<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> 
         }
     }
     (!out.is_empty()).then(|| Value::Object(out).to_string())
-}
-
-/// The actor of a request: the caller, or what its `Authorization` claims.
-pub fn actor(caller: Option<&Caller>, claimed_access_key: Option<String>) -> Actor {
-    match caller {
-        Some(c) => Actor::Caller(c.identity.clone()),
-        None => Actor::Unknown {
-            access_key_id: claimed_access_key,
-        },
-    }
-}
-
-/// An API-call event with the fields every protocol shares.
-#[allow(clippy::too_many_arguments)]
-pub fn api_event(
-    source: EventSource,
-    name: impl Into<std::borrow::Cow<'static, str>>,
-    region: std::borrow::Cow<'static, str>,
-    caller: Option<&Caller>,
-    claimed: Option<String>,
-    source_ip: Option<std::net::IpAddr>,
-    user_agent: Option<std::borrow::Cow<'static, str>>,
-    request_id: trent_core::audit::Id,
-    error: Option<(String, String)>,
-) -> AuditEvent {
-    let name = name.into();
-    AuditEvent {
-        time_ms: trent_core::now_millis(),
-        source,
-        read_only: is_read_only(&name),
-        name,
-        region,
-        source_ip,
-        user_agent,
-        actor: actor(caller, claimed),
-        request_parameters: None,
-        response_elements: None,
-        error,
-        request_id: Some(request_id),
-        service_event: false,
-        key_arns: Default::default(),
-    }
 }
 
 #[cfg(test)]

@@ -2,12 +2,22 @@
 //! [`Identities`]' in-memory cache and derived signing keys are cached here,
 //! so a request costs no store read and no key derivation.
 
-use crate::error::ApiError;
 use std::net::IpAddr;
 use std::sync::Arc;
 use trent_core::{Caller, IamError, Identities, Identity};
 use trent_sigv4::{Authorization, RequestParts, SigV4Error, SigningKey};
-use trent_wire::ErrorCode;
+
+/// Why a request is not authenticated; each protocol words it its own way.
+#[derive(Debug)]
+pub enum AuthError {
+    /// No usable signature, a wrong one, an unknown access key, a scope
+    /// or time out of bounds.
+    SigV4(SigV4Error),
+    /// Temporary credentials past their expiry.
+    ExpiredToken,
+    /// The identity store failed (the detail is for the log).
+    Internal(String),
+}
 
 /// A derived signing key and the scope it was derived for.
 struct ScopedKey {
@@ -15,67 +25,62 @@ struct ScopedKey {
     key: SigningKey,
 }
 
+#[derive(Default)]
 pub struct Authenticator {
     /// Derived signing keys by (access key id, scope date, region, service).
     /// Keyed by a hash of (access key id, scope date, region, service) so a
     /// lookup allocates nothing; the entry keeps the scope to rule out
     /// collisions.
     signing_keys: papaya::HashMap<u64, Arc<ScopedKey>>,
-    /// Regions KMS serves; empty means any.
-    regions: Vec<String>,
 }
 
 /// Drop cached signing keys when the map grows past this (old dates).
 const MAX_SIGNING_KEYS: usize = 10_000;
 
 impl Authenticator {
-    pub fn new(regions: Vec<String>) -> Self {
-        Self {
-            signing_keys: papaya::HashMap::new(),
-            regions,
-        }
+    pub fn new() -> Self {
+        Self::default()
     }
 
-    /// Checks the request's signature for `service` and answers who is
-    /// calling.
+    /// Checks the request's signature for `service` (and, when `regions`
+    /// is not empty, that its scope names one of them) and answers who is
+    /// calling. `secure`: the request came over TLS (`aws:SecureTransport`).
+    #[allow(clippy::too_many_arguments)]
     pub async fn authenticate(
         &self,
         identities: &Identities,
         req: &RequestParts<'_>,
         now_unix: i64,
         service: &str,
+        regions: &[String],
         source_ip: Option<IpAddr>,
-    ) -> Result<Caller, ApiError> {
-        let auth = trent_sigv4::parse_request_authorization(req.headers).map_err(sigv4_error)?;
-        if service == "kms"
-            && !self.regions.is_empty()
-            && !self.regions.iter().any(|r| r == auth.region)
-        {
-            return Err(sigv4_error(SigV4Error::WrongRegion {
+        secure: bool,
+    ) -> Result<Caller, AuthError> {
+        let auth =
+            trent_sigv4::parse_request_authorization(req.headers).map_err(AuthError::SigV4)?;
+        if !regions.is_empty() && !regions.iter().any(|r| r == auth.region) {
+            return Err(AuthError::SigV4(SigV4Error::WrongRegion {
                 region: auth.region.to_owned(),
             }));
         }
         // Time, scope and signed-header checks come before the key lookup, as
         // in AWS, so they are reported even for an unknown access key.
-        trent_sigv4::precheck(req, &auth, now_unix, service).map_err(sigv4_error)?;
+        trent_sigv4::precheck(req, &auth, now_unix, service).map_err(AuthError::SigV4)?;
         let identity = match identities.lookup(auth.access_key_id).await {
             Ok(Some(identity)) => identity,
-            Ok(None) => return Err(sigv4_error(SigV4Error::UnrecognizedClient)),
-            Err(IamError::ExpiredToken) => {
-                return Err(ApiError::new(
-                    ErrorCode::ExpiredTokenException,
-                    "The security token included in the request is expired",
-                ));
-            }
-            Err(e) => return Err(ApiError::internal_from(&e)),
+            Ok(None) => return Err(AuthError::SigV4(SigV4Error::UnrecognizedClient)),
+            Err(IamError::ExpiredToken) => return Err(AuthError::ExpiredToken),
+            Err(e) => return Err(AuthError::Internal(e.to_string())),
         };
         let key = self.signing_key(&identity, &auth);
-        let verified =
-            trent_sigv4::verify(req, &auth, &key.key, now_unix, service).map_err(sigv4_error)?;
+        let verified = trent_sigv4::verify(req, &auth, &key.key, now_unix, service)
+            .map_err(AuthError::SigV4)?;
         if !session_token_matches(&identity, verified.session_token) {
-            return Err(sigv4_error(SigV4Error::UnrecognizedClient));
+            return Err(AuthError::SigV4(SigV4Error::UnrecognizedClient));
         }
-        Ok(Caller::new(identity, auth.region, source_ip))
+        let mut caller = Caller::new(identity, auth.region, source_ip);
+        caller.secure_transport = secure;
+        Ok(caller)
     }
 
     fn signing_key(&self, identity: &Identity, auth: &Authorization<'_>) -> Arc<ScopedKey> {
@@ -101,8 +106,6 @@ impl Authenticator {
     }
 }
 
-/// Temporary credentials must come with their session token; long-term
-/// keys must come without one.
 /// What a request that failed authentication claims to be: the access key
 /// id and region of its `Authorization` header, if it parses (for its audit
 /// event).
@@ -111,6 +114,8 @@ pub fn claimed(headers: &axum::http::HeaderMap) -> Option<(String, String)> {
     Some((auth.access_key_id.to_owned(), auth.region.to_owned()))
 }
 
+/// Temporary credentials must come with their session token; long-term
+/// keys must come without one.
 fn session_token_matches(identity: &Identity, presented: Option<&str>) -> bool {
     match (&identity.session_token_sha256, presented) {
         (None, None) => true,
@@ -119,14 +124,4 @@ fn session_token_matches(identity: &Identity, presented: Option<&str>) -> bool {
         }
         _ => false,
     }
-}
-
-pub fn sigv4_error(e: SigV4Error) -> ApiError {
-    let code = match e.code() {
-        "MissingAuthenticationTokenException" => ErrorCode::MissingAuthenticationTokenException,
-        "IncompleteSignatureException" => ErrorCode::IncompleteSignatureException,
-        "UnrecognizedClientException" => ErrorCode::UnrecognizedClientException,
-        _ => ErrorCode::InvalidSignatureException,
-    };
-    ApiError::new(code, e.to_string())
 }

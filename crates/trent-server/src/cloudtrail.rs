@@ -5,20 +5,18 @@
 //! (`InvalidLookupAttributesException`, …), which the KMS model's
 //! `ErrorCode` does not have, so this module renders its own.
 
-use crate::error::ApiError;
-use crate::{AppState, CONTENT_TYPE, MAX_BODY_BYTES, auth};
-use axum::body::{Body, Bytes};
-use axum::extract::Request;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use futures_util::FutureExt;
+use crate::auth::AuthError;
+use crate::metrics::{Metrics, OtherOperation};
+use crate::pipeline::{Asked, AuditFacts, MAX_NAME, Named, Protocol, Refusal, Served, bounded};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use std::net::IpAddr;
-use std::panic::AssertUnwindSafe;
+use std::time::Duration;
 use trent_core::audit::lookup::LookupAttribute;
 use trent_core::audit::{AuditRecord, EventSource, parse_rfc3339_ms};
-use trent_core::{Caller, KmsError, LookupEvents};
+use trent_core::{KmsError, LookupEvents};
 
 /// The target prefixes of CloudTrail's operations (botocore sends the
 /// long one).
@@ -40,7 +38,7 @@ pub fn operation(headers: &HeaderMap) -> Option<&str> {
 
 /// A CloudTrail error: its `__type`, message and status.
 #[derive(Debug)]
-struct TrailError {
+pub(crate) struct TrailError {
     code: String,
     message: String,
     status: StatusCode,
@@ -56,15 +54,73 @@ impl TrailError {
             detail: None,
         }
     }
-}
 
-impl From<ApiError> for TrailError {
-    fn from(e: ApiError) -> Self {
-        Self {
-            code: e.code.as_str().to_owned(),
-            message: e.message,
-            status: e.status,
-            detail: e.detail,
+    fn with_status(mut self, status: StatusCode) -> Self {
+        self.status = status;
+        self
+    }
+
+    fn internal(detail: String) -> Self {
+        let mut e = TrailError::new(
+            "InternalFailure",
+            "The request processing has failed because of an unknown error.",
+        )
+        .with_status(StatusCode::INTERNAL_SERVER_ERROR);
+        e.detail = Some(detail);
+        e
+    }
+
+    /// What the pipeline refused, in CloudTrail's words (its JSON protocol
+    /// shares KMS's protocol-level codes).
+    fn refusal(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::NoSuchPath(_) | Refusal::MethodNotAllowed(_) => TrailError::new(
+                "UnknownOperationException",
+                "CloudTrail requests are POST /",
+            ),
+            Refusal::UnsupportedMediaType(content_type) => TrailError::new(
+                "SerializationException",
+                format!(
+                    "Content-Type must be {}, not '{content_type}'",
+                    crate::CONTENT_TYPE
+                ),
+            )
+            .with_status(StatusCode::UNSUPPORTED_MEDIA_TYPE),
+            Refusal::BodyTooLarge => {
+                TrailError::new("ValidationException", "Request body is too large")
+                    .with_status(StatusCode::PAYLOAD_TOO_LARGE)
+            }
+            Refusal::BodyTimeout => TrailError::new(
+                "RequestTimeoutException",
+                "The request body did not arrive in time",
+            )
+            .with_status(StatusCode::REQUEST_TIMEOUT),
+            Refusal::BodyUnreadable => TrailError::new(
+                "SerializationException",
+                "The request body could not be read",
+            ),
+            Refusal::Unauthenticated(AuthError::SigV4(e)) => {
+                TrailError::new(e.code(), e.to_string())
+            }
+            Refusal::Unauthenticated(AuthError::ExpiredToken) => TrailError::new(
+                "ExpiredTokenException",
+                "The security token included in the request is expired",
+            ),
+            Refusal::Unauthenticated(AuthError::Internal(detail)) | Refusal::Internal(detail) => {
+                TrailError::internal(detail)
+            }
+            Refusal::MissingOperation => {
+                TrailError::new("UnknownOperationException", "Missing X-Amz-Target header")
+            }
+            Refusal::UnknownOperation(name) => TrailError::new(
+                "UnknownOperationException",
+                format!("Trent supports only CloudTrail's LookupEvents, not {name}"),
+            ),
+            Refusal::AuditUnavailable => TrailError::new(
+                "ServiceUnavailableException",
+                "The audit trail cannot record this request now; retry later.",
+            )
+            .with_status(StatusCode::SERVICE_UNAVAILABLE),
         }
     }
 }
@@ -77,15 +133,26 @@ impl From<KmsError> for TrailError {
                 "Invalid token or token that was previously used in a request with different parameters.",
             ),
             KmsError::AccessDenied(message) => TrailError::new("AccessDeniedException", message),
-            other => {
-                let mut error = TrailError::new(
-                    "InternalFailure",
-                    "The request processing has failed because of an unknown error.",
-                );
-                error.status = StatusCode::INTERNAL_SERVER_ERROR;
-                error.detail = Some(other.to_string());
-                error
-            }
+            // LookupEvents reads the trail and nothing else: any other
+            // domain error is a failure inside.
+            KmsError::NotFound(_)
+            | KmsError::Disabled(_)
+            | KmsError::InvalidState(_)
+            | KmsError::InvalidCiphertext(_)
+            | KmsError::IncorrectKey(_)
+            | KmsError::InvalidKeyUsage(_)
+            | KmsError::AlreadyExists(_)
+            | KmsError::InvalidAliasName(_)
+            | KmsError::Validation(_)
+            | KmsError::MalformedPolicy(_)
+            | KmsError::Tag(_)
+            | KmsError::LimitExceeded(_)
+            | KmsError::Unsupported(_)
+            | KmsError::InvalidGrantToken(_)
+            | KmsError::InvalidSignature(_)
+            | KmsError::InvalidMac(_)
+            | KmsError::DryRun
+            | KmsError::Internal(_) => TrailError::internal(e.to_string()),
         }
     }
 }
@@ -116,165 +183,138 @@ struct LookupAttributeRequest {
     attribute_value: Option<String>,
 }
 
-/// What the audit trail records of the call.
-#[derive(Default)]
-struct Facts {
-    caller: Option<Caller>,
-    claimed_access_key: Option<String>,
-    claimed_region: Option<String>,
-    request_parameters: Option<Value>,
+/// CloudTrail's operations (Trent serves one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TrailOperation {
+    LookupEvents,
 }
 
-pub async fn handle(
-    state: &AppState,
-    request: Request,
-    peer: IpAddr,
-    ids: &crate::RequestId,
-) -> Response {
-    let request_id = ids.as_str();
-    let name = operation(request.headers()).unwrap_or_default().to_owned();
-    let user_agent = crate::user_agent(request.headers());
-    let mut facts = Facts::default();
-    let outcome = AssertUnwindSafe(handle_inner(state, request, peer, &name, &mut facts))
-        .catch_unwind()
-        .await;
-    let result = outcome.unwrap_or_else(|_| {
-        tracing::error!(request_id, "cloudtrail handler panicked");
-        let mut e = TrailError::new("InternalFailure", "The request processing has failed.");
-        e.status = StatusCode::INTERNAL_SERVER_ERROR;
-        Err(e)
-    });
-    if let Some(log) = &state.audit {
-        let region = match &facts.caller {
-            Some(c) => c.region.clone(),
-            None => facts.claimed_region.take().unwrap_or_default(),
+/// CloudTrail over AWS JSON 1.1 (`X-Amz-Target:
+/// CloudTrail_20131101.<Operation>`), SigV4 service `cloudtrail`.
+pub(crate) struct CloudTrail;
+
+impl Protocol for CloudTrail {
+    type Operation = TrailOperation;
+    type Scope = ();
+    type Error = TrailError;
+
+    fn check(&self, parts: &Parts) -> Result<(), Refusal> {
+        crate::api::check_json(parts)
+    }
+
+    fn asked(&self, parts: &Parts, _body: &[u8]) -> Asked<TrailOperation, ()> {
+        let operation = match operation(&parts.headers) {
+            Some("LookupEvents") => Named::Known(TrailOperation::LookupEvents),
+            Some(other) => Named::Unknown(bounded(other, MAX_NAME).to_owned()),
+            None => Named::Missing,
         };
-        let error = result
-            .as_ref()
-            .err()
-            .map(|e| (e.code.clone(), e.message.clone()));
-        let mut event = crate::audit::api_event(
-            EventSource::CloudTrail,
-            name,
-            trent_core::audit::intern(&region),
-            facts.caller.as_ref(),
-            facts.claimed_access_key.take(),
-            Some(peer),
-            user_agent,
-            ids.id(),
-            error,
-        );
-        event.read_only = true;
-        event.request_parameters = facts
-            .request_parameters
-            .take()
-            .map(|v| v.to_string().into());
-        log.record(event).await;
-    }
-    let (status, body) = match result {
-        Ok(body) => (StatusCode::OK, body),
-        Err(e) => {
-            if let Some(detail) = &e.detail {
-                tracing::error!(request_id, error = %detail, "internal error");
-            }
-            let body = json!({"__type": e.code, "message": e.message}).to_string();
-            (e.status, body.into_bytes())
+        Asked {
+            operation,
+            scope: (),
         }
-    };
-    let mut response = (status, Body::from(body)).into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
-    if let Ok(id) = HeaderValue::from_str(request_id) {
-        headers.insert("x-amzn-requestid", id);
     }
-    response
-}
 
-async fn handle_inner(
-    state: &AppState,
-    request: Request,
-    peer: IpAddr,
-    name: &str,
-    facts: &mut Facts,
-) -> Result<Vec<u8>, TrailError> {
-    let (parts, body) = request.into_parts();
-    if parts.method != Method::POST || parts.uri.path() != "/" {
-        return Err(TrailError::new(
-            "UnknownOperationException",
-            "CloudTrail requests are POST /",
-        ));
+    fn service(&self, _asked: &Asked<TrailOperation, ()>) -> &'static str {
+        "cloudtrail"
     }
-    let body: Bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
-        .await
-        .map_err(|_| TrailError::new("ValidationException", "Request body is too large"))?;
-    let now = trent_core::now_millis() / 1000;
-    let req = trent_sigv4::RequestParts {
-        method: parts.method.as_str(),
-        path: parts.uri.path(),
-        query: parts.uri.query().unwrap_or(""),
-        headers: &parts.headers,
-        body: &body,
-    };
-    let caller = match state
-        .auth
-        .authenticate(&state.identities, &req, now, "cloudtrail", Some(peer))
-        .await
-    {
-        Ok(caller) => caller,
-        Err(e) => {
-            if let Some((access_key, region)) = auth::claimed(&parts.headers) {
-                facts.claimed_access_key = Some(access_key);
-                facts.claimed_region = Some(region);
-            }
-            return Err(e.into());
+
+    fn name(&self, operation: TrailOperation) -> &'static str {
+        match operation {
+            TrailOperation::LookupEvents => "LookupEvents",
         }
-    };
-    facts.caller = Some(caller.clone());
-    if let Some(log) = &state.audit
-        && !log.stats().accepts(false)
-    {
-        let mut e = TrailError::new(
-            "ServiceUnavailableException",
-            "The audit trail cannot record this request now; retry later.",
-        );
-        e.status = StatusCode::SERVICE_UNAVAILABLE;
-        return Err(e);
     }
-    if name != "LookupEvents" {
-        return Err(TrailError::new(
-            "UnknownOperationException",
-            format!("Trent supports only CloudTrail's LookupEvents, not {name}"),
-        ));
+
+    fn source(&self, _asked: &Asked<TrailOperation, ()>) -> EventSource {
+        EventSource::CloudTrail
     }
-    let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
-        b"{}"
-    } else {
-        &body
-    };
-    let request: LookupEventsRequest = serde_json::from_slice(body).map_err(|e| {
-        TrailError::new(
-            "SerializationException",
-            format!(
-                "The request body is not a valid LookupEvents request (line {}, column {})",
-                e.line(),
-                e.column()
-            ),
-        )
-    })?;
-    facts.request_parameters = Some(recorded_parameters(&request));
-    let lookup = validate(request)?;
-    if lookup.is_none() {
-        // EventCategory=insight: Trent records no Insights events.
-        return Ok(b"{\"Events\":[]}".to_vec());
+
+    fn read_only(&self, _operation: TrailOperation) -> bool {
+        true
     }
-    let lookup = lookup.expect("checked above");
-    let page = state.kms.lookup_events(&caller, &lookup).await?;
-    let events: Vec<Value> = page.items.iter().map(event).collect();
-    let mut out = json!({ "Events": events });
-    if let Some(token) = page.next_marker {
-        out["NextToken"] = token.into();
+
+    fn durable(&self, _operation: TrailOperation) -> bool {
+        false
     }
-    Ok(out.to_string().into_bytes())
+
+    fn refuse(&self, _asked: &Asked<TrailOperation, ()>, refusal: Refusal) -> TrailError {
+        TrailError::refusal(refusal)
+    }
+
+    fn describe<'e>(
+        &self,
+        _asked: &Asked<TrailOperation, ()>,
+        error: &'e TrailError,
+    ) -> (&'e str, &'e str, Option<&'e str>) {
+        (&error.code, &error.message, error.detail.as_deref())
+    }
+
+    async fn serve(
+        &self,
+        request: Served<'_, TrailOperation, ()>,
+        audit: &mut AuditFacts,
+    ) -> Result<Vec<u8>, TrailError> {
+        let Served {
+            state,
+            caller,
+            operation: TrailOperation::LookupEvents,
+            body,
+            ..
+        } = request;
+        let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
+            b"{}"
+        } else {
+            body
+        };
+        let request: LookupEventsRequest = serde_json::from_slice(body).map_err(|e| {
+            TrailError::new(
+                "SerializationException",
+                format!(
+                    "The request body is not a valid LookupEvents request (line {}, column {})",
+                    e.line(),
+                    e.column()
+                ),
+            )
+        })?;
+        audit.request_parameters = Some(recorded_parameters(&request).to_string().into());
+        let Some(lookup) = validate(request)? else {
+            // EventCategory=insight: Trent records no Insights events.
+            return Ok(b"{\"Events\":[]}".to_vec());
+        };
+        let page = state.kms.lookup_events(caller, &lookup).await?;
+        let events: Vec<Value> = page.items.iter().map(event).collect();
+        let mut out = json!({ "Events": events });
+        if let Some(token) = page.next_marker {
+            out["NextToken"] = token.into();
+        }
+        Ok(out.to_string().into_bytes())
+    }
+
+    fn count(
+        &self,
+        metrics: &Metrics,
+        _operation: Option<TrailOperation>,
+        error: Option<&TrailError>,
+        elapsed: Duration,
+    ) {
+        metrics.other(OtherOperation::CloudTrail, error.is_none(), elapsed);
+    }
+
+    fn respond(
+        &self,
+        _asked: &Asked<TrailOperation, ()>,
+        result: Result<Vec<u8>, TrailError>,
+        request_id: &str,
+    ) -> Response {
+        match result {
+            Ok(body) => crate::api::json_response(body, request_id),
+            Err(e) => {
+                let body = json!({"__type": e.code, "message": e.message}).to_string();
+                let mut response = crate::api::json_response(body.into_bytes(), request_id);
+                *response.status_mut() = e.status;
+                response
+            }
+        }
+    }
 }
 
 /// What the trail records of a LookupEvents request (not the token).

@@ -1,8 +1,13 @@
-//! The one mapping from domain errors to AWS wire errors.
+//! KMS's errors on the wire: the one mapping from domain errors
+//! ([`KmsError`]) and from the request pipeline's refusals ([`Refusal`]) to
+//! AWS error codes and HTTP statuses.
 
+use crate::auth::AuthError;
+use crate::pipeline::Refusal;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use trent_core::KmsError;
+use trent_sigv4::SigV4Error;
 use trent_wire::{ErrorCode, ValidationError};
 
 /// An error as the caller sees it: AWS's `__type`, a message and a status.
@@ -45,6 +50,65 @@ impl ApiError {
         )
     }
 
+    /// What the pipeline refused, in KMS's words.
+    pub(crate) fn refusal(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::NoSuchPath(path) => Self::new(
+                ErrorCode::UnknownOperationException,
+                format!("No operation at path {path}"),
+            )
+            .with_status(StatusCode::NOT_FOUND),
+            Refusal::MethodNotAllowed(method) => Self::new(
+                ErrorCode::UnknownOperationException,
+                format!("Method {method} is not supported; AWS KMS requests are POST /"),
+            )
+            .with_status(StatusCode::METHOD_NOT_ALLOWED),
+            Refusal::UnsupportedMediaType(content_type) => Self::new(
+                ErrorCode::SerializationException,
+                format!(
+                    "Content-Type must be {}, not '{content_type}'",
+                    crate::CONTENT_TYPE
+                ),
+            )
+            .with_status(StatusCode::UNSUPPORTED_MEDIA_TYPE),
+            Refusal::BodyTooLarge => Self::new(
+                ErrorCode::RequestEntityTooLargeException,
+                format!(
+                    "Request body is larger than {} bytes",
+                    crate::MAX_BODY_BYTES
+                ),
+            ),
+            Refusal::BodyTimeout => Self::new(
+                ErrorCode::RequestTimeoutException,
+                "The request body did not arrive in time",
+            ),
+            Refusal::BodyUnreadable => Self::new(
+                ErrorCode::SerializationException,
+                "The request body could not be read",
+            ),
+            Refusal::Unauthenticated(AuthError::SigV4(e)) => sigv4_error(e),
+            Refusal::Unauthenticated(AuthError::ExpiredToken) => Self::new(
+                ErrorCode::ExpiredTokenException,
+                "The security token included in the request is expired",
+            ),
+            Refusal::Unauthenticated(AuthError::Internal(detail)) | Refusal::Internal(detail) => {
+                Self::internal_from(&detail)
+            }
+            Refusal::MissingOperation => Self::new(
+                ErrorCode::UnknownOperationException,
+                "Missing X-Amz-Target header",
+            ),
+            Refusal::UnknownOperation(target) => Self::new(
+                ErrorCode::UnknownOperationException,
+                format!("Unknown operation {target}"),
+            ),
+            Refusal::AuditUnavailable => Self::new(
+                ErrorCode::DependencyTimeoutException,
+                "The audit trail cannot record this request now; retry later.",
+            ),
+        }
+    }
+
     /// Renders `{"__type": ..., "message": ...}`.
     pub fn into_response_with_id(self, request_id: &str) -> Response {
         let body = serde_json::json!({ "__type": self.code.as_str(), "message": self.message });
@@ -59,6 +123,17 @@ impl ApiError {
         }
         response
     }
+}
+
+/// SigV4 failures as AWS's JSON services answer them (all 400).
+pub(crate) fn sigv4_error(e: SigV4Error) -> ApiError {
+    let code = match e.code() {
+        trent_sigv4::MISSING_AUTHENTICATION_TOKEN => ErrorCode::MissingAuthenticationTokenException,
+        trent_sigv4::INCOMPLETE_SIGNATURE => ErrorCode::IncompleteSignatureException,
+        trent_sigv4::UNRECOGNIZED_CLIENT => ErrorCode::UnrecognizedClientException,
+        _ => ErrorCode::InvalidSignatureException,
+    };
+    ApiError::new(code, e.to_string())
 }
 
 impl From<ValidationError> for ApiError {

@@ -1,10 +1,14 @@
-//! Trent's HTTP front: the AWS KMS JSON 1.1 protocol over axum.
+//! Trent's HTTP front: AWS KMS (JSON 1.1), IAM and STS (Query) and
+//! CloudTrail's LookupEvents (JSON 1.1) on one endpoint, over axum.
 //!
-//! A request goes: [`router`] → [`handle`] (method, path, content type, body
-//! limit) → [`auth::Authenticator`] (SigV4) → [`Operation::from_target`] →
-//! [`api::dispatch`] (parse JSON, validate against the model, call
-//! [`trent_core::Kms`], render JSON). Every failure leaves through
-//! [`error::ApiError`], the one place domain errors become AWS errors.
+//! A request goes: [`router`] → [`handle`], which picks its protocol by
+//! content type and target → [`pipeline::run`], the one pipeline every
+//! protocol goes through (request id, panics, body limits, SigV4 by
+//! [`auth::Authenticator`], quotas, audit, metrics) → the protocol's
+//! handler: [`api::dispatch`] for KMS (parse JSON, validate against the
+//! model, call [`trent_core::Kms`], render JSON), `iam` for IAM and STS,
+//! `cloudtrail` for LookupEvents. Each protocol maps errors to its wire
+//! codes in one place: [`error::ApiError`] for KMS.
 //!
 //! **Architecture invariant:** only this crate (and `trent-wire`) knows JSON
 //! and HTTP; `trent-core` is called with typed arguments.
@@ -16,22 +20,19 @@ mod cloudtrail;
 pub mod error;
 mod iam;
 pub mod metrics;
+mod pipeline;
 
 use axum::Router;
-use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use error::ApiError;
-use futures_util::FutureExt;
 use std::net::SocketAddr;
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 use trent_core::audit::{AuditLog, EventSource};
 use trent_core::clock::AdjustableClock;
-use trent_core::{Caller, Identities, Kms};
-use trent_wire::{ErrorCode, Operation};
+use trent_core::{Identities, Kms};
 
 /// The content type of AWS JSON 1.1 requests and responses.
 pub const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
@@ -39,11 +40,30 @@ pub const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
 /// 6 KiB ciphertext) fit with room to spare.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
+/// Limits on what one request may cost.
+#[derive(Debug, Clone)]
+pub struct RequestLimits {
+    /// A body that has not arrived whole after this long is refused
+    /// (`RequestTimeoutException`, 408).
+    pub body_timeout: Duration,
+}
+
+impl Default for RequestLimits {
+    fn default() -> Self {
+        Self {
+            body_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
 /// Everything a request needs, shared by all connections.
 pub struct AppState {
     pub kms: Kms,
     pub identities: Arc<Identities>,
     pub auth: auth::Authenticator,
+    /// Regions KMS serves; empty means any.
+    pub regions: Vec<String>,
+    pub limits: RequestLimits,
     /// Set only by `trent serve --unsafe-test-clock`: enables
     /// `POST /_trent/clock/advance`.
     pub test_clock: Option<Arc<AdjustableClock>>,
@@ -62,7 +82,9 @@ impl AppState {
         Self {
             kms,
             identities,
-            auth: auth::Authenticator::new(regions),
+            auth: auth::Authenticator::new(),
+            regions,
+            limits: RequestLimits::default(),
             test_clock: None,
             audit: None,
             metrics: metrics::Metrics::new(),
@@ -234,149 +256,22 @@ async fn metrics_text(State(state): State<Arc<AppState>>) -> impl IntoResponse {
     )
 }
 
-/// Every request but `/health` and `/metrics` lands here.
+/// Every request but `/health` and `/metrics` lands here: its protocol is
+/// chosen by its content type and target, and it goes through the one
+/// pipeline.
 async fn handle(
     State(state): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request,
 ) -> Response {
-    let started = std::time::Instant::now();
-    let ids = state.request_ids.next();
-    let request_id = ids.as_str();
-    // IAM and STS (AWS Query protocol: form-encoded bodies, XML answers).
+    let secure = false;
     if iam::is_query_request(request.headers()) {
-        let response = iam::handle(&state, request, Some(peer.ip()), &ids).await;
-        let ok = response.status().is_success();
-        state
-            .metrics
-            .other(metrics::OtherOperation::IamSts, ok, started.elapsed());
-        return response;
+        return pipeline::run(&state, &iam::Query, request, peer.ip(), secure).await;
     }
-    // CloudTrail's LookupEvents (AWS JSON 1.1, like KMS, but its own target).
     if cloudtrail::operation(request.headers()).is_some() {
-        let response = cloudtrail::handle(&state, request, peer.ip(), &ids).await;
-        let ok = response.status().is_success();
-        state
-            .metrics
-            .other(metrics::OtherOperation::CloudTrail, ok, started.elapsed());
-        return response;
+        return pipeline::run(&state, &cloudtrail::CloudTrail, request, peer.ip(), secure).await;
     }
-    let user_agent = user_agent(request.headers());
-    let mut facts = Facts::default();
-    let outcome = AssertUnwindSafe(handle_inner(&state, request, peer, &mut facts))
-        .catch_unwind()
-        .await;
-    let mut result = match outcome {
-        Ok(result) => result,
-        Err(panic) => {
-            let what = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_default();
-            tracing::error!(request_id, panic = what, "handler panicked");
-            Err(ApiError::internal())
-        }
-    };
-    if let Some(log) = &state.audit {
-        let name: std::borrow::Cow<'static, str> = match facts.operation {
-            Some(op) => op.name().into(),
-            None => facts.target.take().unwrap_or_default().into(),
-        };
-        let error = result
-            .as_ref()
-            .err()
-            .map(|e| (e.code.as_str().to_owned(), e.message.clone()));
-        let mut event = audit::api_event(
-            EventSource::Kms,
-            name,
-            "".into(),
-            facts.caller.as_ref(),
-            facts.claimed_access_key.take(),
-            Some(peer.ip()),
-            user_agent,
-            ids.id(),
-            error,
-        );
-        let kms = if let Some(captured) = facts.captured.take() {
-            audit::KmsFacts {
-                request_parameters: captured.request_parameters,
-                response_elements: None,
-                // Interned: the writer then frees no string of it.
-                key_arns: captured
-                    .key_arn
-                    .iter()
-                    .map(|arn| trent_core::audit::intern_key_arn(arn))
-                    .collect(),
-            }
-        } else {
-            audit::kms_facts(
-                &event.name,
-                facts.caller.as_ref(),
-                &facts.body,
-                result.as_ref().ok().map(Vec::as_slice),
-            )
-        };
-        event.request_parameters = kms.request_parameters;
-        event.response_elements = kms.response_elements;
-        event.key_arns = kms.key_arns;
-        event.region = match (&facts.caller, &facts.claimed_region) {
-            (Some(c), _) => trent_core::audit::intern(&c.region),
-            (None, Some(claimed)) => trent_core::audit::intern(claimed),
-            (None, None) => "".into(),
-        };
-        // A mutation is acknowledged only once its event is committed; the
-        // rest never wait for the disk.
-        if result.is_ok() && !event.read_only && facts.operation.is_some() {
-            if let Err(e) = log.record_durable(event).await {
-                tracing::error!(request_id, error = %e, "audit trail failed; failing the mutation");
-                result = Err(ApiError::internal());
-            }
-        } else {
-            log.record(event).await;
-        }
-    }
-    let error = result.as_ref().err().map(|e| e.code);
-    state.metrics.kms(facts.operation, error, started.elapsed());
-    // One line per request at debug level (off by default: a disabled
-    // callsite costs a cached check, nothing more).
-    tracing::debug!(
-        request_id,
-        operation = facts.operation.map(|op| op.name()),
-        error = error.map(|code| code.as_str()),
-        micros = started.elapsed().as_micros() as u64,
-        "request"
-    );
-    match result {
-        Ok(body) => {
-            let mut response = Response::new(Body::from(body));
-            let headers = response.headers_mut();
-            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
-            if let Ok(id) = HeaderValue::from_str(request_id) {
-                headers.insert("x-amzn-requestid", id);
-            }
-            response
-        }
-        Err(e) => {
-            if let Some(detail) = &e.detail {
-                tracing::error!(request_id, error = %detail, "internal error");
-            }
-            e.into_response_with_id(request_id)
-        }
-    }
-}
-
-/// What `handle_inner` learned about a request, for its audit event.
-#[derive(Default)]
-struct Facts {
-    operation: Option<Operation>,
-    target: Option<String>,
-    caller: Option<Caller>,
-    claimed_access_key: Option<String>,
-    claimed_region: Option<String>,
-    body: Bytes,
-    /// The hot path's facts, from its typed values (set only on success).
-    captured: Option<api::Captured>,
+    pipeline::run(&state, &api::Kms, request, peer.ip(), secure).await
 }
 
 /// The `User-Agent` header, bounded, interned for the audit event.
@@ -389,116 +284,4 @@ pub(crate) fn user_agent(
         end -= 1;
     }
     Some(trent_core::audit::intern(&agent[..end]))
-}
-
-async fn handle_inner(
-    state: &AppState,
-    request: Request,
-    peer: SocketAddr,
-    facts: &mut Facts,
-) -> Result<Vec<u8>, ApiError> {
-    let (parts, body) = request.into_parts();
-    if parts.uri.path() != "/" {
-        return Err(ApiError::new(
-            ErrorCode::UnknownOperationException,
-            format!("No operation at path {}", parts.uri.path()),
-        )
-        .with_status(StatusCode::NOT_FOUND));
-    }
-    if parts.method != Method::POST {
-        return Err(ApiError::new(
-            ErrorCode::UnknownOperationException,
-            format!(
-                "Method {} is not supported; AWS KMS requests are POST /",
-                parts.method
-            ),
-        )
-        .with_status(StatusCode::METHOD_NOT_ALLOWED));
-    }
-    let content_type = parts
-        .headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if !content_type.starts_with(CONTENT_TYPE)
-        && !content_type.starts_with("application/x-amz-json-1.0")
-    {
-        return Err(ApiError::new(
-            ErrorCode::SerializationException,
-            format!("Content-Type must be {CONTENT_TYPE}, not '{content_type}'"),
-        )
-        .with_status(StatusCode::UNSUPPORTED_MEDIA_TYPE));
-    }
-    let body: Bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
-        .await
-        .map_err(|_| {
-            ApiError::new(
-                ErrorCode::ValidationException,
-                format!("Request body is larger than {MAX_BODY_BYTES} bytes"),
-            )
-            .with_status(StatusCode::PAYLOAD_TOO_LARGE)
-        })?;
-
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
-    let req = trent_sigv4::RequestParts {
-        method: parts.method.as_str(),
-        path: parts.uri.path(),
-        query: parts.uri.query().unwrap_or(""),
-        headers: &parts.headers,
-        body: &body,
-    };
-    facts.body = body.clone();
-    let target = parts
-        .headers
-        .get("x-amz-target")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let operation = Operation::from_target(target);
-    facts.operation = operation;
-    if operation.is_none() {
-        facts.target = Some(target.rsplit('.').next().unwrap_or(target).to_owned());
-    }
-    let caller = match state
-        .auth
-        .authenticate(&state.identities, &req, now, "kms", Some(peer.ip()))
-        .await
-    {
-        Ok(caller) => caller,
-        Err(e) => {
-            if let Some((access_key, region)) = auth::claimed(&parts.headers) {
-                facts.claimed_access_key = Some(access_key);
-                facts.claimed_region = Some(region);
-            }
-            return Err(e);
-        }
-    };
-    let caller = &*facts.caller.insert(caller);
-    let Some(operation) = operation else {
-        return Err(ApiError::new(
-            ErrorCode::UnknownOperationException,
-            if target.is_empty() {
-                "Missing X-Amz-Target header".to_owned()
-            } else {
-                format!("Unknown operation {target}")
-            },
-        ));
-    };
-    // What the audit trail cannot record now is refused before it happens:
-    // nothing while the store fails, no mutation while the stream fails.
-    if let Some(log) = &state.audit
-        && !log.stats().accepts(!audit::is_read_only(operation.name()))
-    {
-        tracing::warn!(
-            operation = operation.name(),
-            "audit trail unavailable; request refused"
-        );
-        return Err(ApiError::new(
-            ErrorCode::DependencyTimeoutException,
-            "The audit trail cannot record this request now; retry later.",
-        ));
-    }
-    api::dispatch(&state.kms, caller, operation, &body, &mut facts.captured).await
 }

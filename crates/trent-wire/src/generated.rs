@@ -869,7 +869,7 @@ impl fmt::Display for Operation {
 }
 
 /// Error `__type` names: the 48 exception shapes of the model, then the
-/// protocol-level errors of AWS JSON services (59 in all).
+/// protocol-level errors of AWS JSON services (60 in all).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorCode {
     /// `AlreadyExistsException` (model). Client error (400).
@@ -990,6 +990,8 @@ pub enum ErrorCode {
     ThrottlingException,
     /// `RequestEntityTooLargeException` (protocol, 413). The request body is larger than the server accepts.
     RequestEntityTooLargeException,
+    /// `RequestTimeoutException` (protocol, 408). The request body did not arrive within the server's body timeout.
+    RequestTimeoutException,
 }
 
 impl ErrorCode {
@@ -1054,6 +1056,7 @@ impl ErrorCode {
         ErrorCode::ExpiredTokenException,
         ErrorCode::ThrottlingException,
         ErrorCode::RequestEntityTooLargeException,
+        ErrorCode::RequestTimeoutException,
     ];
 
     /// The `__type` string of the error body, e.g. `"NotFoundException"`.
@@ -1130,16 +1133,18 @@ impl ErrorCode {
             ErrorCode::ExpiredTokenException => "ExpiredTokenException",
             ErrorCode::ThrottlingException => "ThrottlingException",
             ErrorCode::RequestEntityTooLargeException => "RequestEntityTooLargeException",
+            ErrorCode::RequestTimeoutException => "RequestTimeoutException",
         }
     }
 
-    /// HTTP status: 500 for the model's faults, 413 for an oversized body, else 400.
+    /// HTTP status: 500 for the model's faults, 413 for an oversized body, 408 for a body too slow, else 400.
     pub fn http_status(self) -> u16 {
         match self {
             ErrorCode::DependencyTimeoutException
             | ErrorCode::KMSInternalException
             | ErrorCode::KeyUnavailableException => 500,
             ErrorCode::RequestEntityTooLargeException => 413,
+            ErrorCode::RequestTimeoutException => 408,
             _ => 400,
         }
     }
@@ -1286,6 +1291,7 @@ impl ErrorCode {
             "ExpiredTokenException" => Some(ErrorCode::ExpiredTokenException),
             "ThrottlingException" => Some(ErrorCode::ThrottlingException),
             "RequestEntityTooLargeException" => Some(ErrorCode::RequestEntityTooLargeException),
+            "RequestTimeoutException" => Some(ErrorCode::RequestTimeoutException),
             _ => None,
         }
     }

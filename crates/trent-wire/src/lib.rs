@@ -1,4 +1,5 @@
-//! Wire types for Trent's AWS KMS-compatible JSON 1.1 API.
+//! Wire types for Trent's AWS KMS-compatible JSON 1.1 API (and, in
+//! [`query`], the form parameters of IAM's and STS's Query protocol).
 //!
 //! Most of this crate is generated from the AWS KMS service model
 //! (`kms-2014-11-01`) by `cargo run -p xtask -- codegen` into
@@ -31,6 +32,7 @@ pub use generated::*;
 
 mod blob;
 mod de;
+pub mod query;
 mod validate;
 
 pub use blob::{Blob, SecretBlob};

@@ -8,12 +8,15 @@ mod crypto;
 mod grants;
 mod keys;
 mod policies;
+mod protocol;
 mod tags;
+
+pub(crate) use protocol::{Kms, check_json, json_response};
 
 use crate::error::ApiError;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use trent_core::{Caller, Kms};
+use trent_core::Caller;
 use trent_wire::{ErrorCode, Operation, Validate};
 
 /// What the audit trail records of a hot-path call that succeeded, taken
@@ -26,7 +29,7 @@ pub struct Captured {
 }
 
 pub async fn dispatch(
-    kms: &Kms,
+    kms: &trent_core::Kms,
     caller: &Caller,
     operation: Operation,
     body: &[u8],

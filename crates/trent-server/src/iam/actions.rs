@@ -1,37 +1,37 @@
 //! IAM actions: parameters → typed [`Identities`] calls → result XML, with
 //! AWS's element names and nesting.
 
-use super::QueryError;
-use super::params::Params;
 use super::xml::{Xml, iso8601, url_encode};
+use super::{IamAction, QueryError};
 use trent_core::{
     AccessKeyInfo, AccessKeyStatus, Caller, GroupInfo, Identities, PolicyOwner, RoleInfo, UserInfo,
 };
+use trent_wire::query::QueryParams as Params;
 
 /// Runs `action`, writing the contents of its `…Result` element into `x`
-/// (nothing for actions without output). `Ok(false)`: not an IAM action.
+/// (nothing for actions without output).
 pub(super) async fn dispatch(
     ids: &Identities,
     caller: &Caller,
-    action: &str,
+    action: IamAction,
     p: &Params,
     x: &mut Xml,
-) -> Result<bool, QueryError> {
+) -> Result<(), QueryError> {
     match action {
         // ----- users
-        "CreateUser" => {
+        IamAction::CreateUser => {
             p.allow(&["UserName", "Path"])?;
             let user = ids
                 .create_user(caller, p.required("UserName")?, p.get("Path"))
                 .await?;
             x.element("User", |x| user_xml(x, &user));
         }
-        "GetUser" => {
+        IamAction::GetUser => {
             p.allow(&["UserName"])?;
             let user = ids.get_user(caller, p.get("UserName")).await?;
             x.element("User", |x| user_xml(x, &user));
         }
-        "ListUsers" => {
+        IamAction::ListUsers => {
             p.allow(&["PathPrefix", "Marker", "MaxItems"])?;
             let prefix = p.get("PathPrefix").unwrap_or("/");
             let mut users = ids.list_users(caller).await?;
@@ -44,13 +44,13 @@ pub(super) async fn dispatch(
             });
             page.write_end(x);
         }
-        "DeleteUser" => {
+        IamAction::DeleteUser => {
             p.allow(&["UserName"])?;
             ids.delete_user(caller, p.required("UserName")?).await?;
         }
 
         // ----- access keys
-        "CreateAccessKey" => {
+        IamAction::CreateAccessKey => {
             p.allow(&["UserName"])?;
             let key = ids.create_access_key(caller, p.get("UserName")).await?;
             x.element("AccessKey", |x| {
@@ -61,7 +61,7 @@ pub(super) async fn dispatch(
                 x.text("CreateDate", &iso8601(key.info.created_ms));
             });
         }
-        "ListAccessKeys" => {
+        IamAction::ListAccessKeys => {
             p.allow(&["UserName", "Marker", "MaxItems"])?;
             let keys = ids.list_access_keys(caller, p.get("UserName")).await?;
             let page = Page::of(&keys, p)?;
@@ -72,7 +72,7 @@ pub(super) async fn dispatch(
             });
             page.write_end(x);
         }
-        "UpdateAccessKey" => {
+        IamAction::UpdateAccessKey => {
             p.allow(&["UserName", "AccessKeyId", "Status"])?;
             let key_id = p.required("AccessKeyId")?;
             let status = p.required("Status")?;
@@ -84,14 +84,14 @@ pub(super) async fn dispatch(
             ids.update_access_key(caller, p.get("UserName"), key_id, status)
                 .await?;
         }
-        "DeleteAccessKey" => {
+        IamAction::DeleteAccessKey => {
             p.allow(&["UserName", "AccessKeyId"])?;
             ids.delete_access_key(caller, p.get("UserName"), p.required("AccessKeyId")?)
                 .await?;
         }
 
         // ----- roles
-        "CreateRole" => {
+        IamAction::CreateRole => {
             p.allow(&[
                 "RoleName",
                 "Path",
@@ -111,25 +111,25 @@ pub(super) async fn dispatch(
                 .await?;
             x.element("Role", |x| role_xml(x, &role));
         }
-        "GetRole" => {
+        IamAction::GetRole => {
             p.allow(&["RoleName"])?;
             let role = ids.get_role(caller, p.required("RoleName")?).await?;
             x.element("Role", |x| role_xml(x, &role));
         }
-        "DeleteRole" => {
+        IamAction::DeleteRole => {
             p.allow(&["RoleName"])?;
             ids.delete_role(caller, p.required("RoleName")?).await?;
         }
 
         // ----- groups
-        "CreateGroup" => {
+        IamAction::CreateGroup => {
             p.allow(&["GroupName", "Path"])?;
             let group = ids
                 .create_group(caller, p.required("GroupName")?, p.get("Path"))
                 .await?;
             x.element("Group", |x| group_xml(x, &group));
         }
-        "GetGroup" => {
+        IamAction::GetGroup => {
             p.allow(&["GroupName", "Marker", "MaxItems"])?;
             let (group, users) = ids.get_group(caller, p.required("GroupName")?).await?;
             let page = Page::of(&users, p)?;
@@ -141,38 +141,36 @@ pub(super) async fn dispatch(
             });
             page.write_end(x);
         }
-        "AddUserToGroup" => {
+        IamAction::AddUserToGroup => {
             p.allow(&["GroupName", "UserName"])?;
             ids.add_user_to_group(caller, p.required("GroupName")?, p.required("UserName")?)
                 .await?;
         }
-        "RemoveUserFromGroup" => {
+        IamAction::RemoveUserFromGroup => {
             p.allow(&["GroupName", "UserName"])?;
             ids.remove_user_from_group(caller, p.required("GroupName")?, p.required("UserName")?)
                 .await?;
         }
-        "DeleteGroup" => {
+        IamAction::DeleteGroup => {
             p.allow(&["GroupName"])?;
             ids.delete_group(caller, p.required("GroupName")?).await?;
         }
 
         // ----- inline policies
-        "PutUserPolicy" => put_policy(ids, caller, Owner::User, p).await?,
-        "PutRolePolicy" => put_policy(ids, caller, Owner::Role, p).await?,
-        "PutGroupPolicy" => put_policy(ids, caller, Owner::Group, p).await?,
-        "GetUserPolicy" => get_policy(ids, caller, Owner::User, p, x).await?,
-        "GetRolePolicy" => get_policy(ids, caller, Owner::Role, p, x).await?,
-        "GetGroupPolicy" => get_policy(ids, caller, Owner::Group, p, x).await?,
-        "DeleteUserPolicy" => delete_policy(ids, caller, Owner::User, p).await?,
-        "DeleteRolePolicy" => delete_policy(ids, caller, Owner::Role, p).await?,
-        "DeleteGroupPolicy" => delete_policy(ids, caller, Owner::Group, p).await?,
-        "ListUserPolicies" => list_policies(ids, caller, Owner::User, p, x).await?,
-        "ListRolePolicies" => list_policies(ids, caller, Owner::Role, p, x).await?,
-        "ListGroupPolicies" => list_policies(ids, caller, Owner::Group, p, x).await?,
-
-        _ => return Ok(false),
+        IamAction::PutUserPolicy => put_policy(ids, caller, Owner::User, p).await?,
+        IamAction::PutRolePolicy => put_policy(ids, caller, Owner::Role, p).await?,
+        IamAction::PutGroupPolicy => put_policy(ids, caller, Owner::Group, p).await?,
+        IamAction::GetUserPolicy => get_policy(ids, caller, Owner::User, p, x).await?,
+        IamAction::GetRolePolicy => get_policy(ids, caller, Owner::Role, p, x).await?,
+        IamAction::GetGroupPolicy => get_policy(ids, caller, Owner::Group, p, x).await?,
+        IamAction::DeleteUserPolicy => delete_policy(ids, caller, Owner::User, p).await?,
+        IamAction::DeleteRolePolicy => delete_policy(ids, caller, Owner::Role, p).await?,
+        IamAction::DeleteGroupPolicy => delete_policy(ids, caller, Owner::Group, p).await?,
+        IamAction::ListUserPolicies => list_policies(ids, caller, Owner::User, p, x).await?,
+        IamAction::ListRolePolicies => list_policies(ids, caller, Owner::Role, p, x).await?,
+        IamAction::ListGroupPolicies => list_policies(ids, caller, Owner::Group, p, x).await?,
     }
-    Ok(true)
+    Ok(())
 }
 
 fn user_xml(x: &mut Xml, user: &UserInfo) {

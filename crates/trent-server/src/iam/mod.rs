@@ -15,23 +15,20 @@
 //! into XML.
 
 mod actions;
-mod params;
 mod sts;
 mod xml;
 
-use crate::error::ApiError;
-use crate::{AppState, MAX_BODY_BYTES};
+use crate::auth::AuthError;
+use crate::metrics::{Metrics, OtherOperation};
+use crate::pipeline::{Asked, AuditFacts, MAX_NAME, Named, Protocol, Refusal, Served, bounded};
 use axum::body::Body;
-use axum::extract::Request;
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
-use futures_util::FutureExt;
-use params::Params;
-use std::net::IpAddr;
-use std::panic::AssertUnwindSafe;
+use std::time::Duration;
 use trent_core::IamError;
 use trent_core::audit::EventSource;
-use trent_wire::ErrorCode;
+use trent_wire::query::{ParamError, QueryParams};
 use xml::Xml;
 
 /// The content type of Query-protocol requests.
@@ -48,8 +45,66 @@ pub fn is_query_request(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.eq_ignore_ascii_case(FORM_CONTENT_TYPE))
 }
 
+/// The actions of a service, named by an enum (never by strings).
+macro_rules! actions {
+    ($(#[$meta:meta])* $enum:ident { $($name:ident),* $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub(crate) enum $enum { $($name),* }
+
+        impl $enum {
+            pub const ALL: &'static [$enum] = &[$($enum::$name),*];
+
+            pub fn name(self) -> &'static str {
+                match self { $($enum::$name => stringify!($name)),* }
+            }
+
+            pub fn parse(name: &str) -> Option<Self> {
+                Self::ALL.iter().copied().find(|a| a.name() == name)
+            }
+        }
+    };
+}
+
+actions!(
+    /// The IAM actions Trent serves.
+    IamAction {
+        CreateUser, GetUser, ListUsers, DeleteUser,
+        CreateAccessKey, ListAccessKeys, UpdateAccessKey, DeleteAccessKey,
+        CreateRole, GetRole, DeleteRole,
+        CreateGroup, GetGroup, AddUserToGroup, RemoveUserFromGroup, DeleteGroup,
+        PutUserPolicy, PutRolePolicy, PutGroupPolicy,
+        GetUserPolicy, GetRolePolicy, GetGroupPolicy,
+        DeleteUserPolicy, DeleteRolePolicy, DeleteGroupPolicy,
+        ListUserPolicies, ListRolePolicies, ListGroupPolicies,
+    }
+);
+
+actions!(
+    /// The STS actions Trent serves.
+    StsAction { GetCallerIdentity, AssumeRole }
+);
+
+/// An action of either service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Service {
+pub(crate) enum QueryAction {
+    Iam(IamAction),
+    Sts(StsAction),
+}
+
+impl QueryAction {
+    pub fn name(self) -> &'static str {
+        match self {
+            QueryAction::Iam(a) => a.name(),
+            QueryAction::Sts(a) => a.name(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum Service {
+    /// Also what errors use before the service is known.
+    #[default]
     Iam,
     Sts,
 }
@@ -61,15 +116,6 @@ impl Service {
             "iam" => Some(Service::Iam),
             "sts" => Some(Service::Sts),
             _ => None,
-        }
-    }
-
-    /// The service an action belongs to, for requests whose scope names
-    /// neither (so that the signature error names the right service).
-    fn of_action(action: Option<&str>) -> Self {
-        match action {
-            Some(a) if sts::ACTIONS.contains(&a) => Service::Sts,
-            _ => Service::Iam,
         }
     }
 
@@ -145,6 +191,79 @@ impl QueryError {
             detail,
         }
     }
+
+    /// What the pipeline refused, in the Query protocol's words.
+    fn refusal(service: Service, refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::NoSuchPath(path) => Self::new(
+                "InvalidAction",
+                StatusCode::NOT_FOUND,
+                format!("No operation at path {path}"),
+            ),
+            Refusal::MethodNotAllowed(method) => Self::new(
+                "InvalidAction",
+                StatusCode::METHOD_NOT_ALLOWED,
+                format!("Method {method} is not supported; Query requests are POST /"),
+            ),
+            Refusal::UnsupportedMediaType(content_type) => Self::new(
+                "ValidationError",
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                format!("Content-Type must be {FORM_CONTENT_TYPE}, not '{content_type}'"),
+            ),
+            Refusal::BodyTooLarge => Self::new(
+                "ValidationError",
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!(
+                    "Request body is larger than {} bytes",
+                    crate::MAX_BODY_BYTES
+                ),
+            ),
+            Refusal::BodyTimeout => Self::new(
+                "RequestTimeout",
+                StatusCode::REQUEST_TIMEOUT,
+                "The request body did not arrive in time",
+            ),
+            Refusal::BodyUnreadable => Self::validation("The request body could not be read"),
+            Refusal::Unauthenticated(AuthError::SigV4(e)) => {
+                let (code, status) = match e.code() {
+                    trent_sigv4::MISSING_AUTHENTICATION_TOKEN => {
+                        ("MissingAuthenticationToken", StatusCode::FORBIDDEN)
+                    }
+                    trent_sigv4::INCOMPLETE_SIGNATURE => {
+                        ("IncompleteSignature", StatusCode::BAD_REQUEST)
+                    }
+                    trent_sigv4::UNRECOGNIZED_CLIENT => {
+                        ("InvalidClientTokenId", StatusCode::FORBIDDEN)
+                    }
+                    _ => ("SignatureDoesNotMatch", StatusCode::FORBIDDEN),
+                };
+                Self::new(code, status, e.to_string())
+            }
+            Refusal::Unauthenticated(AuthError::ExpiredToken) => Self::new(
+                "ExpiredToken",
+                StatusCode::FORBIDDEN,
+                "The security token included in the request is expired",
+            ),
+            Refusal::Unauthenticated(AuthError::Internal(detail)) | Refusal::Internal(detail) => {
+                Self::internal(Some(detail))
+            }
+            Refusal::MissingOperation => {
+                Self::new("MissingAction", StatusCode::BAD_REQUEST, "Missing Action")
+            }
+            Refusal::UnknownOperation(action) => Self::invalid_action(&action, service.version()),
+            Refusal::AuditUnavailable => Self::new(
+                "ServiceUnavailable",
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The audit trail cannot record this request now; retry later.",
+            ),
+        }
+    }
+}
+
+impl From<ParamError> for QueryError {
+    fn from(e: ParamError) -> Self {
+        QueryError::validation(e.0)
+    }
 }
 
 impl From<IamError> for QueryError {
@@ -164,212 +283,164 @@ impl From<IamError> for QueryError {
     }
 }
 
-/// The authenticator speaks the JSON protocol's codes; the Query protocol
-/// has its own names (and statuses) for the same failures.
-fn auth_error(e: ApiError) -> QueryError {
-    let (code, status) = match e.code {
-        ErrorCode::MissingAuthenticationTokenException => {
-            ("MissingAuthenticationToken", StatusCode::FORBIDDEN)
+/// IAM and STS over the Query protocol.
+pub(crate) struct Query;
+
+impl Protocol for Query {
+    type Operation = QueryAction;
+    type Scope = Service;
+    type Error = QueryError;
+
+    fn check(&self, parts: &Parts) -> Result<(), Refusal> {
+        if parts.uri.path() != "/" {
+            return Err(Refusal::NoSuchPath(
+                bounded(parts.uri.path(), MAX_NAME).to_owned(),
+            ));
         }
-        ErrorCode::IncompleteSignatureException => ("IncompleteSignature", StatusCode::BAD_REQUEST),
-        ErrorCode::InvalidSignatureException => ("SignatureDoesNotMatch", StatusCode::FORBIDDEN),
-        ErrorCode::UnrecognizedClientException => ("InvalidClientTokenId", StatusCode::FORBIDDEN),
-        ErrorCode::ExpiredTokenException => ("ExpiredToken", StatusCode::FORBIDDEN),
-        ErrorCode::AccessDeniedException => ("AccessDenied", StatusCode::FORBIDDEN),
-        _ => return QueryError::internal(e.detail.or(Some(e.message))),
-    };
-    QueryError::new(code, status, e.message)
-}
-
-/// Serves one Query-protocol request: every outcome, panics included, is
-/// an XML response carrying `request_id`.
-pub async fn handle(
-    state: &AppState,
-    request: Request,
-    source_ip: Option<IpAddr>,
-    ids: &crate::RequestId,
-) -> Response {
-    let request_id = ids.as_str();
-    let (parts, body) = request.into_parts();
-    if parts.uri.path() != "/" {
-        let e = QueryError::new(
-            "InvalidAction",
-            StatusCode::NOT_FOUND,
-            format!("No operation at path {}", parts.uri.path()),
-        );
-        return error_response(Service::Iam, e, request_id);
+        if parts.method != Method::POST {
+            return Err(Refusal::MethodNotAllowed(parts.method.clone()));
+        }
+        Ok(())
     }
-    if parts.method != Method::POST {
-        let e = QueryError::new(
-            "InvalidAction",
-            StatusCode::METHOD_NOT_ALLOWED,
-            format!(
-                "Method {} is not supported; Query requests are POST /",
-                parts.method
-            ),
-        );
-        return error_response(Service::Iam, e, request_id);
-    }
-    let Ok(body) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
-        let e = QueryError::new(
-            "ValidationError",
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("Request body is larger than {MAX_BODY_BYTES} bytes"),
-        );
-        return error_response(Service::Iam, e, request_id);
-    };
-    let params = Params::parse(&body);
-    let scope_service = trent_sigv4::parse_request_authorization(&parts.headers)
-        .ok()
-        .and_then(|auth| Service::from_scope(auth.service));
-    let service = scope_service.unwrap_or_else(|| Service::of_action(params.get("Action")));
 
-    let req = trent_sigv4::RequestParts::from_http(&parts, &body);
-    let mut caller = None;
-    let outcome = AssertUnwindSafe(serve(
-        state,
-        &req,
-        &params,
-        service,
-        source_ip,
-        request_id,
-        &mut caller,
-    ))
-    .catch_unwind()
-    .await;
-    let mut result = outcome.unwrap_or_else(|panic| {
-        let what = panic
-            .downcast_ref::<&str>()
-            .map(|s| (*s).to_owned())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_default();
-        tracing::error!(request_id, panic = what, "IAM/STS handler panicked");
-        Err(QueryError::internal(None))
-    });
-    if let Some(log) = &state.audit {
-        let auth = trent_sigv4::parse_request_authorization(&parts.headers).ok();
-        let region = match (&caller, &auth) {
-            (Some(c), _) => c.region.clone(),
-            (None, Some(a)) => a.region.to_owned(),
-            (None, None) => String::new(),
-        };
-        let claimed = auth
-            .filter(|_| caller.is_none())
-            .map(|a| a.access_key_id.to_owned());
-        let error = result.as_ref().err().map(|e| {
-            (
-                e.code.unwrap_or_else(|| service.internal_code()).to_owned(),
-                e.message.clone(),
-            )
+    /// The service is the one the signature's scope names; a request whose
+    /// scope names neither (it will fail authentication) is answered in
+    /// the words of its action's service.
+    fn asked(&self, parts: &Parts, body: &[u8]) -> Asked<QueryAction, Service> {
+        let action = trent_wire::query::action(body);
+        let action = action.as_deref().filter(|a| !a.is_empty());
+        let scope = trent_sigv4::parse_request_authorization(&parts.headers)
+            .ok()
+            .and_then(|auth| Service::from_scope(auth.service));
+        let service = scope.unwrap_or(match action.and_then(StsAction::parse) {
+            Some(_) => Service::Sts,
+            None => Service::Iam,
         });
-        let mut event = crate::audit::api_event(
-            match service {
-                Service::Iam => EventSource::Iam,
-                Service::Sts => EventSource::Sts,
-            },
-            params.get("Action").unwrap_or_default().to_owned(),
-            trent_core::audit::intern(&region),
-            caller.as_ref(),
-            claimed,
-            source_ip,
-            crate::user_agent(&parts.headers),
-            ids.id(),
-            error,
-        );
-        event.request_parameters = crate::audit::query_parameters(params.pairs()).map(Into::into);
-        // IAM and STS changes (and issued sessions) are acknowledged only
-        // once their event is committed.
-        if result.is_ok() && (!event.read_only || service == Service::Sts) {
-            if let Err(e) = log.record_durable(event).await {
-                result = Err(QueryError::internal(Some(e.to_string())));
-            }
-        } else {
-            log.record(event).await;
+        let known = action.and_then(|a| match service {
+            Service::Iam => IamAction::parse(a).map(QueryAction::Iam),
+            Service::Sts => StsAction::parse(a).map(QueryAction::Sts),
+        });
+        let operation = match (action, known) {
+            (_, Some(known)) => Named::Known(known),
+            (Some(other), None) => Named::Unknown(bounded(other, MAX_NAME).to_owned()),
+            (None, None) => Named::Missing,
+        };
+        Asked {
+            operation,
+            scope: service,
         }
     }
-    match result {
-        Ok(xml) => xml_response(StatusCode::OK, xml, request_id),
-        Err(e) => error_response(service, e, request_id),
-    }
-}
 
-async fn serve(
-    state: &AppState,
-    req: &trent_sigv4::RequestParts<'_>,
-    params: &Params,
-    service: Service,
-    source_ip: Option<IpAddr>,
-    request_id: &str,
-    audit_caller: &mut Option<trent_core::Caller>,
-) -> Result<String, QueryError> {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
-    let caller = state
-        .auth
-        .authenticate(&state.identities, req, now, service.name(), source_ip)
-        .await
-        .map_err(auth_error)?;
-    *audit_caller = Some(caller.clone());
-
-    let Some(action) = params.get("Action").filter(|a| !a.is_empty()) else {
-        return Err(QueryError::new(
-            "MissingAction",
-            StatusCode::BAD_REQUEST,
-            "Missing Action",
-        ));
-    };
-    if let Some(version) = params.get("Version")
-        && version != service.version()
-    {
-        return Err(QueryError::invalid_action(action, version));
+    fn service(&self, asked: &Asked<QueryAction, Service>) -> &'static str {
+        asked.scope.name()
     }
-    // A change (or an issued session) the audit trail cannot record now is
-    // refused before it happens.
-    let mutation = service == Service::Sts || !crate::audit::is_read_only(action);
-    if let Some(log) = &state.audit
-        && !log.stats().accepts(mutation)
-    {
-        tracing::warn!(
+
+    fn name(&self, operation: QueryAction) -> &'static str {
+        operation.name()
+    }
+
+    fn source(&self, asked: &Asked<QueryAction, Service>) -> EventSource {
+        match asked.scope {
+            Service::Iam => EventSource::Iam,
+            Service::Sts => EventSource::Sts,
+        }
+    }
+
+    fn read_only(&self, operation: QueryAction) -> bool {
+        crate::audit::is_read_only(operation.name())
+    }
+
+    /// IAM changes and issued sessions are acknowledged only once their
+    /// event is committed.
+    fn durable(&self, operation: QueryAction) -> bool {
+        matches!(operation, QueryAction::Sts(_)) || !self.read_only(operation)
+    }
+
+    fn refuse(&self, asked: &Asked<QueryAction, Service>, refusal: Refusal) -> QueryError {
+        QueryError::refusal(asked.scope, refusal)
+    }
+
+    fn describe<'e>(
+        &self,
+        asked: &Asked<QueryAction, Service>,
+        error: &'e QueryError,
+    ) -> (&'e str, &'e str, Option<&'e str>) {
+        (
+            error.code.unwrap_or_else(|| asked.scope.internal_code()),
+            &error.message,
+            error.detail.as_deref(),
+        )
+    }
+
+    async fn serve(
+        &self,
+        request: Served<'_, QueryAction, Service>,
+        audit: &mut AuditFacts,
+    ) -> Result<Vec<u8>, QueryError> {
+        let Served {
+            state,
+            caller,
+            operation,
+            scope: service,
+            body,
             request_id,
-            action,
-            "audit trail unavailable; request refused"
-        );
-        return Err(QueryError::new(
-            "ServiceUnavailable",
-            StatusCode::SERVICE_UNAVAILABLE,
-            "The audit trail cannot record this request now; retry later.",
-        ));
-    }
-    let mut result = Xml::new();
-    let known = match service {
-        Service::Iam => {
-            actions::dispatch(&state.identities, &caller, action, params, &mut result).await?
+            ..
+        } = request;
+        let params = QueryParams::parse(body);
+        if state.audit.is_some() {
+            audit.request_parameters =
+                crate::audit::query_parameters(params.pairs()).map(Into::into);
         }
-        Service::Sts => {
-            sts::dispatch(&state.identities, &caller, action, params, &mut result).await?
+        let action = operation.name();
+        if let Some(version) = params.get("Version")
+            && version != service.version()
+        {
+            return Err(QueryError::invalid_action(action, version));
         }
-    };
-    if !known {
-        return Err(QueryError::invalid_action(action, service.version()));
+        let mut result = Xml::new();
+        match operation {
+            QueryAction::Iam(a) => {
+                actions::dispatch(&state.identities, caller, a, &params, &mut result).await?
+            }
+            QueryAction::Sts(a) => {
+                sts::dispatch(&state.identities, caller, a, &params, &mut result).await?
+            }
+        }
+        let mut out = Xml::new();
+        let response_tag = format!("{action}Response");
+        out.open_ns(&response_tag, service.namespace());
+        if !result.is_empty() {
+            out.element(&format!("{action}Result"), |x| x.raw(result.as_str()));
+        }
+        out.element("ResponseMetadata", |x| x.text("RequestId", request_id));
+        out.close(&response_tag);
+        Ok(out.into_string().into_bytes())
     }
 
-    let mut out = Xml::new();
-    let response_tag = format!("{action}Response");
-    out.open_ns(&response_tag, service.namespace());
-    if !result.is_empty() {
-        out.element(&format!("{action}Result"), |x| x.raw(result.as_str()));
+    fn count(
+        &self,
+        metrics: &Metrics,
+        _operation: Option<QueryAction>,
+        error: Option<&QueryError>,
+        elapsed: Duration,
+    ) {
+        metrics.other(OtherOperation::IamSts, error.is_none(), elapsed);
     }
-    out.element("ResponseMetadata", |x| x.text("RequestId", request_id));
-    out.close(&response_tag);
-    Ok(out.into_string())
+
+    fn respond(
+        &self,
+        asked: &Asked<QueryAction, Service>,
+        result: Result<Vec<u8>, QueryError>,
+        request_id: &str,
+    ) -> Response {
+        match result {
+            Ok(xml) => xml_response(StatusCode::OK, xml, request_id),
+            Err(e) => error_response(asked.scope, e, request_id),
+        }
+    }
 }
 
 fn error_response(service: Service, e: QueryError, request_id: &str) -> Response {
-    if let Some(detail) = &e.detail {
-        tracing::error!(request_id, error = %detail, "internal error");
-    }
     let code = e.code.unwrap_or_else(|| service.internal_code());
     let mut out = Xml::new();
     out.open_ns("ErrorResponse", service.namespace());
@@ -387,10 +458,10 @@ fn error_response(service: Service, e: QueryError, request_id: &str) -> Response
     });
     out.text("RequestId", request_id);
     out.close("ErrorResponse");
-    xml_response(e.status, out.into_string(), request_id)
+    xml_response(e.status, out.into_string().into_bytes(), request_id)
 }
 
-fn xml_response(status: StatusCode, xml: String, request_id: &str) -> Response {
+fn xml_response(status: StatusCode, xml: Vec<u8>, request_id: &str) -> Response {
     let mut response = Response::new(Body::from(xml));
     *response.status_mut() = status;
     let headers = response.headers_mut();

@@ -1,31 +1,26 @@
 //! STS actions: GetCallerIdentity and AssumeRole.
 
-use super::QueryError;
-use super::params::Params;
 use super::xml::{Xml, iso8601};
+use super::{QueryError, StsAction};
 use trent_core::{Caller, Identities};
-
-/// The STS actions served here (also used to pick the service of a request
-/// whose signature names neither `iam` nor `sts`).
-pub(super) const ACTIONS: &[&str] = &["GetCallerIdentity", "AssumeRole"];
+use trent_wire::query::QueryParams as Params;
 
 /// Runs `action`, writing the contents of its `…Result` element into `x`.
-/// `Ok(false)`: not an STS action.
 pub(super) async fn dispatch(
     ids: &Identities,
     caller: &Caller,
-    action: &str,
+    action: StsAction,
     p: &Params,
     x: &mut Xml,
-) -> Result<bool, QueryError> {
+) -> Result<(), QueryError> {
     match action {
-        "GetCallerIdentity" => {
+        StsAction::GetCallerIdentity => {
             p.allow(&[])?;
             x.text("Arn", caller.principal_arn());
             x.text("UserId", &caller.identity.user_id);
             x.text("Account", caller.account());
         }
-        "AssumeRole" => {
+        StsAction::AssumeRole => {
             // Session policies, session tags, external ids and MFA are not
             // supported: refused rather than ignored (see `Params::allow`).
             p.allow(&["RoleArn", "RoleSessionName", "DurationSeconds"])?;
@@ -46,7 +41,6 @@ pub(super) async fn dispatch(
                 x.text("Arn", &creds.assumed_role_arn);
             });
         }
-        _ => return Ok(false),
     }
-    Ok(true)
+    Ok(())
 }
