@@ -25,7 +25,7 @@ impl Kms {
     async fn alias_target(
         &self,
         caller: &Caller,
-        action: &str,
+        action: Action,
         name: &str,
         target_key_id: &str,
     ) -> Result<Arc<CachedKey>, KmsError> {
@@ -44,7 +44,7 @@ impl Kms {
     fn authorize_alias_arn(
         &self,
         caller: &Caller,
-        action: &str,
+        action: Action,
         name: &str,
     ) -> Result<(), KmsError> {
         if caller.is_root() {
@@ -53,11 +53,11 @@ impl Kms {
         let arn = alias_arn(&caller.region, caller.account(), name);
         let facts = RequestFacts::default();
         let context = AuthzContext::for_request(caller, &facts);
-        match evaluate_identity(caller, action, &arn, &context) {
+        match evaluate_identity(caller, action.name(), &arn, &context) {
             Outcome::Allow => Ok(()),
             other => Err(KmsError::AccessDenied(deny_message(
                 caller,
-                action,
+                action.name(),
                 &arn,
                 other == Outcome::ExplicitDeny,
                 "identity",
@@ -74,7 +74,7 @@ impl Kms {
         check_alias_name(name)?;
         let _guard = self.alias_lock.lock().await;
         let target = self
-            .alias_target(caller, "kms:CreateAlias", name, target_key_id)
+            .alias_target(caller, Action::CreateAlias, name, target_key_id)
             .await?;
         let key = (
             caller.account().to_owned(),
@@ -119,12 +119,12 @@ impl Kms {
             return Err(alias_not_found(caller, name));
         };
         let target = self
-            .alias_target(caller, "kms:UpdateAlias", name, target_key_id)
+            .alias_target(caller, Action::UpdateAlias, name, target_key_id)
             .await?;
         let current = self.key(alias.target).await?;
         self.authorize(
             caller,
-            "kms:UpdateAlias",
+            Action::UpdateAlias,
             &current,
             &RequestFacts::default(),
             None,
@@ -159,12 +159,12 @@ impl Kms {
         let target = self.key(alias.target).await?;
         self.authorize(
             caller,
-            "kms:DeleteAlias",
+            Action::DeleteAlias,
             &target,
             &RequestFacts::default(),
             None,
         )?;
-        self.authorize_alias_arn(caller, "kms:DeleteAlias", name)?;
+        self.authorize_alias_arn(caller, Action::DeleteAlias, name)?;
         self.store
             .delete_alias(caller.account(), &caller.region, name)
             .await?;
@@ -181,7 +181,7 @@ impl Kms {
         limit: usize,
         marker: Option<&str>,
     ) -> Result<Page<AliasRecord>, KmsError> {
-        self.authorize_account(caller, "kms:ListAliases", &RequestFacts::default())?;
+        self.authorize_account(caller, Action::ListAliases, &RequestFacts::default())?;
         let target = match key_id {
             Some(raw) => Some(
                 self.target(caller, raw, AliasMode::Refuse)

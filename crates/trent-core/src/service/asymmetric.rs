@@ -228,7 +228,7 @@ impl Kms {
         caller: &Caller,
         key_id: &str,
         operation: &str,
-        action: &str,
+        action: Action,
         facts: RequestFacts<'_>,
     ) -> Result<Arc<CachedKey>, KmsError> {
         let (key, resolved) = self.target(caller, key_id, AliasMode::Accept).await?;
@@ -246,7 +246,7 @@ impl Kms {
         caller: &Caller,
         key_id: &str,
         operation: &str,
-        action: &str,
+        action: Action,
         message_type: &MessageType,
         algorithm: &SigningAlgorithmSpec,
     ) -> Result<(Arc<CachedKey>, SigningAlgorithm, MessageKind), KmsError> {
@@ -273,7 +273,14 @@ impl Kms {
         algorithm: &SigningAlgorithmSpec,
     ) -> Result<(Vec<u8>, String), KmsError> {
         let (key, alg, kind) = self
-            .signing_key(caller, key_id, "Sign", "kms:Sign", message_type, algorithm)
+            .signing_key(
+                caller,
+                key_id,
+                "Sign",
+                Action::Sign,
+                message_type,
+                algorithm,
+            )
             .await?;
         let pair = key
             .materials
@@ -301,7 +308,7 @@ impl Kms {
                 caller,
                 key_id,
                 "Verify",
-                "kms:Verify",
+                Action::Verify,
                 message_type,
                 algorithm,
             )
@@ -326,7 +333,7 @@ impl Kms {
                 caller,
                 key_id,
                 "GetPublicKey",
-                "kms:GetPublicKey",
+                Action::GetPublicKey,
                 RequestFacts::default(),
             )
             .await?;
@@ -346,7 +353,7 @@ impl Kms {
         caller: &Caller,
         key_id: &str,
         operation: &str,
-        action: &str,
+        action: Action,
         algorithm: &EncryptionAlgorithmSpec,
         context: &BTreeMap<String, String>,
     ) -> Result<(Arc<CachedKey>, AsymmetricEncryption), KmsError> {
@@ -381,7 +388,14 @@ impl Kms {
         context: &BTreeMap<String, String>,
     ) -> Result<(Vec<u8>, String), KmsError> {
         let (key, hash) = self
-            .oaep_key(caller, key_id, "Encrypt", "kms:Encrypt", algorithm, context)
+            .oaep_key(
+                caller,
+                key_id,
+                "Encrypt",
+                Action::Encrypt,
+                algorithm,
+                context,
+            )
             .await?;
         let pair = key
             .materials
@@ -408,7 +422,7 @@ impl Kms {
             algorithm,
             context,
             "Decrypt",
-            "kms:Decrypt",
+            Action::Decrypt,
         )
         .await
     }
@@ -423,7 +437,7 @@ impl Kms {
         algorithm: &EncryptionAlgorithmSpec,
         context: &BTreeMap<String, String>,
         operation: &str,
-        action: &str,
+        action: Action,
     ) -> Result<(Zeroizing<Vec<u8>>, String), KmsError> {
         let (key, hash) = self
             .oaep_key(caller, key_id, operation, action, algorithm, context)
@@ -444,7 +458,7 @@ impl Kms {
         caller: &Caller,
         key_id: &str,
         operation: &str,
-        action: &str,
+        action: Action,
         algorithm: &MacAlgorithmSpec,
     ) -> Result<Arc<CachedKey>, KmsError> {
         let facts = RequestFacts {
@@ -473,7 +487,13 @@ impl Kms {
         algorithm: &MacAlgorithmSpec,
     ) -> Result<(Vec<u8>, String), KmsError> {
         let key = self
-            .mac_key(caller, key_id, "GenerateMac", "kms:GenerateMac", algorithm)
+            .mac_key(
+                caller,
+                key_id,
+                "GenerateMac",
+                Action::GenerateMac,
+                algorithm,
+            )
             .await?;
         let hmac = key
             .materials
@@ -493,7 +513,7 @@ impl Kms {
         algorithm: &MacAlgorithmSpec,
     ) -> Result<String, KmsError> {
         let key = self
-            .mac_key(caller, key_id, "VerifyMac", "kms:VerifyMac", algorithm)
+            .mac_key(caller, key_id, "VerifyMac", Action::VerifyMac, algorithm)
             .await?;
         let hmac = key
             .materials
@@ -525,7 +545,7 @@ impl Kms {
                 caller,
                 key_id,
                 "DeriveSharedSecret",
-                "kms:DeriveSharedSecret",
+                Action::DeriveSharedSecret,
                 facts,
             )
             .await?;
@@ -559,11 +579,11 @@ impl Kms {
         with_plaintext: bool,
     ) -> Result<DataKeyPair, KmsError> {
         let (operation, action) = if with_plaintext {
-            ("GenerateDataKeyPair", "kms:GenerateDataKeyPair")
+            ("GenerateDataKeyPair", Action::GenerateDataKeyPair)
         } else {
             (
                 "GenerateDataKeyPairWithoutPlaintext",
-                "kms:GenerateDataKeyPairWithoutPlaintext",
+                Action::GenerateDataKeyPairWithoutPlaintext,
             )
         };
         let facts = RequestFacts {

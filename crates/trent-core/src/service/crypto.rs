@@ -16,7 +16,7 @@ impl Kms {
         caller: &Caller,
         key_id: &str,
         operation: &str,
-        action: &str,
+        action: Action,
         context: &BTreeMap<String, String>,
     ) -> Result<Arc<CachedKey>, KmsError> {
         let (key, resolved) = self.target(caller, key_id, AliasMode::Accept).await?;
@@ -55,7 +55,7 @@ impl Kms {
         context: &BTreeMap<String, String>,
     ) -> Result<(Vec<u8>, String), KmsError> {
         let key = self
-            .usable_key(caller, key_id, "Encrypt", "kms:Encrypt", context)
+            .usable_key(caller, key_id, "Encrypt", Action::Encrypt, context)
             .await?;
         let ciphertext = Self::seal_with(&key, context, plaintext)?;
         Ok((ciphertext, key.record.arn.clone()))
@@ -71,11 +71,11 @@ impl Kms {
         with_plaintext: bool,
     ) -> Result<DataKey, KmsError> {
         let (operation, action) = if with_plaintext {
-            ("GenerateDataKey", "kms:GenerateDataKey")
+            ("GenerateDataKey", Action::GenerateDataKey)
         } else {
             (
                 "GenerateDataKeyWithoutPlaintext",
-                "kms:GenerateDataKeyWithoutPlaintext",
+                Action::GenerateDataKeyWithoutPlaintext,
             )
         };
         let key = self
@@ -106,7 +106,7 @@ impl Kms {
             context,
             key_id,
             "Decrypt",
-            "kms:Decrypt",
+            Action::Decrypt,
         )
         .await
     }
@@ -118,7 +118,7 @@ impl Kms {
         context: &BTreeMap<String, String>,
         key_id: Option<&str>,
         operation: &str,
-        action: &str,
+        action: Action,
     ) -> Result<(Zeroizing<Vec<u8>>, String), KmsError> {
         let header = BlobHeader::parse(ciphertext).map_err(|_| invalid_ciphertext())?;
         let blob_key = Uuid::from_bytes(header.key_id);
@@ -190,7 +190,7 @@ impl Kms {
                     caller,
                     destination_key_id,
                     "ReEncryptTo",
-                    "kms:ReEncryptTo",
+                    Action::ReEncryptTo,
                     destination_context,
                 )
                 .await?,
@@ -201,7 +201,7 @@ impl Kms {
                         caller,
                         destination_key_id,
                         "ReEncryptTo",
-                        "kms:ReEncryptTo",
+                        Action::ReEncryptTo,
                         algorithm,
                         destination_context,
                     )
@@ -217,7 +217,7 @@ impl Kms {
                     source_context,
                     source_key_id,
                     "ReEncryptFrom",
-                    "kms:ReEncryptFrom",
+                    Action::ReEncryptFrom,
                 )
                 .await?
             }
@@ -234,7 +234,7 @@ impl Kms {
                     algorithm,
                     source_context,
                     "ReEncryptFrom",
-                    "kms:ReEncryptFrom",
+                    Action::ReEncryptFrom,
                 )
                 .await?
             }
@@ -268,7 +268,7 @@ impl Kms {
         caller: &Caller,
         number_of_bytes: usize,
     ) -> Result<Zeroizing<Vec<u8>>, KmsError> {
-        self.authorize_account(caller, "kms:GenerateRandom", &RequestFacts::default())?;
+        self.authorize_account(caller, Action::GenerateRandom, &RequestFacts::default())?;
         let mut out = Zeroizing::new(vec![0u8; number_of_bytes]);
         trent_crypto::random_bytes(&mut out)?;
         Ok(out)

@@ -6,18 +6,23 @@ use super::*;
 impl Kms {
     // ----- grants --------------------------------------------------------------
 
-    /// Publishes a key's new grant list to the cache (under the key lock).
-    async fn reload_grants(&self, id: Uuid) -> Result<(), KmsError> {
-        let current = self.key_locked(id).await?;
-        let grants = self.store.list_grants(id).await?;
-        let updated = CachedKey {
-            record: current.record.clone(),
-            materials: current.materials.clone(),
-            policy: current.policy.clone(),
-            grants: Arc::new(grants),
-        };
-        self.keys.pin().insert(id, Arc::new(updated));
-        Ok(())
+    /// Publishes a committed change of a key's grants to the cache (under
+    /// the key lock): the cached list with `change` applied. Nothing can
+    /// fail here, so the cache never keeps a grant the store no longer has;
+    /// a key not in the cache is loaded whole at its next use.
+    fn publish_grants(&self, id: Uuid, change: impl FnOnce(&mut Vec<GrantRecord>)) {
+        let pinned = self.keys.pin();
+        if let Some(current) = pinned.get(&id) {
+            let mut grants = (*current.grants).clone();
+            change(&mut grants);
+            let updated = CachedKey {
+                record: current.record.clone(),
+                materials: current.materials.clone(),
+                policy: current.policy.clone(),
+                grants: Arc::new(grants),
+            };
+            pinned.insert(id, Arc::new(updated));
+        }
     }
 
     /// CreateGrant: returns (grant token, grant id). A grant with the same
@@ -39,6 +44,33 @@ impl Kms {
         if params.operations.is_empty() {
             return Err(KmsError::Validation("Operations must not be empty".into()));
         }
+        let (key, resolved) = self
+            .target(caller, &params.key_id, AliasMode::Refuse)
+            .await?;
+        let facts = RequestFacts {
+            grant_operations: Some(&params.operations),
+            grantee_principal: Some(&params.grantee),
+            retiring_principal: params.retiring.as_deref(),
+            ..Default::default()
+        };
+        // A grantee whose CreateGrant comes from a grant may only hand on
+        // what that grant gives it: some or all of its operations, under
+        // constraints at least as strict.
+        if let AllowedBy::Grants(parents) = self.authorize_via(
+            caller,
+            Action::CreateGrant,
+            &key,
+            &facts,
+            Some("CreateGrant"),
+        )? && !parents.iter().any(|parent| derives_from(parent, &params))
+        {
+            return Err(KmsError::AccessDenied(format!(
+                "User: {} is not authorized to perform: kms:CreateGrant on resource: {} because a grant can only create grants for some or all of its own operations, with encryption context constraints at least as strict as its own",
+                caller.principal_arn(),
+                key.record.arn
+            )));
+        }
+        // Only an authorized caller learns whether a principal exists.
         for principal in std::iter::once(&params.grantee).chain(params.retiring.iter()) {
             if !self
                 .identities
@@ -51,16 +83,6 @@ impl Kms {
                 )));
             }
         }
-        let (key, resolved) = self
-            .target(caller, &params.key_id, AliasMode::Refuse)
-            .await?;
-        let facts = RequestFacts {
-            grant_operations: Some(&params.operations),
-            grantee_principal: Some(&params.grantee),
-            retiring_principal: params.retiring.as_deref(),
-            ..Default::default()
-        };
-        self.authorize(caller, "kms:CreateGrant", &key, &facts, Some("CreateGrant"))?;
         refuse_pending_deletion(&key.record)?;
         check_grant_fits(&key.record, &params)?;
         let id = key.record.id;
@@ -111,7 +133,7 @@ impl Kms {
             return Err(KmsError::DryRun);
         }
         self.store.insert_grant(&grant).await?;
-        self.reload_grants(id).await?;
+        self.publish_grants(id, |grants| grants.push(grant));
         let _ = resolved;
         Ok((grant_token(&grant_id), grant_id))
     }
@@ -128,7 +150,7 @@ impl Kms {
         let (key, _) = self.target(caller, key_id, AliasMode::Accept).await?;
         self.authorize(
             caller,
-            "kms:ListGrants",
+            Action::ListGrants,
             &key,
             &RequestFacts::default(),
             None,
@@ -155,7 +177,21 @@ impl Kms {
         limit: usize,
         marker: Option<&str>,
     ) -> Result<Page<GrantRecord>, KmsError> {
-        self.authorize_account(caller, "kms:ListRetirableGrants", &RequestFacts::default())?;
+        self.authorize_account(
+            caller,
+            Action::ListRetirableGrants,
+            &RequestFacts::default(),
+        )?;
+        // Only a principal of the caller's own account: another account's
+        // grants (their constraints among them) are not the caller's to
+        // list.
+        if principal_account(retiring_principal) != Some(caller.account()) {
+            return Err(KmsError::AccessDenied(format!(
+                "User: {} is not authorized to perform: kms:ListRetirableGrants on resource: {retiring_principal} because the retiring principal is not in account {}",
+                caller.principal_arn(),
+                caller.account()
+            )));
+        }
         let grants = self.store.list_retirable_grants(retiring_principal).await?;
         self.paginate(
             &format!("ListRetirableGrants/{retiring_principal}"),
@@ -205,7 +241,7 @@ impl Kms {
             || self
                 .authorize(
                     caller,
-                    "kms:RetireGrant",
+                    Action::RetireGrant,
                     &key,
                     &RequestFacts::default(),
                     None,
@@ -214,7 +250,7 @@ impl Kms {
         if !may {
             return Err(KmsError::AccessDenied(deny_message(
                 caller,
-                "kms:RetireGrant",
+                Action::RetireGrant.name(),
                 &key.record.arn,
                 false,
                 "resource",
@@ -236,7 +272,7 @@ impl Kms {
         let (key, _) = self.target(caller, key_id, AliasMode::Refuse).await?;
         self.authorize(
             caller,
-            "kms:RevokeGrant",
+            Action::RevokeGrant,
             &key,
             &RequestFacts::default(),
             None,
@@ -255,8 +291,49 @@ impl Kms {
     async fn delete_grant(&self, id: Uuid, grant_id: &str) -> Result<(), KmsError> {
         let _guard = self.key_lock(&id).lock().await;
         self.store.delete_grant(id, grant_id).await?;
-        self.reload_grants(id).await
+        self.publish_grants(id, |grants| grants.retain(|g| g.grant_id != grant_id));
+        Ok(())
     }
+}
+
+/// The account of a principal as grants name it: an account id, or an
+/// IAM or STS ARN.
+fn principal_account(principal: &str) -> Option<&str> {
+    if principal.len() == 12 && principal.bytes().all(|b| b.is_ascii_digit()) {
+        return Some(principal);
+    }
+    let rest = principal
+        .strip_prefix("arn:aws:iam::")
+        .or_else(|| principal.strip_prefix("arn:aws:sts::"))?;
+    rest.split_once(':').map(|(account, _)| account)
+}
+
+/// Whether a grant made by a grantee of `parent` (allowed CreateGrant by it
+/// alone) stays within it: some or all of its operations, and an
+/// encryption context constraint at least as strict (AWS: a child may add
+/// pairs to a subset constraint or turn it into an equals constraint, never
+/// the reverse; an equals constraint stays the same).
+fn derives_from(parent: &GrantRecord, child: &CreateGrant) -> bool {
+    let within = child
+        .operations
+        .iter()
+        .all(|op| parent.operations.contains(op));
+    let includes = |outer: &BTreeMap<String, String>, inner: &BTreeMap<String, String>| {
+        inner.iter().all(|(k, v)| outer.get(k) == Some(v))
+    };
+    let strict = match (
+        (&parent.context_equals, &parent.context_subset),
+        (&child.context_equals, &child.context_subset),
+    ) {
+        // The parent constrains nothing.
+        ((None, None), _) => true,
+        ((Some(parent), _), (Some(child), _)) => parent == child,
+        ((Some(_), _), (None, _)) => false,
+        ((None, Some(parent)), (Some(child), _)) => includes(child, parent),
+        ((None, Some(parent)), (None, Some(child))) => includes(child, parent),
+        ((None, Some(_)), (None, None)) => false,
+    };
+    within && strict
 }
 
 pub(super) fn grant_token(grant_id: &str) -> String {

@@ -20,9 +20,9 @@ impl Kms {
             request_tags: Some(&params.tags),
             ..Default::default()
         };
-        self.authorize_account(caller, "kms:CreateKey", &facts)?;
+        self.authorize_account(caller, Action::CreateKey, &facts)?;
         if !params.tags.is_empty() {
-            self.authorize_account(caller, "kms:TagResource", &facts)?;
+            self.authorize_account(caller, Action::TagResource, &facts)?;
         }
         let key_spec = params
             .key_spec
@@ -126,7 +126,13 @@ impl Kms {
             request_alias: resolved.alias.as_deref(),
             ..Default::default()
         };
-        self.authorize(caller, "kms:DescribeKey", &key, &facts, Some("DescribeKey"))?;
+        self.authorize(
+            caller,
+            Action::DescribeKey,
+            &key,
+            &facts,
+            Some("DescribeKey"),
+        )?;
         Ok(key.record.clone())
     }
 
@@ -136,7 +142,7 @@ impl Kms {
         limit: usize,
         marker: Option<&str>,
     ) -> Result<Page<(Uuid, String)>, KmsError> {
-        self.authorize_account(caller, "kms:ListKeys", &RequestFacts::default())?;
+        self.authorize_account(caller, Action::ListKeys, &RequestFacts::default())?;
         let list = format!("ListKeys/{}/{}", caller.account(), caller.region);
         let after = match marker {
             None => None,
@@ -166,7 +172,7 @@ impl Kms {
         key_id: &str,
         description: String,
     ) -> Result<(), KmsError> {
-        self.mutate(caller, key_id, "kms:UpdateKeyDescription", |key| {
+        self.mutate(caller, key_id, Action::UpdateKeyDescription, |key| {
             refuse_pending_deletion(key)?;
             key.description = description;
             Ok(())
@@ -176,7 +182,7 @@ impl Kms {
     }
 
     pub async fn enable_key(&self, caller: &Caller, key_id: &str) -> Result<(), KmsError> {
-        self.mutate(caller, key_id, "kms:EnableKey", |key| {
+        self.mutate(caller, key_id, Action::EnableKey, |key| {
             refuse_pending_deletion(key)?;
             key.state = KeyState::Enabled;
             Ok(())
@@ -186,7 +192,7 @@ impl Kms {
     }
 
     pub async fn disable_key(&self, caller: &Caller, key_id: &str) -> Result<(), KmsError> {
-        self.mutate(caller, key_id, "kms:DisableKey", |key| {
+        self.mutate(caller, key_id, Action::DisableKey, |key| {
             refuse_pending_deletion(key)?;
             key.state = KeyState::Disabled;
             Ok(())
@@ -212,7 +218,7 @@ impl Kms {
                 "1 validation error detected: Value '{days}' at 'pendingWindowInDays' failed to satisfy constraint: Member must have value {bound}"
             )));
         }
-        self.mutate(caller, key_id, "kms:ScheduleKeyDeletion", |key| {
+        self.mutate(caller, key_id, Action::ScheduleKeyDeletion, |key| {
             refuse_pending_deletion(key)?;
             key.state = KeyState::PendingDeletion;
             key.deletion_date_ms = Some(self.now() + i64::from(days) * DAY_MS);
@@ -227,7 +233,7 @@ impl Kms {
         caller: &Caller,
         key_id: &str,
     ) -> Result<KeyRecord, KmsError> {
-        self.mutate(caller, key_id, "kms:CancelKeyDeletion", |key| {
+        self.mutate(caller, key_id, Action::CancelKeyDeletion, |key| {
             if key.state != KeyState::PendingDeletion {
                 return Err(KmsError::InvalidState(format!(
                     "{} is not pending deletion.",
@@ -251,7 +257,7 @@ impl Kms {
         period_days: Option<i32>,
     ) -> Result<(), KmsError> {
         let period = period_days.unwrap_or(365);
-        self.mutate(caller, key_id, "kms:EnableKeyRotation", |key| {
+        self.mutate(caller, key_id, Action::EnableKeyRotation, |key| {
             lifecycle::require_rotatable(key)?;
             require_enabled(key)?;
             key.rotation_enabled = true;
@@ -268,7 +274,7 @@ impl Kms {
         caller: &Caller,
         key_id: &str,
     ) -> Result<(), KmsError> {
-        self.mutate(caller, key_id, "kms:DisableKeyRotation", |key| {
+        self.mutate(caller, key_id, Action::DisableKeyRotation, |key| {
             lifecycle::require_rotatable(key)?;
             require_enabled(key)?;
             key.rotation_enabled = false;
@@ -287,7 +293,7 @@ impl Kms {
         let (key, _) = self.target(caller, key_id, AliasMode::Refuse).await?;
         self.authorize(
             caller,
-            "kms:GetKeyRotationStatus",
+            Action::GetKeyRotationStatus,
             &key,
             &RequestFacts::default(),
             None,
@@ -310,7 +316,7 @@ impl Kms {
         }
         self.authorize(
             caller,
-            "kms:GetKeyLastUsage",
+            Action::GetKeyLastUsage,
             &key,
             &RequestFacts::default(),
             None,
@@ -351,7 +357,7 @@ impl Kms {
         let (key, _) = self.target(caller, key_id, AliasMode::Refuse).await?;
         self.authorize(
             caller,
-            "kms:GetKeyPolicy",
+            Action::GetKeyPolicy,
             &key,
             &RequestFacts::default(),
             None,
@@ -370,7 +376,7 @@ impl Kms {
         check_policy_name(name)?;
         policy::check_size(&policy)?;
         let compiled = compile_policy(&policy)?;
-        self.mutate(caller, key_id, "kms:PutKeyPolicy", |key| {
+        self.mutate(caller, key_id, Action::PutKeyPolicy, |key| {
             refuse_pending_deletion(key)?;
             if !bypass_lockout_check {
                 self.check_lockout(caller, &compiled, &key.arn)?;
@@ -390,7 +396,7 @@ impl Kms {
         let (key, _) = self.target(caller, key_id, AliasMode::Refuse).await?;
         self.authorize(
             caller,
-            "kms:ListKeyPolicies",
+            Action::ListKeyPolicies,
             &key,
             &RequestFacts::default(),
             None,
@@ -412,7 +418,7 @@ impl Kms {
             ..Default::default()
         };
         let max_tags = self.config.max_tags_per_key;
-        self.mutate_with(caller, key_id, "kms:TagResource", &facts, |key| {
+        self.mutate_with(caller, key_id, Action::TagResource, &facts, |key| {
             refuse_pending_deletion(key)?;
             key.tags = merge_tags(std::mem::take(&mut key.tags), tags, max_tags)?;
             Ok(())
@@ -438,7 +444,7 @@ impl Kms {
             request_tags: Some(&as_tags),
             ..Default::default()
         };
-        self.mutate_with(caller, key_id, "kms:UntagResource", &facts, |key| {
+        self.mutate_with(caller, key_id, Action::UntagResource, &facts, |key| {
             refuse_pending_deletion(key)?;
             key.tags.retain(|tag| !tag_keys.contains(&tag.key));
             Ok(())
@@ -457,7 +463,7 @@ impl Kms {
         let (key, _) = self.target(caller, key_id, AliasMode::Refuse).await?;
         self.authorize(
             caller,
-            "kms:ListResourceTags",
+            Action::ListResourceTags,
             &key,
             &RequestFacts::default(),
             None,

@@ -63,7 +63,7 @@ impl Kms {
         visible(caller, &key.record, resolved.by_arn)?;
         self.authorize(
             caller,
-            "kms:RotateKeyOnDemand",
+            Action::RotateKeyOnDemand,
             &key,
             &RequestFacts::default(),
             None,
@@ -98,7 +98,7 @@ impl Kms {
         let (key, _) = self.target(caller, key_id, AliasMode::Refuse).await?;
         self.authorize(
             caller,
-            "kms:ListKeyRotations",
+            Action::ListKeyRotations,
             &key,
             &RequestFacts::default(),
             None,

@@ -14,7 +14,8 @@ mod trail;
 pub use trail::LookupEvents;
 
 use crate::authz::{
-    AuthzContext, RequestFacts, deny_message, evaluate_identity, evaluate_resource, grant_allows,
+    Action, AuthzContext, RequestFacts, deny_message, evaluate_identity, evaluate_resource,
+    grant_allows,
 };
 use crate::clock::Clock;
 use crate::error::KmsError;
@@ -271,6 +272,15 @@ pub enum GrantSelector<'a> {
 }
 
 type AliasKey = (String, String, String);
+
+/// What allowed a request on a key.
+enum AllowedBy<'k> {
+    /// The key policy (with the caller's IAM policies where it delegates
+    /// to them).
+    Policy,
+    /// Only these grants of the caller's.
+    Grants(Vec<&'k GrantRecord>),
+}
 
 /// A KeyId resolved to a key id, remembering how it was named.
 struct Resolved {
@@ -679,23 +689,48 @@ impl Kms {
     fn authorize(
         &self,
         caller: &Caller,
-        action: &str,
+        action: Action,
         key: &CachedKey,
         facts: &RequestFacts<'_>,
         grant_op: Option<&str>,
     ) -> Result<(), KmsError> {
+        self.authorize_via(caller, action, key, facts, grant_op)
+            .map(|_| ())
+    }
+
+    /// [`Self::authorize`], saying what allowed the request.
+    fn authorize_via<'k>(
+        &self,
+        caller: &Caller,
+        action: Action,
+        key: &'k CachedKey,
+        facts: &RequestFacts<'_>,
+        grant_op: Option<&str>,
+    ) -> Result<AllowedBy<'k>, KmsError> {
         let record = &key.record;
+        let same_account = caller.account() == record.account;
+        // What only the key's own account may do, no key policy can give
+        // to another ("Cross-account use: No").
+        if !same_account && !action.cross_account() {
+            return Err(KmsError::AccessDenied(format!(
+                "User: {} is not authorized to perform: {} on resource: {} because {} cannot be used on a KMS key in another AWS account",
+                caller.principal_arn(),
+                action.name(),
+                record.arn,
+                action.name(),
+            )));
+        }
         let aliases_of = || self.aliases_of(record);
         let facts = RequestFacts {
             resource_aliases: Some(&aliases_of),
             ..facts.clone()
         };
         let context = AuthzContext::for_key(caller, record, &facts);
-        let from_key = evaluate_resource(caller, &key.policy, action, &record.arn, &context);
+        let from_key = evaluate_resource(caller, &key.policy, action.name(), &record.arn, &context);
         if from_key == ResourceOutcome::ExplicitDeny {
             return Err(KmsError::AccessDenied(deny_message(
                 caller,
-                action,
+                action.name(),
                 &record.arn,
                 true,
                 "resource",
@@ -704,33 +739,34 @@ impl Kms {
         let from_iam = if caller.is_root() {
             Outcome::Allow
         } else {
-            evaluate_identity(caller, action, &record.arn, &context)
+            evaluate_identity(caller, action.name(), &record.arn, &context)
         };
         if from_iam == Outcome::ExplicitDeny {
             return Err(KmsError::AccessDenied(deny_message(
                 caller,
-                action,
+                action.name(),
                 &record.arn,
                 true,
                 "identity",
             )));
         }
-        let same_account = caller.account() == record.account;
         let allowed = match from_key {
             ResourceOutcome::AllowPrincipal => same_account || from_iam == Outcome::Allow,
             ResourceOutcome::AllowAccount => from_iam == Outcome::Allow,
             ResourceOutcome::ExplicitDeny | ResourceOutcome::NotApplicable => false,
         };
         if allowed {
-            return Ok(());
+            return Ok(AllowedBy::Policy);
         }
-        if let Some(op) = grant_op
-            && key
+        if let Some(op) = grant_op {
+            let grants: Vec<&GrantRecord> = key
                 .grants
                 .iter()
-                .any(|g| grant_allows(g, caller, op, facts.encryption_context))
-        {
-            return Ok(());
+                .filter(|g| grant_allows(g, caller, op, facts.encryption_context))
+                .collect();
+            if !grants.is_empty() {
+                return Ok(AllowedBy::Grants(grants));
+            }
         }
         let kind = if matches!(from_key, ResourceOutcome::AllowAccount) {
             "identity"
@@ -739,7 +775,7 @@ impl Kms {
         };
         Err(KmsError::AccessDenied(deny_message(
             caller,
-            action,
+            action.name(),
             &record.arn,
             false,
             kind,
@@ -751,20 +787,28 @@ impl Kms {
     fn authorize_account(
         &self,
         caller: &Caller,
-        action: &str,
+        action: Action,
         facts: &RequestFacts<'_>,
     ) -> Result<(), KmsError> {
         if caller.is_root() {
             return Ok(());
         }
         let context = AuthzContext::for_request(caller, facts);
-        match evaluate_identity(caller, action, "*", &context) {
+        match evaluate_identity(caller, action.name(), "*", &context) {
             Outcome::Allow => Ok(()),
             Outcome::ExplicitDeny => Err(KmsError::AccessDenied(deny_message(
-                caller, action, "*", true, "identity",
+                caller,
+                action.name(),
+                "*",
+                true,
+                "identity",
             ))),
             Outcome::NotApplicable => Err(KmsError::AccessDenied(deny_message(
-                caller, action, "*", false, "identity",
+                caller,
+                action.name(),
+                "*",
+                false,
+                "identity",
             ))),
         }
     }
@@ -779,10 +823,16 @@ impl Kms {
     ) -> Result<(), KmsError> {
         let facts = RequestFacts::default();
         let context = AuthzContext::for_request(caller, &facts);
-        let from_key = evaluate_resource(caller, policy, "kms:PutKeyPolicy", key_arn, &context);
+        let from_key = evaluate_resource(
+            caller,
+            policy,
+            Action::PutKeyPolicy.name(),
+            key_arn,
+            &context,
+        );
         let from_iam = || {
             caller.is_root()
-                || evaluate_identity(caller, "kms:PutKeyPolicy", key_arn, &context)
+                || evaluate_identity(caller, Action::PutKeyPolicy.name(), key_arn, &context)
                     == Outcome::Allow
         };
         let keeps_access = match from_key {
@@ -805,7 +855,7 @@ impl Kms {
         &self,
         caller: &Caller,
         raw: &str,
-        action: &str,
+        action: Action,
         change: impl FnOnce(&mut KeyRecord) -> Result<(), KmsError>,
     ) -> Result<KeyRecord, KmsError> {
         self.mutate_with(caller, raw, action, &RequestFacts::default(), change)
@@ -816,7 +866,7 @@ impl Kms {
         &self,
         caller: &Caller,
         raw: &str,
-        action: &str,
+        action: Action,
         facts: &RequestFacts<'_>,
         change: impl FnOnce(&mut KeyRecord) -> Result<(), KmsError>,
     ) -> Result<KeyRecord, KmsError> {

@@ -24,7 +24,7 @@ impl Kms {
         caller: &Caller,
         request: &LookupEvents,
     ) -> Result<Page<AuditRecord>, KmsError> {
-        self.authorize_account(caller, "cloudtrail:LookupEvents", &RequestFacts::default())?;
+        self.authorize_account(caller, Action::LookupEvents, &RequestFacts::default())?;
         let (name, value) = match &request.attribute {
             Some((a, v)) => (a.name(), v.as_str()),
             None => ("", ""),
