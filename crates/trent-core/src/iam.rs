@@ -158,8 +158,20 @@ pub struct TempCredentials {
 pub struct Identities {
     store: Arc<dyn Store>,
     root: Arc<dyn RootKey>,
-    by_access_key: papaya::HashMap<String, Arc<Identity>>,
+    by_access_key: papaya::HashMap<String, CachedIdentity>,
+    /// Moves on at every IAM change (after it commits). A cached identity
+    /// built from a store read that began before a change is stale: a
+    /// lookup in flight while a key is deactivated or a policy deleted
+    /// cannot put the old identity back for later requests.
+    generation: std::sync::atomic::AtomicU64,
     write_lock: tokio::sync::Mutex<()>,
+}
+
+/// An identity, and the [`Identities::generation`] its store read began in.
+#[derive(Clone)]
+struct CachedIdentity {
+    generation: u64,
+    identity: Arc<Identity>,
 }
 
 const BASE32: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
@@ -273,12 +285,16 @@ impl Identities {
             store,
             root,
             by_access_key: papaya::HashMap::new(),
+            generation: std::sync::atomic::AtomicU64::new(0),
             write_lock: tokio::sync::Mutex::new(()),
         }
     }
 
-    /// Forgets every cached identity: called after each IAM change.
+    /// Forgets every cached identity: called after each IAM change, once
+    /// it is committed.
     fn invalidate(&self) {
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         self.by_access_key.pin().clear();
     }
 
@@ -287,11 +303,17 @@ impl Identities {
     /// The identity behind an access key: `None` when the key is unknown or
     /// inactive (both are "invalid security token" to the caller).
     pub async fn lookup(&self, access_key_id: &str) -> Result<Option<Arc<Identity>>, IamError> {
-        if let Some(found) = self.by_access_key.pin().get(access_key_id) {
-            if found.expires_ms.is_some_and(|e| e <= now_millis()) {
+        use std::sync::atomic::Ordering;
+        // Read before the store: a change committed after this load moves
+        // the generation on, and what this lookup caches is then stale.
+        let generation = self.generation.load(Ordering::Acquire);
+        if let Some(found) = self.by_access_key.pin().get(access_key_id)
+            && found.generation == generation
+        {
+            if found.identity.expires_ms.is_some_and(|e| e <= now_millis()) {
                 return Err(IamError::ExpiredToken);
             }
-            return Ok(Some(found.clone()));
+            return Ok(Some(found.identity.clone()));
         }
         let Some(credential) = self.store.get_credential(access_key_id).await? else {
             return Ok(None);
@@ -305,9 +327,13 @@ impl Identities {
             return Err(IamError::ExpiredToken);
         }
         let identity = Arc::new(self.build_identity(credential).await?);
-        self.by_access_key
-            .pin()
-            .insert(access_key_id.to_owned(), identity.clone());
+        self.by_access_key.pin().insert(
+            access_key_id.to_owned(),
+            CachedIdentity {
+                generation,
+                identity: identity.clone(),
+            },
+        );
         Ok(Some(identity))
     }
 
@@ -325,13 +351,15 @@ impl Identities {
                         .list_policies(&account, EntityKind::Role, &session.role_name)
                         .await?,
                 );
+                // The session's own role: one deleted and made again
+                // under the same name (a new role id) does not revive it.
                 let role_arn = match self
                     .store
                     .get_entity(&account, EntityKind::Role, &session.role_name)
                     .await?
                 {
-                    Some(role) => role.arn,
-                    None => return Err(IamError::ExpiredToken),
+                    Some(role) if role.id == session.role_id => role.arn,
+                    _ => return Err(IamError::ExpiredToken),
                 };
                 (
                     PrincipalKind::AssumedRole { role_arn },
@@ -394,53 +422,35 @@ impl Identities {
 
     // ----- accounts ---------------------------------------------------------
 
-    /// Makes sure `account` exists, and gives its root an access key when it
-    /// has none: `(id, secret)` if given, else a generated one, returned.
-    pub async fn ensure_account(
+    /// Creates `account` with `(id, secret)` as its root's first access key,
+    /// both in one transaction — if the account does not exist yet.
+    /// `Ok(false)`: it exists, and nothing was done. Bootstrap credentials
+    /// apply at the first start only: a root key the operator deleted since
+    /// is never made again.
+    pub async fn bootstrap_account(
         &self,
         account: &str,
-        bootstrap: Option<(&str, &str)>,
-    ) -> Result<Option<NewAccessKey>, IamError> {
+        (id, secret): (&str, &str),
+    ) -> Result<bool, IamError> {
         let _guard = self.write_lock.lock().await;
-        if !self.store.account_exists(account).await? {
-            match self.store.insert_account(account).await {
-                Ok(()) | Err(StoreError::Conflict(_)) => {}
-                Err(e) => return Err(e.into()),
+        if self.store.account_exists(account).await? {
+            return Ok(false);
+        }
+        let credential = self.root_credential(account, id, secret)?;
+        match self.store.insert_account(account, Some(&credential)).await {
+            Ok(()) => {
+                self.invalidate();
+                Ok(true)
             }
+            Err(StoreError::Conflict(_)) => Ok(false),
+            Err(e) => Err(e.into()),
         }
-        if let Some((id, secret)) = bootstrap {
-            if self.store.get_credential(id).await?.is_none() {
-                self.insert_key(
-                    account,
-                    format!("arn:aws:iam::{account}:root"),
-                    None,
-                    id,
-                    secret,
-                )
-                .await?;
-            }
-            return Ok(None);
-        }
-        if self.store.count_credentials(account).await? > 0 {
-            return Ok(None);
-        }
-        let key = self
-            .new_key(account, format!("arn:aws:iam::{account}:root"), None)
-            .await?;
-        Ok(Some(key))
-    }
-
-    /// Whether `account` has no credentials yet (or does not exist): then
-    /// [`Self::ensure_account`] would give its root a new access key.
-    pub async fn needs_root_credentials(&self, account: &str) -> Result<bool, IamError> {
-        Ok(!self.store.account_exists(account).await?
-            || self.store.count_credentials(account).await? == 0)
     }
 
     /// A fresh root access key (id, secret), not yet stored: a caller that
     /// must hand the secret over (a file) does so first, then stores it
-    /// with [`Self::ensure_account`], so that no stored key's secret can be
-    /// lost.
+    /// with [`Self::bootstrap_account`], so that no stored key's secret can
+    /// be lost.
     pub fn generate_access_key() -> Result<(String, Zeroizing<String>), IamError> {
         Ok((random_id("AKIA", 16)?, random_secret(40)?))
     }
@@ -452,8 +462,10 @@ impl Identities {
                 "Account id {account} must be 12 digits"
             )));
         }
+        let (id, secret) = Self::generate_access_key()?;
+        let credential = self.root_credential(account, &id, &secret)?;
         let _guard = self.write_lock.lock().await;
-        match self.store.insert_account(account).await {
+        match self.store.insert_account(account, Some(&credential)).await {
             Err(StoreError::Conflict(_)) => {
                 return Err(IamError::EntityAlreadyExists(format!(
                     "Account {account} already exists"
@@ -461,12 +473,41 @@ impl Identities {
             }
             other => other?,
         }
-        self.new_key(account, format!("arn:aws:iam::{account}:root"), None)
-            .await
+        self.invalidate();
+        Ok(NewAccessKey {
+            info: AccessKeyInfo {
+                user_name: None,
+                access_key_id: id,
+                status: AccessKeyStatus::Active,
+                created_ms: credential.created_ms,
+            },
+            secret,
+        })
     }
 
     pub async fn account_exists(&self, account: &str) -> Result<bool, IamError> {
         Ok(self.store.account_exists(account).await?)
+    }
+
+    /// The stored form of a root access key (its secret sealed).
+    fn root_credential(
+        &self,
+        account: &str,
+        access_key_id: &str,
+        secret: &str,
+    ) -> Result<Credential, IamError> {
+        Ok(Credential {
+            access_key_id: access_key_id.to_owned(),
+            account: account.to_owned(),
+            principal_arn: format!("arn:aws:iam::{account}:root"),
+            sealed_secret: self
+                .root
+                .seal(&credential_aad(access_key_id), secret.as_bytes())?,
+            user_name: None,
+            active: true,
+            created_ms: now_millis(),
+            session: None,
+        })
     }
 
     async fn insert_key(
@@ -1040,14 +1081,22 @@ impl Identities {
         let context = AuthzContext::new(caller);
         let trusted =
             crate::authz::evaluate_resource(caller, &trust, "sts:AssumeRole", &role.arn, &context);
-        let identity_allows = caller.is_root()
-            || crate::authz::evaluate_identity(caller, "sts:AssumeRole", &role.arn, &context)
-                == Outcome::Allow;
+        // An explicit Deny in the caller's own policies wins even when the
+        // trust policy names the caller: naming it only spares it the need
+        // for an Allow of its own (in its own account).
+        let from_identity = if caller.is_root() {
+            Outcome::Allow
+        } else {
+            crate::authz::evaluate_identity(caller, "sts:AssumeRole", &role.arn, &context)
+        };
         let same_account = caller.account() == account;
-        let allowed = match trusted {
-            ResourceOutcome::ExplicitDeny | ResourceOutcome::NotApplicable => false,
-            ResourceOutcome::AllowPrincipal => same_account || identity_allows,
-            ResourceOutcome::AllowAccount => identity_allows,
+        let allowed = match (trusted, from_identity) {
+            (_, Outcome::ExplicitDeny) => false,
+            (ResourceOutcome::ExplicitDeny | ResourceOutcome::NotApplicable, _) => false,
+            (ResourceOutcome::AllowPrincipal, from_identity) => {
+                same_account || from_identity == Outcome::Allow
+            }
+            (ResourceOutcome::AllowAccount, from_identity) => from_identity == Outcome::Allow,
         };
         if !allowed {
             return Err(denied());

@@ -21,6 +21,7 @@ pub mod audit;
 mod authz;
 pub mod clock;
 mod error;
+pub mod files;
 mod iam;
 mod ids;
 mod markers;
@@ -45,4 +46,6 @@ pub use service::{
     KeyAlgorithms, Kms, KmsConfig, LookupEvents, ReEncrypted, key_algorithms,
 };
 pub use store::timed::TimedStore;
-pub use store::{RootKey, SealError, SealedMaterial, Store, StoreError};
+pub use store::{
+    RootKey, RootKeyCheck, SealError, SealedMaterial, Store, StoreError, verify_root_key,
+};

@@ -76,6 +76,8 @@ pub trait Store: Send + Sync + 'static {
     /// A named secret of the server (sealed by the caller), created once:
     /// returns the stored value, or stores and returns `candidate`.
     async fn meta_secret(&self, name: &str, candidate: &[u8]) -> Result<Vec<u8>, StoreError>;
+    /// A named value of the server's, if stored.
+    async fn meta(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError>;
 
     async fn all_aliases(&self) -> Result<Vec<AliasRecord>, StoreError>;
     /// Fails with [`StoreError::Conflict`] when the name is taken.
@@ -102,7 +104,13 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_credential(&self, access_key_id: &str) -> Result<bool, StoreError>;
 
     /// Fails with [`StoreError::Conflict`] when the account exists.
-    async fn insert_account(&self, account: &str) -> Result<(), StoreError>;
+    /// Creates an account, with its root's first access key if given, in
+    /// one transaction (`Conflict` if it exists).
+    async fn insert_account(
+        &self,
+        account: &str,
+        root_key: Option<&Credential>,
+    ) -> Result<(), StoreError>;
     async fn account_exists(&self, account: &str) -> Result<bool, StoreError>;
 
     /// Fails with [`StoreError::Conflict`] when the name is taken.
@@ -218,4 +226,46 @@ pub enum SealError {
 pub trait RootKey: Send + Sync + 'static {
     fn seal(&self, aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, SealError>;
     fn unseal(&self, aad: &[u8], sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, SealError>;
+}
+
+/// Why a root key cannot be used with a store.
+#[derive(Debug, thiserror::Error)]
+pub enum RootKeyCheck {
+    #[error(
+        "the root key does not open this store: it is not the key this store's material was sealed under"
+    )]
+    Mismatch,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Seal(#[from] SealError),
+}
+
+/// Name of the check value in the store's `meta` table.
+const ROOT_KEY_CHECK: &str = "root-key-check";
+const ROOT_KEY_CHECK_AAD: &[u8] = b"meta:root-key-check";
+
+/// Checks that `root` is the root key `store` was sealed under, by a check
+/// value sealed under it (no real key is unsealed for it), stored at the
+/// first start. A store from before the check value is checked with the
+/// first secret every store has (the pagination-marker key) and given its
+/// check value then.
+pub async fn verify_root_key(store: &dyn Store, root: &dyn RootKey) -> Result<(), RootKeyCheck> {
+    let opens = |aad: &[u8], sealed: &[u8]| match root.unseal(aad, sealed) {
+        Ok(_) => Ok(()),
+        Err(SealError::Unauthentic) => Err(RootKeyCheck::Mismatch),
+        Err(e) => Err(RootKeyCheck::Seal(e)),
+    };
+    if let Some(sealed) = store.meta(ROOT_KEY_CHECK).await? {
+        return opens(ROOT_KEY_CHECK_AAD, &sealed);
+    }
+    if let Some(sealed) = store.meta("marker-key").await? {
+        opens(b"meta:marker-key", &sealed)?;
+    }
+    let mut value = Zeroizing::new([0u8; 32]);
+    trent_crypto::random_bytes(value.as_mut())
+        .map_err(|_| RootKeyCheck::Seal(SealError::Unavailable("no randomness".into())))?;
+    let candidate = root.seal(ROOT_KEY_CHECK_AAD, value.as_ref())?;
+    let stored = store.meta_secret(ROOT_KEY_CHECK, &candidate).await?;
+    opens(ROOT_KEY_CHECK_AAD, &stored)
 }

@@ -413,6 +413,14 @@ impl Store for SqliteStore {
             .map_err(backend)
     }
 
+    async fn meta(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        sqlx::query_scalar("SELECT value FROM meta WHERE name = ?")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)
+    }
+
     async fn all_aliases(&self) -> Result<Vec<AliasRecord>, StoreError> {
         let rows = sqlx::query(
             "SELECT account, region, name, target, created_ms, updated_ms FROM aliases",
@@ -478,27 +486,8 @@ impl Store for SqliteStore {
     }
 
     async fn insert_credential(&self, credential: &Credential) -> Result<(), StoreError> {
-        let session = credential.session.as_ref();
-        sqlx::query(
-            "INSERT INTO credentials (access_key_id, account, principal_arn, sealed_secret, created_ms, user_name, active, \
-             session_token_sha256, expires_ms, role_name, role_id, session_name) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&credential.access_key_id)
-        .bind(&credential.account)
-        .bind(&credential.principal_arn)
-        .bind(&credential.sealed_secret)
-        .bind(credential.created_ms)
-        .bind(&credential.user_name)
-        .bind(credential.active)
-        .bind(session.map(|s| s.token_sha256.clone()))
-        .bind(session.map(|s| s.expires_ms))
-        .bind(session.map(|s| s.role_name.clone()))
-        .bind(session.map(|s| s.role_id.clone()))
-        .bind(session.map(|s| s.session_name.clone()))
-        .execute(&self.pool)
-        .await
-        .map_err(backend)
-        .map(drop)
+        let mut conn = self.pool.acquire().await.map_err(backend)?;
+        insert_credential(&mut conn, credential).await
     }
 
     async fn get_credential(&self, access_key_id: &str) -> Result<Option<Credential>, StoreError> {
@@ -561,14 +550,22 @@ impl Store for SqliteStore {
         Ok(n as u64)
     }
 
-    async fn insert_account(&self, account: &str) -> Result<(), StoreError> {
+    async fn insert_account(
+        &self,
+        account: &str,
+        root_key: Option<&Credential>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
         sqlx::query("INSERT INTO accounts (id, created_ms) VALUES (?, ?)")
             .bind(account)
             .bind(now_millis())
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
-            .map_err(backend)
-            .map(drop)
+            .map_err(backend)?;
+        if let Some(credential) = root_key {
+            insert_credential(&mut tx, credential).await?;
+        }
+        tx.commit().await.map_err(backend)
     }
 
     async fn account_exists(&self, account: &str) -> Result<bool, StoreError> {
@@ -1241,4 +1238,32 @@ fn digest_from_row(r: &SqliteRow) -> AuditDigest {
         created_ms: r.get("created_ms"),
         signature: r.get("signature"),
     }
+}
+
+/// Inserts a credential row (in whatever transaction `conn` is in).
+async fn insert_credential(
+    conn: &mut sqlx::SqliteConnection,
+    credential: &Credential,
+) -> Result<(), StoreError> {
+    let session = credential.session.as_ref();
+    sqlx::query(
+        "INSERT INTO credentials (access_key_id, account, principal_arn, sealed_secret, created_ms, user_name, active, \
+         session_token_sha256, expires_ms, role_name, role_id, session_name) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&credential.access_key_id)
+    .bind(&credential.account)
+    .bind(&credential.principal_arn)
+    .bind(&credential.sealed_secret)
+    .bind(credential.created_ms)
+    .bind(&credential.user_name)
+    .bind(credential.active)
+    .bind(session.map(|s| s.token_sha256.clone()))
+    .bind(session.map(|s| s.expires_ms))
+    .bind(session.map(|s| s.role_name.clone()))
+    .bind(session.map(|s| s.role_id.clone()))
+    .bind(session.map(|s| s.session_name.clone()))
+    .execute(&mut *conn)
+    .await
+    .map_err(backend)
+    .map(drop)
 }

@@ -205,6 +205,7 @@ async fn audit_blocks_read_back_from_any_position() {
         read_only: true,
         service_event: false,
         key_arns: Default::default(),
+        recipient: None,
     };
     // Events 1 and 2 as the first encoding stored them: a TEXT row.
     let mut prev = vec![0u8; 32];

@@ -80,6 +80,7 @@ timed! {
     fn key_was_deleted(&self, id: Uuid) -> Result<bool, StoreError>;
     fn due_work(&self, now_ms: i64) -> Result<Vec<DueWork>, StoreError>;
     fn meta_secret(&self, name: &str, candidate: &[u8]) -> Result<Vec<u8>, StoreError>;
+    fn meta(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError>;
     fn all_aliases(&self) -> Result<Vec<AliasRecord>, StoreError>;
     fn insert_alias(&self, alias: &AliasRecord) -> Result<(), StoreError>;
     fn update_alias(&self, alias: &AliasRecord) -> Result<(), StoreError>;
@@ -91,7 +92,8 @@ timed! {
         -> Result<Vec<Credential>, StoreError>;
     fn set_credential_active(&self, access_key_id: &str, active: bool) -> Result<(), StoreError>;
     fn delete_credential(&self, access_key_id: &str) -> Result<bool, StoreError>;
-    fn insert_account(&self, account: &str) -> Result<(), StoreError>;
+    fn insert_account(&self, account: &str, root_key: Option<&Credential>)
+        -> Result<(), StoreError>;
     fn account_exists(&self, account: &str) -> Result<bool, StoreError>;
     fn insert_entity(&self, entity: &IamEntity) -> Result<(), StoreError>;
     fn get_entity(&self, account: &str, kind: EntityKind, name: &str)
