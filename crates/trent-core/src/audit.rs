@@ -203,15 +203,24 @@ pub struct AuditEvent {
     pub service_event: bool,
     /// ARNs of the KMS keys involved.
     pub key_arns: KeyArns,
+    /// The account the event is delivered to when not the caller's: the
+    /// key owner's copy of a call on its key from another account.
+    pub recipient: Option<String>,
 }
 
 impl AuditEvent {
     /// The account the event is recorded for.
+    /// An unauthenticated request is filed into no account's trail (only
+    /// the operator sees it, with `trent audit export`): nothing it claims
+    /// can put it into another's.
     fn account(&self) -> Option<&str> {
+        if let Some(recipient) = &self.recipient {
+            return Some(recipient);
+        }
         match &self.actor {
             Actor::Caller(identity) => Some(&identity.account),
             Actor::Service { account } => Some(account),
-            Actor::Unknown { .. } => self.key_arns.first().and_then(|arn| arn_account(arn)),
+            Actor::Unknown { .. } => None,
         }
     }
 

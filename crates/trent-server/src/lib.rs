@@ -216,6 +216,7 @@ async fn run_due_work(state: &AppState) -> usize {
                 read_only: false,
                 service_event: true,
                 key_arns: [key.arn.clone().into()].into_iter().collect(),
+                recipient: None,
             })
             .await;
         }

@@ -245,6 +245,15 @@ pub(crate) async fn run<P: Protocol>(
     });
     if let Some(log) = &state.audit {
         let (event, durable) = event(protocol, &mut seen, &result, peer, &ids);
+        // A call on another account's key is also that account's event
+        // (CloudTrail: "logged in both the caller's account and the KMS key
+        // owner account"; denied calls only in the caller's). Queued first,
+        // so the commit a mutation waits for includes it.
+        if result.is_ok() {
+            for copy in owners_copies(&event) {
+                log.record(copy).await;
+            }
+        }
         if durable {
             if let Err(e) = log.record_durable(event).await {
                 tracing::error!(request_id, error = %e, "audit trail failed; failing the call");
@@ -393,6 +402,31 @@ async fn read_body(body: Body, parts: &Parts, timeout: Duration) -> Result<Bytes
     }
 }
 
+/// Copies of a successful call's event for the other accounts whose keys
+/// it used, each delivered to its key's owner.
+fn owners_copies(event: &AuditEvent) -> Vec<AuditEvent> {
+    let trent_core::audit::Actor::Caller(identity) = &event.actor else {
+        return Vec::new();
+    };
+    let mut owners: Vec<&str> = Vec::new();
+    for arn in &event.key_arns {
+        if let Some(owner) = arn.split(':').nth(4)
+            && owner != identity.account
+            && !owner.is_empty()
+            && !owners.contains(&owner)
+        {
+            owners.push(owner);
+        }
+    }
+    owners
+        .into_iter()
+        .map(|owner| AuditEvent {
+            recipient: Some(owner.to_owned()),
+            ..event.clone()
+        })
+        .collect()
+}
+
 /// The request's audit event, and whether its answer waits for the commit.
 fn event<P: Protocol>(
     protocol: &P,
@@ -432,6 +466,7 @@ fn event<P: Protocol>(
         read_only,
         service_event: false,
         key_arns: KeyArns::new(),
+        recipient: None,
     };
     let Some(caller) = &seen.caller else {
         // Unauthenticated: what it claimed, bounded; nothing of its body.

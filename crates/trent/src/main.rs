@@ -5,7 +5,6 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use std::io::Write;
 use std::net::SocketAddr;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use trent_core::audit::{self, AuditConfig, AuditLog};
@@ -177,14 +176,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     );
     trent_seal::ensure_private_dir(&args.data_dir)
         .with_context(|| format!("creating data directory {}", args.data_dir.display()))?;
-    let root = trent_seal::FileRootKey::open_or_create(&args.data_dir.join("root.key"))?;
-    let store = trent_store::SqliteStore::open(&args.data_dir.join("trent.db"))
-        .await
-        .context("opening the store")?;
+    let (store, root) = open_store(&args.data_dir, true).await?;
     // Every store call is timed for /metrics.
-    let timed = Arc::new(trent_core::TimedStore::new(Arc::new(store)));
+    let timed = Arc::new(trent_core::TimedStore::new(store));
     let store: Arc<dyn trent_core::Store> = timed.clone();
-    let root: Arc<dyn trent_core::RootKey> = Arc::new(root);
     let identities = Arc::new(Identities::new(store.clone(), root.clone()));
     bootstrap_credentials(&identities, &args).await?;
     let test_clock = args
@@ -418,15 +413,39 @@ async fn open_data_dir(
     data_dir: &Path,
 ) -> anyhow::Result<(Arc<dyn trent_core::Store>, Arc<dyn trent_core::RootKey>)> {
     anyhow::ensure!(
-        data_dir.join("root.key").exists(),
-        "{} holds no Trent data (no root.key)",
+        data_dir.join("trent.db").exists(),
+        "{} holds no Trent data (no trent.db)",
         data_dir.display()
     );
-    let root = trent_seal::FileRootKey::open_or_create(&data_dir.join("root.key"))?;
-    let store = trent_store::SqliteStore::open(&data_dir.join("trent.db"))
+    open_store(data_dir, false).await
+}
+
+/// Opens the data directory's store and root key, and checks that the key
+/// opens the store. `create`: a new data directory gets a new root key; a
+/// store whose root key is missing is never given another (its material
+/// would be lost for good), and nothing is written to it then.
+async fn open_store(
+    data_dir: &Path,
+    create: bool,
+) -> anyhow::Result<(Arc<dyn trent_core::Store>, Arc<dyn trent_core::RootKey>)> {
+    let root_path = data_dir.join("root.key");
+    let store_path = data_dir.join("trent.db");
+    if !root_path.exists() && (store_path.exists() || !create) {
+        anyhow::bail!(
+            "{} has a store but no root key ({} is missing): restore it; Trent will not make a new one beside an existing store",
+            data_dir.display(),
+            root_path.display()
+        );
+    }
+    let root = trent_seal::FileRootKey::open_or_create(&root_path)?;
+    let store = trent_store::SqliteStore::open(&store_path)
         .await
         .context("opening the store")?;
-    Ok((Arc::new(store), Arc::new(root)))
+    let store: Arc<dyn trent_core::Store> = Arc::new(store);
+    trent_core::verify_root_key(store.as_ref(), &root)
+        .await
+        .with_context(|| format!("checking {}", root_path.display()))?;
+    Ok((store, Arc::new(root)))
 }
 
 async fn create_account(account_id: &str, data_dir: &Path, profile: &str) -> anyhow::Result<()> {
@@ -467,54 +486,61 @@ fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     })
 }
 
-/// Gives the account's root identity an access key at first start: the one
-/// in `TRENT_BOOTSTRAP_*` if set, otherwise a generated one written to
-/// `DATA_DIR/root-credentials` (0600).
+/// Creates the account at first start, its root with an access key: the
+/// one in `TRENT_BOOTSTRAP_*` if set, otherwise a generated one written to
+/// `DATA_DIR/root-credentials` (0600). Once the account exists this does
+/// nothing: a root key the operator deleted is never made again.
 async fn bootstrap_credentials(identities: &Identities, args: &ServeArgs) -> anyhow::Result<()> {
     let account = &args.account_id;
     let id = std::env::var("TRENT_BOOTSTRAP_ACCESS_KEY_ID");
     let secret = std::env::var("TRENT_BOOTSTRAP_SECRET_ACCESS_KEY");
-    if let (Ok(id), Ok(secret)) = (id, secret) {
+    let from_env = id.is_ok() || secret.is_ok();
+    if identities.account_exists(account).await? {
+        if from_env {
+            tracing::info!(
+                account = %account,
+                "TRENT_BOOTSTRAP_* ignored: the account exists (bootstrap credentials apply at the first start only)"
+            );
+        }
+        return Ok(());
+    }
+    if let (Ok(id), Ok(secret)) = (&id, &secret) {
         anyhow::ensure!(
             !id.is_empty() && !secret.is_empty(),
             "TRENT_BOOTSTRAP_* must not be empty"
         );
-        identities
-            .ensure_account(account, Some((&id, &secret)))
-            .await?;
+        identities.bootstrap_account(account, (id, secret)).await?;
         return Ok(());
     }
-    if !identities.needs_root_credentials(account).await? {
-        return Ok(());
-    }
+    anyhow::ensure!(
+        !from_env,
+        "set both TRENT_BOOTSTRAP_ACCESS_KEY_ID and TRENT_BOOTSTRAP_SECRET_ACCESS_KEY, or neither"
+    );
     // The file first, then the store: a stored key whose secret never
     // reached anyone would lock the account out for good.
     let (id, secret) = Identities::generate_access_key()?;
     let path = args.data_dir.join("root-credentials");
     write_credentials_file(&path, &id, &secret)?;
-    if let Err(e) = identities
-        .ensure_account(account, Some((&id, &secret)))
-        .await
-    {
-        let _ = std::fs::remove_file(&path);
-        return Err(e.into());
+    match identities.bootstrap_account(account, (&id, &secret)).await {
+        Ok(true) => {
+            tracing::info!(path = %path.display(), access_key_id = %id, "generated root credentials");
+            Ok(())
+        }
+        Ok(false) => {
+            let _ = std::fs::remove_file(&path);
+            Ok(())
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&path);
+            Err(e.into())
+        }
     }
-    tracing::info!(path = %path.display(), access_key_id = %id, "generated root credentials");
-    Ok(())
 }
 
 fn write_credentials_file(path: &Path, id: &str, secret: &str) -> anyhow::Result<()> {
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("creating {}", path.display()))?;
     let contents = zeroize::Zeroizing::new(format!(
         "[default]\naws_access_key_id = {id}\naws_secret_access_key = {secret}\n"
     ));
-    file.write_all(contents.as_bytes())?;
-    file.sync_all()?;
-    Ok(())
+    trent_core::files::write_private_file(path, contents.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))
 }

@@ -21,9 +21,13 @@
 //! changed event, and all 32 of its last event's, where the chain
 //! continues.
 //!
+//! Since encoding 4 a record ends with the account it is delivered to when
+//! that is not the caller's (the key owner's copy of a cross-account call).
+//!
 //! Blocks written by earlier versions are read too: encoding 1 holds
 //! CloudTrail JSON lines, each hashed as its text; encoding 2, records
-//! without references to the previous one and with whole hashes.
+//! without references to the previous one and with whole hashes; encoding
+//! 3, records without their recipient.
 
 use super::{Actor, AuditEvent, AuditRecord, EventSource, Id, chain_hash, event_id};
 use crate::model::{Identity, PrincipalKind};
@@ -37,8 +41,12 @@ pub const ENCODING_JSON_LINES: i64 = 1;
 /// Blocks of compact records, each on its own, and whole hashes (the
 /// second format).
 pub const ENCODING_COMPACT: i64 = 2;
-/// Blocks of compact records that refer to the one before (this module).
+/// Blocks of compact records that refer to the one before (the third
+/// format).
 pub const ENCODING_DELTA: i64 = 3;
+/// [`ENCODING_DELTA`] records, each followed by its recipient account when
+/// not the caller's (this module).
+pub const ENCODING_RECIPIENT: i64 = 4;
 /// Bytes of each event's hash an [`ENCODING_DELTA`] block keeps (of its
 /// last event's: all 32).
 pub const HASH_PREFIX: usize = 8;
@@ -50,7 +58,8 @@ pub struct AuditBlock {
     pub last_seq: i64,
     pub first_time_ms: i64,
     pub last_time_ms: i64,
-    /// [`ENCODING_JSON_LINES`], [`ENCODING_COMPACT`] or [`ENCODING_DELTA`].
+    /// [`ENCODING_JSON_LINES`], [`ENCODING_COMPACT`], [`ENCODING_DELTA`]
+    /// or [`ENCODING_RECIPIENT`].
     pub encoding: i64,
     pub events: Vec<u8>,
     /// The events' chain hashes, in order: 32 bytes each, or (in an
@@ -215,7 +224,7 @@ fn source_from(code: u8) -> Option<EventSource> {
     })
 }
 
-/// Encodes one block's events ([`ENCODING_DELTA`]), hashing each record
+/// Encodes one block's events ([`ENCODING_RECIPIENT`]), hashing each record
 /// as it is appended.
 pub struct BlockEncoder<'a> {
     id_prefix: [u8; 8],
@@ -456,6 +465,8 @@ impl<'a> BlockEncoder<'a> {
             service_event: event.service_event,
             key_arns,
         };
+        // Numbered after the record's other strings, as the decoder reads.
+        let recipient = self.opt(event.recipient.as_deref());
         self.previous_time = event.time_ms;
         self.times = (
             self.times.0.min(event.time_ms),
@@ -463,7 +474,9 @@ impl<'a> BlockEncoder<'a> {
         );
         let start = self.events.len();
         let events = std::mem::take(&mut self.events);
-        self.events = postcard::to_extend(&record, events)
+        let events = postcard::to_extend(&record, events)
+            .expect("encoding to a Vec cannot fail: no field is unsized or unsupported");
+        self.events = postcard::to_extend(&recipient, events)
             .expect("encoding to a Vec cannot fail: no field is unsized or unsupported");
         let hash = chain_hash(prev_hash, seq, &self.events[start..]);
         if let Some(previous) = self.last_hash.replace(hash) {
@@ -483,7 +496,7 @@ impl<'a> BlockEncoder<'a> {
             last_seq: first_seq + self.count as i64 - 1,
             first_time_ms: self.times.0,
             last_time_ms: self.times.1,
-            encoding: ENCODING_DELTA,
+            encoding: ENCODING_RECIPIENT,
             events: self.events,
             hashes: self.hashes,
         })
@@ -530,6 +543,7 @@ struct Fields<'a> {
     read_only: bool,
     service_event: bool,
     key_arns: smallvec::SmallVec<[Str<'a>; 2]>,
+    recipient: Option<Str<'a>>,
 }
 
 impl BlockDecoder {
@@ -572,10 +586,16 @@ impl BlockDecoder {
                 read_only: r.read_only,
                 service_event: r.service_event,
                 key_arns: r.key_arns.into(),
+                recipient: None,
             };
             return Ok((fields, bytes.len() - rest.len()));
         }
         let (r, rest) = postcard::take_from_bytes::<DeltaRecord>(bytes).map_err(|_| Undecodable)?;
+        let (recipient, rest) = if encoding == ENCODING_RECIPIENT {
+            postcard::take_from_bytes::<Option<Str>>(rest).map_err(|_| Undecodable)?
+        } else {
+            (None, rest)
+        };
         // A segment's first record refers to nothing before it.
         let previous = if r.segment.is_some() {
             None
@@ -624,6 +644,7 @@ impl BlockDecoder {
             read_only: r.read_only,
             service_event: r.service_event,
             key_arns: r.key_arns.0,
+            recipient,
         };
         Ok((fields, bytes.len() - rest.len()))
     }
@@ -705,6 +726,7 @@ impl BlockDecoder {
             .into_iter()
             .map(|s| self.str(s).map(Into::into))
             .collect::<Result<_, _>>()?;
+        let recipient = self.opt(r.recipient)?;
         let event = AuditEvent {
             time_ms: r.time_ms,
             source: source_from(r.source).ok_or(Undecodable)?,
@@ -720,6 +742,7 @@ impl BlockDecoder {
             read_only: r.read_only,
             service_event: r.service_event,
             key_arns,
+            recipient,
         };
         self.previous = Some(Previous {
             time_ms: event.time_ms,
@@ -804,7 +827,7 @@ struct Hashes<'a> {
 
 impl<'a> Hashes<'a> {
     fn of(block: &'a AuditBlock) -> Self {
-        let delta = block.encoding == ENCODING_DELTA;
+        let delta = block.encoding >= ENCODING_DELTA;
         Self {
             rest: &block.hashes,
             each: if delta { HASH_PREFIX } else { 32 },
@@ -843,10 +866,16 @@ pub(crate) fn record_spans(encoding: i64, events: &[u8]) -> Vec<std::ops::Range<
     let mut spans = Vec::new();
     let mut at = 0;
     while at < events.len() {
-        let rest = if encoding == ENCODING_COMPACT {
-            postcard::take_from_bytes::<Record>(&events[at..]).map(|(_, rest)| rest)
-        } else {
-            postcard::take_from_bytes::<DeltaRecord>(&events[at..]).map(|(_, rest)| rest)
+        let rest = match encoding {
+            ENCODING_COMPACT => {
+                postcard::take_from_bytes::<Record>(&events[at..]).map(|(_, rest)| rest)
+            }
+            ENCODING_DELTA => {
+                postcard::take_from_bytes::<DeltaRecord>(&events[at..]).map(|(_, rest)| rest)
+            }
+            _ => postcard::take_from_bytes::<DeltaRecord>(&events[at..]).and_then(|(_, rest)| {
+                postcard::take_from_bytes::<Option<Str>>(rest).map(|(_, rest)| rest)
+            }),
         };
         let Ok(rest) = rest else {
             spans.push(at..events.len());

@@ -13,7 +13,7 @@
 
 use crate::stats::Histogram;
 use std::io::{self, Write};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -60,11 +60,7 @@ impl std::fmt::Debug for JsonLinesSink {
 }
 
 fn open_append(path: &Path) -> io::Result<(std::fs::File, (u64, u64))> {
-    let file = std::fs::OpenOptions::new()
-        .append(true)
-        .create(true)
-        .mode(0o600)
-        .open(path)?;
+    let file = crate::files::open_private_append(path)?;
     let meta = file.metadata()?;
     Ok((file, (meta.dev(), meta.ino())))
 }

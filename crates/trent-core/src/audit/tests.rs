@@ -24,6 +24,7 @@ pub(super) fn event(n: i64) -> AuditEvent {
         .into()]
         .into_iter()
         .collect(),
+        recipient: None,
     }
 }
 
@@ -218,7 +219,8 @@ fn the_event_json_is_cloudtrail_shaped() {
     assert_eq!(v["eventType"], "AwsApiCall");
     assert_eq!(v["resources"][0]["type"], "AWS::KMS::Key");
     assert_eq!(v["resources"][0]["accountId"], "111122223333");
-    assert_eq!(v["recipientAccountId"], "111122223333");
+    // Unauthenticated (its actor is Unknown): filed into no account.
+    assert_eq!(v["recipientAccountId"], Value::Null);
     assert_eq!(v["responseElements"], Value::Null);
 }
 
@@ -561,12 +563,14 @@ fn a_threads_recent_strings_answer_only_for_equal_text() {
     );
 }
 
-/// A block as an earlier version wrote it (encoding 2: full hashes, text
-/// request ids) still reads as the same events and verifies.
-#[test]
-fn a_block_of_the_second_encoding_still_reads_and_verifies() {
-    let fixture: Value =
-        serde_json::from_str(include_str!("testdata/block-encoding-2.json")).unwrap();
+/// A block an earlier version wrote (`testdata/block-encoding-N.json`,
+/// made by that version's encoder) still reads as the same events and
+/// verifies. Rendering has changed once since: an unauthenticated
+/// request's event is filed into no account (it had been filed into the
+/// account of a key ARN it named), so those events' expected JSON loses
+/// `recipientAccountId`.
+fn an_earlier_encoding_still_reads_and_verifies(fixture: &str, encoding: i64) {
+    let fixture: Value = serde_json::from_str(fixture).unwrap();
     let bytes = |field: &str| {
         let text = fixture[field].as_str().unwrap();
         (0..text.len())
@@ -574,29 +578,101 @@ fn a_block_of_the_second_encoding_still_reads_and_verifies() {
             .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
             .collect::<Vec<u8>>()
     };
-    let expected: Vec<&str> = fixture["json"]
+    let expected: Vec<Value> = fixture["json"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|j| j.as_str().unwrap())
+        .map(|j| {
+            let mut event: Value = serde_json::from_str(j.as_str().unwrap()).unwrap();
+            if event["userIdentity"]["type"] == "Unknown" {
+                event.as_object_mut().unwrap().remove("recipientAccountId");
+            }
+            event
+        })
         .collect();
     let stored = block::AuditBlock {
         first_seq: 1,
         last_seq: expected.len() as i64,
         first_time_ms: 0,
         last_time_ms: 0,
-        encoding: 2,
+        encoding,
         events: bytes("events"),
         hashes: bytes("hashes"),
     };
     let records = block::BlockDecoder::default().block(&stored, &[0; 32]);
-    let json: Vec<&str> = records.iter().map(|r| r.event_json.as_str()).collect();
+    let json: Vec<Value> = records
+        .iter()
+        .map(|r| serde_json::from_str(&r.event_json).unwrap())
+        .collect();
     assert_eq!(json, expected);
     let mut verifier = Verifier::new(&[], Vec::new());
     for r in &records {
         verifier.event(r).unwrap();
     }
     assert_eq!(verifier.finish().unwrap().events, 4);
+}
+
+/// Encoding 2: full hashes, text request ids.
+#[test]
+fn a_block_of_the_second_encoding_still_reads_and_verifies() {
+    an_earlier_encoding_still_reads_and_verifies(
+        include_str!("testdata/block-encoding-2.json"),
+        block::ENCODING_COMPACT,
+    );
+}
+
+/// Encoding 3: records that refer to the one before, without a recipient.
+#[test]
+fn a_block_of_the_third_encoding_still_reads_and_verifies() {
+    an_earlier_encoding_still_reads_and_verifies(
+        include_str!("testdata/block-encoding-3.json"),
+        block::ENCODING_DELTA,
+    );
+}
+
+/// The key owner's copy of a cross-account call is filed into the owner's
+/// account, the caller's into the caller's; an unauthenticated event into
+/// none, whatever key ARN it names.
+#[test]
+fn events_are_filed_into_their_recipients_account() {
+    let caller = Actor::Caller(Arc::new(crate::model::Identity {
+        account: "444455556666".into(),
+        principal_arn: "arn:aws:iam::444455556666:user/bob".into(),
+        user_id: "AIDABOB".into(),
+        username: Some("bob".into()),
+        kind: PrincipalKind::User,
+        access_key_id: "AKIABOB".into(),
+        secret: zeroize::Zeroizing::new(Vec::new()),
+        session_token_sha256: None,
+        expires_ms: None,
+        policies: Vec::new(),
+    }));
+    let mut own = event(1);
+    own.actor = caller;
+    let owners = AuditEvent {
+        recipient: Some("111122223333".into()),
+        ..own.clone()
+    };
+    let unknown = event(2);
+    let mut encoder = block::BlockEncoder::new([3; 8]);
+    let mut prev = [0u8; 32];
+    for (i, e) in [&own, &owners, &unknown].into_iter().enumerate() {
+        prev = encoder.push(e, 1 + i as i64, &prev);
+    }
+    let stored = encoder.into_block(1).unwrap();
+    assert_eq!(stored.encoding, block::ENCODING_RECIPIENT);
+    let records = block::BlockDecoder::default().block(&stored, &[0; 32]);
+    let recipient = |r: &AuditRecord| {
+        let v: Value = serde_json::from_str(&r.event_json).unwrap();
+        v["recipientAccountId"].as_str().map(str::to_owned)
+    };
+    assert_eq!(recipient(&records[0]).as_deref(), Some("444455556666"));
+    assert_eq!(recipient(&records[1]).as_deref(), Some("111122223333"));
+    assert_eq!(recipient(&records[2]), None);
+    let mut verifier = Verifier::new(&[], Vec::new());
+    for r in &records {
+        verifier.event(r).unwrap();
+    }
 }
 
 /// What a record takes from the one before it (time, address, caller,
@@ -672,5 +748,6 @@ fn records_that_refer_to_the_one_before_decode_to_their_own_facts() {
         .collect();
     let (stored, _) = encode_block([4; 8], &steady, 1);
     let spans = block::record_spans(stored.encoding, &stored.events);
-    assert!(spans[1..].iter().all(|s| s.len() <= 24), "{spans:?}");
+    // 24 bytes of record and one for its (absent) recipient.
+    assert!(spans[1..].iter().all(|s| s.len() <= 25), "{spans:?}");
 }

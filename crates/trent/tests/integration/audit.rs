@@ -73,7 +73,7 @@ type StoredEvent = (i64, Vec<u8>, Vec<u8>);
 /// `trent audit verify` says about it.
 async fn tamper(dir: &Path, edit: impl FnOnce(&mut Vec<StoredEvent>)) -> String {
     use sqlx::Row;
-    use trent_core::audit::block::{AuditBlock, BlockDecoder, ENCODING_DELTA};
+    use trent_core::audit::block::{AuditBlock, BlockDecoder, ENCODING_RECIPIENT};
     let copy = copy_dir(dir);
     let db = sqlx::SqlitePool::connect(&format!(
         "sqlite://{}",
@@ -99,7 +99,7 @@ async fn tamper(dir: &Path, edit: impl FnOnce(&mut Vec<StoredEvent>)) -> String 
             events: row.get("events"),
             hashes: row.get("hashes"),
         };
-        assert_eq!(block.encoding, ENCODING_DELTA);
+        assert_eq!(block.encoding, ENCODING_RECIPIENT);
         for r in decoder.block(&block, &[]) {
             events.push((r.seq, r.stored, r.hash));
         }
@@ -116,7 +116,7 @@ async fn tamper(dir: &Path, edit: impl FnOnce(&mut Vec<StoredEvent>)) -> String 
         )
         .bind(seq)
         .bind(seq)
-        .bind(ENCODING_DELTA)
+        .bind(ENCODING_RECIPIENT)
         .bind(record)
         .bind(hash)
         .execute(&db)
