@@ -213,7 +213,7 @@ impl AuditEvent {
     /// An unauthenticated request is filed into no account's trail (only
     /// the operator sees it, with `trent audit export`): nothing it claims
     /// can put it into another's.
-    fn account(&self) -> Option<&str> {
+    pub(crate) fn account(&self) -> Option<&str> {
         if let Some(recipient) = &self.recipient {
             return Some(recipient);
         }

@@ -1,5 +1,5 @@
 use crate::audit::block::AuditBlock;
-use crate::audit::lookup::AuditLookup;
+use crate::audit::lookup::{AuditLookup, AuditLookupPage};
 use crate::audit::usage::{KeyUsage, Usage};
 use crate::audit::{AuditDigest, AuditRecord, AuditTail};
 use crate::model::{
@@ -194,7 +194,10 @@ pub trait Store: Send + Sync + 'static {
         durable: bool,
     ) -> Result<(), StoreError>;
     /// `LookupEvents`: one page of an account's events, newest first.
-    async fn lookup_audit(&self, query: &AuditLookup) -> Result<Vec<AuditRecord>, StoreError>;
+    /// Only blocks holding the account's events are decoded (blocks from
+    /// before the account index was kept: all of them), at most
+    /// `query.budget` events.
+    async fn lookup_audit(&self, query: &AuditLookup) -> Result<AuditLookupPage, StoreError>;
     /// A key's last successful cryptographic operation, as stored.
     async fn key_last_usage(&self, key_id: Uuid) -> Result<Option<Usage>, StoreError>;
     /// Audit events with `seq > after_seq`, in seq order.

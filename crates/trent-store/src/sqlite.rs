@@ -6,7 +6,7 @@ use sqlx::{Row, SqlitePool};
 use std::path::Path;
 use std::time::Duration;
 use trent_core::audit::block::{AuditBlock, BlockDecoder};
-use trent_core::audit::lookup::AuditLookup;
+use trent_core::audit::lookup::{AuditLookup, AuditLookupPage};
 use trent_core::audit::usage::{Id, KeyUsage, Usage};
 use trent_core::audit::{AuditDigest, AuditRecord, AuditTail};
 use trent_core::{
@@ -907,43 +907,84 @@ impl Store for SqliteStore {
         tx.commit().await.map_err(backend)
     }
 
-    async fn lookup_audit(&self, q: &AuditLookup) -> Result<Vec<AuditRecord>, StoreError> {
-        // Blocks newest first, a few at a time, skipping those outside the
-        // time range; the events in them are matched in Rust.
-        let mut out = Vec::new();
+    async fn lookup_audit(&self, q: &AuditLookup) -> Result<AuditLookupPage, StoreError> {
+        // Blocks newest first, a few at a time: while they are indexed, only
+        // those holding the account's events; older ones all. Blocks
+        // outside the time range are skipped; the events are matched in
+        // Rust, at most `q.budget` of them decoded.
+        let indexed_from: i64 =
+            sqlx::query_scalar("SELECT value FROM meta WHERE name = 'audit-accounts-indexed-from'")
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(backend)?
+                .unwrap_or(0);
+        let mut page = AuditLookupPage::default();
         let mut before = q.before_seq.unwrap_or(i64::MAX);
-        while out.len() < q.limit {
-            let rows = sqlx::query(
-                "SELECT first_seq, last_seq, first_time_ms, last_time_ms, encoding, events, hashes \
-                 FROM audit_blocks WHERE first_seq < ? AND last_time_ms >= ? AND first_time_ms <= ? \
-                 ORDER BY first_seq DESC LIMIT 16",
-            )
-            .bind(before)
-            .bind(q.start_ms.unwrap_or(i64::MIN))
-            .bind(q.end_ms.unwrap_or(i64::MAX))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(backend)?;
-            let Some(last) = rows.last() else { break };
-            before = last.get("first_seq");
+        let mut decoded = 0;
+        loop {
+            let indexed = before > indexed_from;
+            let query = if indexed {
+                sqlx::query(
+                    "SELECT b.first_seq, b.last_seq, b.first_time_ms, b.last_time_ms, b.encoding, \
+                     b.events, b.hashes FROM audit_block_accounts a \
+                     JOIN audit_blocks b ON b.first_seq = a.first_seq \
+                     WHERE a.account = ? AND a.first_seq < ? AND a.first_seq >= ? \
+                     AND b.last_time_ms >= ? AND b.first_time_ms <= ? \
+                     ORDER BY a.first_seq DESC LIMIT 16",
+                )
+                .bind(&q.account)
+                .bind(before)
+                .bind(indexed_from)
+            } else {
+                sqlx::query(
+                    "SELECT first_seq, last_seq, first_time_ms, last_time_ms, encoding, events, \
+                     hashes FROM audit_blocks WHERE first_seq < ? \
+                     AND last_time_ms >= ? AND first_time_ms <= ? \
+                     ORDER BY first_seq DESC LIMIT 16",
+                )
+                .bind(before.min(indexed_from))
+            };
+            let rows = query
+                .bind(q.start_ms.unwrap_or(i64::MIN))
+                .bind(q.end_ms.unwrap_or(i64::MAX))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(backend)?;
+            let Some(last) = rows.last() else {
+                if indexed && indexed_from > 0 {
+                    // The indexed blocks are done; the older ones follow.
+                    before = indexed_from;
+                    continue;
+                }
+                break;
+            };
+            let next_before: i64 = last.get("first_seq");
             for row in &rows {
+                if decoded >= q.budget {
+                    // This block is not searched yet: resume with it.
+                    let last_seq: i64 = row.get("last_seq");
+                    page.resume_before = Some(last_seq + 1);
+                    return Ok(page);
+                }
                 // A block begins a segment: it decodes on its own.
                 let records = BlockDecoder::default().block(&block_from_row(row), &[]);
+                decoded += records.len();
                 for record in records.into_iter().rev() {
                     let parsed: Option<serde_json::Value> =
                         serde_json::from_str(&record.event_json).ok();
                     if let Some(event) = &parsed
                         && q.matches(&record, event)
                     {
-                        out.push(record);
-                        if out.len() == q.limit {
-                            return Ok(out);
+                        page.records.push(record);
+                        if page.records.len() == q.limit {
+                            return Ok(page);
                         }
                     }
                 }
             }
+            before = next_before;
         }
-        Ok(out)
+        Ok(page)
     }
 
     async fn key_last_usage(&self, key_id: Uuid) -> Result<Option<Usage>, StoreError> {
@@ -1063,7 +1104,7 @@ async fn insert_block<'c>(
 ) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO audit_blocks (first_seq, last_seq, first_time_ms, last_time_ms, \
-         encoding, events, hashes) VALUES (?, ?, ?, ?, ?, ?, ?)",
+         encoding, events, hashes, accounts) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(b.first_seq)
     .bind(b.last_seq)
@@ -1072,6 +1113,7 @@ async fn insert_block<'c>(
     .bind(b.encoding)
     .bind(b.events)
     .bind(b.hashes)
+    .bind(serde_json::to_string(&b.accounts).expect("strings serialize"))
     .execute(db)
     .await
     .map_err(backend)?;
@@ -1130,6 +1172,7 @@ fn block_from_row(row: &SqliteRow) -> AuditBlock {
         encoding: row.get("encoding"),
         events: row.get("events"),
         hashes: row.get("hashes"),
+        accounts: Vec::new(),
     }
 }
 

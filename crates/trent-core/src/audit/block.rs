@@ -65,6 +65,10 @@ pub struct AuditBlock {
     /// The events' chain hashes, in order: 32 bytes each, or (in an
     /// [`ENCODING_DELTA`] block) [`HASH_PREFIX`] bytes each but the last.
     pub hashes: Vec<u8>,
+    /// The accounts its events are filed into (each once), so that a
+    /// lookup skips the blocks with none of an account's events. Empty
+    /// for a block read back (the store keeps the list apart).
+    pub accounts: Vec<String>,
 }
 
 /// A string in a record: new to its segment, or the number of one seen.
@@ -248,6 +252,8 @@ pub struct BlockEncoder<'a> {
     last_hash: Option<[u8; 32]>,
     count: usize,
     times: (i64, i64),
+    /// The accounts the events are filed into, each once.
+    accounts: Vec<&'a str>,
 }
 
 /// String fields with a `last` entry of their own.
@@ -281,6 +287,7 @@ impl<'a> BlockEncoder<'a> {
             last_hash: None,
             count: 0,
             times: (i64::MAX, i64::MIN),
+            accounts: Vec::new(),
         }
     }
 
@@ -467,6 +474,11 @@ impl<'a> BlockEncoder<'a> {
         };
         // Numbered after the record's other strings, as the decoder reads.
         let recipient = self.opt(event.recipient.as_deref());
+        if let Some(account) = event.account()
+            && !self.accounts.contains(&account)
+        {
+            self.accounts.push(account);
+        }
         self.previous_time = event.time_ms;
         self.times = (
             self.times.0.min(event.time_ms),
@@ -499,6 +511,7 @@ impl<'a> BlockEncoder<'a> {
             encoding: ENCODING_RECIPIENT,
             events: self.events,
             hashes: self.hashes,
+            accounts: self.accounts.into_iter().map(str::to_owned).collect(),
         })
     }
 }

@@ -66,6 +66,23 @@ pub struct AuditLookup {
     /// Only events older than this seq (the previous page's last).
     pub before_seq: Option<i64>,
     pub limit: usize,
+    /// At most this many events are decoded for one lookup; a lookup that
+    /// has not found `limit` events by then ends its page early, with a
+    /// place to resume ([`AuditLookupPage::resume_before`]). What one call
+    /// costs is bounded, whatever the trail holds.
+    pub budget: usize,
+}
+
+/// Events decoded for one `LookupEvents` call, at most.
+pub const LOOKUP_BUDGET: usize = 20_000;
+
+/// What a store answers to an [`AuditLookup`].
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AuditLookupPage {
+    pub records: Vec<AuditRecord>,
+    /// Set when the budget ran out first: the lookup resumes with events
+    /// older than this seq (everything from it on was searched).
+    pub resume_before: Option<i64>,
 }
 
 impl AuditLookup {
@@ -136,6 +153,7 @@ mod tests {
             end_ms: None,
             before_seq: None,
             limit: 50,
+            budget: LOOKUP_BUDGET,
         }
     }
 

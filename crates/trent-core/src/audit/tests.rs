@@ -479,6 +479,7 @@ fn a_block_stores_repeated_strings_once_and_decodes_to_the_same_events() {
         last_seq: 11,
         events: stored.events[spans[1].clone()].to_vec(),
         hashes: stored.hashes[8..16].to_vec(),
+        accounts: Vec::new(),
         ..stored
     };
     let records = block::BlockDecoder::default().block(&alone, &[0; 32]);
@@ -598,6 +599,7 @@ fn an_earlier_encoding_still_reads_and_verifies(fixture: &str, encoding: i64) {
         encoding,
         events: bytes("events"),
         hashes: bytes("hashes"),
+        accounts: Vec::new(),
     };
     let records = block::BlockDecoder::default().block(&stored, &[0; 32]);
     let json: Vec<Value> = records

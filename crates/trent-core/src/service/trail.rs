@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::audit::AuditRecord;
-use crate::audit::lookup::{AuditLookup, LookupAttribute};
+use crate::audit::lookup::{AuditLookup, LOOKUP_BUDGET, LookupAttribute};
 
 /// What a `LookupEvents` call asks for (validated by the caller).
 #[derive(Debug, Clone, Default)]
@@ -45,7 +45,7 @@ impl Kms {
                     .map_err(|_| KmsError::InvalidMarker("Invalid NextToken".into()))?,
             ),
         };
-        let mut items = self
+        let page = self
             .store
             .lookup_audit(&AuditLookup {
                 account: caller.account().to_owned(),
@@ -54,16 +54,19 @@ impl Kms {
                 end_ms: request.end_ms,
                 before_seq,
                 limit: request.limit + 1,
+                budget: LOOKUP_BUDGET,
             })
             .await?;
-        let next_marker = if items.len() > request.limit {
+        let mut items = page.records;
+        // A full page resumes after its last event; a page the budget cut
+        // short (as CloudTrail's can be) where the search stopped.
+        let resume = if items.len() > request.limit {
             items.truncate(request.limit);
-            items
-                .last()
-                .map(|e| self.markers.issue(&list, &e.seq.to_string()))
+            items.last().map(|e| e.seq)
         } else {
-            None
+            page.resume_before
         };
+        let next_marker = resume.map(|seq| self.markers.issue(&list, &seq.to_string()));
         Ok(Page { items, next_marker })
     }
 }

@@ -4,7 +4,7 @@
 
 use super::{SealedMaterial, Store, StoreError};
 use crate::audit::block::AuditBlock;
-use crate::audit::lookup::AuditLookup;
+use crate::audit::lookup::{AuditLookup, AuditLookupPage};
 use crate::audit::usage::{KeyUsage, Usage};
 use crate::audit::{AuditDigest, AuditRecord, AuditTail};
 use crate::model::{
@@ -124,7 +124,7 @@ timed! {
         usage_through: Option<i64>,
         durable: bool
     ) -> Result<(), StoreError>;
-    fn lookup_audit(&self, query: &AuditLookup) -> Result<Vec<AuditRecord>, StoreError>;
+    fn lookup_audit(&self, query: &AuditLookup) -> Result<AuditLookupPage, StoreError>;
     fn key_last_usage(&self, key_id: Uuid) -> Result<Option<Usage>, StoreError>;
     fn audit_events(&self, after_seq: i64, limit: usize) -> Result<Vec<AuditRecord>, StoreError>;
     fn audit_digests(&self, after_seq: i64, limit: usize) -> Result<Vec<AuditDigest>, StoreError>;

@@ -98,6 +98,7 @@ async fn tamper(dir: &Path, edit: impl FnOnce(&mut Vec<StoredEvent>)) -> String 
             encoding: row.get("encoding"),
             events: row.get("events"),
             hashes: row.get("hashes"),
+            accounts: Vec::new(),
         };
         assert_eq!(block.encoding, ENCODING_RECIPIENT);
         for r in decoder.block(&block, &[]) {
