@@ -43,6 +43,9 @@ pub enum KmsError {
     /// VerifyMac: the MAC does not verify.
     #[error("{0}")]
     InvalidMac(String),
+    /// The caller's account is over a request quota (named).
+    #[error("request quota {0} exceeded")]
+    Throttled(String),
     /// `DryRun: true` and every check passed; nothing was changed.
     #[error("The request would have succeeded, but the DryRun option is set.")]
     DryRun,

@@ -27,6 +27,7 @@ mod ids;
 mod markers;
 mod model;
 pub mod policy;
+pub mod quotas;
 mod service;
 pub mod stats;
 mod store;

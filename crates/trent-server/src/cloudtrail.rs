@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 use std::time::Duration;
 use trent_core::audit::lookup::LookupAttribute;
 use trent_core::audit::{AuditRecord, EventSource, parse_rfc3339_ms};
+use trent_core::quotas::QuotaClass;
 use trent_core::{KmsError, LookupEvents};
 
 /// The target prefixes of CloudTrail's operations (botocore sends the
@@ -116,6 +117,7 @@ impl TrailError {
                 "UnknownOperationException",
                 format!("Trent supports only CloudTrail's LookupEvents, not {name}"),
             ),
+            Refusal::Throttled => TrailError::new("ThrottlingException", "Rate exceeded"),
             Refusal::AuditUnavailable => TrailError::new(
                 "ServiceUnavailableException",
                 "The audit trail cannot record this request now; retry later.",
@@ -133,6 +135,7 @@ impl From<KmsError> for TrailError {
                 "Invalid token or token that was previously used in a request with different parameters.",
             ),
             KmsError::AccessDenied(message) => TrailError::new("AccessDeniedException", message),
+            KmsError::Throttled(_) => TrailError::new("ThrottlingException", "Rate exceeded"),
             // LookupEvents reads the trail and nothing else: any other
             // domain error is a failure inside.
             KmsError::NotFound(_)
@@ -230,6 +233,14 @@ impl Protocol for CloudTrail {
 
     fn read_only(&self, _operation: TrailOperation) -> bool {
         true
+    }
+
+    fn quota(&self, _operation: TrailOperation) -> Option<QuotaClass> {
+        Some(QuotaClass::LookupEvents)
+    }
+
+    fn is_throttling(&self, error: &TrailError) -> bool {
+        error.code == "ThrottlingException"
     }
 
     fn durable(&self, _operation: TrailOperation) -> bool {

@@ -10,6 +10,10 @@ use trent_core::KmsError;
 use trent_sigv4::SigV4Error;
 use trent_wire::{ErrorCode, ValidationError};
 
+/// AWS's message for a throttled KMS call.
+pub const THROTTLED: &str =
+    "You have exceeded the rate at which you may call KMS. Reduce the frequency of your calls.";
+
 /// An error as the caller sees it: AWS's `__type`, a message and a status.
 #[derive(Debug)]
 pub struct ApiError {
@@ -102,6 +106,7 @@ impl ApiError {
                 ErrorCode::UnknownOperationException,
                 format!("Unknown operation {target}"),
             ),
+            Refusal::Throttled => Self::new(ErrorCode::ThrottlingException, THROTTLED),
             Refusal::AuditUnavailable => Self::new(
                 ErrorCode::DependencyTimeoutException,
                 "The audit trail cannot record this request now; retry later.",
@@ -164,6 +169,9 @@ impl From<KmsError> for ApiError {
             KmsError::InvalidSignature(_) => ErrorCode::KMSInvalidSignatureException,
             KmsError::InvalidMac(_) => ErrorCode::KMSInvalidMacException,
             KmsError::DryRun => ErrorCode::DryRunOperationException,
+            KmsError::Throttled(_) => {
+                return ApiError::new(ErrorCode::ThrottlingException, THROTTLED);
+            }
             KmsError::Internal(source) => return ApiError::internal_from(source),
         };
         ApiError::new(code, e.to_string())

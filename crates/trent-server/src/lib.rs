@@ -64,6 +64,9 @@ pub struct AppState {
     /// Regions KMS serves; empty means any.
     pub regions: Vec<String>,
     pub limits: RequestLimits,
+    /// Request quotas per account and Region (the same the [`Kms`] counts
+    /// its cryptographic operations against).
+    pub quotas: Arc<trent_core::quotas::RequestQuotas>,
     /// Set only by `trent serve --unsafe-test-clock`: enables
     /// `POST /_trent/clock/advance`.
     pub test_clock: Option<Arc<AdjustableClock>>,
@@ -85,6 +88,9 @@ impl AppState {
             auth: auth::Authenticator::new(),
             regions,
             limits: RequestLimits::default(),
+            quotas: Arc::new(trent_core::quotas::RequestQuotas::new(
+                trent_core::quotas::QuotaLimits::new(trent_core::quotas::Profile::Off),
+            )),
             test_clock: None,
             audit: None,
             metrics: metrics::Metrics::new(),

@@ -206,6 +206,16 @@ pub fn render(state: &AppState) -> String {
         header(&mut out, name, "gauge", help);
         let _ = writeln!(out, "{name} {value}");
     }
+    let name = "trent_throttled_requests_total";
+    header(
+        &mut out,
+        name,
+        "counter",
+        "Requests refused for a request quota (ThrottlingException), by quota; ThrottledEvents counts refusals left out of the audit trail.",
+    );
+    for (quota, count) in state.quotas.throttled() {
+        let _ = writeln!(out, "{name}{{quota=\"{quota}\"}} {count}");
+    }
     if let Some(timing) = &state.store_timing {
         let name = "trent_store_duration_seconds";
         header(

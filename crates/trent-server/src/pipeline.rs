@@ -40,6 +40,7 @@ use std::panic::AssertUnwindSafe;
 use std::time::{Duration, Instant};
 use trent_core::Caller;
 use trent_core::audit::{AuditEvent, EventSource, KeyArns};
+use trent_core::quotas::QuotaClass;
 
 /// What the pipeline refuses, before or instead of a protocol's handler.
 #[derive(Debug)]
@@ -59,6 +60,8 @@ pub(crate) enum Refusal {
     MissingOperation,
     /// The request names an operation this protocol does not have (bounded).
     UnknownOperation(String),
+    /// The caller's account is over its request quota.
+    Throttled,
     /// The audit trail cannot record this request now.
     AuditUnavailable,
     /// Something failed inside (a panic, the audit commit): the detail is
@@ -147,6 +150,12 @@ pub(crate) trait Protocol: Sync {
     fn source(&self, asked: &Asked<Self::Operation, Self::Scope>) -> EventSource;
     /// CloudTrail's `readOnly`.
     fn read_only(&self, operation: Self::Operation) -> bool;
+    /// The request quota an operation counts against here (`None`: none,
+    /// or one decided where its key is known).
+    fn quota(&self, operation: Self::Operation) -> Option<QuotaClass>;
+    /// Whether an error is a throttling one (its event is recorded within
+    /// [`QuotaClass::ThrottledEvents`]).
+    fn is_throttling(&self, error: &Self::Error) -> bool;
     /// Whether a successful call is answered only once its event is
     /// committed (mutations, issued sessions).
     fn durable(&self, operation: Self::Operation) -> bool;
@@ -243,7 +252,20 @@ pub(crate) async fn run<P: Protocol>(
         tracing::error!(request_id, panic = what, "handler panicked");
         Err(protocol.refuse(&seen.asked, Refusal::Internal("panic".into())))
     });
-    if let Some(log) = &state.audit {
+    // A caller far over its quota leaves a bounded trace: at most
+    // `ThrottledEvents` of its refusals a second are recorded.
+    let recorded = match (&result, &seen.caller) {
+        (Err(e), Some(caller)) if protocol.is_throttling(e) => state
+            .quotas
+            .admit(
+                caller.account(),
+                &caller.region,
+                QuotaClass::ThrottledEvents,
+            )
+            .is_ok(),
+        _ => true,
+    };
+    if let Some(log) = state.audit.as_ref().filter(|_| recorded) {
         let (event, durable) = event(protocol, &mut seen, &result, peer, &ids);
         // A call on another account's key is also that account's event
         // (CloudTrail: "logged in both the caller's account and the KMS key
@@ -346,6 +368,14 @@ async fn steps<P: Protocol>(
         }
         Named::Missing => return Err(refuse(seen, Refusal::MissingOperation)),
     };
+    if let Some(class) = protocol.quota(operation)
+        && state
+            .quotas
+            .admit(caller.account(), &caller.region, class)
+            .is_err()
+    {
+        return Err(refuse(seen, Refusal::Throttled));
+    }
     // What the audit trail cannot record now is refused before it happens:
     // nothing while the store fails, no mutation while the stream fails.
     if let Some(log) = &state.audit

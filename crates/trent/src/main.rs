@@ -122,6 +122,18 @@ struct ServeArgs {
     /// `tags-per-key=N`. Repeatable.
     #[arg(long = "quota", value_parser = parse_quota)]
     quotas: Vec<(String, usize)>,
+    /// Request quotas (requests per second per account and Region) to
+    /// start from: `trent` (AWS's cryptographic quotas at their default
+    /// Region's values, other operations 10x AWS's), `aws` (AWS's exactly)
+    /// or `off`.
+    #[arg(long, default_value = "trent", value_parser = parse_profile)]
+    request_quotas: trent_core::quotas::Profile,
+    /// Override one request quota: `NAME=N` requests per second, NAME an
+    /// operation (`CreateKey`), a shared quota (`symmetric`, `rsa`, `ecc`,
+    /// `ml-dsa`, `iam`, `sts`, `LookupEvents`), `GenerateDataKeyPair:SPEC`
+    /// or `ThrottledEvents`. Repeatable.
+    #[arg(long = "request-quota", value_parser = parse_request_quota)]
+    request_quota: Vec<(trent_core::quotas::QuotaClass, f64)>,
     /// Serve only these regions (comma-separated); default: any region.
     #[arg(long, value_delimiter = ',')]
     regions: Vec<String>,
@@ -218,13 +230,20 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         AuditLog::start_with_stream(store.clone(), signer, AuditConfig::default(), stream)
             .await
             .context("starting the audit trail")?;
-    let kms = Kms::open(store, root, identities.clone(), config, clock).await?;
+    let mut limits = trent_core::quotas::QuotaLimits::new(args.request_quotas);
+    for (class, per_second) in &args.request_quota {
+        limits.set(*class, *per_second);
+    }
+    let request_quotas = Arc::new(trent_core::quotas::RequestQuotas::new(limits));
+    let mut kms = Kms::open(store, root, identities.clone(), config, clock).await?;
+    kms.set_request_quotas(request_quotas.clone());
     kms.track_usage(audit_log.usage());
 
     let regions = args.regions.clone();
     let mut state = trent_server::AppState::new(kms, identities, regions);
     state.test_clock = test_clock;
     state.store_timing = Some(timed);
+    state.quotas = request_quotas;
     if args.unsafe_no_audit {
         tracing::warn!(
             "--unsafe-no-audit: no audit events are recorded; never use this in production"
@@ -460,6 +479,23 @@ async fn create_account(account_id: &str, data_dir: &Path, profile: &str) -> any
         key.secret.as_str()
     )?;
     Ok(())
+}
+
+fn parse_profile(s: &str) -> Result<trent_core::quotas::Profile, String> {
+    trent_core::quotas::Profile::parse(s)
+        .ok_or_else(|| format!("{s:?} is not a request quota profile (trent, aws or off)"))
+}
+
+fn parse_request_quota(s: &str) -> Result<(trent_core::quotas::QuotaClass, f64), String> {
+    let (name, value) = s.split_once('=').ok_or("expected NAME=N")?;
+    let class = trent_core::quotas::QuotaClass::parse(name)
+        .ok_or_else(|| format!("{name:?} names no request quota"))?;
+    let value: f64 = value
+        .parse()
+        .ok()
+        .filter(|v: &f64| v.is_finite() && *v >= 0.0)
+        .ok_or_else(|| format!("{value:?} is not a number of requests per second"))?;
+    Ok((class, value))
 }
 
 fn parse_quota(s: &str) -> Result<(String, usize), String> {

@@ -23,6 +23,7 @@ use crate::ids::{KeyRef, alias_arn, key_arn};
 use crate::markers::Markers;
 use crate::model::{AliasRecord, Caller, GrantRecord, KeyRecord, Page, SealedMaterialRow, Tag};
 use crate::policy;
+use crate::quotas::{Profile, QuotaClass, QuotaLimits, RequestQuotas};
 use crate::store::{RootKey, Store, StoreError};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -338,6 +339,9 @@ pub struct Kms {
     warm: std::sync::atomic::AtomicBool,
     /// Key usage the audit writer has not stored yet ([`Kms::track_usage`]).
     usage: std::sync::OnceLock<Arc<crate::audit::usage::Tracker>>,
+    /// Request quotas of the cryptographic operations, which count by the
+    /// key's type (the others are counted by the server, per operation).
+    quotas: Arc<RequestQuotas>,
 }
 
 fn material_aad(id: &Uuid, version: u32) -> Vec<u8> {
@@ -390,7 +394,21 @@ impl Kms {
             cache_misses: Default::default(),
             warm: Default::default(),
             usage: Default::default(),
+            quotas: Arc::new(RequestQuotas::new(QuotaLimits::new(Profile::Off))),
         })
+    }
+
+    /// Counts the cryptographic operations against these quotas (none
+    /// until set).
+    pub fn set_request_quotas(&mut self, quotas: Arc<RequestQuotas>) {
+        self.quotas = quotas;
+    }
+
+    /// Counts a request against its account's quota `class`.
+    fn admit(&self, caller: &Caller, class: QuotaClass) -> Result<(), KmsError> {
+        self.quotas
+            .admit(caller.account(), &caller.region, class)
+            .map_err(|throttled| KmsError::Throttled(throttled.0.name()))
     }
 
     /// One page of an in-memory list named `list`; the marker holds the
@@ -708,6 +726,9 @@ impl Kms {
         grant_op: Option<&str>,
     ) -> Result<AllowedBy<'k>, KmsError> {
         let record = &key.record;
+        if let Some(class) = crypto_quota(action, &record.key_spec, facts) {
+            self.admit(caller, class)?;
+        }
         let same_account = caller.account() == record.account;
         // What only the key's own account may do, no key policy can give
         // to another ("Cross-account use: No").
@@ -790,6 +811,9 @@ impl Kms {
         action: Action,
         facts: &RequestFacts<'_>,
     ) -> Result<(), KmsError> {
+        if action == Action::GenerateRandom {
+            self.admit(caller, QuotaClass::Symmetric)?;
+        }
         if caller.is_root() {
             return Ok(());
         }
@@ -885,6 +909,35 @@ impl Kms {
         self.store.update_key(&record).await?;
         self.keys.pin().insert(id, updated);
         Ok(record)
+    }
+}
+
+/// The shared quota a cryptographic action on a key counts against: by the
+/// key's type, or (GenerateDataKeyPair) by the key-pair spec asked for.
+/// ReEncrypt counts once, for its source key.
+fn crypto_quota(action: Action, spec: &KeySpec, facts: &RequestFacts<'_>) -> Option<QuotaClass> {
+    match action {
+        Action::GenerateDataKeyPair | Action::GenerateDataKeyPairWithoutPlaintext => {
+            facts.data_key_pair_spec.and_then(QuotaClass::data_key_pair)
+        }
+        Action::Encrypt
+        | Action::Decrypt
+        | Action::ReEncryptFrom
+        | Action::GenerateDataKey
+        | Action::GenerateDataKeyWithoutPlaintext
+        | Action::GenerateMac
+        | Action::VerifyMac
+        | Action::Sign
+        | Action::Verify
+        | Action::DeriveSharedSecret => Some(match spec_kind(spec) {
+            Ok(SpecKind::Symmetric | SpecKind::Hmac(_)) | Err(_) => QuotaClass::Symmetric,
+            Ok(SpecKind::Pair(pair)) => match pair {
+                PairSpec::Rsa2048 | PairSpec::Rsa3072 | PairSpec::Rsa4096 => QuotaClass::Rsa,
+                PairSpec::MlDsa44 | PairSpec::MlDsa65 | PairSpec::MlDsa87 => QuotaClass::MlDsa,
+                _ => QuotaClass::Ecc,
+            },
+        }),
+        _ => None,
     }
 }
 

@@ -12,6 +12,7 @@ use axum::http::{HeaderValue, Method, header};
 use axum::response::Response;
 use std::time::Duration;
 use trent_core::audit::EventSource;
+use trent_core::quotas::QuotaClass;
 use trent_wire::Operation;
 
 /// The KMS protocol.
@@ -95,6 +96,14 @@ impl Protocol for Kms {
 
     fn read_only(&self, operation: Operation) -> bool {
         crate::audit::is_read_only(operation.name())
+    }
+
+    fn quota(&self, operation: Operation) -> Option<QuotaClass> {
+        (!trent_core::quotas::counts_by_key(operation)).then_some(QuotaClass::Operation(operation))
+    }
+
+    fn is_throttling(&self, error: &ApiError) -> bool {
+        error.code == trent_wire::ErrorCode::ThrottlingException
     }
 
     fn durable(&self, operation: Operation) -> bool {

@@ -28,6 +28,7 @@ use axum::response::Response;
 use std::time::Duration;
 use trent_core::IamError;
 use trent_core::audit::EventSource;
+use trent_core::quotas::QuotaClass;
 use trent_wire::query::{ParamError, QueryParams};
 use xml::Xml;
 
@@ -251,6 +252,7 @@ impl QueryError {
                 Self::new("MissingAction", StatusCode::BAD_REQUEST, "Missing Action")
             }
             Refusal::UnknownOperation(action) => Self::invalid_action(&action, service.version()),
+            Refusal::Throttled => Self::new("Throttling", StatusCode::BAD_REQUEST, "Rate exceeded"),
             Refusal::AuditUnavailable => Self::new(
                 "ServiceUnavailable",
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -348,6 +350,17 @@ impl Protocol for Query {
 
     fn read_only(&self, operation: QueryAction) -> bool {
         crate::audit::is_read_only(operation.name())
+    }
+
+    fn quota(&self, operation: QueryAction) -> Option<QuotaClass> {
+        Some(match operation {
+            QueryAction::Iam(_) => QuotaClass::Iam,
+            QueryAction::Sts(_) => QuotaClass::Sts,
+        })
+    }
+
+    fn is_throttling(&self, error: &QueryError) -> bool {
+        error.code == Some("Throttling")
     }
 
     /// IAM changes and issued sessions are acknowledged only once their

@@ -66,14 +66,24 @@ impl Server {
     }
 
     pub fn client_with(&self, access_key: &str, secret: &str, region: &str) -> Client {
+        Client::from_conf(self.config(access_key, secret, region).build())
+    }
+
+    /// The bootstrap identity's client, its configuration changed by `f`.
+    pub fn client_configured(
+        &self,
+        f: impl FnOnce(aws_sdk_kms::config::Builder) -> aws_sdk_kms::config::Builder,
+    ) -> Client {
+        Client::from_conf(f(self.config(ACCESS_KEY, SECRET_KEY, "us-east-1")).build())
+    }
+
+    fn config(&self, access_key: &str, secret: &str, region: &str) -> aws_sdk_kms::config::Builder {
         let credentials = aws_credential_types::Credentials::from_keys(access_key, secret, None);
-        let config = aws_sdk_kms::Config::builder()
+        aws_sdk_kms::Config::builder()
             .behavior_version(aws_sdk_kms::config::BehaviorVersion::latest())
             .region(aws_sdk_kms::config::Region::new(region.to_owned()))
             .endpoint_url(&self.url)
             .credentials_provider(credentials)
-            .build();
-        Client::from_conf(config)
     }
 
     /// The server's process id (for `trent bench --pid`).

@@ -49,3 +49,41 @@ async fn operations_not_built_yet_say_so() {
         .unwrap_err();
     assert_eq!(code(&err), "UnsupportedOperationException");
 }
+
+/// A call over its request quota is answered `ThrottlingException`, which
+/// the Rust SDK's standard retry classifies as throttling and retries with
+/// backoff: a burst over the quota still ends well, slower.
+#[tokio::test]
+async fn throttled_calls_are_retried_by_the_sdk() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_in(dir.path(), &["--request-quota", "CreateKey=2"]);
+    let burst = |client: aws_sdk_kms::Client, n: usize| async move {
+        let mut calls = tokio::task::JoinSet::new();
+        for _ in 0..n {
+            let client = client.clone();
+            calls.spawn(async move { client.create_key().send().await });
+        }
+        calls.join_all().await
+    };
+    // Without retries, the burst meets the quota.
+    let once = server
+        .client_configured(|c| c.retry_config(aws_sdk_kms::config::retry::RetryConfig::disabled()));
+    let outcomes = burst(once, 8).await;
+    let throttled: Vec<_> = outcomes.iter().filter_map(|r| r.as_ref().err()).collect();
+    assert!(!throttled.is_empty(), "no call of the burst was throttled");
+    for err in &throttled {
+        assert_eq!(code(*err), "ThrottlingException");
+        assert_eq!(
+            message(*err),
+            "You have exceeded the rate at which you may call KMS. Reduce the frequency of your calls."
+        );
+    }
+    // With the SDK's standard retries (more attempts than its default 3),
+    // every call of another burst succeeds.
+    let patient = server.client_configured(|c| {
+        c.retry_config(aws_sdk_kms::config::retry::RetryConfig::standard().with_max_attempts(10))
+    });
+    for outcome in burst(patient, 6).await {
+        outcome.expect("the SDK retried until the quota admitted it");
+    }
+}
