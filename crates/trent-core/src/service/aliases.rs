@@ -32,9 +32,8 @@ impl Kms {
         let (target, _) = self
             .target(caller, target_key_id, AliasMode::Refuse)
             .await?;
-        if target.record.account != caller.account() {
-            return Err(not_found(caller, &target.record.id));
-        }
+        // Another account's key is refused there: aliases are not a
+        // cross-account operation.
         self.authorize(caller, action, &target, &RequestFacts::default(), None)?;
         self.authorize_alias_arn(caller, action, name)?;
         refuse_pending_deletion(&target.record)?;
