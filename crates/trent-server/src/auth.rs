@@ -37,7 +37,7 @@ impl Authenticator {
     }
 
     /// Checks the request's signature for `service` and answers who is
-    /// calling.
+    /// calling; `secure_transport` says whether it came over TLS.
     pub async fn authenticate(
         &self,
         identities: &Identities,
@@ -45,6 +45,7 @@ impl Authenticator {
         now_unix: i64,
         service: &str,
         source_ip: Option<IpAddr>,
+        secure_transport: bool,
     ) -> Result<Caller, ApiError> {
         let auth = trent_sigv4::parse_request_authorization(req.headers).map_err(sigv4_error)?;
         if service == "kms"
@@ -75,7 +76,12 @@ impl Authenticator {
         if !session_token_matches(&identity, verified.session_token) {
             return Err(sigv4_error(SigV4Error::UnrecognizedClient));
         }
-        Ok(Caller::new(identity, auth.region, source_ip))
+        Ok(Caller::new(
+            identity,
+            auth.region,
+            source_ip,
+            secure_transport,
+        ))
     }
 
     fn signing_key(&self, identity: &Identity, auth: &Authorization<'_>) -> Arc<ScopedKey> {

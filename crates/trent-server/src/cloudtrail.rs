@@ -217,7 +217,14 @@ async fn handle_inner(
     };
     let caller = match state
         .auth
-        .authenticate(&state.identities, &req, now, "cloudtrail", Some(peer))
+        .authenticate(
+            &state.identities,
+            &req,
+            now,
+            "cloudtrail",
+            Some(peer),
+            false,
+        )
         .await
     {
         Ok(caller) => caller,

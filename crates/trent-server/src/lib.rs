@@ -463,7 +463,8 @@ async fn handle_inner(
     }
     let caller = match state
         .auth
-        .authenticate(&state.identities, &req, now, "kms", Some(peer.ip()))
+        // Plain HTTP only, so far.
+        .authenticate(&state.identities, &req, now, "kms", Some(peer.ip()), false)
         .await
     {
         Ok(caller) => caller,

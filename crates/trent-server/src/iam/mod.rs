@@ -308,7 +308,14 @@ async fn serve(
         .unwrap_or(0);
     let caller = state
         .auth
-        .authenticate(&state.identities, req, now, service.name(), source_ip)
+        .authenticate(
+            &state.identities,
+            req,
+            now,
+            service.name(),
+            source_ip,
+            false,
+        )
         .await
         .map_err(auth_error)?;
     *audit_caller = Some(caller.clone());
