@@ -223,7 +223,7 @@ async fn handle_inner(
             now,
             "cloudtrail",
             Some(peer),
-            false,
+            crate::transport::is_secure(&parts.extensions),
         )
         .await
     {

@@ -16,6 +16,7 @@ mod cloudtrail;
 pub mod error;
 mod iam;
 pub mod metrics;
+pub mod transport;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -201,18 +202,15 @@ async fn run_due_work(state: &AppState) -> usize {
     done.len()
 }
 
-/// Serves `router(state)` on `listener` until `shutdown` completes.
+/// Serves `router(state)` on `listener` with `config` until `shutdown`
+/// completes (see [`transport`]).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: Arc<AppState>,
+    config: transport::TransportConfig,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        router(state).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    transport::serve(listener, state, config, shutdown).await
 }
 
 async fn health() -> impl IntoResponse {
@@ -461,10 +459,10 @@ async fn handle_inner(
     if operation.is_none() {
         facts.target = Some(target.rsplit('.').next().unwrap_or(target).to_owned());
     }
+    let secure = transport::is_secure(&parts.extensions);
     let caller = match state
         .auth
-        // Plain HTTP only, so far.
-        .authenticate(&state.identities, &req, now, "kms", Some(peer.ip()), false)
+        .authenticate(&state.identities, &req, now, "kms", Some(peer.ip()), secure)
         .await
     {
         Ok(caller) => caller,

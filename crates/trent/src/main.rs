@@ -257,14 +257,20 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("binding {}", args.listen))?;
-    let bound = listener.local_addr()?;
+    // Certificates are loaded (or made) before the ready line.
+    let transport = trent_server::transport::Transport::new(
+        listener,
+        trent_server::transport::TransportConfig::default(),
+    )
+    .context("setting up the transport")?;
+    let bound = transport.local_addr();
     {
         let mut stdout = std::io::stdout().lock();
-        writeln!(stdout, "listening on http://{bound}")?;
+        writeln!(stdout, "listening on {}", transport.url())?;
         stdout.flush()?;
     }
     tracing::info!(%bound, region = %args.region, account = %args.account_id, "trent is serving");
-    let served = trent_server::serve(listener, state, shutdown).await;
+    let served = transport.serve(state, shutdown).await;
     // Whatever is queued is written and the chain closed with a digest.
     audit_log.close().await;
     served?;

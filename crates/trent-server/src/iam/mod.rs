@@ -225,13 +225,14 @@ pub async fn handle(
     let service = scope_service.unwrap_or_else(|| Service::of_action(params.get("Action")));
 
     let req = trent_sigv4::RequestParts::from_http(&parts, &body);
+    let secure_transport = crate::transport::is_secure(&parts.extensions);
     let mut caller = None;
     let outcome = AssertUnwindSafe(serve(
         state,
         &req,
         &params,
         service,
-        source_ip,
+        (source_ip, secure_transport),
         request_id,
         &mut caller,
     ))
@@ -298,7 +299,7 @@ async fn serve(
     req: &trent_sigv4::RequestParts<'_>,
     params: &Params,
     service: Service,
-    source_ip: Option<IpAddr>,
+    (source_ip, secure_transport): (Option<IpAddr>, bool),
     request_id: &str,
     audit_caller: &mut Option<trent_core::Caller>,
 ) -> Result<String, QueryError> {
@@ -314,7 +315,7 @@ async fn serve(
             now,
             service.name(),
             source_ip,
-            false,
+            secure_transport,
         )
         .await
         .map_err(auth_error)?;
