@@ -66,14 +66,25 @@ impl Server {
     }
 
     pub fn client_with(&self, access_key: &str, secret: &str, region: &str) -> Client {
+        Client::from_conf(self.config(access_key, secret, region).build())
+    }
+
+    /// The bootstrap identity's client over `http` (e.g. an HTTPS client
+    /// that trusts the server's CA).
+    pub fn client_over(&self, http: aws_sdk_kms::config::SharedHttpClient) -> Client {
+        let config = self
+            .config(ACCESS_KEY, SECRET_KEY, "us-east-1")
+            .http_client(http);
+        Client::from_conf(config.build())
+    }
+
+    fn config(&self, access_key: &str, secret: &str, region: &str) -> aws_sdk_kms::config::Builder {
         let credentials = aws_credential_types::Credentials::from_keys(access_key, secret, None);
-        let config = aws_sdk_kms::Config::builder()
+        aws_sdk_kms::Config::builder()
             .behavior_version(aws_sdk_kms::config::BehaviorVersion::latest())
             .region(aws_sdk_kms::config::Region::new(region.to_owned()))
             .endpoint_url(&self.url)
             .credentials_provider(credentials)
-            .build();
-        Client::from_conf(config)
     }
 
     /// The server's process id (for `trent bench --pid`).
