@@ -480,9 +480,12 @@ async fn serve_http<I>(
         stop = watchdog(shared, state) => stop,
     };
     record_stop(shared, stop, peer);
-    if stop == Stop::Shutdown {
-        // hyper closes an idle connection now, and one serving a request
-        // once its response is written (with `Connection: close`).
+    // Only a request in progress outlives shutdown (the phase cannot change
+    // meanwhile: the connection is not polled here). hyper's own graceful
+    // shutdown would keep a connection holding part of a head waiting for
+    // the rest.
+    if stop == Stop::Shutdown && state.load().0 == Phase::Active {
+        // The response goes out with `Connection: close`, then hyper closes.
         conn.as_mut().graceful_shutdown();
         let deadline = shared
             .shutdown_deadline

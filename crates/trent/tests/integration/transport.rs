@@ -542,3 +542,61 @@ async fn secure_transport_is_true_over_tls_only() {
     // Keys without such a policy work as before.
     new_key(&kms).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_closes_idle_connections_at_once_and_lets_a_request_in_flight_finish() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start_in(dir.path(), &[]);
+    let addr = addr(&server);
+    // Connected and silent; kept alive after a request; part of a head.
+    let mut fresh = TcpStream::connect(addr).await.unwrap();
+    let mut used = TcpStream::connect(addr).await.unwrap();
+    assert!(
+        exchange(&mut used, HEALTH)
+            .await
+            .starts_with("HTTP/1.1 200")
+    );
+    let mut reading = TcpStream::connect(addr).await.unwrap();
+    reading
+        .write_all(b"POST / HTTP/1.1\r\nHost: tr")
+        .await
+        .unwrap();
+    // A request whose body is still coming.
+    let mut in_flight = TcpStream::connect(addr).await.unwrap();
+    in_flight
+        .write_all(
+            b"POST / HTTP/1.1\r\nHost: trent\r\nContent-Type: application/x-amz-json-1.1\r\n\
+              X-Amz-Target: TrentService.ListKeys\r\nContent-Length: 2\r\n\r\n{",
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &server.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let signalled = Instant::now();
+    for idle in [&mut fresh, &mut used, &mut reading] {
+        let got = closed_by_server(idle, Duration::from_secs(2)).await;
+        assert!(got.is_empty(), "{:?}", String::from_utf8_lossy(&got));
+    }
+    assert!(signalled.elapsed() < Duration::from_secs(2));
+    // New connections are refused.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(TcpStream::connect(addr).await.is_err());
+
+    // The request in flight still gets its answer (unsigned: refused by
+    // SigV4, but answered), and its connection is closed after it.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let response = exchange(&mut in_flight, "}").await;
+    assert!(response.starts_with("HTTP/1.1 4"), "{response}");
+    assert!(
+        response.to_ascii_lowercase().contains("connection: close"),
+        "{response}"
+    );
+    closed_by_server(&mut in_flight, Duration::from_secs(2)).await;
+    let exit = tokio::task::block_in_place(|| server.wait_exit(Duration::from_secs(5)));
+    assert!(exit.expect("trent exited").success());
+}
