@@ -149,7 +149,8 @@ pub struct Transport {
 
 impl Transport {
     /// Raises the open-file limit, derives the connection cap, and loads or
-    /// makes the certificate. Errors name the file at fault.
+    /// makes the certificate. Errors name the file at fault. Call it inside
+    /// a tokio runtime: with TLS it installs the SIGHUP handler (reload).
     pub fn new(listener: TcpListener, config: TransportConfig) -> std::io::Result<Transport> {
         let local_addr = listener.local_addr()?;
         if config.max_buf_size < 8192 {
@@ -227,7 +228,7 @@ impl Transport {
             listener,
             local_addr,
             config,
-            tls,
+            mut tls,
             max_connections,
         } = self;
         tracing::info!(
@@ -247,7 +248,7 @@ impl Transport {
             // begins to wait for a head, so it bounds idle plus head; the
             // watchdog enforces each on its own.
             .header_read_timeout(config.idle_timeout + config.header_read_timeout);
-        let reloader = tls.as_ref().map(tls::Tls::spawn_reloader);
+        let reloader = tls.as_mut().map(tls::Tls::spawn_reloader);
         let shared = Arc::new(Shared {
             registry: Registry::new(max_connections),
             router: TowerToHyperService::new(crate::router(state.clone())),

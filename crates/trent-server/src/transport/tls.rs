@@ -34,6 +34,9 @@ pub(crate) struct Tls {
     store: Arc<CertStore>,
     provider: Arc<CryptoProvider>,
     source: Source,
+    /// Installed with the certificate, before the ready line, so that a
+    /// SIGHUP sent right after it reloads instead of killing the process.
+    hangup: Option<tokio::signal::unix::Signal>,
 }
 
 /// Where the certificate is read from.
@@ -113,19 +116,34 @@ impl Tls {
             store,
             provider,
             source,
+            hangup: hangup_signal(),
         })
     }
 
     /// Starts the task that keeps the certificate current: files polled
     /// every 2 s and reloaded on SIGHUP; a self-signed certificate checked
     /// twice a day (and on SIGHUP) and issued again when due.
-    pub(crate) fn spawn_reloader(&self) -> tokio::task::JoinHandle<()> {
+    pub(crate) fn spawn_reloader(&mut self) -> tokio::task::JoinHandle<()> {
         let reloader = Reloader {
             store: self.store.clone(),
             provider: self.provider.clone(),
             source: self.source.clone(),
         };
-        tokio::spawn(reloader.run())
+        tokio::spawn(reloader.run(self.hangup.take()))
+    }
+}
+
+/// The SIGHUP stream; `None` (polling only) outside a tokio runtime or if
+/// the handler cannot be installed.
+fn hangup_signal() -> Option<tokio::signal::unix::Signal> {
+    use tokio::signal::unix::{SignalKind, signal};
+    tokio::runtime::Handle::try_current().ok()?;
+    match signal(SignalKind::hangup()) {
+        Ok(hangup) => Some(hangup),
+        Err(e) => {
+            tracing::warn!(error = %e, "no SIGHUP handler; certificate files are still polled");
+            None
+        }
     }
 }
 
@@ -223,7 +241,9 @@ pub(crate) fn load(
             cert: cert.to_owned(),
         },
         // The end-entity certificate did not parse.
-        rustls::Error::InvalidCertificate(_) => bad_cert(e.to_string()),
+        rustls::Error::InvalidCertificate(reason) => {
+            bad_cert(format!("unreadable certificate ({reason:?})"))
+        }
         e => bad_key(e.to_string()),
     })
 }
@@ -299,15 +319,7 @@ struct Reloader {
 }
 
 impl Reloader {
-    async fn run(self) {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut hangup = match signal(SignalKind::hangup()) {
-            Ok(hangup) => Some(hangup),
-            Err(e) => {
-                tracing::warn!(error = %e, "no SIGHUP handler; certificate files are still polled");
-                None
-            }
-        };
+    async fn run(self, mut hangup: Option<tokio::signal::unix::Signal>) {
         let period = match self.source {
             Source::Files { .. } => POLL_FILES,
             Source::SelfSigned { .. } => CHECK_SELF_SIGNED,
