@@ -168,7 +168,9 @@ struct ServeArgs {
     #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
     body_timeout: u64,
     /// Most connections open at once; at the cap a new connection closes
-    /// the one idle the longest. Lowered to fit the open-file limit.
+    /// the one idle (or reading a request head) the longest, or is refused
+    /// if every one is serving a request. Lowered to fit the open-file
+    /// limit.
     #[arg(long, value_name = "N", default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1..))]
     max_connections: u64,
 }
