@@ -387,6 +387,34 @@ pub fn grant_allows(
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use crate::model::Identity;
+    use std::sync::Arc;
+
+    #[test]
+    fn secure_transport_is_the_caller_s() {
+        let identity = Arc::new(Identity {
+            account: "111122223333".into(),
+            principal_arn: "arn:aws:iam::111122223333:root".into(),
+            user_id: "111122223333".into(),
+            username: None,
+            kind: PrincipalKind::Root,
+            access_key_id: "AKIAEXAMPLE".into(),
+            secret: Default::default(),
+            session_token_sha256: None,
+            expires_ms: None,
+            policies: Vec::new(),
+        });
+        for (secure, expected) in [(true, "true"), (false, "false")] {
+            let caller = Caller::new(identity.clone(), "us-east-1", None, secure);
+            let context = AuthzContext::new(&caller);
+            assert!(
+                matches!(context.get("aws:securetransport"), Some(Values::One(v)) if v == expected),
+                "{secure}"
+            );
+        }
+    }
+
     #[test]
     fn iso8601_has_the_right_shape() {
         let now = super::iso8601_now();

@@ -65,17 +65,22 @@ pub struct Caller {
     pub region: String,
     /// The peer address of the connection (`aws:SourceIp`).
     pub source_ip: Option<IpAddr>,
-    /// The request came over TLS (`aws:SecureTransport`).
+    /// Whether the request came over TLS (`aws:SecureTransport`).
     pub secure_transport: bool,
 }
 
 impl Caller {
-    pub fn new(identity: Arc<Identity>, region: &str, source_ip: Option<IpAddr>) -> Self {
+    pub fn new(
+        identity: Arc<Identity>,
+        region: &str,
+        source_ip: Option<IpAddr>,
+        secure_transport: bool,
+    ) -> Self {
         Self {
             identity,
             region: region.to_owned(),
             source_ip,
-            secure_transport: false,
+            secure_transport,
         }
     }
 

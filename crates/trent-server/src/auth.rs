@@ -78,9 +78,7 @@ impl Authenticator {
         if !session_token_matches(&identity, verified.session_token) {
             return Err(AuthError::SigV4(SigV4Error::UnrecognizedClient));
         }
-        let mut caller = Caller::new(identity, auth.region, source_ip);
-        caller.secure_transport = secure;
-        Ok(caller)
+        Ok(Caller::new(identity, auth.region, source_ip, secure))
     }
 
     fn signing_key(&self, identity: &Identity, auth: &Authorization<'_>) -> Arc<ScopedKey> {

@@ -21,6 +21,7 @@ pub mod error;
 mod iam;
 pub mod metrics;
 mod pipeline;
+pub mod transport;
 
 use axum::Router;
 use axum::extract::{ConnectInfo, Request, State};
@@ -29,7 +30,6 @@ use axum::response::{IntoResponse, Response};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 use trent_core::audit::{AuditLog, EventSource};
 use trent_core::clock::AdjustableClock;
 use trent_core::{Identities, Kms};
@@ -40,22 +40,6 @@ pub const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
 /// 6 KiB ciphertext) fit with room to spare.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
-/// Limits on what one request may cost.
-#[derive(Debug, Clone)]
-pub struct RequestLimits {
-    /// A body that has not arrived whole after this long is refused
-    /// (`RequestTimeoutException`, 408).
-    pub body_timeout: Duration,
-}
-
-impl Default for RequestLimits {
-    fn default() -> Self {
-        Self {
-            body_timeout: Duration::from_secs(10),
-        }
-    }
-}
-
 /// Everything a request needs, shared by all connections.
 pub struct AppState {
     pub kms: Kms,
@@ -63,7 +47,6 @@ pub struct AppState {
     pub auth: auth::Authenticator,
     /// Regions KMS serves; empty means any.
     pub regions: Vec<String>,
-    pub limits: RequestLimits,
     /// Request quotas per account and Region (the same the [`Kms`] counts
     /// its cryptographic operations against).
     pub quotas: Arc<trent_core::quotas::RequestQuotas>,
@@ -87,7 +70,6 @@ impl AppState {
             identities,
             auth: auth::Authenticator::new(),
             regions,
-            limits: RequestLimits::default(),
             quotas: Arc::new(trent_core::quotas::RequestQuotas::new(
                 trent_core::quotas::QuotaLimits::new(trent_core::quotas::Profile::Off),
             )),
@@ -230,18 +212,15 @@ async fn run_due_work(state: &AppState) -> usize {
     done.len()
 }
 
-/// Serves `router(state)` on `listener` until `shutdown` completes.
+/// Serves `router(state)` on `listener` with `config` until `shutdown`
+/// completes (see [`transport`]).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: Arc<AppState>,
+    config: transport::TransportConfig,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        router(state).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    transport::serve(listener, state, config, shutdown).await
 }
 
 async fn health() -> impl IntoResponse {
@@ -271,7 +250,7 @@ async fn handle(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request,
 ) -> Response {
-    let secure = false;
+    let secure = transport::is_secure(request.extensions());
     if iam::is_query_request(request.headers()) {
         return pipeline::run(&state, &iam::Query, request, peer.ip(), secure).await;
     }

@@ -60,6 +60,24 @@ impl Row {
 pub struct Metrics {
     /// `Operation::ALL` order, then [`OtherOperation`].
     rows: Box<[Row]>,
+    /// Kept by the transport.
+    pub connections: ConnectionCounters,
+}
+
+/// What happened to client connections (`crate::transport`).
+#[derive(Debug, Default)]
+pub struct ConnectionCounters {
+    /// Connections whose task is running.
+    pub open: AtomicU64,
+    pub accepted: AtomicU64,
+    /// Closed at once: at the cap, every connection was serving a request.
+    pub refused: AtomicU64,
+    /// Closed to make room for a new one (the longest idle or reading).
+    pub evicted: AtomicU64,
+    pub handshake_timeouts: AtomicU64,
+    pub header_timeouts: AtomicU64,
+    pub idle_timeouts: AtomicU64,
+    pub handshake_failures: AtomicU64,
 }
 
 impl Default for Metrics {
@@ -74,6 +92,7 @@ impl Metrics {
             rows: (0..Operation::ALL.len() + OTHER_NAMES.len())
                 .map(|_| Row::new())
                 .collect(),
+            connections: ConnectionCounters::default(),
         }
     }
 
@@ -139,6 +158,54 @@ fn histogram(out: &mut String, name: &str, labels: &str, s: &HistogramSnapshot) 
     let _ = writeln!(out, "{name}_count{braces} {}", s.count);
 }
 
+fn connections(out: &mut String, c: &ConnectionCounters) {
+    let load = |n: &AtomicU64| n.load(Ordering::Relaxed);
+    header(
+        out,
+        "trent_connections_open",
+        "gauge",
+        "Client connections open.",
+    );
+    let _ = writeln!(out, "trent_connections_open {}", load(&c.open));
+    header(
+        out,
+        "trent_connections_accepted_total",
+        "counter",
+        "Client connections accepted.",
+    );
+    let _ = writeln!(
+        out,
+        "trent_connections_accepted_total {}",
+        load(&c.accepted)
+    );
+    header(
+        out,
+        "trent_connections_refused_total",
+        "counter",
+        "Connections closed at once: at the connection cap, every connection was serving a request.",
+    );
+    let _ = writeln!(out, "trent_connections_refused_total {}", load(&c.refused));
+    header(
+        out,
+        "trent_connections_closed_total",
+        "counter",
+        "Connections the server closed, by reason: evicted (idle or reading a head the longest, at the cap), a timeout, a failed TLS handshake.",
+    );
+    for (reason, n) in [
+        ("evicted", &c.evicted),
+        ("handshake_timeout", &c.handshake_timeouts),
+        ("header_timeout", &c.header_timeouts),
+        ("idle_timeout", &c.idle_timeouts),
+        ("handshake_failed", &c.handshake_failures),
+    ] {
+        let _ = writeln!(
+            out,
+            "trent_connections_closed_total{{reason=\"{reason}\"}} {}",
+            load(n)
+        );
+    }
+}
+
 /// The whole exposition.
 pub fn render(state: &AppState) -> String {
     let mut out = String::with_capacity(16 * 1024);
@@ -175,6 +242,7 @@ pub fn render(state: &AppState) -> String {
             histogram(&mut out, "trent_request_duration_seconds", &labels, &s);
         }
     }
+    connections(&mut out, &m.connections);
     let (hits, misses) = state.kms.key_cache_stats();
     header(
         &mut out,

@@ -324,7 +324,16 @@ async fn steps<P: Protocol>(
     let refuse =
         |seen: &Seen<P::Operation, P::Scope>, refusal| protocol.refuse(&seen.asked, refusal);
     protocol.check(&parts).map_err(|r| refuse(seen, r))?;
-    let body = read_body(body, &parts, state.limits.body_timeout)
+    // The connection's body timeout (the transport's setting); without
+    // one (the router called in process), the transport's default.
+    let body_timeout = parts
+        .extensions
+        .get::<crate::transport::Connection>()
+        .map_or(
+            crate::transport::TransportConfig::default().body_timeout,
+            |c| c.body_timeout,
+        );
+    let body = read_body(body, &parts, body_timeout)
         .await
         .map_err(|r| refuse(seen, r))?;
     seen.asked = protocol.asked(&parts, &body);

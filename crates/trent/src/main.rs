@@ -148,6 +148,74 @@ struct ServeArgs {
     /// While writing it fails, mutations are refused.
     #[arg(long, value_name = "PATH|-")]
     audit_stream: Option<String>,
+    /// Serve TLS with this PEM certificate chain (end entity first);
+    /// needs --tls-key. Reloaded without a restart when the file changes
+    /// and on SIGHUP. Default: plain HTTP.
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key (PKCS#8, PKCS#1 or SEC1) of --tls-cert.
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// `self-signed`: serve TLS with a local CA made on first start in
+    /// DATA_DIR/tls/ (clients trust DATA_DIR/tls/ca.pem, e.g. with
+    /// AWS_CA_BUNDLE). Default: plain HTTP.
+    #[arg(long, value_enum, conflicts_with_all = ["tls_cert", "tls_key"])]
+    tls: Option<TlsMode>,
+    /// Another name (DNS name or IP address) for the self-signed
+    /// certificate, besides localhost, 127.0.0.1, ::1 and the listen
+    /// address. Repeatable.
+    #[arg(long = "tls-name", value_name = "NAME", requires = "tls")]
+    tls_names: Vec<String>,
+    /// Seconds a client has from the first byte of a request to the end of
+    /// its headers (and to finish a TLS handshake).
+    #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    header_read_timeout: u64,
+    /// Seconds a keep-alive connection may sit with no request before it
+    /// is closed.
+    #[arg(long, value_name = "SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    idle_timeout: u64,
+    /// Seconds a client has to send a request body; a slower one is
+    /// answered 408 (`RequestTimeoutException`).
+    #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    body_timeout: u64,
+    /// Most connections open at once; at the cap a new connection closes
+    /// the one idle (or reading a request head) the longest, or is refused
+    /// if every one is serving a request. Lowered to fit the open-file
+    /// limit.
+    #[arg(long, value_name = "N", default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1..))]
+    max_connections: u64,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum TlsMode {
+    /// A local CA and a server certificate it signs, in DATA_DIR/tls/.
+    SelfSigned,
+}
+
+impl ServeArgs {
+    fn transport(&self) -> trent_server::transport::TransportConfig {
+        use std::time::Duration;
+        use trent_server::transport::{TlsSettings, TransportConfig};
+        let tls = match (&self.tls, &self.tls_cert, &self.tls_key) {
+            (Some(TlsMode::SelfSigned), _, _) => Some(TlsSettings::SelfSigned {
+                dir: self.data_dir.join("tls"),
+                extra_names: self.tls_names.clone(),
+            }),
+            (None, Some(cert), Some(key)) => Some(TlsSettings::Files {
+                cert: cert.clone(),
+                key: key.clone(),
+            }),
+            _ => None,
+        };
+        TransportConfig {
+            header_read_timeout: Duration::from_secs(self.header_read_timeout),
+            idle_timeout: Duration::from_secs(self.idle_timeout),
+            body_timeout: Duration::from_secs(self.body_timeout),
+            max_connections: usize::try_from(self.max_connections).unwrap_or(usize::MAX),
+            tls,
+            ..TransportConfig::default()
+        }
+    }
 }
 
 fn main() -> anyhow::Result<()> {
@@ -271,14 +339,17 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("binding {}", args.listen))?;
-    let bound = listener.local_addr()?;
+    // Certificates are loaded (or made) before the ready line.
+    let transport = trent_server::transport::Transport::new(listener, args.transport())
+        .context("setting up the transport")?;
+    let bound = transport.local_addr();
     {
         let mut stdout = std::io::stdout().lock();
-        writeln!(stdout, "listening on http://{bound}")?;
+        writeln!(stdout, "listening on {}", transport.url())?;
         stdout.flush()?;
     }
     tracing::info!(%bound, region = %args.region, account = %args.account_id, "trent is serving");
-    let served = trent_server::serve(listener, state, shutdown).await;
+    let served = transport.serve(state, shutdown).await;
     // Whatever is queued is written and the chain closed with a digest.
     audit_log.close().await;
     served?;

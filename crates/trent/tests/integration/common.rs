@@ -102,6 +102,21 @@ impl Server {
         assert!(exit.success(), "trent exited with {exit}");
     }
 
+    /// Waits for the server to exit on its own (after a signal sent with
+    /// `kill`), for at most `within`; `None` if it is still running.
+    pub fn wait_exit(&mut self, within: std::time::Duration) -> Option<std::process::ExitStatus> {
+        let started = std::time::Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            if started.elapsed() > within {
+                return None;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
     /// Stops the server the hard way, as a crash would.
     pub fn kill(mut self) {
         self.child.kill().unwrap();

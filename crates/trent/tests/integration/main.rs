@@ -10,3 +10,4 @@ mod crypto;
 mod keys;
 mod lifecycle;
 mod protocol;
+mod transport;
