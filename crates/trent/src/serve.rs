@@ -1,0 +1,338 @@
+//! `trent serve`: its options and the wiring of a server from them.
+
+use crate::admin::{audit_signing_key, open_store};
+use anyhow::Context;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use trent_core::audit::{self, AuditConfig, AuditLog};
+use trent_core::clock::{AdjustableClock, Clock, SystemClock};
+use trent_core::{Identities, Kms, KmsConfig};
+
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:4599")]
+    listen: SocketAddr,
+    /// Where the store, the root key and generated credentials live.
+    #[arg(long, default_value = "./trent-data")]
+    data_dir: PathBuf,
+    /// Home region, used in messages and defaults.
+    #[arg(long, default_value = "us-east-1")]
+    region: String,
+    /// The account the bootstrap identity belongs to.
+    #[arg(long, default_value = "000000000000")]
+    account_id: String,
+    /// Let `POST /_trent/clock/advance?seconds=N` move the lifecycle clock
+    /// forward, so tests can make rotations and deletions fall due. Never in
+    /// production: anyone who can reach the port could destroy keys early.
+    #[arg(long)]
+    unsafe_test_clock: bool,
+    /// Override a resource quota (AWS's defaults otherwise): `keys=N`,
+    /// `aliases-per-key=N`, `grants-per-key=N`, `grants-per-grantee=N`,
+    /// `tags-per-key=N`. Repeatable.
+    #[arg(long = "quota", value_parser = parse_quota)]
+    quotas: Vec<(String, usize)>,
+    /// Request quotas (requests per second per account and Region) to
+    /// start from: `trent` (AWS's cryptographic quotas at their default
+    /// Region's values, other operations 10x AWS's), `aws` (AWS's exactly)
+    /// or `off`.
+    #[arg(long, default_value = "trent", value_parser = parse_profile)]
+    request_quotas: trent_core::quotas::Profile,
+    /// Override one request quota: `NAME=N` requests per second, NAME an
+    /// operation (`CreateKey`), a shared quota (`symmetric`, `rsa`, `ecc`,
+    /// `ml-dsa`, `iam`, `sts`, `LookupEvents`), `GenerateDataKeyPair:SPEC`
+    /// or `ThrottledEvents`. Repeatable.
+    #[arg(long = "request-quota", value_parser = parse_request_quota)]
+    request_quota: Vec<(trent_core::quotas::QuotaClass, f64)>,
+    /// Serve only these regions (comma-separated); default: any region.
+    #[arg(long, value_delimiter = ',')]
+    regions: Vec<String>,
+    /// Record no audit events. Exists only to measure what auditing costs
+    /// (`trent bench --audit-off`); never in production: calls would
+    /// leave no trace.
+    #[arg(long)]
+    unsafe_no_audit: bool,
+    /// Also write each audit event, once committed to the store, as one
+    /// line of CloudTrail JSON to this file (appended, created 0600,
+    /// recreated if removed) or to stdout (`-`, after the ready line).
+    /// While writing it fails, mutations are refused.
+    #[arg(long, value_name = "PATH|-")]
+    audit_stream: Option<String>,
+    /// Serve TLS with this PEM certificate chain (end entity first);
+    /// needs --tls-key. Reloaded without a restart when the file changes
+    /// and on SIGHUP. Default: plain HTTP.
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key (PKCS#8, PKCS#1 or SEC1) of --tls-cert.
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// `self-signed`: serve TLS with a local CA made on first start in
+    /// DATA_DIR/tls/ (clients trust DATA_DIR/tls/ca.pem, e.g. with
+    /// AWS_CA_BUNDLE). Default: plain HTTP.
+    #[arg(long, value_enum, conflicts_with_all = ["tls_cert", "tls_key"])]
+    tls: Option<TlsMode>,
+    /// Another name (DNS name or IP address) for the self-signed
+    /// certificate, besides localhost, 127.0.0.1, ::1 and the listen
+    /// address. Repeatable.
+    #[arg(long = "tls-name", value_name = "NAME", requires = "tls")]
+    tls_names: Vec<String>,
+    /// Seconds a client has from the first byte of a request to the end of
+    /// its headers (and to finish a TLS handshake).
+    #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    header_read_timeout: u64,
+    /// Seconds a keep-alive connection may sit with no request before it
+    /// is closed.
+    #[arg(long, value_name = "SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    idle_timeout: u64,
+    /// Seconds a client has to send a request body; a slower one is
+    /// answered 408 (`RequestTimeoutException`).
+    #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    body_timeout: u64,
+    /// Most connections open at once; at the cap a new connection closes
+    /// the one idle (or reading a request head) the longest, or is refused
+    /// if every one is serving a request. Lowered to fit the open-file
+    /// limit.
+    #[arg(long, value_name = "N", default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1..))]
+    max_connections: u64,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum TlsMode {
+    /// A local CA and a server certificate it signs, in DATA_DIR/tls/.
+    SelfSigned,
+}
+
+impl ServeArgs {
+    fn transport(&self) -> trent_server::transport::TransportConfig {
+        use std::time::Duration;
+        use trent_server::transport::{TlsSettings, TransportConfig};
+        let tls = match (&self.tls, &self.tls_cert, &self.tls_key) {
+            (Some(TlsMode::SelfSigned), _, _) => Some(TlsSettings::SelfSigned {
+                dir: self.data_dir.join("tls"),
+                extra_names: self.tls_names.clone(),
+            }),
+            (None, Some(cert), Some(key)) => Some(TlsSettings::Files {
+                cert: cert.clone(),
+                key: key.clone(),
+            }),
+            _ => None,
+        };
+        TransportConfig {
+            header_read_timeout: Duration::from_secs(self.header_read_timeout),
+            idle_timeout: Duration::from_secs(self.idle_timeout),
+            body_timeout: Duration::from_secs(self.body_timeout),
+            max_connections: usize::try_from(self.max_connections).unwrap_or(usize::MAX),
+            tls,
+            ..TransportConfig::default()
+        }
+    }
+}
+
+pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        args.account_id.len() == 12 && args.account_id.bytes().all(|b| b.is_ascii_digit()),
+        "--account-id must be 12 digits"
+    );
+    trent_seal::ensure_private_dir(&args.data_dir)
+        .with_context(|| format!("creating data directory {}", args.data_dir.display()))?;
+    let (store, root) = open_store(&args.data_dir, true).await?;
+    // Every store call is timed for /metrics.
+    let timed = Arc::new(trent_core::TimedStore::new(store));
+    let store: Arc<dyn trent_core::Store> = timed.clone();
+    let identities = Arc::new(Identities::new(store.clone(), root.clone()));
+    bootstrap_credentials(&identities, &args).await?;
+    let test_clock = args
+        .unsafe_test_clock
+        .then(|| Arc::new(AdjustableClock::default()));
+    let clock: Arc<dyn Clock> = match &test_clock {
+        Some(clock) => {
+            tracing::warn!(
+                "--unsafe-test-clock: the lifecycle clock can be moved over HTTP; never use this in production"
+            );
+            clock.clone()
+        }
+        None => Arc::new(SystemClock),
+    };
+    let mut config = KmsConfig::default();
+    for (name, value) in &args.quotas {
+        let slot = match name.as_str() {
+            "keys" => &mut config.max_keys,
+            "aliases-per-key" => &mut config.max_aliases_per_key,
+            "grants-per-key" => &mut config.max_grants_per_key,
+            "grants-per-grantee" => &mut config.max_grants_per_grantee,
+            "tags-per-key" => &mut config.max_tags_per_key,
+            other => anyhow::bail!("unknown quota {other:?}"),
+        };
+        *slot = *value;
+    }
+    let signer = audit_signing_key(&store, &root).await?;
+    let stream = match &args.audit_stream {
+        Some(arg) => Some(
+            audit::sink::JsonLinesSink::open(audit::sink::StreamTarget::parse(arg))
+                .with_context(|| format!("opening the audit stream {arg}"))?,
+        ),
+        None => None,
+    };
+    let audit_log =
+        AuditLog::start_with_stream(store.clone(), signer, AuditConfig::default(), stream)
+            .await
+            .context("starting the audit trail")?;
+    let mut limits = trent_core::quotas::QuotaLimits::new(args.request_quotas);
+    for (class, per_second) in &args.request_quota {
+        limits.set(*class, *per_second);
+    }
+    let request_quotas = Arc::new(trent_core::quotas::RequestQuotas::new(limits));
+    let mut kms = Kms::open(store, root, identities.clone(), config, clock).await?;
+    kms.set_request_quotas(request_quotas.clone());
+    kms.track_usage(audit_log.usage());
+
+    let regions = args.regions.clone();
+    let mut state = trent_server::AppState::new(kms, identities, regions);
+    state.test_clock = test_clock;
+    state.store_timing = Some(timed);
+    state.quotas = request_quotas;
+    if args.unsafe_no_audit {
+        tracing::warn!(
+            "--unsafe-no-audit: no audit events are recorded; never use this in production"
+        );
+    } else {
+        state.audit = Some(audit_log.clone());
+    }
+    let state = Arc::new(state);
+    tokio::spawn(trent_server::run_scheduler(state.clone()));
+    let warming = state.clone();
+    tokio::spawn(async move {
+        let started = std::time::Instant::now();
+        match warming.kms.warm_cache().await {
+            Ok(keys) => tracing::info!(
+                keys,
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "key cache warmed"
+            ),
+            Err(e) => {
+                tracing::warn!(error = %e, "warming the key cache failed; keys load on first use")
+            }
+        }
+    });
+    let shutdown = shutdown_signal()?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("binding {}", args.listen))?;
+    // Certificates are loaded (or made) before the ready line.
+    let transport = trent_server::transport::Transport::new(listener, args.transport())
+        .context("setting up the transport")?;
+    let bound = transport.local_addr();
+    {
+        let mut stdout = std::io::stdout().lock();
+        writeln!(stdout, "listening on {}", transport.url())?;
+        stdout.flush()?;
+    }
+    tracing::info!(%bound, region = %args.region, account = %args.account_id, "trent is serving");
+    let served = transport.serve(state, shutdown).await;
+    // Whatever is queued is written and the chain closed with a digest.
+    audit_log.close().await;
+    served?;
+    Ok(())
+}
+
+fn parse_profile(s: &str) -> Result<trent_core::quotas::Profile, String> {
+    trent_core::quotas::Profile::parse(s)
+        .ok_or_else(|| format!("{s:?} is not a request quota profile (trent, aws or off)"))
+}
+
+fn parse_request_quota(s: &str) -> Result<(trent_core::quotas::QuotaClass, f64), String> {
+    let (name, value) = s.split_once('=').ok_or("expected NAME=N")?;
+    let class = trent_core::quotas::QuotaClass::parse(name)
+        .ok_or_else(|| format!("{name:?} names no request quota"))?;
+    let value: f64 = value
+        .parse()
+        .ok()
+        .filter(|v: &f64| v.is_finite() && *v >= 0.0)
+        .ok_or_else(|| format!("{value:?} is not a number of requests per second"))?;
+    Ok((class, value))
+}
+
+fn parse_quota(s: &str) -> Result<(String, usize), String> {
+    let (name, value) = s.split_once('=').ok_or("expected NAME=N")?;
+    let value = value
+        .parse()
+        .map_err(|_| format!("{value:?} is not a number"))?;
+    Ok((name.to_owned(), value))
+}
+
+/// Installs the SIGTERM and SIGINT handlers now, before the ready line is
+/// printed, so that a signal sent right after it stops the server gracefully
+/// instead of killing it; the returned future resolves on the first signal.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    Ok(async move {
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
+        tracing::info!("shutting down");
+    })
+}
+
+/// Creates the account at first start, its root with an access key: the
+/// one in `TRENT_BOOTSTRAP_*` if set, otherwise a generated one written to
+/// `DATA_DIR/root-credentials` (0600). Once the account exists this does
+/// nothing: a root key the operator deleted is never made again.
+async fn bootstrap_credentials(identities: &Identities, args: &ServeArgs) -> anyhow::Result<()> {
+    let account = &args.account_id;
+    let id = std::env::var("TRENT_BOOTSTRAP_ACCESS_KEY_ID");
+    let secret = std::env::var("TRENT_BOOTSTRAP_SECRET_ACCESS_KEY");
+    let from_env = id.is_ok() || secret.is_ok();
+    if identities.account_exists(account).await? {
+        if from_env {
+            tracing::info!(
+                account = %account,
+                "TRENT_BOOTSTRAP_* ignored: the account exists (bootstrap credentials apply at the first start only)"
+            );
+        }
+        return Ok(());
+    }
+    if let (Ok(id), Ok(secret)) = (&id, &secret) {
+        anyhow::ensure!(
+            !id.is_empty() && !secret.is_empty(),
+            "TRENT_BOOTSTRAP_* must not be empty"
+        );
+        identities.bootstrap_account(account, (id, secret)).await?;
+        return Ok(());
+    }
+    anyhow::ensure!(
+        !from_env,
+        "set both TRENT_BOOTSTRAP_ACCESS_KEY_ID and TRENT_BOOTSTRAP_SECRET_ACCESS_KEY, or neither"
+    );
+    // The file first, then the store: a stored key whose secret never
+    // reached anyone would lock the account out for good.
+    let (id, secret) = Identities::generate_access_key()?;
+    let path = args.data_dir.join("root-credentials");
+    write_credentials_file(&path, &id, &secret)?;
+    match identities.bootstrap_account(account, (&id, &secret)).await {
+        Ok(true) => {
+            tracing::info!(path = %path.display(), access_key_id = %id, "generated root credentials");
+            Ok(())
+        }
+        Ok(false) => {
+            let _ = std::fs::remove_file(&path);
+            Ok(())
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&path);
+            Err(e.into())
+        }
+    }
+}
+
+fn write_credentials_file(path: &Path, id: &str, secret: &str) -> anyhow::Result<()> {
+    let contents = zeroize::Zeroizing::new(format!(
+        "[default]\naws_access_key_id = {id}\naws_secret_access_key = {secret}\n"
+    ));
+    trent_core::files::write_private_file(path, contents.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))
+}
