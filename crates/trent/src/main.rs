@@ -2,6 +2,7 @@
 //! benchmarks it (crate `trent-bench`).
 
 mod admin;
+mod config;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -109,7 +110,13 @@ fn main() -> anyhow::Result<()> {
     } else {
         logs.init();
     }
-    let cli = Cli::parse();
+    let (cli, effective) = config::parse()?;
+    if let (Command::Serve(args), Some(effective)) = (&cli.command, &effective)
+        && args.print_config
+    {
+        print!("{}", config::render(effective));
+        return Ok(());
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

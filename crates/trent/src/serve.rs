@@ -12,90 +12,126 @@ use trent_core::{Identities, Kms, KmsConfig};
 
 #[derive(clap::Args)]
 pub struct ServeArgs {
+    /// A TOML file of options (keys are these flags without their dashes:
+    /// `data-dir = "/var/lib/trent"`). A flag wins over its TRENT_*
+    /// variable, which wins over the file.
+    #[arg(long, value_name = "FILE", env = "TRENT_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Print the effective configuration (secrets redacted) and exit.
+    #[arg(long)]
+    pub print_config: bool,
     /// Address to listen on; port 0 picks a free port.
-    #[arg(long, default_value = "127.0.0.1:4599")]
+    #[arg(long, default_value = "127.0.0.1:4599", env = "TRENT_LISTEN")]
     listen: SocketAddr,
     /// Where the store, the root key and generated credentials live.
-    #[arg(long, default_value = "./trent-data")]
+    #[arg(long, default_value = "./trent-data", env = "TRENT_DATA_DIR")]
     data_dir: PathBuf,
     /// Home region, used in messages and defaults.
-    #[arg(long, default_value = "us-east-1")]
+    #[arg(long, default_value = "us-east-1", env = "TRENT_REGION")]
     region: String,
     /// The account the bootstrap identity belongs to.
-    #[arg(long, default_value = "000000000000")]
+    #[arg(long, default_value = "000000000000", env = "TRENT_ACCOUNT_ID")]
     account_id: String,
     /// Let `POST /_trent/clock/advance?seconds=N` move the lifecycle clock
     /// forward, so tests can make rotations and deletions fall due. Never in
     /// production: anyone who can reach the port could destroy keys early.
-    #[arg(long)]
+    #[arg(long, env = "TRENT_UNSAFE_TEST_CLOCK")]
     unsafe_test_clock: bool,
     /// Override a resource quota (AWS's defaults otherwise): `keys=N`,
     /// `aliases-per-key=N`, `grants-per-key=N`, `grants-per-grantee=N`,
     /// `tags-per-key=N`. Repeatable.
-    #[arg(long = "quota", value_parser = parse_quota)]
+    #[arg(long = "quota", value_parser = parse_quota, env = "TRENT_QUOTA", value_delimiter = ',')]
     quotas: Vec<(String, usize)>,
     /// Request quotas (requests per second per account and Region) to
     /// start from: `trent` (AWS's cryptographic quotas at their default
     /// Region's values, other operations 10x AWS's), `aws` (AWS's exactly)
     /// or `off`.
-    #[arg(long, default_value = "trent", value_parser = parse_profile)]
+    #[arg(long, default_value = "trent", value_parser = parse_profile, env = "TRENT_REQUEST_QUOTAS")]
     request_quotas: trent_core::quotas::Profile,
     /// Override one request quota: `NAME=N` requests per second, NAME an
     /// operation (`CreateKey`), a shared quota (`symmetric`, `rsa`, `ecc`,
     /// `ml-dsa`, `iam`, `sts`, `LookupEvents`), `GenerateDataKeyPair:SPEC`
     /// or `ThrottledEvents`. Repeatable.
-    #[arg(long = "request-quota", value_parser = parse_request_quota)]
+    #[arg(long = "request-quota", value_parser = parse_request_quota, env = "TRENT_REQUEST_QUOTA", value_delimiter = ',')]
     request_quota: Vec<(trent_core::quotas::QuotaClass, f64)>,
     /// Serve only these regions (comma-separated); default: any region.
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', env = "TRENT_REGIONS")]
     regions: Vec<String>,
     /// Record no audit events. Exists only to measure what auditing costs
     /// (`trent bench --audit-off`); never in production: calls would
     /// leave no trace.
-    #[arg(long)]
+    #[arg(long, env = "TRENT_UNSAFE_NO_AUDIT")]
     unsafe_no_audit: bool,
     /// Also write each audit event, once committed to the store, as one
     /// line of CloudTrail JSON to this file (appended, created 0600,
     /// recreated if removed) or to stdout (`-`, after the ready line).
     /// While writing it fails, mutations are refused.
-    #[arg(long, value_name = "PATH|-")]
+    #[arg(long, value_name = "PATH|-", env = "TRENT_AUDIT_STREAM")]
     audit_stream: Option<String>,
     /// Serve TLS with this PEM certificate chain (end entity first);
     /// needs --tls-key. Reloaded without a restart when the file changes
     /// and on SIGHUP. Default: plain HTTP.
-    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    #[arg(long, value_name = "PEM", requires = "tls_key", env = "TRENT_TLS_CERT")]
     tls_cert: Option<PathBuf>,
     /// The PEM private key (PKCS#8, PKCS#1 or SEC1) of --tls-cert.
-    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    #[arg(long, value_name = "PEM", requires = "tls_cert", env = "TRENT_TLS_KEY")]
     tls_key: Option<PathBuf>,
     /// `self-signed`: serve TLS with a local CA made on first start in
     /// DATA_DIR/tls/ (clients trust DATA_DIR/tls/ca.pem, e.g. with
     /// AWS_CA_BUNDLE). Default: plain HTTP.
-    #[arg(long, value_enum, conflicts_with_all = ["tls_cert", "tls_key"])]
+    #[arg(long, value_enum, conflicts_with_all = ["tls_cert", "tls_key"], env = "TRENT_TLS")]
     tls: Option<TlsMode>,
     /// Another name (DNS name or IP address) for the self-signed
     /// certificate, besides localhost, 127.0.0.1, ::1 and the listen
     /// address. Repeatable.
-    #[arg(long = "tls-name", value_name = "NAME", requires = "tls")]
+    #[arg(
+        long = "tls-name",
+        value_name = "NAME",
+        requires = "tls",
+        env = "TRENT_TLS_NAME",
+        value_delimiter = ','
+    )]
     tls_names: Vec<String>,
     /// Seconds a client has from the first byte of a request to the end of
     /// its headers (and to finish a TLS handshake).
-    #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..), env = "TRENT_HEADER_READ_TIMEOUT")]
     header_read_timeout: u64,
     /// Seconds a keep-alive connection may sit with no request before it
     /// is closed.
-    #[arg(long, value_name = "SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..), env = "TRENT_IDLE_TIMEOUT")]
     idle_timeout: u64,
     /// Seconds a client has to send a request body; a slower one is
     /// answered 408 (`RequestTimeoutException`).
-    #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..), env = "TRENT_BODY_TIMEOUT")]
     body_timeout: u64,
     /// Most connections open at once; at the cap a new connection closes
     /// the one idle (or reading a request head) the longest, or is refused
     /// if every one is serving a request. Lowered to fit the open-file
     /// limit.
-    #[arg(long, value_name = "N", default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "N", default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1..), env = "TRENT_MAX_CONNECTIONS")]
     max_connections: u64,
+    /// The access key id the account's root gets at the first start (with
+    /// --bootstrap-secret-access-key); without both, one is generated and
+    /// written to DATA_DIR/root-credentials. Ignored once the account
+    /// exists.
+    #[arg(
+        long,
+        value_name = "ID",
+        env = "TRENT_BOOTSTRAP_ACCESS_KEY_ID",
+        requires = "bootstrap_secret_access_key"
+    )]
+    bootstrap_access_key_id: Option<String>,
+    /// The secret of --bootstrap-access-key-id. A secret: prefer the
+    /// environment or the configuration file (mode 0600) to a flag, which
+    /// other users can read in the process list.
+    #[arg(
+        long,
+        value_name = "SECRET",
+        env = "TRENT_BOOTSTRAP_SECRET_ACCESS_KEY",
+        hide_env_values = true,
+        requires = "bootstrap_access_key_id"
+    )]
+    bootstrap_secret_access_key: Option<String>,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -284,30 +320,27 @@ fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
 /// nothing: a root key the operator deleted is never made again.
 async fn bootstrap_credentials(identities: &Identities, args: &ServeArgs) -> anyhow::Result<()> {
     let account = &args.account_id;
-    let id = std::env::var("TRENT_BOOTSTRAP_ACCESS_KEY_ID");
-    let secret = std::env::var("TRENT_BOOTSTRAP_SECRET_ACCESS_KEY");
-    let from_env = id.is_ok() || secret.is_ok();
+    let given = (
+        &args.bootstrap_access_key_id,
+        &args.bootstrap_secret_access_key,
+    );
     if identities.account_exists(account).await? {
-        if from_env {
+        if given.0.is_some() {
             tracing::info!(
                 account = %account,
-                "TRENT_BOOTSTRAP_* ignored: the account exists (bootstrap credentials apply at the first start only)"
+                "bootstrap credentials ignored: the account exists (they apply at the first start only)"
             );
         }
         return Ok(());
     }
-    if let (Ok(id), Ok(secret)) = (&id, &secret) {
+    if let (Some(id), Some(secret)) = given {
         anyhow::ensure!(
             !id.is_empty() && !secret.is_empty(),
-            "TRENT_BOOTSTRAP_* must not be empty"
+            "the bootstrap access key id and secret must not be empty"
         );
         identities.bootstrap_account(account, (id, secret)).await?;
         return Ok(());
     }
-    anyhow::ensure!(
-        !from_env,
-        "set both TRENT_BOOTSTRAP_ACCESS_KEY_ID and TRENT_BOOTSTRAP_SECRET_ACCESS_KEY, or neither"
-    );
     // The file first, then the store: a stored key whose secret never
     // reached anyone would lock the account out for good.
     let (id, secret) = Identities::generate_access_key()?;
