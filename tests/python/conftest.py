@@ -22,6 +22,7 @@ import os
 import queue
 import re
 import shutil
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -146,6 +147,8 @@ class TrentServer:
     proc: subprocess.Popen = field(repr=False)
     region: str = REGION
     account_id: str = ACCOUNT_ID
+    # The CA that signed the server's certificate, when it serves TLS.
+    ca_bundle: Path | None = None
 
     def client_env(self) -> dict[str, str]:
         """Environment variables that point AWS clients at this server."""
@@ -160,6 +163,8 @@ class TrentServer:
             "AWS_EC2_METADATA_DISABLED": "true",
             "AWS_PAGER": "",
         }
+        if self.ca_bundle is not None:
+            env["AWS_CA_BUNDLE"] = str(self.ca_bundle)
         if self.access_key_id is not None:
             env["AWS_ACCESS_KEY_ID"] = self.access_key_id
             env["AWS_SECRET_ACCESS_KEY"] = self.secret_access_key or ""
@@ -179,8 +184,10 @@ def run_trent(
     *, bootstrap: bool = True, extra_args: tuple[str, ...] = (), env: dict[str, str] | None = None
 ) -> Iterator[TrentServer]:
     """Starts `trent serve` on an ephemeral port, waits for its
-    `listening on http://...` line and one 200 from GET /health, and stops it
-    on exit (also when the body or the start-up raises)."""
+    `listening on http(s)://...` line and one 200 from GET /health, and stops
+    it on exit (also when the body or the start-up raises). With
+    `--tls self-signed` among `extra_args`, /health is checked against the
+    CA it made, and `ca_bundle` names it."""
     binary = trent_binary()
     if not binary.exists():
         pytest.fail(f"trent binary not found at {binary}: run `cargo build -p trent` (or set TRENT_BIN)")
@@ -234,16 +241,20 @@ def run_trent(
         )
         # The first stdout line names the port; no polling.
         first = stdout.wait_for(re.compile(r".*"), STARTUP_TIMEOUT_S)
-        listening = re.fullmatch(r"listening on (http://127\.0\.0\.1:\d+)/?", first.group(0).strip()) if first else None
+        listening = re.fullmatch(r"listening on (https?://127\.0\.0\.1:\d+)/?", first.group(0).strip()) if first else None
         if listening is None:
             _stop(proc)
             pytest.fail(
-                f"trent did not print 'listening on http://127.0.0.1:PORT' as its first line "
+                f"trent did not print 'listening on http(s)://127.0.0.1:PORT' as its first line "
                 f"(got {first.group(0) if first else None!r}, exit code {proc.poll()})\n{server.logs()}"
             )
         server.url = listening.group(1)
+        context = None
+        if server.url.startswith("https://"):
+            server.ca_bundle = data_dir / "tls" / "ca.pem"
+            context = ssl.create_default_context(cafile=str(server.ca_bundle))
         try:
-            with urllib.request.urlopen(server.url + "/health", timeout=10) as response:
+            with urllib.request.urlopen(server.url + "/health", timeout=10, context=context) as response:
                 status = response.status
         except urllib.error.HTTPError as err:
             status = err.code
