@@ -46,7 +46,7 @@ pub use service::{
     AliasMode, CreateGrant, CreateKey, DataKey, DataKeyPair, GRANT_OPERATIONS, GrantSelector,
     KeyAlgorithms, Kms, KmsConfig, LookupEvents, ReEncrypted, key_algorithms,
 };
-pub use store::timed::TimedStore;
+pub use store::timed::{STORE_METHODS, StoreWrapper, TimedStore};
 pub use store::{
     RootKey, RootKeyCheck, SealError, SealedMaterial, Store, StoreError, verify_root_key,
 };

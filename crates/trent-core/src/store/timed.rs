@@ -1,6 +1,8 @@
-//! A [`Store`] that times every call of the one it wraps, whatever the
-//! backend: the store's latency by method for `GET /metrics`. Recording is
-//! a few relaxed atomic adds ([`Histogram`]).
+//! Stores that wrap another: [`StoreWrapper`] says what a wrapper adds
+//! around each call, and the [`Store`] implementation that delegates to the
+//! wrapped store is generated from the trait's signatures, so a wrapper
+//! is a few lines. [`TimedStore`] times every call for `GET /metrics`;
+//! tests wrap a store to make one method fail on cue.
 
 use super::{SealedMaterial, Store, StoreError};
 use crate::audit::block::AuditBlock;
@@ -13,8 +15,24 @@ use crate::model::{
 use crate::stats::Histogram;
 use async_trait::async_trait;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use uuid::Uuid;
+
+/// What a store that wraps another adds around each of its calls.
+pub trait StoreWrapper: Send + Sync {
+    /// The wrapped store.
+    fn inner(&self) -> &dyn Store;
+    /// Before a call of the method `STORE_METHODS[method]`: an error is the
+    /// call's answer, and the wrapped store is not called.
+    fn before(&self, method: usize) -> Result<(), StoreError> {
+        let _ = method;
+        Ok(())
+    }
+    /// After the call, with how long the wrapped store took.
+    fn after(&self, method: usize, elapsed: Duration) {
+        let _ = (method, elapsed);
+    }
+}
 
 /// The wrapped store and a latency histogram per method.
 pub struct TimedStore {
@@ -26,36 +44,49 @@ impl TimedStore {
     pub fn new(inner: Arc<dyn Store>) -> Self {
         Self {
             inner,
-            latency: METHODS.iter().map(|_| Histogram::default()).collect(),
+            latency: STORE_METHODS.iter().map(|_| Histogram::default()).collect(),
         }
     }
 
     /// Each method's name and latency, in the trait's order.
     pub fn latencies(&self) -> impl Iterator<Item = (&'static str, &Histogram)> {
-        METHODS.iter().copied().zip(self.latency.iter())
+        STORE_METHODS.iter().copied().zip(self.latency.iter())
     }
 }
 
-/// Implements [`Store`] for [`TimedStore`] from the trait's signatures:
-/// each method calls the wrapped store's and records how long it took.
-macro_rules! timed {
+impl StoreWrapper for TimedStore {
+    fn inner(&self) -> &dyn Store {
+        self.inner.as_ref()
+    }
+
+    fn after(&self, method: usize, elapsed: Duration) {
+        self.latency[method].observe(elapsed);
+    }
+}
+
+/// Implements [`Store`] for every [`StoreWrapper`] from the trait's
+/// signatures: each method runs the wrapper's `before`, the wrapped
+/// store's method, then the wrapper's `after`.
+macro_rules! wrapped {
     ($(fn $name:ident(&self $(, $arg:ident: $ty:ty)*) -> $ret:ty;)*) => {
-        /// The methods, as indexes of [`TimedStore::latency`].
+        /// The methods, as indexes of [`STORE_METHODS`].
         #[allow(non_camel_case_types)]
         enum Method {
             $($name,)*
         }
 
-        /// The methods' names, by [`Method`].
-        const METHODS: &[&str] = &[$(stringify!($name),)*];
+        /// The [`Store`] methods' names, in the trait's order.
+        pub const STORE_METHODS: &[&str] = &[$(stringify!($name),)*];
 
         #[async_trait]
-        impl Store for TimedStore {
+        impl<W: StoreWrapper + 'static> Store for W {
             $(
                 async fn $name(&self $(, $arg: $ty)*) -> $ret {
+                    let method = Method::$name as usize;
+                    self.before(method)?;
                     let started = Instant::now();
-                    let result = self.inner.$name($($arg),*).await;
-                    self.latency[Method::$name as usize].observe(started.elapsed());
+                    let result = self.inner().$name($($arg),*).await;
+                    self.after(method, started.elapsed());
                     result
                 }
             )*
@@ -63,7 +94,7 @@ macro_rules! timed {
     };
 }
 
-timed! {
+wrapped! {
     fn insert_key(&self, key: &KeyRecord, material: &SealedMaterial) -> Result<(), StoreError>;
     fn get_key(&self, id: Uuid) -> Result<Option<KeyRecord>, StoreError>;
     fn update_key(&self, key: &KeyRecord) -> Result<(), StoreError>;
