@@ -179,32 +179,10 @@ class TrentServer:
         return "\n".join(parts)
 
 
-@contextlib.contextmanager
-def run_trent(
-    *, bootstrap: bool = True, extra_args: tuple[str, ...] = (), env: dict[str, str] | None = None
-) -> Iterator[TrentServer]:
-    """Starts `trent serve` on an ephemeral port, waits for its
-    `listening on http(s)://...` line and one 200 from GET /health, and stops
-    it on exit (also when the body or the start-up raises). With
-    `--tls self-signed` among `extra_args`, /health is checked against the
-    CA it made, and `ca_bundle` names it."""
-    binary = trent_binary()
-    if not binary.exists():
-        pytest.fail(f"trent binary not found at {binary}: run `cargo build -p trent` (or set TRENT_BIN)")
-
-    work = Path(tempfile.mkdtemp(prefix="trent-pytest-"))
-    data_dir = work / "data"
-    data_dir.mkdir()
-    extra_env = env or {}
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TRENT_BOOTSTRAP_")}
-    env.update(extra_env)
-    env.setdefault("RUST_LOG", "info")
-    env["RUST_BACKTRACE"] = "1"
-    if bootstrap:
-        env["TRENT_BOOTSTRAP_ACCESS_KEY_ID"] = BOOTSTRAP_ACCESS_KEY_ID
-        env["TRENT_BOOTSTRAP_SECRET_ACCESS_KEY"] = BOOTSTRAP_SECRET_ACCESS_KEY
-    cmd = [
-        str(binary),
+def trent_command(data_dir: Path, extra_args: tuple[str, ...] = ()) -> list[str]:
+    """`trent serve` on an ephemeral port of 127.0.0.1 over `data_dir`."""
+    return [
+        str(trent_binary()),
         "serve",
         "--listen",
         "127.0.0.1:0",
@@ -220,6 +198,63 @@ def run_trent(
         *(() if "--request-quotas" in extra_args else ("--request-quota", "LookupEvents=200")),
         *extra_args,
     ]
+
+
+def trent_env(bootstrap: bool, env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a server: the test's, with the bootstrap
+    credentials set (or not), and `env` on top."""
+    out = {k: v for k, v in os.environ.items() if not k.startswith("TRENT_BOOTSTRAP_")}
+    out.update(env or {})
+    out.setdefault("RUST_LOG", "info")
+    out["RUST_BACKTRACE"] = "1"
+    if bootstrap:
+        out["TRENT_BOOTSTRAP_ACCESS_KEY_ID"] = BOOTSTRAP_ACCESS_KEY_ID
+        out["TRENT_BOOTSTRAP_SECRET_ACCESS_KEY"] = BOOTSTRAP_SECRET_ACCESS_KEY
+    return out
+
+
+def refused_start(data_dir: Path, *, bootstrap: bool = True, extra_args: tuple[str, ...] = ()) -> tuple[int, str]:
+    """Runs a `trent serve` that must refuse to start: returns its exit code
+    and stderr; fails the test if it serves instead."""
+    try:
+        result = subprocess.run(
+            trent_command(data_dir, extra_args),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            env=dict(trent_env(bootstrap), RUST_BACKTRACE="0"),
+            timeout=STARTUP_TIMEOUT_S,
+        )
+    except subprocess.TimeoutExpired as e:
+        pytest.fail(f"trent serve on {data_dir} started instead of refusing: {e.stdout!r}")
+    assert result.returncode != 0, f"trent serve exited 0: {result.stdout}\n{result.stderr}"
+    return result.returncode, result.stderr
+
+
+@contextlib.contextmanager
+def run_trent(
+    *,
+    bootstrap: bool = True,
+    extra_args: tuple[str, ...] = (),
+    env: dict[str, str] | None = None,
+    data_dir: Path | None = None,
+) -> Iterator[TrentServer]:
+    """Starts `trent serve` on an ephemeral port, waits for its
+    `listening on http(s)://...` line and one 200 from GET /health, and stops
+    it on exit (also when the body or the start-up raises). With
+    `--tls self-signed` among `extra_args`, /health is checked against the
+    CA it made, and `ca_bundle` names it. `data_dir`: the caller's (kept);
+    by default a fresh one (removed)."""
+    binary = trent_binary()
+    if not binary.exists():
+        pytest.fail(f"trent binary not found at {binary}: run `cargo build -p trent` (or set TRENT_BIN)")
+
+    work = Path(tempfile.mkdtemp(prefix="trent-pytest-"))
+    if data_dir is None:
+        data_dir = work / "data"
+        data_dir.mkdir()
+    env = trent_env(bootstrap, env)
+    cmd = trent_command(data_dir, extra_args)
     proc = subprocess.Popen(
         cmd,
         stdin=subprocess.DEVNULL,

@@ -30,16 +30,12 @@ server, or starts its own server, so tests are independent of order.
 from __future__ import annotations
 
 import base64
-import contextlib
 import http.client
 import json
 import os
-import re
-import shutil
 import stat
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.parse
@@ -47,9 +43,7 @@ import uuid
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
-import boto3
 import botocore.config
 import pytest
 import requests
@@ -63,12 +57,25 @@ from conftest import (
     BOOTSTRAP_ACCESS_KEY_ID,
     BOOTSTRAP_SECRET_ACCESS_KEY,
     REGION,
-    STARTUP_TIMEOUT_S,
     TrentServer,
-    _LineReader,
-    _stop,
     read_shared_credentials,
+    refused_start,
+    run_trent,
     trent_binary,
+)
+
+import principals
+from principals import (
+    Keys,
+    allow,
+    default_root_statement,
+    expect_denied,
+    expect_error,
+    new_key,
+    new_user,
+    policy,
+    root_keys,
+    unique,
 )
 
 OTHER_ACCOUNT_ID = "777788889999"
@@ -79,87 +86,16 @@ IAM_NS = "https://iam.amazonaws.com/doc/2010-05-08/"
 # ============================================================================
 
 
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-@dataclass(frozen=True)
-class Keys:
-    access_key_id: str
-    secret_access_key: str
-    session_token: str | None = None
-
-
-def root_keys(server: TrentServer) -> Keys:
-    return Keys(server.access_key_id, server.secret_access_key)
-
-
 NO_RETRIES = botocore.config.Config(retries={"total_max_attempts": 1, "mode": "standard"})
 
 
 def client(server: TrentServer, service: str, keys: Keys):
     """A boto3 client on `server` with exactly these credentials (no retries)."""
-    session = boto3.Session(
-        aws_access_key_id=keys.access_key_id,
-        aws_secret_access_key=keys.secret_access_key,
-        aws_session_token=keys.session_token,
-        region_name=REGION,
-    )
-    return session.client(service, endpoint_url=server.url, config=NO_RETRIES)
-
-
-def error_code(excinfo: pytest.ExceptionInfo[ClientError]) -> str:
-    return excinfo.value.response["Error"]["Code"]
+    return principals.client(server, service, keys, config=NO_RETRIES)
 
 
 def error_code_of(error: ClientError) -> str:
     return error.response["Error"]["Code"]
-
-
-def expect_error(code: str, call, *args, **kwargs) -> ClientError:
-    """Runs a boto3 call that must fail with `code`; returns the error."""
-    with pytest.raises(ClientError) as e:
-        call(*args, **kwargs)
-    assert error_code(e) == code, e.value.response
-    return e.value
-
-
-def expect_denied(call, *args, **kwargs) -> ClientError:
-    return expect_error("AccessDeniedException", call, *args, **kwargs)
-
-
-def policy(*statements: dict) -> str:
-    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
-
-
-def allow(actions, resource="*", principal: str | None = None) -> dict:
-    statement = {"Effect": "Allow", "Action": actions, "Resource": resource}
-    if principal is not None:
-        statement["Principal"] = {"AWS": principal}
-    return statement
-
-
-def default_root_statement(account: str = ACCOUNT_ID) -> dict:
-    return {
-        "Sid": "Enable IAM User Permissions",
-        "Effect": "Allow",
-        "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
-        "Action": "kms:*",
-        "Resource": "*",
-    }
-
-
-def new_user(iam, account: str = ACCOUNT_ID) -> tuple[str, str, Keys]:
-    """A user with one access key and no policy: (name, arn, keys)."""
-    name = unique("user")
-    iam.create_user(UserName=name)
-    created = iam.create_access_key(UserName=name)["AccessKey"]
-    return name, f"arn:aws:iam::{account}:user/{name}", Keys(created["AccessKeyId"], created["SecretAccessKey"])
-
-
-def new_key(kms, **kwargs) -> tuple[str, str]:
-    meta = kms.create_key(**kwargs)["KeyMetadata"]
-    return meta["KeyId"], meta["Arn"]
 
 
 def signed(url: str, service: str, keys: Keys, headers: dict[str, str], body: bytes | str) -> AWSRequest:
@@ -265,110 +201,6 @@ def wait_for_event(trail, request_id: str, timeout: float = 5.0, **attribute) ->
 
 
 # ----- servers on a data directory of the test's making ------------------------
-
-
-def serve_command(data_dir: Path, extra_args: tuple[str, ...] = ()) -> list[str]:
-    return [
-        str(trent_binary()),
-        "serve",
-        "--listen",
-        "127.0.0.1:0",
-        "--data-dir",
-        str(data_dir),
-        "--region",
-        REGION,
-        "--account-id",
-        ACCOUNT_ID,
-        *extra_args,
-    ]
-
-
-def serve_env(bootstrap: bool) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TRENT_BOOTSTRAP_")}
-    env.setdefault("RUST_LOG", "info")
-    if bootstrap:
-        env["TRENT_BOOTSTRAP_ACCESS_KEY_ID"] = BOOTSTRAP_ACCESS_KEY_ID
-        env["TRENT_BOOTSTRAP_SECRET_ACCESS_KEY"] = BOOTSTRAP_SECRET_ACCESS_KEY
-    return env
-
-
-@dataclass
-class Started:
-    """A `trent serve` process: running (`server` set) or already exited."""
-
-    server: TrentServer | None
-    returncode: int | None
-    stderr: str
-
-
-def start(data_dir: Path, *, bootstrap: bool, extra_args: tuple[str, ...] = ()) -> Started:
-    """Starts `trent serve` on `data_dir`: returns once it listens, or once it
-    has exited. The caller stops a running one with `stop`."""
-    log_dir = Path(tempfile.mkdtemp(prefix="trent-hardening-"))
-    proc = subprocess.Popen(
-        serve_command(data_dir, extra_args),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=serve_env(bootstrap),
-        cwd=log_dir,
-    )
-    stdout = _LineReader(proc.stdout, log_dir / "stdout.log")
-    _LineReader(proc.stderr, log_dir / "stderr.log")
-    first = stdout.wait_for(re.compile(r".*"), STARTUP_TIMEOUT_S)
-    listening = re.fullmatch(r"listening on (http://127\.0\.0\.1:\d+)/?", first.group(0).strip()) if first else None
-    if listening is None:
-        try:
-            proc.wait(timeout=STARTUP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            _stop(proc)
-        time.sleep(0.1)  # the stderr reader's last lines
-        stderr = (log_dir / "stderr.log").read_text(errors="replace")
-        shutil.rmtree(log_dir, ignore_errors=True)
-        return Started(None, proc.returncode, stderr)
-    server = TrentServer(
-        url=listening.group(1),
-        data_dir=data_dir,
-        log_dir=log_dir,
-        access_key_id=BOOTSTRAP_ACCESS_KEY_ID if bootstrap else None,
-        secret_access_key=BOOTSTRAP_SECRET_ACCESS_KEY if bootstrap else None,
-        proc=proc,
-    )
-    return Started(server, None, "")
-
-
-def stop(server: TrentServer) -> str:
-    """Stops a server; returns its stderr."""
-    _stop(server.proc)
-    for stream in (server.proc.stdout, server.proc.stderr):
-        if stream:
-            stream.close()
-    time.sleep(0.05)
-    path = server.log_dir / "stderr.log"
-    text = path.read_text(errors="replace") if path.exists() else ""
-    shutil.rmtree(server.log_dir, ignore_errors=True)
-    return text
-
-
-@contextlib.contextmanager
-def serving(data_dir: Path, *, bootstrap: bool, extra_args: tuple[str, ...] = ()) -> Iterator[TrentServer]:
-    started = start(data_dir, bootstrap=bootstrap, extra_args=extra_args)
-    if started.server is None:
-        pytest.fail(f"trent serve exited {started.returncode} instead of starting:\n{started.stderr[-4000:]}")
-    try:
-        yield started.server
-    finally:
-        stop(started.server)
-
-
-def expect_refused_start(data_dir: Path, *, bootstrap: bool, extra_args: tuple[str, ...] = ()) -> str:
-    """`trent serve` must exit non-zero without listening; returns its stderr."""
-    started = start(data_dir, bootstrap=bootstrap, extra_args=extra_args)
-    if started.server is not None:
-        stop(started.server)
-        pytest.fail(f"trent serve started on {data_dir} (it listened on {started.server.url}); it must refuse")
-    assert started.returncode not in (None, 0), started.stderr
-    return started.stderr
 
 
 def private_data_dir(parent: Path) -> Path:
@@ -879,14 +711,14 @@ def test_deactivated_access_key_is_refused_at_once_while_in_use(start_trent):
 def test_deleted_bootstrap_key_is_not_recreated_by_a_restart(tmp_path):
     data = private_data_dir(tmp_path)
     bootstrap = Keys(BOOTSTRAP_ACCESS_KEY_ID, BOOTSTRAP_SECRET_ACCESS_KEY)
-    with serving(data, bootstrap=True) as server:
+    with run_trent(data_dir=data, bootstrap=True) as server:
         created = client(server, "iam", bootstrap).create_access_key()["AccessKey"]
         second = Keys(created["AccessKeyId"], created["SecretAccessKey"])
         client(server, "iam", second).delete_access_key(AccessKeyId=BOOTSTRAP_ACCESS_KEY_ID)
         expect_error("UnrecognizedClientException", client(server, "kms", bootstrap).list_keys)
 
     # Restarted with the same TRENT_BOOTSTRAP_* environment.
-    with serving(data, bootstrap=True) as server:
+    with run_trent(data_dir=data, bootstrap=True) as server:
         expect_error("UnrecognizedClientException", client(server, "kms", bootstrap).list_keys)
         expect_error("InvalidClientTokenId", client(server, "sts", bootstrap).get_caller_identity)
         assert client(server, "kms", second).list_keys()["Keys"] == []
@@ -897,23 +729,18 @@ def test_deleted_bootstrap_key_is_not_recreated_by_a_restart(tmp_path):
 def test_deleted_generated_root_key_is_not_regenerated_by_a_restart(tmp_path):
     data = private_data_dir(tmp_path)
     credentials = data / "root-credentials"
-    with serving(data, bootstrap=False) as server:
+    with run_trent(data_dir=data, bootstrap=False) as server:
         root = Keys(*read_shared_credentials(credentials))
         client(server, "iam", root).delete_access_key(AccessKeyId=root.access_key_id)
         expect_error("UnrecognizedClientException", client(server, "kms", root).list_keys)
     written = credentials.read_bytes()
 
-    started = start(data, bootstrap=False)
-    assert started.server is not None, started.stderr
-    server = started.server
-    try:
+    with run_trent(data_dir=data, bootstrap=False) as server:
         expect_error("UnrecognizedClientException", client(server, "kms", root).list_keys)
         assert credentials.read_bytes() == written, "a new root key was generated"
         now = Keys(*read_shared_credentials(credentials))
         expect_error("UnrecognizedClientException", client(server, "kms", now).list_keys)
-    finally:
-        stderr = stop(server)
-    assert "generated root credentials" not in stderr
+        assert "generated root credentials" not in server.logs()
 
 
 # ============================================================================
@@ -1019,7 +846,7 @@ def test_root_credentials_symlink_is_replaced_not_followed(tmp_path):
     target.chmod(0o644)
     (data / "root-credentials").symlink_to(target)
 
-    with serving(data, bootstrap=False) as server:
+    with run_trent(data_dir=data, bootstrap=False) as server:
         assert target.read_text() == "precious, not credentials\n"
         assert mode_of(target) == 0o644
         credentials = data / "root-credentials"
@@ -1035,7 +862,7 @@ def test_audit_stream_symlink_is_refused(tmp_path):
     target.write_text("not a trail\n")
     link = tmp_path / "trail.jsonl"
     link.symlink_to(target)
-    stderr = expect_refused_start(data, bootstrap=True, extra_args=("--audit-stream", str(link)))
+    _, stderr = refused_start(data, bootstrap=True, extra_args=("--audit-stream", str(link)))
     assert str(link) in stderr and "symbolic link" in stderr, stderr[-2000:]
     assert target.read_text() == "not a trail\n"
 
@@ -1045,7 +872,7 @@ def test_existing_audit_stream_file_is_made_private(tmp_path):
     trail = tmp_path / "trail.jsonl"
     trail.write_text("")
     trail.chmod(0o644)
-    with serving(data, bootstrap=True, extra_args=("--audit-stream", str(trail))) as server:
+    with run_trent(data_dir=data, bootstrap=True, extra_args=("--audit-stream", str(trail))) as server:
         request_id = client(server, "kms", root_keys(server)).create_key()["ResponseMetadata"]["RequestId"]
         deadline = time.monotonic() + 5
         while request_id not in trail.read_text() and time.monotonic() < deadline:
@@ -1061,26 +888,22 @@ def test_existing_audit_stream_file_is_made_private(tmp_path):
 
 def test_missing_root_key_is_not_replaced(tmp_path):
     data = private_data_dir(tmp_path)
-    with serving(data, bootstrap=True) as server:
+    with run_trent(data_dir=data, bootstrap=True) as server:
         client(server, "kms", root_keys(server)).create_key(Description="sealed under the first root key")
     (data / "root.key").unlink()
 
-    started = start(data, bootstrap=True)
-    if started.server is not None:
-        stop(started.server)
+    _, stderr = refused_start(data, bootstrap=True)
     assert not (data / "root.key").exists(), "a new root key was made beside the existing store"
-    assert started.server is None, "trent serve started without its root key"
-    assert started.returncode != 0
-    assert "root key" in started.stderr and "missing" in started.stderr, started.stderr[-2000:]
+    assert "root key" in stderr and "missing" in stderr, stderr[-2000:]
 
 
 def test_another_root_key_is_refused(tmp_path):
     data = private_data_dir(tmp_path)
-    with serving(data, bootstrap=True) as server:
+    with run_trent(data_dir=data, bootstrap=True) as server:
         client(server, "kms", root_keys(server)).create_key(Description="sealed under the first root key")
     root_key = data / "root.key"
     root_key.write_bytes(os.urandom(32))
     root_key.chmod(0o600)
 
-    stderr = expect_refused_start(data, bootstrap=True)
+    _, stderr = refused_start(data, bootstrap=True)
     assert "does not open this store" in stderr, stderr[-2000:]

@@ -12,7 +12,6 @@ import urllib.request
 
 import boto3
 import botocore.config
-import pytest
 
 from conftest import run_aws, trent_binary
 
