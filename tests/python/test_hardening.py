@@ -513,6 +513,18 @@ def test_unauthenticated_request_naming_a_key_is_not_in_the_key_owners_trail(tre
         assert event.get("requestParameters") is None and event.get("resources") is None, event
 
 
+def test_an_authenticated_callers_huge_parameters_are_omitted_from_its_event(trent: TrentServer):
+    """A signed request is recorded with its parameters, but not beyond
+    CloudTrail's field size (100 KB): a 900 KB Description leaves
+    `{"omitted": true}`, not 900 KB a call."""
+    kms = client(trent, "kms", root_keys(trent))
+    e = expect_error("ValidationException", kms.create_key, Description="d" * DESCRIPTION_BYTES)
+    request_id = e.response["ResponseMetadata"]["RequestId"]
+    event = exported_by_request_id(trent.data_dir, {request_id})[request_id]
+    assert event["errorCode"] == "ValidationException"
+    assert event["requestParameters"] == {"omitted": True}
+
+
 def test_unsigned_iam_request_is_refused_and_recorded_without_its_parameters(trent: TrentServer):
     name = unique("unsigned-user")
     raw = post(

@@ -476,6 +476,21 @@ fn owners_copies(event: &AuditEvent) -> Vec<AuditEvent> {
         .collect()
 }
 
+/// CloudTrail's largest `requestParameters` or `responseElements`.
+const MAX_FIELD_BYTES: usize = 100 * 1024;
+
+/// A field as CloudTrail records it: whole up to [`MAX_FIELD_BYTES`],
+/// `{"omitted":true}` past that (CloudTrail: "If a field is truncated,
+/// omitted is present with a value of true"), so that no request's event
+/// is larger than its quota's share of the disk.
+fn within_field_size(text: Cow<'static, str>) -> Cow<'static, str> {
+    if text.len() <= MAX_FIELD_BYTES {
+        text
+    } else {
+        Cow::Borrowed("{\"omitted\":true}")
+    }
+}
+
 /// The account of a KMS ARN (`arn:aws:kms:REGION:ACCOUNT:…`): one search
 /// for the colon after the Region (this runs for every event).
 fn arn_account(arn: &str) -> Option<&str> {
@@ -539,8 +554,10 @@ fn event<P: Protocol>(
     event.region = trent_core::audit::intern(&caller.region);
     event.user_agent = seen.user_agent.take();
     let facts = std::mem::take(&mut seen.audit);
-    event.request_parameters = facts.request_parameters;
-    event.response_elements = facts.response_elements;
+    event.request_parameters = facts.request_parameters.map(within_field_size);
+    event.response_elements = facts
+        .response_elements
+        .map(|r| within_field_size(r.into()).into_owned());
     event.key_arns = facts.key_arns;
     let durable = result.is_ok() && seen.asked.known().is_some_and(|op| protocol.durable(op));
     (event, durable)
@@ -559,5 +576,14 @@ mod tests {
         );
         assert_eq!(arn_account("arn:aws:iam::111122223333:root"), None);
         assert_eq!(arn_account("1234abcd-12ab-34cd-56ef-1234567890ab"), None);
+    }
+
+    #[test]
+    fn a_field_larger_than_cloudtrails_is_omitted() {
+        use super::{MAX_FIELD_BYTES, within_field_size};
+        let small = format!("{{\"description\":\"{}\"}}", "x".repeat(100));
+        assert_eq!(within_field_size(small.clone().into()), small);
+        let large = format!("{{\"description\":\"{}\"}}", "x".repeat(MAX_FIELD_BYTES));
+        assert_eq!(within_field_size(large.into()), "{\"omitted\":true}");
     }
 }
