@@ -214,76 +214,126 @@ impl AsPiece for Tok {
     }
 }
 
-/// One step of a pattern.
-#[derive(Clone, Copy)]
-enum Step {
-    Star,
-    One,
-    Char(char),
-    Never,
-}
-
-/// Position in a pattern: token index and byte offset inside a literal.
-type Pos = (usize, usize);
-
-fn next_step<P: AsPiece>(pat: &[P], (mut ti, mut off): Pos) -> Option<(Step, Pos)> {
-    loop {
-        let piece = pat.get(ti)?.piece();
-        return Some(match piece {
-            Piece::Star => (Step::Star, (ti + 1, 0)),
-            Piece::One => (Step::One, (ti + 1, 0)),
-            Piece::Never => (Step::Never, (ti + 1, 0)),
-            Piece::Lit(s) => match s[off..].chars().next() {
-                Some(c) => (Step::Char(c), (ti, off + c.len_utf8())),
-                None => {
-                    ti += 1;
-                    off = 0;
-                    continue;
-                }
-            },
-        });
-    }
-}
-
 /// Wildcard match of the whole of `s` against `pat`: `*` any run, `?` one
-/// character. Linear-time greedy matching with backtracking to the last `*`.
+/// character. Segment by segment (the pieces between `*`s): the first must
+/// match at the start, the last at the end, and each one between at its
+/// leftmost place after the one before (leftmost is never worse). A
+/// case-sensitive segment of plain text is found with the standard
+/// library's linear substring search, so a pattern and a value that both
+/// come from a request (a policy variable) cost time linear in their
+/// lengths, not their product. A segment with `?` (only a policy's author
+/// writes one) or a case-insensitive one (actions: Trent's own short
+/// names) is searched position by position.
 pub(crate) fn glob<P: AsPiece>(pat: &[P], s: &str, ci: bool) -> bool {
-    let mut p: Pos = (0, 0);
-    let mut si = 0usize;
-    let mut backtrack: Option<(Pos, usize)> = None;
-    loop {
-        let current = s[si..].chars().next();
-        match (next_step(pat, p), current) {
-            (Some((Step::Star, after)), _) => {
-                backtrack = Some((after, si));
-                p = after;
-                continue;
-            }
-            (Some((Step::One, after)), Some(c)) => {
-                si += c.len_utf8();
-                p = after;
-                continue;
-            }
-            (Some((Step::Char(pc), after)), Some(c)) if char_eq(pc, c, ci) => {
-                si += c.len_utf8();
-                p = after;
-                continue;
-            }
-            (None, None) => return true,
-            _ => {}
-        }
-        match backtrack {
-            Some((bp, bs)) => match s[bs..].chars().next() {
-                Some(c) => {
-                    let next = bs + c.len_utf8();
-                    backtrack = Some((bp, next));
-                    p = bp;
-                    si = next;
-                }
-                None => return false,
-            },
+    let mut segments = pat.split(|p| matches!(p.piece(), Piece::Star));
+    let first = segments.next().unwrap_or_default();
+    let Some(last) = segments.next_back() else {
+        // No `*`: the one segment is the whole string.
+        return match_at(first, s, 0, ci) == Some(s.len());
+    };
+    let Some(mut at) = match_at(first, s, 0, ci) else {
+        return false;
+    };
+    // The last segment matches a fixed number of characters: it starts
+    // that many characters before the end.
+    let Some(tail) = chars_back(s, segment_chars(last)) else {
+        return false;
+    };
+    if tail < at || match_at(last, s, tail, ci) != Some(s.len()) {
+        return false;
+    }
+    for segment in segments {
+        match find(segment, s, at, tail, ci) {
+            Some(end) => at = end,
             None => return false,
         }
+    }
+    true
+}
+
+/// Characters a segment (no `*`) matches.
+fn segment_chars<P: AsPiece>(segment: &[P]) -> usize {
+    segment
+        .iter()
+        .map(|p| match p.piece() {
+            Piece::Lit(text) => text.chars().count(),
+            Piece::One | Piece::Never | Piece::Star => 1,
+        })
+        .sum()
+}
+
+/// The byte offset `n` characters before the end of `s`.
+fn chars_back(s: &str, n: usize) -> Option<usize> {
+    if n == 0 {
+        return Some(s.len());
+    }
+    s.char_indices().rev().nth(n - 1).map(|(i, _)| i)
+}
+
+/// Where `segment` (no `*`) ends when it matches `s` from byte `at`.
+fn match_at<P: AsPiece>(segment: &[P], s: &str, at: usize, ci: bool) -> Option<usize> {
+    let mut rest = s.get(at..)?.chars();
+    for piece in segment {
+        match piece.piece() {
+            Piece::Lit(text) => {
+                for pc in text.chars() {
+                    if !char_eq(pc, rest.next()?, ci) {
+                        return None;
+                    }
+                }
+            }
+            Piece::One => {
+                rest.next()?;
+            }
+            Piece::Never | Piece::Star => return None,
+        }
+    }
+    Some(s.len() - rest.as_str().len())
+}
+
+/// The end of the leftmost match of `segment` (no `*`) in `s[from..limit]`.
+fn find<P: AsPiece>(segment: &[P], s: &str, from: usize, limit: usize, ci: bool) -> Option<usize> {
+    let haystack = s.get(from..limit)?;
+    let found = match segment {
+        _ if ci => return find_stepwise(segment, s, from, limit, ci),
+        [one] => match one.piece() {
+            Piece::Lit(text) => haystack.find(text).map(|i| i + text.len()),
+            _ => return find_stepwise(segment, s, from, limit, ci),
+        },
+        _ => {
+            // Several pieces of text (a variable beside text): one needle.
+            let text: Option<String> = segment
+                .iter()
+                .map(|p| match p.piece() {
+                    Piece::Lit(text) => Some(text),
+                    _ => None,
+                })
+                .collect();
+            let Some(text) = text else {
+                return find_stepwise(segment, s, from, limit, ci);
+            };
+            haystack.find(&text).map(|i| i + text.len())
+        }
+    };
+    found.map(|end| end + from)
+}
+
+/// [`find`] position by position (a segment with `?`, or case folding
+/// beyond ASCII).
+fn find_stepwise<P: AsPiece>(
+    segment: &[P],
+    s: &str,
+    from: usize,
+    limit: usize,
+    ci: bool,
+) -> Option<usize> {
+    let window = s.get(..limit)?;
+    let mut at = from;
+    loop {
+        if let Some(end) = match_at(segment, window, at, ci) {
+            return Some(end);
+        }
+        at += window.get(at..)?.chars().next()?.len_utf8();
     }
 }
 

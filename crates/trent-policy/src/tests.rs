@@ -1958,20 +1958,55 @@ mod props {
         }
 
         #[test]
-        fn glob_agrees_with_a_reference_matcher(pattern in "[ab*?]{0,8}", input in "[ab]{0,10}") {
+        fn glob_agrees_with_a_reference_matcher(pattern in "[ab*?]{0,12}", input in "[abé]{0,16}") {
             use crate::pattern::{Pattern, Syntax};
             let compiled = Pattern::compile(&pattern, Syntax { wildcards: true, variables: false });
             prop_assert_eq!(compiled.matches(&input, false, &EmptyContext), reference_glob(pattern.as_bytes(), input.as_bytes()));
         }
     }
 
-    /// Exponential but obviously correct wildcard matching.
+    /// Exponential but obviously correct wildcard matching (by character).
     fn reference_glob(p: &[u8], s: &[u8]) -> bool {
-        match p.split_first() {
-            None => s.is_empty(),
-            Some((b'*', rest)) => (0..=s.len()).any(|i| reference_glob(rest, &s[i..])),
-            Some((b'?', rest)) => !s.is_empty() && reference_glob(rest, &s[1..]),
-            Some((c, rest)) => s.first() == Some(c) && reference_glob(rest, &s[1..]),
+        let p: Vec<char> = String::from_utf8_lossy(p).chars().collect();
+        let s: Vec<char> = String::from_utf8_lossy(s).chars().collect();
+        fn go(p: &[char], s: &[char]) -> bool {
+            match p.split_first() {
+                None => s.is_empty(),
+                Some(('*', rest)) => (0..=s.len()).any(|i| go(rest, &s[i..])),
+                Some(('?', rest)) => !s.is_empty() && go(rest, &s[1..]),
+                Some((c, rest)) => s.first() == Some(c) && go(rest, &s[1..]),
+            }
         }
+        go(&p, &s)
     }
+}
+
+/// Fuzzing found `StringLike` quadratic (each request seconds of CPU): a
+/// policy variable put a 30,000-character request value into the pattern,
+/// matched against another. Matching is linear in both lengths now.
+#[test]
+fn a_request_value_in_a_wildcard_pattern_costs_linear_time() {
+    let policy = key_policy(json!({
+        "Effect": "Allow", "Principal": "*", "Action": "kms:Encrypt", "Resource": "*",
+        "Condition": {"StringLike": {"kms:EncryptionContext:a": "*${kms:EncryptionContext:b}b*${kms:EncryptionContext:b}c"}}
+    }));
+    // The value ends as the last segment does, so the middle one is
+    // searched for: a run of `a`s and a `b` that is nowhere.
+    let b = "a".repeat(250_000);
+    let a = format!("{}c", "a".repeat(500_000));
+    let ctx = Ctx::new(&[
+        ("kms:encryptioncontext:a", &[a.as_str()]),
+        ("kms:encryptioncontext:b", &[b.as_str()]),
+    ]);
+    let started = std::time::Instant::now();
+    assert_eq!(
+        eval_resource(&policy, USER, ACCOUNT, "kms:Encrypt", &ctx),
+        ResourceOutcome::NotApplicable
+    );
+    // Quadratic would be ~10^11 steps; linear is a few milliseconds.
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
 }
