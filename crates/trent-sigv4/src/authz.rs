@@ -66,6 +66,26 @@ impl<'a> SignedHeaders<'a> {
         self.0.split(';').filter(|name| !name.is_empty())
     }
 
+    /// Whether each name is greater than the one before (ASCII
+    /// case-insensitively): sorted, none twice, as SigV4 requires.
+    pub fn is_strictly_sorted(&self) -> bool {
+        let mut names = self.iter();
+        let Some(mut previous) = names.next() else {
+            return true;
+        };
+        for name in names {
+            let ascending = previous
+                .bytes()
+                .map(|b| b.to_ascii_lowercase())
+                .lt(name.bytes().map(|b| b.to_ascii_lowercase()));
+            if !ascending {
+                return false;
+            }
+            previous = name;
+        }
+        true
+    }
+
     /// Whether `name` is listed (ASCII case-insensitively).
     pub fn contains(&self, name: &str) -> bool {
         self.iter().any(|listed| listed.eq_ignore_ascii_case(name))

@@ -115,6 +115,16 @@ pub enum SigV4Error {
         now: String,
     },
 
+    /// The `SignedHeaders` list is not in strictly ascending order (it names
+    /// a header twice, or out of order). AWS's signers sort it; a list that
+    /// repeats a name would make the canonical request repeat that header's
+    /// values once per mention, a request head made into gigabytes to hash.
+    #[error("The SignedHeaders list must name each header once, in ascending order: '{list}'")]
+    SignedHeadersUnsorted {
+        /// The list as received (cut to 256 bytes).
+        list: String,
+    },
+
     /// `host` is not among the signed headers.
     #[error("'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.")]
     HostNotSigned,
@@ -198,6 +208,7 @@ impl SigV4Error {
             | Self::SignatureExpired { .. }
             | Self::SignatureNotYetCurrent { .. }
             | Self::HostNotSigned
+            | Self::SignedHeadersUnsorted { .. }
             | Self::WrongRegion { .. }
             | Self::WrongService { .. }
             | Self::ScopeDateMismatch { .. }

@@ -198,6 +198,16 @@ fn check<'h>(
             now: format_amz_date(now_unix),
         });
     }
+    if !auth.signed_headers.is_strictly_sorted() {
+        let list = auth.signed_headers.as_str();
+        let mut end = list.len().min(256);
+        while !list.is_char_boundary(end) {
+            end -= 1;
+        }
+        return Err(SigV4Error::SignedHeadersUnsorted {
+            list: list[..end].to_owned(),
+        });
+    }
     if !auth.signed_headers.contains("host") {
         return Err(SigV4Error::HostNotSigned);
     }
