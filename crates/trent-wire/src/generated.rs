@@ -860,6 +860,129 @@ impl Operation {
             ],
         }
     }
+
+    /// Reads `body` as this operation's request and validates it, as the
+    /// server does before dispatch ([`crate::parse_request`] with the
+    /// operation's input struct); the request itself is dropped. For code
+    /// that covers every operation, such as the fuzz targets.
+    pub fn parse_and_validate(self, body: &[u8]) -> Result<(), crate::RequestError> {
+        match self {
+            Operation::CancelKeyDeletion => {
+                crate::parse_request::<CancelKeyDeletionRequest>(body).map(drop)
+            }
+            Operation::ConnectCustomKeyStore => {
+                crate::parse_request::<ConnectCustomKeyStoreRequest>(body).map(drop)
+            }
+            Operation::CreateAlias => crate::parse_request::<CreateAliasRequest>(body).map(drop),
+            Operation::CreateCustomKeyStore => {
+                crate::parse_request::<CreateCustomKeyStoreRequest>(body).map(drop)
+            }
+            Operation::CreateGrant => crate::parse_request::<CreateGrantRequest>(body).map(drop),
+            Operation::CreateKey => crate::parse_request::<CreateKeyRequest>(body).map(drop),
+            Operation::Decapsulate => crate::parse_request::<DecapsulateRequest>(body).map(drop),
+            Operation::Decrypt => crate::parse_request::<DecryptRequest>(body).map(drop),
+            Operation::DeleteAlias => crate::parse_request::<DeleteAliasRequest>(body).map(drop),
+            Operation::DeleteCustomKeyStore => {
+                crate::parse_request::<DeleteCustomKeyStoreRequest>(body).map(drop)
+            }
+            Operation::DeleteImportedKeyMaterial => {
+                crate::parse_request::<DeleteImportedKeyMaterialRequest>(body).map(drop)
+            }
+            Operation::DeriveSharedSecret => {
+                crate::parse_request::<DeriveSharedSecretRequest>(body).map(drop)
+            }
+            Operation::DescribeCustomKeyStores => {
+                crate::parse_request::<DescribeCustomKeyStoresRequest>(body).map(drop)
+            }
+            Operation::DescribeKey => crate::parse_request::<DescribeKeyRequest>(body).map(drop),
+            Operation::DisableKey => crate::parse_request::<DisableKeyRequest>(body).map(drop),
+            Operation::DisableKeyRotation => {
+                crate::parse_request::<DisableKeyRotationRequest>(body).map(drop)
+            }
+            Operation::DisconnectCustomKeyStore => {
+                crate::parse_request::<DisconnectCustomKeyStoreRequest>(body).map(drop)
+            }
+            Operation::EnableKey => crate::parse_request::<EnableKeyRequest>(body).map(drop),
+            Operation::EnableKeyRotation => {
+                crate::parse_request::<EnableKeyRotationRequest>(body).map(drop)
+            }
+            Operation::Encapsulate => crate::parse_request::<EncapsulateRequest>(body).map(drop),
+            Operation::Encrypt => crate::parse_request::<EncryptRequest>(body).map(drop),
+            Operation::GenerateDataKey => {
+                crate::parse_request::<GenerateDataKeyRequest>(body).map(drop)
+            }
+            Operation::GenerateDataKeyPair => {
+                crate::parse_request::<GenerateDataKeyPairRequest>(body).map(drop)
+            }
+            Operation::GenerateDataKeyPairWithoutPlaintext => {
+                crate::parse_request::<GenerateDataKeyPairWithoutPlaintextRequest>(body).map(drop)
+            }
+            Operation::GenerateDataKeyWithoutPlaintext => {
+                crate::parse_request::<GenerateDataKeyWithoutPlaintextRequest>(body).map(drop)
+            }
+            Operation::GenerateMac => crate::parse_request::<GenerateMacRequest>(body).map(drop),
+            Operation::GenerateRandom => {
+                crate::parse_request::<GenerateRandomRequest>(body).map(drop)
+            }
+            Operation::GetKeyLastUsage => {
+                crate::parse_request::<GetKeyLastUsageRequest>(body).map(drop)
+            }
+            Operation::GetKeyPolicy => crate::parse_request::<GetKeyPolicyRequest>(body).map(drop),
+            Operation::GetKeyRotationStatus => {
+                crate::parse_request::<GetKeyRotationStatusRequest>(body).map(drop)
+            }
+            Operation::GetParametersForImport => {
+                crate::parse_request::<GetParametersForImportRequest>(body).map(drop)
+            }
+            Operation::GetPublicKey => crate::parse_request::<GetPublicKeyRequest>(body).map(drop),
+            Operation::ImportKeyMaterial => {
+                crate::parse_request::<ImportKeyMaterialRequest>(body).map(drop)
+            }
+            Operation::ListAliases => crate::parse_request::<ListAliasesRequest>(body).map(drop),
+            Operation::ListGrants => crate::parse_request::<ListGrantsRequest>(body).map(drop),
+            Operation::ListKeyPolicies => {
+                crate::parse_request::<ListKeyPoliciesRequest>(body).map(drop)
+            }
+            Operation::ListKeyRotations => {
+                crate::parse_request::<ListKeyRotationsRequest>(body).map(drop)
+            }
+            Operation::ListKeys => crate::parse_request::<ListKeysRequest>(body).map(drop),
+            Operation::ListResourceTags => {
+                crate::parse_request::<ListResourceTagsRequest>(body).map(drop)
+            }
+            Operation::ListRetirableGrants => {
+                crate::parse_request::<ListRetirableGrantsRequest>(body).map(drop)
+            }
+            Operation::PutKeyPolicy => crate::parse_request::<PutKeyPolicyRequest>(body).map(drop),
+            Operation::ReEncrypt => crate::parse_request::<ReEncryptRequest>(body).map(drop),
+            Operation::ReplicateKey => crate::parse_request::<ReplicateKeyRequest>(body).map(drop),
+            Operation::RetireGrant => crate::parse_request::<RetireGrantRequest>(body).map(drop),
+            Operation::RevokeGrant => crate::parse_request::<RevokeGrantRequest>(body).map(drop),
+            Operation::RotateKeyOnDemand => {
+                crate::parse_request::<RotateKeyOnDemandRequest>(body).map(drop)
+            }
+            Operation::ScheduleKeyDeletion => {
+                crate::parse_request::<ScheduleKeyDeletionRequest>(body).map(drop)
+            }
+            Operation::Sign => crate::parse_request::<SignRequest>(body).map(drop),
+            Operation::TagResource => crate::parse_request::<TagResourceRequest>(body).map(drop),
+            Operation::UntagResource => {
+                crate::parse_request::<UntagResourceRequest>(body).map(drop)
+            }
+            Operation::UpdateAlias => crate::parse_request::<UpdateAliasRequest>(body).map(drop),
+            Operation::UpdateCustomKeyStore => {
+                crate::parse_request::<UpdateCustomKeyStoreRequest>(body).map(drop)
+            }
+            Operation::UpdateKeyDescription => {
+                crate::parse_request::<UpdateKeyDescriptionRequest>(body).map(drop)
+            }
+            Operation::UpdatePrimaryRegion => {
+                crate::parse_request::<UpdatePrimaryRegionRequest>(body).map(drop)
+            }
+            Operation::Verify => crate::parse_request::<VerifyRequest>(body).map(drop),
+            Operation::VerifyMac => crate::parse_request::<VerifyMacRequest>(body).map(drop),
+        }
+    }
 }
 
 impl fmt::Display for Operation {

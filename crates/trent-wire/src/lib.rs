@@ -20,6 +20,9 @@
 //!   pattern, enum and required constraints in AWS's exact
 //!   `ValidationException` wording (see [`ValidationError`]).
 //!
+//! [`parse_request`] reads a request body into its struct and validates it,
+//! as the server does before dispatch.
+//!
 //! Required members are plain fields with a default: an absent or `null`
 //! required member deserializes to the empty/zero value (an absent required
 //! enum to `Unknown("")`) and validation reports it (`Member must not be
@@ -33,9 +36,11 @@ pub use generated::*;
 mod blob;
 mod de;
 pub mod query;
+mod request;
 mod validate;
 
 pub use blob::{Blob, SecretBlob};
+pub use request::{RequestError, parse_request};
 pub use validate::{Validate, ValidationError};
 
 /// Stand-in printed for sensitive string members by generated `Debug` impls.

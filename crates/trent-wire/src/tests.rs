@@ -413,3 +413,24 @@ fn unicode_escape_patterns() {
     assert!(list("opaque-marker~1").validate().is_ok());
     assert_eq!(violations(list("\u{1}").validate()).len(), 1);
 }
+
+#[test]
+fn parse_and_validate_reads_each_operation_s_own_request() {
+    // Every request reads `{}` (required members then fail validation), so
+    // a JSON error here would mean an operation with the wrong input type.
+    for op in Operation::ALL {
+        let result = op.parse_and_validate(b"{}");
+        assert!(!matches!(result, Err(RequestError::Json(_))), "{op}");
+    }
+    let encrypt = br#"{"KeyId":"alias/x","Plaintext":"aGVsbG8="}"#;
+    assert!(Operation::Encrypt.parse_and_validate(encrypt).is_ok());
+    assert!(Operation::ListKeys.parse_and_validate(b"").is_ok());
+    assert!(matches!(
+        Operation::GenerateRandom.parse_and_validate(br#"{"NumberOfBytes": 2000}"#),
+        Err(RequestError::Invalid(_))
+    ));
+    assert!(matches!(
+        Operation::Encrypt.parse_and_validate(br#"{"KeyId":"k","Plaintext":"not base64!"}"#),
+        Err(RequestError::Json(_))
+    ));
+}

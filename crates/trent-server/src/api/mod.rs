@@ -17,7 +17,7 @@ use crate::error::ApiError;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use trent_core::Caller;
-use trent_wire::{ErrorCode, Operation, Validate};
+use trent_wire::{ErrorCode, Operation, RequestError, Validate};
 
 /// What the audit trail records of a hot-path call that succeeded, taken
 /// from its typed request and response instead of reading the body again.
@@ -119,34 +119,31 @@ pub async fn dispatch(
 }
 
 /// Reads a request body into its wire struct and checks it against the
-/// model's constraints. An empty body reads as `{}`, as AWS does.
+/// model's constraints ([`trent_wire::parse_request`]: an empty body reads
+/// as `{}`, as AWS does).
 fn parse<T: DeserializeOwned + Validate>(body: &[u8]) -> Result<T, ApiError> {
-    let body = if body.iter().all(u8::is_ascii_whitespace) {
-        b"{}".as_slice()
-    } else {
-        body
-    };
-    // The message names where parsing failed but never echoes the input,
-    // which may hold plaintext.
-    let request: T = serde_json::from_slice(body).map_err(|e| {
-        let what = match e.classify() {
-            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
-                "is not valid JSON"
-            }
-            serde_json::error::Category::Data => "has a member of the wrong type or encoding",
-            serde_json::error::Category::Io => "could not be read",
-        };
-        ApiError::new(
-            ErrorCode::SerializationException,
-            format!(
-                "The request body {what} (line {}, column {})",
-                e.line(),
-                e.column()
-            ),
-        )
-    })?;
-    request.validate()?;
-    Ok(request)
+    trent_wire::parse_request(body).map_err(|e| match e {
+        RequestError::Json(e) => {
+            // The message names where parsing failed but never echoes the
+            // input, which may hold plaintext.
+            let what = match e.classify() {
+                serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
+                    "is not valid JSON"
+                }
+                serde_json::error::Category::Data => "has a member of the wrong type or encoding",
+                serde_json::error::Category::Io => "could not be read",
+            };
+            ApiError::new(
+                ErrorCode::SerializationException,
+                format!(
+                    "The request body {what} (line {}, column {})",
+                    e.line(),
+                    e.column()
+                ),
+            )
+        }
+        RequestError::Invalid(e) => e.into(),
+    })
 }
 
 fn respond<T: Serialize>(response: &T) -> Result<Vec<u8>, ApiError> {
