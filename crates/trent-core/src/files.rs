@@ -48,11 +48,28 @@ pub fn open_private_append(path: &Path) -> io::Result<File> {
     Ok(file)
 }
 
-/// Writes `contents` to `path` as a new file of mode 0600, whatever was
-/// there: written to a fresh temporary file beside it (never through a
-/// link), synced, then renamed over `path` (a link at `path` is replaced,
-/// not followed), and the directory synced.
-pub fn write_private_file(path: &Path, contents: &[u8]) -> io::Result<()> {
+/// Creates `path` with `contents` and `mode`: never over an existing file,
+/// never through a symbolic link, the mode given at creation (and set again
+/// when the umask would take a public file's read bits), synced.
+pub fn create_file(path: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .custom_flags(no_follow())
+        .open(path)
+        .map_err(|e| refused_link(path, e))?;
+    if mode & 0o044 != 0 {
+        file.set_permissions(std::fs::Permissions::from_mode(mode))?;
+    }
+    file.write_all(contents)?;
+    file.sync_all()
+}
+
+/// Writes `contents` to `path` as a new file of `mode`, whatever was there:
+/// a fresh temporary file beside it ([`create_file`]), renamed over `path`
+/// (a link at `path` is replaced, not followed), and the directory synced.
+pub fn replace_file(path: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path
         .file_name()
@@ -65,22 +82,18 @@ pub fn write_private_file(path: &Path, contents: &[u8]) -> io::Result<()> {
         temporary.push(format!("{byte:02x}"));
     }
     let temporary = dir.join(temporary);
-    let written = (|| {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .custom_flags(no_follow())
-            .open(&temporary)?;
-        file.write_all(contents)?;
-        file.sync_all()?;
-        std::fs::rename(&temporary, path)?;
-        File::open(dir)?.sync_all()
-    })();
+    let written = create_file(&temporary, contents, mode)
+        .and_then(|()| std::fs::rename(&temporary, path))
+        .and_then(|()| File::open(dir)?.sync_all());
     if written.is_err() {
         let _ = std::fs::remove_file(&temporary);
     }
     written
+}
+
+/// [`replace_file`] with mode 0600: a file that holds a secret.
+pub fn write_private_file(path: &Path, contents: &[u8]) -> io::Result<()> {
+    replace_file(path, contents, 0o600)
 }
 
 fn refused_link(path: &Path, e: io::Error) -> io::Error {

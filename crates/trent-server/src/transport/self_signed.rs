@@ -16,10 +16,10 @@ use rustls::crypto::CryptoProvider;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use std::collections::BTreeSet;
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::fs;
+use std::io;
 use std::net::IpAddr;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -319,57 +319,22 @@ fn read(path: &Path) -> Result<Vec<u8>, Error> {
     })
 }
 
-/// Creates `path` with `contents`: never an existing file, never through a
-/// symlink, the mode set at creation (and, for public files, set again
-/// against the umask).
+/// Creates `path` with `contents` (never an existing file, never through a
+/// symlink: `trent_core::files::create_file`).
 fn write_new(path: &Path, contents: &[u8], mode: u32) -> Result<(), Error> {
-    let io_error = |source| Error::Io {
+    trent_core::files::create_file(path, contents, mode).map_err(|source| Error::Io {
         path: path.to_owned(),
         source,
-    };
-    let mut file: File = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(mode)
-        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
-        .open(path)
-        .map_err(io_error)?;
-    if mode & 0o044 != 0 {
-        file.set_permissions(fs::Permissions::from_mode(mode))
-            .map_err(io_error)?;
-    }
-    file.write_all(contents).map_err(io_error)?;
-    file.sync_all().map_err(io_error)
+    })
 }
 
-/// Writes a new file beside `path` as [`write_new`] does and renames it
-/// over `path` (a symlink at `path` is replaced, not followed).
+/// Writes `path` anew, whatever was there: a new file beside it, renamed
+/// over it (a symlink at `path` is replaced, not followed).
 fn replace(path: &Path, contents: &[u8], mode: u32) -> Result<(), Error> {
-    let mut fresh = path.as_os_str().to_owned();
-    fresh.push(".new");
-    let fresh = PathBuf::from(fresh);
-    // A leftover of a crash; removing a symlink removes the link only.
-    match fs::remove_file(&fresh) {
-        Ok(()) => {}
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(source) => {
-            return Err(Error::Io {
-                path: fresh,
-                source,
-            });
-        }
-    }
-    write_new(&fresh, contents, mode)?;
-    fs::rename(&fresh, path).map_err(|source| Error::Io {
+    trent_core::files::replace_file(path, contents, mode).map_err(|source| Error::Io {
         path: path.to_owned(),
         source,
-    })?;
-    if let Some(dir) = path.parent()
-        && let Ok(dir) = File::open(dir)
-    {
-        let _ = dir.sync_all();
-    }
-    Ok(())
+    })
 }
 
 /// The names a certificate carries in its subject alternative names
