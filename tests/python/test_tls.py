@@ -89,16 +89,18 @@ def test_the_aws_cli_verifies_trents_certificate(tls_trent, tmp_path):
     ).strip()
     assert base64.b64decode(plain) == b"hello from the aws CLI"
     # Without the CA bundle the CLI refuses the server's certificate.
-    untrusting = {k: v for k, v in env.items() if k != "AWS_CA_BUNDLE"}
-    result = subprocess.run(
-        [venv_executable("aws"), "kms", "list-keys"],
-        env=untrusting,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run(venv_executable("aws"), "kms", "list-keys", env=untrusting(env))
     assert result.returncode != 0
     assert "SSL" in result.stderr or "certificate" in result.stderr, result.stderr
+
+
+def run(*args, env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run([*args], env=env, capture_output=True, text=True, timeout=120)
+
+
+def untrusting(env: dict) -> dict:
+    """The same environment without Trent's CA."""
+    return {k: v for k, v in env.items() if k != "AWS_CA_BUNDLE"}
 
 
 def test_sops_encrypts_and_decrypts_with_a_trent_key_over_tls(tls_trent, tmp_path):
@@ -107,37 +109,19 @@ def test_sops_encrypts_and_decrypts_with_a_trent_key_over_tls(tls_trent, tmp_pat
     secrets = tmp_path / "secrets.json"
     secrets.write_text(json.dumps({"database": {"password": "hunter2", "port": 5432}}))
     env = env_of(tls_trent, SOPS_KMS_ARN=arn)
-    sops = venv_executable("sops")
-    encrypted = subprocess.run(
-        [sops, "--disable-version-check", "--encrypt", str(secrets)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    sops = (venv_executable("sops"), "--disable-version-check")
+    encrypted = run(*sops, "--encrypt", str(secrets), env=env)
     assert encrypted.returncode == 0, encrypted.stderr
     document = json.loads(encrypted.stdout)
     assert "hunter2" not in encrypted.stdout
     assert document["sops"]["kms"][0]["arn"] == arn
-    (tmp_path / "secrets.enc.json").write_text(encrypted.stdout)
-    decrypted = subprocess.run(
-        [sops, "--disable-version-check", "--decrypt", str(tmp_path / "secrets.enc.json")],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    sealed = tmp_path / "secrets.enc.json"
+    sealed.write_text(encrypted.stdout)
+    decrypted = run(*sops, "--decrypt", str(sealed), env=env)
     assert decrypted.returncode == 0, decrypted.stderr
     assert json.loads(decrypted.stdout) == {"database": {"password": "hunter2", "port": 5432}}
     # sops without the CA cannot reach the key.
-    untrusting = {k: v for k, v in env.items() if k != "AWS_CA_BUNDLE"}
-    refused = subprocess.run(
-        [sops, "--disable-version-check", "--decrypt", str(tmp_path / "secrets.enc.json")],
-        env=untrusting,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    refused = run(*sops, "--decrypt", str(sealed), env=untrusting(env))
     assert refused.returncode != 0
     assert "certificate" in refused.stderr, refused.stderr
 
@@ -147,51 +131,38 @@ def test_the_encryption_sdk_cli_round_trips_with_a_trent_key_over_tls(tls_trent,
     arn = kms.create_key(Description="aws-encryption-cli")["KeyMetadata"]["Arn"]
     plain = tmp_path / "plain.bin"
     plain.write_bytes(os.urandom(100_000))
-    cli = venv_executable("aws-encryption-cli")
     env = env_of(tls_trent)
-    common = ["--metadata-output", str(tmp_path / "metadata.json"), "--commitment-policy", "require-encrypt-require-decrypt"]
-    encrypt = subprocess.run(
-        [
-            cli,
-            "--encrypt",
+
+    def cli(mode: str, source, target, env):
+        return run(
+            venv_executable("aws-encryption-cli"),
+            mode,
             "--input",
-            str(plain),
+            str(source),
             "--output",
-            str(tmp_path / "cipher.bin"),
+            str(target),
             "--wrapping-keys",
             f"key={arn}",
             "--encryption-context",
             "purpose=test",
-            *common,
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+            "--metadata-output",
+            str(tmp_path / "metadata.json"),
+            "--commitment-policy",
+            "require-encrypt-require-decrypt",
+            env=env,
+        )
+
+    encrypt = cli("--encrypt", plain, tmp_path / "cipher.bin", env)
     assert encrypt.returncode == 0, encrypt.stderr
     assert (tmp_path / "cipher.bin").read_bytes() != plain.read_bytes()
-    decrypt = subprocess.run(
-        [
-            cli,
-            "--decrypt",
-            "--input",
-            str(tmp_path / "cipher.bin"),
-            "--output",
-            str(tmp_path / "round.bin"),
-            "--wrapping-keys",
-            f"key={arn}",
-            "--encryption-context",
-            "purpose=test",
-            *common,
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    decrypt = cli("--decrypt", tmp_path / "cipher.bin", tmp_path / "round.bin", env)
     assert decrypt.returncode == 0, decrypt.stderr
     assert (tmp_path / "round.bin").read_bytes() == plain.read_bytes()
+    # Without the CA the CLI cannot reach the key, and writes nothing.
+    refused = cli("--decrypt", tmp_path / "cipher.bin", tmp_path / "refused.bin", untrusting(env))
+    assert refused.returncode != 0
+    assert "SSL" in refused.stderr or "certificate" in refused.stderr, refused.stderr
+    assert not (tmp_path / "refused.bin").exists()
 
 
 def test_the_health_check_and_a_raw_client_see_the_ca_signed_certificate(tls_trent):
