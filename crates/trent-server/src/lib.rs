@@ -47,9 +47,6 @@ pub struct AppState {
     pub auth: auth::Authenticator,
     /// Regions KMS serves; empty means any.
     pub regions: Vec<String>,
-    /// Request quotas per account and Region (the same the [`Kms`] counts
-    /// its cryptographic operations against).
-    pub quotas: Arc<trent_core::quotas::RequestQuotas>,
     /// Set only by `trent serve --unsafe-test-clock`: enables
     /// `POST /_trent/clock/advance`.
     pub test_clock: Option<Arc<AdjustableClock>>,
@@ -70,9 +67,6 @@ impl AppState {
             identities,
             auth: auth::Authenticator::new(),
             regions,
-            quotas: Arc::new(trent_core::quotas::RequestQuotas::new(
-                trent_core::quotas::QuotaLimits::new(trent_core::quotas::Profile::Off),
-            )),
             test_clock: None,
             audit: None,
             metrics: metrics::Metrics::new(),

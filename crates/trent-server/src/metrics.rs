@@ -281,7 +281,7 @@ pub fn render(state: &AppState) -> String {
         "counter",
         "Requests refused for a request quota (ThrottlingException), by quota; ThrottledEvents counts refusals left out of the audit trail.",
     );
-    for (quota, count) in state.quotas.throttled() {
+    for (quota, count) in state.kms.request_quotas().throttled() {
         let _ = writeln!(out, "{name}{{quota=\"{quota}\"}} {count}");
     }
     if let Some(timing) = &state.store_timing {

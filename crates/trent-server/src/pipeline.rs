@@ -256,7 +256,8 @@ pub(crate) async fn run<P: Protocol>(
     // `ThrottledEvents` of its refusals a second are recorded.
     let recorded = match (&result, &seen.caller) {
         (Err(e), Some(caller)) if protocol.is_throttling(e) => state
-            .quotas
+            .kms
+            .request_quotas()
             .admit(
                 caller.account(),
                 &caller.region,
@@ -379,7 +380,8 @@ async fn steps<P: Protocol>(
     };
     if let Some(class) = protocol.quota(operation)
         && state
-            .quotas
+            .kms
+            .request_quotas()
             .admit(caller.account(), &caller.region, class)
             .is_err()
     {

@@ -219,16 +219,15 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     for (class, per_second) in &args.request_quota {
         limits.set(*class, *per_second);
     }
-    let request_quotas = Arc::new(trent_core::quotas::RequestQuotas::new(limits));
+    let request_quotas = trent_core::quotas::RequestQuotas::new(limits);
     let mut kms = Kms::open(store, root, identities.clone(), config, clock).await?;
-    kms.set_request_quotas(request_quotas.clone());
+    kms.set_request_quotas(request_quotas);
     kms.track_usage(audit_log.usage());
 
     let regions = args.regions.clone();
     let mut state = trent_server::AppState::new(kms, identities, regions);
     state.test_clock = test_clock;
     state.store_timing = Some(timed);
-    state.quotas = request_quotas;
     if args.unsafe_no_audit {
         tracing::warn!(
             "--unsafe-no-audit: no audit events are recorded; never use this in production"

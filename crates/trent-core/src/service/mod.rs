@@ -341,7 +341,7 @@ pub struct Kms {
     usage: std::sync::OnceLock<Arc<crate::audit::usage::Tracker>>,
     /// Request quotas of the cryptographic operations, which count by the
     /// key's type (the others are counted by the server, per operation).
-    quotas: Arc<RequestQuotas>,
+    quotas: RequestQuotas,
 }
 
 fn material_aad(id: &Uuid, version: u32) -> Vec<u8> {
@@ -394,14 +394,20 @@ impl Kms {
             cache_misses: Default::default(),
             warm: Default::default(),
             usage: Default::default(),
-            quotas: Arc::new(RequestQuotas::new(QuotaLimits::new(Profile::Off))),
+            quotas: RequestQuotas::new(QuotaLimits::new(Profile::Off)),
         })
     }
 
-    /// Counts the cryptographic operations against these quotas (none
-    /// until set).
-    pub fn set_request_quotas(&mut self, quotas: Arc<RequestQuotas>) {
+    /// Counts requests against these quotas (none until set): the
+    /// cryptographic operations here, where the key's type is known, and
+    /// (through [`Self::request_quotas`]) the server's per-operation ones.
+    pub fn set_request_quotas(&mut self, quotas: RequestQuotas) {
         self.quotas = quotas;
+    }
+
+    /// The request quotas this service counts against.
+    pub fn request_quotas(&self) -> &RequestQuotas {
+        &self.quotas
     }
 
     /// Counts a request against its account's quota `class`.
