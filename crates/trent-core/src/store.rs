@@ -89,7 +89,7 @@ pub trait Store: Send + Sync + 'static {
     /// Fails with [`StoreError::Conflict`] when the access key id exists.
     async fn insert_credential(&self, credential: &Credential) -> Result<(), StoreError>;
     async fn get_credential(&self, access_key_id: &str) -> Result<Option<Credential>, StoreError>;
-    async fn count_credentials(&self, account: &str) -> Result<u64, StoreError>;
+
     /// Long-term access keys of one IAM user (`None`: the root's).
     async fn list_credentials(
         &self,

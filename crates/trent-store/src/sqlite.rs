@@ -541,15 +541,6 @@ impl Store for SqliteStore {
         Ok(done.rows_affected() > 0)
     }
 
-    async fn count_credentials(&self, account: &str) -> Result<u64, StoreError> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM credentials WHERE account = ?")
-            .bind(account)
-            .fetch_one(&self.pool)
-            .await
-            .map_err(backend)?;
-        Ok(n as u64)
-    }
-
     async fn insert_account(
         &self,
         account: &str,

@@ -148,8 +148,46 @@ async fn suite(store: &dyn Store) {
             .sealed_secret,
         vec![9; 40]
     );
-    assert_eq!(store.count_credentials("111122223333").await.unwrap(), 1);
-    assert_eq!(store.count_credentials("444455556666").await.unwrap(), 0);
+    assert_eq!(
+        store
+            .list_credentials("111122223333", None)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // An account and its root's first key: together, once.
+    let other = Credential {
+        access_key_id: "AKIA2".into(),
+        account: "444455556666".into(),
+        principal_arn: "arn:aws:iam::444455556666:root".into(),
+        ..cred.clone()
+    };
+    assert!(!store.account_exists("444455556666").await.unwrap());
+    store
+        .insert_account("444455556666", Some(&other))
+        .await
+        .unwrap();
+    assert!(store.account_exists("444455556666").await.unwrap());
+    let again = Credential {
+        access_key_id: "AKIA3".into(),
+        ..other.clone()
+    };
+    assert!(matches!(
+        store.insert_account("444455556666", Some(&again)).await,
+        Err(StoreError::Conflict(_))
+    ));
+    // The refused account's key was not stored either.
+    assert!(store.get_credential("AKIA3").await.unwrap().is_none());
+    assert_eq!(
+        store
+            .list_credentials("444455556666", None)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 #[tokio::test]

@@ -118,7 +118,6 @@ wrapped! {
     fn delete_alias(&self, account: &str, region: &str, name: &str) -> Result<(), StoreError>;
     fn insert_credential(&self, credential: &Credential) -> Result<(), StoreError>;
     fn get_credential(&self, access_key_id: &str) -> Result<Option<Credential>, StoreError>;
-    fn count_credentials(&self, account: &str) -> Result<u64, StoreError>;
     fn list_credentials(&self, account: &str, user: Option<&str>)
         -> Result<Vec<Credential>, StoreError>;
     fn set_credential_active(&self, access_key_id: &str, active: bool) -> Result<(), StoreError>;
