@@ -146,6 +146,32 @@ def test_cryptographic_operations_share_a_quota_by_key_type(start_trent):
     assert burst(lambda: kms.describe_key(KeyId=key), 5)[0] == [None] * 5
 
 
+def test_asymmetric_keys_and_data_key_pairs_count_against_their_own_quotas(start_trent):
+    server = start_trent(
+        extra_args=("--request-quota", "rsa=4", "--request-quota", "GenerateDataKeyPair:ECC_NIST_P256=3")
+    )
+    kms = client(server)
+    rsa = kms.create_key(KeySpec="RSA_2048", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
+    ecc = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
+    symmetric = kms.create_key()["KeyMetadata"]["KeyId"]
+    # Sign and Verify with an RSA key share the RSA quota...
+    signature = kms.sign(KeyId=rsa, Message=b"m", SigningAlgorithm="RSASSA_PSS_SHA_256")["Signature"]
+    time.sleep(1)  # the quota's bucket full again
+    calls = [
+        lambda: kms.sign(KeyId=rsa, Message=b"m", SigningAlgorithm="RSASSA_PSS_SHA_256"),
+        lambda: kms.verify(KeyId=rsa, Message=b"m", Signature=signature, SigningAlgorithm="RSASSA_PSS_SHA_256"),
+    ]
+    codes, elapsed = burst(calls, 40)
+    within(codes, elapsed, 4)
+    # ...and an ECC key's calls are not in it.
+    assert burst(lambda: kms.sign(KeyId=ecc, Message=b"m", SigningAlgorithm="ECDSA_SHA_256"), 6)[0] == [None] * 6
+    # GenerateDataKeyPair counts by the key-pair spec asked for, not the
+    # symmetric quota of the key that wraps it.
+    codes, elapsed = burst(lambda: kms.generate_data_key_pair_without_plaintext(KeyId=symmetric, KeyPairSpec="ECC_NIST_P256"), 30)
+    within(codes, elapsed, 3)
+    assert burst(lambda: kms.generate_data_key_pair_without_plaintext(KeyId=symmetric, KeyPairSpec="ECC_NIST_P384"), 5)[0] == [None] * 5
+
+
 def test_quotas_are_per_account_and_cross_account_use_counts_for_the_caller(start_trent):
     server = start_trent(extra_args=("--request-quota", "symmetric=10", "--request-quota", "DescribeKey=10"))
     owner = client(server)
