@@ -56,13 +56,18 @@ impl Kms {
         // A grantee whose CreateGrant comes from a grant may only hand on
         // what that grant gives it: some or all of its operations, under
         // constraints at least as strict.
-        if let AllowedBy::Grants(parents) = self.authorize_via(
+        let allowed_by = self.authorize_via(
             caller,
             Action::CreateGrant,
             &key,
             &facts,
             Some("CreateGrant"),
-        )? && !parents.iter().any(|parent| derives_from(parent, &params))
+        )?;
+        if allowed_by == AllowedBy::Grants
+            && !key.grants.iter().any(|parent| {
+                grant_allows(parent, caller, "CreateGrant", facts.encryption_context)
+                    && derives_from(parent, &params)
+            })
         {
             return Err(KmsError::AccessDenied(format!(
                 "User: {} is not authorized to perform: kms:CreateGrant on resource: {} because a grant can only create grants for some or all of its own operations, with encryption context constraints at least as strict as its own",

@@ -275,12 +275,13 @@ pub enum GrantSelector<'a> {
 type AliasKey = (String, String, String);
 
 /// What allowed a request on a key.
-enum AllowedBy<'k> {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AllowedBy {
     /// The key policy (with the caller's IAM policies where it delegates
     /// to them).
     Policy,
-    /// Only these grants of the caller's.
-    Grants(Vec<&'k GrantRecord>),
+    /// Only grants of the caller's.
+    Grants,
 }
 
 /// A KeyId resolved to a key id, remembering how it was named.
@@ -723,14 +724,14 @@ impl Kms {
     }
 
     /// [`Self::authorize`], saying what allowed the request.
-    fn authorize_via<'k>(
+    fn authorize_via(
         &self,
         caller: &Caller,
         action: Action,
-        key: &'k CachedKey,
+        key: &CachedKey,
         facts: &RequestFacts<'_>,
         grant_op: Option<&str>,
-    ) -> Result<AllowedBy<'k>, KmsError> {
+    ) -> Result<AllowedBy, KmsError> {
         let record = &key.record;
         if let Some(class) = crypto_quota(action, &record.key_spec, facts) {
             self.admit(caller, class)?;
@@ -785,15 +786,13 @@ impl Kms {
         if allowed {
             return Ok(AllowedBy::Policy);
         }
-        if let Some(op) = grant_op {
-            let grants: Vec<&GrantRecord> = key
+        if let Some(op) = grant_op
+            && key
                 .grants
                 .iter()
-                .filter(|g| grant_allows(g, caller, op, facts.encryption_context))
-                .collect();
-            if !grants.is_empty() {
-                return Ok(AllowedBy::Grants(grants));
-            }
+                .any(|g| grant_allows(g, caller, op, facts.encryption_context))
+        {
+            return Ok(AllowedBy::Grants);
         }
         let kind = if matches!(from_key, ResourceOutcome::AllowAccount) {
             "identity"
