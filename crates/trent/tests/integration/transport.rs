@@ -538,61 +538,61 @@ async fn a_tls_handshake_must_finish_within_the_header_read_timeout() {
 #[tokio::test]
 async fn secure_transport_is_true_over_tls_only() {
     within(30, async {
-    let dir = tempfile::tempdir().unwrap();
-    // Deny everything that does not come over TLS.
-    let policy = format!(
-        r#"{{"Version":"2012-10-17","Statement":[
-            {{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{ACCOUNT}:root"}},"Action":"kms:*","Resource":"*"}},
-            {{"Effect":"Deny","Principal":"*","Action":"kms:*","Resource":"*",
-              "Condition":{{"Bool":{{"aws:SecureTransport":"false"}}}}}}]}}"#
-    );
-    let (key, blob) = {
-        let server = Server::start_in(dir.path(), &["--tls", "self-signed"]);
-        let ca_pem = std::fs::read(dir.path().join("tls/ca.pem")).unwrap();
-        let kms = client_trusting(&server, &ca_pem);
-        let key = kms
-            .create_key()
-            .policy(&policy)
-            .send()
-            .await
-            .unwrap()
-            .key_metadata
-            .unwrap()
-            .key_id;
-        let blob = kms
+        let dir = tempfile::tempdir().unwrap();
+        // Deny everything that does not come over TLS.
+        let policy = format!(
+            r#"{{"Version":"2012-10-17","Statement":[
+                {{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{ACCOUNT}:root"}},"Action":"kms:*","Resource":"*"}},
+                {{"Effect":"Deny","Principal":"*","Action":"kms:*","Resource":"*",
+                  "Condition":{{"Bool":{{"aws:SecureTransport":"false"}}}}}}]}}"#
+        );
+        let (key, blob) = {
+            let server = Server::start_in(dir.path(), &["--tls", "self-signed"]);
+            let ca_pem = std::fs::read(dir.path().join("tls/ca.pem")).unwrap();
+            let kms = client_trusting(&server, &ca_pem);
+            let key = kms
+                .create_key()
+                .policy(&policy)
+                .send()
+                .await
+                .unwrap()
+                .key_metadata
+                .unwrap()
+                .key_id;
+            let blob = kms
+                .encrypt()
+                .key_id(&key)
+                .plaintext(Blob::new("x"))
+                .send()
+                .await
+                .unwrap()
+                .ciphertext_blob
+                .unwrap();
+            server.stop();
+            (key, blob)
+        };
+        // The same data over plain HTTP: denied by the policy.
+        let server = Server::start_in(dir.path(), &[]);
+        assert!(server.url.starts_with("http://"));
+        let kms = server.client();
+        let err = kms
             .encrypt()
             .key_id(&key)
             .plaintext(Blob::new("x"))
             .send()
             .await
-            .unwrap()
-            .ciphertext_blob
-            .unwrap();
-        server.stop();
-        (key, blob)
-    };
-    // The same data over plain HTTP: denied by the policy.
-    let server = Server::start_in(dir.path(), &[]);
-    assert!(server.url.starts_with("http://"));
-    let kms = server.client();
-    let err = kms
-        .encrypt()
-        .key_id(&key)
-        .plaintext(Blob::new("x"))
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(code(&err), "AccessDeniedException");
-    assert!(message(&err).contains("explicit deny"), "{}", message(&err));
-    let err = kms
-        .decrypt()
-        .ciphertext_blob(blob)
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(code(&err), "AccessDeniedException");
-    // Keys without such a policy work as before.
-    new_key(&kms).await;
+            .unwrap_err();
+        assert_eq!(code(&err), "AccessDeniedException");
+        assert!(message(&err).contains("explicit deny"), "{}", message(&err));
+        let err = kms
+            .decrypt()
+            .ciphertext_blob(blob)
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(code(&err), "AccessDeniedException");
+        // Keys without such a policy work as before.
+        new_key(&kms).await;
     })
     .await;
 }
@@ -621,7 +621,7 @@ async fn shutdown_closes_idle_connections_at_once_and_lets_a_request_in_flight_f
         in_flight
             .write_all(
                 b"POST / HTTP/1.1\r\nHost: trent\r\nContent-Type: application/x-amz-json-1.1\r\n\
-              X-Amz-Target: TrentService.ListKeys\r\nContent-Length: 2\r\n\r\n{",
+                  X-Amz-Target: TrentService.ListKeys\r\nContent-Length: 2\r\n\r\n{",
             )
             .await
             .unwrap();
