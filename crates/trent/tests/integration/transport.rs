@@ -236,6 +236,7 @@ fn ca_params() -> CertificateParams {
 /// A test CA and leaf certificates for `localhost` it signs.
 struct TestCa {
     cert: CertificateDer<'static>,
+    cert_pem: String,
     issuer: Issuer<'static, KeyPair>,
 }
 
@@ -243,9 +244,10 @@ impl TestCa {
     fn new() -> TestCa {
         let key = KeyPair::generate().unwrap();
         let params = ca_params();
-        let cert = params.self_signed(&key).unwrap().der().clone();
+        let cert = params.self_signed(&key).unwrap();
         TestCa {
-            cert,
+            cert: cert.der().clone(),
+            cert_pem: cert.pem(),
             issuer: Issuer::new(params, key),
         }
     }
@@ -295,7 +297,7 @@ async fn certificate_files_are_reloaded_without_a_restart_and_a_bad_one_is_not_t
             peer_certificate(addr(&server), &ca.cert).await.unwrap(),
             der_a
         );
-        let kms = client_trusting(&server, pem_of(&ca.cert).as_bytes());
+        let kms = client_trusting(&server, ca.cert_pem.as_bytes());
         create_encrypt_decrypt(&kms).await;
 
         // New files: new connections get the new certificate within seconds.
@@ -338,20 +340,6 @@ async fn certificate_files_are_reloaded_without_a_restart_and_a_bad_one_is_not_t
         create_encrypt_decrypt(&kms).await;
     })
     .await;
-}
-
-fn pem_of(der: &CertificateDer<'_>) -> String {
-    use base64::Engine;
-    let b64 = base64::engine::general_purpose::STANDARD.encode(der.as_ref());
-    let lines: Vec<&str> = b64
-        .as_bytes()
-        .chunks(64)
-        .map(|c| std::str::from_utf8(c).unwrap())
-        .collect();
-    format!(
-        "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
-        lines.join("\n")
-    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
