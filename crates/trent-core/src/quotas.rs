@@ -6,14 +6,14 @@
 //! its quota is refused with `ThrottlingException`, which SDKs retry with
 //! backoff. Cross-account requests count against the caller's account.
 //!
-//! Each (account, Region) has a bucket per quota, a generic cell rate
-//! algorithm on one atomic: admitting a request is a compare-and-swap on
-//! the bucket's "theoretical arrival time", no lock. A quota of N per
+//! Each (account, Region) has a bucket per quota (IAM, STS and
+//! LookupEvents: one per account), a generic cell rate algorithm on one
+//! atomic: admitting a request is a compare-and-swap on the bucket's
+//! "theoretical arrival time", no lock. A quota of N per
 //! second admits N requests at once, then one every 1/N s, which is AWS's
 //! "N in each one-second interval" without its interval edges.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
 use trent_wire::{DataKeyPairSpec, Operation};
 
@@ -81,10 +81,7 @@ impl QuotaClass {
     /// `GenerateDataKeyPair:RSA_2048`) names.
     pub fn parse(name: &str) -> Option<Self> {
         if let Some(spec) = name.strip_prefix("GenerateDataKeyPair:") {
-            return DataKeyPairSpec::VALUES
-                .iter()
-                .position(|v| *v == spec)
-                .map(QuotaClass::DataKeyPair);
+            return Self::data_key_pair(spec);
         }
         if let Some((_, class)) = SHARED.iter().find(|(n, _)| *n == name) {
             return Some(*class);
@@ -116,6 +113,19 @@ impl QuotaClass {
             .iter()
             .position(|v| *v == spec)
             .map(QuotaClass::DataKeyPair)
+    }
+
+    /// Whether the quota is the account's in every Region at once: IAM
+    /// and STS are global services, and Trent's one audit trail answers
+    /// LookupEvents for every Region.
+    fn is_global(self) -> bool {
+        matches!(
+            self,
+            QuotaClass::Iam
+                | QuotaClass::Sts
+                | QuotaClass::LookupEvents
+                | QuotaClass::ThrottledEvents
+        )
     }
 
     fn of_index(i: usize) -> Self {
@@ -328,7 +338,11 @@ pub struct Throttled(pub QuotaClass);
 /// The quotas' buckets, per (account, Region).
 pub struct RequestQuotas {
     limits: QuotaLimits,
-    buckets: papaya::HashMap<u64, Arc<Buckets>>,
+    /// Keyed by the (account, Region) pair itself (a hash alone would let
+    /// two pairs share, or lose, a bucket), with a per-process seed.
+    buckets: papaya::HashMap<(Box<str>, Box<str>), Buckets, foldhash::fast::RandomState>,
+    /// Regions with buckets of their own, by account.
+    regions: papaya::HashMap<Box<str>, AtomicUsize, foldhash::fast::RandomState>,
     epoch: Instant,
     /// Requests refused, by quota (index as `QuotaClass::index`).
     throttled: Box<[AtomicU64]>,
@@ -337,21 +351,53 @@ pub struct RequestQuotas {
 /// One (account, Region)'s buckets: the theoretical arrival time of each
 /// quota's next request, in nanoseconds after `RequestQuotas::epoch`.
 struct Buckets {
-    account: Box<str>,
-    region: Box<str>,
     arrival: Box<[AtomicU64]>,
 }
 
-/// (account, Region) pairs with buckets of their own; beyond this (a
-/// caller naming ever new Regions), new pairs share their account's
-/// overflow bucket.
+impl Buckets {
+    fn new() -> Self {
+        Self {
+            arrival: (0..QuotaClass::count())
+                .map(|_| AtomicU64::new(0))
+                .collect(),
+        }
+    }
+}
+
+/// (account, Region) pairs with buckets of their own; beyond this, new
+/// pairs share their account's overflow bucket.
 const MAX_BUCKETS: usize = 65_536;
+
+/// Regions an account has buckets of its own in (AWS has about forty);
+/// the Regions a caller names beyond these share its overflow bucket, so
+/// that naming new Regions does not multiply its quotas.
+const MAX_REGIONS_PER_ACCOUNT: usize = 64;
+
+/// The Region key of an account's global quotas.
+const GLOBAL: &str = "";
+/// The Region key of an account's overflow bucket.
+const OVERFLOW: &str = "*";
+
+/// An (account, Region) key, borrowed.
+#[derive(Hash)]
+struct Pair<'a>(&'a str, &'a str);
+
+impl papaya::Equivalent<(Box<str>, Box<str>)> for Pair<'_> {
+    fn equivalent(&self, key: &(Box<str>, Box<str>)) -> bool {
+        *key.0 == *self.0 && *key.1 == *self.1
+    }
+}
 
 impl RequestQuotas {
     pub fn new(limits: QuotaLimits) -> Self {
         Self {
             limits,
-            buckets: papaya::HashMap::new(),
+            buckets: papaya::HashMap::builder()
+                .hasher(foldhash::fast::RandomState::default())
+                .build(),
+            regions: papaya::HashMap::builder()
+                .hasher(foldhash::fast::RandomState::default())
+                .build(),
             epoch: Instant::now(),
             throttled: (0..QuotaClass::count())
                 .map(|_| AtomicU64::new(0))
@@ -374,7 +420,9 @@ impl RequestQuotas {
             self.throttled[i].fetch_add(1, Ordering::Relaxed);
             return Err(Throttled(class));
         }
-        let buckets = self.buckets_of(account, region);
+        let region = if class.is_global() { GLOBAL } else { region };
+        let pinned = self.buckets.pin();
+        let buckets = self.buckets_of(&pinned, account, region);
         // Generic cell rate algorithm: each request moves the arrival time
         // on by one interval; a request may come up to a second (the burst
         // of `rate` requests) before its arrival time.
@@ -391,7 +439,7 @@ impl RequestQuotas {
             }
             match slot.compare_exchange_weak(
                 arrival,
-                start + interval,
+                start.saturating_add(interval),
                 Ordering::Relaxed,
                 Ordering::Relaxed,
             ) {
@@ -401,45 +449,37 @@ impl RequestQuotas {
         }
     }
 
-    fn buckets_of(&self, account: &str, region: &str) -> Arc<Buckets> {
-        let hash = |region: &str| {
-            use std::hash::BuildHasher;
-            foldhash::fast::FixedState::default().hash_one((account, region))
-        };
-        let pinned = self.buckets.pin();
-        let key = hash(region);
-        if let Some(found) = pinned.get(&key)
-            && &*found.account == account
-            && &*found.region == region
-        {
-            return found.clone();
+    /// The buckets of (`account`, `region`): made on first use, while the
+    /// account has Regions to spare and the map room; else the account's
+    /// overflow bucket.
+    fn buckets_of<'g>(
+        &self,
+        pinned: &'g papaya::HashMapRef<
+            '_,
+            (Box<str>, Box<str>),
+            Buckets,
+            foldhash::fast::RandomState,
+            impl papaya::Guard,
+        >,
+        account: &str,
+        region: &str,
+    ) -> &'g Buckets {
+        if let Some(found) = pinned.get(&Pair(account, region)) {
+            return found;
         }
-        let (key, region) = if pinned.len() >= MAX_BUCKETS {
-            (hash("*"), "*")
-        } else {
-            (key, region)
-        };
-        let fresh = Arc::new(Buckets {
-            account: account.into(),
-            region: region.into(),
-            arrival: (0..QuotaClass::count())
-                .map(|_| AtomicU64::new(0))
-                .collect(),
-        });
-        let found = pinned.get_or_insert(key, fresh);
-        if &*found.account == account && &*found.region == region {
-            found.clone()
-        } else {
-            // Another pair with the same hash: a bucket of its own, not
-            // kept (a collision of 64-bit hashes; quotas stay bounded).
-            Arc::new(Buckets {
-                account: account.into(),
-                region: region.into(),
-                arrival: (0..QuotaClass::count())
-                    .map(|_| AtomicU64::new(0))
-                    .collect(),
-            })
+        let room = pinned.len() < MAX_BUCKETS
+            && (region == GLOBAL
+                || self
+                    .regions
+                    .pin()
+                    .get_or_insert_with(account.into(), || AtomicUsize::new(0))
+                    .fetch_add(1, Ordering::Relaxed)
+                    < MAX_REGIONS_PER_ACCOUNT);
+        let region = if room { region } else { OVERFLOW };
+        if let Some(found) = pinned.get(&Pair(account, region)) {
+            return found;
         }
+        pinned.get_or_insert_with((account.into(), region.into()), Buckets::new)
     }
 
     /// Requests refused so far, by quota name (those with any).
@@ -521,5 +561,46 @@ mod tests {
         // Within a second the bucket refills.
         std::thread::sleep(std::time::Duration::from_millis(450));
         assert!(quotas.admit("111122223333", "us-east-1", create).is_ok());
+    }
+
+    #[test]
+    fn naming_new_regions_does_not_multiply_an_accounts_quotas() {
+        let mut limits = QuotaLimits::new(Profile::Off);
+        let create = QuotaClass::Operation(Operation::CreateKey);
+        limits.set(create, 1.0);
+        limits.set(QuotaClass::LookupEvents, 1.0);
+        let quotas = RequestQuotas::new(limits);
+        let account = "111122223333";
+        let admitted = (0..10 * MAX_REGIONS_PER_ACCOUNT)
+            .filter(|n| quotas.admit(account, &format!("r-{n}"), create).is_ok())
+            .count();
+        // One request in each Region of its own, one in the overflow
+        // bucket shared by every Region after them.
+        assert_eq!(admitted, MAX_REGIONS_PER_ACCOUNT + 1);
+        // Another account still has Regions of its own.
+        assert!(quotas.admit("444455556666", "r-0", create).is_ok());
+        // A global quota is one bucket whatever the Region.
+        assert!(
+            quotas
+                .admit(account, "us-east-1", QuotaClass::LookupEvents)
+                .is_ok()
+        );
+        assert!(
+            quotas
+                .admit(account, "eu-west-1", QuotaClass::LookupEvents)
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn a_tiny_quota_admits_its_one_request_and_no_more() {
+        let mut limits = QuotaLimits::new(Profile::Off);
+        let create = QuotaClass::Operation(Operation::CreateKey);
+        limits.set(create, 1e-12);
+        let quotas = RequestQuotas::new(limits);
+        let admitted = (0..5)
+            .filter(|_| quotas.admit("111122223333", "us-east-1", create).is_ok())
+            .count();
+        assert_eq!(admitted, 1);
     }
 }
