@@ -12,12 +12,18 @@ Python tests.
   (AWS_ENDPOINT_URL_S3); KMS keeps going to trent (AWS_ENDPOINT_URL_KMS).
 * `start_trent`: starts further servers (e.g. one without bootstrap
   credentials) that are stopped at the end of the test.
+
+Plain helpers the test modules share: `create_account` (another account in
+a server's data dir), `audit_export` and `exported_by_request_id` (a
+server's committed audit events), `burst` (many calls at once).
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import configparser
 import contextlib
+import json
 import os
 import queue
 import re
@@ -36,6 +42,7 @@ from typing import Callable, Iterator
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
@@ -179,7 +186,7 @@ class TrentServer:
         return "\n".join(parts)
 
 
-def trent_command(data_dir: Path, extra_args: tuple[str, ...] = ()) -> list[str]:
+def trent_command(data_dir: Path, extra_args: tuple[str, ...] = (), account_id: str = ACCOUNT_ID) -> list[str]:
     """`trent serve` on an ephemeral port of 127.0.0.1 over `data_dir`."""
     return [
         str(trent_binary()),
@@ -191,7 +198,7 @@ def trent_command(data_dir: Path, extra_args: tuple[str, ...] = ()) -> list[str]
         "--region",
         REGION,
         "--account-id",
-        ACCOUNT_ID,
+        account_id,
         # The suite polls CloudTrail's LookupEvents for events it just
         # caused; AWS allows 2 a second (test_quotas.py tests that quota,
         # on servers given a profile).
@@ -200,10 +207,21 @@ def trent_command(data_dir: Path, extra_args: tuple[str, ...] = ()) -> list[str]
     ]
 
 
+def server_environ() -> dict[str, str]:
+    """The test process's environment without its TRENT_* variables: every
+    option of `trent serve` is one (TRENT_CONFIG, TRENT_TLS,
+    TRENT_UNSAFE_NO_AUDIT, ...), and a server under test takes its options
+    from the test alone. TRENT_LOG, which only filters the server's log, is
+    kept. (The harness's own TRENT_BIN is read by this process, in
+    `trent_binary`, never by a server.)"""
+    return {k: v for k, v in os.environ.items() if not k.startswith("TRENT_") or k == "TRENT_LOG"}
+
+
 def trent_env(bootstrap: bool, env: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment of a server: the test's, with the bootstrap
-    credentials set (or not), and `env` on top."""
-    out = {k: v for k, v in os.environ.items() if not k.startswith("TRENT_BOOTSTRAP_")}
+    """The environment of a server: the test's without its TRENT_*
+    variables (`server_environ`), with the bootstrap credentials set (or
+    not), and `env` on top."""
+    out = server_environ()
     out.update(env or {})
     out.setdefault("RUST_LOG", "info")
     out["RUST_BACKTRACE"] = "1"
@@ -213,12 +231,14 @@ def trent_env(bootstrap: bool, env: dict[str, str] | None = None) -> dict[str, s
     return out
 
 
-def refused_start(data_dir: Path, *, bootstrap: bool = True, extra_args: tuple[str, ...] = ()) -> tuple[int, str]:
+def refused_start(
+    data_dir: Path, *, bootstrap: bool = True, extra_args: tuple[str, ...] = (), account_id: str = ACCOUNT_ID
+) -> tuple[int, str]:
     """Runs a `trent serve` that must refuse to start: returns its exit code
     and stderr; fails the test if it serves instead."""
     try:
         result = subprocess.run(
-            trent_command(data_dir, extra_args),
+            trent_command(data_dir, extra_args, account_id),
             stdin=subprocess.DEVNULL,
             capture_output=True,
             text=True,
@@ -420,27 +440,85 @@ def read_shared_credentials(path: Path) -> tuple[str, str]:
     return section["aws_access_key_id"], section["aws_secret_access_key"]
 
 
+def create_account(server: TrentServer, account_id: str) -> tuple[str, str]:
+    """Creates the account `account_id` in `server`'s data dir with `trent
+    account create` (the server running) and returns its root access key
+    pair, parsed from the printed credentials."""
+    result = subprocess.run(
+        [str(trent_binary()), "account", "create", "--account-id", account_id, "--data-dir", str(server.data_dir)],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        env=server_environ(),
+        timeout=60,
+    )
+    assert result.returncode == 0, f"trent account create failed: {result.stderr}"
+    parser = configparser.ConfigParser()
+    parser.read_string(result.stdout)
+    section = parser["default"]
+    return section["aws_access_key_id"], section["aws_secret_access_key"]
+
+
 @pytest.fixture(scope="session")
 def trent_account(trent: TrentServer) -> Callable[[str], tuple[str, str]]:
-    """`trent_account("444455556666")` creates that account in the shared
-    server's data dir with `trent account create` (once per session) and
-    returns its root access key pair, parsed from the printed credentials."""
+    """`trent_account("444455556666")` creates that account on the shared
+    server (`create_account`, once per session) and returns its root access
+    key pair."""
     created: dict[str, tuple[str, str]] = {}
 
     def create(account_id: str) -> tuple[str, str]:
         if account_id not in created:
-            result = subprocess.run(
-                [str(trent_binary()), "account", "create", "--account-id", account_id, "--data-dir", str(trent.data_dir)],
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                text=True,
-                timeout=60,
-            )
-            assert result.returncode == 0, f"trent account create failed: {result.stderr}"
-            parser = configparser.ConfigParser()
-            parser.read_string(result.stdout)
-            section = parser["default"]
-            created[account_id] = (section["aws_access_key_id"], section["aws_secret_access_key"])
+            created[account_id] = create_account(trent, account_id)
         return created[account_id]
 
     return create
+
+
+def audit_export(data_dir: Path, since: float | None = None) -> list[dict]:
+    """`trent audit export` on a (running) server's data directory: the
+    events since `since` (Unix time), or all."""
+    window = []
+    if since is not None:
+        window = ["--since", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(since))]
+    result = subprocess.run(
+        [str(trent_binary()), "audit", "export", "--data-dir", str(data_dir), *window],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        env=server_environ(),
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+
+
+def exported_by_request_id(data_dir: Path, request_ids: set[str], timeout: float = 10.0) -> dict[str, dict]:
+    """The exported events of these requests, once all of them are committed."""
+    deadline, since = time.monotonic() + timeout, time.time() - 120
+    while True:
+        found = {e["requestID"]: e for e in audit_export(data_dir, since) if e.get("requestID") in request_ids}
+        if len(found) == len(request_ids):
+            return found
+        if time.monotonic() > deadline:
+            pytest.fail(f"events of {sorted(request_ids - found.keys())} were not exported within {timeout} s")
+        time.sleep(0.1)
+
+
+def burst(calls, n: int) -> tuple[list[str | None], float]:
+    """Makes `n` calls at once (from 32 threads: one client in sequence is
+    slower than some quotas, and than a busy machine's durable commits),
+    cycling through `calls` (one callable or a list); returns their error
+    codes (None for a success) and how long the burst took."""
+    calls = calls if isinstance(calls, list) else [calls]
+
+    def one(i: int) -> str | None:
+        try:
+            calls[i % len(calls)]()
+            return None
+        except ClientError as e:
+            return e.response["Error"]["Code"]
+
+    started = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(max_workers=32) as pool:
+        codes = list(pool.map(one, range(n)))
+    return codes, time.monotonic() - started

@@ -34,7 +34,6 @@ import http.client
 import json
 import os
 import stat
-import subprocess
 import sys
 import threading
 import time
@@ -58,6 +57,8 @@ from conftest import (
     BOOTSTRAP_SECRET_ACCESS_KEY,
     REGION,
     TrentServer,
+    audit_export,
+    exported_by_request_id,
     read_shared_credentials,
     refused_start,
     run_trent,
@@ -130,35 +131,6 @@ def post(url: str, headers: dict[str, str], body: bytes | str, session: requests
 def post_signed(request: AWSRequest, session: requests.Session | None = None) -> Raw:
     prepared = request.prepare()
     return post(prepared.url.rstrip("/"), dict(prepared.headers), prepared.body, session)
-
-
-def audit_export(data_dir: Path, since: float | None = None) -> list[dict]:
-    """`trent audit export` on a (running) server's data directory: the
-    events since `since` (Unix time), or all."""
-    window = []
-    if since is not None:
-        window = ["--since", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(since))]
-    result = subprocess.run(
-        [str(trent_binary()), "audit", "export", "--data-dir", str(data_dir), *window],
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 0, result.stderr
-    return [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
-
-
-def exported_by_request_id(data_dir: Path, request_ids: set[str], timeout: float = 10.0) -> dict[str, dict]:
-    """The exported events of these requests, once all of them are committed."""
-    deadline, since = time.monotonic() + timeout, time.time() - 120
-    while True:
-        found = {e["requestID"]: e for e in audit_export(data_dir, since) if e.get("requestID") in request_ids}
-        if len(found) == len(request_ids):
-            return found
-        if time.monotonic() > deadline:
-            pytest.fail(f"events of {sorted(request_ids - found.keys())} were not exported within {timeout} s")
-        time.sleep(0.1)
 
 
 def lookup(trail, **attribute) -> list[dict]:

@@ -6,14 +6,18 @@ quotas, so that a burst of a few dozen calls crosses them."""
 
 import concurrent.futures
 import json
-import subprocess
 import time
 import urllib.request
 
 import boto3
 import botocore.config
+import requests
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+from botocore.exceptions import ClientError
 
-from conftest import run_aws, trent_binary
+from conftest import audit_export, burst, create_account, exported_by_request_id, refused_start, run_aws
 
 NO_RETRIES = botocore.config.Config(retries={"total_max_attempts": 1, "mode": "standard"})
 THROTTLED = "You have exceeded the rate at which you may call KMS. Reduce the frequency of your calls."
@@ -31,26 +35,6 @@ def client(server, service="kms", config=NO_RETRIES, keys=None):
     )
 
 
-def burst(calls, n):
-    """Makes `n` calls at once (from 32 threads: one client in sequence is
-    slower than some quotas), cycling through `calls` (one callable or a
-    list); returns their error codes (None for a success) and how long the
-    burst took."""
-    calls = calls if isinstance(calls, list) else [calls]
-
-    def one(i):
-        try:
-            calls[i % len(calls)]()
-            return None
-        except client_error_types() as e:
-            return e.response["Error"]["Code"]
-
-    started = time.monotonic()
-    with concurrent.futures.ThreadPoolExecutor(max_workers=32) as pool:
-        codes = list(pool.map(one, range(n)))
-    return codes, time.monotonic() - started
-
-
 def within(codes, elapsed, rate, throttle="ThrottlingException"):
     """A burst at `rate` a second: at most a second's worth at once, then
     `rate` a second (a request or two of slack for the edges), and the rest
@@ -61,22 +45,6 @@ def within(codes, elapsed, rate, throttle="ThrottlingException"):
     assert set(codes) <= {None, throttle}, codes
     if len(codes) > rate + rate * elapsed + 2:
         assert throttle in codes
-
-
-def client_error_types():
-    return (boto3.client("kms", region_name="us-east-1").exceptions.ClientError,)
-
-
-def new_account(server, account_id):
-    out = subprocess.run(
-        [str(trent_binary()), "account", "create", "--account-id", account_id, "--data-dir", str(server.data_dir)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    ).stdout
-    lines = dict(line.split(" = ") for line in out.splitlines() if " = " in line)
-    return lines["aws_access_key_id"], lines["aws_secret_access_key"]
 
 
 def test_an_operation_over_its_quota_is_throttled_as_aws_does(start_trent):
@@ -90,7 +58,7 @@ def test_an_operation_over_its_quota_is_throttled_as_aws_does(start_trent):
     for _ in range(50):
         try:
             kms.create_key()
-        except client_error_types() as e:
+        except ClientError as e:
             error = e.response
             throttled += 1
             break
@@ -177,7 +145,7 @@ def test_quotas_are_per_account_and_cross_account_use_counts_for_the_caller(star
     owner = client(server)
     key = owner.create_key()["KeyMetadata"]
     other = "444455556666"
-    other_keys = new_account(server, other)
+    other_keys = create_account(server, other)
     policy = {
         "Version": "2012-10-17",
         "Statement": [
@@ -222,15 +190,7 @@ def test_throttled_calls_leave_a_bounded_trace(start_trent):
     kms = client(server)
     codes, elapsed = burst(kms.create_key, 40)
     within(codes, elapsed, 1)
-    out = subprocess.run(
-        [str(trent_binary()), "audit", "export", "--data-dir", str(server.data_dir)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    ).stdout
-    events = [json.loads(line) for line in out.splitlines()]
-    throttled = [e for e in events if e.get("errorCode") == "ThrottlingException"]
+    throttled = [e for e in committed_events(server) if e.get("errorCode") == "ThrottlingException"]
     # About two a second are recorded; the rest only counted.
     assert 1 <= len(throttled) <= 2 + 2 * elapsed + 2, (len(throttled), elapsed)
     with urllib.request.urlopen(server.url + "/metrics", timeout=10) as response:
@@ -240,11 +200,69 @@ def test_throttled_calls_leave_a_bounded_trace(start_trent):
 
 def test_an_unknown_quota_or_profile_is_refused_at_start(tmp_path):
     for args in (("--request-quota", "Frobnicate=5"), ("--request-quotas", "generous"), ("--request-quota", "CreateKey=-1")):
-        result = subprocess.run(
-            [str(trent_binary()), "serve", "--listen", "127.0.0.1:0", "--data-dir", str(tmp_path / "d"), *args],
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
-        assert result.returncode != 0
-        assert "request quota" in result.stderr or "number of requests" in result.stderr, result.stderr
+        _, stderr = refused_start(tmp_path / "d", extra_args=args)
+        assert "request quota" in stderr or "number of requests" in stderr, (args, stderr)
+
+
+def raw_kms_post(server, target, signed):
+    """A KMS request for `target` (any name), SigV4-signed with the
+    server's root keys or unsigned; returns its request id."""
+    headers = {"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": f"TrentService.{target}"}
+    request = AWSRequest(method="POST", url=server.url + "/", data=b"{}", headers=headers)
+    if signed:
+        credentials = Credentials(server.access_key_id, server.secret_access_key)
+        SigV4Auth(credentials, "kms", server.region).add_auth(request)
+    prepared = request.prepare()
+    response = requests.post(prepared.url, data=prepared.body, headers=dict(prepared.headers), timeout=60)
+    assert response.status_code == 400, response.text
+    return response.headers["x-amzn-RequestId"]
+
+
+def committed_events(server):
+    """Every event of the server's trail, once all queued so far are
+    committed. A refused call's event is queued, not waited for; a durable
+    call (STS's are) waits for a commit, which includes everything queued
+    before it: once its event is exported, all earlier ones are."""
+    durable = client(server, "sts").get_caller_identity()["ResponseMetadata"]["RequestId"]
+    exported_by_request_id(server.data_dir, {durable})
+    return audit_export(server.data_dir)
+
+
+def recorded_of(server, request_ids):
+    """How many of these requests' events the trail holds."""
+    return sum(1 for e in committed_events(server) if e.get("requestID") in request_ids)
+
+
+def throttled_count(server, quota):
+    with urllib.request.urlopen(server.url + "/metrics", timeout=10) as response:
+        metrics = response.read().decode()
+    line = next(l for l in metrics.splitlines() if l.startswith(f'trent_throttled_requests_total{{quota="{quota}"}}'))
+    return int(line.split()[-1])
+
+
+def test_unauthenticated_requests_leave_a_bounded_trace(start_trent):
+    # An attacker with no credentials sends as fast as it can: each answer
+    # is an error, and the trail keeps about two of them a second, from
+    # all such callers together; the rest are only counted.
+    server = start_trent(extra_args=("--request-quota", "UnauthenticatedEvents=2"))
+    started = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(max_workers=16) as pool:
+        ids = set(pool.map(lambda _: raw_kms_post(server, "ListKeys", signed=False), range(60)))
+    elapsed = time.monotonic() - started
+    assert len(ids) == 60
+    recorded = recorded_of(server, ids)
+    assert 1 <= recorded <= 2 + 2 * elapsed + 2, (recorded, elapsed)
+    assert throttled_count(server, "UnauthenticatedEvents") >= 60 - recorded
+
+
+def test_calls_of_operations_that_do_not_exist_leave_a_bounded_trace(start_trent):
+    # Signed calls of made-up operations have no quota of their own to
+    # refuse them; their events are bounded as throttled calls' are.
+    server = start_trent(extra_args=("--request-quota", "ThrottledEvents=2"))
+    started = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(max_workers=16) as pool:
+        ids = set(pool.map(lambda i: raw_kms_post(server, f"Frobnicate{i}", signed=True), range(60)))
+    elapsed = time.monotonic() - started
+    recorded = recorded_of(server, ids)
+    assert 1 <= recorded <= 2 + 2 * elapsed + 2, (recorded, elapsed)
+    assert throttled_count(server, "ThrottledEvents") >= 60 - recorded

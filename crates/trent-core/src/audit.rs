@@ -437,7 +437,7 @@ impl Serialize for Iso8601 {
 }
 
 /// The account of an ARN (`arn:aws:kms:REGION:ACCOUNT:...`).
-fn arn_account(arn: &str) -> Option<&str> {
+pub fn arn_account(arn: &str) -> Option<&str> {
     arn.split(':').nth(4).filter(|a| !a.is_empty())
 }
 

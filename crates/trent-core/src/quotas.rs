@@ -41,11 +41,17 @@ pub enum QuotaClass {
     /// Not a request quota: how many throttled requests a second the audit
     /// trail records for an account (the rest are only counted), so that
     /// a caller far over its quota cannot fill the disk with its refusals.
+    /// An authenticated request for an operation the service does not have
+    /// is recorded within it too.
     ThrottledEvents,
+    /// Not a request quota: how many unauthenticated requests a second the
+    /// audit trail records, from all callers together (the rest are only
+    /// counted), so that unsigned requests cannot fill the disk.
+    UnauthenticatedEvents,
 }
 
 /// The shared quotas by name, as `--request-quota NAME=N` names them.
-const SHARED: [(&str, QuotaClass); 8] = [
+const SHARED: [(&str, QuotaClass); 9] = [
     ("symmetric", QuotaClass::Symmetric),
     ("rsa", QuotaClass::Rsa),
     ("ecc", QuotaClass::Ecc),
@@ -54,6 +60,7 @@ const SHARED: [(&str, QuotaClass); 8] = [
     ("sts", QuotaClass::Sts),
     ("LookupEvents", QuotaClass::LookupEvents),
     ("ThrottledEvents", QuotaClass::ThrottledEvents),
+    ("UnauthenticatedEvents", QuotaClass::UnauthenticatedEvents),
 ];
 
 impl QuotaClass {
@@ -125,6 +132,7 @@ impl QuotaClass {
                 | QuotaClass::Sts
                 | QuotaClass::LookupEvents
                 | QuotaClass::ThrottledEvents
+                | QuotaClass::UnauthenticatedEvents
         )
     }
 
@@ -292,6 +300,7 @@ impl QuotaLimits {
             set(QuotaClass::MlDsa, 1_000.0);
             set(QuotaClass::LookupEvents, lookup);
             set(QuotaClass::ThrottledEvents, 100.0);
+            set(QuotaClass::UnauthenticatedEvents, 100.0);
             set(QuotaClass::Iam, iam);
             set(QuotaClass::Sts, sts);
         }

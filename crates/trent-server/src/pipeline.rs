@@ -196,9 +196,10 @@ pub(crate) trait Protocol: Sync {
 /// Longest operation name, claimed access key id or region an
 /// unauthenticated request can put in the trail.
 pub(crate) const MAX_NAME: usize = 128;
-/// Longest error message an unauthenticated request's event keeps (SigV4
-/// messages echo the request's `Authorization` header).
-const MAX_UNAUTHENTICATED_MESSAGE: usize = 512;
+/// Longest error message an event keeps: messages echo input (SigV4's the
+/// `Authorization` header, a validation error the value it refuses), and
+/// the caller's answer has it whole.
+const MAX_EVENT_MESSAGE: usize = 1024;
 
 /// `text` cut to at most `max` bytes, at a character boundary.
 pub(crate) fn bounded(text: &str, max: usize) -> &str {
@@ -207,6 +208,12 @@ pub(crate) fn bounded(text: &str, max: usize) -> &str {
         end -= 1;
     }
     &text[..end]
+}
+
+/// The `User-Agent` header, bounded, interned for the audit event.
+fn user_agent(headers: &axum::http::HeaderMap) -> Option<Cow<'static, str>> {
+    let agent = headers.get(header::USER_AGENT)?.to_str().ok()?;
+    Some(trent_core::audit::intern(bounded(agent, 256)))
 }
 
 /// What the pipeline learned about a request on the way, for its event.
@@ -252,17 +259,23 @@ pub(crate) async fn run<P: Protocol>(
         tracing::error!(request_id, panic = what, "handler panicked");
         Err(protocol.refuse(&seen.asked, Refusal::Internal("panic".into())))
     });
-    // A caller far over its quota leaves a bounded trace: at most
-    // `ThrottledEvents` of its refusals a second are recorded.
+    // A caller far over its quota, or naming operations that do not
+    // exist, leaves a bounded trace: at most `ThrottledEvents` of its
+    // refusals a second are recorded; and unauthenticated requests, from
+    // everyone together, at most `UnauthenticatedEvents` a second.
+    let quotas = state.kms.request_quotas();
     let recorded = match (&result, &seen.caller) {
-        (Err(e), Some(caller)) if protocol.is_throttling(e) => state
-            .kms
-            .request_quotas()
-            .admit(
-                caller.account(),
-                &caller.region,
-                QuotaClass::ThrottledEvents,
-            )
+        (Err(e), Some(caller)) if protocol.is_throttling(e) || seen.asked.known().is_none() => {
+            quotas
+                .admit(
+                    caller.account(),
+                    &caller.region,
+                    QuotaClass::ThrottledEvents,
+                )
+                .is_ok()
+        }
+        (Err(_), None) => quotas
+            .admit("", "", QuotaClass::UnauthenticatedEvents)
             .is_ok(),
         _ => true,
     };
@@ -368,7 +381,7 @@ async fn steps<P: Protocol>(
             return Err(refuse(seen, Refusal::Unauthenticated(e)));
         }
     };
-    seen.user_agent = crate::user_agent(&parts.headers);
+    seen.user_agent = user_agent(&parts.headers);
     let caller = &*seen.caller.insert(caller);
     let operation = match &seen.asked.operation {
         Named::Known(op) => *op,
@@ -461,9 +474,8 @@ fn owners_copies(event: &AuditEvent) -> Vec<AuditEvent> {
     };
     let mut owners: Vec<&str> = Vec::new();
     for arn in &event.key_arns {
-        if let Some(owner) = arn_account(arn)
+        if let Some(owner) = trent_core::audit::arn_account(arn)
             && owner != identity.account
-            && !owner.is_empty()
             && !owners.contains(&owner)
         {
             owners.push(owner);
@@ -493,14 +505,6 @@ fn within_field_size(text: Cow<'static, str>) -> Cow<'static, str> {
     }
 }
 
-/// The account of a KMS ARN (`arn:aws:kms:REGION:ACCOUNT:…`): one search
-/// for the colon after the Region (this runs for every event).
-fn arn_account(arn: &str) -> Option<&str> {
-    let rest = arn.strip_prefix("arn:aws:kms:")?;
-    let (_, rest) = rest.split_once(':')?;
-    rest.split_once(':').map(|(account, _)| account)
-}
-
 /// The request's audit event, and whether its answer waits for the commit.
 fn event<P: Protocol>(
     protocol: &P,
@@ -516,11 +520,10 @@ fn event<P: Protocol>(
     };
     let error = result.as_ref().err().map(|e| {
         let (code, message, _) = protocol.describe(&seen.asked, e);
-        let message = match seen.caller {
-            Some(_) => message,
-            None => bounded(message, MAX_UNAUTHENTICATED_MESSAGE),
-        };
-        (code.to_owned(), message.to_owned())
+        (
+            code.to_owned(),
+            bounded(message, MAX_EVENT_MESSAGE).to_owned(),
+        )
     });
     let read_only = seen.asked.known().is_some_and(|op| protocol.read_only(op));
     let mut event = AuditEvent {
@@ -567,19 +570,6 @@ fn event<P: Protocol>(
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn the_account_of_a_key_arn() {
-        use super::arn_account;
-        let arn = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
-        assert_eq!(arn_account(arn), Some("111122223333"));
-        assert_eq!(
-            arn_account("arn:aws:kms:eu-west-1:444455556666:alias/x"),
-            Some("444455556666")
-        );
-        assert_eq!(arn_account("arn:aws:iam::111122223333:root"), None);
-        assert_eq!(arn_account("1234abcd-12ab-34cd-56ef-1234567890ab"), None);
-    }
-
     #[test]
     fn a_field_larger_than_cloudtrails_is_omitted() {
         use super::{MAX_FIELD_BYTES, within_field_size};

@@ -753,3 +753,15 @@ fn records_that_refer_to_the_one_before_decode_to_their_own_facts() {
     // 24 bytes of record and one for its (absent) recipient.
     assert!(spans[1..].iter().all(|s| s.len() <= 25), "{spans:?}");
 }
+
+#[test]
+fn the_account_of_an_arn() {
+    let arn = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    assert_eq!(arn_account(arn), Some("111122223333"));
+    assert_eq!(
+        arn_account("arn:aws:kms:eu-west-1:444455556666:alias/x"),
+        Some("444455556666")
+    );
+    assert_eq!(arn_account("arn:aws:kms:eu-west-1::key/x"), None);
+    assert_eq!(arn_account("1234abcd-12ab-34cd-56ef-1234567890ab"), None);
+}
