@@ -206,17 +206,6 @@ async fn run_due_work(state: &AppState) -> usize {
     done.len()
 }
 
-/// Serves `router(state)` on `listener` with `config` until `shutdown`
-/// completes (see [`transport`]).
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    state: Arc<AppState>,
-    config: transport::TransportConfig,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    transport::serve(listener, state, config, shutdown).await
-}
-
 async fn health() -> impl IntoResponse {
     (
         StatusCode::OK,
@@ -252,16 +241,4 @@ async fn handle(
         return pipeline::run(&state, &cloudtrail::CloudTrail, request, peer.ip(), secure).await;
     }
     pipeline::run(&state, &api::Kms, request, peer.ip(), secure).await
-}
-
-/// The `User-Agent` header, bounded, interned for the audit event.
-pub(crate) fn user_agent(
-    headers: &axum::http::HeaderMap,
-) -> Option<std::borrow::Cow<'static, str>> {
-    let agent = headers.get(header::USER_AGENT)?.to_str().ok()?;
-    let mut end = agent.len().min(256);
-    while !agent.is_char_boundary(end) {
-        end -= 1;
-    }
-    Some(trent_core::audit::intern(&agent[..end]))
 }

@@ -10,6 +10,10 @@ use trent_core::audit::{self, AuditConfig, AuditLog};
 use trent_core::clock::{AdjustableClock, Clock, SystemClock};
 use trent_core::{Identities, Kms, KmsConfig};
 
+/// The longest timeout the transport takes (a day): its deadlines are
+/// milliseconds in a u64 and sums of timeouts.
+const MAX_TIMEOUT_SECS: u64 = 86_400;
+
 #[derive(clap::Args)]
 pub struct ServeArgs {
     /// A TOML file of options (keys are these flags without their dashes:
@@ -51,7 +55,8 @@ pub struct ServeArgs {
     /// Override one request quota: `NAME=N` requests per second, NAME an
     /// operation (`CreateKey`), a shared quota (`symmetric`, `rsa`, `ecc`,
     /// `ml-dsa`, `iam`, `sts`, `LookupEvents`), `GenerateDataKeyPair:SPEC`
-    /// or `ThrottledEvents`. Repeatable.
+    /// or an audit bound (`ThrottledEvents`, `UnauthenticatedEvents`).
+    /// Repeatable.
     #[arg(long = "request-quota", value_parser = parse_request_quota, env = "TRENT_REQUEST_QUOTA", value_delimiter = ',')]
     request_quota: Vec<(trent_core::quotas::QuotaClass, f64)>,
     /// Serve only these regions (comma-separated); default: any region.
@@ -94,15 +99,15 @@ pub struct ServeArgs {
     tls_names: Vec<String>,
     /// Seconds a client has from the first byte of a request to the end of
     /// its headers (and to finish a TLS handshake).
-    #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..), env = "TRENT_HEADER_READ_TIMEOUT")]
+    #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=MAX_TIMEOUT_SECS), env = "TRENT_HEADER_READ_TIMEOUT")]
     header_read_timeout: u64,
     /// Seconds a keep-alive connection may sit with no request before it
     /// is closed.
-    #[arg(long, value_name = "SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..), env = "TRENT_IDLE_TIMEOUT")]
+    #[arg(long, value_name = "SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=MAX_TIMEOUT_SECS), env = "TRENT_IDLE_TIMEOUT")]
     idle_timeout: u64,
     /// Seconds a client has to send a request body; a slower one is
     /// answered 408 (`RequestTimeoutException`).
-    #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..), env = "TRENT_BODY_TIMEOUT")]
+    #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=MAX_TIMEOUT_SECS), env = "TRENT_BODY_TIMEOUT")]
     body_timeout: u64,
     /// Most connections open at once; at the cap a new connection closes
     /// the one idle (or reading a request head) the longest, or is refused

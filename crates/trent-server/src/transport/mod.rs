@@ -312,19 +312,6 @@ impl Transport {
     }
 }
 
-/// Serves `router(state)` on `listener` with `config` until `shutdown`
-/// completes: [`Transport::new`], then [`Transport::serve`].
-pub async fn serve(
-    listener: TcpListener,
-    state: Arc<AppState>,
-    config: TransportConfig,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    Transport::new(listener, config)?
-        .serve(state, shutdown)
-        .await
-}
-
 /// What every connection's task shares.
 struct Shared {
     registry: Registry,

@@ -502,6 +502,82 @@ async fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
     .await;
 }
 
+/// A client that pipelines requests and never reads their answers stalls
+/// the server's writes. Its connection must not count as serving a request
+/// meanwhile (such a connection is never evicted): a request ends when its
+/// answer is handed to hyper, so the stalled connection is idle, and two of
+/// them at the cap give way to a third client at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_that_never_read_their_answers_cannot_hold_the_connection_cap() {
+    within(40, async {
+        let dir = tempfile::tempdir().unwrap();
+        let server = Server::start_in(dir.path(), &["--max-connections", "2"]);
+        let addr = addr(&server);
+        let pipelined = HEALTH.repeat(1000);
+        let mut hogs = Vec::new();
+        for _ in 0..2 {
+            let socket = tokio::net::TcpSocket::new_v4().unwrap();
+            socket.set_recv_buffer_size(4096).unwrap();
+            let mut stream = socket.connect(addr).await.unwrap();
+            // Requests written until the server, its answers unread, stops
+            // reading them (no progress for a second).
+            while let Ok(Ok(())) = timeout(
+                Duration::from_secs(1),
+                stream.write_all(pipelined.as_bytes()),
+            )
+            .await
+            {}
+            hogs.push(stream);
+        }
+        let started = Instant::now();
+        loop {
+            let mut raw = TcpStream::connect(addr).await.unwrap();
+            if let Ok(response) =
+                timeout(Duration::from_secs(1), exchange_or_closed(&mut raw, HEALTH)).await
+                && response.starts_with("HTTP/1.1 200")
+            {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(3),
+                "a third client is kept out"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let mut raw = TcpStream::connect(addr).await.unwrap();
+        let metrics = exchange(&mut raw, "GET /metrics HTTP/1.1\r\nHost: trent\r\n\r\n").await;
+        assert!(
+            !metrics.contains("trent_connections_closed_total{reason=\"evicted\"} 0"),
+            "{metrics}"
+        );
+        assert!(
+            metrics.contains("trent_connections_refused_total 0"),
+            "{metrics}"
+        );
+        drop(hogs);
+    })
+    .await;
+}
+
+/// [`exchange`], or what came before the server closed the connection.
+async fn exchange_or_closed(stream: &mut TcpStream, request: &str) -> String {
+    if stream.write_all(request.as_bytes()).await.is_err() {
+        return String::new();
+    }
+    let mut response = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = stream.read(&mut buf).await {
+        if n == 0 {
+            break;
+        }
+        response.extend_from_slice(&buf[..n]);
+        if response.windows(4).any(|w| w == b"\r\n\r\n") {
+            break;
+        }
+    }
+    String::from_utf8_lossy(&response).into_owned()
+}
+
 #[tokio::test]
 async fn a_tls_handshake_must_finish_within_the_header_read_timeout() {
     within(20, async {
