@@ -14,7 +14,9 @@ from conftest import (
     BOOTSTRAP_ACCESS_KEY_ID,
     BOOTSTRAP_SECRET_ACCESS_KEY,
     read_shared_credentials,
+    refused_start,
     run_aws,
+    run_trent,
 )
 
 
@@ -111,3 +113,17 @@ def test_a_credentials_file_that_cannot_be_written_stores_no_key(trent, tmp_path
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_bootstrap_credentials_another_account_holds_refuse_the_start(tmp_path):
+    """TRENT_BOOTSTRAP_ACCESS_KEY_ID naming another account's access key: the
+    new account is not made, and the server says why instead of starting
+    with a root that has no working key."""
+    data = tmp_path / "data"
+    data.mkdir(mode=0o700)
+    with run_trent(data_dir=data):
+        pass  # ACCOUNT_ID made, its root holding the bootstrap key
+    code, stderr = refused_start(data, account_id="444455556666")
+    assert code != 0
+    assert f"The access key id {BOOTSTRAP_ACCESS_KEY_ID} is already in use by another account" in stderr, stderr
+    assert BOOTSTRAP_SECRET_ACCESS_KEY not in stderr

@@ -442,7 +442,13 @@ impl Identities {
                 self.invalidate();
                 Ok(true)
             }
-            Err(StoreError::Conflict(_)) => Ok(false),
+            // Made meanwhile (by another process), or the access key id is
+            // another account's: never a silent success with a key that
+            // does not work.
+            Err(StoreError::Conflict(_)) if self.store.account_exists(account).await? => Ok(false),
+            Err(StoreError::Conflict(_)) => Err(IamError::EntityAlreadyExists(format!(
+                "The access key id {id} is already in use by another account"
+            ))),
             Err(e) => Err(e.into()),
         }
     }
