@@ -4,14 +4,13 @@ wins over the environment, the environment over the file; an unknown key
 is an error; `--print-config` shows the effective configuration with each
 value's source, secrets redacted."""
 
-import os
 import subprocess
 import urllib.request
 
 import boto3
 import botocore.config
 
-from conftest import trent_binary
+from conftest import server_environ, trent_binary
 
 SECRET = "configured/secret/not/to/be/printed/0123456789"
 
@@ -19,7 +18,7 @@ SECRET = "configured/secret/not/to/be/printed/0123456789"
 def serve(*args, env=None, cwd=None):
     """Runs `trent serve ARGS` to completion (for --print-config and
     refusals); returns (exit code, stdout, stderr)."""
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("TRENT_")}
+    environment = server_environ()
     environment.update(env or {})
     environment["RUST_BACKTRACE"] = "0"
     result = subprocess.run(
@@ -59,6 +58,7 @@ def test_a_flag_wins_over_the_environment_which_wins_over_the_file(tmp_path):
         f'bootstrap-access-key-id = "AKIACONFIGFILE000000"\n'
         f'bootstrap-secret-access-key = "{SECRET}"\n'
     )
+    config.chmod(0o600)
     code, out, err = serve(
         "--config",
         str(config),
@@ -128,6 +128,44 @@ def test_bad_files_are_refused_with_the_reason(tmp_path):
         assert str(config) in err or "bad.toml" in err, err
     code, _, err = serve("--config", str(tmp_path / "missing.toml"), "--print-config")
     assert code != 0 and "missing.toml" in err
+
+
+def test_a_file_holding_a_secret_is_refused_unless_private(tmp_path):
+    config = tmp_path / "trent.toml"
+    config.write_text(f'bootstrap-access-key-id = "AKIACONFIGFILE000000"\nbootstrap-secret-access-key = "{SECRET}"\n')
+    config.chmod(0o640)
+    code, _, err = serve("--config", str(config), "--print-config")
+    assert code != 0
+    assert "bootstrap-secret-access-key" in err and "chmod 600" in err and "0640" in err, err
+    assert SECRET not in err
+    # Without a secret, the mode is the operator's business.
+    config.write_text("max-connections = 77\n")
+    code, _, err = serve("--config", str(config), "--print-config")
+    assert code == 0, err
+
+
+def test_a_syntax_error_is_reported_without_the_line_it_is_on(tmp_path):
+    # toml's own message quotes the line: here, half of a secret.
+    config = tmp_path / "trent.toml"
+    config.write_text(f'region = "eu-west-1"\nbootstrap-secret-access-key = "{SECRET}\n')
+    config.chmod(0o600)
+    code, _, err = serve("--config", str(config), "--print-config")
+    assert code != 0
+    assert "is not valid TOML: line 2, column" in err, err
+    assert SECRET not in err and SECRET[:12] not in err, err
+
+
+def test_a_pair_of_options_may_be_split_between_the_file_and_a_flag(tmp_path):
+    config = tmp_path / "trent.toml"
+    config.write_text(f'tls-key = "{tmp_path / "key.pem"}"\n')
+    code, out, err = serve("--config", str(config), "--tls-cert", str(tmp_path / "cert.pem"), "--print-config")
+    assert code == 0, err
+    values = printed(out)
+    assert values["tls-cert"][1] == "flag" and values["tls-key"][1] == "config file", values
+    # Still refused when the file does not complete it.
+    config.write_text("max-connections = 77\n")
+    code, _, err = serve("--config", str(config), "--tls-cert", str(tmp_path / "cert.pem"), "--print-config")
+    assert code != 0 and "--tls-key" in err, err
 
 
 def test_a_server_runs_from_its_configuration_file(start_trent, tmp_path):

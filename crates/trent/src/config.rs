@@ -55,14 +55,27 @@ pub struct Effective {
 /// configuration file.
 pub fn parse() -> anyhow::Result<(crate::Cli, Option<Effective>)> {
     let argv: Vec<OsString> = std::env::args_os().collect();
-    let matches = crate::Cli::command().get_matches_from(&argv);
-    let Some(("serve", serve)) = matches.subcommand() else {
+    // Leniently first: a pair of options (`--tls-cert` needs `--tls-key`)
+    // may be split between the command line, the environment and the file,
+    // so what the first parse finds missing may be in the file.
+    let lenient = crate::Cli::command()
+        .ignore_errors(true)
+        .try_get_matches_from(&argv);
+    let config = lenient.as_ref().ok().and_then(|m| match m.subcommand() {
+        Some(("serve", serve)) => Some((
+            serve.get_one::<std::path::PathBuf>("config").cloned(),
+            sources(serve),
+        )),
+        _ => None,
+    });
+    let Some((config, mut sources)) = config else {
+        let matches = crate::Cli::command().get_matches_from(&argv);
         return Ok((crate::Cli::from_arg_matches(&matches)?, None));
     };
-    let mut sources = sources(serve);
-    let matches = match serve.get_one::<std::path::PathBuf>("config") {
-        None => matches,
+    let matches = match config {
+        None => crate::Cli::command().get_matches_from(&argv),
         Some(path) => {
+            let path = path.as_path();
             let extra = file_flags(path, &mut sources)?;
             crate::Cli::command()
                 .try_get_matches_from(argv.into_iter().chain(extra))
@@ -113,12 +126,27 @@ fn file_flags(
     path: &Path,
     sources: &mut BTreeMap<String, Source>,
 ) -> anyhow::Result<Vec<OsString>> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading the configuration file {}", path.display()))?;
-    let table: toml::Table = text
-        .parse()
-        .with_context(|| format!("{} is not valid TOML", path.display()))?;
+    let text = zeroize::Zeroizing::new(
+        std::fs::read_to_string(path)
+            .with_context(|| format!("reading the configuration file {}", path.display()))?,
+    );
+    // toml's own message quotes the offending line, which may hold a
+    // secret: only where and what.
+    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+        let (line, column) = e.span().map_or((0, 0), |span| {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+            (line, column)
+        });
+        anyhow::anyhow!(
+            "{} is not valid TOML: line {line}, column {column}: {}",
+            path.display(),
+            e.message()
+        )
+    })?;
     let command = serve_command();
+    refuse_open_secrets(path, &table, &command)?;
     let mut flags = Vec::new();
     for (key, value) in &table {
         let arg = command
@@ -165,6 +193,37 @@ fn file_flags(
         sources.insert(id.to_owned(), Source::File);
     }
     Ok(flags)
+}
+
+/// A file holding a secret (an option whose value clap hides) must be
+/// readable by its owner alone, as ssh asks of a private key.
+fn refuse_open_secrets(
+    path: &Path,
+    table: &toml::Table,
+    command: &clap::Command,
+) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let secret = command
+        .get_arguments()
+        .filter(|a| a.is_hide_env_values_set())
+        .filter_map(|a| a.get_long())
+        .find(|key| table.contains_key(*key));
+    let Some(key) = secret else {
+        return Ok(());
+    };
+    let mode = std::fs::metadata(path)
+        .with_context(|| format!("reading the configuration file {}", path.display()))?
+        .permissions()
+        .mode()
+        & 0o777;
+    if mode & 0o077 != 0 {
+        bail!(
+            "{} holds a secret ({key}) and other users may read it (mode {mode:04o}): \
+             make it readable by its owner alone (chmod 600)",
+            path.display()
+        );
+    }
+    Ok(())
 }
 
 /// The effective configuration as a TOML file that `--config` takes back
