@@ -26,7 +26,15 @@ impl Server {
     /// Starts a server on `data_dir` (which the caller keeps), with extra
     /// arguments to `serve`.
     pub fn start_in(data_dir: &Path, extra: &[&str]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_trent"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_trent"));
+        // Every option of `serve` is also a TRENT_* variable: a server under
+        // test takes its options from the test alone.
+        for (name, _) in std::env::vars_os() {
+            if name.to_str().is_some_and(|n| n.starts_with("TRENT_")) {
+                command.env_remove(name);
+            }
+        }
+        let mut child = command
             .args([
                 "serve",
                 "--listen",
