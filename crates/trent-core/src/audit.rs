@@ -28,9 +28,11 @@ use trent_crypto::SigningKey;
 pub mod block;
 pub mod lookup;
 mod queue;
+pub mod read;
 pub mod sink;
 pub mod usage;
 
+pub use crate::store::trail::{AuditDigest, AuditTail};
 pub use usage::Id;
 
 /// The KMS key ARNs of an event: inline up to two (ReEncrypt's), so an
@@ -497,87 +499,6 @@ impl AuditRecord {
     }
 }
 
-/// A signed close of the chain: events `first_event_seq..=last_event_seq`
-/// end in `last_hash`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuditDigest {
-    /// 1, 2, 3, … in order.
-    pub seq: i64,
-    pub first_event_seq: i64,
-    pub last_event_seq: i64,
-    pub last_hash: Vec<u8>,
-    pub created_ms: i64,
-    pub signature: Vec<u8>,
-}
-
-impl AuditDigest {
-    /// What is signed.
-    pub fn message(
-        seq: i64,
-        first_event_seq: i64,
-        last_event_seq: i64,
-        last_hash: &[u8],
-        created_ms: i64,
-    ) -> Vec<u8> {
-        let mut m = Vec::with_capacity(96);
-        m.extend_from_slice(b"trent-audit-digest-v1\0");
-        m.extend_from_slice(&seq.to_be_bytes());
-        m.extend_from_slice(&first_event_seq.to_be_bytes());
-        m.extend_from_slice(&last_event_seq.to_be_bytes());
-        m.extend_from_slice(last_hash);
-        m.extend_from_slice(&created_ms.to_be_bytes());
-        m
-    }
-
-    pub fn sign(
-        key: &SigningKey,
-        seq: i64,
-        first_event_seq: i64,
-        last_event_seq: i64,
-        last_hash: &[u8],
-        created_ms: i64,
-    ) -> Self {
-        let signature = key.sign(&Self::message(
-            seq,
-            first_event_seq,
-            last_event_seq,
-            last_hash,
-            created_ms,
-        ));
-        Self {
-            seq,
-            first_event_seq,
-            last_event_seq,
-            last_hash: last_hash.to_vec(),
-            created_ms,
-            signature,
-        }
-    }
-
-    pub fn verify(&self, public_key: &[u8]) -> bool {
-        let message = Self::message(
-            self.seq,
-            self.first_event_seq,
-            self.last_event_seq,
-            &self.last_hash,
-            self.created_ms,
-        );
-        trent_crypto::ed25519_verify(public_key, &message, &self.signature)
-    }
-}
-
-/// Where the stored trail ends.
-#[derive(Debug, Clone, Default)]
-pub struct AuditTail {
-    /// The last event's (seq, hash).
-    pub last_event: Option<(i64, Vec<u8>)>,
-    /// The last digest.
-    pub last_digest: Option<AuditDigest>,
-    /// The seq through which the stored key usage covers the events (0:
-    /// none).
-    pub usage_through: i64,
-}
-
 /// The chain hash of an event, over its stored bytes.
 pub fn chain_hash(prev_hash: &[u8], seq: i64, stored: &[u8]) -> [u8; 32] {
     // A record of usual size is hashed as one contiguous input: the
@@ -877,7 +798,7 @@ impl Writer {
         let _ready = Ready(self.usage.clone());
         let mut after = self.usage_through;
         while after < last_event {
-            let records = match self.store.audit_events(after, REPLAY_PAGE).await {
+            let records = match read::events(self.store.as_ref(), after, REPLAY_PAGE).await {
                 Ok(records) if !records.is_empty() => records,
                 Ok(_) => break,
                 Err(e) => {

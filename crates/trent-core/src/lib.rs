@@ -11,8 +11,9 @@
 //! `authz.rs` decides every request from key policies, IAM policies and
 //! grants.
 //!
-//! Backends plug in through two small traits: [`Store`] (persistence) and
-//! [`RootKey`] (sealing of key material).
+//! Backends plug in through [`Store`] (persistence: [`KeyStore`],
+//! [`IdentityStore`] and [`AuditStore`]) and [`RootKey`] (sealing of key
+//! material).
 //!
 //! **Architecture invariant:** this crate never sees HTTP or JSON wire
 //! framing; it uses `trent-wire` only for the model's enums.
@@ -47,6 +48,8 @@ pub use service::{
     KeyAlgorithms, Kms, KmsConfig, LookupEvents, ReEncrypted, key_algorithms,
 };
 pub use store::timed::{STORE_METHODS, StoreWrapper, TimedStore};
+pub use store::trail;
 pub use store::{
-    RootKey, RootKeyCheck, SealError, SealedMaterial, Store, StoreError, verify_root_key,
+    AuditStore, IdentityStore, KeyStore, RootKey, RootKeyCheck, SealError, SealedMaterial, Store,
+    StoreError, verify_root_key,
 };

@@ -98,7 +98,7 @@ impl Caller {
 }
 
 /// A KMS key's metadata. Times are Unix milliseconds.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyRecord {
     pub id: Uuid,
     pub account: String,

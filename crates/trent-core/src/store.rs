@@ -1,7 +1,3 @@
-use crate::audit::block::AuditBlock;
-use crate::audit::lookup::{AuditLookup, AuditLookupPage};
-use crate::audit::usage::{KeyUsage, Usage};
-use crate::audit::{AuditDigest, AuditRecord, AuditTail};
 use crate::model::{
     AliasRecord, Credential, DueWork, EntityKind, GrantRecord, IamEntity, KeyRecord, RotationRecord,
 };
@@ -12,6 +8,9 @@ use zeroize::Zeroizing;
 pub use crate::model::SealedMaterialRow as SealedMaterial;
 
 pub mod timed;
+pub mod trail;
+
+use trail::{AuditBlock, AuditDigest, AuditTail, KeyUsage, Usage};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -26,11 +25,39 @@ pub enum StoreError {
     Corrupt(String),
 }
 
-/// Persistence for keys, aliases and credentials. Every method is one
-/// transaction: it happens whole or not at all, and it is durable when it
-/// returns `Ok`.
+/// Persistence, split by what it keeps: [`KeyStore`] (keys with their
+/// material, aliases, grants, the server's named values), [`IdentityStore`]
+/// (accounts, IAM entities, access keys) and [`AuditStore`] (the trail).
+/// A backend implements all three; [`Store`] is the three together.
+///
+/// What every method of every backend promises:
+/// - **Atomic**: one transaction; it happens whole or not at all, also when
+///   the process is killed in the middle.
+/// - **Durable**: when it returns `Ok`, the change survives `kill -9` of
+///   Trent and of the machine (except `append_audit` with `durable:
+///   false`, which survives Trent being killed only).
+/// - **Several writers**: several Trent processes may call any method at
+///   once on one store. A method's outcome is that of some serial order of
+///   the calls: an insert that a uniqueness rule refuses answers
+///   [`StoreError::Conflict`] and changes nothing; a read sees only
+///   committed changes. Nothing is cached by the backend: a read after
+///   another process's committed write sees that write.
+/// - **No domain logic**: a backend stores and finds rows. Decoding the
+///   trail, matching events, deciding what a change means: the domain
+///   does that, once, for every backend.
+///
+/// The store suite (`trent-store/src/tests.rs`) calls every method, on
+/// every backend.
+pub trait Store: KeyStore + IdentityStore + AuditStore {}
+
+impl<T: KeyStore + IdentityStore + AuditStore + ?Sized> Store for T {}
+
+/// Keys with their sealed material, rotations and deletion tombstones;
+/// aliases; grants; the server's named values.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait KeyStore: Send + Sync + 'static {
+    /// A new key with its first material version. `Conflict` if the id
+    /// exists.
     async fn insert_key(
         &self,
         key: &KeyRecord,
@@ -38,7 +65,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
     async fn get_key(&self, id: Uuid) -> Result<Option<KeyRecord>, StoreError>;
     /// Rewrites every mutable column of the key (state, description, policy,
-    /// tags, rotation, deletion).
+    /// tags, rotation, deletion). Last writer wins: callers that read,
+    /// change and write back serialize among themselves.
     async fn update_key(&self, key: &KeyRecord) -> Result<(), StoreError>;
     /// Keys of one account and region in creation order, after `after`.
     async fn list_keys(
@@ -48,6 +76,7 @@ pub trait Store: Send + Sync + 'static {
         after: Option<Uuid>,
         limit: usize,
     ) -> Result<Vec<(Uuid, String)>, StoreError>;
+    /// Every material version of a key, in version order.
     async fn key_materials(&self, id: Uuid) -> Result<Vec<SealedMaterial>, StoreError>;
     async fn count_keys(&self, account: &str, region: &str) -> Result<u64, StoreError>;
     /// Keys after `after` in creation order (all accounts), each with its
@@ -59,37 +88,62 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<(KeyRecord, Vec<SealedMaterial>, Vec<GrantRecord>)>, StoreError>;
     /// Adds a material version, records the rotation and rewrites the key
     /// (its `current_material` and next rotation date), in one transaction.
+    /// `Conflict` if the version exists (another writer rotated first).
     async fn rotate_key(
         &self,
         key: &KeyRecord,
         material: &SealedMaterial,
         rotation: &RotationRecord,
     ) -> Result<(), StoreError>;
+    /// A key's rotations, in version order.
     async fn list_rotations(&self, id: Uuid) -> Result<Vec<RotationRecord>, StoreError>;
-    /// Deletes a key for good, in one transaction: its material (overwritten,
-    /// then removed), aliases, grants and rotations; leaves a tombstone.
+    /// Deletes a key for good, in one transaction: its material, aliases,
+    /// grants and rotations; leaves a tombstone. The material's bytes are
+    /// overwritten before the rows are removed, and the backend does what
+    /// it can so that no copy of them outlives the call on its own pages
+    /// (each backend says how, and where that ends, in ARCHITECTURE.md).
+    /// Deleting a key that is gone is not an error.
     async fn delete_key(&self, id: Uuid) -> Result<(), StoreError>;
     /// Whether a key id names a key that was deleted.
     async fn key_was_deleted(&self, id: Uuid) -> Result<bool, StoreError>;
     /// Rotations and deletions due at `now_ms`.
     async fn due_work(&self, now_ms: i64) -> Result<Vec<DueWork>, StoreError>;
     /// A named secret of the server (sealed by the caller), created once:
-    /// returns the stored value, or stores and returns `candidate`.
+    /// returns the stored value, or stores and returns `candidate`. Of
+    /// several processes calling at once, all get the one value stored.
     async fn meta_secret(&self, name: &str, candidate: &[u8]) -> Result<Vec<u8>, StoreError>;
     /// A named value of the server's, if stored.
     async fn meta(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError>;
 
+    /// Every alias of every account.
     async fn all_aliases(&self) -> Result<Vec<AliasRecord>, StoreError>;
-    /// Fails with [`StoreError::Conflict`] when the name is taken.
+    /// `Conflict` when the name is taken in its account and region.
     async fn insert_alias(&self, alias: &AliasRecord) -> Result<(), StoreError>;
+    /// Points an existing alias at its (new) target key.
     async fn update_alias(&self, alias: &AliasRecord) -> Result<(), StoreError>;
+    /// Deleting an alias that is gone is not an error.
     async fn delete_alias(&self, account: &str, region: &str, name: &str)
     -> Result<(), StoreError>;
 
-    /// Fails with [`StoreError::Conflict`] when the access key id exists.
+    /// `Conflict` when the grant id exists.
+    async fn insert_grant(&self, grant: &GrantRecord) -> Result<(), StoreError>;
+    /// A key's grants, in creation order.
+    async fn list_grants(&self, key_id: Uuid) -> Result<Vec<GrantRecord>, StoreError>;
+    async fn find_grant(&self, grant_id: &str) -> Result<Option<GrantRecord>, StoreError>;
+    /// Grants whose retiring principal is `principal`, across keys.
+    async fn list_retirable_grants(&self, principal: &str) -> Result<Vec<GrantRecord>, StoreError>;
+    /// Whether the grant was there (of two concurrent deletes, one sees
+    /// `true`).
+    async fn delete_grant(&self, key_id: Uuid, grant_id: &str) -> Result<bool, StoreError>;
+}
+
+/// Accounts, IAM users, groups and roles with their inline policies and
+/// memberships, and access keys (long-term and temporary).
+#[async_trait]
+pub trait IdentityStore: Send + Sync + 'static {
+    /// `Conflict` when the access key id exists.
     async fn insert_credential(&self, credential: &Credential) -> Result<(), StoreError>;
     async fn get_credential(&self, access_key_id: &str) -> Result<Option<Credential>, StoreError>;
-
     /// Long-term access keys of one IAM user (`None`: the root's).
     async fn list_credentials(
         &self,
@@ -101,11 +155,12 @@ pub trait Store: Send + Sync + 'static {
         access_key_id: &str,
         active: bool,
     ) -> Result<(), StoreError>;
+    /// Whether the key was there.
     async fn delete_credential(&self, access_key_id: &str) -> Result<bool, StoreError>;
 
-    /// Fails with [`StoreError::Conflict`] when the account exists.
     /// Creates an account, with its root's first access key if given, in
-    /// one transaction (`Conflict` if it exists).
+    /// one transaction: `Conflict` (and nothing stored) if the account or
+    /// the access key id exists.
     async fn insert_account(
         &self,
         account: &str,
@@ -113,7 +168,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
     async fn account_exists(&self, account: &str) -> Result<bool, StoreError>;
 
-    /// Fails with [`StoreError::Conflict`] when the name is taken.
+    /// `Conflict` when the name is taken (for its kind, in its account) or
+    /// the entity id exists.
     async fn insert_entity(&self, entity: &IamEntity) -> Result<(), StoreError>;
     async fn get_entity(
         &self,
@@ -121,11 +177,14 @@ pub trait Store: Send + Sync + 'static {
         kind: EntityKind,
         name: &str,
     ) -> Result<Option<IamEntity>, StoreError>;
+    /// An account's entities of one kind, by name.
     async fn list_entities(
         &self,
         account: &str,
         kind: EntityKind,
     ) -> Result<Vec<IamEntity>, StoreError>;
+    /// Whether the entity was there. Its policies and memberships are the
+    /// caller's to remove first.
     async fn delete_entity(
         &self,
         account: &str,
@@ -148,6 +207,7 @@ pub trait Store: Send + Sync + 'static {
         kind: EntityKind,
         owner: &str,
     ) -> Result<Vec<(String, String)>, StoreError>;
+    /// Whether the policy was there.
     async fn delete_policy(
         &self,
         account: &str,
@@ -155,36 +215,39 @@ pub trait Store: Send + Sync + 'static {
         owner: &str,
         name: &str,
     ) -> Result<bool, StoreError>;
+    /// `Conflict` if the user is a member already.
     async fn add_group_member(
         &self,
         account: &str,
         group: &str,
         user: &str,
     ) -> Result<(), StoreError>;
+    /// Whether the user was a member.
     async fn remove_group_member(
         &self,
         account: &str,
         group: &str,
         user: &str,
     ) -> Result<bool, StoreError>;
+    /// A user's groups, by name.
     async fn groups_of_user(&self, account: &str, user: &str) -> Result<Vec<String>, StoreError>;
+    /// A group's members, by name.
     async fn members_of_group(&self, account: &str, group: &str)
     -> Result<Vec<String>, StoreError>;
+}
 
-    /// Fails with [`StoreError::Conflict`] when the grant id exists.
-    async fn insert_grant(&self, grant: &GrantRecord) -> Result<(), StoreError>;
-    async fn list_grants(&self, key_id: Uuid) -> Result<Vec<GrantRecord>, StoreError>;
-    async fn find_grant(&self, grant_id: &str) -> Result<Option<GrantRecord>, StoreError>;
-    /// Grants whose retiring principal is `principal`, across keys.
-    async fn list_retirable_grants(&self, principal: &str) -> Result<Vec<GrantRecord>, StoreError>;
-    async fn delete_grant(&self, key_id: Uuid, grant_id: &str) -> Result<bool, StoreError>;
-
+/// The audit trail as the store keeps it: blocks of encoded events (the
+/// audit module encodes, decodes and matches them), signed digests, and
+/// each key's last usage.
+#[async_trait]
+pub trait AuditStore: Send + Sync + 'static {
     /// Appends a block of audit events (continuing the trail) and,
     /// optionally, a digest, and records the keys' last usage (and, if
-    /// given, the seq it covers the events through), in one transaction. `durable`: someone waits for it (a mutation's event),
-    /// so it is on disk when this returns; otherwise it survives the
-    /// process being killed but may wait for a later sync to survive
-    /// power loss.
+    /// given, the seq it covers the events through), in one transaction.
+    /// `Conflict` if the block's or the digest's seq is taken. `durable`:
+    /// someone waits for it (a mutation's event), so it is on disk when
+    /// this returns; otherwise it survives the process being killed but
+    /// may wait for a later sync to survive power loss.
     async fn append_audit(
         &self,
         block: Option<AuditBlock>,
@@ -193,19 +256,27 @@ pub trait Store: Send + Sync + 'static {
         usage_through: Option<i64>,
         durable: bool,
     ) -> Result<(), StoreError>;
-    /// `LookupEvents`: one page of an account's events, newest first.
-    /// Only blocks holding the account's events are decoded (blocks from
-    /// before the account index was kept: all of them), at most
-    /// `query.budget` events.
-    async fn lookup_audit(&self, query: &AuditLookup) -> Result<AuditLookupPage, StoreError>;
+    /// The stored blocks whose `last_seq >= from_seq`, in seq order, at
+    /// most `limit` (their `accounts` empty).
+    async fn audit_blocks(
+        &self,
+        from_seq: i64,
+        limit: usize,
+    ) -> Result<Vec<AuditBlock>, StoreError>;
+    /// The blocks with `first_seq < before_seq` whose time range overlaps
+    /// `start_ms..=end_ms` and that may hold events filed into `account`
+    /// (a block stored before the backend indexed accounts may), newest
+    /// first, at most `limit`.
+    async fn audit_blocks_of_account(
+        &self,
+        account: &str,
+        before_seq: i64,
+        start_ms: i64,
+        end_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<AuditBlock>, StoreError>;
     /// A key's last successful cryptographic operation, as stored.
     async fn key_last_usage(&self, key_id: Uuid) -> Result<Option<Usage>, StoreError>;
-    /// Audit events with `seq > after_seq`, in seq order.
-    async fn audit_events(
-        &self,
-        after_seq: i64,
-        limit: usize,
-    ) -> Result<Vec<AuditRecord>, StoreError>;
     /// Audit digests with `seq > after_seq`, in seq order.
     async fn audit_digests(
         &self,

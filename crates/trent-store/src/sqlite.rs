@@ -5,13 +5,11 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row, SqlitePool};
 use std::path::Path;
 use std::time::Duration;
-use trent_core::audit::block::{AuditBlock, BlockDecoder};
-use trent_core::audit::lookup::{AuditLookup, AuditLookupPage};
-use trent_core::audit::usage::{Id, KeyUsage, Usage};
-use trent_core::audit::{AuditDigest, AuditRecord, AuditTail};
+use trent_core::trail::{AuditBlock, AuditDigest, AuditTail, Id, KeyUsage, Usage};
 use trent_core::{
-    AliasRecord, Credential, DueWork, EntityKind, GrantRecord, IamEntity, KeyRecord,
-    RotationRecord, SealedMaterial, SessionRecord, Store, StoreError, now_millis,
+    AliasRecord, AuditStore, Credential, DueWork, EntityKind, GrantRecord, IamEntity,
+    IdentityStore, KeyRecord, KeyStore, RotationRecord, SealedMaterial, SessionRecord, StoreError,
+    now_millis,
 };
 use uuid::Uuid;
 
@@ -85,7 +83,7 @@ fn create_private_file(path: &Path) -> std::io::Result<()> {
 }
 
 #[async_trait]
-impl Store for SqliteStore {
+impl KeyStore for SqliteStore {
     async fn insert_key(
         &self,
         key: &KeyRecord,
@@ -485,6 +483,73 @@ impl Store for SqliteStore {
             .map(drop)
     }
 
+    async fn insert_grant(&self, g: &GrantRecord) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO grants (grant_id, key_id, name, grantee, retiring, operations, context_equals, context_subset, \
+             issuing_account, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&g.grant_id)
+        .bind(g.key_id.to_string())
+        .bind(&g.name)
+        .bind(&g.grantee)
+        .bind(&g.retiring)
+        .bind(serde_json::to_string(&g.operations).expect("strings serialize"))
+        .bind(g.context_equals.as_ref().map(|c| serde_json::to_string(c).expect("map serializes")))
+        .bind(g.context_subset.as_ref().map(|c| serde_json::to_string(c).expect("map serializes")))
+        .bind(&g.issuing_account)
+        .bind(g.created_ms)
+        .execute(&self.pool)
+        .await
+        .map_err(backend)
+        .map(drop)
+    }
+
+    async fn list_grants(&self, key_id: Uuid) -> Result<Vec<GrantRecord>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {GRANT_COLUMNS} FROM grants WHERE key_id = ? ORDER BY created_ms, grant_id"
+        ))
+        .bind(key_id.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter().map(grant_from_row).collect()
+    }
+
+    async fn find_grant(&self, grant_id: &str) -> Result<Option<GrantRecord>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {GRANT_COLUMNS} FROM grants WHERE grant_id = ?"
+        ))
+        .bind(grant_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        row.as_ref().map(grant_from_row).transpose()
+    }
+
+    async fn list_retirable_grants(&self, principal: &str) -> Result<Vec<GrantRecord>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {GRANT_COLUMNS} FROM grants WHERE retiring = ? ORDER BY created_ms, grant_id"
+        ))
+        .bind(principal)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter().map(grant_from_row).collect()
+    }
+
+    async fn delete_grant(&self, key_id: Uuid, grant_id: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM grants WHERE key_id = ? AND grant_id = ?")
+            .bind(key_id.to_string())
+            .bind(grant_id)
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(done.rows_affected() > 0)
+    }
+}
+
+#[async_trait]
+impl IdentityStore for SqliteStore {
     async fn insert_credential(&self, credential: &Credential) -> Result<(), StoreError> {
         let mut conn = self.pool.acquire().await.map_err(backend)?;
         insert_credential(&mut conn, credential).await
@@ -756,71 +821,10 @@ impl Store for SqliteStore {
             .await
             .map_err(backend)
     }
+}
 
-    async fn insert_grant(&self, g: &GrantRecord) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO grants (grant_id, key_id, name, grantee, retiring, operations, context_equals, context_subset, \
-             issuing_account, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&g.grant_id)
-        .bind(g.key_id.to_string())
-        .bind(&g.name)
-        .bind(&g.grantee)
-        .bind(&g.retiring)
-        .bind(serde_json::to_string(&g.operations).expect("strings serialize"))
-        .bind(g.context_equals.as_ref().map(|c| serde_json::to_string(c).expect("map serializes")))
-        .bind(g.context_subset.as_ref().map(|c| serde_json::to_string(c).expect("map serializes")))
-        .bind(&g.issuing_account)
-        .bind(g.created_ms)
-        .execute(&self.pool)
-        .await
-        .map_err(backend)
-        .map(drop)
-    }
-
-    async fn list_grants(&self, key_id: Uuid) -> Result<Vec<GrantRecord>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "SELECT {GRANT_COLUMNS} FROM grants WHERE key_id = ? ORDER BY created_ms, grant_id"
-        ))
-        .bind(key_id.to_string())
-        .fetch_all(&self.pool)
-        .await
-        .map_err(backend)?;
-        rows.iter().map(grant_from_row).collect()
-    }
-
-    async fn find_grant(&self, grant_id: &str) -> Result<Option<GrantRecord>, StoreError> {
-        let row = sqlx::query(&format!(
-            "SELECT {GRANT_COLUMNS} FROM grants WHERE grant_id = ?"
-        ))
-        .bind(grant_id)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(backend)?;
-        row.as_ref().map(grant_from_row).transpose()
-    }
-
-    async fn list_retirable_grants(&self, principal: &str) -> Result<Vec<GrantRecord>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "SELECT {GRANT_COLUMNS} FROM grants WHERE retiring = ? ORDER BY created_ms, grant_id"
-        ))
-        .bind(principal)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(backend)?;
-        rows.iter().map(grant_from_row).collect()
-    }
-
-    async fn delete_grant(&self, key_id: Uuid, grant_id: &str) -> Result<bool, StoreError> {
-        let done = sqlx::query("DELETE FROM grants WHERE key_id = ? AND grant_id = ?")
-            .bind(key_id.to_string())
-            .bind(grant_id)
-            .execute(&self.pool)
-            .await
-            .map_err(backend)?;
-        Ok(done.rows_affected() > 0)
-    }
-
+#[async_trait]
+impl AuditStore for SqliteStore {
     async fn append_audit(
         &self,
         block: Option<AuditBlock>,
@@ -898,84 +902,59 @@ impl Store for SqliteStore {
         tx.commit().await.map_err(backend)
     }
 
-    async fn lookup_audit(&self, q: &AuditLookup) -> Result<AuditLookupPage, StoreError> {
-        // Blocks newest first, a few at a time: while they are indexed, only
-        // those holding the account's events; older ones all. Blocks
-        // outside the time range are skipped; the events are matched in
-        // Rust, at most `q.budget` of them decoded.
+    async fn audit_blocks_of_account(
+        &self,
+        account: &str,
+        before_seq: i64,
+        start_ms: i64,
+        end_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<AuditBlock>, StoreError> {
+        // Blocks from `audit-accounts-indexed-from` on are indexed by the
+        // accounts they hold; older ones (from before migration 0009) may
+        // hold any account's events.
         let indexed_from: i64 =
             sqlx::query_scalar("SELECT value FROM meta WHERE name = 'audit-accounts-indexed-from'")
                 .fetch_optional(&self.pool)
                 .await
                 .map_err(backend)?
                 .unwrap_or(0);
-        let mut page = AuditLookupPage::default();
-        let mut before = q.before_seq.unwrap_or(i64::MAX);
-        let mut decoded = 0;
-        loop {
-            let indexed = before > indexed_from;
-            let query = if indexed {
-                sqlx::query(
-                    "SELECT b.first_seq, b.last_seq, b.first_time_ms, b.last_time_ms, b.encoding, \
-                     b.events, b.hashes FROM audit_block_accounts a \
-                     JOIN audit_blocks b ON b.first_seq = a.first_seq \
-                     WHERE a.account = ? AND a.first_seq < ? AND a.first_seq >= ? \
-                     AND b.last_time_ms >= ? AND b.first_time_ms <= ? \
-                     ORDER BY a.first_seq DESC LIMIT 16",
-                )
-                .bind(&q.account)
-                .bind(before)
-                .bind(indexed_from)
-            } else {
-                sqlx::query(
-                    "SELECT first_seq, last_seq, first_time_ms, last_time_ms, encoding, events, \
-                     hashes FROM audit_blocks WHERE first_seq < ? \
-                     AND last_time_ms >= ? AND first_time_ms <= ? \
-                     ORDER BY first_seq DESC LIMIT 16",
-                )
-                .bind(before.min(indexed_from))
-            };
-            let rows = query
-                .bind(q.start_ms.unwrap_or(i64::MIN))
-                .bind(q.end_ms.unwrap_or(i64::MAX))
-                .fetch_all(&self.pool)
-                .await
-                .map_err(backend)?;
-            let Some(last) = rows.last() else {
-                if indexed && indexed_from > 0 {
-                    // The indexed blocks are done; the older ones follow.
-                    before = indexed_from;
-                    continue;
-                }
-                break;
-            };
-            let next_before: i64 = last.get("first_seq");
-            for row in &rows {
-                if decoded >= q.budget {
-                    // This block is not searched yet: resume with it.
-                    let last_seq: i64 = row.get("last_seq");
-                    page.resume_before = Some(last_seq + 1);
-                    return Ok(page);
-                }
-                // A block begins a segment: it decodes on its own.
-                let records = BlockDecoder::default().block(&block_from_row(row), &[]);
-                decoded += records.len();
-                for record in records.into_iter().rev() {
-                    let parsed: Option<serde_json::Value> =
-                        serde_json::from_str(&record.event_json).ok();
-                    if let Some(event) = &parsed
-                        && q.matches(&record, event)
-                    {
-                        page.records.push(record);
-                        if page.records.len() == q.limit {
-                            return Ok(page);
-                        }
-                    }
-                }
+        if before_seq > indexed_from {
+            let rows = sqlx::query(
+                "SELECT b.first_seq, b.last_seq, b.first_time_ms, b.last_time_ms, b.encoding, \
+                 b.events, b.hashes FROM audit_block_accounts a \
+                 JOIN audit_blocks b ON b.first_seq = a.first_seq \
+                 WHERE a.account = ? AND a.first_seq < ? AND a.first_seq >= ? \
+                 AND b.last_time_ms >= ? AND b.first_time_ms <= ? \
+                 ORDER BY a.first_seq DESC LIMIT ?",
+            )
+            .bind(account)
+            .bind(before_seq)
+            .bind(indexed_from)
+            .bind(start_ms)
+            .bind(end_ms)
+            .bind(limit as i64)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?;
+            if !rows.is_empty() || indexed_from == 0 {
+                return Ok(rows.iter().map(block_from_row).collect());
             }
-            before = next_before;
         }
-        Ok(page)
+        let rows = sqlx::query(
+            "SELECT first_seq, last_seq, first_time_ms, last_time_ms, encoding, events, \
+             hashes FROM audit_blocks WHERE first_seq < ? \
+             AND last_time_ms >= ? AND first_time_ms <= ? \
+             ORDER BY first_seq DESC LIMIT ?",
+        )
+        .bind(before_seq.min(indexed_from))
+        .bind(start_ms)
+        .bind(end_ms)
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(rows.iter().map(block_from_row).collect())
     }
 
     async fn key_last_usage(&self, key_id: Uuid) -> Result<Option<Usage>, StoreError> {
@@ -1002,42 +981,21 @@ impl Store for SqliteStore {
             .ok_or_else(|| StoreError::Corrupt(format!("key {key_id}: usage of {operation}")))
     }
 
-    async fn audit_events(
+    async fn audit_blocks(
         &self,
-        after_seq: i64,
+        from_seq: i64,
         limit: usize,
-    ) -> Result<Vec<AuditRecord>, StoreError> {
-        // From the block holding `after_seq` (for the hash before the first
-        // event returned), a few blocks at a time, decoded in order.
-        let mut out = Vec::with_capacity(limit.min(4096));
-        let mut prev_hash = vec![0; 32];
-        let mut decoder = BlockDecoder::default();
-        let mut from = after_seq;
-        'blocks: loop {
-            let rows = sqlx::query(
-                "SELECT first_seq, last_seq, first_time_ms, last_time_ms, encoding, events, hashes \
-                 FROM audit_blocks WHERE last_seq >= ? ORDER BY first_seq LIMIT 16",
-            )
-            .bind(from)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(backend)?;
-            let Some(last) = rows.last() else { break };
-            let next_from = last.get::<i64, _>("last_seq") + 1;
-            for row in &rows {
-                for record in decoder.block(&block_from_row(row), &prev_hash) {
-                    prev_hash.clone_from(&record.hash);
-                    if record.seq > after_seq {
-                        if out.len() == limit {
-                            break 'blocks;
-                        }
-                        out.push(record);
-                    }
-                }
-            }
-            from = from.max(next_from);
-        }
-        Ok(out)
+    ) -> Result<Vec<AuditBlock>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT first_seq, last_seq, first_time_ms, last_time_ms, encoding, events, hashes \
+             FROM audit_blocks WHERE last_seq >= ? ORDER BY first_seq LIMIT ?",
+        )
+        .bind(from_seq)
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(rows.iter().map(block_from_row).collect())
     }
 
     async fn audit_digests(

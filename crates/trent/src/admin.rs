@@ -63,7 +63,7 @@ pub async fn audit(command: AuditCommand) -> anyhow::Result<()> {
             let mut verifier = audit::Verifier::new(&public_key, digests);
             let mut after = 0;
             loop {
-                let page = store.audit_events(after, PAGE).await?;
+                let page = audit::read::events(store.as_ref(), after, PAGE).await?;
                 for event in &page {
                     verifier
                         .event(event)
@@ -101,7 +101,7 @@ pub async fn audit(command: AuditCommand) -> anyhow::Result<()> {
             let mut stdout = std::io::stdout().lock();
             let mut after = 0;
             loop {
-                let page = store.audit_events(after, PAGE).await?;
+                let page = audit::read::events(store.as_ref(), after, PAGE).await?;
                 for event in &page {
                     after = event.seq;
                     if since.is_some_and(|t| event.event_time_ms < t)

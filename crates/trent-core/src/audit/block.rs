@@ -31,6 +31,7 @@
 
 use super::{Actor, AuditEvent, AuditRecord, EventSource, Id, chain_hash, event_id};
 use crate::model::{Identity, PrincipalKind};
+pub use crate::store::trail::AuditBlock;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -50,26 +51,6 @@ pub const ENCODING_RECIPIENT: i64 = 4;
 /// Bytes of each event's hash an [`ENCODING_DELTA`] block keeps (of its
 /// last event's: all 32).
 pub const HASH_PREFIX: usize = 8;
-
-/// One stored block: consecutive events `first_seq..=last_seq`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuditBlock {
-    pub first_seq: i64,
-    pub last_seq: i64,
-    pub first_time_ms: i64,
-    pub last_time_ms: i64,
-    /// [`ENCODING_JSON_LINES`], [`ENCODING_COMPACT`], [`ENCODING_DELTA`]
-    /// or [`ENCODING_RECIPIENT`].
-    pub encoding: i64,
-    pub events: Vec<u8>,
-    /// The events' chain hashes, in order: 32 bytes each, or (in an
-    /// [`ENCODING_DELTA`] block) [`HASH_PREFIX`] bytes each but the last.
-    pub hashes: Vec<u8>,
-    /// The accounts its events are filed into (each once), so that a
-    /// lookup skips the blocks with none of an account's events. Empty
-    /// for a block read back (the store keeps the list apart).
-    pub accounts: Vec<String>,
-}
 
 /// A string in a record: new to its segment, or the number of one seen.
 #[derive(Serialize, Deserialize, Clone, Copy)]

@@ -14,6 +14,8 @@
 //! `key_usage_through` before any read is answered.
 
 use super::{AuditEvent, EventSource};
+use crate::store::trail::tracked;
+pub use crate::store::trail::{Id, KeyUsage, Usage};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -22,90 +24,6 @@ use uuid::Uuid;
 /// Name (in the store's `meta` table) of the time usage tracking began:
 /// Unix milliseconds as decimal text, set once at the first start.
 pub const TRACKING_START_META: &str = "key-usage-tracking-start";
-
-/// The operations tracked: the model's `KeyLastUsageTrackingOperation`.
-const TRACKED: &[&str] = trent_wire::KeyLastUsageTrackingOperation::VALUES;
-
-fn tracked(name: &str) -> Option<u8> {
-    TRACKED.iter().position(|t| *t == name).map(|i| i as u8)
-}
-
-/// An event or request id: a UUID (every id Trent makes) in 16 bytes, or
-/// any other text as it came.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Id {
-    Uuid(Uuid),
-    Text(Box<str>),
-}
-
-impl Id {
-    pub fn parse(text: &str) -> Self {
-        let mut canonical = [0u8; uuid::fmt::Hyphenated::LENGTH];
-        match Uuid::try_parse(text) {
-            // Only the canonical form: the text must come back unchanged.
-            Ok(uuid) if uuid.hyphenated().encode_lower(&mut canonical) == text => Id::Uuid(uuid),
-            _ => Id::Text(text.into()),
-        }
-    }
-
-    /// The text, written into `buf` when it is a UUID.
-    pub fn as_text<'a>(&'a self, buf: &'a mut [u8; uuid::fmt::Hyphenated::LENGTH]) -> &'a str {
-        match self {
-            Id::Uuid(uuid) => uuid.hyphenated().encode_lower(buf),
-            Id::Text(text) => text,
-        }
-    }
-}
-
-impl std::fmt::Display for Id {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Id::Uuid(uuid) => uuid.hyphenated().fmt(f),
-            Id::Text(text) => f.write_str(text),
-        }
-    }
-}
-
-/// A key's last successful cryptographic operation (64 bytes; no heap for
-/// Trent's own ids).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Usage {
-    operation: u8,
-    pub time_ms: i64,
-    /// The CloudTrail `eventID` of the event that recorded it.
-    pub event_id: Id,
-    /// The `x-amzn-RequestId` of the call.
-    pub request_id: Option<Id>,
-}
-
-impl Usage {
-    /// `None` if `operation` is not tracked.
-    pub fn new(
-        operation: &str,
-        time_ms: i64,
-        event_id: Id,
-        request_id: Option<Id>,
-    ) -> Option<Self> {
-        Some(Self {
-            operation: tracked(operation)?,
-            time_ms,
-            event_id,
-            request_id,
-        })
-    }
-
-    /// `Encrypt`, `Decrypt`, … (the model's `KeyLastUsageTrackingOperation`).
-    pub fn operation(&self) -> &'static str {
-        TRACKED[self.operation as usize]
-    }
-}
-
-/// A row of the stored table.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeyUsage {
-    pub key_id: Uuid,
-    pub last: Usage,
-}
 
 type Map = HashMap<Uuid, Usage, foldhash::fast::FixedState>;
 

@@ -45,9 +45,9 @@ impl Kms {
                     .map_err(|_| KmsError::InvalidMarker("Invalid NextToken".into()))?,
             ),
         };
-        let page = self
-            .store
-            .lookup_audit(&AuditLookup {
+        let page = crate::audit::read::lookup(
+            self.store.as_ref(),
+            &AuditLookup {
                 account: caller.account().to_owned(),
                 attribute: request.attribute.clone(),
                 start_ms: request.start_ms,
@@ -55,8 +55,9 @@ impl Kms {
                 before_seq,
                 limit: request.limit + 1,
                 budget: LOOKUP_BUDGET,
-            })
-            .await?;
+            },
+        )
+        .await?;
         let mut items = page.records;
         // A full page resumes after its last event; a page the budget cut
         // short (as CloudTrail's can be) where the search stopped.

@@ -4,11 +4,8 @@
 //! is a few lines. [`TimedStore`] times every call for `GET /metrics`;
 //! tests wrap a store to make one method fail on cue.
 
-use super::{SealedMaterial, Store, StoreError};
-use crate::audit::block::AuditBlock;
-use crate::audit::lookup::{AuditLookup, AuditLookupPage};
-use crate::audit::usage::{KeyUsage, Usage};
-use crate::audit::{AuditDigest, AuditRecord, AuditTail};
+use super::trail::{AuditBlock, AuditDigest, AuditTail, KeyUsage, Usage};
+use super::{AuditStore, IdentityStore, KeyStore, SealedMaterial, Store, StoreError};
 use crate::model::{
     AliasRecord, Credential, DueWork, EntityKind, GrantRecord, IamEntity, KeyRecord, RotationRecord,
 };
@@ -64,37 +61,42 @@ impl StoreWrapper for TimedStore {
     }
 }
 
-/// Implements [`Store`] for every [`StoreWrapper`] from the trait's
+/// Implements the store traits for every [`StoreWrapper`] from their
 /// signatures: each method runs the wrapper's `before`, the wrapped
 /// store's method, then the wrapper's `after`.
 macro_rules! wrapped {
-    ($(fn $name:ident(&self $(, $arg:ident: $ty:ty)*) -> $ret:ty;)*) => {
+    ($($store:ident {
+        $(fn $name:ident(&self $(, $arg:ident: $ty:ty)*) -> $ret:ty;)*
+    })*) => {
         /// The methods, as indexes of [`STORE_METHODS`].
         #[allow(non_camel_case_types)]
         enum Method {
-            $($name,)*
+            $($($name,)*)*
         }
 
-        /// The [`Store`] methods' names, in the trait's order.
-        pub const STORE_METHODS: &[&str] = &[$(stringify!($name),)*];
+        /// The store methods' names, trait by trait, in each trait's order.
+        pub const STORE_METHODS: &[&str] = &[$($(stringify!($name),)*)*];
 
-        #[async_trait]
-        impl<W: StoreWrapper + 'static> Store for W {
-            $(
-                async fn $name(&self $(, $arg: $ty)*) -> $ret {
-                    let method = Method::$name as usize;
-                    self.before(method)?;
-                    let started = Instant::now();
-                    let result = self.inner().$name($($arg),*).await;
-                    self.after(method, started.elapsed());
-                    result
-                }
-            )*
-        }
+        $(
+            #[async_trait]
+            impl<W: StoreWrapper + 'static> $store for W {
+                $(
+                    async fn $name(&self $(, $arg: $ty)*) -> $ret {
+                        let method = Method::$name as usize;
+                        self.before(method)?;
+                        let started = Instant::now();
+                        let result = self.inner().$name($($arg),*).await;
+                        self.after(method, started.elapsed());
+                        result
+                    }
+                )*
+            }
+        )*
     };
 }
 
 wrapped! {
+    KeyStore {
     fn insert_key(&self, key: &KeyRecord, material: &SealedMaterial) -> Result<(), StoreError>;
     fn get_key(&self, id: Uuid) -> Result<Option<KeyRecord>, StoreError>;
     fn update_key(&self, key: &KeyRecord) -> Result<(), StoreError>;
@@ -116,6 +118,13 @@ wrapped! {
     fn insert_alias(&self, alias: &AliasRecord) -> Result<(), StoreError>;
     fn update_alias(&self, alias: &AliasRecord) -> Result<(), StoreError>;
     fn delete_alias(&self, account: &str, region: &str, name: &str) -> Result<(), StoreError>;
+    fn insert_grant(&self, grant: &GrantRecord) -> Result<(), StoreError>;
+    fn list_grants(&self, key_id: Uuid) -> Result<Vec<GrantRecord>, StoreError>;
+    fn find_grant(&self, grant_id: &str) -> Result<Option<GrantRecord>, StoreError>;
+    fn list_retirable_grants(&self, principal: &str) -> Result<Vec<GrantRecord>, StoreError>;
+    fn delete_grant(&self, key_id: Uuid, grant_id: &str) -> Result<bool, StoreError>;
+    }
+    IdentityStore {
     fn insert_credential(&self, credential: &Credential) -> Result<(), StoreError>;
     fn get_credential(&self, access_key_id: &str) -> Result<Option<Credential>, StoreError>;
     fn list_credentials(&self, account: &str, user: Option<&str>)
@@ -141,11 +150,8 @@ wrapped! {
         -> Result<bool, StoreError>;
     fn groups_of_user(&self, account: &str, user: &str) -> Result<Vec<String>, StoreError>;
     fn members_of_group(&self, account: &str, group: &str) -> Result<Vec<String>, StoreError>;
-    fn insert_grant(&self, grant: &GrantRecord) -> Result<(), StoreError>;
-    fn list_grants(&self, key_id: Uuid) -> Result<Vec<GrantRecord>, StoreError>;
-    fn find_grant(&self, grant_id: &str) -> Result<Option<GrantRecord>, StoreError>;
-    fn list_retirable_grants(&self, principal: &str) -> Result<Vec<GrantRecord>, StoreError>;
-    fn delete_grant(&self, key_id: Uuid, grant_id: &str) -> Result<bool, StoreError>;
+    }
+    AuditStore {
     fn append_audit(
         &self,
         block: Option<AuditBlock>,
@@ -154,9 +160,11 @@ wrapped! {
         usage_through: Option<i64>,
         durable: bool
     ) -> Result<(), StoreError>;
-    fn lookup_audit(&self, query: &AuditLookup) -> Result<AuditLookupPage, StoreError>;
+    fn audit_blocks(&self, from_seq: i64, limit: usize) -> Result<Vec<AuditBlock>, StoreError>;
+    fn audit_blocks_of_account(&self, account: &str, before_seq: i64, start_ms: i64, end_ms: i64, limit: usize)
+        -> Result<Vec<AuditBlock>, StoreError>;
     fn key_last_usage(&self, key_id: Uuid) -> Result<Option<Usage>, StoreError>;
-    fn audit_events(&self, after_seq: i64, limit: usize) -> Result<Vec<AuditRecord>, StoreError>;
     fn audit_digests(&self, after_seq: i64, limit: usize) -> Result<Vec<AuditDigest>, StoreError>;
     fn audit_tail(&self) -> Result<AuditTail, StoreError>;
+    }
 }
