@@ -883,57 +883,46 @@ impl Writer {
         }
     }
 
-    /// One transaction: the batch, and a digest through its end if `digest`
-    /// (and anything is unsigned). Leaves `batch` empty.
-    async fn write(&mut self, batch: &mut Vec<queue::Item>, digest: bool) {
-        let first = self.next_seq;
-        let mut prev = [0u8; 32];
-        prev.copy_from_slice(&self.prev_hash);
-        // Encoding and hashing a window's events takes a while (~1 µs an
-        // event), on the writer's own thread: no request waits for it.
-        let events = std::mem::take(batch);
-        let (events, block, prev) = encode(events, self.id_prefix, first, prev);
-        *batch = events;
-        let last = first + batch.len() as i64 - 1;
-        let digest = (digest && last > self.signed_through).then(|| {
-            AuditDigest::sign(
-                &self.signer,
-                self.next_digest,
-                self.signed_through + 1,
-                last,
-                &prev,
-                now_millis(),
-            )
-        });
-        let usage_due = (self.queue.is_closed() || self.usage_written.elapsed() >= USAGE_EVERY)
-            && (self.usage_behind() || !batch.is_empty());
-        if batch.is_empty() && digest.is_none() && !usage_due {
-            self.oldest_unsigned = None;
-            return;
-        }
-        let stored = block;
-        // Key usage is stored every USAGE_EVERY at most (see `usage`), with
-        // this batch's, and the seq it covers through.
-        let batch_usage = usage::of_batch(batch.iter().map(|i| &i.event), first, self.id_prefix);
-        let usage = if usage_due {
-            self.usage.take_for_write(&batch_usage)
-        } else {
-            Vec::new()
+    /// One transaction: the batch, and a digest through its end if
+    /// `want_digest` (and anything is unsigned). Leaves `batch` empty.
+    async fn write(&mut self, batch: &mut Vec<queue::Item>, want_digest: bool) {
+        // Several Trent processes may append to one store: a block or
+        // digest whose seq another took is refused whole (`Conflict`), and
+        // the batch is chained again after the stored tail.
+        let mut conflicts = 0;
+        let attempt = loop {
+            let Some(attempt) = self.append(batch, want_digest).await else {
+                self.oldest_unsigned = None;
+                return;
+            };
+            let Err(StoreError::Conflict(e)) = &attempt.result else {
+                break attempt;
+            };
+            if conflicts == MAX_APPEND_CONFLICTS {
+                break attempt;
+            }
+            conflicts += 1;
+            tracing::debug!(error = %e, first = attempt.first, "another process appended to the trail; chaining after it");
+            if attempt.usage_due {
+                self.usage.written(false);
+            }
+            if let Err(e) = self.follow_tail().await {
+                break Attempt {
+                    result: Err(e),
+                    ..attempt
+                };
+            }
         };
-        let usage_through = usage_due.then_some(last);
-        let started = std::time::Instant::now();
-        // A mutation's event, the last write, or a second since the last
-        // sync: on disk before anyone is told. Other batches are in the
-        // WAL (they survive the process being killed) and reach the disk
-        // with the next sync: power loss costs at most ~1 s of them.
-        let durable = self.queue.is_closed()
-            || batch.iter().any(|i| i.done.is_some())
-            || self.last_sync.elapsed() >= SYNC_AT_LEAST_EVERY;
-        let result = self
-            .store
-            .append_audit(stored, digest.as_ref(), &usage, usage_through, durable)
-            .await;
-        self.stats.write_seconds.observe(started.elapsed());
+        let Attempt {
+            first,
+            last,
+            prev,
+            digest,
+            usage_due,
+            batch_usage,
+            durable,
+            result,
+        } = attempt;
         self.stats.store_result(batch.len(), result.is_ok());
         if result.is_ok() && self.stream.is_some() {
             // The stream gets CloudTrail JSON: rendered only for it.
@@ -983,6 +972,102 @@ impl Writer {
                 let _ = done.send(outcome.clone());
             }
         }
+    }
+}
+
+/// Times a batch is chained again after another process's appends before
+/// the write fails.
+const MAX_APPEND_CONFLICTS: u32 = 64;
+
+/// One try at appending a batch at the writer's place in the chain.
+struct Attempt {
+    first: i64,
+    last: i64,
+    /// The hash of the batch's last event.
+    prev: [u8; 32],
+    digest: Option<AuditDigest>,
+    usage_due: bool,
+    batch_usage: usage::Batch,
+    durable: bool,
+    result: Result<(), StoreError>,
+}
+
+impl Writer {
+    /// Encodes the batch after `next_seq` and appends it, with a digest if
+    /// `want_digest` and stored key usage when due; `None` when there is
+    /// nothing to write.
+    async fn append(&mut self, batch: &mut Vec<queue::Item>, want_digest: bool) -> Option<Attempt> {
+        let first = self.next_seq;
+        let mut prev = [0u8; 32];
+        prev.copy_from_slice(&self.prev_hash);
+        // Encoding and hashing a window's events takes a while (~1 µs an
+        // event), on the writer's own thread: no request waits for it.
+        let events = std::mem::take(batch);
+        let (events, block, prev) = encode(events, self.id_prefix, first, prev);
+        *batch = events;
+        let last = first + batch.len() as i64 - 1;
+        let digest = (want_digest && last > self.signed_through).then(|| {
+            AuditDigest::sign(
+                &self.signer,
+                self.next_digest,
+                self.signed_through + 1,
+                last,
+                &prev,
+                now_millis(),
+            )
+        });
+        let usage_due = (self.queue.is_closed() || self.usage_written.elapsed() >= USAGE_EVERY)
+            && (self.usage_behind() || !batch.is_empty());
+        if batch.is_empty() && digest.is_none() && !usage_due {
+            return None;
+        }
+        // Key usage is stored every USAGE_EVERY at most (see `usage`), with
+        // this batch's, and the seq it covers through.
+        let batch_usage = usage::of_batch(batch.iter().map(|i| &i.event), first, self.id_prefix);
+        let usage = if usage_due {
+            self.usage.take_for_write(&batch_usage)
+        } else {
+            Vec::new()
+        };
+        let usage_through = usage_due.then_some(last);
+        let started = std::time::Instant::now();
+        // A mutation's event, the last write, or a second since the last
+        // sync: on disk before anyone is told. Other batches are in the
+        // WAL (they survive the process being killed) and reach the disk
+        // with the next sync: power loss costs at most ~1 s of them.
+        let durable = self.queue.is_closed()
+            || batch.iter().any(|i| i.done.is_some())
+            || self.last_sync.elapsed() >= SYNC_AT_LEAST_EVERY;
+        let result = self
+            .store
+            .append_audit(block, digest.as_ref(), &usage, usage_through, durable)
+            .await;
+        self.stats.write_seconds.observe(started.elapsed());
+        Some(Attempt {
+            first,
+            last,
+            prev,
+            digest,
+            usage_due,
+            batch_usage,
+            durable,
+            result,
+        })
+    }
+
+    /// Continues the chain from the stored tail (another process appended
+    /// since this writer's last write).
+    async fn follow_tail(&mut self) -> Result<(), StoreError> {
+        let tail = self.store.audit_tail().await?;
+        if let Some((seq, hash)) = tail.last_event {
+            self.next_seq = seq + 1;
+            self.prev_hash = hash;
+        }
+        if let Some(d) = tail.last_digest {
+            self.next_digest = d.seq + 1;
+            self.signed_through = d.last_event_seq;
+        }
+        Ok(())
     }
 }
 

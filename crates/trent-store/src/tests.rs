@@ -5,6 +5,7 @@
 
 use crate::SqliteStore;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use trent_core::audit::block::{AuditBlock, BlockEncoder};
 use trent_core::audit::lookup::{AuditLookup, LookupAttribute};
 use trent_core::audit::{Actor, AuditEvent, AuditRecord, EventSource, chain_hash, read};
@@ -1176,4 +1177,71 @@ fn the_suite_calls_every_store_method() {
         missing.is_empty(),
         "the store suite never calls {missing:?}"
     );
+}
+
+/// Two audit writers (two Trent processes) appending to one trail at once,
+/// each event waited for: both chain onto whatever the other stored, and
+/// the trail holds every event once, in one chain that verifies with its
+/// digests.
+pub(crate) async fn two_writers_share_one_trail(a: Arc<dyn Store>, b: Arc<dyn Store>) {
+    use trent_core::audit::{AuditConfig, AuditLog, Verifier};
+    const EACH: usize = 60;
+    let pkcs8 = trent_crypto::SigningKey::generate_pkcs8().unwrap();
+    let signer = || trent_crypto::SigningKey::from_pkcs8(&pkcs8).unwrap();
+    let config = || AuditConfig {
+        digest_every_events: 25,
+        ..AuditConfig::default()
+    };
+    let logs = [
+        AuditLog::start(a.clone(), signer(), config())
+            .await
+            .unwrap(),
+        AuditLog::start(b.clone(), signer(), config())
+            .await
+            .unwrap(),
+    ];
+    let calls = (0..2 * EACH).map(|i| {
+        let log = &logs[i % 2];
+        async move {
+            let mut e = event(1);
+            e.request_id = Some(Id::parse(&format!("request-{i}")));
+            log.record_durable(e).await
+        }
+    });
+    let results = futures_join(calls).await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    for log in &logs {
+        log.close().await;
+    }
+    let events = read::events(b.as_ref(), 0, 10 * EACH).await.unwrap();
+    let mut ids: Vec<String> = events
+        .iter()
+        .filter_map(|e| {
+            let json: serde_json::Value = serde_json::from_str(&e.event_json).ok()?;
+            Some(json["requestID"].as_str()?.to_owned())
+        })
+        .collect();
+    ids.sort();
+    let mut expected: Vec<String> = (0..2 * EACH).map(|i| format!("request-{i}")).collect();
+    expected.sort();
+    assert_eq!(ids, expected);
+    let digests = a.audit_digests(0, 1000).await.unwrap();
+    assert!(!digests.is_empty());
+    let mut verifier = Verifier::new(&signer().public_key(), digests);
+    for e in &events {
+        verifier.event(e).unwrap();
+    }
+    let report = verifier.finish().unwrap();
+    assert_eq!(report.events as usize, 2 * EACH);
+    assert_eq!(
+        report.unsigned, 0,
+        "the last close signed everything: {report:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_two_writers_share_one_trail() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = sqlite_pair(&dir.path().join("trent.db")).await;
+    two_writers_share_one_trail(Arc::new(a), Arc::new(b)).await;
 }
