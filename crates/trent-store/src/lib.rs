@@ -4,11 +4,17 @@
 //!   `synchronous=FULL`, so a write is on disk when it is acknowledged; each
 //!   method is one transaction.
 //!
-//! A PostgreSQL backend for several nodes will sit beside it and pass the
-//! same suite (`tests.rs`).
+//! * [`PgStore`]: PostgreSQL, for several Trent nodes on one database
+//!   (`--database-url`); its own migrations, applied under sqlx's advisory
+//!   lock.
+//!
+//! Both pass the one suite (`tests.rs`); PostgreSQL's run needs
+//! `TRENT_TEST_POSTGRES_URL` and says plainly when it is skipped.
 
+mod postgres;
 mod sqlite;
 
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
 use trent_core::{StoreError, Tag};
@@ -48,5 +54,7 @@ const KEY_COLUMNS: &str = "id, account, region, arn, created_ms, description, ke
      deletion_date_ms, pending_window_days, policy, rotation_enabled, rotation_period_days, next_rotation_ms, \
      current_material, tags";
 
+#[cfg(test)]
+mod postgres_tests;
 #[cfg(test)]
 mod tests;
