@@ -51,5 +51,5 @@ pub use store::timed::{STORE_METHODS, StoreWrapper, TimedStore};
 pub use store::trail;
 pub use store::{
     AuditStore, IdentityStore, KeyStore, RootKey, RootKeyCheck, SealError, SealedMaterial, Store,
-    StoreError, verify_root_key,
+    StoreError, holds_sealed_data, verify_root_key,
 };

@@ -319,6 +319,13 @@ pub enum RootKeyCheck {
 const ROOT_KEY_CHECK: &str = "root-key-check";
 const ROOT_KEY_CHECK_AAD: &[u8] = b"meta:root-key-check";
 
+/// Whether `store` holds data sealed under some root key (its check value,
+/// or the first secret every store has): a store that does is never given
+/// a new root key.
+pub async fn holds_sealed_data(store: &dyn Store) -> Result<bool, StoreError> {
+    Ok(store.meta(ROOT_KEY_CHECK).await?.is_some() || store.meta("marker-key").await?.is_some())
+}
+
 /// Checks that `root` is the root key `store` was sealed under, by a check
 /// value sealed under it (no real key is unsealed for it), stored at the
 /// first start. A store from before the check value is checked with the

@@ -4,7 +4,7 @@
 use crate::AuditCommand;
 use anyhow::Context;
 use std::io::Write;
-use std::path::Path;
+use std::path::PathBuf;
 use std::sync::Arc;
 use trent_core::Identities;
 use trent_core::audit;
@@ -25,16 +25,13 @@ pub async fn audit_signing_key(
 pub async fn audit(command: AuditCommand) -> anyhow::Result<()> {
     const PAGE: usize = 1000;
     match command {
-        AuditCommand::PublicKey { data_dir } => {
-            let (store, root) = open_data_dir(&data_dir).await?;
+        AuditCommand::PublicKey { store } => {
+            let (store, root) = open_existing(&store).await?;
             let key = audit_signing_key(&store, &root).await?;
             println!("{}", hex(&key.public_key()));
         }
-        AuditCommand::Verify {
-            data_dir,
-            public_key,
-        } => {
-            let (store, root) = open_data_dir(&data_dir).await?;
+        AuditCommand::Verify { store, public_key } => {
+            let (store, root) = open_existing(&store).await?;
             let own = audit_signing_key(&store, &root)
                 .await?
                 .public_key()
@@ -83,13 +80,13 @@ pub async fn audit(command: AuditCommand) -> anyhow::Result<()> {
             );
         }
         AuditCommand::Export {
-            data_dir,
+            store,
             key_id,
             principal,
             since,
             until,
         } => {
-            let (store, _root) = open_data_dir(&data_dir).await?;
+            let (store, _root) = open_existing(&store).await?;
             let time = |s: Option<String>| -> anyhow::Result<Option<i64>> {
                 s.map(|s| {
                     audit::parse_rfc3339_ms(&s)
@@ -151,52 +148,98 @@ fn unhex(s: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-/// The store and root key of a data directory that already exists.
-async fn open_data_dir(
-    data_dir: &Path,
-) -> anyhow::Result<(Arc<dyn trent_core::Store>, Arc<dyn trent_core::RootKey>)> {
-    anyhow::ensure!(
-        data_dir.join("trent.db").exists(),
-        "{} holds no Trent data (no trent.db)",
-        data_dir.display()
-    );
-    open_store(data_dir, false).await
+/// Where a command finds the store and the root key.
+#[derive(clap::Args, Clone, Debug)]
+pub struct StoreArgs {
+    /// Where the root key lives, and the store unless `--database-url`
+    /// names one.
+    #[arg(long, default_value = "./trent-data", env = "TRENT_DATA_DIR")]
+    pub data_dir: PathBuf,
+    /// The store in PostgreSQL instead of `DATA_DIR/trent.db`
+    /// (`postgres://USER[:PASSWORD]@HOST[:PORT]/DB[?sslmode=verify-full]`):
+    /// several Trent nodes with the same root key share one database.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "TRENT_DATABASE_URL",
+        hide_env_values = true
+    )]
+    pub database_url: Option<String>,
+    /// Most connections to PostgreSQL at once.
+    #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1000), env = "TRENT_DATABASE_POOL_SIZE")]
+    pub database_pool_size: u32,
 }
 
-/// Opens the data directory's store and root key, and checks that the key
-/// opens the store. `create`: a new data directory gets a new root key; a
-/// store whose root key is missing is never given another (its material
-/// would be lost for good), and nothing is written to it then.
+impl StoreArgs {
+    /// Where the store is, for messages (never a password).
+    fn describe(&self) -> String {
+        match &self.database_url {
+            Some(_) => "the PostgreSQL database of --database-url".into(),
+            None => self.data_dir.join("trent.db").display().to_string(),
+        }
+    }
+}
+
+/// The store and root key of an installation that already exists.
+async fn open_existing(
+    at: &StoreArgs,
+) -> anyhow::Result<(Arc<dyn trent_core::Store>, Arc<dyn trent_core::RootKey>)> {
+    anyhow::ensure!(
+        at.database_url.is_some() || at.data_dir.join("trent.db").exists(),
+        "{} holds no Trent data (no trent.db)",
+        at.data_dir.display()
+    );
+    open_store(at, false).await
+}
+
+/// Opens the store and the data directory's root key, and checks that the
+/// key opens the store. `create`: a new installation gets a new root key; a
+/// store that holds sealed data is never given another (its material would
+/// be lost for good), and nothing is written to it then.
 pub async fn open_store(
-    data_dir: &Path,
+    at: &StoreArgs,
     create: bool,
 ) -> anyhow::Result<(Arc<dyn trent_core::Store>, Arc<dyn trent_core::RootKey>)> {
-    let root_path = data_dir.join("root.key");
-    let store_path = data_dir.join("trent.db");
-    if !root_path.exists() && (store_path.exists() || !create) {
-        anyhow::bail!(
-            "{} has a store but no root key ({} is missing): restore it; Trent will not make a new one beside an existing store",
-            data_dir.display(),
-            root_path.display()
-        );
-    }
+    let root_path = at.data_dir.join("root.key");
+    let store: Arc<dyn trent_core::Store> = match &at.database_url {
+        None => {
+            let store_path = at.data_dir.join("trent.db");
+            if !root_path.exists() && (store_path.exists() || !create) {
+                anyhow::bail!(
+                    "{} has a store but no root key ({} is missing): restore it; Trent will not make a new one beside an existing store",
+                    at.data_dir.display(),
+                    root_path.display()
+                );
+            }
+            Arc::new(
+                trent_store::SqliteStore::open(&store_path)
+                    .await
+                    .context("opening the store")?,
+            )
+        }
+        Some(url) => {
+            let store = trent_store::PgStore::open(url, at.database_pool_size)
+                .await
+                .context("opening the store")?;
+            if !root_path.exists() && (!create || trent_core::holds_sealed_data(&store).await?) {
+                anyhow::bail!(
+                    "{} is sealed under a root key this node does not have ({} is missing): copy root.key from a node of this installation",
+                    at.describe(),
+                    root_path.display()
+                );
+            }
+            Arc::new(store)
+        }
+    };
     let root = trent_seal::FileRootKey::open_or_create(&root_path)?;
-    let store = trent_store::SqliteStore::open(&store_path)
-        .await
-        .context("opening the store")?;
-    let store: Arc<dyn trent_core::Store> = Arc::new(store);
     trent_core::verify_root_key(store.as_ref(), &root)
         .await
-        .with_context(|| format!("checking {}", root_path.display()))?;
+        .with_context(|| format!("checking {} against {}", root_path.display(), at.describe()))?;
     Ok((store, Arc::new(root)))
 }
 
-pub async fn create_account(
-    account_id: &str,
-    data_dir: &Path,
-    profile: &str,
-) -> anyhow::Result<()> {
-    let (store, root) = open_data_dir(data_dir).await?;
+pub async fn create_account(account_id: &str, at: &StoreArgs, profile: &str) -> anyhow::Result<()> {
+    let (store, root) = open_existing(at).await?;
     let identities = Identities::new(store, root);
     let key = identities.create_account(account_id).await?;
     let mut stdout = std::io::stdout().lock();

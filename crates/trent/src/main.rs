@@ -7,7 +7,6 @@ mod serve;
 
 use clap::{Parser, Subcommand};
 use serve::ServeArgs;
-use std::path::PathBuf;
 
 /// mimalloc instead of glibc's malloc: buffers allocated on one thread and
 /// freed on another (request facts taken by the audit writer, response
@@ -52,8 +51,8 @@ enum AccountCommand {
         /// The new account's 12-digit id.
         #[arg(long)]
         account_id: String,
-        #[arg(long, default_value = "./trent-data")]
-        data_dir: PathBuf,
+        #[command(flatten)]
+        store: admin::StoreArgs,
         /// The profile name in the printed credentials.
         #[arg(long, default_value = "default")]
         profile: String,
@@ -65,8 +64,8 @@ pub enum AuditCommand {
     /// Check the whole trail: hash chain, signed digests, truncation. Names
     /// the first event that was changed, removed, inserted or reordered.
     Verify {
-        #[arg(long, default_value = "./trent-data")]
-        data_dir: PathBuf,
+        #[command(flatten)]
+        store: admin::StoreArgs,
         /// The expected signing public key (hex), as `audit public-key`
         /// printed it earlier; default: the data directory's own.
         #[arg(long)]
@@ -74,8 +73,8 @@ pub enum AuditCommand {
     },
     /// Print events as JSON lines.
     Export {
-        #[arg(long, default_value = "./trent-data")]
-        data_dir: PathBuf,
+        #[command(flatten)]
+        store: admin::StoreArgs,
         /// Only events on this key (key id or ARN).
         #[arg(long, visible_alias = "key")]
         key_id: Option<String>,
@@ -91,8 +90,8 @@ pub enum AuditCommand {
     },
     /// Print the Ed25519 public key (hex) that verifies the digests.
     PublicKey {
-        #[arg(long, default_value = "./trent-data")]
-        data_dir: PathBuf,
+        #[command(flatten)]
+        store: admin::StoreArgs,
     },
 }
 
@@ -124,9 +123,9 @@ fn main() -> anyhow::Result<()> {
         Command::Serve(args) => runtime.block_on(serve::serve(args)),
         Command::Account(AccountCommand::Create {
             account_id,
-            data_dir,
+            store,
             profile,
-        }) => runtime.block_on(admin::create_account(&account_id, &data_dir, &profile)),
+        }) => runtime.block_on(admin::create_account(&account_id, &store, &profile)),
         Command::Audit(command) => runtime.block_on(admin::audit(command)),
         Command::Bench(args) => runtime.block_on(trent_bench::cli::bench(args)),
         Command::BenchBaseline(args) => runtime.block_on(trent_bench::cli::baseline(args)),

@@ -27,9 +27,11 @@ pub struct ServeArgs {
     /// Address to listen on; port 0 picks a free port.
     #[arg(long, default_value = "127.0.0.1:4599", env = "TRENT_LISTEN")]
     listen: SocketAddr,
-    /// Where the store, the root key and generated credentials live.
-    #[arg(long, default_value = "./trent-data", env = "TRENT_DATA_DIR")]
-    data_dir: PathBuf,
+    /// Where the store and the root key are (`--data-dir`,
+    /// `--database-url`); generated credentials and TLS files go in the
+    /// data directory.
+    #[command(flatten)]
+    store: crate::admin::StoreArgs,
     /// Home region, used in messages and defaults.
     #[arg(long, default_value = "us-east-1", env = "TRENT_REGION")]
     region: String,
@@ -151,7 +153,7 @@ impl ServeArgs {
         use trent_server::transport::{TlsSettings, TransportConfig};
         let tls = match (&self.tls, &self.tls_cert, &self.tls_key) {
             (Some(TlsMode::SelfSigned), _, _) => Some(TlsSettings::SelfSigned {
-                dir: self.data_dir.join("tls"),
+                dir: self.store.data_dir.join("tls"),
                 extra_names: self.tls_names.clone(),
             }),
             (None, Some(cert), Some(key)) => Some(TlsSettings::Files {
@@ -176,9 +178,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         args.account_id.len() == 12 && args.account_id.bytes().all(|b| b.is_ascii_digit()),
         "--account-id must be 12 digits"
     );
-    trent_seal::ensure_private_dir(&args.data_dir)
-        .with_context(|| format!("creating data directory {}", args.data_dir.display()))?;
-    let (store, root) = open_store(&args.data_dir, true).await?;
+    trent_seal::ensure_private_dir(&args.store.data_dir)
+        .with_context(|| format!("creating data directory {}", args.store.data_dir.display()))?;
+    let (store, root) = open_store(&args.store, true).await?;
     // Every store call is timed for /metrics.
     let timed = Arc::new(trent_core::TimedStore::new(store));
     let store: Arc<dyn trent_core::Store> = timed.clone();
@@ -348,7 +350,7 @@ async fn bootstrap_credentials(identities: &Identities, args: &ServeArgs) -> any
     // The file first, then the store: a stored key whose secret never
     // reached anyone would lock the account out for good.
     let (id, secret) = Identities::generate_access_key()?;
-    let path = args.data_dir.join("root-credentials");
+    let path = args.store.data_dir.join("root-credentials");
     write_credentials_file(&path, &id, &secret)?;
     match identities.bootstrap_account(account, (&id, &secret)).await {
         Ok(true) => {
