@@ -17,6 +17,9 @@ mod sqlite;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
+#[doc(hidden)]
+pub mod test_support;
+
 use trent_core::{StoreError, Tag};
 
 fn backend(e: sqlx::Error) -> StoreError {

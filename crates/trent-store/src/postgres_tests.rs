@@ -5,79 +5,9 @@
 //! leave nothing behind. Without the variable they are skipped, saying so.
 
 use crate::PgStore;
-use sqlx::{Connection, PgConnection};
+use crate::test_support::{Schema, test_url};
 use trent_core::audit::read;
 use trent_core::{IdentityStore, KeyStore, StoreError};
-use uuid::Uuid;
-
-const SKIPPED: &str = "PostgreSQL store tests skipped: TRENT_TEST_POSTGRES_URL is not set";
-
-fn test_url() -> Option<String> {
-    let url = std::env::var("TRENT_TEST_POSTGRES_URL")
-        .ok()
-        .filter(|url| !url.is_empty());
-    if url.is_none() {
-        eprintln!("{SKIPPED}");
-    }
-    url
-}
-
-/// A fresh schema's name, and the schema dropped (with everything in it)
-/// when this goes out of scope, also when the test fails.
-struct Schema {
-    url: String,
-    name: String,
-}
-
-impl Schema {
-    fn fresh(url: &str) -> Self {
-        Self {
-            url: url.into(),
-            name: format!("trent_test_{}", Uuid::new_v4().simple()),
-        }
-    }
-
-    /// Tables in the schema named `table`'s rows: the migrations applied.
-    async fn count(&self, table: &str) -> i64 {
-        let mut conn = PgConnection::connect(&self.url).await.unwrap();
-        let n = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM \"{}\".{table}", self.name))
-            .fetch_one(&mut conn)
-            .await
-            .unwrap();
-        conn.close().await.unwrap();
-        n
-    }
-}
-
-impl Drop for Schema {
-    fn drop(&mut self) {
-        let (url, name) = (self.url.clone(), self.name.clone());
-        // A destructor cannot await, and the test's runtime may be the one
-        // unwinding: a thread with a runtime of its own.
-        let dropped = std::thread::spawn(move || -> Result<(), String> {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| e.to_string())?;
-            runtime.block_on(async {
-                let mut conn = PgConnection::connect(&url)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                sqlx::query(&format!("DROP SCHEMA IF EXISTS \"{name}\" CASCADE"))
-                    .execute(&mut conn)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                conn.close().await.map_err(|e| e.to_string())
-            })
-        })
-        .join();
-        match dropped {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => eprintln!("schema {} not dropped: {e}", self.name),
-            Err(_) => eprintln!("schema {} not dropped: the thread panicked", self.name),
-        }
-    }
-}
 
 async fn open(schema: &Schema) -> PgStore {
     PgStore::open_in_schema(&schema.url, &schema.name, 4)
@@ -186,13 +116,7 @@ async fn postgres_stores_opened_at_once_all_succeed() {
     for store in &stores {
         assert!(store.account_exists("111122223333").await.unwrap());
     }
-    let separator = if url.contains('?') { '&' } else { '?' };
-    let by_url = PgStore::open(
-        &format!("{url}{separator}options[search_path]={}", schema.name),
-        1,
-    )
-    .await
-    .unwrap();
+    let by_url = PgStore::open(&schema.database_url(), 1).await.unwrap();
     assert!(by_url.account_exists("111122223333").await.unwrap());
     assert!(matches!(
         by_url.insert_account("111122223333", None).await,

@@ -10,5 +10,6 @@ mod crypto;
 mod hardening;
 mod keys;
 mod lifecycle;
+mod postgres;
 mod protocol;
 mod transport;
