@@ -839,6 +839,13 @@ impl Writer {
                         self.write(&mut batch, true).await;
                         continue;
                     }
+                    // The store failed the last write and nothing is
+                    // queued: find out when it answers again (requests are
+                    // refused meanwhile, and a load balancer may send none).
+                    _ = tokio::time::sleep(PROBE_EVERY), if self.stats.store_failing() => {
+                        self.probe().await;
+                        continue;
+                    }
                 }
                 // Let more gather (without waking this task per event)
                 // until the window ends, someone waits for a commit, or
@@ -975,6 +982,9 @@ impl Writer {
     }
 }
 
+/// How often a writer whose store failed asks it again while idle.
+const PROBE_EVERY: Duration = Duration::from_millis(250);
+
 /// Times a batch is chained again after another process's appends before
 /// the write fails.
 const MAX_APPEND_CONFLICTS: u32 = 64;
@@ -993,6 +1003,16 @@ struct Attempt {
 }
 
 impl Writer {
+    /// After a failed write: reads the stored tail; once it answers, the
+    /// writer continues from it (other nodes may have appended meanwhile)
+    /// and the trail accepts requests again.
+    async fn probe(&mut self) {
+        if self.follow_tail().await.is_ok() {
+            self.stats.store_reachable();
+            tracing::info!("the audit trail's store answers again");
+        }
+    }
+
     /// Encodes the batch after `next_seq` and appends it, with a digest if
     /// `want_digest` and stored key usage when due; `None` when there is
     /// nothing to write.

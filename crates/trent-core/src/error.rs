@@ -49,6 +49,11 @@ pub enum KmsError {
     /// `DryRun: true` and every check passed; nothing was changed.
     #[error("The request would have succeeded, but the DryRun option is set.")]
     DryRun,
+    /// The store cannot be reached now, or this node cannot confirm that its
+    /// caches are current (several nodes): the request may be retried. The
+    /// source is for the log; the caller gets a generic message.
+    #[error("unavailable: {0}")]
+    Unavailable(#[source] Box<dyn StdError + Send + Sync>),
     /// A failure of the store, the root key or a primitive. The source is for
     /// the log; the caller gets a generic message.
     #[error("internal error: {0}")]
@@ -63,7 +68,10 @@ impl KmsError {
 
 impl From<crate::StoreError> for KmsError {
     fn from(e: crate::StoreError) -> Self {
-        KmsError::internal(e)
+        match e {
+            crate::StoreError::Backend(_) => KmsError::Unavailable(Box::new(e)),
+            e => KmsError::internal(e),
+        }
     }
 }
 

@@ -35,13 +35,19 @@ pub enum IamError {
     AccessDenied(String),
     #[error("The security token included in the request is expired")]
     ExpiredToken,
+    /// The store cannot be reached now: the request may be retried.
+    #[error("unavailable: {0}")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("internal error: {0}")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl From<StoreError> for IamError {
     fn from(e: StoreError) -> Self {
-        IamError::Internal(Box::new(e))
+        match e {
+            StoreError::Backend(_) => IamError::Unavailable(Box::new(e)),
+            e => IamError::Internal(Box::new(e)),
+        }
     }
 }
 
@@ -165,6 +171,9 @@ pub struct Identities {
     /// cannot put the old identity back for later requests.
     generation: std::sync::atomic::AtomicU64,
     write_lock: tokio::sync::Mutex<()>,
+    /// Set with several nodes: the cache is used only while the change
+    /// feed confirms it current.
+    freshness: std::sync::OnceLock<Arc<crate::service::feed::Freshness>>,
 }
 
 /// An identity, and the [`Identities::generation`] its store read began in.
@@ -287,7 +296,19 @@ impl Identities {
             by_access_key: papaya::HashMap::new(),
             generation: std::sync::atomic::AtomicU64::new(0),
             write_lock: tokio::sync::Mutex::new(()),
+            freshness: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Uses the cache only while `freshness` says it is current (several
+    /// nodes); otherwise every lookup reads the store. Set once.
+    pub fn set_freshness(&self, freshness: Arc<crate::service::feed::Freshness>) {
+        let _ = self.freshness.set(freshness);
+    }
+
+    /// Forgets every cached identity (another node changed some).
+    pub fn forget_cached(&self) {
+        self.invalidate();
     }
 
     /// Forgets every cached identity: called after each IAM change, once
@@ -307,6 +328,13 @@ impl Identities {
         // Read before the store: a change committed after this load moves
         // the generation on, and what this lookup caches is then stale.
         let generation = self.generation.load(Ordering::Acquire);
+        // Several nodes, and the cache not confirmed current: no answer
+        // from it, and none from a store that did not answer the feed.
+        if self.freshness.get().is_some_and(|f| !f.is_fresh()) {
+            return Err(IamError::Unavailable(
+                "this node cannot confirm its caches are current".into(),
+            ));
+        }
         if let Some(found) = self.by_access_key.pin().get(access_key_id)
             && found.generation == generation
         {

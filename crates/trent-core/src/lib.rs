@@ -43,6 +43,7 @@ pub use model::{
     AliasRecord, Caller, Credential, DueWork, EntityKind, GrantRecord, IamEntity, Identity,
     KeyLastUsage, KeyRecord, Page, PrincipalKind, RotationRecord, SessionRecord, Tag, now_millis,
 };
+pub use service::feed::{ChangeFeed, FeedStats, Freshness};
 pub use service::{
     AliasMode, CreateGrant, CreateKey, DataKey, DataKeyPair, GRANT_OPERATIONS, GrantSelector,
     KeyAlgorithms, Kms, KmsConfig, LookupEvents, ReEncrypted, key_algorithms,
@@ -50,6 +51,6 @@ pub use service::{
 pub use store::timed::{STORE_METHODS, StoreWrapper, TimedStore};
 pub use store::trail;
 pub use store::{
-    AuditStore, IdentityStore, KeyStore, RootKey, RootKeyCheck, SealError, SealedMaterial, Store,
-    StoreError, holds_sealed_data, verify_root_key,
+    AuditStore, Change, ChangeStore, Changed, IdentityStore, KeyStore, RootKey, RootKeyCheck,
+    SealError, SealedMaterial, Store, StoreError, holds_sealed_data, verify_root_key,
 };

@@ -27,8 +27,9 @@ pub enum StoreError {
 
 /// Persistence, split by what it keeps: [`KeyStore`] (keys with their
 /// material, aliases, grants, the server's named values), [`IdentityStore`]
-/// (accounts, IAM entities, access keys) and [`AuditStore`] (the trail).
-/// A backend implements all three; [`Store`] is the three together.
+/// (accounts, IAM entities, access keys), [`AuditStore`] (the trail) and
+/// [`ChangeStore`] (the feed of changes other processes' caches follow).
+/// A backend implements all four; [`Store`] is the four together.
 ///
 /// What every method of every backend promises:
 /// - **Atomic**: one transaction; it happens whole or not at all, also when
@@ -48,9 +49,9 @@ pub enum StoreError {
 ///
 /// The store suite (`trent-store/src/tests.rs`) calls every method, on
 /// every backend.
-pub trait Store: KeyStore + IdentityStore + AuditStore {}
+pub trait Store: KeyStore + IdentityStore + AuditStore + ChangeStore {}
 
-impl<T: KeyStore + IdentityStore + AuditStore + ?Sized> Store for T {}
+impl<T: KeyStore + IdentityStore + AuditStore + ChangeStore + ?Sized> Store for T {}
 
 /// Keys with their sealed material, rotations and deletion tombstones;
 /// aliases; grants; the server's named values.
@@ -117,6 +118,12 @@ pub trait KeyStore: Send + Sync + 'static {
 
     /// Every alias of every account.
     async fn all_aliases(&self) -> Result<Vec<AliasRecord>, StoreError>;
+    async fn get_alias(
+        &self,
+        account: &str,
+        region: &str,
+        name: &str,
+    ) -> Result<Option<AliasRecord>, StoreError>;
     /// `Conflict` when the name is taken in its account and region.
     async fn insert_alias(&self, alias: &AliasRecord) -> Result<(), StoreError>;
     /// Points an existing alias at its (new) target key.
@@ -285,6 +292,62 @@ pub trait AuditStore: Send + Sync + 'static {
     ) -> Result<Vec<AuditDigest>, StoreError>;
     /// The last event and the last digest.
     async fn audit_tail(&self) -> Result<AuditTail, StoreError>;
+}
+
+/// What a change to the store touched, for the caches of the processes
+/// that share it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Changed {
+    /// A key's row, its material versions (a rotation), or its grants.
+    Key(Uuid),
+    /// One alias (`account`, `region`, `alias/name`).
+    Alias {
+        account: String,
+        region: String,
+        name: String,
+    },
+    /// An account's identities: accounts, access keys, IAM users, groups,
+    /// roles, their policies and memberships.
+    Identity { account: String },
+}
+
+/// One entry of the change feed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// Increasing in commit order: every change with a smaller id was
+    /// committed before this one was made.
+    pub id: i64,
+    /// When it was committed (Unix ms, the database's clock).
+    pub at_ms: i64,
+    pub changed: Changed,
+}
+
+/// The feed of changes: every write that may leave another process's cache
+/// stale appends an entry in the same transaction, made by the database
+/// itself (triggers), so no writer, not even a hand-made one, can forget
+/// it. A process follows the feed from the id it last saw.
+///
+/// What is fed: a key's update or deletion, a new material version (past
+/// the first), a grant made or removed; an alias made, changed or removed;
+/// any change to accounts, access keys, IAM entities, their policies and
+/// group memberships. A new key is not fed (no cache holds it yet).
+#[async_trait]
+pub trait ChangeStore: Send + Sync + 'static {
+    /// The id of the newest change (0: none).
+    async fn last_change(&self) -> Result<i64, StoreError>;
+    /// Changes with `id > after`, in id order, at most `limit`. Ids only
+    /// grow in commit order, so a reader that has seen `after` misses
+    /// nothing by asking for what follows it.
+    async fn changes_after(&self, after: i64, limit: usize) -> Result<Vec<Change>, StoreError>;
+    /// Forgets changes committed before `before_ms`; how many.
+    async fn prune_changes(&self, before_ms: i64) -> Result<u64, StoreError>;
+    /// Returns when a change may have been committed (PostgreSQL's
+    /// LISTEN/NOTIFY), or after `timeout` at the latest (a backend without
+    /// notifications just waits). Never a promise that something changed.
+    async fn wait_for_change(&self, timeout: std::time::Duration) -> Result<(), StoreError> {
+        tokio::time::sleep(timeout).await;
+        Ok(())
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -15,6 +15,9 @@ pub enum AuthError {
     SigV4(SigV4Error),
     /// Temporary credentials past their expiry.
     ExpiredToken,
+    /// The identity store cannot be reached now (retryable; the detail is
+    /// for the log).
+    Unavailable(String),
     /// The identity store failed (the detail is for the log).
     Internal(String),
 }
@@ -70,6 +73,7 @@ impl Authenticator {
             Ok(Some(identity)) => identity,
             Ok(None) => return Err(AuthError::SigV4(SigV4Error::UnrecognizedClient)),
             Err(IamError::ExpiredToken) => return Err(AuthError::ExpiredToken),
+            Err(e @ IamError::Unavailable(_)) => return Err(AuthError::Unavailable(e.to_string())),
             Err(e) => return Err(AuthError::Internal(e.to_string())),
         };
         let key = self.signing_key(&identity, &auth);

@@ -107,6 +107,15 @@ impl TrailError {
                 "ExpiredTokenException",
                 "The security token included in the request is expired",
             ),
+            Refusal::Unauthenticated(AuthError::Unavailable(detail)) => {
+                let mut error = TrailError::new(
+                    "ServiceUnavailableException",
+                    "The trail cannot be read now; retry later.",
+                )
+                .with_status(StatusCode::SERVICE_UNAVAILABLE);
+                error.detail = Some(detail);
+                error
+            }
             Refusal::Unauthenticated(AuthError::Internal(detail)) | Refusal::Internal(detail) => {
                 TrailError::internal(detail)
             }
@@ -136,6 +145,15 @@ impl From<KmsError> for TrailError {
             ),
             KmsError::AccessDenied(message) => TrailError::new("AccessDeniedException", message),
             KmsError::Throttled(_) => TrailError::new("ThrottlingException", "Rate exceeded"),
+            KmsError::Unavailable(source) => {
+                let mut error = TrailError::new(
+                    "ServiceUnavailableException",
+                    "The trail cannot be read now; retry later.",
+                )
+                .with_status(StatusCode::SERVICE_UNAVAILABLE);
+                error.detail = Some(source.to_string());
+                error
+            }
             // LookupEvents reads the trail and nothing else: any other
             // domain error is a failure inside.
             KmsError::NotFound(_)

@@ -11,6 +11,10 @@ use trent_sigv4::SigV4Error;
 use trent_wire::{ErrorCode, ValidationError};
 
 /// AWS's message for a throttled KMS call.
+/// A store that cannot answer now, or caches not confirmed current
+/// (DependencyTimeoutException: AWS's words are "You can retry the request").
+pub(crate) const UNAVAILABLE: &str =
+    "The system timed out while trying to fulfill the request. You can retry the request.";
 pub const THROTTLED: &str =
     "You have exceeded the rate at which you may call KMS. Reduce the frequency of your calls.";
 
@@ -95,6 +99,11 @@ impl ApiError {
                 ErrorCode::ExpiredTokenException,
                 "The security token included in the request is expired",
             ),
+            Refusal::Unauthenticated(AuthError::Unavailable(detail)) => {
+                let mut error = Self::new(ErrorCode::DependencyTimeoutException, UNAVAILABLE);
+                error.detail = Some(detail);
+                error
+            }
             Refusal::Unauthenticated(AuthError::Internal(detail)) | Refusal::Internal(detail) => {
                 Self::internal_from(&detail)
             }
@@ -173,6 +182,11 @@ impl From<KmsError> for ApiError {
                 return ApiError::new(ErrorCode::ThrottlingException, THROTTLED);
             }
             KmsError::Internal(source) => return ApiError::internal_from(source),
+            KmsError::Unavailable(source) => {
+                let mut error = ApiError::new(ErrorCode::DependencyTimeoutException, UNAVAILABLE);
+                error.detail = Some(source.to_string());
+                return error;
+            }
         };
         ApiError::new(code, e.to_string())
     }

@@ -57,6 +57,11 @@ pub struct AppState {
     /// The store's latency by method, for `GET /metrics` (when the store
     /// is wrapped in a [`trent_core::TimedStore`]).
     pub store_timing: Option<Arc<trent_core::TimedStore>>,
+    /// Whether the caches are confirmed current (several nodes: `/health`
+    /// is not ready while they are not).
+    pub freshness: Arc<trent_core::Freshness>,
+    /// The change feed's counters, for `GET /metrics` (several nodes).
+    pub feed: Option<Arc<trent_core::FeedStats>>,
     request_ids: RequestIds,
 }
 
@@ -71,6 +76,8 @@ impl AppState {
             audit: None,
             metrics: metrics::Metrics::new(),
             store_timing: None,
+            freshness: trent_core::Freshness::not_enforced(),
+            feed: None,
             request_ids: RequestIds::new(),
         }
     }
@@ -206,12 +213,20 @@ async fn run_due_work(state: &AppState) -> usize {
     done.len()
 }
 
-async fn health() -> impl IntoResponse {
-    (
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, "application/json")],
-        "{\"status\":\"ok\"}",
-    )
+/// Ready (200), or not (503) while this node cannot confirm that its
+/// caches are current (several nodes: the database is unreachable) or its
+/// audit trail cannot be written, so that a load balancer takes it out.
+async fn health(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+    let audit_ok = state
+        .audit
+        .as_ref()
+        .is_none_or(|log| !log.stats().store_failing());
+    let (status, body) = if state.freshness.is_fresh() && audit_ok {
+        (StatusCode::OK, "{\"status\":\"ok\"}")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "{\"status\":\"stale\"}")
+    };
+    (status, [(header::CONTENT_TYPE, "application/json")], body)
 }
 
 async fn metrics_text(State(state): State<Arc<AppState>>) -> impl IntoResponse {

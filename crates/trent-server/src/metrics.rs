@@ -301,6 +301,9 @@ pub fn render(state: &AppState) -> String {
             );
         }
     }
+    if let Some(feed) = &state.feed {
+        change_feed(&mut out, feed, state.freshness.is_fresh());
+    }
     if let Some(log) = &state.audit {
         let stats = log.stats();
         header(
@@ -370,6 +373,54 @@ pub fn render(state: &AppState) -> String {
         );
     }
     out
+}
+
+/// The change feed (several nodes on one store).
+fn change_feed(out: &mut String, feed: &trent_core::FeedStats, fresh: bool) {
+    let load = |n: &std::sync::atomic::AtomicU64| n.load(std::sync::atomic::Ordering::Relaxed);
+    for (name, kind, help, value) in [
+        (
+            "trent_caches_fresh",
+            "gauge",
+            "1 while the change feed confirms this node's caches current; 0 while it cannot (requests answered from them fail, /health answers 503).",
+            u64::from(fresh),
+        ),
+        (
+            "trent_change_feed_polls_total",
+            "counter",
+            "Reads of the store's change feed (at a notification, or every 200 ms).",
+            load(&feed.polls),
+        ),
+        (
+            "trent_change_feed_failed_polls_total",
+            "counter",
+            "Reads of the change feed that failed or took too long.",
+            load(&feed.failed_polls),
+        ),
+        (
+            "trent_change_feed_changes_total",
+            "counter",
+            "Changes (by any node) applied to this node's caches.",
+            load(&feed.changes),
+        ),
+        (
+            "trent_change_feed_stale_total",
+            "counter",
+            "Times this node's caches stopped being confirmed current.",
+            load(&feed.stale_spells),
+        ),
+    ] {
+        header(out, name, kind, help);
+        let _ = writeln!(out, "{name} {value}");
+    }
+    let name = "trent_change_feed_lag_seconds";
+    header(
+        out,
+        name,
+        "histogram",
+        "From a change's commit (the database's clock) to its application to this node's caches: the invalidation lag.",
+    );
+    histogram(out, name, "", &feed.lag.snapshot());
 }
 
 #[cfg(test)]

@@ -8,6 +8,10 @@
 //!   (`--database-url`); its own migrations, applied under sqlx's advisory
 //!   lock.
 //!
+//! The change feed ([`trent_core::ChangeStore`]) is written by the
+//! database itself: triggers (SQLite's migration 0010, PostgreSQL's 0002)
+//! append a row for every write another process's cache may hold stale.
+//!
 //! Both pass the one suite (`tests.rs`); PostgreSQL's run needs
 //! `TRENT_TEST_POSTGRES_URL` and says plainly when it is skipped.
 
@@ -20,7 +24,7 @@ pub use sqlite::SqliteStore;
 #[doc(hidden)]
 pub mod test_support;
 
-use trent_core::{StoreError, Tag};
+use trent_core::{Change, Changed, StoreError, Tag};
 
 fn backend(e: sqlx::Error) -> StoreError {
     match &e {
@@ -50,6 +54,43 @@ fn decode_tags(json: &str) -> Result<Vec<Tag>, StoreError> {
 
 fn parse_uuid(s: &str) -> Result<uuid::Uuid, StoreError> {
     uuid::Uuid::try_parse(s).map_err(|_| StoreError::Corrupt(format!("bad key id {s:?}")))
+}
+
+/// A row of the `changes` table (the migrations say what its kind and
+/// subject hold). A kind this version does not know, or a subject that is
+/// not of its kind's form, is [`StoreError::Corrupt`].
+fn decode_change(id: i64, kind: &str, subject: &str, at_ms: i64) -> Result<Change, StoreError> {
+    let malformed = || StoreError::Corrupt(format!("change {id}: {kind} {subject:?}"));
+    let changed = match kind {
+        "key" => Changed::Key(uuid::Uuid::try_parse(subject).map_err(|_| malformed())?),
+        // `account/region/alias/name`: the name, which holds `/` itself,
+        // is all after the second `/`.
+        "alias" => {
+            let mut parts = subject.splitn(3, '/');
+            match (parts.next(), parts.next(), parts.next()) {
+                (Some(account), Some(region), Some(name))
+                    if !account.is_empty() && !region.is_empty() && !name.is_empty() =>
+                {
+                    Changed::Alias {
+                        account: account.into(),
+                        region: region.into(),
+                        name: name.into(),
+                    }
+                }
+                _ => return Err(malformed()),
+            }
+        }
+        "identity" if !subject.is_empty() => Changed::Identity {
+            account: subject.into(),
+        },
+        "identity" => return Err(malformed()),
+        _ => {
+            return Err(StoreError::Corrupt(format!(
+                "change {id}: unknown kind {kind:?}"
+            )));
+        }
+    };
+    Ok(Change { id, at_ms, changed })
 }
 
 /// Columns of `keys` every backend reads, in this order.

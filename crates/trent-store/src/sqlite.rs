@@ -1,4 +1,4 @@
-use crate::{KEY_COLUMNS, backend, decode_tags, encode_tags, parse_uuid};
+use crate::{KEY_COLUMNS, backend, decode_change, decode_tags, encode_tags, parse_uuid};
 use async_trait::async_trait;
 use sqlx::sqlite::SqliteRow;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -7,9 +7,9 @@ use std::path::Path;
 use std::time::Duration;
 use trent_core::trail::{AuditBlock, AuditDigest, AuditTail, Id, KeyUsage, Usage};
 use trent_core::{
-    AliasRecord, AuditStore, Credential, DueWork, EntityKind, GrantRecord, IamEntity,
-    IdentityStore, KeyRecord, KeyStore, RotationRecord, SealedMaterial, SessionRecord, StoreError,
-    now_millis,
+    AliasRecord, AuditStore, Change, ChangeStore, Credential, DueWork, EntityKind, GrantRecord,
+    IamEntity, IdentityStore, KeyRecord, KeyStore, RotationRecord, SealedMaterial, SessionRecord,
+    StoreError, now_millis,
 };
 use uuid::Uuid;
 
@@ -426,18 +426,26 @@ impl KeyStore for SqliteStore {
         .fetch_all(&self.pool)
         .await
         .map_err(backend)?;
-        rows.iter()
-            .map(|r| {
-                Ok(AliasRecord {
-                    account: r.get(0),
-                    region: r.get(1),
-                    name: r.get(2),
-                    target: parse_uuid(r.get::<&str, _>(3))?,
-                    created_ms: r.get(4),
-                    updated_ms: r.get(5),
-                })
-            })
-            .collect()
+        rows.iter().map(alias_from_row).collect()
+    }
+
+    async fn get_alias(
+        &self,
+        account: &str,
+        region: &str,
+        name: &str,
+    ) -> Result<Option<AliasRecord>, StoreError> {
+        let row = sqlx::query(
+            "SELECT account, region, name, target, created_ms, updated_ms FROM aliases \
+             WHERE account = ? AND region = ? AND name = ?",
+        )
+        .bind(account)
+        .bind(region)
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        row.as_ref().map(alias_from_row).transpose()
     }
 
     async fn insert_alias(&self, alias: &AliasRecord) -> Result<(), StoreError> {
@@ -823,6 +831,51 @@ impl IdentityStore for SqliteStore {
     }
 }
 
+/// The change feed: rows the triggers of migration 0010 append. Ids grow
+/// in commit order because SQLite has one writer at a time.
+#[async_trait]
+impl ChangeStore for SqliteStore {
+    async fn last_change(&self) -> Result<i64, StoreError> {
+        sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM changes")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(backend)
+    }
+
+    async fn changes_after(&self, after: i64, limit: usize) -> Result<Vec<Change>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, kind, subject, at_ms FROM changes WHERE id > ? ORDER BY id LIMIT ?",
+        )
+        .bind(after)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter()
+            .map(|r| {
+                let corrupt = |e: sqlx::Error| StoreError::Corrupt(format!("changes row: {e}"));
+                decode_change(
+                    r.try_get("id").map_err(corrupt)?,
+                    r.try_get("kind").map_err(corrupt)?,
+                    r.try_get("subject").map_err(corrupt)?,
+                    r.try_get("at_ms").map_err(corrupt)?,
+                )
+            })
+            .collect()
+    }
+
+    async fn prune_changes(&self, before_ms: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM changes WHERE at_ms < ?")
+            .bind(before_ms)
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(done.rows_affected())
+    }
+
+    // `wait_for_change`: the trait's, a sleep (SQLite has no notifications).
+}
+
 #[async_trait]
 impl AuditStore for SqliteStore {
     async fn append_audit(
@@ -1123,6 +1176,17 @@ fn block_from_row(row: &SqliteRow) -> AuditBlock {
         hashes: row.get("hashes"),
         accounts: Vec::new(),
     }
+}
+
+fn alias_from_row(r: &SqliteRow) -> Result<AliasRecord, StoreError> {
+    Ok(AliasRecord {
+        account: r.get(0),
+        region: r.get(1),
+        name: r.get(2),
+        target: parse_uuid(r.get::<&str, _>(3))?,
+        created_ms: r.get(4),
+        updated_ms: r.get(5),
+    })
 }
 
 fn key_from_row(row: &SqliteRow) -> Result<KeyRecord, StoreError> {

@@ -1,4 +1,4 @@
-//! One suite for every backend: every method of the three store traits,
+//! One suite for every backend: every method of the four store traits,
 //! and concurrent writers. The suite takes two handles on one database
 //! (two pools, as two Trent processes would have): it writes through one
 //! and reads through the other, and races them against each other.
@@ -11,8 +11,9 @@ use trent_core::audit::lookup::{AuditLookup, LookupAttribute};
 use trent_core::audit::{Actor, AuditEvent, AuditRecord, EventSource, chain_hash, read};
 use trent_core::trail::{AuditDigest, Id, KeyUsage, Usage};
 use trent_core::{
-    AliasRecord, Credential, DueWork, EntityKind, GrantRecord, IamEntity, KeyRecord, KeyStore,
-    RotationRecord, SealedMaterial, SessionRecord, Store, StoreError, Tag,
+    AliasRecord, Change, ChangeStore, Changed, Credential, DueWork, EntityKind, GrantRecord,
+    IamEntity, IdentityStore, KeyRecord, KeyStore, RotationRecord, SealedMaterial, SessionRecord,
+    Store, StoreError, Tag, now_millis,
 };
 use trent_wire::{KeySpec, KeyState, KeyUsageType, OriginType};
 use uuid::Uuid;
@@ -20,7 +21,7 @@ use uuid::Uuid;
 const ACCOUNT: &str = "111122223333";
 const OTHER: &str = "444455556666";
 
-fn key(account: &str) -> KeyRecord {
+pub(crate) fn key(account: &str) -> KeyRecord {
     let id = Uuid::new_v4();
     KeyRecord {
         id,
@@ -47,7 +48,7 @@ fn key(account: &str) -> KeyRecord {
     }
 }
 
-fn material(version: u32) -> SealedMaterial {
+pub(crate) fn material(version: u32) -> SealedMaterial {
     SealedMaterial {
         version,
         sealed: vec![version as u8; 60],
@@ -116,6 +117,7 @@ pub(crate) async fn suite(a: &dyn Store, b: &dyn Store) {
     identities(a, b).await;
     audit(a, b, Vec::new(), vec![0; 32]).await;
     concurrent_writers(a, b).await;
+    changes(a, b).await;
 }
 
 async fn keys(a: &dyn Store, b: &dyn Store) {
@@ -1072,6 +1074,339 @@ async fn concurrent_writers(a: &dyn Store, b: &dyn Store) {
         keys.iter()
             .all(|k| listed.iter().any(|(id, _)| *id == k.id))
     );
+}
+
+/// The change feed: which writes feed which entries, in which order, read
+/// through the other handle; paging; pruning. Also `get_alias`.
+///
+/// The triggers append one entry per row written (no deduplication), in
+/// the order of the statements that wrote the rows, so the expected feed
+/// below is exact: a method that writes two fed rows (a rotation: its
+/// material version and its key) appends two entries, and one that writes
+/// none (a new key, a delete of what is gone, an upsert of nothing)
+/// appends none.
+async fn changes(a: &dyn Store, b: &dyn Store) {
+    const FEED: &str = "888877776666";
+    let key_changed = |k: &KeyRecord| Changed::Key(k.id);
+    let alias_changed = |name: &str| Changed::Alias {
+        account: ACCOUNT.into(),
+        region: "us-east-1".into(),
+        name: name.into(),
+    };
+    let identity = || Changed::Identity {
+        account: FEED.into(),
+    };
+    let started_ms = now_millis();
+    let before = b.last_change().await.unwrap();
+    // The rest of the suite wrote fed rows.
+    assert!(before > 0);
+
+    // A new key is in no cache: nothing fed.
+    let fed = key(ACCOUNT);
+    a.insert_key(&fed, &material(1)).await.unwrap();
+    let other = key(ACCOUNT);
+    a.insert_key(&other, &material(1)).await.unwrap();
+    assert_eq!(b.last_change().await.unwrap(), before);
+    assert!(b.changes_after(before, 1000).await.unwrap().is_empty());
+    // Nor is anything that is not cached elsewhere: server values, audit.
+    a.meta_secret("changes-test", b"v").await.unwrap();
+    a.append_audit(None, None, &[], Some(11), true)
+        .await
+        .unwrap();
+    assert_eq!(b.last_change().await.unwrap(), before);
+
+    let mut expected = Vec::new();
+    // The key's row rewritten: one entry (also when nothing differs).
+    a.update_key(&fed).await.unwrap();
+    expected.push(key_changed(&fed));
+    // A rotation: the material version past the first, then the key's row.
+    let rotated = KeyRecord {
+        current_material: 2,
+        ..fed.clone()
+    };
+    a.rotate_key(
+        &rotated,
+        &material(2),
+        &RotationRecord {
+            key_id: fed.id,
+            version: 2,
+            rotated_ms: 1,
+            on_demand: true,
+        },
+    )
+    .await
+    .unwrap();
+    expected.extend([key_changed(&fed), key_changed(&fed)]);
+    // A grant made, removed; removing it again removes no row.
+    a.insert_grant(&grant(fed.id, "g-fed", None)).await.unwrap();
+    assert!(a.delete_grant(fed.id, "g-fed").await.unwrap());
+    assert!(!a.delete_grant(fed.id, "g-fed").await.unwrap());
+    expected.extend([key_changed(&fed), key_changed(&fed)]);
+
+    // Aliases, one whose name holds `/` beyond its prefix (the subject is
+    // split at its first two `/` only).
+    let name = "alias/fed/with/slashes";
+    assert_eq!(b.get_alias(ACCOUNT, "us-east-1", name).await.unwrap(), None);
+    let alias = AliasRecord {
+        account: ACCOUNT.into(),
+        region: "us-east-1".into(),
+        name: name.into(),
+        target: fed.id,
+        created_ms: 1,
+        updated_ms: 1,
+    };
+    a.insert_alias(&alias).await.unwrap();
+    assert_eq!(
+        b.get_alias(ACCOUNT, "us-east-1", name).await.unwrap(),
+        Some(alias.clone())
+    );
+    // Found by account, region and name together.
+    assert_eq!(b.get_alias(ACCOUNT, "eu-west-1", name).await.unwrap(), None);
+    assert_eq!(b.get_alias(OTHER, "us-east-1", name).await.unwrap(), None);
+    assert_eq!(
+        b.get_alias(ACCOUNT, "us-east-1", "alias/fed")
+            .await
+            .unwrap(),
+        None
+    );
+    let moved = AliasRecord {
+        target: other.id,
+        updated_ms: 2,
+        ..alias.clone()
+    };
+    a.update_alias(&moved).await.unwrap();
+    assert_eq!(
+        b.get_alias(ACCOUNT, "us-east-1", name).await.unwrap(),
+        Some(moved)
+    );
+    a.delete_alias(ACCOUNT, "us-east-1", name).await.unwrap();
+    a.delete_alias(ACCOUNT, "us-east-1", name).await.unwrap();
+    assert_eq!(b.get_alias(ACCOUNT, "us-east-1", name).await.unwrap(), None);
+    expected.extend([
+        alias_changed(name),
+        alias_changed(name),
+        alias_changed(name),
+    ]);
+
+    // A key's deletion: its aliases, its grants, its row, in that order
+    // (the order of delete_key's statements); its material (past the
+    // first version's insertion) is not fed on its own.
+    a.insert_alias(&AliasRecord {
+        name: "alias/doomed".into(),
+        ..alias.clone()
+    })
+    .await
+    .unwrap();
+    a.insert_grant(&grant(fed.id, "g-doomed", None))
+        .await
+        .unwrap();
+    expected.extend([alias_changed("alias/doomed"), key_changed(&fed)]);
+    a.delete_key(fed.id).await.unwrap();
+    expected.extend([
+        alias_changed("alias/doomed"),
+        key_changed(&fed),
+        key_changed(&fed),
+    ]);
+    // Deleting it again deletes no row.
+    a.delete_key(fed.id).await.unwrap();
+
+    // Identities: an account with its root key (two rows), access keys,
+    // entities, policies (made, replaced: one row each), memberships.
+    a.insert_account(FEED, Some(&credential("AKIAFEEDROOT", FEED, None)))
+        .await
+        .unwrap();
+    expected.extend([identity(), identity()]);
+    a.insert_credential(&credential("AKIAFEEDUSER", FEED, Some("carol")))
+        .await
+        .unwrap();
+    a.set_credential_active("AKIAFEEDUSER", false)
+        .await
+        .unwrap();
+    assert!(a.delete_credential("AKIAFEEDUSER").await.unwrap());
+    expected.extend([identity(), identity(), identity()]);
+    let carol = IamEntity {
+        account: FEED.into(),
+        ..entity(EntityKind::User, "carol")
+    };
+    let team = IamEntity {
+        account: FEED.into(),
+        ..entity(EntityKind::Group, "team")
+    };
+    a.insert_entity(&carol).await.unwrap();
+    a.insert_entity(&team).await.unwrap();
+    a.put_policy(FEED, EntityKind::User, "carol", "p", "{1}")
+        .await
+        .unwrap();
+    a.put_policy(FEED, EntityKind::User, "carol", "p", "{2}")
+        .await
+        .unwrap();
+    a.add_group_member(FEED, "team", "carol").await.unwrap();
+    assert!(a.remove_group_member(FEED, "team", "carol").await.unwrap());
+    assert!(
+        a.delete_policy(FEED, EntityKind::User, "carol", "p")
+            .await
+            .unwrap()
+    );
+    assert!(
+        a.delete_entity(FEED, EntityKind::User, "carol")
+            .await
+            .unwrap()
+    );
+    expected.extend(std::iter::repeat_n(identity(), 8));
+    // Writes that change no row feed nothing.
+    assert!(!a.delete_credential("AKIAFEEDUSER").await.unwrap());
+    assert!(!a.remove_group_member(FEED, "team", "carol").await.unwrap());
+
+    // Exactly those, in that order, ids increasing, at the database's time.
+    let fed_changes = b.changes_after(before, 1000).await.unwrap();
+    assert_eq!(
+        fed_changes.iter().map(|c| &c.changed).collect::<Vec<_>>(),
+        expected.iter().collect::<Vec<_>>()
+    );
+    assert!(fed_changes[0].id > before);
+    assert!(fed_changes.windows(2).all(|w| w[0].id < w[1].id));
+    let last = fed_changes.last().unwrap().clone();
+    assert_eq!(b.last_change().await.unwrap(), last.id);
+    assert_eq!(a.last_change().await.unwrap(), last.id);
+    assert!(b.changes_after(last.id, 1000).await.unwrap().is_empty());
+    // The database's clock and this one's: the same machine's, give or take.
+    let ended_ms = now_millis();
+    for change in &fed_changes {
+        assert!(
+            (started_ms - 5_000..=ended_ms + 5_000).contains(&change.at_ms),
+            "{change:?} not within {started_ms}..={ended_ms}"
+        );
+    }
+
+    // Pages of any size give the same changes.
+    for limit in [1, 2, 5] {
+        let mut paged: Vec<Change> = Vec::new();
+        let mut after = before;
+        loop {
+            let page = b.changes_after(after, limit).await.unwrap();
+            assert!(page.len() <= limit);
+            let Some(last) = page.last() else { break };
+            after = last.id;
+            paged.extend(page);
+        }
+        assert_eq!(paged, fed_changes, "limit {limit}");
+    }
+    assert!(b.changes_after(before, 0).await.unwrap().is_empty());
+
+    // Waiting: without a change, at most the timeout (SQLite sleeps it
+    // out; PostgreSQL may be woken by another test's commit).
+    let waited = std::time::Instant::now();
+    b.wait_for_change(std::time::Duration::from_millis(50))
+        .await
+        .unwrap();
+    assert!(waited.elapsed() < std::time::Duration::from_secs(5));
+
+    // Pruning: nothing is older than the epoch; everything up to the last
+    // change's millisecond goes, counted; the ids go on from where they
+    // were (none drawn twice, also with the newest pruned).
+    assert_eq!(a.prune_changes(0).await.unwrap(), 0);
+    let everything = b.changes_after(0, 100_000).await.unwrap();
+    let cut = last.at_ms + 1;
+    let older = everything.iter().filter(|c| c.at_ms < cut).count() as u64;
+    assert!(older >= fed_changes.len() as u64);
+    assert_eq!(a.prune_changes(cut).await.unwrap(), older);
+    assert!(
+        b.changes_after(0, 100_000)
+            .await
+            .unwrap()
+            .iter()
+            .all(|c| c.at_ms >= cut)
+    );
+    assert_eq!(a.prune_changes(cut).await.unwrap(), 0);
+    if older == everything.len() as u64 {
+        // The feed is empty: its newest id is 0 again...
+        assert_eq!(b.last_change().await.unwrap(), 0);
+    }
+    // ...but the next change's id follows the pruned ones.
+    a.set_credential_active("AKIAFEEDROOT", true).await.unwrap();
+    let after_prune = b.changes_after(last.id, 10).await.unwrap();
+    assert_eq!(
+        after_prune.iter().map(|c| &c.changed).collect::<Vec<_>>(),
+        [&identity()]
+    );
+    assert!(after_prune[0].id > last.id);
+    assert_eq!(b.last_change().await.unwrap(), after_prune[0].id);
+}
+
+/// A `changes` row decodes to its `Changed`, or to `Corrupt`: a kind this
+/// version does not know, a subject not of its kind's form.
+#[test]
+fn change_rows_decode_or_are_corrupt() {
+    let key = Uuid::new_v4();
+    let decoded = |kind: &str, subject: &str| crate::decode_change(7, kind, subject, 9);
+    assert_eq!(
+        decoded("key", &key.to_string()).unwrap(),
+        Change {
+            id: 7,
+            at_ms: 9,
+            changed: Changed::Key(key)
+        }
+    );
+    assert_eq!(
+        decoded("alias", "111122223333/us-east-1/alias/a/b")
+            .unwrap()
+            .changed,
+        Changed::Alias {
+            account: "111122223333".into(),
+            region: "us-east-1".into(),
+            name: "alias/a/b".into()
+        }
+    );
+    assert_eq!(
+        decoded("identity", "111122223333").unwrap().changed,
+        Changed::Identity {
+            account: "111122223333".into()
+        }
+    );
+    for (kind, subject) in [
+        ("key", "not-a-uuid"),
+        ("alias", "111122223333/us-east-1"),
+        ("alias", "111122223333/us-east-1/"),
+        ("alias", "/us-east-1/alias/a"),
+        ("alias", "111122223333"),
+        ("identity", ""),
+        ("grant", "g1"),
+        ("", ""),
+    ] {
+        assert!(
+            matches!(decoded(kind, subject), Err(StoreError::Corrupt(_))),
+            "{kind} {subject:?}"
+        );
+    }
+}
+
+/// A row of the feed that this version cannot read (a hand-made one, a
+/// later version's kind) fails the read that reaches it, as corrupt.
+#[tokio::test]
+async fn sqlite_changes_after_a_corrupt_row_fail() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("trent.db");
+    let store = SqliteStore::open(&path).await.unwrap();
+    store.insert_account(ACCOUNT, None).await.unwrap();
+    let raw = sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO changes (kind, subject, at_ms) VALUES ('grant', 'g1', 1)")
+        .execute(&raw)
+        .await
+        .unwrap();
+    raw.close().await;
+    let first = store.changes_after(0, 1).await.unwrap();
+    assert_eq!(
+        first[0].changed,
+        Changed::Identity {
+            account: ACCOUNT.into()
+        }
+    );
+    assert!(matches!(
+        store.changes_after(first[0].id, 10).await,
+        Err(StoreError::Corrupt(_))
+    ));
 }
 
 /// Runs the futures at once on this task (the store calls interleave at

@@ -184,7 +184,19 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // Every store call is timed for /metrics.
     let timed = Arc::new(trent_core::TimedStore::new(store));
     let store: Arc<dyn trent_core::Store> = timed.clone();
+    // Other processes change the store too (nodes on one PostgreSQL, admin
+    // commands): their changes reach the caches through the feed, read
+    // from here on, before any cache is filled. Several nodes answer from
+    // their caches only while the feed confirms them current.
+    let freshness = match args.store.database_url {
+        Some(_) => trent_core::Freshness::enforced(),
+        None => trent_core::Freshness::not_enforced(),
+    };
+    let feed = trent_core::ChangeFeed::start(store.clone(), freshness.clone())
+        .await
+        .context("reading the store's change feed")?;
     let identities = Arc::new(Identities::new(store.clone(), root.clone()));
+    identities.set_freshness(freshness.clone());
     bootstrap_credentials(&identities, &args).await?;
     let test_clock = args
         .unsafe_test_clock
@@ -229,12 +241,15 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let request_quotas = trent_core::quotas::RequestQuotas::new(limits);
     let mut kms = Kms::open(store, root, identities.clone(), config, clock).await?;
     kms.set_request_quotas(request_quotas);
+    kms.set_freshness(freshness.clone());
     kms.track_usage(audit_log.usage());
 
     let regions = args.regions.clone();
     let mut state = trent_server::AppState::new(kms, identities, regions);
     state.test_clock = test_clock;
     state.store_timing = Some(timed);
+    state.freshness = freshness;
+    state.feed = Some(feed.stats());
     if args.unsafe_no_audit {
         tracing::warn!(
             "--unsafe-no-audit: no audit events are recorded; never use this in production"
@@ -244,6 +259,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     let state = Arc::new(state);
     tokio::spawn(trent_server::run_scheduler(state.clone()));
+    let following = state.clone();
+    tokio::spawn(async move { feed.run(&following.kms).await });
     let warming = state.clone();
     tokio::spawn(async move {
         let started = std::time::Instant::now();

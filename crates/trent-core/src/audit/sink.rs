@@ -176,6 +176,11 @@ impl AuditStats {
         self.stream_failing.load(Ordering::Relaxed)
     }
 
+    /// The store answered the writer's probe after a failed write.
+    pub(crate) fn store_reachable(&self) {
+        self.store_failing.store(false, Ordering::Relaxed);
+    }
+
     /// The writer's report on one batch.
     pub(crate) fn store_result(&self, events: usize, ok: bool) {
         if ok {

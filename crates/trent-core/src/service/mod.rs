@@ -6,6 +6,7 @@ mod aliases;
 mod asymmetric;
 pub use asymmetric::{DataKeyPair, KeyAlgorithms, key_algorithms};
 mod crypto;
+pub mod feed;
 mod grants;
 mod keys;
 mod lifecycle;
@@ -343,6 +344,9 @@ pub struct Kms {
     /// Request quotas of the cryptographic operations, which count by the
     /// key's type (the others are counted by the server, per operation).
     quotas: RequestQuotas,
+    /// Whether the caches may be answered from (several nodes: only while
+    /// the change feed confirms them current).
+    freshness: Arc<feed::Freshness>,
 }
 
 fn material_aad(id: &Uuid, version: u32) -> Vec<u8> {
@@ -396,6 +400,7 @@ impl Kms {
             warm: Default::default(),
             usage: Default::default(),
             quotas: RequestQuotas::new(QuotaLimits::new(Profile::Off)),
+            freshness: feed::Freshness::not_enforced(),
         })
     }
 
@@ -476,6 +481,7 @@ impl Kms {
     /// Finds the key a `KeyId` names. Bare ids and alias names are looked
     /// up in the caller's account; ARNs may name another account's key.
     fn resolve(&self, caller: &Caller, raw: &str, mode: AliasMode) -> Result<Resolved, KmsError> {
+        self.freshness.check()?;
         let key_ref = KeyRef::parse(raw)?;
         if mode == AliasMode::Refuse && key_ref.is_alias() {
             return Err(KmsError::NotFound(format!("Invalid keyId '{raw}'")));
@@ -524,6 +530,7 @@ impl Kms {
     /// The cached key, loading and unsealing it on first use.
     async fn key(&self, id: Uuid) -> Result<Arc<CachedKey>, KmsError> {
         use std::sync::atomic::Ordering::Relaxed;
+        self.freshness.check()?;
         if let Some(key) = self.keys.pin().get(&id) {
             self.cache_hits.fetch_add(1, Relaxed);
             return Ok(key.clone());

@@ -5,7 +5,9 @@
 //! tests wrap a store to make one method fail on cue.
 
 use super::trail::{AuditBlock, AuditDigest, AuditTail, KeyUsage, Usage};
-use super::{AuditStore, IdentityStore, KeyStore, SealedMaterial, Store, StoreError};
+use super::{
+    AuditStore, Change, ChangeStore, IdentityStore, KeyStore, SealedMaterial, Store, StoreError,
+};
 use crate::model::{
     AliasRecord, Credential, DueWork, EntityKind, GrantRecord, IamEntity, KeyRecord, RotationRecord,
 };
@@ -115,6 +117,7 @@ wrapped! {
     fn meta_secret(&self, name: &str, candidate: &[u8]) -> Result<Vec<u8>, StoreError>;
     fn meta(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError>;
     fn all_aliases(&self) -> Result<Vec<AliasRecord>, StoreError>;
+    fn get_alias(&self, account: &str, region: &str, name: &str) -> Result<Option<AliasRecord>, StoreError>;
     fn insert_alias(&self, alias: &AliasRecord) -> Result<(), StoreError>;
     fn update_alias(&self, alias: &AliasRecord) -> Result<(), StoreError>;
     fn delete_alias(&self, account: &str, region: &str, name: &str) -> Result<(), StoreError>;
@@ -166,5 +169,11 @@ wrapped! {
     fn key_last_usage(&self, key_id: Uuid) -> Result<Option<Usage>, StoreError>;
     fn audit_digests(&self, after_seq: i64, limit: usize) -> Result<Vec<AuditDigest>, StoreError>;
     fn audit_tail(&self) -> Result<AuditTail, StoreError>;
+    }
+    ChangeStore {
+    fn last_change(&self) -> Result<i64, StoreError>;
+    fn changes_after(&self, after: i64, limit: usize) -> Result<Vec<Change>, StoreError>;
+    fn prune_changes(&self, before_ms: i64) -> Result<u64, StoreError>;
+    fn wait_for_change(&self, timeout: std::time::Duration) -> Result<(), StoreError>;
     }
 }

@@ -19,6 +19,7 @@ mod sts;
 mod xml;
 
 use crate::auth::AuthError;
+use crate::error::UNAVAILABLE;
 use crate::metrics::{Metrics, OtherOperation};
 use crate::pipeline::{Asked, AuditFacts, MAX_NAME, Named, Protocol, Refusal, Served, bounded};
 use axum::body::Body;
@@ -248,6 +249,15 @@ impl QueryError {
             Refusal::Unauthenticated(AuthError::Internal(detail)) | Refusal::Internal(detail) => {
                 Self::internal(Some(detail))
             }
+            Refusal::Unauthenticated(AuthError::Unavailable(detail)) => {
+                let mut error = Self::new(
+                    "ServiceUnavailable",
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    UNAVAILABLE,
+                );
+                error.detail = Some(detail);
+                error
+            }
             Refusal::MissingOperation => {
                 Self::new("MissingAction", StatusCode::BAD_REQUEST, "Missing Action")
             }
@@ -279,6 +289,15 @@ impl From<IamError> for QueryError {
             IamError::Validation(_) => ("ValidationError", StatusCode::BAD_REQUEST),
             IamError::AccessDenied(_) => ("AccessDenied", StatusCode::FORBIDDEN),
             IamError::ExpiredToken => ("ExpiredToken", StatusCode::FORBIDDEN),
+            IamError::Unavailable(_) => {
+                let mut error = QueryError::new(
+                    "ServiceUnavailable",
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    UNAVAILABLE,
+                );
+                error.detail = Some(e.to_string());
+                return error;
+            }
             IamError::Internal(_) => return QueryError::internal(Some(e.to_string())),
         };
         QueryError::new(code, status, e.to_string())

@@ -283,31 +283,6 @@ async fn grants_allow_what_the_key_policy_does_not() {
     assert_eq!(code(&err), "AccessDeniedException");
 }
 
-/// Creates another account in the server's data directory with `trent
-/// account create`, returning its root access key and secret.
-fn create_account(data_dir: &std::path::Path, account: &str) -> (String, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_trent"))
-        .args(["account", "create", "--account-id", account, "--data-dir"])
-        .arg(data_dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
-    let value = |name: &str| {
-        text.lines()
-            .find_map(|l| {
-                l.strip_prefix(name)
-                    .map(|v| v.trim_start_matches([' ', '=']).to_owned())
-            })
-            .unwrap()
-    };
-    (value("aws_access_key_id"), value("aws_secret_access_key"))
-}
-
 #[tokio::test]
 async fn cross_account_use_needs_the_key_policy() {
     let dir = tempfile::tempdir().unwrap();

@@ -189,3 +189,36 @@ impl Server {
         assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     }
 }
+
+/// Creates another account in the server's data directory (and the store
+/// `extra` names, e.g. `--database-url`) with `trent account create`,
+/// returning its root access key and secret.
+pub fn create_account_in(data_dir: &Path, extra: &[&str], account: &str) -> (String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_trent"))
+        .args(["account", "create", "--account-id", account, "--data-dir"])
+        .arg(data_dir)
+        .args(extra)
+        .env_remove("TRENT_DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let value = |name: &str| {
+        text.lines()
+            .find_map(|l| {
+                l.strip_prefix(name)
+                    .map(|v| v.trim_start_matches([' ', '=']).to_owned())
+            })
+            .unwrap()
+    };
+    (value("aws_access_key_id"), value("aws_secret_access_key"))
+}
+
+/// [`create_account_in`] a server's SQLite data directory.
+pub fn create_account(data_dir: &Path, account: &str) -> (String, String) {
+    create_account_in(data_dir, &[], account)
+}

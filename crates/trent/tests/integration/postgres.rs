@@ -6,6 +6,7 @@ use crate::common::*;
 use aws_sdk_kms::primitives::Blob;
 use std::path::Path;
 use std::process::Command;
+use std::time::{Duration, Instant};
 use trent_store::test_support::{Schema, test_url};
 
 /// `count` nodes on `schema`, each with a data directory of its own
@@ -180,4 +181,370 @@ async fn a_node_without_the_installations_root_key_refuses_to_start() {
         "{err}"
     );
     assert!(!err.contains("hunter2secret"), "{err}");
+}
+
+/// How long until `seen` holds on another node after a change, polling
+/// every 10 ms; fails past 3 s. The bound promised is 1 s.
+async fn lag<F, Fut>(what: &str, lags: &mut Vec<(String, Duration)>, mut seen: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = Instant::now();
+    while !seen().await {
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "{what}: not in force after 3 s"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    lags.push((what.to_owned(), started.elapsed()));
+}
+
+/// The error code of a failed call, or "ok".
+fn outcome<T, E: aws_sdk_kms::error::ProvideErrorMetadata>(result: Result<T, E>) -> String {
+    match result {
+        Ok(_) => "ok".into(),
+        Err(e) => e.code().unwrap_or("?").to_owned(),
+    }
+}
+
+/// Every kind of change made on node 1 is in force on node 2 within the
+/// bound (1 s), measured: key state, deletion, policy, aliases, grants,
+/// rotation. Node 2 had the key (and alias) cached before each change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_on_one_node_is_in_force_on_another_within_a_second() {
+    let Some(url) = test_url() else { return };
+    let schema = Schema::fresh(&url);
+    schema.create().await;
+    let dirs: Vec<tempfile::TempDir> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    let paths: Vec<&Path> = dirs.iter().map(|d| d.path()).collect();
+    std::fs::set_permissions(
+        paths[1],
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    let servers = nodes(&schema, &paths);
+    let db = schema.database_url();
+    let (one, two) = (servers[0].client(), servers[1].client());
+    let key = new_key(&one).await;
+    let encrypt = |client: &aws_sdk_kms::Client, key: &str| {
+        let call = client
+            .encrypt()
+            .key_id(key)
+            .plaintext(Blob::new(b"x".to_vec()));
+        async move { outcome(call.send().await) }
+    };
+    assert_eq!(encrypt(&two, &key).await, "ok");
+    let mut lags = Vec::new();
+
+    one.disable_key().key_id(&key).send().await.unwrap();
+    lag("DisableKey", &mut lags, || async {
+        encrypt(&two, &key).await == "DisabledException"
+    })
+    .await;
+    one.enable_key().key_id(&key).send().await.unwrap();
+    lag("EnableKey", &mut lags, || async {
+        encrypt(&two, &key).await == "ok"
+    })
+    .await;
+
+    one.schedule_key_deletion()
+        .key_id(&key)
+        .pending_window_in_days(7)
+        .send()
+        .await
+        .unwrap();
+    lag("ScheduleKeyDeletion", &mut lags, || async {
+        encrypt(&two, &key).await == "KMSInvalidStateException"
+    })
+    .await;
+    one.cancel_key_deletion().key_id(&key).send().await.unwrap();
+    one.enable_key().key_id(&key).send().await.unwrap();
+    lag("CancelKeyDeletion+EnableKey", &mut lags, || async {
+        encrypt(&two, &key).await == "ok"
+    })
+    .await;
+
+    // A policy that denies Encrypt to everyone (and lets the account
+    // manage the key).
+    let deny = format!(
+        r#"{{"Version":"2012-10-17","Statement":[
+        {{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{ACCOUNT}:root"}},"Action":"kms:*","Resource":"*"}},
+        {{"Effect":"Deny","Principal":"*","Action":"kms:Encrypt","Resource":"*"}}]}}"#
+    );
+    one.put_key_policy()
+        .key_id(&key)
+        .policy(deny)
+        .send()
+        .await
+        .unwrap();
+    lag("PutKeyPolicy", &mut lags, || async {
+        encrypt(&two, &key).await == "AccessDeniedException"
+    })
+    .await;
+    let allow = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{ACCOUNT}:root"}},"Action":"kms:*","Resource":"*"}}]}}"#
+    );
+    one.put_key_policy()
+        .key_id(&key)
+        .policy(allow)
+        .send()
+        .await
+        .unwrap();
+    lag("PutKeyPolicy back", &mut lags, || async {
+        encrypt(&two, &key).await == "ok"
+    })
+    .await;
+
+    // Aliases: made, moved, deleted.
+    let other = new_key(&one).await;
+    assert_eq!(encrypt(&two, "alias/moving").await, "NotFoundException");
+    one.create_alias()
+        .alias_name("alias/moving")
+        .target_key_id(&key)
+        .send()
+        .await
+        .unwrap();
+    lag("CreateAlias", &mut lags, || async {
+        encrypt(&two, "alias/moving").await == "ok"
+    })
+    .await;
+    one.update_alias()
+        .alias_name("alias/moving")
+        .target_key_id(&other)
+        .send()
+        .await
+        .unwrap();
+    lag("UpdateAlias", &mut lags, || async {
+        let out = two
+            .encrypt()
+            .key_id("alias/moving")
+            .plaintext(Blob::new(b"x".to_vec()))
+            .send()
+            .await;
+        out.ok()
+            .and_then(|o| o.key_id)
+            .is_some_and(|k| k.ends_with(&other))
+    })
+    .await;
+    one.delete_alias()
+        .alias_name("alias/moving")
+        .send()
+        .await
+        .unwrap();
+    lag("DeleteAlias", &mut lags, || async {
+        encrypt(&two, "alias/moving").await == "NotFoundException"
+    })
+    .await;
+
+    // Grants: another account may use the key while its grant lasts.
+    let (guest_id, guest_secret) =
+        create_account_in(paths[0], &["--database-url", &db], "444455556666");
+    let guest = servers[1].client_with(&guest_id, &guest_secret, "us-east-1");
+    let arn = one
+        .describe_key()
+        .key_id(&key)
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .arn
+        .unwrap();
+    assert_eq!(encrypt(&guest, &arn).await, "AccessDeniedException");
+    let grant = one
+        .create_grant()
+        .key_id(&key)
+        .grantee_principal("arn:aws:iam::444455556666:root")
+        .operations(aws_sdk_kms::types::GrantOperation::Encrypt)
+        .send()
+        .await
+        .unwrap();
+    lag("CreateGrant", &mut lags, || async {
+        encrypt(&guest, &arn).await == "ok"
+    })
+    .await;
+    one.revoke_grant()
+        .key_id(&key)
+        .grant_id(grant.grant_id().unwrap())
+        .send()
+        .await
+        .unwrap();
+    lag("RevokeGrant", &mut lags, || async {
+        encrypt(&guest, &arn).await == "AccessDeniedException"
+    })
+    .await;
+
+    // Rotation: node 2 decrypts what node 1 sealed under the new material.
+    one.rotate_key_on_demand()
+        .key_id(&key)
+        .send()
+        .await
+        .unwrap();
+    let sealed = one
+        .encrypt()
+        .key_id(&key)
+        .plaintext(Blob::new(b"new material".to_vec()))
+        .send()
+        .await
+        .unwrap()
+        .ciphertext_blob
+        .unwrap();
+    lag("RotateKeyOnDemand", &mut lags, || async {
+        outcome(two.decrypt().ciphertext_blob(sealed.clone()).send().await) == "ok"
+    })
+    .await;
+
+    let mut sorted: Vec<Duration> = lags.iter().map(|l| l.1).collect();
+    sorted.sort();
+    println!("cross-node lag, change on node 1 to in force on node 2 (polled every 10 ms):");
+    for (what, took) in &lags {
+        println!("  {what:<28} {:>5} ms", took.as_millis());
+    }
+    println!(
+        "  median {} ms, max {} ms over {} changes",
+        sorted[sorted.len() / 2].as_millis(),
+        sorted.last().unwrap().as_millis(),
+        sorted.len()
+    );
+    for (what, took) in &lags {
+        assert!(*took < Duration::from_secs(1), "{what} took {took:?}");
+    }
+}
+
+/// A TCP relay to PostgreSQL that the test can cut (every connection
+/// dropped, new ones refused) and restore on the same port: the database
+/// lost and back, as a node sees it, without stopping the shared server.
+struct Relay {
+    port: u16,
+    task: Option<tokio::task::JoinHandle<()>>,
+    target: std::net::SocketAddr,
+}
+
+impl Relay {
+    async fn start(target: std::net::SocketAddr) -> Relay {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let mut relay = Relay {
+            port,
+            task: None,
+            target,
+        };
+        relay.serve(listener);
+        relay
+    }
+
+    fn serve(&mut self, listener: tokio::net::TcpListener) {
+        let target = self.target;
+        self.task = Some(tokio::spawn(async move {
+            let mut pipes = tokio::task::JoinSet::new();
+            loop {
+                let Ok((mut client, _)) = listener.accept().await else {
+                    return;
+                };
+                pipes.spawn(async move {
+                    if let Ok(mut server) = tokio::net::TcpStream::connect(target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                });
+            }
+        }));
+    }
+
+    /// Drops every relayed connection and refuses new ones.
+    fn cut(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+
+    async fn restore(&mut self) {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", self.port))
+            .await
+            .unwrap();
+        self.serve(listener);
+    }
+}
+
+async fn health(server: &Server) -> u16 {
+    let url = format!("{}/health", server.url);
+    let (host, path) = url.trim_start_matches("http://").split_once('/').unwrap();
+    let mut stream = tokio::net::TcpStream::connect(host).await.unwrap();
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    stream
+        .write_all(
+            format!("GET /{path} HTTP/1.1\r\nHost: trent\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .await
+        .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.unwrap();
+    answer[9..12].parse().unwrap()
+}
+
+/// The database lost while a node serves: within a second the node stops
+/// answering from its caches (a retryable DependencyTimeoutException) and
+/// `/health` answers 503; the database back, the node recovers by itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_loses_the_database_stops_answering_from_its_caches_and_recovers() {
+    let Some(url) = test_url() else { return };
+    let schema = Schema::fresh(&url);
+    schema.create().await;
+    let options: sqlx::postgres::PgConnectOptions = url.parse().unwrap();
+    let target = tokio::net::lookup_host((options.get_host(), options.get_port()))
+        .await
+        .unwrap()
+        .next()
+        .unwrap();
+    let mut relay = Relay::start(target).await;
+    let relayed = schema.database_url().replacen(
+        &format!(":{}/", options.get_port()),
+        &format!(":{}/", relay.port),
+        1,
+    );
+    assert_ne!(relayed, schema.database_url(), "the URL names the port");
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_in(dir.path(), &["--database-url", &relayed]);
+    let kms = server
+        .client_configured(|c| c.retry_config(aws_sdk_kms::config::retry::RetryConfig::disabled()));
+    let key = new_key(&kms).await;
+    let encrypt = || {
+        let call = kms
+            .encrypt()
+            .key_id(&key)
+            .plaintext(Blob::new(b"x".to_vec()));
+        async move { outcome(call.send().await) }
+    };
+    assert_eq!(encrypt().await, "ok");
+    assert_eq!(health(&server).await, 200);
+
+    relay.cut();
+    let cut = Instant::now();
+    while health(&server).await != 503 {
+        assert!(
+            cut.elapsed() < Duration::from_secs(3),
+            "/health still ready"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let stale_after = cut.elapsed();
+    assert_eq!(encrypt().await, "DependencyTimeoutException");
+
+    relay.restore().await;
+    let back = Instant::now();
+    while health(&server).await != 200 {
+        assert!(
+            back.elapsed() < Duration::from_secs(10),
+            "the node did not recover"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let recovered_after = back.elapsed();
+    assert_eq!(encrypt().await, "ok");
+    println!(
+        "database cut: not ready after {} ms; restored: ready again after {} ms",
+        stale_after.as_millis(),
+        recovered_after.as_millis()
+    );
 }
