@@ -103,8 +103,10 @@ pub trait KeyStore: Send + Sync + 'static {
     /// overwritten before the rows are removed, and the backend does what
     /// it can so that no copy of them outlives the call on its own pages
     /// (each backend says how, and where that ends, in ARCHITECTURE.md).
-    /// Deleting a key that is gone is not an error.
-    async fn delete_key(&self, id: Uuid) -> Result<(), StoreError>;
+    /// Whether the key was there: of several processes deleting it at
+    /// once, exactly one is told `true` (deleting a key that is gone is
+    /// not an error).
+    async fn delete_key(&self, id: Uuid) -> Result<bool, StoreError>;
     /// Whether a key id names a key that was deleted.
     async fn key_was_deleted(&self, id: Uuid) -> Result<bool, StoreError>;
     /// Rotations and deletions due at `now_ms`.

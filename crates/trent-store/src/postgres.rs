@@ -530,7 +530,7 @@ impl KeyStore for PgStore {
             .collect()
     }
 
-    async fn delete_key(&self, id: Uuid) -> Result<(), StoreError> {
+    async fn delete_key(&self, id: Uuid) -> Result<bool, StoreError> {
         let key = id.to_string();
         let mut tx = self.pool().begin().await.map_err(backend)?;
         // Overwrite the sealed material before removing it, as SQLite does.
@@ -558,7 +558,6 @@ impl KeyStore for PgStore {
             "DELETE FROM aliases WHERE target = $1",
             "DELETE FROM grants WHERE key_id = $1",
             "DELETE FROM key_rotations WHERE key_id = $1",
-            "DELETE FROM keys WHERE id = $1",
         ] {
             sqlx::query(statement)
                 .bind(&key)
@@ -566,6 +565,15 @@ impl KeyStore for PgStore {
                 .await
                 .map_err(backend)?;
         }
+        // Last, and counted: of two processes deleting the key at once, one
+        // finds it gone (PostgreSQL: the other's row locks held it back).
+        let deleted = sqlx::query("DELETE FROM keys WHERE id = $1")
+            .bind(&key)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?
+            .rows_affected()
+            > 0;
         // Key usage is keyed by the id's 16 bytes.
         sqlx::query("DELETE FROM key_usage WHERE key_id = $1")
             .bind(id.as_bytes().as_slice())
@@ -593,7 +601,7 @@ impl KeyStore for PgStore {
         {
             tracing::warn!(error = %e, "VACUUM key_materials after a key deletion failed");
         }
-        Ok(())
+        Ok(deleted)
     }
 
     async fn key_was_deleted(&self, id: Uuid) -> Result<bool, StoreError> {

@@ -322,7 +322,7 @@ impl KeyStore for SqliteStore {
             .collect())
     }
 
-    async fn delete_key(&self, id: Uuid) -> Result<(), StoreError> {
+    async fn delete_key(&self, id: Uuid) -> Result<bool, StoreError> {
         let key = id.to_string();
         let mut tx = self.pool.begin().await.map_err(backend)?;
         // Overwrite the sealed material before removing it (secure_delete
@@ -337,7 +337,6 @@ impl KeyStore for SqliteStore {
             "DELETE FROM aliases WHERE target = ?",
             "DELETE FROM grants WHERE key_id = ?",
             "DELETE FROM key_rotations WHERE key_id = ?",
-            "DELETE FROM keys WHERE id = ?",
         ] {
             sqlx::query(statement)
                 .bind(&key)
@@ -345,6 +344,15 @@ impl KeyStore for SqliteStore {
                 .await
                 .map_err(backend)?;
         }
+        // Last, and counted: of two processes deleting the key at once, one
+        // finds it gone (PostgreSQL: the other's row locks held it back).
+        let deleted = sqlx::query("DELETE FROM keys WHERE id = ?")
+            .bind(&key)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?
+            .rows_affected()
+            > 0;
         // Key usage is keyed by the id's 16 bytes.
         sqlx::query("DELETE FROM key_usage WHERE key_id = ?")
             .bind(id.as_bytes().as_slice())
@@ -363,7 +371,7 @@ impl KeyStore for SqliteStore {
             .execute(&self.pool)
             .await
             .map_err(backend)?;
-        Ok(())
+        Ok(deleted)
     }
 
     async fn key_was_deleted(&self, id: Uuid) -> Result<bool, StoreError> {

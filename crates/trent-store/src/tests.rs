@@ -415,7 +415,7 @@ async fn lifecycle(a: &dyn Store, b: &dyn Store) {
     .await
     .unwrap();
     assert!(!b.key_was_deleted(doomed.id).await.unwrap());
-    a.delete_key(doomed.id).await.unwrap();
+    assert!(a.delete_key(doomed.id).await.unwrap());
     assert!(b.key_was_deleted(doomed.id).await.unwrap());
     assert!(b.get_key(doomed.id).await.unwrap().is_none());
     assert!(b.key_materials(doomed.id).await.unwrap().is_empty());
@@ -432,7 +432,7 @@ async fn lifecycle(a: &dyn Store, b: &dyn Store) {
             .contains(&DueWork::Delete(doomed.id))
     );
     // Deleting what is gone is not an error; a never-seen id was not deleted.
-    a.delete_key(doomed.id).await.unwrap();
+    assert!(!a.delete_key(doomed.id).await.unwrap());
     assert!(!b.key_was_deleted(Uuid::new_v4()).await.unwrap());
     // The other keys are untouched.
     assert_eq!(b.key_materials(rotating.id).await.unwrap().len(), 3);
@@ -917,7 +917,7 @@ pub(crate) async fn audit(
     }
     assert_eq!(b.key_last_usage(Uuid::from_u128(5000)).await.unwrap(), None);
     // A deleted key's usage goes with it.
-    a.delete_key(Uuid::from_u128(999)).await.unwrap();
+    assert!(!a.delete_key(Uuid::from_u128(999)).await.unwrap());
     assert_eq!(b.key_last_usage(Uuid::from_u128(999)).await.unwrap(), None);
 }
 
@@ -1052,6 +1052,20 @@ async fn concurrent_writers(a: &dyn Store, b: &dyn Store) {
         1,
         "{results:?}"
     );
+
+    // The same key deleted at once (a deletion falling due on every
+    // node): exactly one is told it deleted it.
+    let doomed = key(ACCOUNT);
+    a.insert_key(&doomed, &material(1)).await.unwrap();
+    let results =
+        futures_join((0..RACERS).map(|i| async move { racing(i).delete_key(doomed.id).await }))
+            .await;
+    assert_eq!(
+        results.iter().filter(|r| matches!(r, Ok(true))).count(),
+        1,
+        "{results:?}"
+    );
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
 
     // Many keys created at once through both handles: all there, counted.
     let keys: Vec<KeyRecord> = (0..4 * RACERS).map(|_| key(OTHER)).collect();
@@ -1201,14 +1215,14 @@ async fn changes(a: &dyn Store, b: &dyn Store) {
         .await
         .unwrap();
     expected.extend([alias_changed("alias/doomed"), key_changed(&fed)]);
-    a.delete_key(fed.id).await.unwrap();
+    assert!(a.delete_key(fed.id).await.unwrap());
     expected.extend([
         alias_changed("alias/doomed"),
         key_changed(&fed),
         key_changed(&fed),
     ]);
     // Deleting it again deletes no row.
-    a.delete_key(fed.id).await.unwrap();
+    assert!(!a.delete_key(fed.id).await.unwrap());
 
     // Identities: an account with its root key (two rows), access keys,
     // entities, policies (made, replaced: one row each), memberships.

@@ -145,7 +145,17 @@ impl Kms {
         if !due {
             return Ok(None);
         }
-        self.rotate_locked(id, false).await?;
+        match self.rotate_locked(id, false).await {
+            // Another node rotated it first (and records it); this node's
+            // cache hears of it through the change feed.
+            Err(KmsError::Internal(e))
+                if e.downcast_ref::<StoreError>()
+                    .is_some_and(|e| matches!(e, StoreError::Conflict(_))) =>
+            {
+                return Ok(None);
+            }
+            other => other?,
+        }
         tracing::info!(key = %record.arn, "automatic rotation done");
         Ok(Some(record.clone()))
     }
@@ -164,7 +174,11 @@ impl Kms {
         if !due {
             return Ok(None);
         }
-        self.store.delete_key(id).await?;
+        if !self.store.delete_key(id).await? {
+            // Another node deleted it first (and records it).
+            self.keys.pin().remove(&id);
+            return Ok(None);
+        }
         if let Some(usage) = self.usage.get() {
             usage.forget(id);
         }

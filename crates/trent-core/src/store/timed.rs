@@ -111,7 +111,7 @@ wrapped! {
     fn rotate_key(&self, key: &KeyRecord, material: &SealedMaterial, rotation: &RotationRecord)
         -> Result<(), StoreError>;
     fn list_rotations(&self, id: Uuid) -> Result<Vec<RotationRecord>, StoreError>;
-    fn delete_key(&self, id: Uuid) -> Result<(), StoreError>;
+    fn delete_key(&self, id: Uuid) -> Result<bool, StoreError>;
     fn key_was_deleted(&self, id: Uuid) -> Result<bool, StoreError>;
     fn due_work(&self, now_ms: i64) -> Result<Vec<DueWork>, StoreError>;
     fn meta_secret(&self, name: &str, candidate: &[u8]) -> Result<Vec<u8>, StoreError>;

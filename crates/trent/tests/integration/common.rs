@@ -175,7 +175,9 @@ pub async fn new_key(client: &Client) -> String {
 impl Server {
     /// Moves the lifecycle clock of a server started with
     /// `--unsafe-test-clock` forward, running what falls due.
-    pub fn advance_clock(&self, seconds: i64) {
+    /// Moves the server's lifecycle clock (`--unsafe-test-clock`) and runs
+    /// what fell due; returns how many rotations and deletions it did.
+    pub fn advance_clock(&self, seconds: i64) -> usize {
         use std::io::{Read, Write};
         let addr = self.url.trim_start_matches("http://");
         let mut stream = std::net::TcpStream::connect(addr).unwrap();
@@ -187,6 +189,8 @@ impl Server {
         let mut response = String::new();
         stream.read_to_string(&mut response).unwrap();
         assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+        let (_, body) = response.split_once("\"processed\":").expect("a count");
+        body.trim_end_matches(['}', '\r', '\n']).parse().unwrap()
     }
 }
 
