@@ -15,6 +15,7 @@
 //! Both pass the one suite (`tests.rs`); PostgreSQL's run needs
 //! `TRENT_TEST_POSTGRES_URL` and says plainly when it is skipped.
 
+pub mod copy;
 mod postgres;
 mod sqlite;
 

@@ -176,6 +176,39 @@ impl PgStore {
     }
 }
 
+impl PgStore {
+    /// Whether the database holds anything of Trent's (an account, a key, an
+    /// event or a server secret): `trent store copy` writes only into an
+    /// empty one unless told.
+    pub(crate) async fn is_empty(&self) -> Result<bool, StoreError> {
+        let used: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM accounts) OR EXISTS (SELECT 1 FROM keys) \
+             OR EXISTS (SELECT 1 FROM audit_blocks) OR EXISTS (SELECT 1 FROM meta)",
+        )
+        .fetch_one(&self.pool())
+        .await
+        .map_err(backend)?;
+        Ok(!used)
+    }
+
+    /// Deleted keys' tombstones, as another store kept them.
+    pub(crate) async fn import_tombstones(&self, rows: &[(String, i64)]) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await.map_err(backend)?;
+        for (id, deleted_ms) in rows {
+            sqlx::query(
+                "INSERT INTO deleted_keys (id, deleted_ms) VALUES ($1, $2) \
+                 ON CONFLICT (id) DO UPDATE SET deleted_ms = EXCLUDED.deleted_ms",
+            )
+            .bind(id)
+            .bind(deleted_ms)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        }
+        tx.commit().await.map_err(backend)
+    }
+}
+
 fn pool_options(max_connections: u32) -> PgPoolOptions {
     PgPoolOptions::new()
         .max_connections(max_connections)

@@ -66,6 +66,86 @@ impl SqliteStore {
     }
 }
 
+/// What a SQLite store holds beyond what the store traits enumerate, for
+/// `trent store copy` (`copy.rs`).
+pub(crate) struct Export {
+    pub accounts: Vec<String>,
+    /// Every access key: roots', users' and sessions'.
+    pub credentials: Vec<Credential>,
+    /// Deleted keys' ids and when they were deleted.
+    pub tombstones: Vec<(String, i64)>,
+    /// The server's named values but SQLite's own bookkeeping.
+    pub meta: Vec<(String, Vec<u8>)>,
+    pub usage: Vec<KeyUsage>,
+    pub usage_through: i64,
+}
+
+impl SqliteStore {
+    pub(crate) async fn export(&self) -> Result<Export, StoreError> {
+        let accounts = sqlx::query_scalar("SELECT id FROM accounts ORDER BY id")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?;
+        let credentials = sqlx::query(&format!(
+            "SELECT {CREDENTIAL_COLUMNS} FROM credentials ORDER BY created_ms, access_key_id"
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?
+        .iter()
+        .map(credential_from_row)
+        .collect();
+        let tombstones = sqlx::query("SELECT id, deleted_ms FROM deleted_keys ORDER BY id")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?
+            .iter()
+            .map(|r| (r.get("id"), r.get("deleted_ms")))
+            .collect();
+        let meta = sqlx::query(
+            "SELECT name, value FROM meta WHERE name <> 'audit-accounts-indexed-from' ORDER BY name",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?
+        .iter()
+        .map(|r| (r.get("name"), r.get("value")))
+        .collect();
+        let mut usage = Vec::new();
+        for r in
+            sqlx::query("SELECT key_id, operation, time_ms, event_id, request_id FROM key_usage")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(backend)?
+        {
+            let key_id: Vec<u8> = r.get("key_id");
+            let key_id = Uuid::from_slice(&key_id).map_err(|_| {
+                StoreError::Corrupt("key_usage: a key id of other than 16 bytes".into())
+            })?;
+            let operation: String = r.get("operation");
+            let event_id = id_from_row(&r, "event_id")?
+                .ok_or_else(|| StoreError::Corrupt(format!("key {key_id}: usage without event")))?;
+            let last = Usage::new(
+                &operation,
+                r.get("time_ms"),
+                event_id,
+                id_from_row(&r, "request_id")?,
+            )
+            .ok_or_else(|| StoreError::Corrupt(format!("key {key_id}: usage of {operation}")))?;
+            usage.push(KeyUsage { key_id, last });
+        }
+        let usage_through = self.audit_tail().await?.usage_through;
+        Ok(Export {
+            accounts,
+            credentials,
+            tombstones,
+            meta,
+            usage,
+            usage_through,
+        })
+    }
+}
+
 /// Creates the database file with mode 0600 before SQLite does, so that it
 /// is never readable by others (its WAL and SHM files inherit the mode).
 fn create_private_file(path: &Path) -> std::io::Result<()> {

@@ -4,7 +4,7 @@
 use crate::AuditCommand;
 use anyhow::Context;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use trent_core::Identities;
 use trent_core::audit;
@@ -249,5 +249,43 @@ pub async fn create_account(account_id: &str, at: &StoreArgs, profile: &str) -> 
         key.info.access_key_id,
         key.secret.as_str()
     )?;
+    Ok(())
+}
+
+/// `trent store copy`: the data directory's SQLite store into PostgreSQL.
+pub async fn store_copy(from: &Path, to: &str, into_non_empty: bool) -> anyhow::Result<()> {
+    // The root key must open the store copied: the copy is of no use
+    // without it.
+    let source = StoreArgs {
+        data_dir: from.to_owned(),
+        database_url: None,
+        database_pool_size: 4,
+    };
+    let (_, root) = open_existing(&source).await?;
+    let sqlite = trent_store::SqliteStore::open(&from.join("trent.db"))
+        .await
+        .context("opening the store")?;
+    let postgres = trent_store::PgStore::open(to, 4)
+        .await
+        .context("opening the database")?;
+    let copied = trent_store::copy::sqlite_to_postgres(&sqlite, &postgres, into_non_empty)
+        .await
+        .context("copying")?;
+    trent_core::verify_root_key(&postgres, root.as_ref())
+        .await
+        .context("checking the root key against the copy")?;
+    println!(
+        "copied {} accounts, {} access keys, {} IAM users/groups/roles, {} keys ({} material versions, {} grants), {} aliases, {} deleted-key tombstones, {} audit events and {} digests",
+        copied.accounts,
+        copied.access_keys,
+        copied.iam_entities,
+        copied.keys,
+        copied.material_versions,
+        copied.grants,
+        copied.aliases,
+        copied.tombstones,
+        copied.events,
+        copied.digests
+    );
     Ok(())
 }

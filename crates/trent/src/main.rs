@@ -36,6 +36,9 @@ enum Command {
     /// running server's data directory).
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// The store: move an installation from SQLite into PostgreSQL.
+    #[command(subcommand)]
+    Store(StoreCommand),
     /// Benchmark Trent against a bare baseline server in the same run.
     Bench(trent_bench::cli::BenchArgs),
     /// The bare baseline server `trent bench` starts (internal).
@@ -56,6 +59,28 @@ enum AccountCommand {
         /// The profile name in the printed credentials.
         #[arg(long, default_value = "default")]
         profile: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum StoreCommand {
+    /// Copy a single-node installation (SQLite in a data directory, its
+    /// server stopped) into PostgreSQL with nothing lost: keys with every
+    /// material version, aliases, grants, identities, and the audit trail
+    /// (it still verifies). Nodes on the database then use the data
+    /// directory's root.key.
+    Copy {
+        /// The data directory holding trent.db and root.key.
+        #[arg(long, value_name = "DATA_DIR")]
+        from: std::path::PathBuf,
+        /// The PostgreSQL database to copy into
+        /// (`postgres://USER[:PASSWORD]@HOST[:PORT]/DB`).
+        #[arg(long, value_name = "URL")]
+        to: String,
+        /// Copy into a database that already holds Trent data (what is
+        /// there stays; a clash fails the copy).
+        #[arg(long)]
+        into_non_empty: bool,
     },
 }
 
@@ -127,6 +152,11 @@ fn main() -> anyhow::Result<()> {
             profile,
         }) => runtime.block_on(admin::create_account(&account_id, &store, &profile)),
         Command::Audit(command) => runtime.block_on(admin::audit(command)),
+        Command::Store(StoreCommand::Copy {
+            from,
+            to,
+            into_non_empty,
+        }) => runtime.block_on(admin::store_copy(&from, &to, into_non_empty)),
         Command::Bench(args) => runtime.block_on(trent_bench::cli::bench(args)),
         Command::BenchBaseline(args) => runtime.block_on(trent_bench::cli::baseline(args)),
     }

@@ -727,3 +727,148 @@ async fn kill_9_of_one_node_under_write_load_loses_no_acknowledged_write() {
     ]);
     assert!(ok, "{out}{err}");
 }
+
+/// A populated single-node installation moved into PostgreSQL with
+/// `trent store copy`: old ciphertexts (of every material version)
+/// decrypt on a node of the database, aliases, grants and another
+/// account's credentials work, and the trail still verifies. A second copy
+/// into the now non-empty database is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn store_copy_moves_a_single_node_installation_into_postgres() {
+    let Some(url) = test_url() else { return };
+    let schema = Schema::fresh(&url);
+    schema.create().await;
+    let db = schema.database_url();
+    let dir = tempfile::tempdir().unwrap();
+    let single = Server::start_in(dir.path(), &[]);
+    let (guest_id, guest_secret) = create_account(dir.path(), "444455556666");
+    let kms = single.client();
+    let key = new_key(&kms).await;
+    let seal = |plaintext: &'static [u8]| {
+        let call = kms
+            .encrypt()
+            .key_id(&key)
+            .plaintext(Blob::new(plaintext.to_vec()));
+        async move { call.send().await.unwrap().ciphertext_blob.unwrap() }
+    };
+    let before = seal(b"first material").await;
+    kms.rotate_key_on_demand()
+        .key_id(&key)
+        .send()
+        .await
+        .unwrap();
+    let after = seal(b"second material").await;
+    kms.create_alias()
+        .alias_name("alias/moved")
+        .target_key_id(&key)
+        .send()
+        .await
+        .unwrap();
+    let arn = kms
+        .describe_key()
+        .key_id(&key)
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .arn
+        .unwrap();
+    kms.create_grant()
+        .key_id(&key)
+        .grantee_principal("arn:aws:iam::444455556666:root")
+        .operations(aws_sdk_kms::types::GrantOperation::Decrypt)
+        .send()
+        .await
+        .unwrap();
+    let doomed = new_key(&kms).await;
+    kms.schedule_key_deletion()
+        .key_id(&doomed)
+        .pending_window_in_days(7)
+        .send()
+        .await
+        .unwrap();
+    single.stop();
+
+    let (ok, out, err) = trent(&[
+        "store",
+        "copy",
+        "--from",
+        dir.path().to_str().unwrap(),
+        "--to",
+        &db,
+    ]);
+    assert!(ok, "{out}{err}");
+    assert!(
+        out.contains("2 accounts")
+            && out.contains("2 keys (3 material versions, 1 grants), 1 aliases"),
+        "{out}"
+    );
+    let (ok, _, err) = trent(&[
+        "store",
+        "copy",
+        "--from",
+        dir.path().to_str().unwrap(),
+        "--to",
+        &db,
+    ]);
+    assert!(!ok);
+    assert!(err.contains("already holds Trent data"), "{err}");
+
+    // A node on the database, with the installation's root key.
+    let node_dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        dir.path().join("root.key"),
+        node_dir.path().join("root.key"),
+    )
+    .unwrap();
+    let node = Server::start_in(node_dir.path(), &["--database-url", &db]);
+    let kms = node.client();
+    for (sealed, plaintext) in [
+        (before, &b"first material"[..]),
+        (after, &b"second material"[..]),
+    ] {
+        let opened = kms
+            .decrypt()
+            .ciphertext_blob(sealed.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(opened.plaintext().unwrap().as_ref(), plaintext);
+        let guest = node.client_with(&guest_id, &guest_secret, "us-east-1");
+        let opened = guest
+            .decrypt()
+            .ciphertext_blob(sealed)
+            .key_id(&arn)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(opened.plaintext().unwrap().as_ref(), plaintext);
+    }
+    kms.encrypt()
+        .key_id("alias/moved")
+        .plaintext(Blob::new(b"x".to_vec()))
+        .send()
+        .await
+        .unwrap();
+    let state = kms
+        .describe_key()
+        .key_id(&doomed)
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .key_state;
+    assert_eq!(state, Some(aws_sdk_kms::types::KeyState::PendingDeletion));
+    node.stop();
+    let (ok, out, err) = trent(&[
+        "audit",
+        "verify",
+        "--data-dir",
+        node_dir.path().to_str().unwrap(),
+        "--database-url",
+        &db,
+    ]);
+    assert!(ok, "{out}{err}");
+}
