@@ -88,6 +88,12 @@ pub struct BenchArgs {
     /// (`--unsafe-no-audit`) and report what auditing costs, in the same run.
     #[arg(long)]
     pub audit_off: bool,
+    /// Also run every cell on a second Trent whose store is this
+    /// PostgreSQL database (empty: a schema of its own, say
+    /// `postgres://HOST/DB?options[search_path]=bench`), and report it
+    /// against the first Trent's SQLite, in the same run.
+    #[arg(long, value_name = "URL", conflicts_with = "audit_off")]
+    pub postgres: Option<String>,
     /// An extra argument for the `trent serve` the bench starts
     /// (repeatable), e.g. `--serve-arg=--quota=keys=200000`.
     #[arg(long = "serve-arg", value_name = "ARG", allow_hyphen_values = true)]
@@ -139,6 +145,7 @@ impl BenchArgs {
             existing_keys: self.existing_keys,
             create_key_cells: self.create_key_cells,
             audit_off: self.audit_off,
+            postgres: self.postgres,
             exe: None,
             serve_args: self.serve_args,
             client: self.client,

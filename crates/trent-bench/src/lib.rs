@@ -90,6 +90,9 @@ pub struct BenchConfig {
     /// Also run every cell on a second Trent started with
     /// `--unsafe-no-audit`, to measure what auditing costs.
     pub audit_off: bool,
+    /// Also run every cell on a second Trent on this PostgreSQL database
+    /// (in the place of `audit_off`'s unaudited one).
+    pub postgres: Option<String>,
     /// The `trent` binary to start servers with; `None`: this executable.
     pub exe: Option<PathBuf>,
     /// Extra arguments for the `trent serve` the bench starts.
@@ -116,6 +119,7 @@ impl Default for BenchConfig {
             existing_keys: false,
             create_key_cells: false,
             audit_off: false,
+            postgres: None,
             exe: None,
             serve_args: Vec::new(),
             client: ClientKind::Raw,
@@ -417,19 +421,30 @@ pub async fn run(config: BenchConfig) -> anyhow::Result<Report> {
         }
     };
     progress.note(&format!("Trent at {}", trent.url));
-    let mut unaudited = if config.audit_off {
+    // The second Trent every cell also runs on: without auditing, or on
+    // PostgreSQL.
+    let mut unaudited = if config.audit_off || config.postgres.is_some() {
         anyhow::ensure!(
             config.target.is_none(),
-            "--audit-off needs servers the bench starts (not --target)"
+            "--audit-off and --postgres need servers the bench starts (not --target)"
         );
         let creds = fresh_credentials()?;
-        let unaudited_dir = dir.path().join("unaudited");
+        let unaudited_dir = dir.path().join("second");
         std::fs::create_dir(&unaudited_dir).context("creating a temporary directory")?;
         let mut args = config.serve_args.clone();
-        args.push("--unsafe-no-audit".to_owned());
+        let name = match &config.postgres {
+            Some(url) => {
+                args.extend(["--database-url".to_owned(), url.clone()]);
+                "Trent (PostgreSQL)"
+            }
+            None => {
+                args.push("--unsafe-no-audit".to_owned());
+                "Trent (no audit)"
+            }
+        };
         let server = start_trent(&exe, &unaudited_dir, &creds, &args).await?;
-        let subject = managed_subject("Trent (no audit)", server, creds);
-        progress.note(&format!("Trent without auditing at {}", subject.url));
+        let subject = managed_subject(name, server, creds);
+        progress.note(&format!("{name} at {}", subject.url));
         Some(subject)
     } else {
         None
@@ -517,7 +532,7 @@ pub async fn run(config: BenchConfig) -> anyhow::Result<Report> {
         * config.connections.len()
         * config.repeats
         + if config.create_key_cells {
-            config.repeats
+            config.repeats * sides
         } else {
             0
         }
@@ -580,6 +595,7 @@ pub async fn run(config: BenchConfig) -> anyhow::Result<Report> {
             serde_json::json!({ "Description": "trent-bench" }),
         ));
         let mut t = Repeats::default();
+        let mut u = Repeats::default();
         for _ in 0..config.repeats {
             trent.ensure_alive()?;
             let outcome = cell(
@@ -591,13 +607,30 @@ pub async fn run(config: BenchConfig) -> anyhow::Result<Report> {
             .await?;
             progress.cell("Trent", "CreateKey", CREATE_KEY_CONNECTIONS, &outcome);
             t.push(outcome);
+            // And on the second Trent (PostgreSQL, or without auditing).
+            if let Some(second) = &mut unaudited {
+                second.ensure_alive()?;
+                let outcome = cell(
+                    second,
+                    bodies.clone(),
+                    options(CREATE_KEY_CONNECTIONS),
+                    clock,
+                )
+                .await?;
+                progress.cell("second", "CreateKey", CREATE_KEY_CONNECTIONS, &outcome);
+                u.push(outcome);
+            }
         }
-        cells.push(Cell::new(
+        let mut c = Cell::new(
             "CreateKey".to_owned(),
             CREATE_KEY_CONNECTIONS,
             t.side(),
             None,
-        ));
+        );
+        if unaudited.is_some() {
+            c = c.with_unaudited(u.side());
+        }
+        cells.push(c);
     }
 
     let population = if config.keys > 0 {
@@ -645,6 +678,7 @@ pub async fn run(config: BenchConfig) -> anyhow::Result<Report> {
             keys: config.keys,
             create_key_cells: config.create_key_cells,
             audit_off: config.audit_off,
+            postgres: config.postgres.is_some(),
         },
         trent: trent_info,
         baseline: baseline_info,

@@ -23,6 +23,9 @@ pub struct Settings {
     pub keys: usize,
     pub create_key_cells: bool,
     pub audit_off: bool,
+    /// The second Trent is on PostgreSQL (`--postgres`), not unaudited.
+    #[serde(default)]
+    pub postgres: bool,
 }
 
 /// A server under test.
@@ -263,24 +266,33 @@ impl Report {
             return;
         }
         let _ = writeln!(out);
-        let width = sides_header(
-            out,
-            "auditing cost",
-            ["audited", "no audit"],
-            "| ratio",
-            "| req/s",
-        );
+        let postgres = self.settings.postgres;
+        let (title, sides) = if postgres {
+            ("store", ["SQLite", "PostgreSQL"])
+        } else {
+            ("auditing cost", ["audited", "no audit"])
+        };
+        let width = sides_header(out, title, sides, "| ratio", "| req/s");
         let _ = writeln!(out, "{}", "-".repeat(width));
         for cell in self.cells.iter().filter(|c| c.unaudited.is_some()) {
             let _ = write!(out, "{:<17} {:>5} |", cell.operation, cell.connections);
             side_columns(out, Some(&cell.trent.median));
             out.push_str(" |");
             side_columns(out, cell.unaudited.as_ref().map(|u| &u.median));
-            let _ = writeln!(out, " | {:>5}x", fmt_opt(cell.audited_req_per_sec_ratio, 2));
+            let ratio = match cell.audited_req_per_sec_ratio {
+                Some(r) if postgres && r > 0.0 => Some(1.0 / r),
+                other => other,
+            };
+            let _ = writeln!(out, " | {:>5}x", fmt_opt(ratio, 2));
         }
         let _ = writeln!(
             out,
-            "ratio = audited / unaudited req/s (1.00x: auditing costs nothing)."
+            "{}",
+            if postgres {
+                "ratio = PostgreSQL / SQLite req/s (1.00x: the same speed on either store)."
+            } else {
+                "ratio = audited / unaudited req/s (1.00x: auditing costs nothing)."
+            }
         );
     }
 
@@ -514,6 +526,7 @@ mod tests {
                 keys: 0,
                 create_key_cells: false,
                 audit_off: false,
+                postgres: false,
             },
             trent: ServerInfo {
                 url: "http://127.0.0.1:1".into(),

@@ -66,9 +66,11 @@ pub trait KeyStore: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
     async fn get_key(&self, id: Uuid) -> Result<Option<KeyRecord>, StoreError>;
     /// Rewrites every mutable column of the key (state, description, policy,
-    /// tags, rotation, deletion). Last writer wins: callers that read,
-    /// change and write back serialize among themselves.
-    async fn update_key(&self, key: &KeyRecord) -> Result<(), StoreError>;
+    /// tags, rotation, deletion), if it is still `previous` (as the caller
+    /// read it): `Conflict`, and nothing written, when another writer
+    /// changed it meanwhile or it is gone. Two processes that read, change
+    /// and write back a key at once end as some serial order would.
+    async fn update_key(&self, key: &KeyRecord, previous: &KeyRecord) -> Result<(), StoreError>;
     /// Keys of one account and region in creation order, after `after`.
     async fn list_keys(
         &self,

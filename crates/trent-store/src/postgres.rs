@@ -364,11 +364,18 @@ impl KeyStore for PgStore {
         row.as_ref().map(key_from_row).transpose()
     }
 
-    async fn update_key(&self, key: &KeyRecord) -> Result<(), StoreError> {
+    async fn update_key(&self, key: &KeyRecord, previous: &KeyRecord) -> Result<(), StoreError> {
+        // Written only over the row as the caller read it (a compare and
+        // set under the row's lock): another writer's change in between
+        // leaves no row to update.
         let done = sqlx::query(
             "UPDATE keys SET description = $1, state = $2, deletion_date_ms = $3, pending_window_days = $4, \
              policy = $5, rotation_enabled = $6, rotation_period_days = $7, next_rotation_ms = $8, \
-             current_material = $9, tags = $10 WHERE id = $11",
+             current_material = $9, tags = $10 WHERE id = $11 \
+             AND description = $12 AND state = $13 AND deletion_date_ms IS NOT DISTINCT FROM $14 \
+             AND pending_window_days IS NOT DISTINCT FROM $15 AND policy = $16 AND rotation_enabled = $17 \
+             AND rotation_period_days IS NOT DISTINCT FROM $18 AND next_rotation_ms IS NOT DISTINCT FROM $19 \
+             AND current_material = $20 AND tags = $21",
         )
         .bind(&key.description)
         .bind(key.state.as_str())
@@ -381,12 +388,22 @@ impl KeyStore for PgStore {
         .bind(i64::from(key.current_material))
         .bind(encode_tags(&key.tags))
         .bind(key.id.to_string())
+        .bind(&previous.description)
+        .bind(previous.state.as_str())
+        .bind(previous.deletion_date_ms)
+        .bind(previous.pending_window_days.map(i64::from))
+        .bind(&*previous.policy)
+        .bind(previous.rotation_enabled)
+        .bind(previous.rotation_period_days.map(i64::from))
+        .bind(previous.next_rotation_ms)
+        .bind(i64::from(previous.current_material))
+        .bind(encode_tags(&previous.tags))
         .execute(&self.pool())
         .await
         .map_err(backend)?;
         if done.rows_affected() != 1 {
-            return Err(StoreError::Corrupt(format!(
-                "key {} vanished during update",
+            return Err(StoreError::Conflict(format!(
+                "key {} changed or went meanwhile",
                 key.id
             )));
         }

@@ -216,11 +216,13 @@ impl KeyStore for SqliteStore {
         row.as_ref().map(key_from_row).transpose()
     }
 
-    async fn update_key(&self, key: &KeyRecord) -> Result<(), StoreError> {
+    async fn update_key(&self, key: &KeyRecord, previous: &KeyRecord) -> Result<(), StoreError> {
         let done = sqlx::query(
             "UPDATE keys SET description = ?, state = ?, deletion_date_ms = ?, pending_window_days = ?, policy = ?, \
              rotation_enabled = ?, rotation_period_days = ?, next_rotation_ms = ?, current_material = ?, tags = ? \
-             WHERE id = ?",
+             WHERE id = ? AND description = ? AND state = ? AND deletion_date_ms IS ? \
+             AND pending_window_days IS ? AND policy = ? AND rotation_enabled = ? \
+             AND rotation_period_days IS ? AND next_rotation_ms IS ? AND current_material = ? AND tags = ?",
         )
         .bind(&key.description)
         .bind(key.state.as_str())
@@ -233,12 +235,22 @@ impl KeyStore for SqliteStore {
         .bind(i64::from(key.current_material))
         .bind(encode_tags(&key.tags))
         .bind(key.id.to_string())
+        .bind(&previous.description)
+        .bind(previous.state.as_str())
+        .bind(previous.deletion_date_ms)
+        .bind(previous.pending_window_days)
+        .bind(&*previous.policy)
+        .bind(previous.rotation_enabled)
+        .bind(previous.rotation_period_days)
+        .bind(previous.next_rotation_ms)
+        .bind(i64::from(previous.current_material))
+        .bind(encode_tags(&previous.tags))
         .execute(&self.pool)
         .await
         .map_err(backend)?;
         if done.rows_affected() != 1 {
-            return Err(StoreError::Corrupt(format!(
-                "key {} vanished during update",
+            return Err(StoreError::Conflict(format!(
+                "key {} changed or went meanwhile",
                 key.id
             )));
         }

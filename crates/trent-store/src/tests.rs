@@ -138,8 +138,25 @@ async fn keys(a: &dyn Store, b: &dyn Store) {
         key: "x".into(),
         value: "".into(),
     });
-    a.update_key(&got).await.unwrap();
+    a.update_key(&got, &first).await.unwrap();
     assert_eq!(b.get_key(first.id).await.unwrap().unwrap(), got);
+    // A write over the key as it was before that one (a node that had not
+    // seen it): refused, nothing written.
+    let stale = KeyRecord {
+        description: "stale".into(),
+        ..first.clone()
+    };
+    assert!(matches!(
+        b.update_key(&stale, &first).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(a.get_key(first.id).await.unwrap().unwrap(), got);
+    // Nor over a key that is gone.
+    let absent = key(ACCOUNT);
+    assert!(matches!(
+        a.update_key(&absent, &absent).await,
+        Err(StoreError::Conflict(_))
+    ));
     assert!(b.get_key(Uuid::new_v4()).await.unwrap().is_none());
 
     let second = key(ACCOUNT);
@@ -1039,6 +1056,32 @@ async fn concurrent_writers(a: &dyn Store, b: &dyn Store) {
         Some(winner)
     );
 
+    // The same key changed at once from the same reading: one change
+    // wins, the others are refused (and would read again and decide again).
+    let stored = b.get_key(target.id).await.unwrap().unwrap();
+    let results = futures_join((0..RACERS).map(|i| {
+        let read = stored.clone();
+        async move {
+            let changed = KeyRecord {
+                description: format!("changed by {i}"),
+                ..read.clone()
+            };
+            racing(i).update_key(&changed, &read).await
+        }
+    }))
+    .await;
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "{results:?}"
+    );
+    assert!(
+        results
+            .iter()
+            .all(|r| matches!(r, Ok(()) | Err(StoreError::Conflict(_)))),
+        "{results:?}"
+    );
+
     // The same grant, retired at once: one sees it go.
     a.insert_grant(&grant(target.id, "g-raced", None))
         .await
@@ -1131,7 +1174,7 @@ async fn changes(a: &dyn Store, b: &dyn Store) {
 
     let mut expected = Vec::new();
     // The key's row rewritten: one entry (also when nothing differs).
-    a.update_key(&fed).await.unwrap();
+    a.update_key(&fed, &fed).await.unwrap();
     expected.push(key_changed(&fed));
     // A rotation: the material version past the first, then the key's row.
     let rotated = KeyRecord {

@@ -174,7 +174,7 @@ impl Kms {
     ) -> Result<(), KmsError> {
         self.mutate(caller, key_id, Action::UpdateKeyDescription, |key| {
             refuse_pending_deletion(key)?;
-            key.description = description;
+            key.description = description.clone();
             Ok(())
         })
         .await
@@ -381,7 +381,7 @@ impl Kms {
             if !bypass_lockout_check {
                 self.check_lockout(caller, &compiled, &key.arn)?;
             }
-            key.policy = policy.into();
+            key.policy = policy.as_str().into();
             Ok(())
         })
         .await
@@ -420,7 +420,7 @@ impl Kms {
         let max_tags = self.config.max_tags_per_key;
         self.mutate_with(caller, key_id, Action::TagResource, &facts, |key| {
             refuse_pending_deletion(key)?;
-            key.tags = merge_tags(std::mem::take(&mut key.tags), tags, max_tags)?;
+            key.tags = merge_tags(std::mem::take(&mut key.tags), tags.clone(), max_tags)?;
             Ok(())
         })
         .await

@@ -40,6 +40,9 @@ const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 /// Stripes of the per-key mutation lock (only mutations and cache fills
 /// take it; the cryptographic operations never do).
 const LOCK_STRIPES: usize = 64;
+/// Times a key change is decided again on the stored key, after other
+/// nodes changed it in between, before it fails.
+const MAX_UPDATE_CONFLICTS: u32 = 16;
 /// Keys per store read when warming the cache.
 const WARM_PAGE: usize = 1000;
 /// Distinct key-policy texts kept compiled and shared.
@@ -886,13 +889,15 @@ impl Kms {
     }
 
     /// Applies `change` to a key under its lock after authorizing `action`,
-    /// persists it in one transaction, then publishes it to the cache.
+    /// persists it in one transaction, then publishes it to the cache. If
+    /// another node changed the key meanwhile, the key is read again and
+    /// `change` decided again on it: `change` may run more than once.
     async fn mutate(
         &self,
         caller: &Caller,
         raw: &str,
         action: Action,
-        change: impl FnOnce(&mut KeyRecord) -> Result<(), KmsError>,
+        change: impl Fn(&mut KeyRecord) -> Result<(), KmsError>,
     ) -> Result<KeyRecord, KmsError> {
         self.mutate_with(caller, raw, action, &RequestFacts::default(), change)
             .await
@@ -904,23 +909,37 @@ impl Kms {
         raw: &str,
         action: Action,
         facts: &RequestFacts<'_>,
-        change: impl FnOnce(&mut KeyRecord) -> Result<(), KmsError>,
+        change: impl Fn(&mut KeyRecord) -> Result<(), KmsError>,
     ) -> Result<KeyRecord, KmsError> {
         let resolved = self.resolve(caller, raw, AliasMode::Refuse)?;
         let id = resolved.id;
         let _guard = self.key_lock(&id).lock().await;
-        let current = match self.key_locked(id).await {
-            Err(KmsError::NotFound(_)) => return Err(not_found(caller, &id)),
-            other => other?,
-        };
-        visible(caller, &current.record, resolved.by_arn)?;
-        self.authorize(caller, action, &current, facts, None)?;
-        let mut record = current.record.clone();
-        change(&mut record)?;
-        let updated = Arc::new(current.with_record(record.clone())?);
-        self.store.update_key(&record).await?;
-        self.keys.pin().insert(id, updated);
-        Ok(record)
+        let mut conflicts = 0;
+        loop {
+            let current = match self.key_locked(id).await {
+                Err(KmsError::NotFound(_)) => return Err(not_found(caller, &id)),
+                other => other?,
+            };
+            visible(caller, &current.record, resolved.by_arn)?;
+            self.authorize(caller, action, &current, facts, None)?;
+            let mut record = current.record.clone();
+            change(&mut record)?;
+            let updated = Arc::new(current.with_record(record.clone())?);
+            match self.store.update_key(&record, &current.record).await {
+                Ok(()) => {
+                    self.keys.pin().insert(id, updated);
+                    return Ok(record);
+                }
+                // Another node changed the key since this one cached it:
+                // read it again, and decide and change again on what is
+                // stored now.
+                Err(StoreError::Conflict(_)) if conflicts < MAX_UPDATE_CONFLICTS => {
+                    conflicts += 1;
+                    self.keys.pin().remove(&id);
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
 }
 

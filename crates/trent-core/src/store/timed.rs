@@ -101,7 +101,7 @@ wrapped! {
     KeyStore {
     fn insert_key(&self, key: &KeyRecord, material: &SealedMaterial) -> Result<(), StoreError>;
     fn get_key(&self, id: Uuid) -> Result<Option<KeyRecord>, StoreError>;
-    fn update_key(&self, key: &KeyRecord) -> Result<(), StoreError>;
+    fn update_key(&self, key: &KeyRecord, previous: &KeyRecord) -> Result<(), StoreError>;
     fn list_keys(&self, account: &str, region: &str, after: Option<Uuid>, limit: usize)
         -> Result<Vec<(Uuid, String)>, StoreError>;
     fn key_materials(&self, id: Uuid) -> Result<Vec<SealedMaterial>, StoreError>;

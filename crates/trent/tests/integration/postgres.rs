@@ -872,3 +872,72 @@ async fn store_copy_moves_a_single_node_installation_into_postgres() {
     ]);
     assert!(ok, "{out}{err}");
 }
+
+/// Two nodes changing one key at once, over and over (one its state, the
+/// other its description, each from its own cached copy): no change is
+/// lost, the key ends as some order of the two.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_changing_one_key_at_once_lose_neither_change() {
+    let Some(url) = test_url() else { return };
+    let schema = Schema::fresh(&url);
+    schema.create().await;
+    let dirs: Vec<tempfile::TempDir> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    let paths: Vec<&Path> = dirs.iter().map(|d| d.path()).collect();
+    std::fs::set_permissions(
+        paths[1],
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    let servers = nodes(&schema, &paths);
+    let (one, two) = (servers[0].client(), servers[1].client());
+    let key = new_key(&one).await;
+    for round in 0..25 {
+        // Both nodes hold the key as it is now.
+        one.describe_key().key_id(&key).send().await.unwrap();
+        two.describe_key().key_id(&key).send().await.unwrap();
+        let enabled = round % 2 == 1;
+        let description = format!("round {round}");
+        let state = async {
+            if enabled {
+                one.enable_key()
+                    .key_id(&key)
+                    .send()
+                    .await
+                    .map(drop)
+                    .map_err(|e| e.to_string())
+            } else {
+                one.disable_key()
+                    .key_id(&key)
+                    .send()
+                    .await
+                    .map(drop)
+                    .map_err(|e| e.to_string())
+            }
+        };
+        let describe = two
+            .update_key_description()
+            .key_id(&key)
+            .description(&description)
+            .send();
+        let (state, describe) = tokio::join!(state, describe);
+        state.unwrap();
+        describe.unwrap();
+        let stored = one
+            .describe_key()
+            .key_id(&key)
+            .send()
+            .await
+            .unwrap()
+            .key_metadata
+            .unwrap();
+        assert_eq!(
+            stored.enabled, enabled,
+            "round {round}: the state change was lost"
+        );
+        assert_eq!(
+            stored.description.as_deref(),
+            Some(description.as_str()),
+            "round {round}: the description was lost"
+        );
+    }
+}
