@@ -392,6 +392,12 @@ fn change_feed(out: &mut String, feed: &trent_core::FeedStats, fresh: bool) {
             load(&feed.polls),
         ),
         (
+            "trent_change_feed_notifications_total",
+            "counter",
+            "Reads of the change feed started by a notification from the store (PostgreSQL's NOTIFY).",
+            load(&feed.notified),
+        ),
+        (
             "trent_change_feed_failed_polls_total",
             "counter",
             "Reads of the change feed that failed or took too long.",

@@ -88,6 +88,9 @@ impl Freshness {
 #[derive(Debug, Default)]
 pub struct FeedStats {
     pub polls: AtomicU64,
+    /// Reads started by the store's notification (PostgreSQL's NOTIFY)
+    /// rather than by the poll period.
+    pub notified: AtomicU64,
     pub failed_polls: AtomicU64,
     pub changes: AtomicU64,
     /// From a change's commit (the database's clock) to its application
@@ -135,7 +138,11 @@ impl ChangeFeed {
         loop {
             // Every store call is bounded: a database that hangs must not
             // keep this loop from noticing that the caches went stale.
+            let waited = Instant::now();
             let _ = timeout(POLL, self.store.wait_for_change(POLL)).await;
+            if waited.elapsed() < POLL {
+                self.stats.notified.fetch_add(1, Ordering::Relaxed);
+            }
             match timeout(FRESH_FOR, self.poll(kms, lost)).await {
                 Ok(Ok(())) => {
                     lost = false;

@@ -414,6 +414,19 @@ async fn a_change_on_one_node_is_in_force_on_another_within_a_second() {
     for (what, took) in &lags {
         assert!(*took < Duration::from_secs(1), "{what} took {took:?}");
     }
+    // Node 2's feed, as /metrics shows it: changes applied, reads that
+    // notifications started, the lag recorded, caches current.
+    let (_, metrics) = get(&servers[1], "metrics").await;
+    let value = |series: &str| -> f64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {series} in /metrics"))
+    };
+    assert!(value("trent_change_feed_changes_total") >= lags.len() as f64);
+    assert!(value("trent_change_feed_notifications_total") >= 1.0);
+    assert!(value("trent_change_feed_lag_seconds_count") >= lags.len() as f64);
+    assert_eq!(value("trent_caches_fresh"), 1.0);
 }
 
 /// A TCP relay to PostgreSQL that the test can cut (every connection
@@ -471,7 +484,12 @@ impl Relay {
 }
 
 async fn health(server: &Server) -> u16 {
-    let url = format!("{}/health", server.url);
+    get(server, "health").await.0
+}
+
+/// GET `/path` of a server: the status and the body.
+async fn get(server: &Server, path: &str) -> (u16, String) {
+    let url = format!("{}/{path}", server.url);
     let (host, path) = url.trim_start_matches("http://").split_once('/').unwrap();
     let mut stream = tokio::net::TcpStream::connect(host).await.unwrap();
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -483,7 +501,11 @@ async fn health(server: &Server) -> u16 {
         .unwrap();
     let mut answer = String::new();
     stream.read_to_string(&mut answer).await.unwrap();
-    answer[9..12].parse().unwrap()
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (answer[9..12].parse().unwrap(), body)
 }
 
 /// The database lost while a node serves: within a second the node stops
