@@ -78,6 +78,39 @@ async fn three_nodes_share_keys_identities_and_one_trail() {
                 .any(|k| k.key_id() == Some(key_id.as_str()))
         );
     }
+    // A pagination marker from one node pages on another (one signing key).
+    new_key(&two).await;
+    let first = one.list_keys().limit(1).send().await.unwrap();
+    let marker = first.next_marker().expect("a second page").to_owned();
+    let rest = three.list_keys().marker(&marker).send().await.unwrap();
+    assert_eq!(rest.keys().len(), 1);
+    assert_ne!(rest.keys()[0].key_id(), first.keys()[0].key_id());
+
+    // The same alias created at once on two nodes: exactly one wins.
+    for round in 0..5 {
+        let name = format!("alias/raced-{round}");
+        let (a, b) = tokio::join!(
+            two.create_alias()
+                .alias_name(&name)
+                .target_key_id(&key_id)
+                .send(),
+            three
+                .create_alias()
+                .alias_name(&name)
+                .target_key_id(&key_id)
+                .send()
+        );
+        let outcomes = [outcome(a), outcome(b)];
+        assert_eq!(
+            outcomes.iter().filter(|o| *o == "ok").count(),
+            1,
+            "{outcomes:?}"
+        );
+        assert!(
+            outcomes.contains(&"AlreadyExistsException".to_owned()),
+            "{outcomes:?}"
+        );
+    }
 
     // The events of all three nodes are one trail that verifies, from any
     // node's data directory.
