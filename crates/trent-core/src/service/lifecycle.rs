@@ -167,6 +167,8 @@ impl Kms {
         let _aliases = self.alias_lock.lock().await;
         let _guard = self.key_lock(&id).lock().await;
         let Some(record) = self.store.get_key(id).await? else {
+            // Deleted by another node since this one found it due.
+            self.keys.pin().remove(&id);
             return Ok(None);
         };
         let due = record.state == KeyState::PendingDeletion
