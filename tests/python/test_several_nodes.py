@@ -148,3 +148,50 @@ def test_lookup_events_on_any_node_sees_every_nodes_events(tmp_path, database_ur
                 break
             assert time.monotonic() < deadline, events
             time.sleep(0.2)
+
+
+def test_group_membership_and_key_tags_on_one_node_are_in_force_on_another_within_a_second(tmp_path, database_url):
+    """Changes that decide access indirectly: a user's group (and the
+    group's policy), and a key's tags that a policy's aws:ResourceTag
+    condition reads (ABAC)."""
+    with two_nodes(tmp_path, database_url) as (one, two):
+        iam = client(one, "iam")
+        owner = client(one, "kms")
+        iam.create_user(UserName="grace")
+        created = iam.create_access_key(UserName="grace")["AccessKey"]
+        keys = (created["AccessKeyId"], created["SecretAccessKey"])
+        iam.create_group(GroupName="encrypters")
+        iam.put_group_policy(
+            GroupName="encrypters",
+            PolicyName="tagged",
+            PolicyDocument=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Action": "kms:Encrypt",
+                            "Resource": "*",
+                            "Condition": {"StringEquals": {"aws:ResourceTag/team": "blue"}},
+                        }
+                    ],
+                }
+            ),
+        )
+        key = owner.create_key(Tags=[{"TagKey": "team", "TagValue": "blue"}])["KeyMetadata"]["KeyId"]
+        user_on_two = client(two, "kms", keys)
+        encrypt = lambda: user_on_two.encrypt(KeyId=key, Plaintext=b"x")  # noqa: E731
+        assert code_of(encrypt) == "AccessDeniedException"
+        lags = {}
+        iam.add_user_to_group(GroupName="encrypters", UserName="grace")
+        lags["AddUserToGroup"] = within_a_second("AddUserToGroup", lambda: code_of(encrypt) == "ok")
+        owner.tag_resource(KeyId=key, Tags=[{"TagKey": "team", "TagValue": "red"}])
+        lags["TagResource"] = within_a_second("TagResource", lambda: code_of(encrypt) == "AccessDeniedException")
+        owner.untag_resource(KeyId=key, TagKeys=["team"])
+        owner.tag_resource(KeyId=key, Tags=[{"TagKey": "team", "TagValue": "blue"}])
+        lags["TagResource back"] = within_a_second("TagResource back", lambda: code_of(encrypt) == "ok")
+        iam.remove_user_from_group(GroupName="encrypters", UserName="grace")
+        lags["RemoveUserFromGroup"] = within_a_second(
+            "RemoveUserFromGroup", lambda: code_of(encrypt) == "AccessDeniedException"
+        )
+        print("change on node 1 to in force on node 2:", {k: f"{v * 1000:.0f} ms" for k, v in lags.items()})
