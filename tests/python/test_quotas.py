@@ -266,3 +266,28 @@ def test_calls_of_operations_that_do_not_exist_leave_a_bounded_trace(start_trent
     recorded = recorded_of(server, ids)
     assert 1 <= recorded <= 2 + 2 * elapsed + 2, (recorded, elapsed)
     assert throttled_count(server, "ThrottledEvents") >= 60 - recorded
+
+
+def test_requests_naming_keys_that_do_not_exist_are_within_the_quota(start_trent):
+    # Each request for a key the cache does not hold is a store read (on a
+    # database several nodes share): an attacker naming random key ids, or
+    # forging ciphertexts that name them, is held to the symmetric quota
+    # like any caller.
+    import uuid
+
+    server = start_trent(extra_args=("--request-quota", "symmetric=5"))
+    kms = client(server)
+    codes, elapsed = burst(lambda: kms.encrypt(KeyId=str(uuid.uuid4()), Plaintext=b"x"), 40)
+    within([None if c == "NotFoundException" else c for c in codes], elapsed, 5)
+    # A forged ciphertext: Trent's blob header naming a key id no key has.
+    def forged():
+        blob = sealed[:1] + uuid.uuid4().bytes + sealed[17:]
+        kms.decrypt(CiphertextBlob=blob)
+
+    time.sleep(1.5)
+    key = kms.create_key()["KeyMetadata"]["KeyId"]
+    sealed = kms.encrypt(KeyId=key, Plaintext=b"x")["CiphertextBlob"]
+    time.sleep(1.5)
+    codes, elapsed = burst(forged, 40)
+    assert "ThrottlingException" in codes, codes
+    assert codes.count("InvalidCiphertextException") <= 5 + 5 * elapsed + 2, (codes, elapsed)

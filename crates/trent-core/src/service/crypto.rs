@@ -132,7 +132,7 @@ impl Kms {
             }
             request_alias = named.alias;
         }
-        let key = match self.key(blob_key).await {
+        let key = match self.key_for(caller, blob_key).await {
             // A key that was deleted is gone for good, as AWS reports it;
             // an id no key ever had means the blob is not ours.
             Err(KmsError::NotFound(_)) if self.store.key_was_deleted(blob_key).await? => {

@@ -543,6 +543,21 @@ impl Kms {
         self.key_locked(id).await
     }
 
+    /// [`Self::key`] for a caller's request. A key not in the cache is read
+    /// from the store only within the caller's symmetric request quota:
+    /// requests naming keys that do not exist (each one a store read, on a
+    /// database several nodes share) are bounded like any other request.
+    async fn key_for(&self, caller: &Caller, id: Uuid) -> Result<Arc<CachedKey>, KmsError> {
+        self.freshness.check()?;
+        if let Some(key) = self.keys.pin().get(&id) {
+            self.cache_hits
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return Ok(key.clone());
+        }
+        self.admit(caller, QuotaClass::Symmetric)?;
+        self.key(id).await
+    }
+
     /// [`Self::key`] for a caller that holds the key's stripe lock.
     async fn key_locked(&self, id: Uuid) -> Result<Arc<CachedKey>, KmsError> {
         if let Some(key) = self.keys.pin().get(&id) {
@@ -701,7 +716,7 @@ impl Kms {
         mode: AliasMode,
     ) -> Result<(Arc<CachedKey>, Resolved), KmsError> {
         let resolved = self.resolve(caller, raw, mode)?;
-        let key = match self.key(resolved.id).await {
+        let key = match self.key_for(caller, resolved.id).await {
             Err(KmsError::NotFound(_)) => return Err(not_found(caller, &resolved.id)),
             other => other?,
         };
