@@ -223,9 +223,23 @@ impl Kms {
         match changed {
             Changed::Key(id) => {
                 // Under the key's lock: a load that began before the change
-                // committed finishes first, and is then forgotten.
+                // committed finishes first, and is then checked. A copy
+                // that already holds the change (this node made it, or
+                // read it since) stays: forgetting it would cost every
+                // change a reload on the node that made it.
                 let _guard = self.key_lock(id).lock().await;
-                self.keys.pin().remove(id);
+                let Some(cached) = self.keys.pin().get(id).cloned() else {
+                    return Ok(());
+                };
+                let current = match self.store.get_key(*id).await? {
+                    Some(stored) if stored == cached.record => {
+                        *self.store.list_grants(*id).await? == *cached.grants
+                    }
+                    _ => false,
+                };
+                if !current {
+                    self.keys.pin().remove(id);
+                }
             }
             Changed::Alias {
                 account,

@@ -547,15 +547,22 @@ impl Kms {
     /// from the store only within the caller's symmetric request quota:
     /// requests naming keys that do not exist (each one a store read, on a
     /// database several nodes share) are bounded like any other request.
+    /// Requests missing the same key at once wait for the one that loads
+    /// it, and only that one is counted.
     async fn key_for(&self, caller: &Caller, id: Uuid) -> Result<Arc<CachedKey>, KmsError> {
+        use std::sync::atomic::Ordering::Relaxed;
         self.freshness.check()?;
         if let Some(key) = self.keys.pin().get(&id) {
-            self.cache_hits
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.cache_hits.fetch_add(1, Relaxed);
+            return Ok(key.clone());
+        }
+        self.cache_misses.fetch_add(1, Relaxed);
+        let _guard = self.key_lock(&id).lock().await;
+        if let Some(key) = self.keys.pin().get(&id) {
             return Ok(key.clone());
         }
         self.admit(caller, QuotaClass::Symmetric)?;
-        self.key(id).await
+        self.key_locked(id).await
     }
 
     /// [`Self::key`] for a caller that holds the key's stripe lock.
