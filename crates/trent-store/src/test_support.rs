@@ -6,7 +6,7 @@
 use sqlx::{Connection, PgConnection};
 use uuid::Uuid;
 
-pub const SKIPPED: &str = "PostgreSQL store tests skipped: TRENT_TEST_POSTGRES_URL is not set";
+pub const SKIPPED: &str = "PostgreSQL tests skipped: TRENT_TEST_POSTGRES_URL is not set";
 
 pub fn test_url() -> Option<String> {
     let url = std::env::var("TRENT_TEST_POSTGRES_URL")

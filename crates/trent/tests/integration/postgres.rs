@@ -55,6 +55,15 @@ fn trent(args: &[&str]) -> (bool, String, String) {
     )
 }
 
+/// `trent audit COMMAND` on a node's data directory and the database: its
+/// output (the command must succeed).
+fn audit(command: &str, dir: &Path, db: &str) -> String {
+    let dir = dir.to_str().unwrap();
+    let (ok, out, err) = trent(&["audit", command, "--data-dir", dir, "--database-url", db]);
+    assert!(ok, "trent audit {command}: {out}{err}");
+    out
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_nodes_share_keys_identities_and_one_trail() {
     let Some(Cluster {
@@ -135,25 +144,9 @@ async fn three_nodes_share_keys_identities_and_one_trail() {
         server.stop();
     }
     let db = schema.database_url();
-    let (ok, out, err) = trent(&[
-        "audit",
-        "verify",
-        "--data-dir",
-        paths[2].to_str().unwrap(),
-        "--database-url",
-        &db,
-    ]);
-    assert!(ok, "{out}{err}");
+    let out = audit("verify", paths[2], &db);
     assert!(out.starts_with("OK: "), "{out}");
-    let (ok, out, err) = trent(&[
-        "audit",
-        "export",
-        "--data-dir",
-        paths[0].to_str().unwrap(),
-        "--database-url",
-        &db,
-    ]);
-    assert!(ok, "{err}");
+    let out = audit("export", paths[0], &db);
     let names: Vec<String> = out
         .lines()
         .map(|l| {
@@ -681,15 +674,7 @@ async fn a_scheduled_deletion_happens_once_while_the_node_that_scheduled_it_is_s
     for node in others {
         node.stop();
     }
-    let (ok, out, err) = trent(&[
-        "audit",
-        "export",
-        "--data-dir",
-        dirs[1].path().to_str().unwrap(),
-        "--database-url",
-        &db,
-    ]);
-    assert!(ok, "{err}");
+    let out = audit("export", dirs[1].path(), &db);
     let deletions = out
         .lines()
         .filter(|l| {
@@ -784,15 +769,8 @@ async fn kill_9_of_one_node_under_write_load_loses_no_acknowledged_write() {
     );
     survivor.stop();
     let db = schema.database_url();
-    let (ok, out, err) = trent(&[
-        "audit",
-        "verify",
-        "--data-dir",
-        paths[1].to_str().unwrap(),
-        "--database-url",
-        &db,
-    ]);
-    assert!(ok, "{out}{err}");
+    let out = audit("verify", paths[1], &db);
+    assert!(out.starts_with("OK: "), "{out}");
 }
 
 /// A populated single-node installation moved into PostgreSQL with
@@ -929,15 +907,8 @@ async fn store_copy_moves_a_single_node_installation_into_postgres() {
         .key_state;
     assert_eq!(state, Some(aws_sdk_kms::types::KeyState::PendingDeletion));
     node.stop();
-    let (ok, out, err) = trent(&[
-        "audit",
-        "verify",
-        "--data-dir",
-        node_dir.path().to_str().unwrap(),
-        "--database-url",
-        &db,
-    ]);
-    assert!(ok, "{out}{err}");
+    let out = audit("verify", node_dir.path(), &db);
+    assert!(out.starts_with("OK: "), "{out}");
 }
 
 /// Two nodes changing one key at once, over and over (one its state, the
