@@ -272,20 +272,7 @@ impl Kms {
         self.keys.pin().clear();
         self.warm.store(false, Ordering::Release);
         drop(guards);
-        let _guard = self.alias_lock.lock().await;
-        // Replaced in place (no moment without the aliases that stay).
-        let stored: std::collections::HashMap<_, _> = self
-            .store
-            .all_aliases()
-            .await?
-            .into_iter()
-            .map(|a| ((a.account.clone(), a.region.clone(), a.name.clone()), a))
-            .collect();
-        let pinned = self.aliases.pin();
-        pinned.retain(|key, _| stored.contains_key(key));
-        for (key, alias) in stored {
-            pinned.insert(key, alias);
-        }
+        self.reload_aliases().await?;
         self.identities.forget_cached();
         Ok(())
     }

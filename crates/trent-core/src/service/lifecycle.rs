@@ -7,8 +7,10 @@ use crate::model::{DueWork, RotationRecord};
 
 impl Kms {
     /// Adds a material version to a key (its stripe lock held): new
-    /// ciphertexts use it, every older version still decrypts.
-    async fn rotate_locked(&self, id: Uuid, on_demand: bool) -> Result<(), KmsError> {
+    /// ciphertexts use it, every older version still decrypts. `false`:
+    /// another node stored that version first (its rotation stands; this
+    /// node's copy of the key is forgotten, to be read again).
+    async fn rotate_locked(&self, id: Uuid, on_demand: bool) -> Result<bool, KmsError> {
         let current = self.key_locked(id).await?;
         // Asymmetric and HMAC keys never get here (rotation is refused for
         // them); checked again so their material can't be replaced.
@@ -36,7 +38,14 @@ impl Kms {
             rotated_ms: now,
             on_demand,
         };
-        self.store.rotate_key(&record, &sealed, &rotation).await?;
+        match self.store.rotate_key(&record, &sealed, &rotation).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict(_)) => {
+                self.keys.pin().remove(&id);
+                return Ok(false);
+            }
+            Err(e) => return Err(e.into()),
+        }
         let updated = CachedKey {
             record,
             materials: Arc::new(current.materials.with(symmetric)),
@@ -44,7 +53,7 @@ impl Kms {
             grants: current.grants.clone(),
         };
         self.keys.pin().insert(id, Arc::new(updated));
-        Ok(())
+        Ok(true)
     }
 
     /// RotateKeyOnDemand: at most `max_on_demand_rotations` per key.
@@ -83,7 +92,13 @@ impl Kms {
                 key.record.arn, self.config.max_on_demand_rotations
             )));
         }
-        self.rotate_locked(id, true).await?;
+        // Another node's rotation in between: this one follows it.
+        if !self.rotate_locked(id, true).await? && !self.rotate_locked(id, true).await? {
+            return Err(KmsError::internal(StoreError::Conflict(format!(
+                "{} was rotated by other nodes twice while this rotation was made",
+                key.record.arn
+            ))));
+        }
         Ok(key.record.arn.clone())
     }
 
@@ -145,16 +160,9 @@ impl Kms {
         if !due {
             return Ok(None);
         }
-        match self.rotate_locked(id, false).await {
-            // Another node rotated it first (and records it); this node's
-            // cache hears of it through the change feed.
-            Err(KmsError::Internal(e))
-                if e.downcast_ref::<StoreError>()
-                    .is_some_and(|e| matches!(e, StoreError::Conflict(_))) =>
-            {
-                return Ok(None);
-            }
-            other => other?,
+        if !self.rotate_locked(id, false).await? {
+            // Another node rotated it first, and records it.
+            return Ok(None);
         }
         tracing::info!(key = %record.arn, "automatic rotation done");
         Ok(Some(record.clone()))

@@ -369,26 +369,12 @@ impl Kms {
         clock: Arc<dyn Clock>,
     ) -> Result<Self, KmsError> {
         let markers = Markers::new(marker_key(store.as_ref(), root.as_ref()).await?);
-        let aliases = papaya::HashMap::new();
-        {
-            let pinned = aliases.pin();
-            for alias in store.all_aliases().await? {
-                pinned.insert(
-                    (
-                        alias.account.clone(),
-                        alias.region.clone(),
-                        alias.name.clone(),
-                    ),
-                    alias,
-                );
-            }
-        }
-        Ok(Kms {
+        let kms = Kms {
             store,
             root,
             identities,
             keys: papaya::HashMap::new(),
-            aliases,
+            aliases: papaya::HashMap::new(),
             key_locks: (0..LOCK_STRIPES)
                 .map(|_| tokio::sync::Mutex::new(()))
                 .collect(),
@@ -404,7 +390,28 @@ impl Kms {
             usage: Default::default(),
             quotas: RequestQuotas::new(QuotaLimits::new(Profile::Off)),
             freshness: feed::Freshness::not_enforced(),
-        })
+        };
+        kms.reload_aliases().await?;
+        Ok(kms)
+    }
+
+    /// Makes the alias map the store's aliases, in place: an alias that
+    /// stays is there throughout.
+    async fn reload_aliases(&self) -> Result<(), KmsError> {
+        let _guard = self.alias_lock.lock().await;
+        let stored: std::collections::HashMap<AliasKey, AliasRecord> = self
+            .store
+            .all_aliases()
+            .await?
+            .into_iter()
+            .map(|a| ((a.account.clone(), a.region.clone(), a.name.clone()), a))
+            .collect();
+        let pinned = self.aliases.pin();
+        pinned.retain(|key, _| stored.contains_key(key));
+        for (key, alias) in stored {
+            pinned.insert(key, alias);
+        }
+        Ok(())
     }
 
     /// Counts requests against these quotas (none until set): the

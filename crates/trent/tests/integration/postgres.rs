@@ -975,4 +975,19 @@ async fn two_nodes_changing_one_key_at_once_lose_neither_change() {
             .await;
         }
     }
+    // On-demand rotations at once on both nodes: both are made, one after
+    // the other (the one that finds its version taken rotates again).
+    one.enable_key().key_id(&key).send().await.unwrap();
+    for _ in 0..3 {
+        one.describe_key().key_id(&key).send().await.unwrap();
+        two.describe_key().key_id(&key).send().await.unwrap();
+        let (a, b) = tokio::join!(
+            one.rotate_key_on_demand().key_id(&key).send(),
+            two.rotate_key_on_demand().key_id(&key).send()
+        );
+        a.unwrap();
+        b.unwrap();
+    }
+    let rotations = one.list_key_rotations().key_id(&key).send().await.unwrap();
+    assert_eq!(rotations.rotations().len(), 6);
 }
