@@ -70,6 +70,22 @@ impl From<crate::StoreError> for KmsError {
     fn from(e: crate::StoreError) -> Self {
         match e {
             crate::StoreError::Backend(_) => KmsError::Unavailable(Box::new(e)),
+            crate::StoreError::Full { limit, held } => KmsError::LimitExceeded(match limit {
+                crate::Limit::Keys => {
+                    format!(
+                        "The account already has {held} KMS keys in this Region, the most allowed"
+                    )
+                }
+                crate::Limit::AliasesOfKey => {
+                    format!("The key already has {held} aliases, the most allowed")
+                }
+                crate::Limit::GrantsOfKey => {
+                    format!("The key already has {held} grants, the most allowed")
+                }
+                crate::Limit::GrantsOfGrantee => {
+                    format!("The grantee already has {held} grants on this key, the most allowed")
+                }
+            }),
             e => KmsError::internal(e),
         }
     }

@@ -23,6 +23,41 @@ pub enum StoreError {
     /// A row could not be decoded.
     #[error("corrupt row: {0}")]
     Corrupt(String),
+    /// The insert would take its scope past the most it may hold; nothing
+    /// was written. `held`: how many the scope holds.
+    #[error("{limit:?} limit reached: {held} held")]
+    Full { limit: Limit, held: u64 },
+}
+
+/// A resource quota the store keeps, across every process writing to it:
+/// the insert and the count it is checked against are one transaction, and
+/// two processes inserting into one scope at once end as some serial order
+/// would (one of them is refused when one place was left).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    /// Keys of one account in one Region (every state counts).
+    Keys,
+    /// Aliases pointing at one key.
+    AliasesOfKey,
+    /// Grants on one key.
+    GrantsOfKey,
+    /// Grants on one key to one grantee principal.
+    GrantsOfGrantee,
+}
+
+/// The most grants a key may hold, in all and to one grantee.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GrantLimits {
+    pub per_key: u64,
+    pub per_grantee: u64,
+}
+
+impl GrantLimits {
+    /// No limit: for copying a store whose grants were limited already.
+    pub const NONE: Self = Self {
+        per_key: u64::MAX,
+        per_grantee: u64::MAX,
+    };
 }
 
 /// Persistence, split by what it keeps: [`KeyStore`] (keys with their
@@ -58,11 +93,13 @@ impl<T: KeyStore + IdentityStore + AuditStore + ChangeStore + ?Sized> Store for 
 #[async_trait]
 pub trait KeyStore: Send + Sync + 'static {
     /// A new key with its first material version. `Conflict` if the id
-    /// exists.
+    /// exists; `Full` if its account already holds `max_keys` keys in its
+    /// Region ([`Limit::Keys`]).
     async fn insert_key(
         &self,
         key: &KeyRecord,
         material: &SealedMaterial,
+        max_keys: u64,
     ) -> Result<(), StoreError>;
     async fn get_key(&self, id: Uuid) -> Result<Option<KeyRecord>, StoreError>;
     /// Rewrites every mutable column of the key (state, description, policy,
@@ -81,6 +118,8 @@ pub trait KeyStore: Send + Sync + 'static {
     ) -> Result<Vec<(Uuid, String)>, StoreError>;
     /// Every material version of a key, in version order.
     async fn key_materials(&self, id: Uuid) -> Result<Vec<SealedMaterial>, StoreError>;
+    /// How many keys (in every state) the account holds in the Region:
+    /// what `insert_key` holds `max_keys` against.
     async fn count_keys(&self, account: &str, region: &str) -> Result<u64, StoreError>;
     /// Keys after `after` in creation order (all accounts), each with its
     /// sealed material and grants: the cache warm-up's bulk read.
@@ -128,16 +167,24 @@ pub trait KeyStore: Send + Sync + 'static {
         region: &str,
         name: &str,
     ) -> Result<Option<AliasRecord>, StoreError>;
-    /// `Conflict` when the name is taken in its account and region.
-    async fn insert_alias(&self, alias: &AliasRecord) -> Result<(), StoreError>;
-    /// Points an existing alias at its (new) target key.
-    async fn update_alias(&self, alias: &AliasRecord) -> Result<(), StoreError>;
+    /// `Conflict` when the name is taken in its account and region; `Full`
+    /// when its target already has `max_per_key` aliases
+    /// ([`Limit::AliasesOfKey`]).
+    async fn insert_alias(&self, alias: &AliasRecord, max_per_key: u64) -> Result<(), StoreError>;
+    /// Points an existing alias at its (new) target key; `Full` when that
+    /// key already has `max_per_key` other aliases.
+    async fn update_alias(&self, alias: &AliasRecord, max_per_key: u64) -> Result<(), StoreError>;
     /// Deleting an alias that is gone is not an error.
     async fn delete_alias(&self, account: &str, region: &str, name: &str)
     -> Result<(), StoreError>;
 
-    /// `Conflict` when the grant id exists.
-    async fn insert_grant(&self, grant: &GrantRecord) -> Result<(), StoreError>;
+    /// `Conflict` when the grant id exists; `Full` when its key already
+    /// has `limits.per_key` grants, or `limits.per_grantee` to its grantee.
+    async fn insert_grant(
+        &self,
+        grant: &GrantRecord,
+        limits: GrantLimits,
+    ) -> Result<(), StoreError>;
     /// A key's grants, in creation order.
     async fn list_grants(&self, key_id: Uuid) -> Result<Vec<GrantRecord>, StoreError>;
     async fn find_grant(&self, grant_id: &str) -> Result<Option<GrantRecord>, StoreError>;

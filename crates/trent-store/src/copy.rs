@@ -13,7 +13,9 @@ use crate::PgStore;
 use crate::sqlite::SqliteStore;
 use std::collections::{BTreeSet, HashMap};
 use trent_core::audit::block::BlockDecoder;
-use trent_core::{AuditStore, EntityKind, IdentityStore, KeyRecord, KeyStore, StoreError};
+use trent_core::{
+    AuditStore, EntityKind, GrantLimits, IdentityStore, KeyRecord, KeyStore, StoreError,
+};
 
 /// What was copied.
 #[derive(Debug, Default)]
@@ -70,9 +72,11 @@ pub async fn sqlite_to_postgres(
     for account in &export.accounts {
         copied.iam_entities += copy_iam(from, to, account).await?;
     }
+    // No resource quota is checked on the copy: what the source holds was
+    // within its server's quotas, and nothing of it may be left behind.
     copy_keys(from, to, &mut copied).await?;
     for alias in from.all_aliases().await? {
-        to.insert_alias(&alias).await?;
+        to.insert_alias(&alias, u64::MAX).await?;
         copied.aliases += 1;
     }
     to.import_tombstones(&export.tombstones).await?;
@@ -125,7 +129,7 @@ async fn copy_keys(
             let first = versions
                 .next()
                 .ok_or_else(|| StoreError::Corrupt(format!("key {} has no material", key.id)))?;
-            to.insert_key(&key, first).await?;
+            to.insert_key(&key, first, u64::MAX).await?;
             let rotations: HashMap<u32, _> = from
                 .list_rotations(key.id)
                 .await?
@@ -144,7 +148,7 @@ async fn copy_keys(
             copied.material_versions += materials.len();
             check_copied(to, &key).await?;
             for grant in &grants {
-                to.insert_grant(grant).await?;
+                to.insert_grant(grant, GrantLimits::NONE).await?;
             }
             copied.grants += grants.len();
             copied.keys += 1;

@@ -25,7 +25,7 @@ pub use sqlite::SqliteStore;
 #[doc(hidden)]
 pub mod test_support;
 
-use trent_core::{Change, Changed, StoreError, Tag};
+use trent_core::{Change, Changed, Limit, StoreError, Tag};
 
 fn backend(e: sqlx::Error) -> StoreError {
     match &e {
@@ -34,6 +34,20 @@ fn backend(e: sqlx::Error) -> StoreError {
         }
         _ => StoreError::Backend(Box::new(e)),
     }
+}
+
+/// `Full` when a scope holds more than `max` with the row just written
+/// (`held` counts it): the caller's transaction is then dropped, rolled
+/// back.
+fn within(limit: Limit, held: i64, max: u64) -> Result<(), StoreError> {
+    let held = held.unsigned_abs();
+    if held > max {
+        return Err(StoreError::Full {
+            limit,
+            held: held - 1,
+        });
+    }
+    Ok(())
 }
 
 fn encode_tags(tags: &[Tag]) -> String {

@@ -8,7 +8,7 @@
 //! another node got in first fails on a constraint, answered
 //! [`StoreError::Conflict`].
 
-use crate::{KEY_COLUMNS, backend, decode_change, decode_tags, encode_tags, parse_uuid};
+use crate::{KEY_COLUMNS, backend, decode_change, decode_tags, encode_tags, parse_uuid, within};
 use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgListener, PgPoolOptions, PgRow};
 use sqlx::{ConnectOptions, Connection, PgPool, Postgres, Row};
@@ -18,9 +18,9 @@ use std::sync::{PoisonError, RwLock};
 use std::time::Duration;
 use trent_core::trail::{AuditBlock, AuditDigest, AuditTail, Id, KeyUsage, Usage};
 use trent_core::{
-    AliasRecord, AuditStore, Change, ChangeStore, Credential, DueWork, EntityKind, GrantRecord,
-    IamEntity, IdentityStore, KeyRecord, KeyStore, RotationRecord, SealedMaterial, SessionRecord,
-    StoreError, now_millis,
+    AliasRecord, AuditStore, Change, ChangeStore, Credential, DueWork, EntityKind, GrantLimits,
+    GrantRecord, IamEntity, IdentityStore, KeyRecord, KeyStore, Limit, RotationRecord,
+    SealedMaterial, SessionRecord, StoreError, now_millis,
 };
 use uuid::Uuid;
 
@@ -309,12 +309,38 @@ fn sql_limit(n: usize) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
+/// Locks a key's row for the rest of the transaction, so that inserts
+/// counted against the key's quotas (aliases, grants) from several nodes
+/// queue: each counts, under READ COMMITTED, what the ones before it
+/// committed. (A key that is gone: nothing to lock; the insert's foreign
+/// key refuses it.)
+async fn lock_key(tx: &mut PgConnection, key: Uuid) -> Result<(), StoreError> {
+    sqlx::query("SELECT 1 FROM keys WHERE id = $1 FOR NO KEY UPDATE")
+        .bind(key.to_string())
+        .fetch_optional(tx)
+        .await
+        .map_err(backend)
+        .map(drop)
+}
+
+/// Whether `target`'s aliases, with the one just written, are within `max`
+/// (the target's row is locked: see [`lock_key`]).
+async fn aliases_within(tx: &mut PgConnection, target: Uuid, max: u64) -> Result<(), StoreError> {
+    let held: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM aliases WHERE target = $1")
+        .bind(target.to_string())
+        .fetch_one(tx)
+        .await
+        .map_err(backend)?;
+    within(Limit::AliasesOfKey, held, max)
+}
+
 #[async_trait]
 impl KeyStore for PgStore {
     async fn insert_key(
         &self,
         key: &KeyRecord,
         material: &SealedMaterial,
+        max_keys: u64,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool().begin().await.map_err(backend)?;
         sqlx::query(&format!(
@@ -352,6 +378,17 @@ impl KeyStore for PgStore {
         .execute(&mut *tx)
         .await
         .map_err(backend)?;
+        // The insert's trigger (migration 0003) counted the key under the
+        // scope's row lock, held to the commit: another node's insert into
+        // the scope waits for it, then counts this key too.
+        let held: i64 =
+            sqlx::query_scalar("SELECT n FROM key_counts WHERE account = $1 AND region = $2")
+                .bind(&key.account)
+                .bind(&key.region)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(backend)?;
+        within(Limit::Keys, held, max_keys)?;
         tx.commit().await.map_err(backend)
     }
 
@@ -445,13 +482,14 @@ impl KeyStore for PgStore {
     }
 
     async fn count_keys(&self, account: &str, region: &str) -> Result<u64, StoreError> {
-        let n: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM keys WHERE account = $1 AND region = $2")
-                .bind(account)
-                .bind(region)
-                .fetch_one(&self.pool())
-                .await
-                .map_err(backend)?;
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COALESCE((SELECT n FROM key_counts WHERE account = $1 AND region = $2), 0)",
+        )
+        .bind(account)
+        .bind(region)
+        .fetch_one(&self.pool())
+        .await
+        .map_err(backend)?;
         Ok(n.unsigned_abs())
     }
 
@@ -747,7 +785,9 @@ impl KeyStore for PgStore {
         row.as_ref().map(alias_from_row).transpose()
     }
 
-    async fn insert_alias(&self, alias: &AliasRecord) -> Result<(), StoreError> {
+    async fn insert_alias(&self, alias: &AliasRecord, max_per_key: u64) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await.map_err(backend)?;
+        lock_key(&mut tx, alias.target).await?;
         sqlx::query(
             "INSERT INTO aliases (account, region, name, target, created_ms, updated_ms) \
              VALUES ($1, $2, $3, $4, $5, $6)",
@@ -758,13 +798,16 @@ impl KeyStore for PgStore {
         .bind(alias.target.to_string())
         .bind(alias.created_ms)
         .bind(alias.updated_ms)
-        .execute(&self.pool())
+        .execute(&mut *tx)
         .await
-        .map_err(backend)
-        .map(drop)
+        .map_err(backend)?;
+        aliases_within(&mut tx, alias.target, max_per_key).await?;
+        tx.commit().await.map_err(backend)
     }
 
-    async fn update_alias(&self, alias: &AliasRecord) -> Result<(), StoreError> {
+    async fn update_alias(&self, alias: &AliasRecord, max_per_key: u64) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await.map_err(backend)?;
+        lock_key(&mut tx, alias.target).await?;
         sqlx::query(
             "UPDATE aliases SET target = $1, updated_ms = $2 WHERE account = $3 AND region = $4 AND name = $5",
         )
@@ -773,10 +816,11 @@ impl KeyStore for PgStore {
         .bind(&alias.account)
         .bind(&alias.region)
         .bind(&alias.name)
-        .execute(&self.pool())
+        .execute(&mut *tx)
         .await
-        .map_err(backend)
-        .map(drop)
+        .map_err(backend)?;
+        aliases_within(&mut tx, alias.target, max_per_key).await?;
+        tx.commit().await.map_err(backend)
     }
 
     async fn delete_alias(
@@ -795,7 +839,9 @@ impl KeyStore for PgStore {
             .map(drop)
     }
 
-    async fn insert_grant(&self, g: &GrantRecord) -> Result<(), StoreError> {
+    async fn insert_grant(&self, g: &GrantRecord, limits: GrantLimits) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await.map_err(backend)?;
+        lock_key(&mut tx, g.key_id).await?;
         sqlx::query(
             "INSERT INTO grants (grant_id, key_id, name, grantee, retiring, operations, context_equals, \
              context_subset, issuing_account, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
@@ -818,10 +864,20 @@ impl KeyStore for PgStore {
         )
         .bind(&g.issuing_account)
         .bind(g.created_ms)
-        .execute(&self.pool())
+        .execute(&mut *tx)
         .await
-        .map_err(backend)
-        .map(drop)
+        .map_err(backend)?;
+        let (of_key, of_grantee): (i64, i64) = sqlx::query_as(
+            "SELECT COUNT(*), COUNT(*) FILTER (WHERE grantee = $1) FROM grants WHERE key_id = $2",
+        )
+        .bind(&g.grantee)
+        .bind(g.key_id.to_string())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(backend)?;
+        within(Limit::GrantsOfGrantee, of_grantee, limits.per_grantee)?;
+        within(Limit::GrantsOfKey, of_key, limits.per_key)?;
+        tx.commit().await.map_err(backend)
     }
 
     async fn list_grants(&self, key_id: Uuid) -> Result<Vec<GrantRecord>, StoreError> {

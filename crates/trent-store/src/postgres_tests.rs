@@ -6,13 +6,14 @@
 
 use crate::PgStore;
 use crate::test_support::{Schema, test_url};
+use crate::tests::NO_LIMIT;
 use sqlx::Connection;
 use std::time::{Duration, Instant};
 use trent_core::audit::read;
 use trent_core::{ChangeStore, Credential, IdentityStore, KeyStore, StoreError};
 
 /// The files in `migrations/postgres/`.
-const MIGRATIONS: i64 = 2;
+const MIGRATIONS: i64 = 3;
 
 async fn open(schema: &Schema) -> PgStore {
     PgStore::open_in_schema(&schema.url, &schema.name, 4)
@@ -307,7 +308,7 @@ async fn postgres_change_ids_are_visible_in_commit_order() {
         async move {
             let key = crate::tests::key("111122223333");
             store
-                .insert_key(&key, &crate::tests::material(1))
+                .insert_key(&key, &crate::tests::material(1), NO_LIMIT)
                 .await
                 .unwrap();
             for round in 0..ROUNDS {
@@ -404,7 +405,7 @@ async fn postgres_feeding_writes_do_not_deadlock() {
     let schema = Schema::fresh(&url);
     let (a, b) = (open(&schema).await, open(&schema).await);
     let mut key = crate::tests::key("111122223333");
-    a.insert_key(&key, &crate::tests::material(1))
+    a.insert_key(&key, &crate::tests::material(1), NO_LIMIT)
         .await
         .unwrap();
     let before = a.last_change().await.unwrap();

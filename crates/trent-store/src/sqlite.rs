@@ -1,4 +1,4 @@
-use crate::{KEY_COLUMNS, backend, decode_change, decode_tags, encode_tags, parse_uuid};
+use crate::{KEY_COLUMNS, backend, decode_change, decode_tags, encode_tags, parse_uuid, within};
 use async_trait::async_trait;
 use sqlx::sqlite::SqliteRow;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -7,9 +7,9 @@ use std::path::Path;
 use std::time::Duration;
 use trent_core::trail::{AuditBlock, AuditDigest, AuditTail, Id, KeyUsage, Usage};
 use trent_core::{
-    AliasRecord, AuditStore, Change, ChangeStore, Credential, DueWork, EntityKind, GrantRecord,
-    IamEntity, IdentityStore, KeyRecord, KeyStore, RotationRecord, SealedMaterial, SessionRecord,
-    StoreError, now_millis,
+    AliasRecord, AuditStore, Change, ChangeStore, Credential, DueWork, EntityKind, GrantLimits,
+    GrantRecord, IamEntity, IdentityStore, KeyRecord, KeyStore, Limit, RotationRecord,
+    SealedMaterial, SessionRecord, StoreError, now_millis,
 };
 use uuid::Uuid;
 
@@ -162,12 +162,28 @@ fn create_private_file(path: &Path) -> std::io::Result<()> {
     }
 }
 
+/// Whether `target`'s aliases, with the one just written (this transaction
+/// holds the write lock), are within `max`.
+async fn aliases_within(
+    tx: &mut sqlx::SqliteConnection,
+    target: Uuid,
+    max: u64,
+) -> Result<(), StoreError> {
+    let held: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM aliases WHERE target = ?")
+        .bind(target.to_string())
+        .fetch_one(tx)
+        .await
+        .map_err(backend)?;
+    within(Limit::AliasesOfKey, held, max)
+}
+
 #[async_trait]
 impl KeyStore for SqliteStore {
     async fn insert_key(
         &self,
         key: &KeyRecord,
         material: &SealedMaterial,
+        max_keys: u64,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await.map_err(backend)?;
         sqlx::query(&format!(
@@ -204,6 +220,16 @@ impl KeyStore for SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(backend)?;
+        // The insert holds SQLite's write lock to the commit: the count
+        // (kept by a trigger) is exact. Over the limit: rolled back.
+        let held: i64 =
+            sqlx::query_scalar("SELECT n FROM key_counts WHERE account = ? AND region = ?")
+                .bind(&key.account)
+                .bind(&key.region)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(backend)?;
+        within(Limit::Keys, held, max_keys)?;
         tx.commit().await.map_err(backend)
     }
 
@@ -298,13 +324,14 @@ impl KeyStore for SqliteStore {
     }
 
     async fn count_keys(&self, account: &str, region: &str) -> Result<u64, StoreError> {
-        let n: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM keys WHERE account = ? AND region = ?")
-                .bind(account)
-                .bind(region)
-                .fetch_one(&self.pool)
-                .await
-                .map_err(backend)?;
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COALESCE((SELECT n FROM key_counts WHERE account = ? AND region = ?), 0)",
+        )
+        .bind(account)
+        .bind(region)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(backend)?;
         Ok(n as u64)
     }
 
@@ -548,7 +575,8 @@ impl KeyStore for SqliteStore {
         row.as_ref().map(alias_from_row).transpose()
     }
 
-    async fn insert_alias(&self, alias: &AliasRecord) -> Result<(), StoreError> {
+    async fn insert_alias(&self, alias: &AliasRecord, max_per_key: u64) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
         sqlx::query("INSERT INTO aliases (account, region, name, target, created_ms, updated_ms) VALUES (?, ?, ?, ?, ?, ?)")
             .bind(&alias.account)
             .bind(&alias.region)
@@ -556,23 +584,26 @@ impl KeyStore for SqliteStore {
             .bind(alias.target.to_string())
             .bind(alias.created_ms)
             .bind(alias.updated_ms)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
-            .map_err(backend)
-            .map(drop)
+            .map_err(backend)?;
+        aliases_within(&mut tx, alias.target, max_per_key).await?;
+        tx.commit().await.map_err(backend)
     }
 
-    async fn update_alias(&self, alias: &AliasRecord) -> Result<(), StoreError> {
+    async fn update_alias(&self, alias: &AliasRecord, max_per_key: u64) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
         sqlx::query("UPDATE aliases SET target = ?, updated_ms = ? WHERE account = ? AND region = ? AND name = ?")
             .bind(alias.target.to_string())
             .bind(alias.updated_ms)
             .bind(&alias.account)
             .bind(&alias.region)
             .bind(&alias.name)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
-            .map_err(backend)
-            .map(drop)
+            .map_err(backend)?;
+        aliases_within(&mut tx, alias.target, max_per_key).await?;
+        tx.commit().await.map_err(backend)
     }
 
     async fn delete_alias(
@@ -591,7 +622,8 @@ impl KeyStore for SqliteStore {
             .map(drop)
     }
 
-    async fn insert_grant(&self, g: &GrantRecord) -> Result<(), StoreError> {
+    async fn insert_grant(&self, g: &GrantRecord, limits: GrantLimits) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
         sqlx::query(
             "INSERT INTO grants (grant_id, key_id, name, grantee, retiring, operations, context_equals, context_subset, \
              issuing_account, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -606,10 +638,20 @@ impl KeyStore for SqliteStore {
         .bind(g.context_subset.as_ref().map(|c| serde_json::to_string(c).expect("map serializes")))
         .bind(&g.issuing_account)
         .bind(g.created_ms)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
-        .map_err(backend)
-        .map(drop)
+        .map_err(backend)?;
+        let (of_key, of_grantee): (i64, i64) = sqlx::query_as(
+            "SELECT COUNT(*), COUNT(*) FILTER (WHERE grantee = ?) FROM grants WHERE key_id = ?",
+        )
+        .bind(&g.grantee)
+        .bind(g.key_id.to_string())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(backend)?;
+        within(Limit::GrantsOfGrantee, of_grantee, limits.per_grantee)?;
+        within(Limit::GrantsOfKey, of_key, limits.per_key)?;
+        tx.commit().await.map_err(backend)
     }
 
     async fn list_grants(&self, key_id: Uuid) -> Result<Vec<GrantRecord>, StoreError> {

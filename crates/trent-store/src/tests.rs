@@ -11,14 +11,16 @@ use trent_core::audit::lookup::{AuditLookup, LookupAttribute};
 use trent_core::audit::{Actor, AuditEvent, AuditRecord, EventSource, chain_hash, read};
 use trent_core::trail::{AuditDigest, Id, KeyUsage, Usage};
 use trent_core::{
-    AliasRecord, Change, ChangeStore, Changed, Credential, DueWork, EntityKind, GrantRecord,
-    IamEntity, IdentityStore, KeyRecord, KeyStore, RotationRecord, SealedMaterial, SessionRecord,
-    Store, StoreError, Tag, now_millis,
+    AliasRecord, Change, ChangeStore, Changed, Credential, DueWork, EntityKind, GrantLimits,
+    GrantRecord, IamEntity, IdentityStore, KeyRecord, KeyStore, Limit, RotationRecord,
+    SealedMaterial, SessionRecord, Store, StoreError, Tag, now_millis,
 };
 use trent_wire::{KeySpec, KeyState, KeyUsageType, OriginType};
 use uuid::Uuid;
 
 const ACCOUNT: &str = "111122223333";
+/// A resource quota no test reaches (`resource_quotas` tests them).
+pub(crate) const NO_LIMIT: u64 = u64::MAX;
 const OTHER: &str = "444455556666";
 
 pub(crate) fn key(account: &str) -> KeyRecord {
@@ -117,13 +119,14 @@ pub(crate) async fn suite(a: &dyn Store, b: &dyn Store) {
     identities(a, b).await;
     audit(a, b, Vec::new(), vec![0; 32]).await;
     concurrent_writers(a, b).await;
+    resource_quotas(a, b).await;
     changes(a, b).await;
 }
 
 async fn keys(a: &dyn Store, b: &dyn Store) {
     // Keys round-trip, update whole, list in creation order with paging.
     let first = key(ACCOUNT);
-    a.insert_key(&first, &material(1)).await.unwrap();
+    a.insert_key(&first, &material(1), NO_LIMIT).await.unwrap();
     let mut got = b.get_key(first.id).await.unwrap().unwrap();
     assert_eq!(got, first);
     got.state = KeyState::PendingDeletion;
@@ -163,7 +166,7 @@ async fn keys(a: &dyn Store, b: &dyn Store) {
     let third = key(ACCOUNT);
     let elsewhere = key(OTHER);
     for k in [&second, &third, &elsewhere] {
-        a.insert_key(k, &material(1)).await.unwrap();
+        a.insert_key(k, &material(1), NO_LIMIT).await.unwrap();
     }
     let ids = |page: Vec<(Uuid, String)>| page.into_iter().map(|p| p.0).collect::<Vec<_>>();
     let page = b.list_keys(ACCOUNT, "us-east-1", None, 2).await.unwrap();
@@ -186,7 +189,7 @@ async fn keys(a: &dyn Store, b: &dyn Store) {
 
     // A duplicate key id is refused and leaves the first intact.
     assert!(matches!(
-        a.insert_key(&first, &material(2)).await,
+        a.insert_key(&first, &material(2), NO_LIMIT).await,
         Err(StoreError::Conflict(_))
     ));
     assert_eq!(
@@ -196,7 +199,7 @@ async fn keys(a: &dyn Store, b: &dyn Store) {
 
     // The bulk read pages through every account's keys with their
     // material and grants.
-    a.insert_grant(&grant(second.id, "g-load", None))
+    a.insert_grant(&grant(second.id, "g-load", None), GrantLimits::NONE)
         .await
         .unwrap();
     let loaded = b.load_keys(None, 3).await.unwrap();
@@ -229,8 +232,8 @@ async fn keys(a: &dyn Store, b: &dyn Store) {
 async fn aliases_and_grants(a: &dyn Store, b: &dyn Store) {
     let target = key(ACCOUNT);
     let next = key(ACCOUNT);
-    a.insert_key(&target, &material(1)).await.unwrap();
-    a.insert_key(&next, &material(1)).await.unwrap();
+    a.insert_key(&target, &material(1), NO_LIMIT).await.unwrap();
+    a.insert_key(&next, &material(1), NO_LIMIT).await.unwrap();
 
     // Aliases are unique per account and region.
     let alias = AliasRecord {
@@ -241,22 +244,24 @@ async fn aliases_and_grants(a: &dyn Store, b: &dyn Store) {
         created_ms: 1,
         updated_ms: 1,
     };
-    a.insert_alias(&alias).await.unwrap();
+    a.insert_alias(&alias, NO_LIMIT).await.unwrap();
     assert!(matches!(
-        b.insert_alias(&alias).await,
+        b.insert_alias(&alias, NO_LIMIT).await,
         Err(StoreError::Conflict(_))
     ));
     let same_name_elsewhere = AliasRecord {
         region: "eu-west-1".into(),
         ..alias.clone()
     };
-    a.insert_alias(&same_name_elsewhere).await.unwrap();
+    a.insert_alias(&same_name_elsewhere, NO_LIMIT)
+        .await
+        .unwrap();
     let moved = AliasRecord {
         target: next.id,
         updated_ms: 2,
         ..alias.clone()
     };
-    a.update_alias(&moved).await.unwrap();
+    a.update_alias(&moved, NO_LIMIT).await.unwrap();
     let mut all = b.all_aliases().await.unwrap();
     all.sort_by(|x, y| x.region.cmp(&y.region));
     assert_eq!(all, [same_name_elsewhere.clone(), moved]);
@@ -284,10 +289,10 @@ async fn aliases_and_grants(a: &dyn Store, b: &dyn Store) {
     };
     let g3 = grant(next.id, "g3", Some(&retiring));
     for g in [&g1, &g2, &g3] {
-        a.insert_grant(g).await.unwrap();
+        a.insert_grant(g, GrantLimits::NONE).await.unwrap();
     }
     assert!(matches!(
-        b.insert_grant(&g1).await,
+        b.insert_grant(&g1, GrantLimits::NONE).await,
         Err(StoreError::Conflict(_))
     ));
     assert_eq!(
@@ -312,7 +317,9 @@ async fn lifecycle(a: &dyn Store, b: &dyn Store) {
     rotating.rotation_enabled = true;
     rotating.rotation_period_days = Some(90);
     rotating.next_rotation_ms = Some(1_000);
-    a.insert_key(&rotating, &material(1)).await.unwrap();
+    a.insert_key(&rotating, &material(1), NO_LIMIT)
+        .await
+        .unwrap();
     let due = b.due_work(999).await.unwrap();
     assert!(!due.contains(&DueWork::Rotate(rotating.id)), "{due:?}");
     assert!(
@@ -388,7 +395,7 @@ async fn lifecycle(a: &dyn Store, b: &dyn Store) {
     let mut doomed = key(OTHER);
     doomed.state = KeyState::PendingDeletion;
     doomed.deletion_date_ms = Some(3_000);
-    a.insert_key(&doomed, &material(1)).await.unwrap();
+    a.insert_key(&doomed, &material(1), NO_LIMIT).await.unwrap();
     assert!(
         !b.due_work(2_999)
             .await
@@ -402,18 +409,21 @@ async fn lifecycle(a: &dyn Store, b: &dyn Store) {
             .contains(&DueWork::Delete(doomed.id))
     );
     for id in [doomed.id, rotating.id] {
-        a.insert_alias(&AliasRecord {
-            account: OTHER.into(),
-            region: "us-east-1".into(),
-            name: format!("alias/{id}"),
-            target: id,
-            created_ms: 1,
-            updated_ms: 1,
-        })
+        a.insert_alias(
+            &AliasRecord {
+                account: OTHER.into(),
+                region: "us-east-1".into(),
+                name: format!("alias/{id}"),
+                target: id,
+                created_ms: 1,
+                updated_ms: 1,
+            },
+            NO_LIMIT,
+        )
         .await
         .unwrap();
     }
-    a.insert_grant(&grant(doomed.id, "g-doomed", None))
+    a.insert_grant(&grant(doomed.id, "g-doomed", None), GrantLimits::NONE)
         .await
         .unwrap();
     a.rotate_key(
@@ -947,7 +957,7 @@ async fn concurrent_writers(a: &dyn Store, b: &dyn Store) {
 
     // The same alias, created at once: one wins.
     let target = key(ACCOUNT);
-    a.insert_key(&target, &material(1)).await.unwrap();
+    a.insert_key(&target, &material(1), NO_LIMIT).await.unwrap();
     let alias = |i: usize| AliasRecord {
         account: ACCOUNT.into(),
         region: "ap-south-1".into(),
@@ -956,9 +966,10 @@ async fn concurrent_writers(a: &dyn Store, b: &dyn Store) {
         created_ms: i as i64,
         updated_ms: i as i64,
     };
-    let results =
-        futures_join((0..RACERS).map(|i| async move { racing(i).insert_alias(&alias(i)).await }))
-            .await;
+    let results = futures_join(
+        (0..RACERS).map(|i| async move { racing(i).insert_alias(&alias(i), NO_LIMIT).await }),
+    )
+    .await;
     assert_eq!(
         results.iter().filter(|r| r.is_ok()).count(),
         1,
@@ -1083,7 +1094,7 @@ async fn concurrent_writers(a: &dyn Store, b: &dyn Store) {
     );
 
     // The same grant, retired at once: one sees it go.
-    a.insert_grant(&grant(target.id, "g-raced", None))
+    a.insert_grant(&grant(target.id, "g-raced", None), GrantLimits::NONE)
         .await
         .unwrap();
     let results = futures_join(
@@ -1099,7 +1110,7 @@ async fn concurrent_writers(a: &dyn Store, b: &dyn Store) {
     // The same key deleted at once (a deletion falling due on every
     // node): exactly one is told it deleted it.
     let doomed = key(ACCOUNT);
-    a.insert_key(&doomed, &material(1)).await.unwrap();
+    a.insert_key(&doomed, &material(1), NO_LIMIT).await.unwrap();
     let results =
         futures_join((0..RACERS).map(|i| async move { racing(i).delete_key(doomed.id).await }))
             .await;
@@ -1115,7 +1126,7 @@ async fn concurrent_writers(a: &dyn Store, b: &dyn Store) {
     let results = futures_join(
         keys.iter()
             .enumerate()
-            .map(|(i, k)| async move { racing(i).insert_key(k, &material(1)).await }),
+            .map(|(i, k)| async move { racing(i).insert_key(k, &material(1), NO_LIMIT).await }),
     )
     .await;
     assert!(results.iter().all(Result::is_ok), "{results:?}");
@@ -1160,9 +1171,9 @@ async fn changes(a: &dyn Store, b: &dyn Store) {
 
     // A new key is in no cache: nothing fed.
     let fed = key(ACCOUNT);
-    a.insert_key(&fed, &material(1)).await.unwrap();
+    a.insert_key(&fed, &material(1), NO_LIMIT).await.unwrap();
     let other = key(ACCOUNT);
-    a.insert_key(&other, &material(1)).await.unwrap();
+    a.insert_key(&other, &material(1), NO_LIMIT).await.unwrap();
     assert_eq!(b.last_change().await.unwrap(), before);
     assert!(b.changes_after(before, 1000).await.unwrap().is_empty());
     // Nor is anything that is not cached elsewhere: server values, audit.
@@ -1195,7 +1206,9 @@ async fn changes(a: &dyn Store, b: &dyn Store) {
     .unwrap();
     expected.extend([key_changed(&fed), key_changed(&fed)]);
     // A grant made, removed; removing it again removes no row.
-    a.insert_grant(&grant(fed.id, "g-fed", None)).await.unwrap();
+    a.insert_grant(&grant(fed.id, "g-fed", None), GrantLimits::NONE)
+        .await
+        .unwrap();
     assert!(a.delete_grant(fed.id, "g-fed").await.unwrap());
     assert!(!a.delete_grant(fed.id, "g-fed").await.unwrap());
     expected.extend([key_changed(&fed), key_changed(&fed)]);
@@ -1212,7 +1225,7 @@ async fn changes(a: &dyn Store, b: &dyn Store) {
         created_ms: 1,
         updated_ms: 1,
     };
-    a.insert_alias(&alias).await.unwrap();
+    a.insert_alias(&alias, NO_LIMIT).await.unwrap();
     assert_eq!(
         b.get_alias(ACCOUNT, "us-east-1", name).await.unwrap(),
         Some(alias.clone())
@@ -1231,7 +1244,7 @@ async fn changes(a: &dyn Store, b: &dyn Store) {
         updated_ms: 2,
         ..alias.clone()
     };
-    a.update_alias(&moved).await.unwrap();
+    a.update_alias(&moved, NO_LIMIT).await.unwrap();
     assert_eq!(
         b.get_alias(ACCOUNT, "us-east-1", name).await.unwrap(),
         Some(moved)
@@ -1248,13 +1261,16 @@ async fn changes(a: &dyn Store, b: &dyn Store) {
     // A key's deletion: its aliases, its grants, its row, in that order
     // (the order of delete_key's statements); its material (past the
     // first version's insertion) is not fed on its own.
-    a.insert_alias(&AliasRecord {
-        name: "alias/doomed".into(),
-        ..alias.clone()
-    })
+    a.insert_alias(
+        &AliasRecord {
+            name: "alias/doomed".into(),
+            ..alias.clone()
+        },
+        NO_LIMIT,
+    )
     .await
     .unwrap();
-    a.insert_grant(&grant(fed.id, "g-doomed", None))
+    a.insert_grant(&grant(fed.id, "g-doomed", None), GrantLimits::NONE)
         .await
         .unwrap();
     expected.extend([alias_changed("alias/doomed"), key_changed(&fed)]);
@@ -1464,6 +1480,150 @@ async fn sqlite_changes_after_a_corrupt_row_fail() {
         store.changes_after(first[0].id, 10).await,
         Err(StoreError::Corrupt(_))
     ));
+}
+
+/// The resource quotas the store keeps hold under inserts racing through
+/// both handles (as from two nodes): exactly as many are admitted as there
+/// was room for, the rest are told `Full` with what the scope holds, and a
+/// deletion gives its place back.
+async fn resource_quotas(a: &dyn Store, b: &dyn Store) {
+    const RACERS: usize = 12;
+    let handles = [a, b];
+    let racing = |i: usize| handles[i % 2];
+    let outcome = |results: &[Result<(), StoreError>], limit: Limit, held: u64| {
+        let admitted = results.iter().filter(|r| r.is_ok()).count();
+        assert!(
+            results.iter().all(|r| match r {
+                Ok(()) => true,
+                Err(StoreError::Full { limit: l, held: h }) => *l == limit && *h == held,
+                Err(_) => false,
+            }),
+            "{results:?}"
+        );
+        admitted
+    };
+
+    // Keys of one account in one Region (another Region is another scope).
+    let in_region = |region: &str| {
+        let mut k = key(OTHER);
+        k.region = region.into();
+        k.arn = format!("arn:aws:kms:{region}:{OTHER}:key/{}", k.id);
+        k
+    };
+    a.insert_key(&in_region("eu-north-1"), &material(1), 1)
+        .await
+        .unwrap();
+    let keys: Vec<KeyRecord> = (0..RACERS).map(|_| in_region("sa-east-1")).collect();
+    let results = futures_join(
+        keys.iter()
+            .enumerate()
+            .map(|(i, k)| async move { racing(i).insert_key(k, &material(1), 5).await }),
+    )
+    .await;
+    assert_eq!(outcome(&results, Limit::Keys, 5), 5);
+    assert_eq!(b.count_keys(OTHER, "sa-east-1").await.unwrap(), 5);
+    let refused = keys
+        .iter()
+        .zip(&results)
+        .find(|(_, r)| r.is_err())
+        .map(|(k, _)| k)
+        .unwrap();
+    assert_eq!(b.get_key(refused.id).await.unwrap(), None, "rolled back");
+    assert!(b.key_materials(refused.id).await.unwrap().is_empty());
+    let admitted = keys
+        .iter()
+        .zip(&results)
+        .find(|(_, r)| r.is_ok())
+        .map(|(k, _)| k)
+        .unwrap();
+    assert!(a.delete_key(admitted.id).await.unwrap());
+    assert_eq!(a.count_keys(OTHER, "sa-east-1").await.unwrap(), 4);
+    b.insert_key(&in_region("sa-east-1"), &material(1), 5)
+        .await
+        .unwrap();
+    assert!(matches!(
+        a.insert_key(&in_region("sa-east-1"), &material(1), 5).await,
+        Err(StoreError::Full {
+            limit: Limit::Keys,
+            held: 5
+        })
+    ));
+
+    // Aliases of one key: made new, or moved onto it.
+    let target = key(OTHER);
+    let elsewhere = key(OTHER);
+    a.insert_key(&target, &material(1), NO_LIMIT).await.unwrap();
+    a.insert_key(&elsewhere, &material(1), NO_LIMIT)
+        .await
+        .unwrap();
+    let alias = |name: String, target: Uuid| AliasRecord {
+        account: OTHER.into(),
+        region: "us-east-1".into(),
+        name,
+        target,
+        created_ms: 1,
+        updated_ms: 1,
+    };
+    let results = futures_join((0..RACERS).map(|i| async move {
+        racing(i)
+            .insert_alias(&alias(format!("alias/quota-{i}"), target.id), 3)
+            .await
+    }))
+    .await;
+    assert_eq!(outcome(&results, Limit::AliasesOfKey, 3), 3);
+    let on_target = |all: Vec<AliasRecord>| all.iter().filter(|a| a.target == target.id).count();
+    assert_eq!(on_target(b.all_aliases().await.unwrap()), 3);
+    let mut moved = alias("alias/quota-moved".into(), elsewhere.id);
+    a.insert_alias(&moved, 3).await.unwrap();
+    moved.target = target.id;
+    assert!(matches!(
+        b.update_alias(&moved, 3).await,
+        Err(StoreError::Full {
+            limit: Limit::AliasesOfKey,
+            held: 3
+        })
+    ));
+    let unmoved = b
+        .get_alias(OTHER, "us-east-1", "alias/quota-moved")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(unmoved.target, elsewhere.id, "rolled back");
+    // Pointing an alias of the key at the key again takes no new place.
+    let (admitted, _) = results.iter().enumerate().find(|(_, r)| r.is_ok()).unwrap();
+    b.update_alias(&alias(format!("alias/quota-{admitted}"), target.id), 3)
+        .await
+        .unwrap();
+
+    // Grants on one key: to one grantee, then in all.
+    let granted = key(OTHER);
+    a.insert_key(&granted, &material(1), NO_LIMIT)
+        .await
+        .unwrap();
+    let limits = GrantLimits {
+        per_key: 4,
+        per_grantee: 2,
+    };
+    let to = |i: usize, grantee: String| {
+        let mut g = grant(granted.id, &format!("quota-{grantee}-{i}"), None);
+        g.grantee = grantee;
+        g
+    };
+    let results = futures_join((0..RACERS).map(|i| async move {
+        racing(i)
+            .insert_grant(&to(i, "arn:aws:iam::1:user/one".into()), limits)
+            .await
+    }))
+    .await;
+    assert_eq!(outcome(&results, Limit::GrantsOfGrantee, 2), 2);
+    let results = futures_join((0..RACERS).map(|i| async move {
+        racing(i)
+            .insert_grant(&to(i, format!("arn:aws:iam::1:user/u{i}")), limits)
+            .await
+    }))
+    .await;
+    assert_eq!(outcome(&results, Limit::GrantsOfKey, 4), 2);
+    assert_eq!(b.list_grants(granted.id).await.unwrap().len(), 4);
 }
 
 /// Runs the futures at once on this task (the store calls interleave at

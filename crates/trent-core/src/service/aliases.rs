@@ -3,21 +3,6 @@
 use super::*;
 
 impl Kms {
-    fn check_alias_quota(&self, target: Uuid) -> Result<(), KmsError> {
-        let count = self
-            .aliases
-            .pin()
-            .values()
-            .filter(|a| a.target == target)
-            .count();
-        if count >= self.config.max_aliases_per_key {
-            return Err(KmsError::LimitExceeded(format!(
-                "The key already has {count} aliases, the most allowed"
-            )));
-        }
-        Ok(())
-    }
-
     // ----- aliases ---------------------------------------------------------
 
     /// An alias change needs the alias action on the key (key policy) and on
@@ -80,7 +65,6 @@ impl Kms {
             caller.region.clone(),
             name.to_owned(),
         );
-        self.check_alias_quota(target.record.id)?;
         if self.aliases.pin().contains_key(&key) {
             return Err(alias_exists(caller, name));
         }
@@ -93,7 +77,13 @@ impl Kms {
             created_ms: now,
             updated_ms: now,
         };
-        match self.store.insert_alias(&alias).await {
+        // The store counts the target's aliases as it inserts, so the quota
+        // holds across every node writing to it.
+        match self
+            .store
+            .insert_alias(&alias, self.config.max_aliases_per_key as u64)
+            .await
+        {
             Err(StoreError::Conflict(_)) => return Err(alias_exists(caller, name)),
             other => other?,
         }
@@ -135,12 +125,11 @@ impl Kms {
                 "Alias {name} must point to a key with the same key spec and key usage as its current key"
             )));
         }
-        if alias.target != target.record.id {
-            self.check_alias_quota(target.record.id)?;
-        }
         alias.target = target.record.id;
         alias.updated_ms = self.now();
-        self.store.update_alias(&alias).await?;
+        self.store
+            .update_alias(&alias, self.config.max_aliases_per_key as u64)
+            .await?;
         self.aliases.pin().insert(key, alias);
         Ok(())
     }

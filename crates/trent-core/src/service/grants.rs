@@ -105,20 +105,6 @@ impl Kms {
         {
             return Ok((grant_token(&same.grant_id), same.grant_id.clone()));
         }
-        let for_grantee = existing
-            .iter()
-            .filter(|g| g.grantee == params.grantee)
-            .count();
-        if for_grantee >= self.config.max_grants_per_grantee {
-            return Err(KmsError::LimitExceeded(format!(
-                "The grantee already has {for_grantee} grants on this key, the most allowed"
-            )));
-        }
-        if existing.len() >= self.config.max_grants_per_key {
-            return Err(KmsError::LimitExceeded(
-                "Too many grants on this key".into(),
-            ));
-        }
         let mut raw = [0u8; 32];
         trent_crypto::random_bytes(&mut raw)?;
         let grant_id: String = raw.iter().map(|b| format!("{b:02x}")).collect();
@@ -137,7 +123,13 @@ impl Kms {
         if dry_run {
             return Err(KmsError::DryRun);
         }
-        self.store.insert_grant(&grant).await?;
+        // The store counts the key's grants as it inserts, so the quotas
+        // hold across every node writing to it.
+        let limits = GrantLimits {
+            per_key: self.config.max_grants_per_key as u64,
+            per_grantee: self.config.max_grants_per_grantee as u64,
+        };
+        self.store.insert_grant(&grant, limits).await?;
         self.publish_grants(id, |grants| grants.push(grant));
         let _ = resolved;
         Ok((grant_token(&grant_id), grant_id))

@@ -105,11 +105,11 @@ impl Kms {
         };
         let materials = material_of(&record, &bytes)?;
         drop(bytes);
-        self.reserve_key_slot(caller).await?;
-        if let Err(e) = self.store.insert_key(&record, &sealed).await {
-            self.release_key_slot(&record.account, &record.region);
-            return Err(e.into());
-        }
+        // The store counts the account's keys in the Region as it inserts,
+        // so the quota holds across every node writing to it.
+        self.store
+            .insert_key(&record, &sealed, self.config.max_keys as u64)
+            .await?;
         let cached = Arc::new(CachedKey {
             record: record.clone(),
             materials: Arc::new(materials),

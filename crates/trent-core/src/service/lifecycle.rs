@@ -192,7 +192,6 @@ impl Kms {
         if let Some(usage) = self.usage.get() {
             usage.forget(id);
         }
-        self.release_key_slot(&record.account, &record.region);
         self.keys.pin().remove(&id);
         let aliases = self.aliases.pin();
         let gone: Vec<AliasKey> = aliases

@@ -25,7 +25,7 @@ use crate::markers::Markers;
 use crate::model::{AliasRecord, Caller, GrantRecord, KeyRecord, Page, SealedMaterialRow, Tag};
 use crate::policy;
 use crate::quotas::{Profile, QuotaClass, QuotaLimits, RequestQuotas};
-use crate::store::{RootKey, Store, StoreError};
+use crate::store::{GrantLimits, RootKey, Store, StoreError};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use trent_crypto::asymmetric::{HmacKey, MacAlgorithm, PairSpec, PairUsage, PrivateKey};
@@ -336,7 +336,6 @@ pub struct Kms {
     policies: papaya::HashMap<Arc<str>, (Arc<str>, Arc<Policy>)>,
     /// Keys per (account, region), counted for the quota without a store
     /// scan per CreateKey; loaded from the store on first use.
-    key_counts: std::sync::Mutex<std::collections::HashMap<(String, String), usize>>,
     /// Key lookups answered by the cache, and those that went to the store.
     cache_hits: std::sync::atomic::AtomicU64,
     cache_misses: std::sync::atomic::AtomicU64,
@@ -383,7 +382,6 @@ impl Kms {
             clock,
             markers,
             policies: papaya::HashMap::new(),
-            key_counts: std::sync::Mutex::new(std::collections::HashMap::new()),
             cache_hits: Default::default(),
             cache_misses: Default::default(),
             warm: Default::default(),
@@ -646,42 +644,6 @@ impl Kms {
             pinned.insert(text.clone(), (text.clone(), policy.clone()));
         }
         Ok((text.clone(), policy))
-    }
-
-    /// Counts a new key against the account's quota in the caller's region.
-    async fn reserve_key_slot(&self, caller: &Caller) -> Result<(), KmsError> {
-        let scope = (caller.account().to_owned(), caller.region.clone());
-        let known = self
-            .key_counts
-            .lock()
-            .expect("key count lock")
-            .contains_key(&scope);
-        if !known {
-            let stored = self.store.count_keys(&scope.0, &scope.1).await? as usize;
-            self.key_counts
-                .lock()
-                .expect("key count lock")
-                .entry(scope.clone())
-                .or_insert(stored);
-        }
-        let mut counts = self.key_counts.lock().expect("key count lock");
-        let count = counts.get_mut(&scope).expect("count loaded above");
-        if *count >= self.config.max_keys {
-            return Err(KmsError::LimitExceeded(format!(
-                "The account already has {count} KMS keys in {}, the most allowed",
-                caller.region
-            )));
-        }
-        *count += 1;
-        Ok(())
-    }
-
-    /// Gives back a key's place in the quota (failed insert, deletion).
-    fn release_key_slot(&self, account: &str, region: &str) {
-        let mut counts = self.key_counts.lock().expect("key count lock");
-        if let Some(count) = counts.get_mut(&(account.to_owned(), region.to_owned())) {
-            *count = count.saturating_sub(1);
-        }
     }
 
     /// Answers GetKeyLastUsage from `tracker` (the audit writer's usage not

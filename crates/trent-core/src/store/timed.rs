@@ -6,7 +6,8 @@
 
 use super::trail::{AuditBlock, AuditDigest, AuditTail, KeyUsage, Usage};
 use super::{
-    AuditStore, Change, ChangeStore, IdentityStore, KeyStore, SealedMaterial, Store, StoreError,
+    AuditStore, Change, ChangeStore, GrantLimits, IdentityStore, KeyStore, SealedMaterial, Store,
+    StoreError,
 };
 use crate::model::{
     AliasRecord, Credential, DueWork, EntityKind, GrantRecord, IamEntity, KeyRecord, RotationRecord,
@@ -99,7 +100,7 @@ macro_rules! wrapped {
 
 wrapped! {
     KeyStore {
-    fn insert_key(&self, key: &KeyRecord, material: &SealedMaterial) -> Result<(), StoreError>;
+    fn insert_key(&self, key: &KeyRecord, material: &SealedMaterial, max_keys: u64) -> Result<(), StoreError>;
     fn get_key(&self, id: Uuid) -> Result<Option<KeyRecord>, StoreError>;
     fn update_key(&self, key: &KeyRecord, previous: &KeyRecord) -> Result<(), StoreError>;
     fn list_keys(&self, account: &str, region: &str, after: Option<Uuid>, limit: usize)
@@ -118,10 +119,10 @@ wrapped! {
     fn meta(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError>;
     fn all_aliases(&self) -> Result<Vec<AliasRecord>, StoreError>;
     fn get_alias(&self, account: &str, region: &str, name: &str) -> Result<Option<AliasRecord>, StoreError>;
-    fn insert_alias(&self, alias: &AliasRecord) -> Result<(), StoreError>;
-    fn update_alias(&self, alias: &AliasRecord) -> Result<(), StoreError>;
+    fn insert_alias(&self, alias: &AliasRecord, max_per_key: u64) -> Result<(), StoreError>;
+    fn update_alias(&self, alias: &AliasRecord, max_per_key: u64) -> Result<(), StoreError>;
     fn delete_alias(&self, account: &str, region: &str, name: &str) -> Result<(), StoreError>;
-    fn insert_grant(&self, grant: &GrantRecord) -> Result<(), StoreError>;
+    fn insert_grant(&self, grant: &GrantRecord, limits: GrantLimits) -> Result<(), StoreError>;
     fn list_grants(&self, key_id: Uuid) -> Result<Vec<GrantRecord>, StoreError>;
     fn find_grant(&self, grant_id: &str) -> Result<Option<GrantRecord>, StoreError>;
     fn list_retirable_grants(&self, principal: &str) -> Result<Vec<GrantRecord>, StoreError>;

@@ -23,16 +23,25 @@ struct Cluster {
 impl Cluster {
     /// `count` nodes, or `None` (the tests skipped) without a database.
     async fn start(count: usize) -> Option<Cluster> {
+        Self::start_with(count, &[]).await
+    }
+
+    /// `count` nodes given `args` too.
+    async fn start_with(count: usize, args: &[&str]) -> Option<Cluster> {
         let url = test_url()?;
         let schema = Schema::fresh(&url);
         schema.create().await;
         let db = schema.database_url();
         let dirs: Vec<tempfile::TempDir> =
             (0..count).map(|_| tempfile::tempdir().unwrap()).collect();
-        let mut servers = vec![Server::start_in(dirs[0].path(), &["--database-url", &db])];
+        let args: Vec<&str> = ["--database-url", db.as_str()]
+            .into_iter()
+            .chain(args.iter().copied())
+            .collect();
+        let mut servers = vec![Server::start_in(dirs[0].path(), &args)];
         for dir in &dirs[1..] {
             std::fs::copy(dirs[0].path().join("root.key"), dir.path().join("root.key")).unwrap();
-            servers.push(Server::start_in(dir.path(), &["--database-url", &db]));
+            servers.push(Server::start_in(dir.path(), &args));
         }
         Some(Cluster {
             schema,
@@ -990,4 +999,121 @@ async fn two_nodes_changing_one_key_at_once_lose_neither_change() {
     }
     let rotations = one.list_key_rotations().key_id(&key).send().await.unwrap();
     assert_eq!(rotations.rotations().len(), 6);
+}
+
+/// Requests racing on two nodes: how many succeeded, and every refusal's
+/// error code (each request alternates between the nodes).
+async fn race<F, Fut, T, E>(count: usize, request: F) -> (usize, Vec<String>)
+where
+    F: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = Result<T, aws_sdk_kms::error::SdkError<E>>>,
+    E: aws_sdk_kms::error::ProvideErrorMetadata + std::fmt::Debug,
+{
+    let results = futures_util::future::join_all((0..count).map(request)).await;
+    let refusals: Vec<String> = results
+        .iter()
+        .filter_map(|r| r.as_ref().err())
+        .map(code)
+        .collect();
+    (count - refusals.len(), refusals)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resource_quotas_hold_across_nodes() {
+    let Some(Cluster {
+        schema: _schema,
+        dirs: _dirs,
+        servers,
+    }) = Cluster::start_with(
+        2,
+        &[
+            "--quota",
+            "keys=6",
+            "--quota",
+            "aliases-per-key=2",
+            "--quota",
+            "grants-per-grantee=3",
+            "--quota",
+            "tags-per-key=3",
+        ],
+    )
+    .await
+    else {
+        return;
+    };
+    let nodes = [servers[0].client(), servers[1].client()];
+    let node = |i: usize| &nodes[i % 2];
+    let limited = |(made, refusals): (usize, Vec<String>), room: usize, what: &str| {
+        assert_eq!(made, room, "{what}: {refusals:?}");
+        assert!(
+            refusals.iter().all(|c| c == "LimitExceededException"),
+            "{what}: {refusals:?}"
+        );
+    };
+
+    // Keys of the account in the Region: ten at once on two nodes, room for
+    // six (each node alone would have let every one of its five through).
+    limited(
+        race(10, |i| node(i).create_key().send()).await,
+        6,
+        "CreateKey",
+    );
+    let listed = nodes[1].list_keys().send().await.unwrap();
+    assert_eq!(listed.keys().len(), 6);
+    let key = listed.keys()[0].key_id().unwrap().to_owned();
+    // Every node holds the key before the races below.
+    for n in &nodes {
+        n.describe_key().key_id(&key).send().await.unwrap();
+    }
+
+    limited(
+        race(6, |i| {
+            node(i)
+                .create_alias()
+                .alias_name(format!("alias/quota-{i}"))
+                .target_key_id(&key)
+                .send()
+        })
+        .await,
+        2,
+        "CreateAlias",
+    );
+    limited(
+        race(6, |i| {
+            node(i)
+                .create_grant()
+                .key_id(&key)
+                .grantee_principal(format!("arn:aws:iam::{ACCOUNT}:root"))
+                .operations(aws_sdk_kms::types::GrantOperation::Encrypt)
+                .send()
+        })
+        .await,
+        3,
+        "CreateGrant",
+    );
+    limited(
+        race(6, |i| {
+            node(i)
+                .tag_resource()
+                .key_id(&key)
+                .tags(
+                    aws_sdk_kms::types::Tag::builder()
+                        .tag_key(format!("t{i}"))
+                        .tag_value("v")
+                        .build()
+                        .unwrap(),
+                )
+                .send()
+        })
+        .await,
+        3,
+        "TagResource",
+    );
+    let tags = nodes[0]
+        .list_resource_tags()
+        .key_id(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tags.tags().len(), 3);
 }
