@@ -51,6 +51,7 @@ pub use service::{
 pub use store::timed::{STORE_METHODS, StoreWrapper, TimedStore};
 pub use store::trail;
 pub use store::{
-    AuditStore, Change, ChangeStore, Changed, GrantLimits, IdentityStore, KeyStore, Limit, RootKey,
-    RootKeyCheck, SealError, SealedMaterial, Store, StoreError, holds_sealed_data, verify_root_key,
+    AuditStore, Change, ChangeStore, Changed, Connections, GrantLimits, IdentityStore, KeyStore,
+    Limit, RootKey, RootKeyCheck, SealError, SealedMaterial, Store, StoreError, holds_sealed_data,
+    verify_root_key,
 };

@@ -305,7 +305,9 @@ pub trait AuditStore: Send + Sync + 'static {
     /// `Conflict` if the block's or the digest's seq is taken. `durable`:
     /// someone waits for it (a mutation's event), so it is on disk when
     /// this returns; otherwise it survives the process being killed but
-    /// may wait for a later sync to survive power loss.
+    /// may wait for a later sync to survive power loss. A key's usage
+    /// replaces the stored one only if it is not older: of several
+    /// writers storing usage of one key, the latest use stays.
     async fn append_audit(
         &self,
         block: Option<AuditBlock>,
@@ -362,6 +364,16 @@ pub enum Changed {
     Identity { account: String },
 }
 
+/// A connection pool's state at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Connections {
+    /// Open connections, in use or idle.
+    pub open: u32,
+    pub idle: u32,
+    /// The most the pool opens.
+    pub max: u32,
+}
+
 /// One entry of the change feed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
@@ -398,6 +410,11 @@ pub trait ChangeStore: Send + Sync + 'static {
     async fn wait_for_change(&self, timeout: std::time::Duration) -> Result<(), StoreError> {
         tokio::time::sleep(timeout).await;
         Ok(())
+    }
+    /// This process's connections to the database several processes
+    /// share, for `/metrics` (`None`: the backend keeps no pool of them).
+    fn connections(&self) -> Option<Connections> {
+        None
     }
 }
 

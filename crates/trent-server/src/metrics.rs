@@ -300,6 +300,9 @@ pub fn render(state: &AppState) -> String {
                 &latency.snapshot(),
             );
         }
+        if let Some(pool) = trent_core::ChangeStore::connections(timing.as_ref()) {
+            database_pool(&mut out, pool);
+        }
     }
     if let Some(feed) = &state.feed {
         change_feed(&mut out, feed, state.freshness.is_fresh());
@@ -376,6 +379,28 @@ pub fn render(state: &AppState) -> String {
 }
 
 /// The change feed (several nodes on one store).
+/// The database connection pools (every runtime's together).
+fn database_pool(out: &mut String, pool: trent_core::Connections) {
+    let name = "trent_database_connections";
+    header(
+        out,
+        name,
+        "gauge",
+        "Connections open to PostgreSQL, in use or idle (every pool of the process together).",
+    );
+    let in_use = pool.open.saturating_sub(pool.idle);
+    let _ = writeln!(out, "{name}{{state=\"in_use\"}} {in_use}");
+    let _ = writeln!(out, "{name}{{state=\"idle\"}} {}", pool.idle);
+    let name = "trent_database_connections_max";
+    header(
+        out,
+        name,
+        "gauge",
+        "The most connections to PostgreSQL the process's pools open (--database-pool-size each).",
+    );
+    let _ = writeln!(out, "{name} {}", pool.max);
+}
+
 fn change_feed(out: &mut String, feed: &trent_core::FeedStats, fresh: bool) {
     let load = |n: &std::sync::atomic::AtomicU64| n.load(std::sync::atomic::Ordering::Relaxed);
     for (name, kind, help, value) in [

@@ -18,8 +18,8 @@ use std::sync::{PoisonError, RwLock};
 use std::time::Duration;
 use trent_core::trail::{AuditBlock, AuditDigest, AuditTail, Id, KeyUsage, Usage};
 use trent_core::{
-    AliasRecord, AuditStore, Change, ChangeStore, Credential, DueWork, EntityKind, GrantLimits,
-    GrantRecord, IamEntity, IdentityStore, KeyRecord, KeyStore, Limit, RotationRecord,
+    AliasRecord, AuditStore, Change, ChangeStore, Connections, Credential, DueWork, EntityKind,
+    GrantLimits, GrantRecord, IamEntity, IdentityStore, KeyRecord, KeyStore, Limit, RotationRecord,
     SealedMaterial, SessionRecord, StoreError, now_millis,
 };
 use uuid::Uuid;
@@ -1277,6 +1277,21 @@ impl ChangeStore for PgStore {
         self.listener.wait(&self.options, timeout).await;
         Ok(())
     }
+
+    /// Every runtime's pool together (the change listener's connection is
+    /// not pooled).
+    fn connections(&self) -> Option<Connections> {
+        let pools = self.pools.read().unwrap_or_else(PoisonError::into_inner);
+        Some(
+            pools
+                .iter()
+                .fold(Connections::default(), |total, (_, pool)| Connections {
+                    open: total.open + pool.size(),
+                    idle: total.idle + pool.num_idle() as u32,
+                    max: total.max + self.max_connections,
+                }),
+        )
+    }
 }
 
 /// The channel the triggers notify (migration 0002).
@@ -1509,7 +1524,8 @@ impl AuditStore for PgStore {
                 " ON CONFLICT (key_id) DO UPDATE SET \
                  operation = EXCLUDED.operation, time_ms = EXCLUDED.time_ms, \
                  event_uuid = EXCLUDED.event_uuid, event_text = EXCLUDED.event_text, \
-                 request_uuid = EXCLUDED.request_uuid, request_text = EXCLUDED.request_text",
+                 request_uuid = EXCLUDED.request_uuid, request_text = EXCLUDED.request_text \
+                 WHERE key_usage.time_ms <= EXCLUDED.time_ms",
             );
             // Not kept prepared: the row count (so the text) varies.
             insert

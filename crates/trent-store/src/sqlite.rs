@@ -1076,7 +1076,8 @@ impl AuditStore for SqliteStore {
             insert.push(
                 " ON CONFLICT (key_id) DO UPDATE SET \
                  operation = excluded.operation, time_ms = excluded.time_ms, \
-                 event_id = excluded.event_id, request_id = excluded.request_id",
+                 event_id = excluded.event_id, request_id = excluded.request_id \
+                 WHERE key_usage.time_ms <= excluded.time_ms",
             );
             // Not kept prepared: a statement of hundreds of rows is large,
             // and the row count (so the text) varies from write to write.

@@ -943,6 +943,31 @@ pub(crate) async fn audit(
         assert_eq!(got, usage(n, operation));
     }
     assert_eq!(b.key_last_usage(Uuid::from_u128(5000)).await.unwrap(), None);
+    // Another writer storing an older use of a key later (a node whose
+    // batch was slower) leaves the latest use; a newer one replaces it.
+    let older = KeyUsage {
+        key_id: Uuid::from_u128(1200),
+        last: Usage::new("Sign", 1199, Id::Text("older".into()), None).unwrap(),
+    };
+    b.append_audit(None, None, &[older], None, true)
+        .await
+        .unwrap();
+    assert_eq!(
+        a.key_last_usage(Uuid::from_u128(1200)).await.unwrap(),
+        Some(usage(1200, "Encrypt"))
+    );
+    let newer = Usage::new("Sign", 1201, Id::Text("newer".into()), None).unwrap();
+    let row_newer = KeyUsage {
+        key_id: Uuid::from_u128(1200),
+        last: newer.clone(),
+    };
+    b.append_audit(None, None, &[row_newer], None, true)
+        .await
+        .unwrap();
+    assert_eq!(
+        a.key_last_usage(Uuid::from_u128(1200)).await.unwrap(),
+        Some(newer)
+    );
     // A deleted key's usage goes with it.
     assert!(!a.delete_key(Uuid::from_u128(999)).await.unwrap());
     assert_eq!(b.key_last_usage(Uuid::from_u128(999)).await.unwrap(), None);

@@ -325,9 +325,12 @@ impl Kms {
             Some(tracker) => tracker.get(key.record.id).await,
             None => None,
         };
-        let last = match unstored {
-            Some(usage) => Some(usage),
-            None => self.store.key_last_usage(key.record.id).await?,
+        // This node's usage not yet stored, or the store's (where other
+        // nodes' usage is), whichever is newer.
+        let stored = self.store.key_last_usage(key.record.id).await?;
+        let last = match (unstored, stored) {
+            (Some(a), Some(b)) => Some(if a.time_ms >= b.time_ms { a } else { b }),
+            (a, b) => a.or(b),
         };
         // Set at the audit writer's first start; if no writer ever ran,
         // tracking starts now.

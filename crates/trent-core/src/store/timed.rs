@@ -6,8 +6,8 @@
 
 use super::trail::{AuditBlock, AuditDigest, AuditTail, KeyUsage, Usage};
 use super::{
-    AuditStore, Change, ChangeStore, GrantLimits, IdentityStore, KeyStore, SealedMaterial, Store,
-    StoreError,
+    AuditStore, Change, ChangeStore, Connections, GrantLimits, IdentityStore, KeyStore,
+    SealedMaterial, Store, StoreError,
 };
 use crate::model::{
     AliasRecord, Credential, DueWork, EntityKind, GrantRecord, IamEntity, KeyRecord, RotationRecord,
@@ -66,10 +66,12 @@ impl StoreWrapper for TimedStore {
 
 /// Implements the store traits for every [`StoreWrapper`] from their
 /// signatures: each method runs the wrapper's `before`, the wrapped
-/// store's method, then the wrapper's `after`.
+/// store's method, then the wrapper's `after`; a `sync` one (no I/O, not
+/// timed) answers what the wrapped store answers.
 macro_rules! wrapped {
     ($($store:ident {
         $(fn $name:ident(&self $(, $arg:ident: $ty:ty)*) -> $ret:ty;)*
+        $(sync fn $sync:ident(&self) -> $sret:ty;)*
     })*) => {
         /// The methods, as indexes of [`STORE_METHODS`].
         #[allow(non_camel_case_types)]
@@ -91,6 +93,11 @@ macro_rules! wrapped {
                         let result = self.inner().$name($($arg),*).await;
                         self.after(method, started.elapsed());
                         result
+                    }
+                )*
+                $(
+                    fn $sync(&self) -> $sret {
+                        self.inner().$sync()
                     }
                 )*
             }
@@ -176,5 +183,6 @@ wrapped! {
     fn changes_after(&self, after: i64, limit: usize) -> Result<Vec<Change>, StoreError>;
     fn prune_changes(&self, before_ms: i64) -> Result<u64, StoreError>;
     fn wait_for_change(&self, timeout: std::time::Duration) -> Result<(), StoreError>;
+    sync fn connections(&self) -> Option<Connections>;
     }
 }

@@ -3,6 +3,7 @@
 //! Each test works in a schema of its own.
 
 use crate::common::*;
+use aws_sdk_kms::operation::RequestId;
 use aws_sdk_kms::primitives::Blob;
 use std::path::Path;
 use std::process::Command;
@@ -477,6 +478,11 @@ async fn a_change_on_one_node_is_in_force_on_another_within_a_second() {
     assert!(value("trent_change_feed_notifications_total") >= 1.0);
     assert!(value("trent_change_feed_lag_seconds_count") >= lags.len() as f64);
     assert_eq!(value("trent_caches_fresh"), 1.0);
+    // Its pools: connections opened, within their bound (16 a runtime).
+    let open = value("trent_database_connections{state=\"in_use\"}")
+        + value("trent_database_connections{state=\"idle\"}");
+    let max = value("trent_database_connections_max");
+    assert!(open >= 1.0 && open <= max && max >= 16.0, "{open} of {max}");
 }
 
 /// A TCP relay to PostgreSQL that the test can cut (every connection
@@ -1116,4 +1122,75 @@ async fn resource_quotas_hold_across_nodes() {
         .await
         .unwrap();
     assert_eq!(tags.tags().len(), 3);
+}
+
+/// GetKeyLastUsage on any node names the last use on any node: a node's
+/// own use from its memory once its audit writer committed the event,
+/// another node's once that node's writer stored it (every 5 s at most;
+/// AWS documents the operation as eventually consistent), whichever is
+/// newer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_key_last_usage_names_the_last_use_on_any_node() {
+    let Some(Cluster {
+        schema: _schema,
+        dirs: _dirs,
+        servers,
+    }) = Cluster::start(2).await
+    else {
+        return;
+    };
+    let (one, two) = (servers[0].client(), servers[1].client());
+    let key = new_key(&one).await;
+    // How long until `node` names the call `request` as the last use.
+    let named = |node: &aws_sdk_kms::Client, request: &str| {
+        let (node, key, request) = (node.clone(), key.clone(), request.to_owned());
+        async move {
+            let started = Instant::now();
+            loop {
+                let out = node.get_key_last_usage().key_id(&key).send().await.unwrap();
+                let last = out.key_last_usage.and_then(|u| u.kms_request_id);
+                if last.as_deref() == Some(request.as_str()) {
+                    return started.elapsed();
+                }
+                assert!(
+                    started.elapsed() < Duration::from_secs(10),
+                    "{request} never named; last: {last:?}"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    let encrypted = one
+        .encrypt()
+        .key_id(&key)
+        .plaintext(Blob::new("x"))
+        .send()
+        .await
+        .unwrap();
+    let by_one = encrypted.request_id().unwrap().to_owned();
+    named(&one, &by_one).await;
+    let took = named(&two, &by_one).await;
+    println!("node 1's use named by node 2 after {took:?}");
+
+    // Node 2 uses it after: both name node 2's use (node 1's older use,
+    // in node 1's memory, does not win over the store's newer one).
+    let decrypted = two
+        .decrypt()
+        .ciphertext_blob(encrypted.ciphertext_blob.unwrap())
+        .send()
+        .await
+        .unwrap();
+    let by_two = decrypted.request_id().unwrap().to_owned();
+    named(&two, &by_two).await;
+    let took = named(&one, &by_two).await;
+    println!("node 2's use named by node 1 after {took:?}");
+    // Node 1's next use is newer than what the store holds.
+    let again = one
+        .encrypt()
+        .key_id(&key)
+        .plaintext(Blob::new("y"))
+        .send()
+        .await
+        .unwrap();
+    named(&one, again.request_id().unwrap()).await;
 }
