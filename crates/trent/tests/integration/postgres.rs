@@ -1194,3 +1194,75 @@ async fn get_key_last_usage_names_the_last_use_on_any_node() {
         .unwrap();
     named(&one, again.request_id().unwrap()).await;
 }
+
+/// PostgreSQL itself restarted while two nodes serve: every connection of
+/// theirs is cut and the server refuses new ones for a while. The nodes
+/// recover by themselves, serve again, and follow each other's changes
+/// within the bound again (the listener re-established).
+///
+/// `TRENT_TEST_POSTGRES_RESTART` is the command that restarts the server;
+/// `.ci/run` sets it and runs this test alone, after the others (a restart
+/// cuts every test's connections). Without it the test says it is skipped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "restarts PostgreSQL: .ci/run runs it alone"]
+async fn postgres_restarted_while_nodes_serve_they_recover_by_themselves() {
+    let Ok(restart) = std::env::var("TRENT_TEST_POSTGRES_RESTART") else {
+        println!("PostgreSQL restart test skipped: TRENT_TEST_POSTGRES_RESTART is not set");
+        return;
+    };
+    let Some(Cluster {
+        schema: _schema,
+        dirs: _dirs,
+        servers,
+    }) = Cluster::start(2).await
+    else {
+        return;
+    };
+    let (one, two) = (servers[0].client(), servers[1].client());
+    let key = new_key(&one).await;
+    let encrypt = |node: &aws_sdk_kms::Client| {
+        let call = node
+            .encrypt()
+            .key_id(&key)
+            .plaintext(Blob::new(b"x".to_vec()));
+        async move { outcome(call.send().await) }
+    };
+    assert_eq!(encrypt(&one).await, "ok");
+    assert_eq!(encrypt(&two).await, "ok");
+
+    let started = Instant::now();
+    let status = Command::new("sh").arg("-c").arg(&restart).status().unwrap();
+    assert!(status.success(), "{restart}: {status}");
+    let restarted = started.elapsed();
+    for server in &servers {
+        while health(server).await != 200 {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "a node did not recover"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    let recovered = started.elapsed();
+
+    // Both serve, writes included, and see each other's work.
+    assert_eq!(encrypt(&one).await, "ok");
+    assert_eq!(encrypt(&two).await, "ok");
+    let made = new_key(&two).await;
+    one.describe_key().key_id(&made).send().await.unwrap();
+    two.describe_key().key_id(&key).send().await.unwrap();
+    one.disable_key().key_id(&key).send().await.unwrap();
+    let mut lags = Vec::new();
+    lag("DisableKey after the restart", &mut lags, || async {
+        encrypt(&two).await == "DisabledException"
+    })
+    .await;
+    println!(
+        "PostgreSQL restarted in {} ms; both nodes ready {} ms after the restart began; \
+         DisableKey on node 1 in force on node 2 after {} ms",
+        restarted.as_millis(),
+        recovered.as_millis(),
+        lags[0].1.as_millis()
+    );
+    assert!(lags[0].1 < Duration::from_secs(1), "{lags:?}");
+}
