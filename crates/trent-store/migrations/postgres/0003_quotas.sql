@@ -1,6 +1,6 @@
 -- Resource quotas the store keeps (trent-core's `Limit`): an insert and the
 -- count it is checked against are one transaction, and concurrent inserts
--- into one scope queue on one row lock (see postgres.rs), so that several
+-- into one scope queue on one row lock (see postgres/keys.rs), so that several
 -- nodes inserting at once end as some serial order would.
 --
 -- How many keys each account holds in each Region, kept by triggers so that

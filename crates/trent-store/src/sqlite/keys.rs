@@ -1,0 +1,540 @@
+//! [`KeyStore`] on SQLite: keys with their material, aliases, grants, the
+//! server's named values; the resource quotas counted as rows go in.
+
+use super::*;
+
+/// Whether `target`'s aliases, with the one just written (this transaction
+/// holds the write lock), are within `max`.
+async fn aliases_within(
+    tx: &mut sqlx::SqliteConnection,
+    target: Uuid,
+    max: u64,
+) -> Result<(), StoreError> {
+    let held: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM aliases WHERE target = ?")
+        .bind(target.to_string())
+        .fetch_one(tx)
+        .await
+        .map_err(backend)?;
+    within(Limit::AliasesOfKey, held, max)
+}
+
+#[async_trait]
+impl KeyStore for SqliteStore {
+    async fn insert_key(
+        &self,
+        key: &KeyRecord,
+        material: &SealedMaterial,
+        max_keys: u64,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        sqlx::query(&format!(
+            "INSERT INTO keys ({KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        ))
+        .bind(key.id.to_string())
+        .bind(&key.account)
+        .bind(&key.region)
+        .bind(&key.arn)
+        .bind(key.created_ms)
+        .bind(&key.description)
+        .bind(key.key_usage.as_str())
+        .bind(key.key_spec.as_str())
+        .bind(key.origin.as_str())
+        .bind(key.state.as_str())
+        .bind(key.deletion_date_ms)
+        .bind(key.pending_window_days)
+        .bind(&*key.policy)
+        .bind(key.rotation_enabled)
+        .bind(key.rotation_period_days)
+        .bind(key.next_rotation_ms)
+        .bind(i64::from(key.current_material))
+        .bind(encode_tags(&key.tags))
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        sqlx::query(
+            "INSERT INTO key_materials (key_id, version, sealed, created_ms) VALUES (?, ?, ?, ?)",
+        )
+        .bind(key.id.to_string())
+        .bind(i64::from(material.version))
+        .bind(&material.sealed)
+        .bind(now_millis())
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        // The insert holds SQLite's write lock to the commit: the count
+        // (kept by a trigger) is exact. Over the limit: rolled back.
+        let held: i64 =
+            sqlx::query_scalar("SELECT n FROM key_counts WHERE account = ? AND region = ?")
+                .bind(&key.account)
+                .bind(&key.region)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(backend)?;
+        within(Limit::Keys, held, max_keys)?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn get_key(&self, id: Uuid) -> Result<Option<KeyRecord>, StoreError> {
+        let row = sqlx::query(&format!("SELECT {KEY_COLUMNS} FROM keys WHERE id = ?"))
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
+        row.as_ref().map(key_from_row).transpose()
+    }
+
+    async fn update_key(&self, key: &KeyRecord, previous: &KeyRecord) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "UPDATE keys SET description = ?, state = ?, deletion_date_ms = ?, pending_window_days = ?, policy = ?, \
+             rotation_enabled = ?, rotation_period_days = ?, next_rotation_ms = ?, current_material = ?, tags = ? \
+             WHERE id = ? AND description = ? AND state = ? AND deletion_date_ms IS ? \
+             AND pending_window_days IS ? AND policy = ? AND rotation_enabled = ? \
+             AND rotation_period_days IS ? AND next_rotation_ms IS ? AND current_material = ? AND tags = ?",
+        )
+        .bind(&key.description)
+        .bind(key.state.as_str())
+        .bind(key.deletion_date_ms)
+        .bind(key.pending_window_days)
+        .bind(&*key.policy)
+        .bind(key.rotation_enabled)
+        .bind(key.rotation_period_days)
+        .bind(key.next_rotation_ms)
+        .bind(i64::from(key.current_material))
+        .bind(encode_tags(&key.tags))
+        .bind(key.id.to_string())
+        .bind(&previous.description)
+        .bind(previous.state.as_str())
+        .bind(previous.deletion_date_ms)
+        .bind(previous.pending_window_days)
+        .bind(&*previous.policy)
+        .bind(previous.rotation_enabled)
+        .bind(previous.rotation_period_days)
+        .bind(previous.next_rotation_ms)
+        .bind(i64::from(previous.current_material))
+        .bind(encode_tags(&previous.tags))
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        if done.rows_affected() != 1 {
+            return Err(StoreError::Conflict(format!(
+                "key {} changed or went meanwhile",
+                key.id
+            )));
+        }
+        Ok(())
+    }
+
+    async fn list_keys(
+        &self,
+        account: &str,
+        region: &str,
+        after: Option<Uuid>,
+        limit: usize,
+    ) -> Result<Vec<(Uuid, String)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, arn FROM keys WHERE account = ? AND region = ? \
+             AND seq > COALESCE((SELECT seq FROM keys WHERE id = ?), 0) ORDER BY seq LIMIT ?",
+        )
+        .bind(account)
+        .bind(region)
+        .bind(after.map(|a| a.to_string()))
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter()
+            .map(|r| Ok((parse_uuid(r.get::<&str, _>(0))?, r.get::<String, _>(1))))
+            .collect()
+    }
+
+    async fn key_materials(&self, id: Uuid) -> Result<Vec<SealedMaterial>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT version, sealed FROM key_materials WHERE key_id = ? ORDER BY version",
+        )
+        .bind(id.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(rows
+            .iter()
+            .map(|r| SealedMaterial {
+                version: r.get::<i64, _>(0) as u32,
+                sealed: r.get::<Vec<u8>, _>(1),
+            })
+            .collect())
+    }
+
+    async fn count_keys(&self, account: &str, region: &str) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COALESCE((SELECT n FROM key_counts WHERE account = ? AND region = ?), 0)",
+        )
+        .bind(account)
+        .bind(region)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(n as u64)
+    }
+
+    async fn load_keys(
+        &self,
+        after: Option<Uuid>,
+        limit: usize,
+    ) -> Result<Vec<(KeyRecord, Vec<SealedMaterial>, Vec<GrantRecord>)>, StoreError> {
+        // One snapshot for the three reads, so a page is consistent.
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let page = "SELECT id FROM keys WHERE seq > COALESCE((SELECT seq FROM keys WHERE id = ?1), 0) ORDER BY seq LIMIT ?2";
+        let after = after.map(|a| a.to_string());
+        let keys = sqlx::query(&format!(
+            "SELECT {KEY_COLUMNS} FROM keys WHERE id IN ({page}) ORDER BY seq"
+        ))
+        .bind(&after)
+        .bind(limit as i64)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let materials = sqlx::query(&format!(
+            "SELECT key_id, version, sealed FROM key_materials WHERE key_id IN ({page}) ORDER BY key_id, version"
+        ))
+        .bind(&after)
+        .bind(limit as i64)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let grants = sqlx::query(&format!("SELECT {GRANT_COLUMNS} FROM grants WHERE key_id IN ({page}) ORDER BY created_ms, grant_id"))
+            .bind(&after)
+            .bind(limit as i64)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        let mut by_key: std::collections::HashMap<Uuid, (Vec<SealedMaterial>, Vec<GrantRecord>)> =
+            std::collections::HashMap::new();
+        for row in &materials {
+            let id = parse_uuid(row.get::<&str, _>(0))?;
+            by_key.entry(id).or_default().0.push(SealedMaterial {
+                version: row.get::<i64, _>(1) as u32,
+                sealed: row.get::<Vec<u8>, _>(2),
+            });
+        }
+        for row in &grants {
+            let grant = grant_from_row(row)?;
+            by_key.entry(grant.key_id).or_default().1.push(grant);
+        }
+        keys.iter()
+            .map(|row| {
+                let key = key_from_row(row)?;
+                let (materials, grants) = by_key.remove(&key.id).unwrap_or_default();
+                Ok((key, materials, grants))
+            })
+            .collect()
+    }
+
+    async fn rotate_key(
+        &self,
+        key: &KeyRecord,
+        material: &SealedMaterial,
+        rotation: &RotationRecord,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        sqlx::query(
+            "INSERT INTO key_materials (key_id, version, sealed, created_ms) VALUES (?, ?, ?, ?)",
+        )
+        .bind(key.id.to_string())
+        .bind(i64::from(material.version))
+        .bind(&material.sealed)
+        .bind(rotation.rotated_ms)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        sqlx::query("INSERT INTO key_rotations (key_id, version, rotated_ms, on_demand) VALUES (?, ?, ?, ?)")
+            .bind(key.id.to_string())
+            .bind(i64::from(rotation.version))
+            .bind(rotation.rotated_ms)
+            .bind(rotation.on_demand)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        sqlx::query("UPDATE keys SET current_material = ?, next_rotation_ms = ? WHERE id = ?")
+            .bind(i64::from(key.current_material))
+            .bind(key.next_rotation_ms)
+            .bind(key.id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn list_rotations(&self, id: Uuid) -> Result<Vec<RotationRecord>, StoreError> {
+        let rows = sqlx::query("SELECT version, rotated_ms, on_demand FROM key_rotations WHERE key_id = ? ORDER BY version")
+            .bind(id.to_string())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(rows
+            .iter()
+            .map(|r| RotationRecord {
+                key_id: id,
+                version: r.get::<i64, _>(0) as u32,
+                rotated_ms: r.get(1),
+                on_demand: r.get(2),
+            })
+            .collect())
+    }
+
+    async fn delete_key(&self, id: Uuid) -> Result<bool, StoreError> {
+        let key = id.to_string();
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        // Overwrite the sealed material before removing it (secure_delete
+        // zeroes the freed pages too), so nothing that could decrypt remains.
+        sqlx::query("UPDATE key_materials SET sealed = zeroblob(length(sealed)) WHERE key_id = ?")
+            .bind(&key)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        for statement in [
+            "DELETE FROM key_materials WHERE key_id = ?",
+            "DELETE FROM aliases WHERE target = ?",
+            "DELETE FROM grants WHERE key_id = ?",
+            "DELETE FROM key_rotations WHERE key_id = ?",
+        ] {
+            sqlx::query(statement)
+                .bind(&key)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+        }
+        // Last, and counted: of two processes deleting the key at once, one
+        // finds it gone (PostgreSQL: the other's row locks held it back).
+        let deleted = sqlx::query("DELETE FROM keys WHERE id = ?")
+            .bind(&key)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?
+            .rows_affected()
+            > 0;
+        // Key usage is keyed by the id's 16 bytes.
+        sqlx::query("DELETE FROM key_usage WHERE key_id = ?")
+            .bind(id.as_bytes().as_slice())
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        sqlx::query("INSERT OR REPLACE INTO deleted_keys (id, deleted_ms) VALUES (?, ?)")
+            .bind(&key)
+            .bind(now_millis())
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        // Push the change out of the WAL so old page images go too.
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(deleted)
+    }
+
+    async fn key_was_deleted(&self, id: Uuid) -> Result<bool, StoreError> {
+        let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM deleted_keys WHERE id = ?")
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(found.is_some())
+    }
+
+    async fn due_work(&self, now_ms: i64) -> Result<Vec<DueWork>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, 1 FROM keys WHERE state = 'PendingDeletion' AND deletion_date_ms <= ?1 \
+             UNION ALL \
+             SELECT id, 0 FROM keys WHERE state = 'Enabled' AND rotation_enabled = 1 AND next_rotation_ms <= ?1",
+        )
+        .bind(now_ms)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter()
+            .map(|r| {
+                let id = parse_uuid(r.get::<&str, _>(0))?;
+                Ok(if r.get::<i64, _>(1) == 1 {
+                    DueWork::Delete(id)
+                } else {
+                    DueWork::Rotate(id)
+                })
+            })
+            .collect()
+    }
+
+    async fn meta_secret(&self, name: &str, candidate: &[u8]) -> Result<Vec<u8>, StoreError> {
+        sqlx::query("INSERT OR IGNORE INTO meta (name, value) VALUES (?, ?)")
+            .bind(name)
+            .bind(candidate)
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        sqlx::query_scalar("SELECT value FROM meta WHERE name = ?")
+            .bind(name)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(backend)
+    }
+
+    async fn meta(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        sqlx::query_scalar("SELECT value FROM meta WHERE name = ?")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)
+    }
+
+    async fn all_aliases(&self) -> Result<Vec<AliasRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT account, region, name, target, created_ms, updated_ms FROM aliases",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter().map(alias_from_row).collect()
+    }
+
+    async fn get_alias(
+        &self,
+        account: &str,
+        region: &str,
+        name: &str,
+    ) -> Result<Option<AliasRecord>, StoreError> {
+        let row = sqlx::query(
+            "SELECT account, region, name, target, created_ms, updated_ms FROM aliases \
+             WHERE account = ? AND region = ? AND name = ?",
+        )
+        .bind(account)
+        .bind(region)
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        row.as_ref().map(alias_from_row).transpose()
+    }
+
+    async fn insert_alias(&self, alias: &AliasRecord, max_per_key: u64) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        sqlx::query("INSERT INTO aliases (account, region, name, target, created_ms, updated_ms) VALUES (?, ?, ?, ?, ?, ?)")
+            .bind(&alias.account)
+            .bind(&alias.region)
+            .bind(&alias.name)
+            .bind(alias.target.to_string())
+            .bind(alias.created_ms)
+            .bind(alias.updated_ms)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        aliases_within(&mut tx, alias.target, max_per_key).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn update_alias(&self, alias: &AliasRecord, max_per_key: u64) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        sqlx::query("UPDATE aliases SET target = ?, updated_ms = ? WHERE account = ? AND region = ? AND name = ?")
+            .bind(alias.target.to_string())
+            .bind(alias.updated_ms)
+            .bind(&alias.account)
+            .bind(&alias.region)
+            .bind(&alias.name)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        aliases_within(&mut tx, alias.target, max_per_key).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn delete_alias(
+        &self,
+        account: &str,
+        region: &str,
+        name: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM aliases WHERE account = ? AND region = ? AND name = ?")
+            .bind(account)
+            .bind(region)
+            .bind(name)
+            .execute(&self.pool)
+            .await
+            .map_err(backend)
+            .map(drop)
+    }
+
+    async fn insert_grant(&self, g: &GrantRecord, limits: GrantLimits) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        sqlx::query(
+            "INSERT INTO grants (grant_id, key_id, name, grantee, retiring, operations, context_equals, context_subset, \
+             issuing_account, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&g.grant_id)
+        .bind(g.key_id.to_string())
+        .bind(&g.name)
+        .bind(&g.grantee)
+        .bind(&g.retiring)
+        .bind(serde_json::to_string(&g.operations).expect("strings serialize"))
+        .bind(g.context_equals.as_ref().map(|c| serde_json::to_string(c).expect("map serializes")))
+        .bind(g.context_subset.as_ref().map(|c| serde_json::to_string(c).expect("map serializes")))
+        .bind(&g.issuing_account)
+        .bind(g.created_ms)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let (of_key, of_grantee): (i64, i64) = sqlx::query_as(
+            "SELECT COUNT(*), COUNT(*) FILTER (WHERE grantee = ?) FROM grants WHERE key_id = ?",
+        )
+        .bind(&g.grantee)
+        .bind(g.key_id.to_string())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(backend)?;
+        within(Limit::GrantsOfGrantee, of_grantee, limits.per_grantee)?;
+        within(Limit::GrantsOfKey, of_key, limits.per_key)?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn list_grants(&self, key_id: Uuid) -> Result<Vec<GrantRecord>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {GRANT_COLUMNS} FROM grants WHERE key_id = ? ORDER BY created_ms, grant_id"
+        ))
+        .bind(key_id.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter().map(grant_from_row).collect()
+    }
+
+    async fn find_grant(&self, grant_id: &str) -> Result<Option<GrantRecord>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {GRANT_COLUMNS} FROM grants WHERE grant_id = ?"
+        ))
+        .bind(grant_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        row.as_ref().map(grant_from_row).transpose()
+    }
+
+    async fn list_retirable_grants(&self, principal: &str) -> Result<Vec<GrantRecord>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {GRANT_COLUMNS} FROM grants WHERE retiring = ? ORDER BY created_ms, grant_id"
+        ))
+        .bind(principal)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter().map(grant_from_row).collect()
+    }
+
+    async fn delete_grant(&self, key_id: Uuid, grant_id: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM grants WHERE key_id = ? AND grant_id = ?")
+            .bind(key_id.to_string())
+            .bind(grant_id)
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(done.rows_affected() > 0)
+    }
+}
