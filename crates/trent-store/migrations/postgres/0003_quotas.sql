@@ -3,10 +3,10 @@
 -- into one scope queue on one row lock (see postgres/keys.rs), so that several
 -- nodes inserting at once end as some serial order would.
 --
--- How many keys each account holds in each Region, kept by triggers so that
--- every writer (CreateKey, ReplicateKey, `trent store copy`, a deletion)
--- keeps it right. The insert's trigger takes the scope's row lock, held to
--- the commit: the count read after it is exact.
+-- How many keys each account holds in each Region. `insert_key` counts a
+-- new key itself, as its last statement (postgres/keys.rs): the scope's
+-- row is then locked only from there to the commit. A deletion, from
+-- wherever it comes, is counted by the trigger below.
 CREATE TABLE key_counts (
     account TEXT   NOT NULL,
     region  TEXT   NOT NULL,
@@ -16,18 +16,13 @@ CREATE TABLE key_counts (
 INSERT INTO key_counts (account, region, n)
 SELECT account, region, COUNT(*) FROM keys GROUP BY account, region;
 
-CREATE FUNCTION count_keys() RETURNS trigger
+CREATE FUNCTION uncount_key() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP = 'INSERT' THEN
-        INSERT INTO key_counts (account, region, n) VALUES (NEW.account, NEW.region, 1)
-        ON CONFLICT (account, region) DO UPDATE SET n = key_counts.n + 1;
-    ELSE
-        UPDATE key_counts SET n = n - 1 WHERE account = OLD.account AND region = OLD.region;
-    END IF;
+    UPDATE key_counts SET n = n - 1 WHERE account = OLD.account AND region = OLD.region;
     RETURN NULL;
 END;
 $$;
 
-CREATE TRIGGER key_counts AFTER INSERT OR DELETE ON keys
-FOR EACH ROW EXECUTE FUNCTION count_keys();
+CREATE TRIGGER key_counts AFTER DELETE ON keys
+FOR EACH ROW EXECUTE FUNCTION uncount_key();

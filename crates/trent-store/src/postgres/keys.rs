@@ -72,16 +72,20 @@ impl KeyStore for PgStore {
         .execute(&mut *tx)
         .await
         .map_err(backend)?;
-        // The insert's trigger (migration 0003) counted the key under the
-        // scope's row lock, held to the commit: another node's insert into
-        // the scope waits for it, then counts this key too.
-        let held: i64 =
-            sqlx::query_scalar("SELECT n FROM key_counts WHERE account = $1 AND region = $2")
-                .bind(&key.account)
-                .bind(&key.region)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(backend)?;
+        // Counted last, in one statement: the scope's counter row stays
+        // locked from here to the commit, and another node's CreateKey in
+        // the scope waits for it, then counts this key too. Last, so that
+        // the lock is held as briefly as can be (CreateKeys in one scope
+        // queue on it).
+        let held: i64 = sqlx::query_scalar(
+            "INSERT INTO key_counts (account, region, n) VALUES ($1, $2, 1) \
+             ON CONFLICT (account, region) DO UPDATE SET n = key_counts.n + 1 RETURNING n",
+        )
+        .bind(&key.account)
+        .bind(&key.region)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(backend)?;
         within(Limit::Keys, held, max_keys)?;
         tx.commit().await.map_err(backend)
     }
