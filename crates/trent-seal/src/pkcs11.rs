@@ -83,7 +83,10 @@ impl Pkcs11RootKey {
                 slot = Some(candidate);
                 break;
             }
-            labels.push(format!("{label:?}"));
+            // An uninitialized token (SoftHSM2's free slot) has no label.
+            if !label.is_empty() {
+                labels.push(format!("{label:?}"));
+            }
         }
         let slot = slot.ok_or_else(|| RootKeyError::Pkcs11NoToken {
             token: token.clone(),
