@@ -11,6 +11,10 @@
 //!
 //! A PKCS#11 session is not thread-safe: one session, logged in once,
 //! behind a mutex. Seals and unseals are rare enough that one suffices.
+//! When the HSM loses the session (restarted, token removed and put back,
+//! logged out), the next call opens a new one, logs in again and finds the
+//! key again (never creates it), once, then retries; the PIN is kept for
+//! that, in a zeroizing `SecretString`.
 
 use crate::{Pkcs11Spec, RootKeyError};
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
@@ -19,6 +23,7 @@ use cryptoki::mechanism::Mechanism;
 use cryptoki::mechanism::aead::GcmParams;
 use cryptoki::object::{Attribute, KeyType, ObjectClass, ObjectHandle};
 use cryptoki::session::{Session, UserType};
+use cryptoki::slot::Slot;
 use cryptoki::types::AuthPin;
 use std::sync::Mutex;
 use trent_core::{RootKey, SealError};
@@ -34,11 +39,17 @@ const TAG_BITS: std::os::raw::c_ulong = 128;
 
 /// A root key inside an HSM.
 pub struct Pkcs11RootKey {
-    session: Mutex<Session>,
+    connection: Mutex<Connection>,
+    spec: Pkcs11Spec,
+    pin: AuthPin,
+    // The module stays loaded and initialized while the key lives.
+    context: Pkcs11,
+}
+
+/// A logged-in session and the key's handle in it.
+struct Connection {
+    session: Session,
     key: ObjectHandle,
-    token: String,
-    // The module stays loaded and initialized while the session lives.
-    _context: Pkcs11,
 }
 
 impl Pkcs11RootKey {
@@ -46,7 +57,6 @@ impl Pkcs11RootKey {
     /// finds the key by label; `create`: a missing key is made (a new
     /// installation). Blocks while the HSM answers.
     pub fn open(spec: &Pkcs11Spec, create: bool) -> Result<Self, RootKeyError> {
-        let token = spec.token.clone();
         let pin = read_pin(spec)?;
         let context = Pkcs11::new(&spec.module).map_err(|e| RootKeyError::Pkcs11Module {
             module: spec.module.clone(),
@@ -61,120 +71,176 @@ impl Pkcs11RootKey {
                 });
             }
         }
-        let fail = |action: &'static str| {
-            let token = token.clone();
-            move |e: CkError| RootKeyError::Pkcs11 {
-                token,
-                action,
-                reason: e.to_string(),
-            }
-        };
-        let mut labels = Vec::new();
-        let mut slot = None;
-        for candidate in context
-            .get_slots_with_token()
-            .map_err(fail("listing the slots"))?
-        {
-            let info = context
-                .get_token_info(candidate)
-                .map_err(fail("reading a token's information"))?;
-            let label = info.label().trim_end().to_owned();
-            if label == spec.token {
-                slot = Some(candidate);
-                break;
-            }
-            // An uninitialized token (SoftHSM2's free slot) has no label.
-            if !label.is_empty() {
-                labels.push(format!("{label:?}"));
-            }
-        }
-        let slot = slot.ok_or_else(|| RootKeyError::Pkcs11NoToken {
-            token: token.clone(),
-            module: spec.module.clone(),
-            found: if labels.is_empty() {
-                "none".into()
-            } else {
-                labels.join(", ")
-            },
-        })?;
-        let session = context
-            .open_rw_session(slot)
-            .map_err(fail("opening a session"))?;
-        match session.login(UserType::User, Some(&pin)) {
-            Ok(()) | Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => {}
-            Err(CkError::Pkcs11(
-                reason @ (RvError::PinIncorrect
-                | RvError::PinInvalid
-                | RvError::PinLenRange
-                | RvError::PinLocked
-                | RvError::PinExpired),
-                _,
-            )) => {
-                return Err(RootKeyError::Pkcs11PinRefused {
-                    token,
-                    reason: format!("{reason:?}"),
-                });
-            }
-            Err(e) => return Err(fail("logging in")(e)),
-        }
-        let template = [
-            Attribute::Class(ObjectClass::SECRET_KEY),
-            Attribute::KeyType(KeyType::AES),
-            Attribute::Label(spec.key.as_bytes().to_vec()),
-        ];
-        let found = session
-            .find_objects(&template)
-            .map_err(fail("looking for the key"))?;
-        let key = match found.as_slice() {
-            [key] => *key,
-            [] if create => session
-                .generate_key(
-                    &Mechanism::AesKeyGen,
-                    &[
-                        Attribute::Class(ObjectClass::SECRET_KEY),
-                        Attribute::KeyType(KeyType::AES),
-                        Attribute::ValueLen(32.into()),
-                        Attribute::Label(spec.key.as_bytes().to_vec()),
-                        Attribute::Token(true),
-                        Attribute::Private(true),
-                        Attribute::Sensitive(true),
-                        Attribute::Extractable(false),
-                        Attribute::Encrypt(true),
-                        Attribute::Decrypt(true),
-                    ],
-                )
-                .map_err(fail("creating the key"))?,
-            [] => {
-                return Err(RootKeyError::Pkcs11NoKey {
-                    token,
-                    key: spec.key.clone(),
-                });
-            }
-            several => {
-                return Err(RootKeyError::Pkcs11AmbiguousKey {
-                    token,
-                    key: spec.key.clone(),
-                    count: several.len(),
-                });
-            }
-        };
+        let connection = connect(&context, spec, &pin, create)?;
         Ok(Self {
-            session: Mutex::new(session),
-            key,
-            token,
-            _context: context,
+            connection: Mutex::new(connection),
+            spec: spec.clone(),
+            pin,
+            context,
         })
     }
 
-    fn unavailable(&self, action: &str, e: CkError) -> SealError {
-        SealError::Unavailable(format!("PKCS#11 token {:?}: {action}: {e}", self.token))
+    /// Runs `operation` on the session; if the HSM lost the session, opens
+    /// a new one and runs it once more.
+    fn with_session<T>(
+        &self,
+        what: &str,
+        operation: impl Fn(&Session, ObjectHandle) -> Result<T, CkError>,
+    ) -> Result<T, SealError> {
+        let mut connection = self.connection.lock().unwrap_or_else(|p| p.into_inner());
+        match operation(&connection.session, connection.key) {
+            Err(CkError::Pkcs11(rv, _)) if session_lost(rv) => {
+                *connection = connect(&self.context, &self.spec, &self.pin, false)
+                    .map_err(|e| SealError::Unavailable(format!("{what}: {e}")))?;
+                operation(&connection.session, connection.key)
+            }
+            other => other,
+        }
+        .map_err(|e| {
+            SealError::Unavailable(format!("PKCS#11 token {:?}: {what}: {e}", self.spec.token))
+        })
     }
+}
+
+/// Errors after which a new session may succeed.
+fn session_lost(rv: RvError) -> bool {
+    matches!(
+        rv,
+        RvError::SessionHandleInvalid
+            | RvError::SessionClosed
+            | RvError::UserNotLoggedIn
+            | RvError::KeyHandleInvalid
+            | RvError::ObjectHandleInvalid
+            | RvError::DeviceRemoved
+            | RvError::TokenNotPresent
+            | RvError::CryptokiNotInitialized
+    )
+}
+
+/// Finds the token, opens a session, logs in and finds (or, `create`,
+/// makes) the key.
+fn connect(
+    context: &Pkcs11,
+    spec: &Pkcs11Spec,
+    pin: &AuthPin,
+    create: bool,
+) -> Result<Connection, RootKeyError> {
+    let token = spec.token.clone();
+    let fail = |action: &'static str| {
+        let token = token.clone();
+        move |e: CkError| RootKeyError::Pkcs11 {
+            token,
+            action,
+            reason: e.to_string(),
+        }
+    };
+    let slot = find_token(context, spec)?;
+    let session = context
+        .open_rw_session(slot)
+        .map_err(fail("opening a session"))?;
+    match session.login(UserType::User, Some(pin)) {
+        Ok(()) | Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => {}
+        Err(CkError::Pkcs11(
+            reason @ (RvError::PinIncorrect
+            | RvError::PinInvalid
+            | RvError::PinLenRange
+            | RvError::PinLocked
+            | RvError::PinExpired),
+            _,
+        )) => {
+            return Err(RootKeyError::Pkcs11PinRefused {
+                token,
+                reason: format!("{reason:?}"),
+            });
+        }
+        Err(e) => return Err(fail("logging in")(e)),
+    }
+    let template = [
+        Attribute::Class(ObjectClass::SECRET_KEY),
+        Attribute::KeyType(KeyType::AES),
+        Attribute::Label(spec.key.as_bytes().to_vec()),
+    ];
+    let found = session
+        .find_objects(&template)
+        .map_err(fail("looking for the key"))?;
+    let key = match found.as_slice() {
+        [key] => *key,
+        [] if create => session
+            .generate_key(
+                &Mechanism::AesKeyGen,
+                &[
+                    Attribute::Class(ObjectClass::SECRET_KEY),
+                    Attribute::KeyType(KeyType::AES),
+                    Attribute::ValueLen(32.into()),
+                    Attribute::Label(spec.key.as_bytes().to_vec()),
+                    Attribute::Token(true),
+                    Attribute::Private(true),
+                    Attribute::Sensitive(true),
+                    Attribute::Extractable(false),
+                    Attribute::Encrypt(true),
+                    Attribute::Decrypt(true),
+                ],
+            )
+            .map_err(fail("creating the key"))?,
+        [] => {
+            return Err(RootKeyError::Pkcs11NoKey {
+                token,
+                key: spec.key.clone(),
+            });
+        }
+        several => {
+            return Err(RootKeyError::Pkcs11AmbiguousKey {
+                token,
+                key: spec.key.clone(),
+                count: several.len(),
+            });
+        }
+    };
+    Ok(Connection { session, key })
+}
+
+/// The slot of the token labelled `spec.token`.
+fn find_token(context: &Pkcs11, spec: &Pkcs11Spec) -> Result<Slot, RootKeyError> {
+    let fail = |action: &'static str| {
+        move |e: CkError| RootKeyError::Pkcs11 {
+            token: spec.token.clone(),
+            action,
+            reason: e.to_string(),
+        }
+    };
+    let mut labels = Vec::new();
+    for slot in context
+        .get_slots_with_token()
+        .map_err(fail("listing the slots"))?
+    {
+        let info = context
+            .get_token_info(slot)
+            .map_err(fail("reading a token's information"))?;
+        let label = info.label().trim_end();
+        if label == spec.token {
+            return Ok(slot);
+        }
+        // An uninitialized token (SoftHSM2's free slot) has no label.
+        if !label.is_empty() {
+            labels.push(format!("{label:?}"));
+        }
+    }
+    Err(RootKeyError::Pkcs11NoToken {
+        token: spec.token.clone(),
+        module: spec.module.clone(),
+        found: if labels.is_empty() {
+            "none".into()
+        } else {
+            labels.join(", ")
+        },
+    })
 }
 
 impl std::fmt::Debug for Pkcs11RootKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Pkcs11RootKey")
-            .field("token", &self.token)
+            .field("token", &self.spec.token)
+            .field("key", &self.spec.key)
             .finish_non_exhaustive()
     }
 }
@@ -206,15 +272,11 @@ impl RootKey for Pkcs11RootKey {
         let mut iv = [0u8; IV_LEN];
         trent_crypto::random_bytes(&mut iv)
             .map_err(|_| SealError::Unavailable("no randomness".into()))?;
-        let mut params_iv = iv;
-        let params = GcmParams::new(&mut params_iv, aad, TAG_BITS.into())
-            .map_err(|e| self.unavailable("GCM parameters", e))?;
-        let ciphertext = {
-            let session = self.session.lock().unwrap_or_else(|p| p.into_inner());
-            session
-                .encrypt(&Mechanism::AesGcm(params), self.key, plaintext)
-                .map_err(|e| self.unavailable("sealing", e))?
-        };
+        let ciphertext = self.with_session("sealing", |session, key| {
+            let mut params_iv = iv;
+            let params = GcmParams::new(&mut params_iv, aad, TAG_BITS.into())?;
+            session.encrypt(&Mechanism::AesGcm(params), key, plaintext)
+        })?;
         let mut sealed = Vec::with_capacity(1 + IV_LEN + ciphertext.len());
         sealed.push(VERSION);
         sealed.extend_from_slice(&iv);
@@ -230,28 +292,29 @@ impl RootKey for Pkcs11RootKey {
             return Err(SealError::Unauthentic);
         }
         let (iv, ciphertext) = rest.split_at(IV_LEN);
-        let mut iv: [u8; IV_LEN] = iv.try_into().map_err(|_| SealError::Unauthentic)?;
-        let params = GcmParams::new(&mut iv, aad, TAG_BITS.into())
-            .map_err(|e| self.unavailable("GCM parameters", e))?;
-        let session = self.session.lock().unwrap_or_else(|p| p.into_inner());
-        match session.decrypt(&Mechanism::AesGcm(params), self.key, ciphertext) {
-            Ok(plaintext) => Ok(Zeroizing::new(plaintext)),
-            // A tag that does not verify: another key, another aad, or
-            // changed bytes. PKCS#11 says CKR_ENCRYPTED_DATA_INVALID;
-            // SoftHSM2 answers CKR_GENERAL_ERROR, so that one, and
-            // CKR_FUNCTION_FAILED, count as a bad tag while the session
-            // still answers (the HSM is there).
-            Err(CkError::Pkcs11(
-                RvError::EncryptedDataInvalid | RvError::EncryptedDataLenRange,
-                _,
-            )) => Err(SealError::Unauthentic),
-            Err(CkError::Pkcs11(RvError::GeneralError | RvError::FunctionFailed, _))
-                if session.get_session_info().is_ok() =>
-            {
-                Err(SealError::Unauthentic)
+        let iv: [u8; IV_LEN] = iv.try_into().map_err(|_| SealError::Unauthentic)?;
+        self.with_session("unsealing", |session, key| {
+            let mut params_iv = iv;
+            let params = GcmParams::new(&mut params_iv, aad, TAG_BITS.into())?;
+            match session.decrypt(&Mechanism::AesGcm(params), key, ciphertext) {
+                Ok(plaintext) => Ok(Ok(Zeroizing::new(plaintext))),
+                // A tag that does not verify: another key, another aad, or
+                // changed bytes. PKCS#11 says CKR_ENCRYPTED_DATA_INVALID;
+                // SoftHSM2 answers CKR_GENERAL_ERROR, so that one, and
+                // CKR_FUNCTION_FAILED, count as a bad tag while the session
+                // still answers (the HSM is there).
+                Err(CkError::Pkcs11(
+                    RvError::EncryptedDataInvalid | RvError::EncryptedDataLenRange,
+                    _,
+                )) => Ok(Err(SealError::Unauthentic)),
+                Err(CkError::Pkcs11(RvError::GeneralError | RvError::FunctionFailed, _))
+                    if session.get_session_info().is_ok() =>
+                {
+                    Ok(Err(SealError::Unauthentic))
+                }
+                Err(e) => Err(e),
             }
-            Err(e) => Err(self.unavailable("unsealing", e)),
-        }
+        })?
     }
 }
 
@@ -378,10 +441,11 @@ pub(crate) mod tests {
         ));
         // The key cannot be read out.
         {
-            let session = root.session.lock().unwrap();
+            let connection = root.connection.lock().unwrap();
+            let (session, key) = (&connection.session, connection.key);
             let attributes = session
                 .get_attributes(
-                    root.key,
+                    key,
                     &[
                         cryptoki::object::AttributeType::Sensitive,
                         cryptoki::object::AttributeType::Extractable,
@@ -392,12 +456,17 @@ pub(crate) mod tests {
             assert!(attributes.contains(&Attribute::Sensitive(true)));
             assert!(attributes.contains(&Attribute::Extractable(false)));
             assert!(attributes.contains(&Attribute::Token(true)));
-            let value = session.get_attributes(root.key, &[cryptoki::object::AttributeType::Value]);
+            let value = session.get_attributes(key, &[cryptoki::object::AttributeType::Value]);
             assert!(
                 !matches!(value.as_deref(), Ok([Attribute::Value(_)])),
                 "{value:?}"
             );
         }
+        // A session the HSM lost (here: logged out) is opened again.
+        root.connection.lock().unwrap().session.logout().unwrap();
+        assert_eq!(&root.unseal(b"key:1/v1", &sealed).unwrap()[..], b"material");
+        let resealed = root.seal(b"key:1/v1", b"again").unwrap();
+        assert_eq!(&again.unseal(b"key:1/v1", &resealed).unwrap()[..], b"again");
         // A wrong PIN is refused (once every session has closed: the
         // login is the application's, not the session's).
         drop((root, again, other));
