@@ -252,6 +252,61 @@ mod tests {
         );
     }
 
+    /// Through a real store: a new installation stores its parameters
+    /// once; the same passphrase opens it again, another is refused with
+    /// nothing written; a store sealed otherwise is not given parameters.
+    #[tokio::test]
+    async fn stores_its_parameters_once_and_writes_nothing_when_refused() {
+        use crate::{RootKeySpec, open_root_key};
+        use std::os::unix::fs::PermissionsExt;
+        use trent_core::KeyStore;
+        let dir = tempfile::tempdir().unwrap();
+        let store = trent_store::SqliteStore::open(&dir.path().join("trent.db"))
+            .await
+            .unwrap();
+        let file = dir.path().join("passphrase");
+        let write = |text: &str| {
+            std::fs::write(&file, text).unwrap();
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        };
+        let spec = RootKeySpec::Passphrase(PassphraseSource::File(file.clone()));
+        write("first\n");
+        let root = open_root_key(&spec, &store, true).await.unwrap();
+        let params = store.meta(META).await.unwrap().unwrap();
+        let check = store.meta("root-key-check").await.unwrap().unwrap();
+        let decoded = KdfParams::decode(&params).unwrap();
+        assert_eq!(decoded.salt.len(), SALT_LEN);
+        let sealed = root.seal(b"aad", b"material").unwrap();
+
+        // The same passphrase (without its newline, too) on a later start.
+        write("first");
+        let again = open_root_key(&spec, &store, true).await.unwrap();
+        assert_eq!(&again.unseal(b"aad", &sealed).unwrap()[..], b"material");
+        assert_eq!(store.meta(META).await.unwrap().unwrap(), params);
+
+        write("second\n");
+        let error = open_root_key(&spec, &store, true).await.err().unwrap();
+        assert!(matches!(error, RootKeyError::Mismatch { .. }), "{error}");
+        assert_eq!(store.meta(META).await.unwrap().unwrap(), params);
+        assert_eq!(store.meta("root-key-check").await.unwrap().unwrap(), check);
+
+        // A store sealed under a root.key has no parameters and gets none.
+        let other = tempfile::tempdir().unwrap();
+        let file_store = trent_store::SqliteStore::open(&other.path().join("trent.db"))
+            .await
+            .unwrap();
+        let root_file = RootKeySpec::File(other.path().join("root.key"));
+        open_root_key(&root_file, &file_store, true).await.unwrap();
+        let error = open_root_key(&spec, &file_store, true).await.err().unwrap();
+        assert!(
+            error
+                .to_string()
+                .contains("does not open this store: the store has no passphrase parameters"),
+            "{error}"
+        );
+        assert_eq!(file_store.meta(META).await.unwrap(), None);
+    }
+
     #[test]
     fn refuses_unusable_parameters() {
         let bad = |text: &str| KdfParams::decode(text.as_bytes()).unwrap_err().to_string();
