@@ -567,3 +567,63 @@ async fn a_root_key_from_another_trent() {
     );
     assert_eq!(meta(&data).await, before);
 }
+
+/// A passphrase installation moved into PostgreSQL keeps its salt and
+/// parameters (they are in the store), and every node on the database
+/// derives the same root key from the same passphrase, with no file to
+/// copy (skipped, saying so, without `TRENT_TEST_POSTGRES_URL`).
+#[tokio::test]
+async fn passphrase_nodes_on_one_postgresql_database() {
+    use trent_store::test_support::{Schema, test_url};
+    let Some(url) = test_url() else {
+        return;
+    };
+    let schema = Schema::fresh(&url);
+    schema.create().await;
+    let db = schema.database_url();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("passphrase");
+    private_file(&file, "one passphrase for every node\n");
+    let spec = format!("passphrase:file:{}", file.display());
+
+    let single = dir.path().join("single");
+    let server = Server::start_in(&single, &["--root-key", &spec]);
+    let ciphertext = encrypt(&server).await;
+    server.stop();
+    let out = Command::new(env!("CARGO_BIN_EXE_trent"))
+        .args(["store", "copy", "--from", path(&single), "--to", &db])
+        .args(["--root-key", &spec])
+        .env_remove("TRENT_ROOT_KEY")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+
+    let args = ["--root-key", spec.as_str(), "--database-url", db.as_str()];
+    let (one, two) = (dir.path().join("one"), dir.path().join("two"));
+    let node_one = Server::start_in(&one, &args);
+    let node_two = Server::start_in(&two, &args);
+    decrypts(&node_one, &ciphertext).await;
+    decrypts(&node_two, &ciphertext).await;
+    let made_on_two = encrypt(&node_two).await;
+    decrypts(&node_one, &made_on_two).await;
+    for data in [&single, &one, &two] {
+        assert!(!data.join("root.key").exists());
+    }
+
+    let wrong = dir.path().join("wrong");
+    private_file(&wrong, "another passphrase\n");
+    let wrong_spec = format!("passphrase:file:{}", wrong.display());
+    let stderr = refused(
+        &dir.path().join("three"),
+        &["--root-key", &wrong_spec, "--database-url", &db],
+        &[],
+    );
+    assert!(
+        stderr.contains(&format!(
+            "the root key from {wrong_spec} does not open this store"
+        )),
+        "{stderr}"
+    );
+    node_one.stop();
+    node_two.stop();
+}
