@@ -238,17 +238,23 @@ def trent_env(bootstrap: bool, env: dict[str, str] | None = None) -> dict[str, s
 
 
 def refused_start(
-    data_dir: Path, *, bootstrap: bool = True, extra_args: tuple[str, ...] = (), account_id: str = ACCOUNT_ID
+    data_dir: Path,
+    *,
+    bootstrap: bool = True,
+    extra_args: tuple[str, ...] = (),
+    account_id: str = ACCOUNT_ID,
+    env: dict[str, str] | None = None,
 ) -> tuple[int, str]:
     """Runs a `trent serve` that must refuse to start: returns its exit code
-    and stderr; fails the test if it serves instead."""
+    and stderr; fails the test if it serves instead. `env`: variables set
+    for it."""
     try:
         result = subprocess.run(
             trent_command(data_dir, extra_args, account_id),
             stdin=subprocess.DEVNULL,
             capture_output=True,
             text=True,
-            env=dict(trent_env(bootstrap), RUST_BACKTRACE="0"),
+            env=dict(trent_env(bootstrap, env), RUST_BACKTRACE="0"),
             timeout=STARTUP_TIMEOUT_S,
         )
     except subprocess.TimeoutExpired as e:

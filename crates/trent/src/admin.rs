@@ -168,9 +168,27 @@ pub struct StoreArgs {
     /// Most connections to PostgreSQL at once.
     #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1000), env = "TRENT_DATABASE_POOL_SIZE")]
     pub database_pool_size: u32,
+    /// Where the root key comes from: `file:PATH` (default
+    /// `file:DATA_DIR/root.key`), `passphrase` (TRENT_ROOT_PASSPHRASE, or
+    /// asked on a terminal), `passphrase:file:PATH`,
+    /// `pkcs11:module=PATH,token=LABEL,key=LABEL[,pin-file=PATH]` (PIN in
+    /// TRENT_PKCS11_PIN without pin-file) or `kms:KEY_ARN[,endpoint=URL]`.
+    #[arg(long, value_name = "SPEC", env = "TRENT_ROOT_KEY", value_parser = parse_root_key)]
+    pub root_key: Option<trent_seal::RootKeySpec>,
+}
+
+pub fn parse_root_key(text: &str) -> Result<trent_seal::RootKeySpec, trent_seal::SpecError> {
+    text.parse()
 }
 
 impl StoreArgs {
+    /// `--root-key`, or the data directory's `root.key`.
+    fn root_key_spec(&self) -> trent_seal::RootKeySpec {
+        self.root_key
+            .clone()
+            .unwrap_or_else(|| trent_seal::RootKeySpec::File(self.data_dir.join("root.key")))
+    }
+
     /// Where the store is, for messages (never a password).
     fn describe(&self) -> String {
         match &self.database_url {
@@ -192,19 +210,27 @@ async fn open_existing(
     open_store(at, false).await
 }
 
-/// Opens the store and the data directory's root key, and checks that the
-/// key opens the store. `create`: a new installation gets a new root key; a
-/// store that holds sealed data is never given another (its material would
-/// be lost for good), and nothing is written to it then.
+/// Opens the store and its root key (`--root-key`, by default the data
+/// directory's `root.key`), and checks that the key opens the store.
+/// `create`: a new installation gets a new root key; a store that holds
+/// sealed data is never given another (its material would be lost for
+/// good), and nothing is written to it then.
 pub async fn open_store(
     at: &StoreArgs,
     create: bool,
 ) -> anyhow::Result<(Arc<dyn trent_core::Store>, Arc<dyn trent_core::RootKey>)> {
-    let root_path = at.data_dir.join("root.key");
+    let spec = at.root_key_spec();
+    // The file provider's root.key is never made beside an existing store.
+    let missing_file = match &spec {
+        trent_seal::RootKeySpec::File(path) if !path.exists() => Some(path.clone()),
+        _ => None,
+    };
     let store: Arc<dyn trent_core::Store> = match &at.database_url {
         None => {
             let store_path = at.data_dir.join("trent.db");
-            if !root_path.exists() && (store_path.exists() || !create) {
+            if let Some(root_path) = &missing_file
+                && (store_path.exists() || !create)
+            {
                 anyhow::bail!(
                     "{} has a store but no root key ({} is missing): restore it; Trent will not make a new one beside an existing store",
                     at.data_dir.display(),
@@ -221,7 +247,9 @@ pub async fn open_store(
             let store = trent_store::PgStore::open(url, at.database_pool_size)
                 .await
                 .context("opening the store")?;
-            if !root_path.exists() && (!create || trent_core::holds_sealed_data(&store).await?) {
+            if let Some(root_path) = &missing_file
+                && (!create || trent_core::holds_sealed_data(&store).await?)
+            {
                 anyhow::bail!(
                     "{} is sealed under a root key this node does not have ({} is missing): copy root.key from a node of this installation",
                     at.describe(),
@@ -231,11 +259,10 @@ pub async fn open_store(
             Arc::new(store)
         }
     };
-    let root = trent_seal::FileRootKey::open_or_create(&root_path)?;
-    trent_core::verify_root_key(store.as_ref(), &root)
+    let root = trent_seal::open_root_key(&spec, store.as_ref(), create)
         .await
-        .with_context(|| format!("checking {} against {}", root_path.display(), at.describe()))?;
-    Ok((store, Arc::new(root)))
+        .with_context(|| format!("opening the root key ({spec}) for {}", at.describe()))?;
+    Ok((store, root))
 }
 
 pub async fn create_account(account_id: &str, at: &StoreArgs, profile: &str) -> anyhow::Result<()> {
@@ -253,13 +280,19 @@ pub async fn create_account(account_id: &str, at: &StoreArgs, profile: &str) -> 
 }
 
 /// `trent store copy`: the data directory's SQLite store into PostgreSQL.
-pub async fn store_copy(from: &Path, to: &str, into_non_empty: bool) -> anyhow::Result<()> {
+pub async fn store_copy(
+    from: &Path,
+    to: &str,
+    into_non_empty: bool,
+    root_key: Option<trent_seal::RootKeySpec>,
+) -> anyhow::Result<()> {
     // The root key must open the store copied: the copy is of no use
     // without it.
     let source = StoreArgs {
         data_dir: from.to_owned(),
         database_url: None,
         database_pool_size: 4,
+        root_key,
     };
     let (_, root) = open_existing(&source).await?;
     let sqlite = trent_store::SqliteStore::open(&from.join("trent.db"))

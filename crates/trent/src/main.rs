@@ -28,7 +28,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the KMS server.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Administer accounts (works while the server runs).
     #[command(subcommand)]
     Account(AccountCommand),
@@ -81,6 +81,11 @@ enum StoreCommand {
         /// there stays; a clash fails the copy).
         #[arg(long)]
         into_non_empty: bool,
+        /// The installation's root key, as `trent serve --root-key` takes
+        /// it (default: `file:DATA_DIR/root.key`). A passphrase's
+        /// parameters and a KMS's wrapped key are copied with the store.
+        #[arg(long, value_name = "SPEC", env = "TRENT_ROOT_KEY", value_parser = admin::parse_root_key)]
+        root_key: Option<trent_seal::RootKeySpec>,
     },
 }
 
@@ -145,7 +150,7 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     match cli.command {
-        Command::Serve(args) => runtime.block_on(serve::serve(args)),
+        Command::Serve(args) => runtime.block_on(serve::serve(*args)),
         Command::Account(AccountCommand::Create {
             account_id,
             store,
@@ -156,7 +161,8 @@ fn main() -> anyhow::Result<()> {
             from,
             to,
             into_non_empty,
-        }) => runtime.block_on(admin::store_copy(&from, &to, into_non_empty)),
+            root_key,
+        }) => runtime.block_on(admin::store_copy(&from, &to, into_non_empty, root_key)),
         Command::Bench(args) => runtime.block_on(trent_bench::cli::bench(args)),
         Command::BenchBaseline(args) => runtime.block_on(trent_bench::cli::baseline(args)),
     }

@@ -26,28 +26,12 @@ impl Server {
     /// Starts a server on `data_dir` (which the caller keeps), with extra
     /// arguments to `serve`.
     pub fn start_in(data_dir: &Path, extra: &[&str]) -> Server {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_trent"));
-        // Every option of `serve` is also a TRENT_* variable: a server under
-        // test takes its options from the test alone.
-        for (name, _) in std::env::vars_os() {
-            if name.to_str().is_some_and(|n| n.starts_with("TRENT_")) {
-                command.env_remove(name);
-            }
-        }
-        let mut child = command
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--account-id",
-                ACCOUNT,
-                "--data-dir",
-            ])
-            .arg(data_dir)
-            .args(extra)
-            .env("TRENT_BOOTSTRAP_ACCESS_KEY_ID", ACCESS_KEY)
-            .env("TRENT_BOOTSTRAP_SECRET_ACCESS_KEY", SECRET_KEY)
-            .env("TRENT_LOG", "warn")
+        Server::start_with(data_dir, extra, &[])
+    }
+
+    /// [`Server::start_in`] with variables set in the server's environment.
+    pub fn start_with(data_dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
+        let mut child = serve_command(data_dir, extra, env)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -130,6 +114,35 @@ impl Server {
         self.child.kill().unwrap();
         self.child.wait().unwrap();
     }
+}
+
+/// `trent serve` on a free port over `data_dir`, with the bootstrap
+/// credentials and `env`, and no other TRENT_* variable.
+pub fn serve_command(data_dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_trent"));
+    // Every option of `serve` is also a TRENT_* variable: a server under
+    // test takes its options from the test alone.
+    for (name, _) in std::env::vars_os() {
+        if name.to_str().is_some_and(|n| n.starts_with("TRENT_")) {
+            command.env_remove(name);
+        }
+    }
+    command
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--account-id",
+            ACCOUNT,
+            "--data-dir",
+        ])
+        .arg(data_dir)
+        .args(extra)
+        .env("TRENT_BOOTSTRAP_ACCESS_KEY_ID", ACCESS_KEY)
+        .env("TRENT_BOOTSTRAP_SECRET_ACCESS_KEY", SECRET_KEY)
+        .env("TRENT_LOG", "warn")
+        .envs(env.iter().copied());
+    command
 }
 
 impl Drop for Server {

@@ -7,6 +7,7 @@ mod audit;
 mod bench;
 mod common;
 mod crypto;
+mod custody;
 mod hardening;
 mod keys;
 mod lifecycle;

@@ -218,7 +218,10 @@ async fn a_node_without_the_installations_root_key_refuses_to_start() {
     ]);
     assert!(!ok);
     assert!(
-        err.contains("the root key does not open this store"),
+        err.contains(&format!(
+            "the root key from file:{} does not open this store",
+            other.path().join("root.key").display()
+        )),
         "{err}"
     );
     // An unreachable database: the host and the reason, never a password.
