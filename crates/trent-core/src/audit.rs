@@ -1146,7 +1146,8 @@ pub struct VerifyReport {
 /// Checks a trail event by event (in stored order), against its digests
 /// (all of them, in order). Pure: the CLI feeds it pages from the store.
 pub struct Verifier {
-    public_key: Vec<u8>,
+    /// `None`: digests are checked against the chain, their signatures not.
+    public_key: Option<Vec<u8>>,
     digests: std::collections::VecDeque<AuditDigest>,
     next_seq: i64,
     prev_hash: Vec<u8>,
@@ -1156,8 +1157,14 @@ pub struct Verifier {
 
 impl Verifier {
     pub fn new(public_key: &[u8], digests: Vec<AuditDigest>) -> Self {
+        Self::checking(Some(public_key), digests)
+    }
+
+    /// Checks the digests' signatures only with a `public_key` (a backup
+    /// is checked without the root key that opens the signing key).
+    pub fn checking(public_key: Option<&[u8]>, digests: Vec<AuditDigest>) -> Self {
         Self {
-            public_key: public_key.to_vec(),
+            public_key: public_key.map(<[u8]>::to_vec),
             digests: digests.into(),
             next_seq: 1,
             prev_hash: vec![0; 32],
@@ -1210,7 +1217,9 @@ impl Verifier {
     }
 
     fn digest(&mut self, d: &AuditDigest, at_seq: i64) -> Result<(), String> {
-        if !d.verify(&self.public_key) {
+        if let Some(key) = &self.public_key
+            && !d.verify(key)
+        {
             return Err(format!("digest {} has an invalid signature", d.seq));
         }
         if d.seq != self.next_digest {

@@ -22,6 +22,43 @@ pub async fn audit_signing_key(
     Ok(trent_crypto::SigningKey::from_pkcs8(&pkcs8)?)
 }
 
+/// Checks a store's whole trail, event by event, against its digests (their
+/// signatures too, given the trail's `public_key`). `Err`: `TAMPERED: ` and
+/// the first problem.
+pub async fn verify_trail(
+    store: &dyn trent_core::Store,
+    public_key: Option<&[u8]>,
+) -> anyhow::Result<audit::VerifyReport> {
+    const PAGE: usize = 1000;
+    let mut digests = Vec::new();
+    loop {
+        let after = digests.last().map_or(0, |d: &audit::AuditDigest| d.seq);
+        let page = store.audit_digests(after, PAGE).await?;
+        let done = page.len() < PAGE;
+        digests.extend(page);
+        if done {
+            break;
+        }
+    }
+    let mut verifier = audit::Verifier::checking(public_key, digests);
+    let mut after = 0;
+    loop {
+        let page = audit::read::events(store, after, PAGE).await?;
+        for event in &page {
+            verifier
+                .event(event)
+                .map_err(|e| anyhow::anyhow!("TAMPERED: {e}"))?;
+            after = event.seq;
+        }
+        if page.len() < PAGE {
+            break;
+        }
+    }
+    verifier
+        .finish()
+        .map_err(|e| anyhow::anyhow!("TAMPERED: {e}"))
+}
+
 pub async fn audit(command: AuditCommand) -> anyhow::Result<()> {
     const PAGE: usize = 1000;
     match command {
@@ -47,33 +84,7 @@ pub async fn audit(command: AuditCommand) -> anyhow::Result<()> {
                 }
                 None => own,
             };
-            let mut digests = Vec::new();
-            loop {
-                let after = digests.last().map_or(0, |d: &audit::AuditDigest| d.seq);
-                let page = store.audit_digests(after, PAGE).await?;
-                let done = page.len() < PAGE;
-                digests.extend(page);
-                if done {
-                    break;
-                }
-            }
-            let mut verifier = audit::Verifier::new(&public_key, digests);
-            let mut after = 0;
-            loop {
-                let page = audit::read::events(store.as_ref(), after, PAGE).await?;
-                for event in &page {
-                    verifier
-                        .event(event)
-                        .map_err(|e| anyhow::anyhow!("TAMPERED: {e}"))?;
-                    after = event.seq;
-                }
-                if page.len() < PAGE {
-                    break;
-                }
-            }
-            let report = verifier
-                .finish()
-                .map_err(|e| anyhow::anyhow!("TAMPERED: {e}"))?;
+            let report = verify_trail(store.as_ref(), Some(&public_key)).await?;
             println!(
                 "OK: {} events, {} digests; signed through seq {}; {} unsigned events after the last digest",
                 report.events, report.digests, report.signed_through, report.unsigned
@@ -139,7 +150,7 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn unhex(s: &str) -> Option<Vec<u8>> {
+pub(crate) fn unhex(s: &str) -> Option<Vec<u8>> {
     let s = s.trim();
     s.len().is_multiple_of(2).then_some(())?;
     (0..s.len())

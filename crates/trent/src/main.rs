@@ -2,6 +2,7 @@
 //! benchmarks it (crate `trent-bench`).
 
 mod admin;
+mod backup;
 mod config;
 mod serve;
 
@@ -39,6 +40,18 @@ enum Command {
     /// The store: move an installation from SQLite into PostgreSQL.
     #[command(subcommand)]
     Store(StoreCommand),
+    /// Back a data directory's store up into one file (the server may be
+    /// running), or check a backup (`trent backup verify FILE`).
+    Backup(BackupArgs),
+    /// Restore a backup into a new data directory, opened with the
+    /// store's root key (by default DATA_DIR/root.key: copy it there
+    /// first).
+    Restore {
+        /// The backup file.
+        file: std::path::PathBuf,
+        #[command(flatten)]
+        store: admin::StoreArgs,
+    },
     /// Benchmark Trent against a bare baseline server in the same run.
     Bench(trent_bench::cli::BenchArgs),
     /// The bare baseline server `trent bench` starts (internal).
@@ -86,6 +99,32 @@ enum StoreCommand {
         /// parameters and a KMS's wrapped key are copied with the store.
         #[arg(long, value_name = "SPEC", env = "TRENT_ROOT_KEY", value_parser = admin::parse_root_key)]
         root_key: Option<trent_seal::RootKeySpec>,
+    },
+}
+
+#[derive(clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+struct BackupArgs {
+    #[command(subcommand)]
+    command: Option<BackupCommand>,
+    /// The data directory whose store to back up.
+    #[arg(long, default_value = "./trent-data", env = "TRENT_DATA_DIR")]
+    data_dir: std::path::PathBuf,
+    /// The backup file to write (never over an existing file).
+    #[arg(long, value_name = "FILE")]
+    out: Option<std::path::PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum BackupCommand {
+    /// Check a backup without restoring it: its checksum, the database's
+    /// integrity, its keys and its audit trail.
+    Verify {
+        file: std::path::PathBuf,
+        /// The trail's public key (hex, from `trent audit public-key`): the
+        /// digests' signatures are checked with it.
+        #[arg(long)]
+        public_key: Option<String>,
     },
 }
 
@@ -163,6 +202,19 @@ fn main() -> anyhow::Result<()> {
             into_non_empty,
             root_key,
         }) => runtime.block_on(admin::store_copy(&from, &to, into_non_empty, root_key)),
+        Command::Backup(BackupArgs {
+            command: Some(BackupCommand::Verify { file, public_key }),
+            ..
+        }) => runtime.block_on(backup::verify(&file, public_key.as_deref())),
+        Command::Backup(BackupArgs {
+            command: None,
+            data_dir,
+            out,
+        }) => {
+            let out = out.ok_or_else(|| anyhow::anyhow!("trent backup needs --out FILE"))?;
+            runtime.block_on(backup::backup(&data_dir, &out))
+        }
+        Command::Restore { file, store } => runtime.block_on(backup::restore(&file, &store)),
         Command::Bench(args) => runtime.block_on(trent_bench::cli::bench(args)),
         Command::BenchBaseline(args) => runtime.block_on(trent_bench::cli::baseline(args)),
     }

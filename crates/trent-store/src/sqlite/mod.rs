@@ -94,12 +94,57 @@ pub(crate) struct Export {
     pub usage_through: i64,
 }
 
+/// What `trent backup` needs of a SQLite store.
 impl SqliteStore {
-    pub(crate) async fn export(&self) -> Result<Export, StoreError> {
-        let accounts = sqlx::query_scalar("SELECT id FROM accounts ORDER BY id")
+    /// Writes a consistent copy of the database into `path`, a new file
+    /// made 0600: SQLite's `VACUUM INTO`, one read transaction, so the copy
+    /// holds what was committed when it began while writers go on (WAL).
+    /// The copy has no free pages and no WAL: nothing deleted survives in
+    /// it.
+    pub async fn snapshot_into(&self, path: &Path) -> Result<(), StoreError> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let io = |e: std::io::Error| StoreError::Backend(Box::new(e));
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(io)?;
+        let name = path
+            .to_str()
+            .ok_or_else(|| io(std::io::Error::other("the snapshot's path is not UTF-8")))?;
+        sqlx::query("VACUUM INTO ?")
+            .bind(name)
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        std::fs::File::open(path)
+            .and_then(|f| f.sync_all())
+            .map_err(io)
+    }
+
+    /// SQLite's own check of the file (`PRAGMA integrity_check`): `None`
+    /// when sound, else what it found.
+    pub async fn integrity_problems(&self) -> Result<Option<String>, StoreError> {
+        let rows: Vec<String> = sqlx::query_scalar("PRAGMA integrity_check")
             .fetch_all(&self.pool)
             .await
             .map_err(backend)?;
+        Ok((rows != ["ok"]).then(|| rows.join("; ")))
+    }
+
+    /// Every account's id.
+    pub async fn accounts(&self) -> Result<Vec<String>, StoreError> {
+        sqlx::query_scalar("SELECT id FROM accounts ORDER BY id")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)
+    }
+}
+
+impl SqliteStore {
+    pub(crate) async fn export(&self) -> Result<Export, StoreError> {
+        let accounts = self.accounts().await?;
         let credentials = sqlx::query(&format!(
             "SELECT {CREDENTIAL_COLUMNS} FROM credentials ORDER BY created_ms, access_key_id"
         ))

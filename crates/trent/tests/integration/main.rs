@@ -4,6 +4,7 @@
 mod access;
 mod asymmetric;
 mod audit;
+mod backup;
 mod bench;
 mod common;
 mod crypto;
