@@ -55,6 +55,24 @@ async fn a_backup_under_write_load_restores_every_key_acknowledged_before_it() {
     for n in 0..20 {
         before.push(encrypt_with_new_key(&kms, n).await);
     }
+    // An alias and a grant, to be found in the restored directory too.
+    let first = kms.list_keys().send().await.unwrap().keys()[0]
+        .key_id()
+        .unwrap()
+        .to_owned();
+    kms.create_alias()
+        .alias_name("alias/kept")
+        .target_key_id(&first)
+        .send()
+        .await
+        .unwrap();
+    kms.create_grant()
+        .key_id(&first)
+        .grantee_principal(format!("arn:aws:iam::{ACCOUNT}:root"))
+        .operations(aws_sdk_kms::types::GrantOperation::Decrypt)
+        .send()
+        .await
+        .unwrap();
     // A restart: the trail closed with a signed digest (the backup's
     // signatures are checked below).
     server.stop();
@@ -164,8 +182,24 @@ async fn a_backup_under_write_load_restores_every_key_acknowledged_before_it() {
         "the trail records the restore"
     );
 
+    // The restored account's access key signs these calls (the harness's
+    // bootstrap credentials go only to an account that does not exist).
     let copy = Server::start_in(restored.path(), &[]);
     let restored_kms = copy.client();
+    let aliased = restored_kms
+        .describe_key()
+        .key_id("alias/kept")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(aliased.key_metadata.unwrap().key_id, first);
+    let grants = restored_kms
+        .list_grants()
+        .key_id(&first)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(grants.grants().len(), 1);
     for (ciphertext, plaintext) in &before {
         let out = restored_kms
             .decrypt()
