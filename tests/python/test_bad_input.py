@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import datetime
 import json
+import os
 import uuid
 from unittest import mock
 
@@ -22,7 +23,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from conftest import TrentServer
+from conftest import TrentServer, run_aws
 
 JSON_11 = "application/x-amz-json-1.1"
 
@@ -318,3 +319,19 @@ def test_create_alias_with_reserved_aws_prefix(trent, kms, key_id):
     assert response.status_code == 400, (response.status_code, error_type, message)
     aliases = kms.list_aliases(KeyId=key_id)["Aliases"]
     assert "alias/aws/foo" not in [a["AliasName"] for a in aliases]
+
+
+def test_a_key_arn_naming_another_account_is_not_the_callers_key(trent, kms):
+    """Issue 17: the account part of a key ARN is never ignored; boto3 and
+    the aws CLI are told the key is not found there."""
+    own = kms.create_key()["KeyMetadata"]
+    elsewhere = own["Arn"].replace(f":{own['AWSAccountId']}:", ":999988887777:")
+    with pytest.raises(kms.exceptions.NotFoundException) as e:
+        kms.describe_key(KeyId=elsewhere)
+    assert e.value.response["Error"]["Message"] == f"Key '{elsewhere}' does not exist"
+    blob = kms.encrypt(KeyId=own["Arn"], Plaintext=b"x")["CiphertextBlob"]
+    with pytest.raises(kms.exceptions.IncorrectKeyException):
+        kms.decrypt(KeyId=elsewhere, CiphertextBlob=blob)
+    env = {**os.environ, **trent.client_env()}
+    with pytest.raises(AssertionError, match="NotFoundException"):
+        run_aws("kms", "describe-key", "--key-id", elsewhere, env=env)

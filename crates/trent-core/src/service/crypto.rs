@@ -122,15 +122,20 @@ impl Kms {
     ) -> Result<(Zeroizing<Vec<u8>>, String), KmsError> {
         let header = BlobHeader::parse(ciphertext).map_err(|_| invalid_ciphertext())?;
         let blob_key = Uuid::from_bytes(header.key_id);
+        let incorrect_key = || {
+            KmsError::IncorrectKey(
+                "The key ID in the request does not identify a CMK that can perform this operation.".into(),
+            )
+        };
         let mut request_alias = None;
+        let mut named_account = None;
         if let Some(raw) = key_id {
             let named = self.resolve(caller, raw, AliasMode::Accept)?;
             if named.id != blob_key {
-                return Err(KmsError::IncorrectKey(
-                    "The key ID in the request does not identify a CMK that can perform this operation.".into(),
-                ));
+                return Err(incorrect_key());
             }
             request_alias = named.alias;
+            named_account = named.account;
         }
         let key = match self.key_for(caller, blob_key).await {
             // A key that was deleted is gone for good, as AWS reports it;
@@ -143,6 +148,11 @@ impl Kms {
         };
         if key.record.region != caller.region {
             return Err(invalid_ciphertext());
+        }
+        // A KeyId naming the key's id in another account (by ARN) does not
+        // name this key.
+        if named_account.is_some_and(|a| a != key.record.account) {
+            return Err(incorrect_key());
         }
         let facts = RequestFacts {
             encryption_context: Some(context),

@@ -66,10 +66,10 @@ impl Kms {
         let id = resolved.id;
         let _guard = self.key_lock(&id).lock().await;
         let key = match self.key_locked(id).await {
-            Err(KmsError::NotFound(_)) => return Err(not_found(caller, &id)),
+            Err(KmsError::NotFound(_)) => return Err(resolved.not_found(caller)),
             other => other?,
         };
-        visible(caller, &key.record, resolved.by_arn)?;
+        visible(caller, &key.record, &resolved)?;
         self.authorize(
             caller,
             Action::RotateKeyOnDemand,

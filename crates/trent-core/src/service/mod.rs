@@ -293,9 +293,21 @@ struct Resolved {
     id: Uuid,
     /// The alias name, when the request named the key by alias.
     alias: Option<String>,
-    /// Whether the request named the key by ARN, which is required to use a
-    /// key of another account.
-    by_arn: bool,
+    /// The account the request named (in a key or alias ARN), which is
+    /// required to use a key of another account, and is where the key is
+    /// looked for; `None`: the caller's own (a bare key id, an alias name).
+    account: Option<String>,
+}
+
+impl Resolved {
+    /// `NotFoundException` for the key as the request named it.
+    fn not_found(&self, caller: &Caller) -> KmsError {
+        not_found_in(
+            &caller.region,
+            self.account.as_deref().unwrap_or(caller.account()),
+            &self.id,
+        )
+    }
 }
 
 /// Every grantable operation, as CreateGrant accepts them.
@@ -499,15 +511,19 @@ impl Kms {
                 return Ok(Resolved {
                     id,
                     alias: None,
-                    by_arn: false,
+                    account: None,
                 });
             }
-            KeyRef::KeyArn { region, id, .. } => {
+            KeyRef::KeyArn {
+                region,
+                account,
+                id,
+            } => {
                 check_region(caller, &region, raw)?;
                 return Ok(Resolved {
                     id,
                     alias: None,
-                    by_arn: true,
+                    account: Some(account),
                 });
             }
             KeyRef::AliasName(name) => (caller.account().to_owned(), caller.region.clone(), name),
@@ -520,13 +536,12 @@ impl Kms {
                 (account, region, name)
             }
         };
-        let by_arn = account != caller.account();
         let key = (account, region, name);
         match self.aliases.pin().get(&key) {
             Some(alias) => Ok(Resolved {
                 id: alias.target,
                 alias: Some(key.2.clone()),
-                by_arn,
+                account: Some(key.0.clone()),
             }),
             None => Err(KmsError::NotFound(format!(
                 "Alias '{}' is not found.",
@@ -693,10 +708,10 @@ impl Kms {
     ) -> Result<(Arc<CachedKey>, Resolved), KmsError> {
         let resolved = self.resolve(caller, raw, mode)?;
         let key = match self.key_for(caller, resolved.id).await {
-            Err(KmsError::NotFound(_)) => return Err(not_found(caller, &resolved.id)),
+            Err(KmsError::NotFound(_)) => return Err(resolved.not_found(caller)),
             other => other?,
         };
-        visible(caller, &key.record, resolved.by_arn)?;
+        visible(caller, &key.record, &resolved)?;
         Ok((key, resolved))
     }
 
@@ -908,10 +923,10 @@ impl Kms {
         let mut conflicts = 0;
         loop {
             let current = match self.key_locked(id).await {
-                Err(KmsError::NotFound(_)) => return Err(not_found(caller, &id)),
+                Err(KmsError::NotFound(_)) => return Err(resolved.not_found(caller)),
                 other => other?,
             };
-            visible(caller, &current.record, resolved.by_arn)?;
+            visible(caller, &current.record, &resolved)?;
             self.authorize(caller, action, &current, facts, None)?;
             let mut record = current.record.clone();
             change(&mut record)?;
@@ -976,17 +991,26 @@ fn check_region(caller: &Caller, region: &str, raw: &str) -> Result<(), KmsError
 /// A key is visible in its own region, to its own account, or to another
 /// account when named by ARN (whether that account may use it is for the key
 /// policy to say).
-fn visible(caller: &Caller, key: &KeyRecord, by_arn: bool) -> Result<(), KmsError> {
-    if key.region != caller.region || (key.account != caller.account() && !by_arn) {
-        return Err(not_found(caller, &key.id));
+/// Whether the key is where the request looked for it: in the caller's
+/// Region, and in the account the request named (by ARN), or else the
+/// caller's. A key id in an ARN naming another account than the key's is
+/// not found, as in AWS (the account part is never ignored).
+fn visible(caller: &Caller, key: &KeyRecord, resolved: &Resolved) -> Result<(), KmsError> {
+    let named = resolved.account.as_deref().unwrap_or(caller.account());
+    if key.region != caller.region || key.account != named {
+        return Err(resolved.not_found(caller));
     }
     Ok(())
 }
 
 fn not_found(caller: &Caller, id: &Uuid) -> KmsError {
+    not_found_in(&caller.region, caller.account(), id)
+}
+
+fn not_found_in(region: &str, account: &str, id: &Uuid) -> KmsError {
     KmsError::NotFound(format!(
         "Key '{}' does not exist",
-        key_arn(&caller.region, caller.account(), id)
+        key_arn(region, account, id)
     ))
 }
 

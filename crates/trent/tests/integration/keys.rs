@@ -597,3 +597,68 @@ async fn acknowledged_writes_survive_kill_9() {
         assert_eq!(mode, 0o600, "{file}");
     }
 }
+
+/// Issue 17: a key ARN is looked up in the account it names, as AWS does:
+/// the caller's own key id under another account's ARN is not found there
+/// (its message names that ARN), and as Decrypt's KeyId it does not name
+/// the ciphertext's key.
+#[tokio::test]
+async fn a_key_arn_is_looked_up_in_the_account_it_names() {
+    let server = Server::start();
+    let kms = server.client();
+    let id = new_key(&kms).await;
+    let own = format!("arn:aws:kms:us-east-1:{ACCOUNT}:key/{id}");
+    let elsewhere = format!("arn:aws:kms:us-east-1:999988887777:key/{id}");
+    kms.describe_key().key_id(&own).send().await.unwrap();
+    let err = kms
+        .describe_key()
+        .key_id(&elsewhere)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "NotFoundException");
+    assert_eq!(message(&err), format!("Key '{elsewhere}' does not exist"));
+    let err = kms
+        .encrypt()
+        .key_id(&elsewhere)
+        .plaintext(aws_sdk_kms::primitives::Blob::new("x"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "NotFoundException");
+    let err = kms
+        .disable_key()
+        .key_id(&elsewhere)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "NotFoundException");
+    let blob = kms
+        .encrypt()
+        .key_id(&own)
+        .plaintext(aws_sdk_kms::primitives::Blob::new("x"))
+        .send()
+        .await
+        .unwrap()
+        .ciphertext_blob
+        .unwrap();
+    let err = kms
+        .decrypt()
+        .key_id(&elsewhere)
+        .ciphertext_blob(blob.clone())
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "IncorrectKeyException");
+    kms.decrypt()
+        .key_id(&own)
+        .ciphertext_blob(blob)
+        .send()
+        .await
+        .unwrap();
+    let state = kms.describe_key().key_id(&id).send().await.unwrap();
+    assert!(
+        state.key_metadata.unwrap().enabled,
+        "the refused calls changed nothing"
+    );
+}
