@@ -335,3 +335,11 @@ def test_a_key_arn_naming_another_account_is_not_the_callers_key(trent, kms):
     env = {**os.environ, **trent.client_env()}
     with pytest.raises(AssertionError, match="NotFoundException"):
         run_aws("kms", "describe-key", "--key-id", elsewhere, env=env)
+
+
+def test_a_missing_alias_is_reported_in_aws_words(trent, kms):
+    """Issue 17: AWS's words, the alias ARN unquoted."""
+    with pytest.raises(kms.exceptions.NotFoundException) as e:
+        kms.describe_key(KeyId="alias/nowhere")
+    arn = f"arn:aws:kms:{trent.region}:{trent.account_id}:alias/nowhere"
+    assert e.value.response["Error"]["Message"] == f"Alias {arn} is not found."

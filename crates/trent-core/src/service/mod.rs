@@ -544,7 +544,7 @@ impl Kms {
                 account: Some(key.0.clone()),
             }),
             None => Err(KmsError::NotFound(format!(
-                "Alias '{}' is not found.",
+                "Alias {} is not found.",
                 alias_arn(&key.1, &key.0, &key.2)
             ))),
         }
@@ -1027,7 +1027,7 @@ fn alias_exists(caller: &Caller, name: &str) -> KmsError {
 
 fn alias_not_found(caller: &Caller, name: &str) -> KmsError {
     KmsError::NotFound(format!(
-        "Alias '{}' is not found.",
+        "Alias {} is not found.",
         alias_arn(&caller.region, caller.account(), name)
     ))
 }

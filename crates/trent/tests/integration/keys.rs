@@ -662,3 +662,34 @@ async fn a_key_arn_is_looked_up_in_the_account_it_names() {
         "the refused calls changed nothing"
     );
 }
+
+/// Issue 17: an alias that does not exist is reported in AWS's words, the
+/// alias ARN unquoted (as AWS answered, e.g. "Alias
+/// arn:aws:kms:us-west-2:271462348125:alias/parameter_store_key is not
+/// found.").
+#[tokio::test]
+async fn a_missing_alias_is_reported_in_aws_words() {
+    let server = Server::start();
+    let kms = server.client();
+    let err = kms
+        .describe_key()
+        .key_id("alias/nowhere")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "NotFoundException");
+    assert_eq!(
+        message(&err),
+        format!("Alias arn:aws:kms:us-east-1:{ACCOUNT}:alias/nowhere is not found.")
+    );
+    let err = kms
+        .delete_alias()
+        .alias_name("alias/nowhere")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        message(&err),
+        format!("Alias arn:aws:kms:us-east-1:{ACCOUNT}:alias/nowhere is not found.")
+    );
+}
