@@ -343,3 +343,12 @@ def test_a_missing_alias_is_reported_in_aws_words(trent, kms):
         kms.describe_key(KeyId="alias/nowhere")
     arn = f"arn:aws:kms:{trent.region}:{trent.account_id}:alias/nowhere"
     assert e.value.response["Error"]["Message"] == f"Alias {arn} is not found."
+
+
+def test_an_alias_name_with_a_colon_is_refused_in_aws_words(kms):
+    """Issue 17: AWS's answer, as terraform-provider-aws#12891 recorded it."""
+    key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+    with pytest.raises(kms.exceptions.ClientError) as e:
+        kms.create_alias(AliasName="alias/Service:Test", TargetKeyId=key_id)
+    assert e.value.response["Error"]["Code"] == "ValidationException"
+    assert e.value.response["Error"]["Message"] == "alias/Service:Test contains invalid characters for an alias"

@@ -56,6 +56,13 @@ impl Kms {
         target_key_id: &str,
     ) -> Result<(), KmsError> {
         check_alias_name(name)?;
+        // The model's pattern allows ':', the service does not (AWS's
+        // alias alphabet: letters, digits, '/', '_', '-').
+        if name.contains(':') {
+            return Err(KmsError::Validation(format!(
+                "{name} contains invalid characters for an alias"
+            )));
+        }
         let _guard = self.alias_lock.lock().await;
         let target = self
             .alias_target(caller, Action::CreateAlias, name, target_key_id)

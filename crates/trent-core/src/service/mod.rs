@@ -1033,6 +1033,16 @@ fn alias_not_found(caller: &Caller, name: &str) -> KmsError {
 }
 
 fn check_alias_name(name: &str) -> Result<(), KmsError> {
+    // The model's pattern for AliasNameType, in the words of AWS's request
+    // validation.
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b":/_-".contains(&b))
+    {
+        return Err(KmsError::Validation(format!(
+            "1 validation error detected: Value '{name}' at 'aliasName' failed to satisfy constraint: Member must satisfy regular expression pattern: ^[a-zA-Z0-9:/_-]+$"
+        )));
+    }
     if !name.starts_with("alias/") || name.len() == "alias/".len() {
         return Err(KmsError::Validation(
             "Alias must start with the prefix \"alias/\". Please see https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html".into(),

@@ -693,3 +693,42 @@ async fn a_missing_alias_is_reported_in_aws_words() {
         format!("Alias arn:aws:kms:us-east-1:{ACCOUNT}:alias/nowhere is not found.")
     );
 }
+
+/// Issue 17: alias names outside AWS's alphabet are refused as AWS refuses
+/// them: ':' (allowed by the model's pattern) by the service's own check,
+/// anything else by the model's pattern; neither makes an alias.
+#[tokio::test]
+async fn alias_names_outside_aws_alphabet_are_refused() {
+    let server = Server::start();
+    let kms = server.client();
+    let key = new_key(&kms).await;
+    let refused = |name: &'static str| {
+        let kms = kms.clone();
+        let key = key.clone();
+        async move {
+            let err = kms
+                .create_alias()
+                .alias_name(name)
+                .target_key_id(&key)
+                .send()
+                .await
+                .unwrap_err();
+            (code(&err), message(&err))
+        }
+    };
+    assert_eq!(
+        refused("alias/my:alias").await,
+        (
+            "ValidationException".to_owned(),
+            "alias/my:alias contains invalid characters for an alias".to_owned()
+        )
+    );
+    let (code_, text) = refused("alias/my.alias").await;
+    assert_eq!(code_, "ValidationException");
+    assert!(
+        text.contains("Member must satisfy regular expression pattern: ^[a-zA-Z0-9:/_-]+$"),
+        "{text}"
+    );
+    let aliases = kms.list_aliases().key_id(&key).send().await.unwrap();
+    assert!(aliases.aliases().is_empty());
+}
