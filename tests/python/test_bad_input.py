@@ -352,3 +352,14 @@ def test_an_alias_name_with_a_colon_is_refused_in_aws_words(kms):
         kms.create_alias(AliasName="alias/Service:Test", TargetKeyId=key_id)
     assert e.value.response["Error"]["Code"] == "ValidationException"
     assert e.value.response["Error"]["Message"] == "alias/Service:Test contains invalid characters for an alias"
+
+
+def test_invalid_ciphertext_carries_no_message_member(trent, kms):
+    """Issue 17: AWS sends InvalidCiphertextException from Decrypt without a
+    message; Trent sends no `"message": ""` either."""
+    key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+    blob = bytearray(kms.encrypt(KeyId=key_id, Plaintext=b"x")["CiphertextBlob"])
+    blob[-1] ^= 1
+    response = call(trent, "Decrypt", {"CiphertextBlob": b64(bytes(blob))})
+    assert response.status_code == 400
+    assert response.json() == {"__type": "InvalidCiphertextException"}

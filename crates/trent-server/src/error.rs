@@ -123,9 +123,17 @@ impl ApiError {
         }
     }
 
-    /// Renders `{"__type": ..., "message": ...}`.
+    /// Renders `{"__type": ..., "message": ...}`; without `message` when
+    /// it is empty, as AWS sends the errors it words no message for
+    /// (InvalidCiphertextException from Decrypt: boto3 shows "...when
+    /// calling the Decrypt operation: " and nothing after), never
+    /// `"message": ""`.
     pub fn into_response_with_id(self, request_id: &str) -> Response {
-        let body = serde_json::json!({ "__type": self.code.as_str(), "message": self.message });
+        let body = if self.message.is_empty() {
+            serde_json::json!({ "__type": self.code.as_str() })
+        } else {
+            serde_json::json!({ "__type": self.code.as_str(), "message": self.message })
+        };
         let mut response = (self.status, body.to_string()).into_response();
         let headers = response.headers_mut();
         headers.insert(
