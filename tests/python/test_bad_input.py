@@ -363,3 +363,16 @@ def test_invalid_ciphertext_carries_no_message_member(trent, kms):
     response = call(trent, "Decrypt", {"CiphertextBlob": b64(bytes(blob))})
     assert response.status_code == 400
     assert response.json() == {"__type": "InvalidCiphertextException"}
+
+
+def test_decrypt_dry_run_ignoring_the_ciphertext(trent, kms):
+    """Issue 17: DryRunModifiers IGNORE_CIPHERTEXT, from boto3 and the aws
+    CLI: a permissions check with no ciphertext."""
+    key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+    with pytest.raises(kms.exceptions.DryRunOperationException):
+        kms.decrypt(KeyId=key_id, DryRun=True, DryRunModifiers=["IGNORE_CIPHERTEXT"])
+    env = {**os.environ, **trent.client_env()}
+    with pytest.raises(AssertionError, match="DryRunOperationException"):
+        run_aws(
+            "kms", "decrypt", "--key-id", key_id, "--dry-run", "--dry-run-modifiers", "IGNORE_CIPHERTEXT", env=env
+        )

@@ -111,6 +111,33 @@ impl Kms {
         .await
     }
 
+    /// Decrypt's dry run with `DryRunModifiers: [IGNORE_CIPHERTEXT]`: the
+    /// permission to decrypt under `key_id` with `context` (key policy, IAM
+    /// policies, grants) and the key's state and usage, with no ciphertext.
+    /// Answers the key's ARN; the caller then answers DryRunOperation.
+    pub async fn check_decrypt(
+        &self,
+        caller: &Caller,
+        key_id: &str,
+        context: &BTreeMap<String, String>,
+        algorithm: &str,
+    ) -> Result<String, KmsError> {
+        let (key, resolved) = self.target(caller, key_id, AliasMode::Accept).await?;
+        let facts = RequestFacts {
+            encryption_context: Some(context),
+            request_alias: resolved.alias.as_deref(),
+            encryption_algorithm: Some(algorithm),
+            ..Default::default()
+        };
+        self.authorize(caller, Action::Decrypt, &key, &facts, Some("Decrypt"))?;
+        if algorithm == "SYMMETRIC_DEFAULT" {
+            require_usable(&key.record)?;
+        } else {
+            require_usage(&key.record, KeyUsageType::EncryptDecrypt, "Decrypt")?;
+        }
+        Ok(key.record.arn.clone())
+    }
+
     async fn open_blob(
         &self,
         caller: &Caller,

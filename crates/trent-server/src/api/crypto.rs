@@ -115,6 +115,27 @@ pub(super) async fn decrypt(
 ) -> Result<DecryptResponse, ApiError> {
     kms.check_grant_tokens(req.grant_tokens.as_deref().unwrap_or_default())?;
     no_recipient(&req.recipient)?;
+    let ignore_ciphertext = req.dry_run == Some(true)
+        && req
+            .dry_run_modifiers
+            .as_deref()
+            .unwrap_or_default()
+            .contains(&DryRunModifierType::IgnoreCiphertext);
+    if ignore_ciphertext {
+        // A permissions check only: the key must be named, as no
+        // ciphertext (its key id) is read.
+        let Some(key_id) = req.key_id.as_deref() else {
+            return Err(ApiError::new(
+                ErrorCode::ValidationException,
+                "KeyId is required when DryRunModifiers includes IGNORE_CIPHERTEXT",
+            ));
+        };
+        let algorithm = asymmetric_algorithm(&req.encryption_algorithm)
+            .map_or("SYMMETRIC_DEFAULT", |a| a.as_str());
+        kms.check_decrypt(caller, key_id, context(&req.encryption_context), algorithm)
+            .await?;
+        dry_run(req.dry_run)?;
+    }
     if let Some(algorithm) = asymmetric_algorithm(&req.encryption_algorithm) {
         // An RSA ciphertext names no key: the caller must.
         let Some(key_id) = req.key_id.as_deref() else {

@@ -363,3 +363,37 @@ async fn cross_account_use_needs_the_key_policy() {
         .unwrap();
     assert!(!out.status.success());
 }
+
+/// Issue 17: Decrypt's dry run with `DryRunModifiers: [IGNORE_CIPHERTEXT]`
+/// checks the permission to decrypt under the named key, with no
+/// ciphertext: allowed answers DryRunOperationException, another account
+/// without a key policy for it AccessDeniedException, a disabled key
+/// DisabledException; the key must be named.
+#[tokio::test]
+async fn decrypt_dry_run_ignoring_the_ciphertext_checks_permissions_only() {
+    use aws_sdk_kms::types::DryRunModifierType::IgnoreCiphertext;
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_in(dir.path(), &[]);
+    let (id_b, secret_b) = create_account(dir.path(), "444455556666");
+    let a = server.client();
+    let b = server.client_with(&id_b, &secret_b, "us-east-1");
+    let key = a.create_key().send().await.unwrap().key_metadata.unwrap();
+    let arn = key.arn().unwrap().to_owned();
+    let dry = |client: &aws_sdk_kms::Client, key: Option<&str>| {
+        client
+            .decrypt()
+            .set_key_id(key.map(str::to_owned))
+            .dry_run(true)
+            .dry_run_modifiers(IgnoreCiphertext)
+            .send()
+    };
+    let err = dry(&a, Some(&arn)).await.unwrap_err();
+    assert_eq!(code(&err), "DryRunOperationException");
+    let err = dry(&b, Some(&arn)).await.unwrap_err();
+    assert_eq!(code(&err), "AccessDeniedException");
+    let err = dry(&a, None).await.unwrap_err();
+    assert_eq!(code(&err), "ValidationException");
+    a.disable_key().key_id(&arn).send().await.unwrap();
+    let err = dry(&a, Some(&arn)).await.unwrap_err();
+    assert_eq!(code(&err), "DisabledException");
+}
