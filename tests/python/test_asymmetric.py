@@ -372,3 +372,18 @@ def test_ed25519ph_digest_signatures_verify_with_rfc_8032s_algorithm(kms):
     assert not ed25519ph_verify(raw_public, hashlib.sha512(MESSAGE + b"!").digest(), signature)
     assert kms.verify(Message=digest, MessageType="DIGEST", Signature=signature, **sign)["SignatureValid"]
     assert error_code(kms.sign, Message=MESSAGE, MessageType="RAW", **sign) == "ValidationException"
+
+
+def test_refusals_in_aws_words(kms):
+    """Issue 17: AWS's own words, through boto3."""
+    signing = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]
+    with pytest.raises(kms.exceptions.InvalidKeyUsageException) as e:
+        kms.encrypt(KeyId=signing["KeyId"], Plaintext=b"x")
+    assert e.value.response["Error"]["Message"] == (
+        f"{signing['Arn']} key usage is SIGN_VERIFY which is not valid for Encrypt."
+    )
+    with pytest.raises(kms.exceptions.ClientError) as e:
+        kms.sign(
+            KeyId=signing["KeyId"], Message=bytes(31), MessageType="DIGEST", SigningAlgorithm="ECDSA_SHA_256"
+        )
+    assert e.value.response["Error"]["Message"] == "Digest is invalid length for algorithm ECDSA_SHA_256."

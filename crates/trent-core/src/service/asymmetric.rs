@@ -182,15 +182,16 @@ pub(super) fn refused(
             "MessageType {} is not valid for signing algorithm {algorithm}.",
             message_type.map_or("RAW", |t| t.as_str())
         )),
-        AsymmetricError::DigestLength { expected } => KmsError::Validation(format!(
-            "Digest is invalid length for algorithm {algorithm}: it must be {expected} bytes."
+        // AWS's words; it names no length.
+        AsymmetricError::DigestLength { .. } => KmsError::Validation(format!(
+            "Digest is invalid length for algorithm {algorithm}."
         )),
         AsymmetricError::InvalidSignature => KmsError::InvalidSignature(
             "The signature is not valid for this message, key and signing algorithm.".into(),
         ),
         AsymmetricError::InvalidCiphertext => KmsError::InvalidCiphertext(String::new()),
         AsymmetricError::PlaintextTooLong { max } => KmsError::Validation(format!(
-            "Plaintext is too long: {algorithm} with key spec {} encrypts at most {max} bytes.",
+            "Algorithm {algorithm} and key spec {} cannot encrypt data larger than {max} bytes.",
             key.key_spec
         )),
         AsymmetricError::InvalidPublicKey => KmsError::Validation(
@@ -595,7 +596,7 @@ impl Kms {
         let key = self
             .authorized_key(caller, key_id, operation, action, facts)
             .await?;
-        require_usable(&key.record)?;
+        require_usable(&key.record, operation)?;
         let pair_spec = data_key_pair_spec(spec)?;
         let private_plaintext = if pair_spec.is_rsa() {
             tokio::task::spawn_blocking(move || pair_spec.generate_pkcs8())

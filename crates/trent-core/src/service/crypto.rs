@@ -27,7 +27,7 @@ impl Kms {
             ..Default::default()
         };
         self.authorize(caller, action, &key, &facts, Some(operation))?;
-        require_usable(&key.record)?;
+        require_usable(&key.record, operation)?;
         Ok(key)
     }
 
@@ -131,7 +131,7 @@ impl Kms {
         };
         self.authorize(caller, Action::Decrypt, &key, &facts, Some("Decrypt"))?;
         if algorithm == "SYMMETRIC_DEFAULT" {
-            require_usable(&key.record)?;
+            require_usable(&key.record, "Decrypt")?;
         } else {
             require_usage(&key.record, KeyUsageType::EncryptDecrypt, "Decrypt")?;
         }
@@ -188,7 +188,7 @@ impl Kms {
             ..Default::default()
         };
         self.authorize(caller, action, &key, &facts, Some(operation))?;
-        require_usable(&key.record)?;
+        require_usable(&key.record, operation)?;
         let material = key
             .materials
             .get(header.material_version)

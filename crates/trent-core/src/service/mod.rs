@@ -1092,11 +1092,13 @@ fn require_enabled(key: &KeyRecord) -> Result<(), KmsError> {
 
 /// States and usage required by Encrypt, Decrypt, ReEncrypt, GenerateDataKey
 /// (and GenerateDataKeyPair) with SYMMETRIC_DEFAULT.
-fn require_usable(key: &KeyRecord) -> Result<(), KmsError> {
+/// `operation` names the operation in AWS's message ("… key usage is
+/// SIGN_VERIFY which is not valid for Encrypt.").
+fn require_usable(key: &KeyRecord, operation: &str) -> Result<(), KmsError> {
     require_enabled(key)?;
     if key.key_usage != KeyUsageType::EncryptDecrypt {
         return Err(KmsError::InvalidKeyUsage(format!(
-            "{} key usage is {}",
+            "{} key usage is {} which is not valid for {operation}.",
             key.arn, key.key_usage
         )));
     }

@@ -1508,3 +1508,54 @@ async fn sm2_interoperates_with_openssl() {
         .unwrap();
     assert_eq!(plain.plaintext().unwrap().as_ref(), MESSAGE);
 }
+
+/// Issue 17: refusals in AWS's own words (as AWS's answers have them):
+/// a signing key used to encrypt, a digest of the wrong length, an RSA
+/// plaintext past OAEP's limit.
+#[tokio::test]
+async fn refusals_in_aws_words() {
+    let server = Server::start();
+    let kms = server.client();
+    let signing = create(&kms, KeySpec::EccNistP256, KeyUsageType::SignVerify).await;
+    let arn = format!("arn:aws:kms:us-east-1:{ACCOUNT}:key/{signing}");
+    let err = kms
+        .encrypt()
+        .key_id(&signing)
+        .plaintext(Blob::new("x"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "InvalidKeyUsageException");
+    assert_eq!(
+        message(&err),
+        format!("{arn} key usage is SIGN_VERIFY which is not valid for Encrypt.")
+    );
+    let err = kms
+        .sign()
+        .key_id(&signing)
+        .message(Blob::new(vec![0u8; 31]))
+        .message_type(MessageType::Digest)
+        .signing_algorithm(SigningAlgorithmSpec::EcdsaSha256)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "ValidationException");
+    assert_eq!(
+        message(&err),
+        "Digest is invalid length for algorithm ECDSA_SHA_256."
+    );
+    let rsa = create(&kms, KeySpec::Rsa2048, KeyUsageType::EncryptDecrypt).await;
+    let err = kms
+        .encrypt()
+        .key_id(&rsa)
+        .plaintext(Blob::new(vec![7u8; 215]))
+        .encryption_algorithm(EncryptionAlgorithmSpec::RsaesOaepSha1)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "ValidationException");
+    assert_eq!(
+        message(&err),
+        "Algorithm RSAES_OAEP_SHA_1 and key spec RSA_2048 cannot encrypt data larger than 214 bytes."
+    );
+}
