@@ -376,3 +376,17 @@ def test_decrypt_dry_run_ignoring_the_ciphertext(trent, kms):
         run_aws(
             "kms", "decrypt", "--key-id", key_id, "--dry-run", "--dry-run-modifiers", "IGNORE_CIPHERTEXT", env=env
         )
+
+
+def test_tag_refusals_as_aws_answers_them(kms):
+    """Issue 17: the reserved prefix in any case, and a key twice in one
+    request, are TagException."""
+    key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+    for tags, message in [
+        ([{"TagKey": "Aws:x", "TagValue": "v"}], "Tags beginning with aws: are reserved"),
+        ([{"TagKey": "k", "TagValue": "a"}, {"TagKey": "k", "TagValue": "b"}], "Duplicate tag keys"),
+    ]:
+        with pytest.raises(kms.exceptions.TagException) as e:
+            kms.tag_resource(KeyId=key_id, Tags=tags)
+        assert e.value.response["Error"]["Message"] == message
+    assert kms.list_resource_tags(KeyId=key_id)["Tags"] == []

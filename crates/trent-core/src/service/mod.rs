@@ -1123,10 +1123,20 @@ fn require_usage(key: &KeyRecord, usage: KeyUsageType, operation: &str) -> Resul
     Ok(())
 }
 
-/// Adds or replaces tags, enforcing AWS's reserved prefix and count limit.
+/// Adds or replaces tags, enforcing AWS's reserved prefix (in any case:
+/// `AWS:` too), one value a key in a request, and the count limit.
 fn merge_tags(mut current: Vec<Tag>, new: Vec<Tag>, max: usize) -> Result<Vec<Tag>, KmsError> {
+    for (i, tag) in new.iter().enumerate() {
+        if new[..i].iter().any(|t| t.key == tag.key) {
+            return Err(KmsError::Tag("Duplicate tag keys".into()));
+        }
+    }
     for tag in new {
-        if tag.key.starts_with("aws:") {
+        if tag
+            .key
+            .get(..4)
+            .is_some_and(|p| p.eq_ignore_ascii_case("aws:"))
+        {
             return Err(KmsError::Tag(
                 "Tags beginning with aws: are reserved".into(),
             ));

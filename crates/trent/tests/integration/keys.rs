@@ -423,6 +423,36 @@ async fn tags_policies_and_rotation() {
         .await
         .unwrap_err();
     assert_eq!(code(&err), "TagException");
+    // Issue 17: the reserved prefix in any case, and one value a key in a
+    // request, as AWS answers them; a refused call changes nothing.
+    let err = kms
+        .tag_resource()
+        .key_id(&id)
+        .tags(tag("AWS:Reserved", "x"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (code(&err), message(&err)),
+        (
+            "TagException".to_owned(),
+            "Tags beginning with aws: are reserved".to_owned()
+        )
+    );
+    let err = kms
+        .tag_resource()
+        .key_id(&id)
+        .tags(tag("twice", "a"))
+        .tags(tag("twice", "b"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (code(&err), message(&err)),
+        ("TagException".to_owned(), "Duplicate tag keys".to_owned())
+    );
+    let kept = kms.list_resource_tags().key_id(&id).send().await.unwrap();
+    assert!(kept.tags().iter().all(|t| t.tag_key() != "twice"));
 
     let policy = kms
         .get_key_policy()
