@@ -101,3 +101,11 @@ def test_rotation_and_deletion_with_a_moved_clock(start_trent):
         kms.describe_key(KeyId=key_id)
     with pytest.raises(kms.exceptions.NotFoundException):
         kms.decrypt(CiphertextBlob=blobs[0])
+
+
+def test_a_disabled_hmac_keys_rotation_is_disabled_exception(kms):
+    """Issue 17: AWS's order, the key's state before its type."""
+    key_id = kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]["KeyId"]
+    kms.disable_key(KeyId=key_id)
+    with pytest.raises(kms.exceptions.DisabledException):
+        kms.rotate_key_on_demand(KeyId=key_id)

@@ -258,8 +258,9 @@ impl Kms {
     ) -> Result<(), KmsError> {
         let period = period_days.unwrap_or(365);
         self.mutate(caller, key_id, Action::EnableKeyRotation, |key| {
-            lifecycle::require_rotatable(key)?;
+            // AWS's order: the key's state before its type.
             require_enabled(key)?;
+            lifecycle::require_rotatable(key)?;
             key.rotation_enabled = true;
             key.rotation_period_days = Some(period);
             key.next_rotation_ms = Some(self.now() + i64::from(period) * DAY_MS);
@@ -275,8 +276,9 @@ impl Kms {
         key_id: &str,
     ) -> Result<(), KmsError> {
         self.mutate(caller, key_id, Action::DisableKeyRotation, |key| {
-            lifecycle::require_rotatable(key)?;
+            // AWS's order: the key's state before its type.
             require_enabled(key)?;
+            lifecycle::require_rotatable(key)?;
             key.rotation_enabled = false;
             key.next_rotation_ms = None;
             Ok(())

@@ -77,8 +77,10 @@ impl Kms {
             &RequestFacts::default(),
             None,
         )?;
-        require_rotatable(&key.record)?;
+        // AWS's order: the key's state before its type (a disabled HMAC
+        // key is DisabledException, not UnsupportedOperationException).
         require_enabled(&key.record)?;
+        require_rotatable(&key.record)?;
         let done = self
             .store
             .list_rotations(id)

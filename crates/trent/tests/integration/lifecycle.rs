@@ -450,3 +450,44 @@ async fn on_demand_rotations_are_limited_to_25() {
         26
     );
 }
+
+/// Issue 17: checks in AWS's order, the key's state before its type: a
+/// disabled HMAC key's rotation is DisabledException; enabled, its type
+/// is refused (UnsupportedOperationException).
+#[tokio::test]
+async fn a_disabled_keys_state_is_reported_before_its_type() {
+    let server = Server::start();
+    let kms = server.client();
+    let hmac = kms
+        .create_key()
+        .key_spec(aws_sdk_kms::types::KeySpec::Hmac256)
+        .key_usage(aws_sdk_kms::types::KeyUsageType::GenerateVerifyMac)
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .key_id;
+    let err = kms
+        .rotate_key_on_demand()
+        .key_id(&hmac)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "UnsupportedOperationException");
+    kms.disable_key().key_id(&hmac).send().await.unwrap();
+    let err = kms
+        .rotate_key_on_demand()
+        .key_id(&hmac)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "DisabledException");
+    let err = kms
+        .enable_key_rotation()
+        .key_id(&hmac)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "DisabledException");
+}
