@@ -1,0 +1,429 @@
+//! Issue 16, root-key rotation: `trent root-key rotate` on the real binary.
+//! A store rotated from one provider to another (file → passphrase →
+//! another passphrase → file → PKCS#11) keeps every key's every material
+//! version and every access key; after each rotation only the new key
+//! opens it and the trail verifies. Kill trials: a rotation of 1,000 keys
+//! killed with SIGKILL at random moments always leaves a store that
+//! exactly one of the two keys opens, and running it again finishes.
+
+use crate::common::{self, Server, new_key};
+use crate::custody::{PIN, SOFTHSM, meta, refused, softhsm_token};
+use aws_sdk_kms::primitives::Blob;
+use futures_util::StreamExt;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::Instant;
+
+const OTHER_ACCOUNT: &str = "444455556666";
+
+/// `trent ARGS` with `env` and no other TRENT_* variable.
+fn trent(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_trent"));
+    for (name, _) in std::env::vars_os() {
+        if name.to_str().is_some_and(|n| n.starts_with("TRENT_")) {
+            command.env_remove(name);
+        }
+    }
+    command
+        .args(args)
+        .envs(env.iter().copied())
+        .env("RUST_BACKTRACE", "0")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// `trent root-key rotate --data-dir DATA [--root-key CURRENT] --to NEW`.
+fn rotate(data: &Path, current: Option<&str>, to: &str, env: &[(&str, &str)]) -> Output {
+    let mut args = vec!["root-key", "rotate", "--data-dir", path(data), "--to", to];
+    if let Some(current) = current {
+        args.extend(["--root-key", current]);
+    }
+    trent(&args, env)
+}
+
+/// Whether `trent audit verify` opens the store with `spec` (and the trail
+/// verifies).
+fn opens(data: &Path, spec: &str, env: &[(&str, &str)]) -> bool {
+    trent(
+        &[
+            "audit",
+            "verify",
+            "--data-dir",
+            path(data),
+            "--root-key",
+            spec,
+        ],
+        env,
+    )
+    .status
+    .success()
+}
+
+/// (ciphertext, plaintext) pairs, each under some key.
+type Ciphertexts = Vec<(Vec<u8>, Vec<u8>)>;
+
+async fn encrypt(kms: &aws_sdk_kms::Client, key: &str, n: usize) -> (Vec<u8>, Vec<u8>) {
+    let plaintext = format!("secret {n} under {key}").into_bytes();
+    let out = kms
+        .encrypt()
+        .key_id(key)
+        .plaintext(Blob::new(plaintext.clone()))
+        .send()
+        .await
+        .unwrap();
+    (out.ciphertext_blob.unwrap().into_inner(), plaintext)
+}
+
+/// Decrypts every ciphertext, 32 at a time.
+async fn decrypt_all(kms: &aws_sdk_kms::Client, ciphertexts: &Ciphertexts) {
+    futures_util::stream::iter(ciphertexts)
+        .map(|(ciphertext, plaintext)| async move {
+            let out = kms
+                .decrypt()
+                .ciphertext_blob(Blob::new(ciphertext.clone()))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(out.plaintext.unwrap().as_ref(), plaintext.as_slice());
+        })
+        .buffer_unordered(32)
+        .collect::<Vec<()>>()
+        .await;
+}
+
+/// Starts the server with `spec`: every ciphertext decrypts, with the
+/// bootstrap access key and another account's; then stops it.
+async fn serves(
+    data: &Path,
+    spec: &str,
+    env: &[(&str, &str)],
+    ciphertexts: &Ciphertexts,
+    other: &(String, String, Ciphertexts),
+) {
+    let server = Server::start_with(data, &["--root-key", spec], env);
+    decrypt_all(&server.client(), ciphertexts).await;
+    let (access_key, secret, theirs) = other;
+    decrypt_all(&server.client_with(access_key, secret, "us-east-1"), theirs).await;
+    server.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_rotated_across_providers_keeps_every_key_and_access_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let default_key = data.join("root.key");
+    let default_spec = format!("file:{}", default_key.display());
+
+    // Keys with several material versions, ciphertexts under each version;
+    // another account's access key (sealed like every access key) and its
+    // key.
+    let server = Server::start_in(&data, &[]);
+    let kms = server.client();
+    let mut ciphertexts = Vec::new();
+    for k in 0..3 {
+        let key = new_key(&kms).await;
+        for version in 0..3 {
+            if version > 0 {
+                kms.rotate_key_on_demand()
+                    .key_id(&key)
+                    .send()
+                    .await
+                    .unwrap();
+            }
+            ciphertexts.push(encrypt(&kms, &key, k * 10 + version).await);
+        }
+    }
+    let (access_key, secret) = common::create_account(&data, OTHER_ACCOUNT);
+    let theirs = server.client_with(&access_key, &secret, "us-east-1");
+    let their_key = new_key(&theirs).await;
+    let other = (
+        access_key,
+        secret,
+        vec![encrypt(&theirs, &their_key, 99).await],
+    );
+
+    // Not while the server runs.
+    let out = rotate(&data, None, "passphrase", &[]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("is in use; stop the server first"),
+        "{}",
+        text(&out)
+    );
+    server.stop();
+    let before = meta(&data).await;
+
+    // Refusals write nothing: a wrong current key, the current key as the
+    // new one, an unusable new spec.
+    let wrong = dir.path().join("wrong.key");
+    std::fs::write(&wrong, [7u8; 32]).unwrap();
+    std::fs::set_permissions(&wrong, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let wrong_spec = format!("file:{}", wrong.display());
+    let out = rotate(
+        &data,
+        Some(&wrong_spec),
+        "passphrase",
+        &[("TRENT_NEW_ROOT_PASSPHRASE", "x")],
+    );
+    assert!(
+        !out.status.success() && text(&out).contains("does not open this store"),
+        "{}",
+        text(&out)
+    );
+    let out = rotate(&data, None, &default_spec, &[]);
+    assert!(
+        !out.status.success() && text(&out).contains("is the current root key file"),
+        "{}",
+        text(&out)
+    );
+    let copy = dir.path().join("copy.key");
+    std::fs::copy(&default_key, &copy).unwrap();
+    let out = rotate(&data, None, &format!("file:{}", copy.display()), &[]);
+    assert!(
+        !out.status.success() && text(&out).contains("is the store's current root key"),
+        "{}",
+        text(&out)
+    );
+    let out = rotate(&data, None, "passphrase", &[]);
+    assert!(
+        !out.status.success() && text(&out).contains("set TRENT_NEW_ROOT_PASSPHRASE"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(meta(&data).await, before);
+
+    // file → passphrase.
+    const FIRST: &str = "first rotation passphrase";
+    const SECOND: &str = "second rotation passphrase";
+    let out = rotate(
+        &data,
+        None,
+        "passphrase",
+        &[("TRENT_NEW_ROOT_PASSPHRASE", FIRST)],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let said = text(&out);
+    assert!(
+        said.contains("10 key material versions, 2 access keys and 3 server values re-sealed"),
+        "{said}"
+    );
+    assert!(said.contains("no longer opens this store"), "{said}");
+    assert!(!said.contains(FIRST), "{said}");
+    let first = [("TRENT_ROOT_PASSPHRASE", FIRST)];
+    serves(&data, "passphrase", &first, &ciphertexts, &other).await;
+    let stderr = refused(&data, &[], &[]);
+    assert!(stderr.contains("does not open this store"), "{stderr}");
+    assert!(opens(&data, "passphrase", &first));
+    assert!(!opens(&data, &default_spec, &[]));
+
+    // passphrase → another passphrase (the same one is refused).
+    let same = [
+        ("TRENT_ROOT_PASSPHRASE", FIRST),
+        ("TRENT_NEW_ROOT_PASSPHRASE", FIRST),
+    ];
+    let out = rotate(&data, Some("passphrase"), "passphrase", &same);
+    assert!(
+        !out.status.success() && text(&out).contains("is the store's current root key"),
+        "{}",
+        text(&out)
+    );
+    let both = [
+        ("TRENT_ROOT_PASSPHRASE", FIRST),
+        ("TRENT_NEW_ROOT_PASSPHRASE", SECOND),
+    ];
+    let out = rotate(&data, Some("passphrase"), "passphrase", &both);
+    assert!(out.status.success(), "{}", text(&out));
+    // Again: it already happened.
+    let out = rotate(&data, Some("passphrase"), "passphrase", &both);
+    assert!(
+        out.status.success() && text(&out).contains("was already rotated"),
+        "{}",
+        text(&out)
+    );
+    let second = [("TRENT_ROOT_PASSPHRASE", SECOND)];
+    serves(&data, "passphrase", &second, &ciphertexts, &other).await;
+    let stderr = refused(&data, &["--root-key", "passphrase"], &first);
+    assert!(stderr.contains("the passphrase is wrong"), "{stderr}");
+    assert!(opens(&data, "passphrase", &second));
+
+    // passphrase → file.
+    let new_file = dir.path().join("keys").join("rotated.key");
+    std::fs::create_dir(new_file.parent().unwrap()).unwrap();
+    let file_spec = format!("file:{}", new_file.display());
+    let out = rotate(&data, Some("passphrase"), &file_spec, &second);
+    assert!(out.status.success(), "{}", text(&out));
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&new_file).unwrap().permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600);
+    // The passphrase's parameters went with it.
+    assert!(
+        !meta(&data)
+            .await
+            .iter()
+            .any(|(name, _)| name == trent_seal::passphrase::META)
+    );
+    serves(&data, &file_spec, &[], &ciphertexts, &other).await;
+    let stderr = refused(&data, &["--root-key", "passphrase"], &second);
+    assert!(stderr.contains("does not open this store"), "{stderr}");
+    assert!(opens(&data, &file_spec, &[]));
+
+    // file → PKCS#11 (SoftHSM2).
+    let Some(conf) = softhsm_token(dir.path(), "rotation") else {
+        return;
+    };
+    let hsm_spec = format!("pkcs11:module={SOFTHSM},token=rotation,key=trent-root-2");
+    let hsm = [("SOFTHSM2_CONF", conf.as_str()), ("TRENT_PKCS11_PIN", PIN)];
+    let out = rotate(&data, Some(&file_spec), &hsm_spec, &hsm);
+    assert!(out.status.success(), "{}", text(&out));
+    serves(&data, &hsm_spec, &hsm, &ciphertexts, &other).await;
+    let stderr = refused(&data, &["--root-key", &file_spec], &[]);
+    assert!(stderr.contains("does not open this store"), "{stderr}");
+    assert!(opens(&data, &hsm_spec, &hsm));
+    // The same HSM key as the new one: refused.
+    let out = rotate(&data, Some(&hsm_spec), &hsm_spec, &hsm);
+    assert!(
+        !out.status.success() && text(&out).contains("is the store's current root key"),
+        "{}",
+        text(&out)
+    );
+}
+
+/// A small generator for the kill delays (no dependency for it); the seed
+/// is printed.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next_fraction(&mut self) -> f64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotation_killed_at_any_moment_loses_nothing() {
+    const KEYS: usize = 1000;
+    const TRIALS: usize = 20;
+    let started = Instant::now();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let keys_dir = dir.path().join("keys");
+    std::fs::create_dir(&keys_dir).unwrap();
+    let key_spec = |n: usize| format!("file:{}", keys_dir.join(format!("{n}.key")).display());
+    let mut current = key_spec(0);
+    let server = Server::start_in(
+        &data,
+        &[
+            "--root-key",
+            &current,
+            "--quota",
+            "keys=2000",
+            "--request-quotas",
+            "off",
+        ],
+    );
+    let kms = server.client();
+    let ciphertexts: Ciphertexts = futures_util::stream::iter(0..KEYS)
+        .map(|n| {
+            let kms = kms.clone();
+            async move {
+                let key = new_key(&kms).await;
+                encrypt(&kms, &key, n).await
+            }
+        })
+        .buffer_unordered(32)
+        .collect()
+        .await;
+    server.stop();
+    let made = started.elapsed();
+
+    // One rotation, measured, to spread the kills over.
+    let next = key_spec(1);
+    let measured = Instant::now();
+    let out = rotate(&data, Some(&current), &next, &[]);
+    let duration = measured.elapsed();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains(&format!("{KEYS} key material versions")),
+        "{}",
+        text(&out)
+    );
+    current = next;
+
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    let mut random = Lcg(seed);
+    let (mut before_commit, mut after_commit, mut finished) = (0, 0, 0);
+    let mut delays = Vec::new();
+    for trial in 0..TRIALS {
+        let next = key_spec(trial + 2);
+        // Up to 1.2 times the measured duration: some kills land after
+        // the process ended.
+        let delay = duration.mul_f64(1.2 * random.next_fraction());
+        delays.push(delay.as_millis());
+        let mut child = Command::new(env!("CARGO_BIN_EXE_trent"))
+            .args(["root-key", "rotate", "--data-dir", path(&data)])
+            .args(["--root-key", &current, "--to", &next])
+            .env_remove("TRENT_ROOT_KEY")
+            .env_remove("TRENT_DATA_DIR")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(delay);
+        let _ = child.kill();
+        let status = child.wait().unwrap();
+        if status.success() {
+            finished += 1;
+        }
+
+        // Exactly one of the two keys opens the store.
+        let (old_opens, new_opens) = (opens(&data, &current, &[]), opens(&data, &next, &[]));
+        assert!(
+            old_opens != new_opens,
+            "trial {trial} (killed after {delay:?}): old opens {old_opens}, new opens {new_opens}"
+        );
+        if old_opens {
+            before_commit += 1;
+        } else {
+            after_commit += 1;
+        }
+
+        // Again, to the end.
+        let out = rotate(&data, Some(&current), &next, &[]);
+        assert!(out.status.success(), "trial {trial}: {}", text(&out));
+        assert!(!opens(&data, &current, &[]), "trial {trial}");
+        current = next;
+
+        // Every key decrypts what it encrypted before any rotation.
+        let server = Server::start_in(&data, &["--root-key", &current, "--request-quotas", "off"]);
+        decrypt_all(&server.client(), &ciphertexts).await;
+        server.stop();
+    }
+    assert!(opens(&data, &current, &[]));
+    println!(
+        "kill trials: {KEYS} keys made in {made:?}; one rotation took {duration:?} (the whole process); \
+         {TRIALS} trials (seed {seed}, kills after {delays:?} ms): {before_commit} killed before the commit, \
+         {after_commit} after it ({finished} of them had exited on their own); total {:?}",
+        started.elapsed()
+    );
+    assert_eq!(before_commit + after_commit, TRIALS);
+}
