@@ -1,7 +1,7 @@
 //! Issue 16, root-key rotation: `trent root-key rotate` on the real binary.
 //! A store rotated from one provider to another (file → passphrase →
 //! another passphrase → file → PKCS#11) keeps every key's every material
-//! version and every access key; after each rotation only the new key
+//! version and every access key (an account root's, an IAM user's); after each rotation only the new key
 //! opens it and the trail verifies. Kill trials: a rotation of 1,000 keys
 //! killed with SIGKILL at random moments always leaves a store that
 //! exactly one of the two keys opens, and running it again finishes.
@@ -72,6 +72,109 @@ fn opens(data: &Path, spec: &str, env: &[(&str, &str)]) -> bool {
     .success()
 }
 
+/// An IAM call (the AWS Query protocol) signed with the bootstrap access
+/// key: the HTTP status and the XML answer.
+fn iam(server: &Server, params: &[(&str, &str)]) -> (u16, String) {
+    use std::io::{Read, Write};
+    let encode = |s: &str| {
+        s.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                    (b as char).to_string()
+                }
+                _ => format!("%{b:02X}"),
+            })
+            .collect::<String>()
+    };
+    let body = params
+        .iter()
+        .chain(&[("Version", "2010-05-08")])
+        .map(|(name, value)| format!("{}={}", encode(name), encode(value)))
+        .collect::<Vec<_>>()
+        .join("&");
+    let addr = server.url.trim_start_matches("http://");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let amz_date = trent_sigv4::format_amz_date(now);
+    const CONTENT_TYPE: &str = "application/x-www-form-urlencoded; charset=utf-8";
+    let (parts, ()) = http::Request::builder()
+        .method("POST")
+        .uri("/")
+        .header("host", addr)
+        .header("content-type", CONTENT_TYPE)
+        .header("x-amz-date", &amz_date)
+        .body(())
+        .unwrap()
+        .into_parts();
+    let key = trent_sigv4::SigningKey::derive(
+        common::SECRET_KEY.as_bytes(),
+        &amz_date[..8],
+        "us-east-1",
+        "iam",
+    );
+    let authorization = trent_sigv4::sign(
+        &trent_sigv4::RequestParts::from_http(&parts, body.as_bytes()),
+        common::ACCESS_KEY,
+        &key,
+        "us-east-1",
+        "iam",
+        &amz_date,
+    );
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: {CONTENT_TYPE}\r\nX-Amz-Date: {amz_date}\r\nAuthorization: {authorization}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response[9..12].parse().unwrap();
+    (status, response)
+}
+
+/// The text of the first `<TAG>…</TAG>` in `xml`.
+fn xml_value(xml: &str, tag: &str) -> String {
+    let start = xml
+        .find(&format!("<{tag}>"))
+        .unwrap_or_else(|| panic!("no {tag}: {xml}"))
+        + tag.len()
+        + 2;
+    let end = start + xml[start..].find(&format!("</{tag}>")).unwrap();
+    xml[start..end].to_owned()
+}
+
+/// An IAM user allowed to decrypt, and its access key (id, secret).
+fn iam_user(server: &Server) -> (String, String) {
+    let (status, answer) = iam(
+        server,
+        &[("Action", "CreateUser"), ("UserName", "rotation")],
+    );
+    assert_eq!(status, 200, "{answer}");
+    let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:Decrypt","Resource":"*"}]}"#;
+    let (status, answer) = iam(
+        server,
+        &[
+            ("Action", "PutUserPolicy"),
+            ("UserName", "rotation"),
+            ("PolicyName", "decrypt"),
+            ("PolicyDocument", policy),
+        ],
+    );
+    assert_eq!(status, 200, "{answer}");
+    let (status, answer) = iam(
+        server,
+        &[("Action", "CreateAccessKey"), ("UserName", "rotation")],
+    );
+    assert_eq!(status, 200, "{answer}");
+    (
+        xml_value(&answer, "AccessKeyId"),
+        xml_value(&answer, "SecretAccessKey"),
+    )
+}
+
 /// (ciphertext, plaintext) pairs, each under some key.
 type Ciphertexts = Vec<(Vec<u8>, Vec<u8>)>;
 
@@ -112,11 +215,18 @@ async fn serves(
     env: &[(&str, &str)],
     ciphertexts: &Ciphertexts,
     other: &(String, String, Ciphertexts),
+    user: &(String, String),
 ) {
     let server = Server::start_with(data, &["--root-key", spec], env);
     decrypt_all(&server.client(), ciphertexts).await;
     let (access_key, secret, theirs) = other;
     decrypt_all(&server.client_with(access_key, secret, "us-east-1"), theirs).await;
+    let (access_key, secret) = user;
+    decrypt_all(
+        &server.client_with(access_key, secret, "us-east-1"),
+        ciphertexts,
+    )
+    .await;
     server.stop();
 }
 
@@ -154,6 +264,13 @@ async fn a_store_rotated_across_providers_keeps_every_key_and_access_key() {
         secret,
         vec![encrypt(&theirs, &their_key, 99).await],
     );
+    // An IAM user's access key.
+    let user = iam_user(&server);
+    decrypt_all(
+        &server.client_with(&user.0, &user.1, "us-east-1"),
+        &ciphertexts,
+    )
+    .await;
 
     // Not while the server runs.
     let out = rotate(&data, None, "passphrase", &[]);
@@ -217,13 +334,13 @@ async fn a_store_rotated_across_providers_keeps_every_key_and_access_key() {
     assert!(out.status.success(), "{}", text(&out));
     let said = text(&out);
     assert!(
-        said.contains("10 key material versions, 2 access keys and 3 server values re-sealed"),
+        said.contains("10 key material versions, 3 access keys and 3 server values re-sealed"),
         "{said}"
     );
     assert!(said.contains("no longer opens this store"), "{said}");
     assert!(!said.contains(FIRST), "{said}");
     let first = [("TRENT_ROOT_PASSPHRASE", FIRST)];
-    serves(&data, "passphrase", &first, &ciphertexts, &other).await;
+    serves(&data, "passphrase", &first, &ciphertexts, &other, &user).await;
     let stderr = refused(&data, &[], &[]);
     assert!(stderr.contains("does not open this store"), "{stderr}");
     assert!(opens(&data, "passphrase", &first));
@@ -254,7 +371,7 @@ async fn a_store_rotated_across_providers_keeps_every_key_and_access_key() {
         text(&out)
     );
     let second = [("TRENT_ROOT_PASSPHRASE", SECOND)];
-    serves(&data, "passphrase", &second, &ciphertexts, &other).await;
+    serves(&data, "passphrase", &second, &ciphertexts, &other, &user).await;
     let stderr = refused(&data, &["--root-key", "passphrase"], &first);
     assert!(stderr.contains("the passphrase is wrong"), "{stderr}");
     assert!(opens(&data, "passphrase", &second));
@@ -276,7 +393,7 @@ async fn a_store_rotated_across_providers_keeps_every_key_and_access_key() {
             .iter()
             .any(|(name, _)| name == trent_seal::passphrase::META)
     );
-    serves(&data, &file_spec, &[], &ciphertexts, &other).await;
+    serves(&data, &file_spec, &[], &ciphertexts, &other, &user).await;
     let stderr = refused(&data, &["--root-key", "passphrase"], &second);
     assert!(stderr.contains("does not open this store"), "{stderr}");
     assert!(opens(&data, &file_spec, &[]));
@@ -289,7 +406,7 @@ async fn a_store_rotated_across_providers_keeps_every_key_and_access_key() {
     let hsm = [("SOFTHSM2_CONF", conf.as_str()), ("TRENT_PKCS11_PIN", PIN)];
     let out = rotate(&data, Some(&file_spec), &hsm_spec, &hsm);
     assert!(out.status.success(), "{}", text(&out));
-    serves(&data, &hsm_spec, &hsm, &ciphertexts, &other).await;
+    serves(&data, &hsm_spec, &hsm, &ciphertexts, &other, &user).await;
     let stderr = refused(&data, &["--root-key", &file_spec], &[]);
     assert!(stderr.contains("does not open this store"), "{stderr}");
     assert!(opens(&data, &hsm_spec, &hsm));
