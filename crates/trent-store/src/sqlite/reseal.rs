@@ -121,6 +121,13 @@ impl SqliteStore {
             .map_err(backend)?;
         }
         tx.commit().await.map_err(backend)?;
+        // The old sealed values' pages are still in the database file (the
+        // new ones in the WAL): a checkpoint writes the new ones over them
+        // now rather than at some later write. Best effort: the rotation
+        // has committed either way.
+        let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&self.pool)
+            .await;
         Ok(count)
     }
 }
