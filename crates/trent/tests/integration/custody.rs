@@ -449,7 +449,11 @@ async fn a_root_key_inside_an_hsm() {
 
 /// The environment that gives the inner server's AWS SDK these credentials
 /// and nothing of the machine's.
-fn aws_env<'a>(dir: &'a Path, access_key: &'a str, secret: &'a str) -> Vec<(&'a str, String)> {
+pub(crate) fn aws_env<'a>(
+    dir: &'a Path,
+    access_key: &'a str,
+    secret: &'a str,
+) -> Vec<(&'a str, String)> {
     for empty in ["no-aws-config", "no-aws-credentials"] {
         std::fs::write(dir.join(empty), "").unwrap();
     }
@@ -469,7 +473,7 @@ fn aws_env<'a>(dir: &'a Path, access_key: &'a str, secret: &'a str) -> Vec<(&'a 
     ]
 }
 
-fn borrowed<'a>(env: &'a [(&'a str, String)]) -> Vec<(&'a str, &'a str)> {
+pub(crate) fn borrowed<'a>(env: &'a [(&'a str, String)]) -> Vec<(&'a str, &'a str)> {
     env.iter().map(|(k, v)| (*k, v.as_str())).collect()
 }
 

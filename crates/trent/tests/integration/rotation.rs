@@ -1,13 +1,13 @@
 //! Issue 16, root-key rotation: `trent root-key rotate` on the real binary.
 //! A store rotated from one provider to another (file → passphrase →
-//! another passphrase → file → PKCS#11) keeps every key's every material
+//! another passphrase → file → another Trent's data key → file → PKCS#11) keeps every key's every material
 //! version and every access key (an account root's, an IAM user's); after each rotation only the new key
 //! opens it and the trail verifies. Kill trials: a rotation of 1,000 keys
 //! killed with SIGKILL at random moments always leaves a store that
 //! exactly one of the two keys opens, and running it again finishes.
 
 use crate::common::{self, Server, new_key};
-use crate::custody::{PIN, SOFTHSM, meta, refused, softhsm_token};
+use crate::custody::{PIN, SOFTHSM, aws_env, borrowed, meta, refused, softhsm_token};
 use aws_sdk_kms::primitives::Blob;
 use futures_util::StreamExt;
 use std::path::Path;
@@ -397,6 +397,48 @@ async fn a_store_rotated_across_providers_keeps_every_key_and_access_key() {
     let stderr = refused(&data, &["--root-key", "passphrase"], &second);
     assert!(stderr.contains("does not open this store"), "{stderr}");
     assert!(opens(&data, &file_spec, &[]));
+
+    // file → a data key of another Trent → file again: the wrapped key is
+    // kept while it is the root key, and removed after.
+    let outer = Server::start_in(&dir.path().join("outer"), &[]);
+    let wrapping = format!(
+        "arn:aws:kms:us-east-1:{}:key/{}",
+        common::ACCOUNT,
+        new_key(&outer.client()).await
+    );
+    let kms_spec = format!("kms:{wrapping},endpoint={}", outer.url);
+    let aws = aws_env(dir.path(), common::ACCESS_KEY, common::SECRET_KEY);
+    let out = rotate(&data, Some(&file_spec), &kms_spec, &borrowed(&aws));
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        meta(&data)
+            .await
+            .iter()
+            .any(|(name, _)| name == trent_seal::kms::META)
+    );
+    serves(
+        &data,
+        &kms_spec,
+        &borrowed(&aws),
+        &ciphertexts,
+        &other,
+        &user,
+    )
+    .await;
+    assert!(!opens(&data, &file_spec, &[]));
+    let back_file = dir.path().join("keys").join("after-kms.key");
+    let back_spec = format!("file:{}", back_file.display());
+    let out = rotate(&data, Some(&kms_spec), &back_spec, &borrowed(&aws));
+    assert!(out.status.success(), "{}", text(&out));
+    outer.stop();
+    assert!(
+        !meta(&data)
+            .await
+            .iter()
+            .any(|(name, _)| name == trent_seal::kms::META)
+    );
+    serves(&data, &back_spec, &[], &ciphertexts, &other, &user).await;
+    let file_spec = back_spec;
 
     // file → PKCS#11 (SoftHSM2).
     let Some(conf) = softhsm_token(dir.path(), "rotation") else {
