@@ -272,7 +272,7 @@ async fn a_store_rotated_across_providers_keeps_every_key_and_access_key() {
     )
     .await;
 
-    // Not while the server runs.
+    // Not while the server runs; nor a second server.
     let out = rotate(&data, None, "passphrase", &[]);
     assert!(!out.status.success());
     assert!(
@@ -280,6 +280,17 @@ async fn a_store_rotated_across_providers_keeps_every_key_and_access_key() {
         "{}",
         text(&out)
     );
+    let stderr = refused(&data, &[], &[]);
+    assert!(
+        stderr.contains("is in use, Trent will not serve it twice"),
+        "{stderr}"
+    );
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(data.join("trent.lock"))
+            .unwrap()
+            .permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600);
     server.stop();
     let before = meta(&data).await;
 
