@@ -356,6 +356,30 @@ async fn a_store_rotated_across_providers_keeps_every_key_and_access_key() {
     assert!(stderr.contains("does not open this store"), "{stderr}");
     assert!(opens(&data, "passphrase", &first));
     assert!(!opens(&data, &default_spec, &[]));
+    // Every account's trail records it, naming both specs.
+    let out = trent(
+        &[
+            "audit",
+            "export",
+            "--data-dir",
+            path(&data),
+            "--root-key",
+            "passphrase",
+        ],
+        &first,
+    );
+    let events: Vec<&str> = std::str::from_utf8(&out.stdout)
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains("\"RotateRootKey\""))
+        .collect();
+    assert_eq!(events.len(), 2, "{}", text(&out));
+    assert!(
+        events
+            .iter()
+            .all(|e| e.contains(&default_spec) && !e.contains(FIRST)),
+        "{events:?}"
+    );
 
     // passphrase → another passphrase (the same one is refused).
     let same = [
