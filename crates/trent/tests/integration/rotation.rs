@@ -1,10 +1,12 @@
 //! Issue 16, root-key rotation: `trent root-key rotate` on the real binary.
 //! A store rotated from one provider to another (file → passphrase →
-//! another passphrase → file → another Trent's data key → file → PKCS#11) keeps every key's every material
-//! version and every access key (an account root's, an IAM user's); after each rotation only the new key
-//! opens it and the trail verifies. Kill trials: a rotation of 1,000 keys
-//! killed with SIGKILL at random moments always leaves a store that
-//! exactly one of the two keys opens, and running it again finishes.
+//! another passphrase → file → another Trent's data key → file → PKCS#11)
+//! keeps every key's every material version and every access key (an
+//! account root's, an IAM user's); after each rotation only the new key
+//! opens it and the trail verifies. Kill trials: rotations of 1,000 keys
+//! (file → passphrase, passphrase → file) killed with SIGKILL at random
+//! moments always leave a store that exactly one of the two keys opens,
+//! and running the rotation again finishes it.
 
 use crate::common::{self, Server, new_key};
 use crate::custody::{PIN, SOFTHSM, aws_env, borrowed, meta, refused, softhsm_token};
@@ -513,13 +515,30 @@ impl Lcg {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rotation_killed_at_any_moment_loses_nothing() {
     const KEYS: usize = 1000;
-    const TRIALS: usize = 20;
+    const TRIALS: usize = 24;
     let started = Instant::now();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let keys_dir = dir.path().join("keys");
     std::fs::create_dir(&keys_dir).unwrap();
-    let key_spec = |n: usize| format!("file:{}", keys_dir.join(format!("{n}.key")).display());
+    // The n-th root key: a key file for even n, a passphrase (from a file,
+    // so the parameters change in the transaction) for odd n.
+    let key_spec = |n: usize| {
+        if n.is_multiple_of(2) {
+            format!("file:{}", keys_dir.join(format!("{n}.key")).display())
+        } else {
+            let file = keys_dir.join(format!("{n}.passphrase"));
+            if !file.exists() {
+                std::fs::write(&file, format!("passphrase number {n}")).unwrap();
+                std::fs::set_permissions(
+                    &file,
+                    std::os::unix::fs::PermissionsExt::from_mode(0o600),
+                )
+                .unwrap();
+            }
+            format!("passphrase:file:{}", file.display())
+        }
+    };
     let mut current = key_spec(0);
     let server = Server::start_in(
         &data,
@@ -547,26 +566,29 @@ async fn a_rotation_killed_at_any_moment_loses_nothing() {
     server.stop();
     let made = started.elapsed();
 
-    // One rotation, measured, to spread the kills over.
-    let next = key_spec(1);
-    let measured = Instant::now();
-    let out = rotate(&data, Some(&current), &next, &[]);
-    let duration = measured.elapsed();
-    assert!(out.status.success(), "{}", text(&out));
-    assert!(
-        text(&out).contains(&format!("{KEYS} key material versions")),
-        "{}",
-        text(&out)
-    );
-    current = next;
-    // The re-seal's own time, as the command reports it ("in N ms").
-    let said = text(&out);
-    let transaction_ms: u64 = said
-        .split(" ms;")
-        .next()
-        .and_then(|s| s.rsplit(' ').next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no duration in {said}"));
+    // One rotation of each kind, measured, to spread the kills over:
+    // (whole process, the re-seal transaction as the command reports it).
+    let mut measured = Vec::new();
+    for n in 1..=2 {
+        let next = key_spec(n);
+        let clock = Instant::now();
+        let out = rotate(&data, Some(&current), &next, &[]);
+        let duration = clock.elapsed();
+        let said = text(&out);
+        assert!(out.status.success(), "{said}");
+        assert!(
+            said.contains(&format!("{KEYS} key material versions")),
+            "{said}"
+        );
+        let transaction_ms: u64 = said
+            .split(" ms;")
+            .next()
+            .and_then(|s| s.rsplit(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no duration in {said}"));
+        measured.push((duration, transaction_ms));
+        current = next;
+    }
 
     let seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -576,11 +598,13 @@ async fn a_rotation_killed_at_any_moment_loses_nothing() {
     let (mut before_commit, mut after_commit, mut finished) = (0, 0, 0);
     let mut delays = Vec::new();
     for trial in 0..TRIALS {
-        let next = key_spec(trial + 2);
-        // Even trials: anywhere in 1.2 times the measured duration (some
-        // kills land after the process ended); odd ones: in its last part,
-        // where the re-seal and the commit are.
-        let delay = if trial % 2 == 0 {
+        // Even trials: file → passphrase; odd ones: passphrase → file.
+        let next = key_spec(trial + 3);
+        let (duration, transaction_ms) = measured[trial % 2];
+        // Half the trials: anywhere in 1.2 times the measured duration
+        // (some kills land after the process ended); the other half: in
+        // its last part, where the re-seal and the commit are.
+        let delay = if (trial / 2) % 2 == 0 {
             duration.mul_f64(1.2 * random.next_fraction())
         } else {
             let window = std::time::Duration::from_millis(2 * transaction_ms + 10).min(duration);
@@ -628,9 +652,13 @@ async fn a_rotation_killed_at_any_moment_loses_nothing() {
     }
     assert!(opens(&data, &current, &[]));
     println!(
-        "kill trials: {KEYS} keys made in {made:?}; one rotation took {duration:?} (the whole process; the re-seal transaction {transaction_ms} ms); \
+        "kill trials: {KEYS} keys made in {made:?}; a rotation file → passphrase took {:?} (the whole process; the re-seal transaction {} ms), passphrase → file {:?} ({} ms); \
          {TRIALS} trials (seed {seed}, kills after {delays:?} ms): {before_commit} killed before the commit, \
          {after_commit} after it ({finished} of them had exited on their own); total {:?}",
+        measured[0].0,
+        measured[0].1,
+        measured[1].0,
+        measured[1].1,
         started.elapsed()
     );
     assert_eq!(before_commit + after_commit, TRIALS);
