@@ -197,7 +197,9 @@ pub(crate) fn read_passphrase(
                 use std::os::unix::ffi::OsStringExt;
                 (Zeroizing::new(value.into_vec()), env.to_owned())
             }
-            None if std::io::stdin().is_terminal() => (prompt(confirm)?, "the terminal".into()),
+            None if std::io::stdin().is_terminal() => {
+                (prompt(confirm, env == NEW_ENV)?, "the terminal".into())
+            }
             None => return Err(RootKeyError::NoPassphrase { env }),
         },
     };
@@ -207,7 +209,8 @@ pub(crate) fn read_passphrase(
     Ok(passphrase)
 }
 
-fn prompt(confirm: bool) -> Result<Zeroizing<Vec<u8>>, RootKeyError> {
+/// `new`: a rotation's new passphrase, asked as such.
+fn prompt(confirm: bool, new: bool) -> Result<Zeroizing<Vec<u8>>, RootKeyError> {
     let ask = |question: &str| {
         rpassword::prompt_password(question)
             .map(|answer| Zeroizing::new(answer.into_bytes()))
@@ -217,8 +220,19 @@ fn prompt(confirm: bool) -> Result<Zeroizing<Vec<u8>>, RootKeyError> {
                 source,
             })
     };
-    let passphrase = ask("Trent root key passphrase: ")?;
-    if confirm && *ask("The same passphrase again (a new installation): ")? != *passphrase {
+    let (question, again) = if new {
+        (
+            "New Trent root key passphrase: ",
+            "The new passphrase again: ",
+        )
+    } else {
+        (
+            "Trent root key passphrase: ",
+            "The same passphrase again (a new installation): ",
+        )
+    };
+    let passphrase = ask(question)?;
+    if confirm && *ask(again)? != *passphrase {
         return Err(RootKeyError::PassphrasesDiffer);
     }
     Ok(passphrase)

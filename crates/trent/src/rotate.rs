@@ -72,7 +72,7 @@ pub async fn rotate(at: &StoreArgs, to: &RootKeySpec) -> anyhow::Result<()> {
             }
             return Err(refused).with_context(|| {
                 format!(
-                    "opening the current root key ({current}) of {}",
+                    "opening the current root key ({current}) of {} (after an interrupted rotation, run it again with the same --to: it says whether the rotation committed)",
                     db.display()
                 )
             });
