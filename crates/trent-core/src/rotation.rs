@@ -23,6 +23,16 @@ pub const SEALED_META: [(&str, &[u8]); 3] = [
     (audit::SIGNING_KEY_META, audit::SIGNING_KEY_AAD),
 ];
 
+/// The `meta` values Trent keeps in the clear (besides a root-key
+/// provider's parameters, which `trent-seal` names): a rotation leaves
+/// them. Any other name not in [`SEALED_META`] stops a rotation, so that a
+/// value sealed under the old root key is never left behind unknown.
+pub const PUBLIC_META: [&str; 2] = [
+    // SQLite's bookkeeping of the audit blocks' account index.
+    "audit-accounts-indexed-from",
+    audit::usage::TRACKING_START_META,
+];
+
 /// A value of the store that may be sealed under the root key, named by
 /// what identifies it (and so its AAD).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -70,26 +80,44 @@ impl fmt::Display for Sealed<'_> {
 
 /// A value that could not be re-sealed, and why.
 #[derive(Debug, thiserror::Error)]
-#[error("re-sealing {what}: {source}")]
-pub struct ResealError {
-    pub what: String,
-    #[source]
-    pub source: SealError,
+pub enum ResealError {
+    #[error("re-sealing {what}: {source}")]
+    Seal {
+        what: String,
+        #[source]
+        source: SealError,
+    },
+    #[error(
+        "the store's {name:?} value is not one this Trent knows (sealed or not), so it cannot re-seal it; nothing was changed"
+    )]
+    UnknownMeta { name: String },
 }
 
 /// Re-seals one value: unsealed under `old` (into a zeroizing buffer) and
-/// sealed under `new` with the same AAD. `Ok(None)`: not a sealed value (a
-/// public `meta` value), to be left as it is.
+/// sealed under `new` with the same AAD. `Ok(None)`: a public `meta` value
+/// ([`PUBLIC_META`]), to be left as it is. A `meta` value neither sealed
+/// nor public is refused (a root-key provider's parameters are the
+/// caller's to leave).
 pub fn reseal(
     old: &dyn RootKey,
     new: &dyn RootKey,
     what: Sealed<'_>,
     sealed: &[u8],
 ) -> Result<Option<Vec<u8>>, ResealError> {
-    let Some(aad) = what.aad() else {
-        return Ok(None);
+    let aad = match what {
+        Sealed::Meta { name } => match what.aad() {
+            Some(aad) => aad,
+            None if PUBLIC_META.contains(&name) => return Ok(None),
+            None => {
+                return Err(ResealError::UnknownMeta {
+                    name: name.to_owned(),
+                });
+            }
+        },
+        Sealed::Material { key_id, version } => crate::service::material_aad(&key_id, version),
+        Sealed::Credential { access_key_id } => crate::iam::credential_aad(access_key_id),
     };
-    let fail = |source| ResealError {
+    let fail = |source| ResealError::Seal {
         what: what.to_string(),
         source,
     };
@@ -170,15 +198,29 @@ mod tests {
     fn leaves_public_values_and_refuses_what_the_old_key_did_not_seal() {
         let (old, new) = (TestRoot::new(1), TestRoot::new(2));
         let public = Sealed::Meta {
-            name: "root-key-passphrase",
+            name: "key-usage-tracking-start",
         };
-        assert_eq!(reseal(&old, &new, public, b"$argon2id$...").unwrap(), None);
+        assert_eq!(reseal(&old, &new, public, b"1700000000000").unwrap(), None);
+        let unknown = Sealed::Meta {
+            name: "some-later-secret",
+        };
+        let error = reseal(&old, &new, unknown, b"sealed").unwrap_err();
+        assert!(
+            matches!(&error, ResealError::UnknownMeta { name } if name == "some-later-secret"),
+            "{error}"
+        );
         let what = Sealed::Credential {
             access_key_id: "AKIAEXAMPLE",
         };
         let foreign = new.seal(b"credential:AKIAEXAMPLE", b"secret").unwrap();
         let error = reseal(&old, &new, what, &foreign).unwrap_err();
-        assert!(matches!(error.source, SealError::Unauthentic));
+        assert!(matches!(
+            error,
+            ResealError::Seal {
+                source: SealError::Unauthentic,
+                ..
+            }
+        ));
         assert_eq!(
             error.to_string(),
             "re-sealing access key AKIAEXAMPLE's secret: sealed data failed authentication under the root key"

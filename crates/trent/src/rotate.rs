@@ -15,7 +15,9 @@
 use crate::admin::{StoreArgs, lock_data_dir};
 use anyhow::Context;
 use std::time::Instant;
+use trent_core::rotation::Sealed;
 use trent_seal::RootKeySpec;
+use trent_seal::rotation::PROVIDER_META;
 use trent_store::SqliteStore;
 
 /// `trent root-key rotate --data-dir DIR [--root-key CURRENT] --to NEW`.
@@ -91,9 +93,11 @@ pub async fn rotate(at: &StoreArgs, to: &RootKeySpec) -> anyhow::Result<()> {
     let started = Instant::now();
     let resealed = store
         .reseal(
-            |what, sealed| {
-                trent_core::rotation::reseal(old.as_ref(), next.root.as_ref(), what, sealed)
-                    .map_err(anyhow::Error::from)
+            |what, sealed| match what {
+                // Set or deleted after the loop, in the same transaction.
+                Sealed::Meta { name } if PROVIDER_META.contains(&name) => Ok(None),
+                _ => trent_core::rotation::reseal(old.as_ref(), next.root.as_ref(), what, sealed)
+                    .map_err(anyhow::Error::from),
             },
             &next.meta_set,
             &next.meta_delete,
