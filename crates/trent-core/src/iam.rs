@@ -208,7 +208,7 @@ fn random_secret(len: usize) -> Result<Zeroizing<String>, IamError> {
     ))
 }
 
-fn credential_aad(access_key_id: &str) -> Vec<u8> {
+pub(crate) fn credential_aad(access_key_id: &str) -> Vec<u8> {
     [b"credential:".as_slice(), access_key_id.as_bytes()].concat()
 }
 

@@ -29,6 +29,7 @@ mod markers;
 mod model;
 pub mod policy;
 pub mod quotas;
+pub mod rotation;
 mod service;
 pub mod stats;
 mod store;

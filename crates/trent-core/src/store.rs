@@ -447,14 +447,18 @@ pub enum RootKeyCheck {
 }
 
 /// Name of the check value in the store's `meta` table.
-const ROOT_KEY_CHECK: &str = "root-key-check";
-const ROOT_KEY_CHECK_AAD: &[u8] = b"meta:root-key-check";
+pub(crate) const ROOT_KEY_CHECK: &str = "root-key-check";
+pub(crate) const ROOT_KEY_CHECK_AAD: &[u8] = b"meta:root-key-check";
 
 /// Whether `store` holds data sealed under some root key (its check value,
 /// or the first secret every store has): a store that does is never given
 /// a new root key.
 pub async fn holds_sealed_data(store: &dyn Store) -> Result<bool, StoreError> {
-    Ok(store.meta(ROOT_KEY_CHECK).await?.is_some() || store.meta("marker-key").await?.is_some())
+    Ok(store.meta(ROOT_KEY_CHECK).await?.is_some()
+        || store
+            .meta(crate::rotation::MARKER_KEY_META)
+            .await?
+            .is_some())
 }
 
 /// Checks that `root` is the root key `store` was sealed under, by a check
@@ -471,8 +475,8 @@ pub async fn verify_root_key(store: &dyn Store, root: &dyn RootKey) -> Result<()
     if let Some(sealed) = store.meta(ROOT_KEY_CHECK).await? {
         return opens(ROOT_KEY_CHECK_AAD, &sealed);
     }
-    if let Some(sealed) = store.meta("marker-key").await? {
-        opens(b"meta:marker-key", &sealed)?;
+    if let Some(sealed) = store.meta(crate::rotation::MARKER_KEY_META).await? {
+        opens(crate::rotation::MARKER_KEY_AAD, &sealed)?;
     }
     let mut value = Zeroizing::new([0u8; 32]);
     trent_crypto::random_bytes(value.as_mut())

@@ -60,6 +60,13 @@ pub(crate) async fn open(
     InMemoryRootKey::new(&key)
 }
 
+/// A new data key of the KMS, for a rotation: the key and its wrapped
+/// form, written to no store.
+pub(crate) async fn new_key(spec: &KmsSpec) -> Result<(InMemoryRootKey, Vec<u8>), RootKeyError> {
+    let (plaintext, blob) = generate(&client(spec).await, spec).await?;
+    Ok((InMemoryRootKey::new(&plaintext)?, blob))
+}
+
 async fn client(spec: &KmsSpec) -> aws_sdk_kms::Client {
     let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest()).timeout_config(
         aws_config::timeout::TimeoutConfig::builder()

@@ -14,6 +14,8 @@
 //! ([`trent_core::verify_root_key`]), that it is the store's root key.
 //! A provider writes to the store only when it gives a new installation
 //! its root key; an open that is refused has written nothing.
+//! [`prepare_rotation`] makes a store's next root key without writing to
+//! it (`trent root-key rotate`).
 
 use std::fs;
 use std::io::Read;
@@ -28,9 +30,11 @@ pub mod file;
 pub mod kms;
 pub mod passphrase;
 pub mod pkcs11;
+pub mod rotation;
 pub mod spec;
 
 pub use file::FileRootKey;
+pub use rotation::{NextRootKey, open_rotated, prepare_rotation};
 pub use spec::{KmsSpec, PassphraseSource, Pkcs11Spec, RootKeySpec, SpecError};
 
 /// Why a root key could not be had, or is not the store's. Never holds a
@@ -69,9 +73,12 @@ pub enum RootKeyError {
         kind: &'static str,
     },
     #[error(
-        "no passphrase for the root key: set TRENT_ROOT_PASSPHRASE, use --root-key passphrase:file:PATH, or start Trent on a terminal to be asked for it"
+        "no passphrase for the root key: set {env}, use passphrase:file:PATH, or start Trent on a terminal to be asked for it"
     )]
-    NoPassphrase,
+    NoPassphrase { env: &'static str },
+    /// `trent root-key rotate` was given the key the store is sealed under.
+    #[error("the new root key ({provider}) is the store's current root key: nothing to rotate")]
+    SameKey { provider: String },
     #[error("the root key's passphrase ({from}) is empty")]
     EmptyPassphrase { from: String },
     #[error("the passphrases typed differ")]

@@ -24,6 +24,10 @@ pub const META: &str = "root-key-passphrase";
 /// The variable holding the passphrase.
 pub const ENV: &str = "TRENT_ROOT_PASSPHRASE";
 
+/// The variable holding the new passphrase of `trent root-key rotate --to
+/// passphrase`.
+pub const NEW_ENV: &str = "TRENT_NEW_ROOT_PASSPHRASE";
+
 /// A new installation's parameters: OWASP's recommendation for Argon2id
 /// (19 MiB of memory, 2 passes, 1 lane).
 pub const DEFAULT_PARAMS: KdfParams = KdfParams {
@@ -142,6 +146,18 @@ pub(crate) async fn open(
     store: &dyn Store,
     new_installation: bool,
 ) -> Result<InMemoryRootKey, RootKeyError> {
+    open_from(source, ENV, provider, store, new_installation).await
+}
+
+/// [`open`], the passphrase in `env` rather than [`ENV`] (for a rotation's
+/// new passphrase, [`NEW_ENV`]).
+pub(crate) async fn open_from(
+    source: &PassphraseSource,
+    env: &'static str,
+    provider: &str,
+    store: &dyn Store,
+    new_installation: bool,
+) -> Result<InMemoryRootKey, RootKeyError> {
     let stored = store.meta(META).await?;
     if stored.is_none() && !new_installation {
         return Err(RootKeyError::NotFromProvider {
@@ -150,7 +166,7 @@ pub(crate) async fn open(
             kind: "a passphrase",
         });
     }
-    let passphrase = read_passphrase(source, stored.is_none())?;
+    let passphrase = read_passphrase(source, env, stored.is_none())?;
     let params = match stored {
         Some(stored) => KdfParams::decode(&stored)?,
         None => {
@@ -163,10 +179,12 @@ pub(crate) async fn open(
     InMemoryRootKey::new(&key)
 }
 
-/// The passphrase from its source. `confirm`: a new passphrase typed on the
-/// terminal is asked twice.
-fn read_passphrase(
+/// The passphrase from its source (`env`: the variable of
+/// `PassphraseSource::EnvironmentOrPrompt`). `confirm`: a new passphrase
+/// typed on the terminal is asked twice.
+pub(crate) fn read_passphrase(
     source: &PassphraseSource,
+    env: &'static str,
     confirm: bool,
 ) -> Result<Zeroizing<Vec<u8>>, RootKeyError> {
     let (passphrase, from) = match source {
@@ -174,13 +192,15 @@ fn read_passphrase(
             crate::read_secret_file(path, "passphrase file")?,
             path.display().to_string(),
         ),
-        PassphraseSource::EnvironmentOrPrompt => match std::env::var_os(ENV) {
+        PassphraseSource::EnvironmentOrPrompt => match std::env::var_os(env) {
             Some(value) => {
                 use std::os::unix::ffi::OsStringExt;
-                (Zeroizing::new(value.into_vec()), ENV.to_owned())
+                (Zeroizing::new(value.into_vec()), env.to_owned())
             }
-            None if std::io::stdin().is_terminal() => (prompt(confirm)?, "the terminal".into()),
-            None => return Err(RootKeyError::NoPassphrase),
+            None if std::io::stdin().is_terminal() => {
+                (prompt(confirm, env == NEW_ENV)?, "the terminal".into())
+            }
+            None => return Err(RootKeyError::NoPassphrase { env }),
         },
     };
     if passphrase.is_empty() {
@@ -189,7 +209,8 @@ fn read_passphrase(
     Ok(passphrase)
 }
 
-fn prompt(confirm: bool) -> Result<Zeroizing<Vec<u8>>, RootKeyError> {
+/// `new`: a rotation's new passphrase, asked as such.
+fn prompt(confirm: bool, new: bool) -> Result<Zeroizing<Vec<u8>>, RootKeyError> {
     let ask = |question: &str| {
         rpassword::prompt_password(question)
             .map(|answer| Zeroizing::new(answer.into_bytes()))
@@ -199,8 +220,19 @@ fn prompt(confirm: bool) -> Result<Zeroizing<Vec<u8>>, RootKeyError> {
                 source,
             })
     };
-    let passphrase = ask("Trent root key passphrase: ")?;
-    if confirm && *ask("The same passphrase again (a new installation): ")? != *passphrase {
+    let (question, again) = if new {
+        (
+            "New Trent root key passphrase: ",
+            "The new passphrase again: ",
+        )
+    } else {
+        (
+            "Trent root key passphrase: ",
+            "The same passphrase again (a new installation): ",
+        )
+    };
+    let passphrase = ask(question)?;
+    if confirm && *ask(again)? != *passphrase {
         return Err(RootKeyError::PassphrasesDiffer);
     }
     Ok(passphrase)

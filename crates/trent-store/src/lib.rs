@@ -20,7 +20,7 @@ mod postgres;
 mod sqlite;
 
 pub use postgres::PgStore;
-pub use sqlite::SqliteStore;
+pub use sqlite::{Resealed, SqliteStore};
 
 #[doc(hidden)]
 pub mod test_support;

@@ -194,7 +194,7 @@ pub fn parse_root_key(text: &str) -> Result<trent_seal::RootKeySpec, trent_seal:
 
 impl StoreArgs {
     /// `--root-key`, or the data directory's `root.key`.
-    fn root_key_spec(&self) -> trent_seal::RootKeySpec {
+    pub(crate) fn root_key_spec(&self) -> trent_seal::RootKeySpec {
         self.root_key
             .clone()
             .unwrap_or_else(|| trent_seal::RootKeySpec::File(self.data_dir.join("root.key")))
@@ -205,6 +205,36 @@ impl StoreArgs {
         match &self.database_url {
             Some(_) => "the PostgreSQL database of --database-url".into(),
             None => self.data_dir.join("trent.db").display().to_string(),
+        }
+    }
+}
+
+/// Takes the data directory's lock: an exclusive `flock` on
+/// `DATA_DIR/trent.lock` (made 0600), held until the file returned is
+/// dropped (or the process ends, however it ends). `trent serve` on a
+/// SQLite store holds it while it runs, `trent root-key rotate` while it
+/// rewrites the store; the other admin commands work beside a running
+/// server and do not take it. `busy`: what to say when another process
+/// holds it.
+pub fn lock_data_dir(data_dir: &Path, busy: &str) -> anyhow::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = data_dir.join("trent.lock");
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+            "{busy}: another Trent process holds {} (a running `trent serve`, or a `trent root-key rotate`)",
+            path.display()
+        ),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("locking {}", path.display()))
         }
     }
 }

@@ -22,7 +22,7 @@ use trent_store::SqliteStore;
 const MAGIC: &[u8] = b"TRENT-BACKUP 1\n";
 /// The store's values that hold a root-key provider's public parameters
 /// (`trent-seal`): a restore needs the secret they go with.
-const ROOT_KEY_PARAMETERS: [&str; 2] = [trent_seal::passphrase::META, trent_seal::kms::META];
+const ROOT_KEY_PARAMETERS: [&str; 2] = trent_seal::rotation::PROVIDER_META;
 
 /// What the header says of the database that follows it.
 struct Header {

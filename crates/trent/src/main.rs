@@ -4,6 +4,7 @@
 mod admin;
 mod backup;
 mod config;
+mod rotate;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -52,6 +53,10 @@ enum Command {
         #[command(flatten)]
         store: admin::StoreArgs,
     },
+    /// The root key: re-seal everything under a new one (the server
+    /// stopped).
+    #[command(subcommand)]
+    RootKey(RootKeyCommand),
     /// Benchmark Trent against a bare baseline server in the same run.
     Bench(trent_bench::cli::BenchArgs),
     /// The bare baseline server `trent bench` starts (internal).
@@ -72,6 +77,30 @@ enum AccountCommand {
         /// The profile name in the printed credentials.
         #[arg(long, default_value = "default")]
         profile: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum RootKeyCommand {
+    /// Re-seal every sealed value of a data directory's store (key
+    /// material, access keys' secrets, the server's secrets) under a new
+    /// root key, of the same provider or another, in one transaction: a
+    /// crash leaves the store under the old key or the new one, and running
+    /// the command again finishes. The server must be stopped (the data
+    /// directory's lock is taken); SQLite stores only.
+    Rotate {
+        /// The data directory and its current root key (`--root-key`,
+        /// default `file:DATA_DIR/root.key`).
+        #[command(flatten)]
+        store: admin::StoreArgs,
+        /// The new root key, as `--root-key` takes it: `file:PATH` (another
+        /// path than the current key's; made if missing), `passphrase` (the
+        /// new passphrase in TRENT_NEW_ROOT_PASSPHRASE, or asked twice on a
+        /// terminal), `passphrase:file:PATH`, `pkcs11:…` (the key made on
+        /// the token if no key has its label) or `kms:KEY_ARN` (a new data
+        /// key).
+        #[arg(long, value_name = "SPEC", value_parser = admin::parse_root_key)]
+        to: trent_seal::RootKeySpec,
     },
 }
 
@@ -215,6 +244,9 @@ fn main() -> anyhow::Result<()> {
             runtime.block_on(backup::backup(&data_dir, &out))
         }
         Command::Restore { file, store } => runtime.block_on(backup::restore(&file, &store)),
+        Command::RootKey(RootKeyCommand::Rotate { store, to }) => {
+            runtime.block_on(rotate::rotate(&store, &to))
+        }
         Command::Bench(args) => runtime.block_on(trent_bench::cli::bench(args)),
         Command::BenchBaseline(args) => runtime.block_on(trent_bench::cli::baseline(args)),
     }

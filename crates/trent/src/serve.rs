@@ -180,6 +180,18 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     );
     trent_seal::ensure_private_dir(&args.store.data_dir)
         .with_context(|| format!("creating data directory {}", args.store.data_dir.display()))?;
+    // One server on a SQLite data directory, and no root-key rotation
+    // beside it: the lock is held until `serve` returns.
+    let _data_dir_lock = match &args.store.database_url {
+        None => Some(crate::admin::lock_data_dir(
+            &args.store.data_dir,
+            &format!(
+                "{} is in use, Trent will not serve it twice",
+                args.store.data_dir.display()
+            ),
+        )?),
+        Some(_) => None,
+    };
     let (store, root) = open_store(&args.store, true).await?;
     // Every store call is timed for /metrics.
     let timed = Arc::new(trent_core::TimedStore::new(store));

@@ -363,7 +363,7 @@ pub struct Kms {
     freshness: Arc<feed::Freshness>,
 }
 
-fn material_aad(id: &Uuid, version: u32) -> Vec<u8> {
+pub(crate) fn material_aad(id: &Uuid, version: u32) -> Vec<u8> {
     let mut aad = Vec::with_capacity(24);
     aad.extend_from_slice(b"key:");
     aad.extend_from_slice(id.as_bytes());
@@ -1160,10 +1160,10 @@ async fn marker_key(
     store: &dyn Store,
     root: &dyn RootKey,
 ) -> Result<trent_crypto::MacKey, KmsError> {
-    const AAD: &[u8] = b"meta:marker-key";
+    use crate::rotation::{MARKER_KEY_AAD, MARKER_KEY_META};
     let fresh = SymmetricKey::generate_bytes()?;
-    let candidate = root.seal(AAD, fresh.as_ref())?;
-    let stored = store.meta_secret("marker-key", &candidate).await?;
-    let bytes = root.unseal(AAD, &stored)?;
+    let candidate = root.seal(MARKER_KEY_AAD, fresh.as_ref())?;
+    let stored = store.meta_secret(MARKER_KEY_META, &candidate).await?;
+    let bytes = root.unseal(MARKER_KEY_AAD, &stored)?;
     Ok(trent_crypto::MacKey::from_bytes(&bytes))
 }

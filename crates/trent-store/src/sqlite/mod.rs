@@ -22,7 +22,10 @@ mod audit;
 mod changes;
 mod identities;
 mod keys;
+mod reseal;
 mod rows;
+
+pub use reseal::Resealed;
 
 use audit::id_from_row;
 use rows::*;

@@ -43,7 +43,7 @@ async fn decrypts(server: &Server, ciphertext: &[u8]) {
 
 /// Runs `trent serve` that must refuse to start: its exit status is not
 /// success, it never says it listens; returns what it wrote to stderr.
-fn refused(data_dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> String {
+pub(crate) fn refused(data_dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> String {
     refused_command(common::serve_command(data_dir, extra, env))
 }
 
@@ -75,7 +75,7 @@ fn refused_command(mut command: Command) -> String {
 }
 
 /// Every row of the store's `meta` table (the server stopped).
-async fn meta(data_dir: &Path) -> Vec<(String, Vec<u8>)> {
+pub(crate) async fn meta(data_dir: &Path) -> Vec<(String, Vec<u8>)> {
     use sqlx::Row;
     let db = sqlx::SqlitePool::connect(&format!(
         "sqlite://{}?mode=ro",
@@ -323,12 +323,12 @@ async fn encrypt_with(client: &aws_sdk_kms::Client) {
         .unwrap();
 }
 
-const SOFTHSM: &str = "/usr/lib/softhsm/libsofthsm2.so";
-const PIN: &str = "246810";
+pub(crate) const SOFTHSM: &str = "/usr/lib/softhsm/libsofthsm2.so";
+pub(crate) const PIN: &str = "246810";
 
 /// A SoftHSM2 token in a temporary directory with its own configuration
 /// (never the system's): the `SOFTHSM2_CONF` to give the server.
-fn softhsm_token(dir: &Path, label: &str) -> Option<String> {
+pub(crate) fn softhsm_token(dir: &Path, label: &str) -> Option<String> {
     if !Path::new(SOFTHSM).exists() {
         println!(
             "skipped: SoftHSM2 is not installed ({SOFTHSM} is missing; apt-get install softhsm2)"
@@ -449,7 +449,11 @@ async fn a_root_key_inside_an_hsm() {
 
 /// The environment that gives the inner server's AWS SDK these credentials
 /// and nothing of the machine's.
-fn aws_env<'a>(dir: &'a Path, access_key: &'a str, secret: &'a str) -> Vec<(&'a str, String)> {
+pub(crate) fn aws_env<'a>(
+    dir: &'a Path,
+    access_key: &'a str,
+    secret: &'a str,
+) -> Vec<(&'a str, String)> {
     for empty in ["no-aws-config", "no-aws-credentials"] {
         std::fs::write(dir.join(empty), "").unwrap();
     }
@@ -469,7 +473,7 @@ fn aws_env<'a>(dir: &'a Path, access_key: &'a str, secret: &'a str) -> Vec<(&'a 
     ]
 }
 
-fn borrowed<'a>(env: &'a [(&'a str, String)]) -> Vec<(&'a str, &'a str)> {
+pub(crate) fn borrowed<'a>(env: &'a [(&'a str, String)]) -> Vec<(&'a str, &'a str)> {
     env.iter().map(|(k, v)| (*k, v.as_str())).collect()
 }
 

@@ -14,4 +14,5 @@ mod keys;
 mod lifecycle;
 mod postgres;
 mod protocol;
+mod rotation;
 mod transport;
