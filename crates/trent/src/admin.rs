@@ -59,6 +59,48 @@ pub async fn verify_trail(
         .map_err(|e| anyhow::anyhow!("TAMPERED: {e}"))
 }
 
+/// Records what an operator's command did to the installation (`name`:
+/// `RestoreBackup`, `RotateRootKey`) as a service event in every account's
+/// trail, durably, through a short-lived audit writer (the server is not
+/// running, or may be: the trail takes several writers).
+pub async fn record_operator_event(
+    store: Arc<dyn trent_core::Store>,
+    root: &Arc<dyn trent_core::RootKey>,
+    accounts: Vec<String>,
+    name: &'static str,
+    parameters: serde_json::Value,
+) -> anyhow::Result<()> {
+    use trent_core::audit::{Actor, AuditConfig, AuditEvent, AuditLog, EventSource};
+    let signer = audit_signing_key(&store, root).await?;
+    let log = AuditLog::start_with_stream(store, signer, AuditConfig::default(), None)
+        .await
+        .context("starting the audit trail")?;
+    let parameters = parameters.to_string();
+    for account in accounts {
+        log.record_durable(AuditEvent {
+            time_ms: trent_core::now_millis(),
+            source: EventSource::Kms,
+            name: name.into(),
+            region: "".into(),
+            source_ip: None,
+            user_agent: None,
+            actor: Actor::Service { account },
+            request_parameters: Some(parameters.clone().into()),
+            response_elements: None,
+            error: None,
+            request_id: None,
+            read_only: false,
+            service_event: true,
+            key_arns: Default::default(),
+            recipient: None,
+        })
+        .await
+        .with_context(|| format!("recording {name} in the audit trail"))?;
+    }
+    log.close().await;
+    Ok(())
+}
+
 pub async fn audit(command: AuditCommand) -> anyhow::Result<()> {
     const PAGE: usize = 1000;
     match command {

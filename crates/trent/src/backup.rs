@@ -9,13 +9,13 @@
 //! header's SHA-256 of the database catches a damaged copy. PostgreSQL
 //! stores are backed up with PostgreSQL's tools (README).
 
-use crate::admin::{StoreArgs, audit_signing_key, open_store, verify_trail};
+use crate::admin::{StoreArgs, open_store, record_operator_event, verify_trail};
 use anyhow::Context;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use trent_core::audit::{self, Actor, AuditConfig, AuditEvent, AuditLog, EventSource};
+use trent_core::audit;
 use trent_store::SqliteStore;
 
 /// The first line of every backup file (the format's version in it).
@@ -340,36 +340,9 @@ async fn record_restore(file: &Path, header: &Header, at: &StoreArgs) -> anyhow:
     let accounts = sqlite.accounts().await?;
     drop(sqlite);
     let (store, root) = open_store(at, false).await?;
-    let signer = audit_signing_key(&store, &root).await?;
-    let log = AuditLog::start_with_stream(store, signer, AuditConfig::default(), None)
-        .await
-        .context("starting the audit trail")?;
     let parameters = serde_json::json!({
         "backupFile": file.display().to_string(),
         "backupCreated": audit::iso8601(header.created_ms),
-    })
-    .to_string();
-    for account in accounts {
-        log.record_durable(AuditEvent {
-            time_ms: trent_core::now_millis(),
-            source: EventSource::Kms,
-            name: "RestoreBackup".into(),
-            region: "".into(),
-            source_ip: None,
-            user_agent: None,
-            actor: Actor::Service { account },
-            request_parameters: Some(parameters.clone().into()),
-            response_elements: None,
-            error: None,
-            request_id: None,
-            read_only: false,
-            service_event: true,
-            key_arns: Default::default(),
-            recipient: None,
-        })
-        .await
-        .context("recording the restore")?;
-    }
-    log.close().await;
-    Ok(())
+    });
+    record_operator_event(store, &root, accounts, "RestoreBackup", parameters).await
 }

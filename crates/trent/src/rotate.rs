@@ -138,41 +138,15 @@ async fn record_rotation(
     from: &RootKeySpec,
     to: &RootKeySpec,
 ) -> anyhow::Result<()> {
-    use trent_core::audit::{Actor, AuditConfig, AuditEvent, AuditLog, EventSource};
     let accounts = store.accounts().await?;
     let store: std::sync::Arc<dyn trent_core::Store> = std::sync::Arc::new(store);
-    let signer = crate::admin::audit_signing_key(&store, &root).await?;
-    let log = AuditLog::start_with_stream(store, signer, AuditConfig::default(), None)
-        .await
-        .context("starting the audit trail")?;
     let parameters = serde_json::json!({
         "from": from.to_string(),
         "to": to.to_string(),
-    })
-    .to_string();
-    for account in accounts {
-        log.record_durable(AuditEvent {
-            time_ms: trent_core::now_millis(),
-            source: EventSource::Kms,
-            name: "RotateRootKey".into(),
-            region: "".into(),
-            source_ip: None,
-            user_agent: None,
-            actor: Actor::Service { account },
-            request_parameters: Some(parameters.clone().into()),
-            response_elements: None,
-            error: None,
-            request_id: None,
-            read_only: false,
-            service_event: true,
-            key_arns: Default::default(),
-            recipient: None,
-        })
+    });
+    crate::admin::record_operator_event(store, &root, accounts, "RotateRootKey", parameters)
         .await
-        .context("recording the rotation in the audit trail (the rotation itself is done)")?;
-    }
-    log.close().await;
-    Ok(())
+        .context("the rotation itself is done")
 }
 
 /// What the operator does with the old key: it opens no longer the store,
