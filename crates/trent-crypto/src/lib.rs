@@ -16,6 +16,7 @@
 pub mod aes;
 pub mod asymmetric;
 pub mod blob;
+pub mod kem;
 pub mod seal;
 
 pub use aes::AesKey;
