@@ -32,15 +32,18 @@ impl MlKem {
         }
     }
 
-    /// The last arc of the parameter set's OID, id-alg-ml-kem-* =
+    /// The parameter set's OID, DER-encoded: id-alg-ml-kem-* =
     /// 2.16.840.1.101.3.4.4.{1,2,3} (NIST's registry); an SPKI carries it
     /// with no parameters.
-    fn oid_arc(self) -> u8 {
-        match self {
+    fn oid(self) -> [u8; 11] {
+        let arc = match self {
             MlKem::MlKem512 => 1,
             MlKem::MlKem768 => 2,
             MlKem::MlKem1024 => 3,
-        }
+        };
+        [
+            0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x04, arc,
+        ]
     }
 
     /// A fresh key pair: the decapsulation key's bytes, to be sealed.
@@ -89,19 +92,7 @@ impl MlKem {
     /// SubjectPublicKeyInfo: SEQUENCE { SEQUENCE { OID }, BIT STRING }.
     pub fn public_key_der(self, private: &[u8]) -> Result<Vec<u8>, CryptoError> {
         let raw = self.encapsulation_key_bytes(private)?;
-        let oid = [
-            0x06,
-            0x09,
-            0x60,
-            0x86,
-            0x48,
-            0x01,
-            0x65,
-            0x03,
-            0x04,
-            0x04,
-            self.oid_arc(),
-        ];
+        let oid = self.oid();
         let algorithm = der(0x30, &oid);
         let mut bits = Vec::with_capacity(raw.len() + 1);
         bits.push(0); // no unused bits
@@ -211,19 +202,7 @@ mod tests {
             let private = kem.generate().unwrap();
             let spki = kem.public_key_der(&private).unwrap();
             assert_eq!(spki[0], 0x30);
-            let oid = [
-                0x06,
-                0x09,
-                0x60,
-                0x86,
-                0x48,
-                0x01,
-                0x65,
-                0x03,
-                0x04,
-                0x04,
-                kem.oid_arc(),
-            ];
+            let oid = kem.oid();
             assert!(spki.windows(oid.len()).any(|w| w == oid));
             // The BIT STRING's content is the raw encapsulation key: a
             // peer encapsulates with it and the pair decapsulates.
