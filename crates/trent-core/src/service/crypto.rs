@@ -112,29 +112,36 @@ impl Kms {
     }
 
     /// Decrypt's dry run with `DryRunModifiers: [IGNORE_CIPHERTEXT]`: the
-    /// permission to decrypt under `key_id` with `context` (key policy, IAM
-    /// policies, grants) and the key's state and usage, with no ciphertext.
-    /// Answers the key's ARN; the caller then answers DryRunOperation.
+    /// checks Decrypt makes before it reads the ciphertext (key policy, IAM
+    /// policies, grants with their constraints, the key's state, usage and
+    /// algorithm), for the key named. `algorithm`: an RSA one, or `None`
+    /// for SYMMETRIC_DEFAULT. Answers the key's ARN; the caller then
+    /// answers DryRunOperation.
     pub async fn check_decrypt(
         &self,
         caller: &Caller,
         key_id: &str,
         context: &BTreeMap<String, String>,
-        algorithm: &str,
+        algorithm: Option<&EncryptionAlgorithmSpec>,
     ) -> Result<String, KmsError> {
-        let (key, resolved) = self.target(caller, key_id, AliasMode::Accept).await?;
-        let facts = RequestFacts {
-            encryption_context: Some(context),
-            request_alias: resolved.alias.as_deref(),
-            encryption_algorithm: Some(algorithm),
-            ..Default::default()
+        let key = match algorithm {
+            None => {
+                self.usable_key(caller, key_id, "Decrypt", Action::Decrypt, context)
+                    .await?
+            }
+            Some(algorithm) => {
+                self.oaep_key(
+                    caller,
+                    key_id,
+                    "Decrypt",
+                    Action::Decrypt,
+                    algorithm,
+                    context,
+                )
+                .await?
+                .0
+            }
         };
-        self.authorize(caller, Action::Decrypt, &key, &facts, Some("Decrypt"))?;
-        if algorithm == "SYMMETRIC_DEFAULT" {
-            require_usable(&key.record, "Decrypt")?;
-        } else {
-            require_usage(&key.record, KeyUsageType::EncryptDecrypt, "Decrypt")?;
-        }
         Ok(key.record.arn.clone())
     }
 

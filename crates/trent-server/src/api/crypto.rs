@@ -130,10 +130,13 @@ pub(super) async fn decrypt(
                 "KeyId is required when DryRunModifiers includes IGNORE_CIPHERTEXT",
             ));
         };
-        let algorithm = asymmetric_algorithm(&req.encryption_algorithm)
-            .map_or("SYMMETRIC_DEFAULT", |a| a.as_str());
-        kms.check_decrypt(caller, key_id, context(&req.encryption_context), algorithm)
-            .await?;
+        kms.check_decrypt(
+            caller,
+            key_id,
+            context(&req.encryption_context),
+            asymmetric_algorithm(&req.encryption_algorithm),
+        )
+        .await?;
         dry_run(req.dry_run)?;
     }
     if let Some(algorithm) = asymmetric_algorithm(&req.encryption_algorithm) {

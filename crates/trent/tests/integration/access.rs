@@ -367,7 +367,8 @@ async fn cross_account_use_needs_the_key_policy() {
 /// Issue 17: Decrypt's dry run with `DryRunModifiers: [IGNORE_CIPHERTEXT]`
 /// checks the permission to decrypt under the named key, with no
 /// ciphertext: allowed answers DryRunOperationException, another account
-/// without a key policy for it AccessDeniedException, a disabled key
+/// without a key policy for it AccessDeniedException (and a grantee past
+/// its grant's operations or encryption context too), a disabled key
 /// DisabledException; the key must be named.
 #[tokio::test]
 async fn decrypt_dry_run_ignoring_the_ciphertext_checks_permissions_only() {
@@ -393,6 +394,69 @@ async fn decrypt_dry_run_ignoring_the_ciphertext_checks_permissions_only() {
     assert_eq!(code(&err), "AccessDeniedException");
     let err = dry(&a, None).await.unwrap_err();
     assert_eq!(code(&err), "ValidationException");
+
+    // A grantee reaching past its grant: an Encrypt grant allows no
+    // Decrypt; a Decrypt grant bound to an encryption context allows only
+    // that context.
+    let grant = |operation, context: Option<&str>| {
+        a.create_grant()
+            .key_id(&arn)
+            .grantee_principal("arn:aws:iam::444455556666:root")
+            .operations(operation)
+            .set_constraints(context.map(|v| {
+                aws_sdk_kms::types::GrantConstraints::builder()
+                    .encryption_context_equals("purpose", v)
+                    .build()
+            }))
+            .send()
+    };
+    grant(aws_sdk_kms::types::GrantOperation::Encrypt, None)
+        .await
+        .unwrap();
+    let err = dry(&b, Some(&arn)).await.unwrap_err();
+    assert_eq!(code(&err), "AccessDeniedException");
+    grant(aws_sdk_kms::types::GrantOperation::Decrypt, Some("backups"))
+        .await
+        .unwrap();
+    let with_context = |purpose: &str| {
+        b.decrypt()
+            .key_id(&arn)
+            .encryption_context("purpose", purpose)
+            .dry_run(true)
+            .dry_run_modifiers(IgnoreCiphertext)
+            .send()
+    };
+    let err = with_context("backups").await.unwrap_err();
+    assert_eq!(code(&err), "DryRunOperationException");
+    let err = with_context("payroll").await.unwrap_err();
+    assert_eq!(code(&err), "AccessDeniedException");
+    let err = dry(&b, Some(&arn)).await.unwrap_err();
+    assert_eq!(code(&err), "AccessDeniedException", "no context, no grant");
+
+    // An RSA key: checked with the RSA algorithm given, refused without.
+    let rsa = a
+        .create_key()
+        .key_spec(aws_sdk_kms::types::KeySpec::Rsa2048)
+        .key_usage(aws_sdk_kms::types::KeyUsageType::EncryptDecrypt)
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .key_id;
+    let err = a
+        .decrypt()
+        .key_id(&rsa)
+        .encryption_algorithm(aws_sdk_kms::types::EncryptionAlgorithmSpec::RsaesOaepSha256)
+        .dry_run(true)
+        .dry_run_modifiers(IgnoreCiphertext)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "DryRunOperationException");
+    let err = dry(&a, Some(&rsa)).await.unwrap_err();
+    assert_eq!(code(&err), "InvalidKeyUsageException");
+
     a.disable_key().key_id(&arn).send().await.unwrap();
     let err = dry(&a, Some(&arn)).await.unwrap_err();
     assert_eq!(code(&err), "DisabledException");
