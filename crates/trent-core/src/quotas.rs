@@ -29,6 +29,9 @@ pub enum QuotaClass {
     /// ECC and SM2 keys.
     Ecc,
     MlDsa,
+    /// ML-KEM keys (Encapsulate, Decapsulate). AWS's developer guide
+    /// lists no quota for them; Trent gives them ML-DSA's figure.
+    MlKem,
     /// GenerateDataKeyPair and GenerateDataKeyPairWithoutPlaintext, by
     /// key-pair spec (an index into `DataKeyPairSpec::VALUES`).
     DataKeyPair(usize),
@@ -51,11 +54,12 @@ pub enum QuotaClass {
 }
 
 /// The shared quotas by name, as `--request-quota NAME=N` names them.
-const SHARED: [(&str, QuotaClass); 9] = [
+const SHARED: [(&str, QuotaClass); 10] = [
     ("symmetric", QuotaClass::Symmetric),
     ("rsa", QuotaClass::Rsa),
     ("ecc", QuotaClass::Ecc),
     ("ml-dsa", QuotaClass::MlDsa),
+    ("ml-kem", QuotaClass::MlKem),
     ("iam", QuotaClass::Iam),
     ("sts", QuotaClass::Sts),
     ("LookupEvents", QuotaClass::LookupEvents),
@@ -165,6 +169,8 @@ pub fn counts_by_key(operation: Operation) -> bool {
             | Sign
             | Verify
             | DeriveSharedSecret
+            | Encapsulate
+            | Decapsulate
             | GenerateDataKeyPair
             | GenerateDataKeyPairWithoutPlaintext
     )
@@ -298,6 +304,7 @@ impl QuotaLimits {
             set(QuotaClass::Rsa, 1_000.0);
             set(QuotaClass::Ecc, 1_000.0);
             set(QuotaClass::MlDsa, 1_000.0);
+            set(QuotaClass::MlKem, 1_000.0);
             set(QuotaClass::LookupEvents, lookup);
             set(QuotaClass::ThrottledEvents, 100.0);
             set(QuotaClass::UnauthenticatedEvents, 100.0);

@@ -54,6 +54,15 @@ impl MlKem {
         Ok(Zeroizing::new(bytes.as_ref().to_vec()))
     }
 
+    /// The ciphertext's length in bytes (FIPS 203 table 3).
+    pub fn ciphertext_len(self) -> usize {
+        match self {
+            MlKem::MlKem512 => 768,
+            MlKem::MlKem768 => 1088,
+            MlKem::MlKem1024 => 1568,
+        }
+    }
+
     /// k, the module rank (FIPS 203 table 2).
     fn rank(self) -> usize {
         match self {
@@ -134,6 +143,67 @@ impl MlKem {
     ) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
         let key = self.decapsulation_key(private)?;
         let secret = key
+            .decapsulate(Ciphertext::from(ciphertext))
+            .map_err(|_| CryptoError::InvalidCiphertext)?;
+        Ok(Zeroizing::new(secret.as_ref().to_vec()))
+    }
+}
+
+/// A stored pair, parsed once for the key cache: the decapsulation key,
+/// the encapsulation key and its SubjectPublicKeyInfo, so that a request
+/// parses nothing.
+pub struct KemKey {
+    kem: MlKem,
+    decapsulation: DecapsulationKey<AlgorithmId>,
+    encapsulation: EncapsulationKey<AlgorithmId>,
+    public_der: Vec<u8>,
+}
+
+impl KemKey {
+    /// The pair in a stored decapsulation key's bytes (checked: its
+    /// encapsulation key's hash must match).
+    pub fn from_bytes(kem: MlKem, private: &[u8]) -> Result<Self, CryptoError> {
+        let raw = kem.encapsulation_key_bytes(private)?;
+        Ok(Self {
+            kem,
+            decapsulation: kem.decapsulation_key(private)?,
+            encapsulation: EncapsulationKey::new(kem.algorithm(), raw)
+                .map_err(|_| CryptoError::Internal)?,
+            public_der: kem.public_key_der(private)?,
+        })
+    }
+
+    pub fn kem(&self) -> MlKem {
+        self.kem
+    }
+
+    /// The encapsulation key as a DER SubjectPublicKeyInfo.
+    pub fn public_key_der(&self) -> &[u8] {
+        &self.public_der
+    }
+
+    /// A fresh secret and its ciphertext, under the pair's own
+    /// encapsulation key.
+    pub fn encapsulate(&self) -> Result<(Vec<u8>, Zeroizing<Vec<u8>>), CryptoError> {
+        let (ciphertext, secret) = self
+            .encapsulation
+            .encapsulate()
+            .map_err(|_| CryptoError::Internal)?;
+        Ok((
+            ciphertext.as_ref().to_vec(),
+            Zeroizing::new(secret.as_ref().to_vec()),
+        ))
+    }
+
+    /// The secret of `ciphertext`; implicit rejection for a ciphertext of
+    /// the right length that is not this pair's, `InvalidCiphertext` only
+    /// for a wrong length.
+    pub fn decapsulate(&self, ciphertext: &[u8]) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+        if ciphertext.len() != self.kem.ciphertext_len() {
+            return Err(CryptoError::InvalidCiphertext);
+        }
+        let secret = self
+            .decapsulation
             .decapsulate(Ciphertext::from(ciphertext))
             .map_err(|_| CryptoError::InvalidCiphertext)?;
         Ok(Zeroizing::new(secret.as_ref().to_vec()))
@@ -231,5 +301,30 @@ mod tests {
         ));
         let other_pair = kem.generate().unwrap();
         assert_ne!(*kem.decapsulate(&other_pair, &ciphertext).unwrap(), *sent);
+    }
+
+    #[test]
+    fn a_parsed_pair_agrees_with_its_stored_bytes_and_checks_lengths() {
+        for (kem, _, ciphertext_len) in ALL {
+            let private = kem.generate().unwrap();
+            let key = KemKey::from_bytes(kem, &private).unwrap();
+            assert_eq!(key.public_key_der(), kem.public_key_der(&private).unwrap());
+            let (ciphertext, sent) = key.encapsulate().unwrap();
+            assert_eq!(ciphertext.len(), ciphertext_len);
+            assert_eq!(*kem.decapsulate(&private, &ciphertext).unwrap(), *sent);
+            assert_eq!(*key.decapsulate(&ciphertext).unwrap(), *sent);
+            let mut long = ciphertext.clone();
+            long.push(0);
+            assert!(matches!(
+                key.decapsulate(&long),
+                Err(CryptoError::InvalidCiphertext)
+            ));
+            assert!(matches!(
+                key.decapsulate(&[]),
+                Err(CryptoError::InvalidCiphertext)
+            ));
+        }
+        let private = MlKem::MlKem512.generate().unwrap();
+        assert!(KemKey::from_bytes(MlKem::MlKem768, &private).is_err());
     }
 }

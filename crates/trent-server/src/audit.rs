@@ -52,6 +52,7 @@ const KMS_REQUEST_FIELDS: &[&str] = &[
     "MacAlgorithm",
     "KeyPairSpec",
     "KeyAgreementAlgorithm",
+    "EncapsulationAlgorithm",
 ];
 
 /// KMS response members recorded in `responseElements` for non-crypto
@@ -102,6 +103,8 @@ pub fn is_crypto(name: &str) -> bool {
             | "GenerateMac"
             | "VerifyMac"
             | "DeriveSharedSecret"
+            | "Encapsulate"
+            | "Decapsulate"
     )
 }
 

@@ -56,7 +56,7 @@ pub struct ServeArgs {
     request_quotas: trent_core::quotas::Profile,
     /// Override one request quota: `NAME=N` requests per second, NAME an
     /// operation (`CreateKey`), a shared quota (`symmetric`, `rsa`, `ecc`,
-    /// `ml-dsa`, `iam`, `sts`, `LookupEvents`), `GenerateDataKeyPair:SPEC`
+    /// `ml-dsa`, `ml-kem`, `iam`, `sts`, `LookupEvents`), `GenerateDataKeyPair:SPEC`
     /// or an audit bound (`ThrottledEvents`, `UnauthenticatedEvents`).
     /// Repeatable.
     #[arg(long = "request-quota", value_parser = parse_request_quota, env = "TRENT_REQUEST_QUOTA", value_delimiter = ',')]

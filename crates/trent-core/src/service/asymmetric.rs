@@ -9,8 +9,8 @@ use trent_crypto::asymmetric::{
     AsymmetricEncryption, AsymmetricError, MessageKind, SigningAlgorithm, public_key_of_pkcs8,
 };
 use trent_wire::{
-    DataKeyPairSpec, EncryptionAlgorithmSpec, KeyAgreementAlgorithmSpec, MacAlgorithmSpec,
-    MessageType, SigningAlgorithmSpec,
+    DataKeyPairSpec, EncapsulationAlgorithmSpec, EncryptionAlgorithmSpec,
+    KeyAgreementAlgorithmSpec, MacAlgorithmSpec, MessageType, SigningAlgorithmSpec,
 };
 
 /// A data key pair: the PKCS#8 private key (zeroized on drop), its copy
@@ -31,6 +31,7 @@ pub struct KeyAlgorithms {
     pub signing: Vec<SigningAlgorithmSpec>,
     pub key_agreement: Vec<KeyAgreementAlgorithmSpec>,
     pub mac: Vec<MacAlgorithmSpec>,
+    pub encapsulation: Vec<EncapsulationAlgorithmSpec>,
 }
 
 /// What `key` can be used with, as AWS lists it for its spec and usage.
@@ -41,6 +42,7 @@ pub fn key_algorithms(key: &KeyRecord) -> KeyAlgorithms {
             lists.encryption = vec![EncryptionAlgorithmSpec::SymmetricDefault]
         }
         (Ok(SpecKind::Hmac(alg)), _) => lists.mac = vec![wire_mac_algorithm(alg)],
+        (Ok(SpecKind::Kem(_)), _) => lists.encapsulation = vec![EncapsulationAlgorithmSpec::MlKem],
         (Ok(SpecKind::Pair(spec)), KeyUsageType::SignVerify) => {
             lists.signing = spec
                 .signing_algorithms()
@@ -162,7 +164,7 @@ fn data_key_pair_spec(spec: &DataKeyPairSpec) -> Result<PairSpec, KmsError> {
     })
 }
 
-fn wrong_algorithm(key: &KeyRecord, algorithm: &str) -> KmsError {
+pub(super) fn wrong_algorithm(key: &KeyRecord, algorithm: &str) -> KmsError {
     KmsError::InvalidKeyUsage(format!(
         "Algorithm {algorithm} is incompatible with key spec {} and key usage {} of {}.",
         key.key_spec, key.key_usage, key.arn
@@ -205,7 +207,7 @@ pub(super) fn refused(
     }
 }
 
-fn missing_material(key: &KeyRecord) -> KmsError {
+pub(super) fn missing_material(key: &KeyRecord) -> KmsError {
     KmsError::internal(StoreError::Corrupt(format!(
         "key {} has no material of its spec",
         key.id
@@ -224,7 +226,7 @@ fn no_context(context: &BTreeMap<String, String>) -> Result<(), KmsError> {
 impl Kms {
     /// The key for an operation on an asymmetric or HMAC key: resolved from
     /// memory and authorized for `action` (or a grant for `operation`).
-    async fn authorized_key(
+    pub(super) async fn authorized_key(
         &self,
         caller: &Caller,
         key_id: &str,
@@ -339,13 +341,17 @@ impl Kms {
             )
             .await?;
         require_enabled(&key.record)?;
-        let Some(pair) = key.materials.pair() else {
-            return Err(KmsError::Unsupported(format!(
-                "{} is not an asymmetric KMS key; only asymmetric KMS keys have a public key.",
-                key.record.arn
-            )));
+        let public_key = match (key.materials.pair(), key.materials.kem()) {
+            (Some(pair), _) => pair.public_key_der(),
+            (_, Some(kem)) => kem.public_key_der(),
+            (None, None) => {
+                return Err(KmsError::Unsupported(format!(
+                    "{} is not an asymmetric KMS key; only asymmetric KMS keys have a public key.",
+                    key.record.arn
+                )));
+            }
         };
-        Ok((key.record.clone(), pair.public_key_der().to_vec()))
+        Ok((key.record.clone(), public_key.to_vec()))
     }
 
     /// The ENCRYPT_DECRYPT RSA key for an OAEP Encrypt or Decrypt.

@@ -372,6 +372,7 @@ fn check_grant_fits(key: &KeyRecord, params: &CreateGrant) -> Result<(), KmsErro
             &["DeriveSharedSecret", "GetPublicKey"]
         }
         (Some(SpecKind::Hmac(_)), _) => &["GenerateMac", "VerifyMac"],
+        (Some(SpecKind::Kem(_)), _) => &["Encapsulate", "Decapsulate", "GetPublicKey"],
         _ => &[],
     };
     const ANY_KEY: [&str; 3] = ["CreateGrant", "RetireGrant", "DescribeKey"];

@@ -35,6 +35,7 @@ impl Kms {
             SpecKind::Symmetric => key_usage == KeyUsageType::EncryptDecrypt,
             SpecKind::Hmac(_) => key_usage == KeyUsageType::GenerateVerifyMac,
             SpecKind::Pair(spec) => pair_usage(&key_usage).is_some_and(|u| spec.allows(u)),
+            SpecKind::Kem(_) => key_usage == KeyUsageType::EncapsulateDecapsulate,
         };
         if !usage_fits {
             return Err(KmsError::Validation(format!(
@@ -78,6 +79,7 @@ impl Kms {
             SpecKind::Pair(spec) => tokio::task::spawn_blocking(move || spec.generate_pkcs8())
                 .await
                 .map_err(KmsError::internal)??,
+            SpecKind::Kem(kem) => kem.generate()?,
         };
         let sealed = SealedMaterialRow {
             version: 1,

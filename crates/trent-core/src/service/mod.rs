@@ -5,9 +5,11 @@
 mod aliases;
 mod asymmetric;
 pub use asymmetric::{DataKeyPair, KeyAlgorithms, key_algorithms};
+pub use kem::SharedSecret;
 mod crypto;
 pub mod feed;
 mod grants;
+mod kem;
 mod keys;
 mod lifecycle;
 mod trail;
@@ -30,6 +32,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use trent_crypto::asymmetric::{HmacKey, MacAlgorithm, PairSpec, PairUsage, PrivateKey};
 use trent_crypto::blob::{self, BlobHeader};
+use trent_crypto::kem::{KemKey, MlKem};
 use trent_crypto::{AesKey, SymmetricKey};
 use trent_policy::{Outcome, Policy, PolicyKind, ResourceOutcome};
 use trent_wire::{KeySpec, KeyState, KeyUsageType, OriginType};
@@ -119,6 +122,7 @@ enum Materials {
     /// Boxed, like `Hmac`: both are far larger than the symmetric variant.
     Pair(Box<PrivateKey>),
     Hmac(Box<HmacKey>),
+    Kem(Box<KemKey>),
 }
 
 impl Materials {
@@ -135,7 +139,7 @@ impl Materials {
     fn with(&self, next: AesKey) -> Materials {
         let mut all = match self {
             Materials::Symmetric(versions) => versions.to_vec(),
-            Materials::Pair(_) | Materials::Hmac(_) => Vec::new(),
+            Materials::Pair(_) | Materials::Hmac(_) | Materials::Kem(_) => Vec::new(),
         };
         all.push(next);
         Materials::Symmetric(all.into())
@@ -154,6 +158,13 @@ impl Materials {
             _ => None,
         }
     }
+
+    fn kem(&self) -> Option<&KemKey> {
+        match self {
+            Materials::Kem(key) => Some(key),
+            _ => None,
+        }
+    }
 }
 
 /// What kind of material a key spec has.
@@ -162,6 +173,7 @@ enum SpecKind {
     Symmetric,
     Pair(PairSpec),
     Hmac(MacAlgorithm),
+    Kem(MlKem),
 }
 
 /// The material kind of `spec`, or why this server can't create it.
@@ -179,6 +191,9 @@ fn spec_kind(spec: &KeySpec) -> Result<SpecKind, KmsError> {
         KeySpec::MlDsa44 => SpecKind::Pair(PairSpec::MlDsa44),
         KeySpec::MlDsa65 => SpecKind::Pair(PairSpec::MlDsa65),
         KeySpec::MlDsa87 => SpecKind::Pair(PairSpec::MlDsa87),
+        KeySpec::MlKem512 => SpecKind::Kem(MlKem::MlKem512),
+        KeySpec::MlKem768 => SpecKind::Kem(MlKem::MlKem768),
+        KeySpec::MlKem1024 => SpecKind::Kem(MlKem::MlKem1024),
         KeySpec::Hmac224 => SpecKind::Hmac(MacAlgorithm::HmacSha224),
         KeySpec::Hmac256 => SpecKind::Hmac(MacAlgorithm::HmacSha256),
         KeySpec::Hmac384 => SpecKind::Hmac(MacAlgorithm::HmacSha384),
@@ -227,6 +242,12 @@ fn material_of(record: &KeyRecord, bytes: &[u8]) -> Result<Materials, KmsError> 
         SpecKind::Hmac(alg) => Ok(Materials::Hmac(Box::new(
             HmacKey::from_bytes(alg, bytes).map_err(|_| corrupt())?,
         ))),
+        SpecKind::Kem(kem) if record.key_usage == KeyUsageType::EncapsulateDecapsulate => {
+            Ok(Materials::Kem(Box::new(
+                KemKey::from_bytes(kem, bytes).map_err(|_| corrupt())?,
+            )))
+        }
+        SpecKind::Kem(_) => Err(corrupt()),
     }
 }
 
@@ -329,6 +350,8 @@ pub const GRANT_OPERATIONS: &[&str] = &[
     "GenerateMac",
     "VerifyMac",
     "DeriveSharedSecret",
+    "Encapsulate",
+    "Decapsulate",
 ];
 
 /// The KMS service.
@@ -966,8 +989,11 @@ fn crypto_quota(action: Action, spec: &KeySpec, facts: &RequestFacts<'_>) -> Opt
         | Action::VerifyMac
         | Action::Sign
         | Action::Verify
-        | Action::DeriveSharedSecret => Some(match spec_kind(spec) {
+        | Action::DeriveSharedSecret
+        | Action::Encapsulate
+        | Action::Decapsulate => Some(match spec_kind(spec) {
             Ok(SpecKind::Symmetric | SpecKind::Hmac(_)) | Err(_) => QuotaClass::Symmetric,
+            Ok(SpecKind::Kem(_)) => QuotaClass::MlKem,
             Ok(SpecKind::Pair(pair)) => match pair {
                 PairSpec::Rsa2048 | PairSpec::Rsa3072 | PairSpec::Rsa4096 => QuotaClass::Rsa,
                 PairSpec::MlDsa44 | PairSpec::MlDsa65 | PairSpec::MlDsa87 => QuotaClass::MlDsa,

@@ -74,7 +74,7 @@ pub(super) async fn get_public_key(
         encryption_algorithms: non_empty(algorithms.encryption),
         signing_algorithms: non_empty(algorithms.signing),
         key_agreement_algorithms: non_empty(algorithms.key_agreement),
-        encapsulation_algorithms: None,
+        encapsulation_algorithms: non_empty(algorithms.encapsulation),
     })
 }
 

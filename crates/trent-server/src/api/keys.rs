@@ -31,8 +31,11 @@ pub(super) fn key_metadata(key: &KeyRecord) -> KeyMetadata {
         signing_algorithms: non_empty(algorithms.signing),
         key_agreement_algorithms: non_empty(algorithms.key_agreement),
         mac_algorithms: non_empty(algorithms.mac),
+        encapsulation_algorithms: non_empty(algorithms.encapsulation),
         multi_region: Some(false),
-        current_key_material_id: Some(key_material_id(&key.id, key.current_material)),
+        // Only symmetric encryption keys have key material ids in AWS.
+        current_key_material_id: (key.key_spec == KeySpec::SymmetricDefault)
+            .then(|| key_material_id(&key.id, key.current_material)),
         ..Default::default()
     }
 }

@@ -6,6 +6,7 @@ mod aliases;
 mod asymmetric;
 mod crypto;
 mod grants;
+mod kem;
 mod keys;
 mod policies;
 mod protocol;
@@ -100,6 +101,8 @@ pub async fn dispatch(
         GenerateDataKeyPair => asymmetric::generate_data_key_pair,
         GenerateDataKeyPairWithoutPlaintext => asymmetric::generate_data_key_pair_without_plaintext,
         DeriveSharedSecret => asymmetric::derive_shared_secret,
+        Encapsulate => kem::encapsulate,
+        Decapsulate => kem::decapsulate,
         CreateAlias => aliases::create_alias,
         UpdateAlias => aliases::update_alias,
         DeleteAlias => aliases::delete_alias,
