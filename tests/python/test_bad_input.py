@@ -365,6 +365,43 @@ def test_invalid_ciphertext_carries_no_message_member(trent, kms):
     assert response.json() == {"__type": "InvalidCiphertextException"}
 
 
+def test_invalid_signatures_macs_and_peer_keys_carry_no_message_member(trent, kms):
+    """Issue 17: nor do KMSInvalidSignatureException from Verify,
+    KMSInvalidMacException, a DeriveSharedSecret public key that is not one,
+    and Decapsulate's InvalidCiphertextException."""
+    signing = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
+    mac_key = kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]["KeyId"]
+    agreement = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="KEY_AGREEMENT")["KeyMetadata"]["KeyId"]
+    kem = kms.create_key(KeySpec="ML_KEM_768", KeyUsage="ENCAPSULATE_DECAPSULATE")["KeyMetadata"]["KeyId"]
+    signature = kms.sign(KeyId=signing, Message=b"m", SigningAlgorithm="ECDSA_SHA_256")["Signature"]
+    cases = [
+        (
+            "Verify",
+            {"KeyId": signing, "Message": b64(b"other"), "Signature": b64(signature), "SigningAlgorithm": "ECDSA_SHA_256"},
+            "KMSInvalidSignatureException",
+        ),
+        (
+            "VerifyMac",
+            {"KeyId": mac_key, "Message": b64(b"m"), "Mac": b64(bytes(32)), "MacAlgorithm": "HMAC_SHA_256"},
+            "KMSInvalidMacException",
+        ),
+        (
+            "DeriveSharedSecret",
+            {"KeyId": agreement, "KeyAgreementAlgorithm": "ECDH", "PublicKey": b64(b"\x30\x00")},
+            "ValidationException",
+        ),
+        (
+            "Decapsulate",
+            {"KeyId": kem, "EncapsulationAlgorithm": "ML_KEM", "SharedSecretCiphertextBlob": b64(bytes(1087))},
+            "InvalidCiphertextException",
+        ),
+    ]
+    for operation, params, error_type in cases:
+        response = call(trent, operation, params)
+        assert response.status_code == 400, operation
+        assert response.json() == {"__type": error_type}, operation
+
+
 def test_decrypt_dry_run_ignoring_the_ciphertext(trent, kms):
     """Issue 17: DryRunModifiers IGNORE_CIPHERTEXT, from boto3 and the aws
     CLI: a permissions check with no ciphertext."""

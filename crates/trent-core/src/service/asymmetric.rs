@@ -188,18 +188,14 @@ pub(super) fn refused(
         AsymmetricError::DigestLength { .. } => KmsError::Validation(format!(
             "Digest is invalid length for algorithm {algorithm}."
         )),
-        AsymmetricError::InvalidSignature => KmsError::InvalidSignature(
-            "The signature is not valid for this message, key and signing algorithm.".into(),
-        ),
+        // AWS answers these three without a message.
+        AsymmetricError::InvalidSignature => KmsError::InvalidSignature(String::new()),
         AsymmetricError::InvalidCiphertext => KmsError::InvalidCiphertext(String::new()),
         AsymmetricError::PlaintextTooLong { max } => KmsError::Validation(format!(
             "Algorithm {algorithm} and key spec {} cannot encrypt data larger than {max} bytes.",
             key.key_spec
         )),
-        AsymmetricError::InvalidPublicKey => KmsError::Validation(
-            "PublicKey must be a DER-encoded X.509 SubjectPublicKeyInfo on the curve of the KMS key."
-                .into(),
-        ),
+        AsymmetricError::InvalidPublicKey => KmsError::Validation(String::new()),
         AsymmetricError::NotImplemented(what) => {
             KmsError::Unsupported(format!("{what} is not supported by this server yet"))
         }
@@ -527,9 +523,7 @@ impl Kms {
             .hmac()
             .ok_or_else(|| missing_material(&key.record))?;
         if !hmac.verify(message, mac) {
-            return Err(KmsError::InvalidMac(
-                "The MAC is not valid for this message, key and MAC algorithm.".into(),
-            ));
+            return Err(KmsError::InvalidMac(String::new()));
         }
         Ok(key.record.arn.clone())
     }

@@ -1558,4 +1558,43 @@ async fn refusals_in_aws_words() {
         message(&err),
         "Algorithm RSAES_OAEP_SHA_1 and key spec RSA_2048 cannot encrypt data larger than 214 bytes."
     );
+
+    // What AWS answers without a message: an invalid signature, an invalid
+    // MAC, a peer public key that is not one (no `"message": ""` either).
+    let err = kms
+        .verify()
+        .key_id(&signing)
+        .message(Blob::new("x"))
+        .signature(Blob::new(vec![
+            0x30, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x01,
+        ]))
+        .signing_algorithm(SigningAlgorithmSpec::EcdsaSha256)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "KMSInvalidSignatureException");
+    assert_eq!(message(&err), "");
+    let hmac = create(&kms, KeySpec::Hmac256, KeyUsageType::GenerateVerifyMac).await;
+    let err = kms
+        .verify_mac()
+        .key_id(&hmac)
+        .message(Blob::new("x"))
+        .mac(Blob::new(vec![0u8; 32]))
+        .mac_algorithm(MacAlgorithmSpec::HmacSha256)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "KMSInvalidMacException");
+    assert_eq!(message(&err), "");
+    let agreement = create(&kms, KeySpec::EccNistP256, KeyUsageType::KeyAgreement).await;
+    let err = kms
+        .derive_shared_secret()
+        .key_id(&agreement)
+        .key_agreement_algorithm(KeyAgreementAlgorithmSpec::Ecdh)
+        .public_key(Blob::new(vec![0x30, 0x00]))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "ValidationException");
+    assert_eq!(message(&err), "");
 }
