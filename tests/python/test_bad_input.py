@@ -427,3 +427,23 @@ def test_tag_refusals_as_aws_answers_them(kms):
             kms.tag_resource(KeyId=key_id, Tags=tags)
         assert e.value.response["Error"]["Message"] == message
     assert kms.list_resource_tags(KeyId=key_id)["Tags"] == []
+
+
+def test_list_aliases_includes_the_predefined_aws_aliases(trent, kms):
+    """Issue 17: ListAliases shows AWS's predefined aliases (`alias/aws/…`)
+    without TargetKeyId, to boto3's paginator and the aws CLI alike; they
+    cannot be created, and a list filtered by key leaves them out."""
+    key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+    kms.create_alias(AliasName="alias/listed-" + uuid.uuid4().hex[:8], TargetKeyId=key_id)
+    listed = [a for page in kms.get_paginator("list_aliases").paginate(Limit=5) for a in page["Aliases"]]
+    predefined = [a for a in listed if a["AliasName"].startswith("alias/aws/")]
+    assert "alias/aws/dynamodb" in {a["AliasName"] for a in predefined}
+    assert all("TargetKeyId" not in a and "CreationDate" not in a for a in predefined)
+    assert all(a["AliasArn"].endswith(":" + a["AliasName"]) for a in predefined)
+    assert [a["AliasName"] for a in listed] == sorted(a["AliasName"] for a in listed)
+    env = {**os.environ, **trent.client_env()}
+    from_cli = json.loads(run_aws("kms", "list-aliases", env=env))["Aliases"]
+    assert {a["AliasName"] for a in from_cli} == {a["AliasName"] for a in listed}
+    assert all(a["AliasName"].startswith("alias/listed-") for a in kms.list_aliases(KeyId=key_id)["Aliases"])
+    with pytest.raises(kms.exceptions.ClientError):
+        kms.create_alias(AliasName="alias/aws/dynamodb", TargetKeyId=key_id)

@@ -47,7 +47,8 @@ pub use model::{
 pub use service::feed::{ChangeFeed, FeedStats, Freshness};
 pub use service::{
     AliasMode, CreateGrant, CreateKey, DataKey, DataKeyPair, GRANT_OPERATIONS, GrantSelector,
-    KeyAlgorithms, Kms, KmsConfig, LookupEvents, ReEncrypted, SharedSecret, key_algorithms,
+    KeyAlgorithms, Kms, KmsConfig, ListedAlias, LookupEvents, ReEncrypted, SharedSecret,
+    key_algorithms,
 };
 pub use store::timed::{STORE_METHODS, StoreWrapper, TimedStore};
 pub use store::trail;

@@ -175,7 +175,7 @@ impl Kms {
         key_id: Option<&str>,
         limit: usize,
         marker: Option<&str>,
-    ) -> Result<Page<AliasRecord>, KmsError> {
+    ) -> Result<Page<ListedAlias>, KmsError> {
         self.authorize_account(caller, Action::ListAliases, &RequestFacts::default())?;
         let target = match key_id {
             Some(raw) => Some(
@@ -187,14 +187,27 @@ impl Kms {
             ),
             None => None,
         };
-        let mut all: Vec<AliasRecord> = self
+        let mut all: Vec<ListedAlias> = self
             .aliases
             .pin()
             .values()
             .filter(|a| a.account == caller.account() && a.region == caller.region)
             .filter(|a| target.is_none_or(|t| a.target == t))
-            .cloned()
+            .map(|a| ListedAlias {
+                name: a.name.clone(),
+                arn: alias_arn(&a.region, &a.account, &a.name),
+                record: Some(a.clone()),
+            })
             .collect();
+        // AWS's predefined aliases, not yet associated with a key: in every
+        // account's unfiltered list, without a target.
+        if target.is_none() {
+            all.extend(PREDEFINED_ALIASES.iter().map(|name| ListedAlias {
+                name: (*name).to_owned(),
+                arn: alias_arn(&caller.region, caller.account(), name),
+                record: None,
+            }));
+        }
         all.sort_by(|a, b| a.name.cmp(&b.name));
         self.paginate(
             &format!("ListAliases/{}/{}", caller.account(), caller.region),
@@ -204,3 +217,33 @@ impl Kms {
         )
     }
 }
+
+/// An entry of ListAliases: a customer's alias with its record, or one of
+/// AWS's predefined aliases, which has no target and no dates.
+#[derive(Debug, Clone)]
+pub struct ListedAlias {
+    pub name: String,
+    pub arn: String,
+    pub record: Option<AliasRecord>,
+}
+
+/// The aliases AWS predefines for its managed keys (`alias/aws/SERVICE`),
+/// listed without a `TargetKeyId` as long as no service has used them. AWS
+/// documents the form and gives `aws/dynamodb` as its example; the set is
+/// the services whose managed keys are commonly seen.
+const PREDEFINED_ALIASES: &[&str] = &[
+    "alias/aws/acm",
+    "alias/aws/dynamodb",
+    "alias/aws/ebs",
+    "alias/aws/elasticfilesystem",
+    "alias/aws/es",
+    "alias/aws/glue",
+    "alias/aws/kinesisvideo",
+    "alias/aws/lambda",
+    "alias/aws/rds",
+    "alias/aws/redshift",
+    "alias/aws/s3",
+    "alias/aws/secretsmanager",
+    "alias/aws/ssm",
+    "alias/aws/xray",
+];

@@ -3,6 +3,7 @@
 //! that keeps the hot path in memory.
 
 mod aliases;
+pub use aliases::ListedAlias;
 mod asymmetric;
 pub use asymmetric::{DataKeyPair, KeyAlgorithms, key_algorithms};
 pub use kem::SharedSecret;

@@ -2,7 +2,7 @@
 
 use super::{limit, seconds};
 use crate::error::ApiError;
-use trent_core::{Caller, Kms, alias_arn};
+use trent_core::{Caller, Kms};
 use trent_wire::*;
 
 pub(super) async fn create_alias(
@@ -52,11 +52,11 @@ pub(super) async fn list_aliases(
             page.items
                 .iter()
                 .map(|a| AliasListEntry {
-                    alias_arn: Some(alias_arn(&a.region, &a.account, &a.name)),
+                    alias_arn: Some(a.arn.clone()),
                     alias_name: Some(a.name.clone()),
-                    target_key_id: Some(a.target.to_string()),
-                    creation_date: Some(seconds(a.created_ms)),
-                    last_updated_date: Some(seconds(a.updated_ms)),
+                    target_key_id: a.record.as_ref().map(|r| r.target.to_string()),
+                    creation_date: a.record.as_ref().map(|r| seconds(r.created_ms)),
+                    last_updated_date: a.record.as_ref().map(|r| seconds(r.updated_ms)),
                 })
                 .collect(),
         ),

@@ -324,30 +324,65 @@ async fn aliases_create_update_delete_list() {
         .aliases()
         .iter()
         .map(|x| x.alias_name().unwrap())
+        .filter(|n| !n.starts_with("alias/aws/"))
         .collect();
     assert_eq!(
         names,
         ["alias/app", "alias/more-0", "alias/more-1", "alias/more-2"]
     );
-    let first = &listed.aliases()[0];
+    let first = listed
+        .aliases()
+        .iter()
+        .find(|x| x.alias_name() == Some("alias/app"))
+        .unwrap();
     assert_eq!(first.target_key_id(), Some(b.as_str()));
     assert_eq!(
         first.alias_arn(),
         Some(format!("arn:aws:kms:us-east-1:{ACCOUNT}:alias/app").as_str())
     );
+    assert!(first.creation_date().is_some());
+    // AWS's predefined aliases: listed, sorted among the others, with no
+    // target and no dates; not in a list filtered by key.
+    let predefined = listed
+        .aliases()
+        .iter()
+        .find(|x| x.alias_name() == Some("alias/aws/dynamodb"))
+        .unwrap();
+    assert_eq!(predefined.target_key_id(), None);
+    assert_eq!(predefined.creation_date(), None);
+    assert_eq!(
+        predefined.alias_arn(),
+        Some(format!("arn:aws:kms:us-east-1:{ACCOUNT}:alias/aws/dynamodb").as_str())
+    );
+    let all: Vec<_> = listed.aliases().iter().map(|x| x.alias_name()).collect();
+    assert!(all.windows(2).all(|w| w[0] < w[1]), "{all:?}");
     let for_a = kms.list_aliases().key_id(&a).send().await.unwrap();
     assert_eq!(for_a.aliases().len(), 3);
-    let page = kms.list_aliases().limit(3).send().await.unwrap();
-    assert!(page.truncated());
-    let rest = kms
-        .list_aliases()
-        .limit(3)
-        .marker(page.next_marker().unwrap())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(rest.aliases().len(), 1);
-    assert!(!rest.truncated());
+    // Pages of 3 give the same list.
+    let mut paged = Vec::new();
+    let mut marker = None;
+    loop {
+        let page = kms
+            .list_aliases()
+            .limit(3)
+            .set_marker(marker)
+            .send()
+            .await
+            .unwrap();
+        assert!(page.aliases().len() <= 3);
+        paged.extend(
+            page.aliases()
+                .iter()
+                .map(|x| x.alias_name().map(str::to_owned)),
+        );
+        marker = page.next_marker().map(str::to_owned);
+        assert_eq!(page.truncated(), marker.is_some());
+        if marker.is_none() {
+            break;
+        }
+    }
+    let all: Vec<_> = all.into_iter().map(|n| n.map(str::to_owned)).collect();
+    assert_eq!(paged, all);
 
     kms.delete_alias()
         .alias_name("alias/app")
