@@ -23,7 +23,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from conftest import TrentServer, run_aws
+from conftest import ACCOUNT_ID, TrentServer, run_aws
 
 JSON_11 = "application/x-amz-json-1.1"
 
@@ -447,3 +447,18 @@ def test_list_aliases_includes_the_predefined_aws_aliases(trent, kms):
     assert all(a["AliasName"].startswith("alias/listed-") for a in kms.list_aliases(KeyId=key_id)["Aliases"])
     with pytest.raises(kms.exceptions.ClientError):
         kms.create_alias(AliasName="alias/aws/dynamodb", TargetKeyId=key_id)
+
+
+def test_an_empty_required_list_is_present_not_missing(trent, kms):
+    """Issue 17: `"Tags": []` and `"TagKeys": []` are empty lists (the model
+    sets no minimum), so TagResource and UntagResource change nothing and
+    succeed; an absent or null list is still a validation error."""
+    key_id = kms.create_key(Tags=[{"TagKey": "kept", "TagValue": "v"}])["KeyMetadata"]["KeyId"]
+    kms.tag_resource(KeyId=key_id, Tags=[])
+    kms.untag_resource(KeyId=key_id, TagKeys=[])
+    assert kms.list_resource_tags(KeyId=key_id)["Tags"] == [{"TagKey": "kept", "TagValue": "v"}]
+    for body in ({"KeyId": key_id}, {"KeyId": key_id, "Tags": None}):
+        message = assert_error(call(trent, "TagResource", body), "ValidationException")
+        assert message == "1 validation error detected: Value null at 'tags' failed to satisfy constraint: Member must not be null"
+    grant = {"KeyId": key_id, "GranteePrincipal": f"arn:aws:iam::{ACCOUNT_ID}:root", "Operations": []}
+    assert_error(call(trent, "CreateGrant", grant), "ValidationException")

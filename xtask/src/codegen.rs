@@ -810,7 +810,9 @@ impl Gen<'_, '_> {
                     fdoc.push_str("; deprecated in the model");
                 }
                 let rename = m.name;
-                let (attrs, fty) = if !m.required {
+                // A required list or map with no `min` in the model may be
+                // present and empty (`"Tags": []`): kept apart from absent.
+                let (attrs, fty) = if !m.required || empty_is_present(target) {
                     (
                         format!(
                             "#[serde(rename = {rename:?}, default, skip_serializing_if = \"Option::is_none\")]"
@@ -1071,6 +1073,19 @@ impl Gen<'_, '_> {
                      vd::null(out, &p);\n}} else {{\n{call}\n}}\n}}",
                     ety = m.shape
                 )?;
+            } else if empty_is_present(target) {
+                let call = if constrained {
+                    format!(
+                        " else if let Some(v) = &self.{fname} {{\n{}\n}}",
+                        self.call_check(m.shape, "&p", "v")?
+                    )
+                } else {
+                    String::new()
+                };
+                writeln!(
+                    body,
+                    "{{\n{p}\nif self.{fname}.is_none() {{\nvd::null(out, &p);\n}}{call}\n}}"
+                )?;
             } else if nullable_empty {
                 // No `min` in the model: an empty value is how absence shows.
                 let call = if constrained {
@@ -1096,6 +1111,13 @@ impl Gen<'_, '_> {
         ));
         Ok(())
     }
+}
+
+/// Whether an empty value of this shape is a value: a list or map with no
+/// `min` (AWS takes `"Tags": []` as an empty list, not a missing one). An
+/// empty string or blob with no `min` is taken as absent.
+fn empty_is_present(shape: &Json) -> bool {
+    matches!(ty(shape), "list" | "map") && shape.get("min").is_none()
 }
 
 #[cfg(test)]

@@ -4225,9 +4225,9 @@ pub struct CreateGrantRequest {
     #[serde(
         rename = "Operations",
         default,
-        deserialize_with = "crate::de::null_as_default"
+        skip_serializing_if = "Option::is_none"
     )]
-    pub operations: Vec<GrantOperation>,
+    pub operations: Option<Vec<GrantOperation>>,
     /// `GrantConstraints`.
     #[serde(
         rename = "Constraints",
@@ -6749,12 +6749,8 @@ pub struct TagResourceRequest {
     )]
     pub key_id: String,
     /// `TagList`, required.
-    #[serde(
-        rename = "Tags",
-        default,
-        deserialize_with = "crate::de::null_as_default"
-    )]
-    pub tags: Vec<Tag>,
+    #[serde(rename = "Tags", default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Vec<Tag>>,
 }
 
 /// Model structure `UntagResourceRequest`. Input of [`Operation::UntagResource`].
@@ -6768,12 +6764,8 @@ pub struct UntagResourceRequest {
     )]
     pub key_id: String,
     /// `TagKeyList`, required.
-    #[serde(
-        rename = "TagKeys",
-        default,
-        deserialize_with = "crate::de::null_as_default"
-    )]
-    pub tag_keys: Vec<String>,
+    #[serde(rename = "TagKeys", default, skip_serializing_if = "Option::is_none")]
+    pub tag_keys: Option<Vec<String>>,
 }
 
 /// Model structure `UpdateAliasRequest`. Input of [`Operation::UpdateAlias`].
@@ -7392,10 +7384,10 @@ impl CreateGrantRequest {
         }
         {
             let p = Path::Field(path, "operations");
-            if self.operations.is_empty() {
+            if self.operations.is_none() {
                 vd::null(out, &p);
-            } else {
-                check_grant_operation_list(out, &p, &self.operations);
+            } else if let Some(v) = &self.operations {
+                check_grant_operation_list(out, &p, v);
             }
         }
         if let Some(v) = &self.constraints {
@@ -9644,10 +9636,10 @@ impl TagResourceRequest {
         }
         {
             let p = Path::Field(path, "tags");
-            if self.tags.is_empty() {
+            if self.tags.is_none() {
                 vd::null(out, &p);
-            } else {
-                check_tag_list(out, &p, &self.tags);
+            } else if let Some(v) = &self.tags {
+                check_tag_list(out, &p, v);
             }
         }
     }
@@ -9670,10 +9662,10 @@ impl UntagResourceRequest {
         }
         {
             let p = Path::Field(path, "tagKeys");
-            if self.tag_keys.is_empty() {
+            if self.tag_keys.is_none() {
                 vd::null(out, &p);
-            } else {
-                check_tag_key_list(out, &p, &self.tag_keys);
+            } else if let Some(v) = &self.tag_keys {
+                check_tag_key_list(out, &p, v);
             }
         }
     }

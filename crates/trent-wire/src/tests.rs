@@ -195,6 +195,12 @@ fn nested_list_paths() {
         violations(missing.validate()),
         ["Value null at 'tags' failed to satisfy constraint: Member must not be null"]
     );
+    let null: TagResourceRequest = serde_json::from_str(r#"{"KeyId":"k","Tags":null}"#).unwrap();
+    assert!(null.validate().is_err());
+    // A required list with no `min` may be empty: present, not missing.
+    let empty: TagResourceRequest = serde_json::from_str(r#"{"KeyId":"k","Tags":[]}"#).unwrap();
+    assert!(empty.validate().is_ok());
+    assert!(empty.tags.is_some_and(|t| t.is_empty()));
     let tokens = EncryptRequest {
         key_id: "k".into(),
         plaintext: SecretBlob::new(vec![1]),

@@ -78,6 +78,7 @@ pub(super) async fn create_grant(
         operations: req
             .operations
             .iter()
+            .flatten()
             .map(|o| o.as_str().to_owned())
             .collect(),
         context_equals: constraints.encryption_context_equals,

@@ -11,8 +11,12 @@ pub(super) async fn tag_resource(
     caller: &Caller,
     req: TagResourceRequest,
 ) -> Result<serde_json::Value, ApiError> {
-    kms.tag_resource(caller, &req.key_id, domain_tags(req.tags))
-        .await?;
+    kms.tag_resource(
+        caller,
+        &req.key_id,
+        domain_tags(req.tags.unwrap_or_default()),
+    )
+    .await?;
     Ok(serde_json::json!({}))
 }
 
@@ -21,7 +25,7 @@ pub(super) async fn untag_resource(
     caller: &Caller,
     req: UntagResourceRequest,
 ) -> Result<serde_json::Value, ApiError> {
-    kms.untag_resource(caller, &req.key_id, req.tag_keys)
+    kms.untag_resource(caller, &req.key_id, req.tag_keys.unwrap_or_default())
         .await?;
     Ok(serde_json::json!({}))
 }

@@ -434,6 +434,21 @@ async fn tags_policies_and_rotation() {
         .map(|t| (t.tag_key(), t.tag_value()))
         .collect();
     assert_eq!(pairs, [("team", "platform"), ("env", "test")]);
+    // Empty lists are lists (issue 17): nothing changes, nothing fails.
+    kms.tag_resource()
+        .key_id(&id)
+        .set_tags(Some(vec![]))
+        .send()
+        .await
+        .unwrap();
+    kms.untag_resource()
+        .key_id(&id)
+        .set_tag_keys(Some(vec![]))
+        .send()
+        .await
+        .unwrap();
+    let again = kms.list_resource_tags().key_id(&id).send().await.unwrap();
+    assert_eq!(again.tags().len(), 2);
     kms.untag_resource()
         .key_id(&id)
         .tag_keys("team")
