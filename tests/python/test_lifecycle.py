@@ -109,3 +109,30 @@ def test_a_disabled_hmac_keys_rotation_is_disabled_exception(kms):
     kms.disable_key(KeyId=key_id)
     with pytest.raises(kms.exceptions.DisabledException):
         kms.rotate_key_on_demand(KeyId=key_id)
+
+
+def test_key_material_ids_in_responses_as_aws_sends_them(kms):
+    """Issue 17: symmetric Decrypt, GenerateDataKey(*), GenerateDataKeyPair(*)
+    and ReEncrypt name the key material they used; keys without key material
+    ids (HMAC, asymmetric) show no CurrentKeyMaterialId, and an RSA Decrypt
+    names none."""
+    key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+    first = kms.describe_key(KeyId=key_id)["KeyMetadata"]["CurrentKeyMaterialId"]
+    blob = kms.encrypt(KeyId=key_id, Plaintext=b"before")["CiphertextBlob"]
+    kms.rotate_key_on_demand(KeyId=key_id)
+    second = kms.describe_key(KeyId=key_id)["KeyMetadata"]["CurrentKeyMaterialId"]
+    assert len({first, second}) == 2 and len(second) == 64
+    assert kms.decrypt(CiphertextBlob=blob)["KeyMaterialId"] == first
+    assert kms.generate_data_key(KeyId=key_id, KeySpec="AES_256")["KeyMaterialId"] == second
+    assert kms.generate_data_key_without_plaintext(KeyId=key_id, KeySpec="AES_256")["KeyMaterialId"] == second
+    pair = kms.generate_data_key_pair_without_plaintext(KeyId=key_id, KeyPairSpec="ECC_NIST_P256")
+    assert pair["KeyMaterialId"] == second
+    moved = kms.re_encrypt(CiphertextBlob=blob, DestinationKeyId=key_id)
+    assert (moved["SourceKeyMaterialId"], moved["DestinationKeyMaterialId"]) == (first, second)
+    for spec, usage in (("HMAC_256", "GENERATE_VERIFY_MAC"), ("RSA_2048", "ENCRYPT_DECRYPT")):
+        meta = kms.create_key(KeySpec=spec, KeyUsage=usage)["KeyMetadata"]
+        assert "CurrentKeyMaterialId" not in kms.describe_key(KeyId=meta["KeyId"])["KeyMetadata"]
+    rsa = meta["KeyId"]
+    sealed = kms.encrypt(KeyId=rsa, Plaintext=b"x", EncryptionAlgorithm="RSAES_OAEP_SHA_256")["CiphertextBlob"]
+    opened = kms.decrypt(KeyId=rsa, CiphertextBlob=sealed, EncryptionAlgorithm="RSAES_OAEP_SHA_256")
+    assert "KeyMaterialId" not in opened

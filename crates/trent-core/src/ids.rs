@@ -95,7 +95,13 @@ pub fn key_material_id(id: &Uuid, version: u32) -> String {
         ]
         .concat(),
     );
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(64);
+    for b in digest.iter() {
+        out.push(HEX[usize::from(b >> 4)] as char);
+        out.push(HEX[usize::from(b & 0xf)] as char);
+    }
+    out
 }
 
 pub fn key_arn(region: &str, account: &str, id: &Uuid) -> String {

@@ -46,9 +46,9 @@ pub use model::{
 };
 pub use service::feed::{ChangeFeed, FeedStats, Freshness};
 pub use service::{
-    AliasMode, CreateGrant, CreateKey, DataKey, DataKeyPair, GRANT_OPERATIONS, GrantSelector,
-    KeyAlgorithms, Kms, KmsConfig, ListedAlias, LookupEvents, ReEncrypted, SharedSecret,
-    key_algorithms,
+    AliasMode, CreateGrant, CreateKey, DataKey, DataKeyPair, Decrypted, GRANT_OPERATIONS,
+    GrantSelector, KeyAlgorithms, Kms, KmsConfig, ListedAlias, LookupEvents, ReEncrypted,
+    SharedSecret, key_algorithms,
 };
 pub use store::timed::{STORE_METHODS, StoreWrapper, TimedStore};
 pub use store::trail;

@@ -21,6 +21,8 @@ pub struct DataKeyPair {
     pub private_ciphertext: Vec<u8>,
     pub public_key: Vec<u8>,
     pub key_arn: String,
+    /// The symmetric key's material that sealed the private key.
+    pub key_material_id: String,
 }
 
 /// The algorithm lists DescribeKey and GetPublicKey show for a key (empty
@@ -612,6 +614,7 @@ impl Kms {
             private_ciphertext,
             public_key,
             key_arn: key.record.arn.clone(),
+            key_material_id: super::crypto::current_material_id(&key.record),
         })
     }
 }

@@ -31,6 +31,8 @@ impl Kms {
         Ok(key)
     }
 
+    /// Encrypts under the key's current material; the `KeyMaterialId` of
+    /// what it used is [`current_material_id`].
     pub(super) fn seal_with(
         key: &CachedKey,
         context: &BTreeMap<String, String>,
@@ -88,6 +90,7 @@ impl Kms {
             plaintext,
             ciphertext,
             key_arn: key.record.arn.clone(),
+            key_material_id: current_material_id(&key.record),
         })
     }
 
@@ -99,7 +102,7 @@ impl Kms {
         ciphertext: &[u8],
         context: &BTreeMap<String, String>,
         key_id: Option<&str>,
-    ) -> Result<(Zeroizing<Vec<u8>>, String), KmsError> {
+    ) -> Result<Decrypted, KmsError> {
         self.open_blob(
             caller,
             ciphertext,
@@ -153,7 +156,7 @@ impl Kms {
         key_id: Option<&str>,
         operation: &str,
         action: Action,
-    ) -> Result<(Zeroizing<Vec<u8>>, String), KmsError> {
+    ) -> Result<Decrypted, KmsError> {
         let header = BlobHeader::parse(ciphertext).map_err(|_| invalid_ciphertext())?;
         let blob_key = Uuid::from_bytes(header.key_id);
         let incorrect_key = || {
@@ -203,7 +206,11 @@ impl Kms {
         let plaintext = material
             .with(|material| blob::open(ciphertext, material, context))
             .map_err(|_| invalid_ciphertext())?;
-        Ok((plaintext, key.record.arn.clone()))
+        Ok(Decrypted {
+            plaintext,
+            key_arn: key.record.arn.clone(),
+            key_material_id: Some(key_material_id(&key.record.id, header.material_version)),
+        })
     }
 
     /// ReEncrypt. Each side is a symmetric key (`algorithm` None) or an RSA
@@ -253,7 +260,7 @@ impl Kms {
                 Destination::Rsa(key, hash, algorithm.clone())
             }
         };
-        let (plaintext, source_key_arn) = match (source_algorithm, source_key_id) {
+        let source = match (source_algorithm, source_key_id) {
             (None, _) => {
                 self.open_blob(
                     caller,
@@ -271,21 +278,30 @@ impl Kms {
                 )));
             }
             (Some(algorithm), Some(key_id)) => {
-                self.oaep_open(
-                    caller,
-                    key_id,
-                    ciphertext,
-                    algorithm,
-                    source_context,
-                    "ReEncryptFrom",
-                    Action::ReEncryptFrom,
-                )
-                .await?
+                let (plaintext, key_arn) = self
+                    .oaep_open(
+                        caller,
+                        key_id,
+                        ciphertext,
+                        algorithm,
+                        source_context,
+                        "ReEncryptFrom",
+                        Action::ReEncryptFrom,
+                    )
+                    .await?;
+                Decrypted {
+                    plaintext,
+                    key_arn,
+                    key_material_id: None,
+                }
             }
         };
-        let (ciphertext, destination) = match destination {
+        let plaintext = source.plaintext;
+        let (ciphertext, destination, destination_key_material_id) = match destination {
             Destination::Symmetric(key) => {
-                (Self::seal_with(&key, destination_context, &plaintext)?, key)
+                let ciphertext = Self::seal_with(&key, destination_context, &plaintext)?;
+                let material = current_material_id(&key.record);
+                (ciphertext, key, Some(material))
             }
             Destination::Rsa(key, hash, algorithm) => {
                 let pair = key.materials.pair().ok_or_else(|| {
@@ -297,13 +313,15 @@ impl Kms {
                 let ciphertext = pair.encrypt(hash, &plaintext).map_err(|e| {
                     super::asymmetric::refused(e, &key.record, algorithm.as_str(), None)
                 })?;
-                (ciphertext, key)
+                (ciphertext, key, None)
             }
         };
         Ok(ReEncrypted {
             ciphertext,
-            source_key_arn,
+            source_key_arn: source.key_arn,
             destination_key_arn: destination.record.arn.clone(),
+            source_key_material_id: source.key_material_id,
+            destination_key_material_id,
         })
     }
 
@@ -327,4 +345,9 @@ impl Kms {
         }
         Ok(())
     }
+}
+
+/// The `KeyMaterialId` of the material a symmetric key encrypts with now.
+pub(super) fn current_material_id(key: &KeyRecord) -> String {
+    key_material_id(&key.id, key.current_material)
 }

@@ -23,7 +23,7 @@ use crate::authz::{
 };
 use crate::clock::Clock;
 use crate::error::KmsError;
-use crate::ids::{KeyRef, alias_arn, key_arn};
+use crate::ids::{KeyRef, alias_arn, key_arn, key_material_id};
 use crate::markers::Markers;
 use crate::model::{AliasRecord, Caller, GrantRecord, KeyRecord, Page, SealedMaterialRow, Tag};
 use crate::policy;
@@ -257,12 +257,26 @@ pub struct DataKey {
     pub plaintext: Zeroizing<Vec<u8>>,
     pub ciphertext: Vec<u8>,
     pub key_arn: String,
+    /// The key material that encrypted it (`KeyMaterialId`).
+    pub key_material_id: String,
+}
+
+/// What Decrypt recovers, and with which key and material.
+pub struct Decrypted {
+    pub plaintext: Zeroizing<Vec<u8>>,
+    pub key_arn: String,
+    /// `KeyMaterialId`: symmetric keys only.
+    pub key_material_id: Option<String>,
 }
 
 pub struct ReEncrypted {
     pub ciphertext: Vec<u8>,
     pub source_key_arn: String,
     pub destination_key_arn: String,
+    /// `SourceKeyMaterialId`, `DestinationKeyMaterialId`: for the sides
+    /// that are symmetric keys.
+    pub source_key_material_id: Option<String>,
+    pub destination_key_material_id: Option<String>,
 }
 
 /// Parameters of CreateKey, already validated against the model.

@@ -148,6 +148,7 @@ pub(super) async fn generate_data_key_pair(
         public_key: Some(Blob(pair.public_key)),
         key_id: Some(pair.key_arn),
         key_pair_spec: Some(req.key_pair_spec),
+        key_material_id: Some(pair.key_material_id),
         ..Default::default()
     })
 }
@@ -173,7 +174,7 @@ pub(super) async fn generate_data_key_pair_without_plaintext(
         public_key: Some(Blob(pair.public_key)),
         key_id: Some(pair.key_arn),
         key_pair_spec: Some(req.key_pair_spec),
-        ..Default::default()
+        key_material_id: Some(pair.key_material_id),
     })
 }
 

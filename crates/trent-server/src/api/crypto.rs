@@ -164,7 +164,7 @@ pub(super) async fn decrypt(
             ..Default::default()
         });
     }
-    let (mut plaintext, key_arn) = kms
+    let mut opened = kms
         .decrypt(
             caller,
             ciphertext(&req.ciphertext_blob)?,
@@ -174,9 +174,10 @@ pub(super) async fn decrypt(
         .await?;
     dry_run(req.dry_run)?;
     Ok(DecryptResponse {
-        key_id: Some(key_arn),
-        plaintext: Some(SecretBlob::new(std::mem::take(&mut *plaintext))),
+        key_id: Some(opened.key_arn),
+        plaintext: Some(SecretBlob::new(std::mem::take(&mut *opened.plaintext))),
         encryption_algorithm: Some(EncryptionAlgorithmSpec::SymmetricDefault),
+        key_material_id: opened.key_material_id,
         ..Default::default()
     })
 }
@@ -215,7 +216,8 @@ pub(super) async fn re_encrypt(
         key_id: Some(done.destination_key_arn),
         source_encryption_algorithm: or_default(source_algorithm),
         destination_encryption_algorithm: or_default(destination_algorithm),
-        ..Default::default()
+        source_key_material_id: done.source_key_material_id,
+        destination_key_material_id: done.destination_key_material_id,
     })
 }
 
@@ -241,6 +243,7 @@ pub(super) async fn generate_data_key(
         ciphertext_blob: Some(Blob(data_key.ciphertext)),
         plaintext: Some(SecretBlob::new(std::mem::take(&mut *data_key.plaintext))),
         key_id: Some(data_key.key_arn),
+        key_material_id: Some(data_key.key_material_id),
         ..Default::default()
     })
 }
@@ -265,7 +268,7 @@ pub(super) async fn generate_data_key_without_plaintext(
     Ok(GenerateDataKeyWithoutPlaintextResponse {
         ciphertext_blob: Some(Blob(data_key.ciphertext)),
         key_id: Some(data_key.key_arn),
-        ..Default::default()
+        key_material_id: Some(data_key.key_material_id),
     })
 }
 

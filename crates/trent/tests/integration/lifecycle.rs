@@ -98,11 +98,57 @@ async fn rotation_on_demand_and_automatic_keeps_old_ciphertexts() {
     server.kill();
     let server = Server::start_in(dir.path(), &["--unsafe-test-clock"]);
     let kms = server.client();
-    for (blob, text) in [(v1, "one"), (v2, "two"), (v3, "three")] {
+    let third_material = material(kms.clone(), id.clone()).await;
+    assert_eq!(
+        rotations.rotations()[1].key_material_id(),
+        Some(third_material.as_str())
+    );
+    // Decrypt names the material version that opened each ciphertext.
+    for (blob, text, used) in [
+        (v1, "one", &first_material),
+        (v2, "two", &second_material),
+        (v3.clone(), "three", &third_material),
+    ] {
         let out = kms.decrypt().ciphertext_blob(blob).send().await.unwrap();
         assert_eq!(out.plaintext().unwrap().as_ref(), text.as_bytes());
         assert!(out.key_id().unwrap().ends_with(&id));
+        assert_eq!(out.key_material_id(), Some(used.as_str()), "{text}");
     }
+    // So do GenerateDataKey (the current material) and ReEncrypt (both
+    // sides).
+    let data_key = kms
+        .generate_data_key()
+        .key_id(&id)
+        .number_of_bytes(32)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(data_key.key_material_id(), Some(third_material.as_str()));
+    let without = kms
+        .generate_data_key_without_plaintext()
+        .key_id(&id)
+        .number_of_bytes(32)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(without.key_material_id(), Some(third_material.as_str()));
+    let other = new_key(&kms).await;
+    let other_material = material(kms.clone(), other.clone()).await;
+    let moved = kms
+        .re_encrypt()
+        .ciphertext_blob(v3)
+        .destination_key_id(&other)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        moved.source_key_material_id(),
+        Some(third_material.as_str())
+    );
+    assert_eq!(
+        moved.destination_key_material_id(),
+        Some(other_material.as_str())
+    );
     // A disabled key is not rotated on demand.
     kms.disable_key().key_id(&id).send().await.unwrap();
     let err = kms
