@@ -41,12 +41,41 @@ async fn create_kem(kms: &Client, spec: KeySpec) -> String {
         .key_id
 }
 
-async fn decapsulate(kms: &Client, key: &str, ciphertext: &[u8]) -> Vec<u8> {
+type Sent<O, E> =
+    Result<O, aws_sdk_kms::error::SdkError<E, aws_sdk_kms::config::http::HttpResponse>>;
+
+async fn try_encapsulate(
+    kms: &Client,
+    key: &str,
+) -> Sent<
+    aws_sdk_kms::operation::encapsulate::EncapsulateOutput,
+    aws_sdk_kms::operation::encapsulate::EncapsulateError,
+> {
+    kms.encapsulate()
+        .key_id(key)
+        .encapsulation_algorithm(ML_KEM)
+        .send()
+        .await
+}
+
+async fn try_decapsulate(
+    kms: &Client,
+    key: &str,
+    ciphertext: &[u8],
+) -> Sent<
+    aws_sdk_kms::operation::decapsulate::DecapsulateOutput,
+    aws_sdk_kms::operation::decapsulate::DecapsulateError,
+> {
     kms.decapsulate()
         .key_id(key)
         .encapsulation_algorithm(ML_KEM)
         .shared_secret_ciphertext_blob(Blob::new(ciphertext))
         .send()
+        .await
+}
+
+async fn decapsulate(kms: &Client, key: &str, ciphertext: &[u8]) -> Vec<u8> {
+    try_decapsulate(kms, key, ciphertext)
         .await
         .unwrap()
         .shared_secret
@@ -99,13 +128,7 @@ async fn every_ml_kem_spec_agrees_on_secrets_with_a_local_peer() {
         assert_eq!(got, sent.as_ref(), "{spec:?}");
 
         // Trent encapsulates; its own Decapsulate agrees.
-        let out = kms
-            .encapsulate()
-            .key_id(&id)
-            .encapsulation_algorithm(ML_KEM)
-            .send()
-            .await
-            .unwrap();
+        let out = try_encapsulate(&kms, &id).await.unwrap();
         assert!(out.key_id().unwrap().ends_with(&id));
         assert_eq!(out.encapsulation_algorithm(), Some(&ML_KEM));
         let secret = out.shared_secret().unwrap().as_ref().to_vec();
@@ -127,14 +150,7 @@ async fn every_ml_kem_spec_agrees_on_secrets_with_a_local_peer() {
         assert_ne!(other, secret);
         // Only a wrong length is refused, with no message, as AWS does.
         for bad in [&blob[1..], &[blob.as_slice(), &[0]].concat()[..]] {
-            let err = kms
-                .decapsulate()
-                .key_id(&id)
-                .encapsulation_algorithm(ML_KEM)
-                .shared_secret_ciphertext_blob(Blob::new(bad))
-                .send()
-                .await
-                .unwrap_err();
+            let err = try_decapsulate(&kms, &id, bad).await.unwrap_err();
             assert_eq!(code(&err), "InvalidCiphertextException");
             assert_eq!(message(&err), "");
         }
@@ -168,13 +184,7 @@ async fn ml_kem_keys_refuse_what_does_not_fit_them() {
         assert_eq!(code(&err), "ValidationException", "{spec:?} {usage:?}");
     }
     // Encapsulate on a key of another usage.
-    let err = kms
-        .encapsulate()
-        .key_id(&symmetric)
-        .encapsulation_algorithm(ML_KEM)
-        .send()
-        .await
-        .unwrap_err();
+    let err = try_encapsulate(&kms, &symmetric).await.unwrap_err();
     assert_eq!(code(&err), "InvalidKeyUsageException");
     assert!(
         message(&err).ends_with("key usage is ENCRYPT_DECRYPT which is not valid for Encapsulate."),
@@ -240,14 +250,7 @@ async fn ml_kem_keys_refuse_what_does_not_fit_them() {
     assert_eq!(code(&err), "DryRunOperationException");
     // A disabled key.
     kms.disable_key().key_id(&kem).send().await.unwrap();
-    let err = kms
-        .decapsulate()
-        .key_id(&kem)
-        .encapsulation_algorithm(ML_KEM)
-        .shared_secret_ciphertext_blob(Blob::new(vec![0u8; 1088]))
-        .send()
-        .await
-        .unwrap_err();
+    let err = try_decapsulate(&kms, &kem, &[0u8; 1088]).await.unwrap_err();
     assert_eq!(code(&err), "DisabledException");
 }
 
@@ -257,13 +260,7 @@ async fn ml_kem_keys_survive_a_restart() {
     let server = Server::start_in(dir.path(), &[]);
     let kms = server.client();
     let id = create_kem(&kms, KeySpec::MlKem1024).await;
-    let out = kms
-        .encapsulate()
-        .key_id(&id)
-        .encapsulation_algorithm(ML_KEM)
-        .send()
-        .await
-        .unwrap();
+    let out = try_encapsulate(&kms, &id).await.unwrap();
     let public = kms.get_public_key().key_id(&id).send().await.unwrap();
     server.stop();
     let server = Server::start_in(dir.path(), &[]);
@@ -294,13 +291,7 @@ async fn grants_policies_and_other_accounts_govern_ml_kem_keys() {
         .key_metadata
         .unwrap();
     let arn = key.arn().unwrap().to_owned();
-    let out = a
-        .encapsulate()
-        .key_id(&arn)
-        .encapsulation_algorithm(ML_KEM)
-        .send()
-        .await
-        .unwrap();
+    let out = try_encapsulate(&a, &arn).await.unwrap();
     let blob = out.shared_secret_ciphertext_blob().unwrap().clone();
 
     // Another account: not found by bare id; by ARN denied by the default
@@ -313,14 +304,7 @@ async fn grants_policies_and_other_accounts_govern_ml_kem_keys() {
         .await
         .unwrap_err();
     assert_eq!(code(&err), "NotFoundException");
-    let err = b
-        .decapsulate()
-        .key_id(&arn)
-        .encapsulation_algorithm(ML_KEM)
-        .shared_secret_ciphertext_blob(blob.clone())
-        .send()
-        .await
-        .unwrap_err();
+    let err = try_decapsulate(&b, &arn, blob.as_ref()).await.unwrap_err();
     assert_eq!(code(&err), "AccessDeniedException");
     assert!(
         message(&err).contains("kms:Decapsulate"),
@@ -339,20 +323,8 @@ async fn grants_policies_and_other_accounts_govern_ml_kem_keys() {
         .send()
         .await
         .unwrap();
-    b.encapsulate()
-        .key_id(&arn)
-        .encapsulation_algorithm(ML_KEM)
-        .send()
-        .await
-        .unwrap();
-    let err = b
-        .decapsulate()
-        .key_id(&arn)
-        .encapsulation_algorithm(ML_KEM)
-        .shared_secret_ciphertext_blob(blob.clone())
-        .send()
-        .await
-        .unwrap_err();
+    try_encapsulate(&b, &arn).await.unwrap();
+    let err = try_decapsulate(&b, &arn, blob.as_ref()).await.unwrap_err();
     assert_eq!(code(&err), "AccessDeniedException");
 
     // The key policy allows the other account Decapsulate: now it recovers
@@ -368,14 +340,7 @@ async fn grants_policies_and_other_accounts_govern_ml_kem_keys() {
         .send()
         .await
         .unwrap();
-    let got = b
-        .decapsulate()
-        .key_id(&arn)
-        .encapsulation_algorithm(ML_KEM)
-        .shared_secret_ciphertext_blob(blob)
-        .send()
-        .await
-        .unwrap();
+    let got = try_decapsulate(&b, &arn, blob.as_ref()).await.unwrap();
     assert_eq!(got.shared_secret(), out.shared_secret());
 
     // Grants allow only operations of ML-KEM keys.
