@@ -47,7 +47,8 @@ pub use model::{
 pub use service::feed::{ChangeFeed, FeedStats, Freshness};
 pub use service::{
     AliasMode, CreateGrant, CreateKey, DataKey, DataKeyPair, GRANT_OPERATIONS, GrantSelector,
-    KeyAlgorithms, Kms, KmsConfig, LookupEvents, ReEncrypted, key_algorithms,
+    ImportMaterial, ImportParameters, KeyAlgorithms, Kms, KmsConfig, LookupEvents, ReEncrypted,
+    key_algorithms,
 };
 pub use store::timed::{STORE_METHODS, StoreWrapper, TimedStore};
 pub use store::trail;

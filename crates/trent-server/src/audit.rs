@@ -52,6 +52,11 @@ const KMS_REQUEST_FIELDS: &[&str] = &[
     "MacAlgorithm",
     "KeyPairSpec",
     "KeyAgreementAlgorithm",
+    // Imported material: never ImportToken, EncryptedKeyMaterial.
+    "WrappingAlgorithm",
+    "WrappingKeySpec",
+    "ExpirationModel",
+    "ValidTo",
 ];
 
 /// KMS response members recorded in `responseElements` for non-crypto

@@ -133,7 +133,8 @@ impl Kms {
         ))
     }
 
-    /// Runs every rotation and deletion that is due; returns what was done,
+    /// Runs every rotation, deletion and expiry of imported material that
+    /// is due; returns what was done,
     /// with the key as it was, for the audit trail.
     pub async fn run_due_work(&self) -> Result<Vec<(DueWork, KeyRecord)>, KmsError> {
         let due = self.store.due_work(self.now()).await?;
@@ -142,6 +143,7 @@ impl Kms {
             let result = match work {
                 DueWork::Rotate(id) => self.rotate_if_due(id).await,
                 DueWork::Delete(id) => self.delete_if_due(id).await,
+                DueWork::Expire(id) => self.expire_if_due(id).await,
             };
             match result {
                 Ok(Some(key)) => done.push((work, key)),

@@ -8,6 +8,9 @@ pub use asymmetric::{DataKeyPair, KeyAlgorithms, key_algorithms};
 mod crypto;
 pub mod feed;
 mod grants;
+mod import;
+mod import_token;
+pub use import::{ImportMaterial, ImportParameters};
 mod keys;
 mod lifecycle;
 mod trail;
@@ -1075,12 +1078,26 @@ fn refuse_pending_deletion(key: &KeyRecord) -> Result<(), KmsError> {
     Ok(())
 }
 
+fn refuse_pending_import(key: &KeyRecord) -> Result<(), KmsError> {
+    if key.state == KeyState::PendingImport {
+        return Err(KmsError::InvalidState(format!(
+            "{} is pending import.",
+            key.arn
+        )));
+    }
+    Ok(())
+}
+
 fn require_enabled(key: &KeyRecord) -> Result<(), KmsError> {
     match key.state {
         KeyState::Enabled => Ok(()),
         KeyState::Disabled => Err(KmsError::Disabled(format!("{} is disabled.", key.arn))),
         KeyState::PendingDeletion => Err(KmsError::InvalidState(format!(
             "{} is pending deletion.",
+            key.arn
+        ))),
+        KeyState::PendingImport => Err(KmsError::InvalidState(format!(
+            "{} is pending import.",
             key.arn
         ))),
         ref other => Err(KmsError::InvalidState(format!(

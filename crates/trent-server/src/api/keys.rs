@@ -33,6 +33,8 @@ pub(super) fn key_metadata(key: &KeyRecord) -> KeyMetadata {
         mac_algorithms: non_empty(algorithms.mac),
         multi_region: Some(false),
         current_key_material_id: Some(key_material_id(&key.id, key.current_material)),
+        expiration_model: key.expiration_model.clone(),
+        valid_to: key.valid_to_ms.map(seconds),
         ..Default::default()
     }
 }

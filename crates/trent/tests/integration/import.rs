@@ -1,0 +1,657 @@
+//! Issue 17, imported key material (Origin EXTERNAL): GetParametersForImport,
+//! ImportKeyMaterial with each wrapping algorithm (wrapped here with
+//! aws-lc-rs, as a client would), DeleteImportedKeyMaterial, re-import of
+//! the same material only, import tokens bound to their key and expiring,
+//! expiry at ValidTo (by the test clock, across a restart), and who may not
+//! import.
+
+use crate::common::{ACCOUNT, Server, code, create_account, iam, message, new_key, xml_value};
+use aws_lc_rs::key_wrap::{AES_256, AesKek, KeyWrapPadded};
+use aws_lc_rs::rsa::{
+    OAEP_SHA1_MGF1SHA1, OAEP_SHA256_MGF1SHA256, OaepPublicEncryptingKey, PublicEncryptingKey,
+};
+use aws_sdk_kms::Client;
+use aws_sdk_kms::primitives::{Blob, DateTime};
+use aws_sdk_kms::types::{
+    AlgorithmSpec, ExpirationModelType, KeyState, OriginType, WrappingKeySpec,
+};
+use base64::Engine as _;
+
+const DAY: i64 = 24 * 60 * 60;
+
+/// Wraps `material` under the DER SPKI `public` as AWS documents it.
+fn wrap(public: &[u8], algorithm: &AlgorithmSpec, material: &[u8]) -> Vec<u8> {
+    let key = OaepPublicEncryptingKey::new(PublicEncryptingKey::from_der(public).unwrap()).unwrap();
+    let oaep = match algorithm {
+        AlgorithmSpec::RsaesOaepSha1 | AlgorithmSpec::RsaAesKeyWrapSha1 => &OAEP_SHA1_MGF1SHA1,
+        _ => &OAEP_SHA256_MGF1SHA256,
+    };
+    let encrypt = |plaintext: &[u8]| {
+        let mut out = vec![0u8; key.ciphertext_size()];
+        let n = key.encrypt(oaep, plaintext, &mut out, None).unwrap().len();
+        out.truncate(n);
+        out
+    };
+    match algorithm {
+        AlgorithmSpec::RsaAesKeyWrapSha1 | AlgorithmSpec::RsaAesKeyWrapSha256 => {
+            let mut aes = [0u8; 32];
+            aws_lc_rs::rand::fill(&mut aes).unwrap();
+            let mut out = encrypt(&aes);
+            let mut wrapped = vec![0u8; material.len() + 16];
+            let n = AesKek::new(&AES_256, &aes)
+                .unwrap()
+                .wrap_with_padding(material, &mut wrapped)
+                .unwrap()
+                .len();
+            out.extend_from_slice(&wrapped[..n]);
+            out
+        }
+        _ => encrypt(material),
+    }
+}
+
+fn random_material() -> Vec<u8> {
+    let mut material = vec![0u8; 32];
+    aws_lc_rs::rand::fill(&mut material).unwrap();
+    material
+}
+
+async fn external_key(kms: &Client) -> String {
+    kms.create_key()
+        .origin(OriginType::External)
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .key_id
+}
+
+/// (import token, wrapping public key) for `key`.
+async fn parameters(
+    kms: &Client,
+    key: &str,
+    algorithm: AlgorithmSpec,
+    spec: WrappingKeySpec,
+) -> (Vec<u8>, Vec<u8>) {
+    let out = kms
+        .get_parameters_for_import()
+        .key_id(key)
+        .wrapping_algorithm(algorithm)
+        .wrapping_key_spec(spec)
+        .send()
+        .await
+        .unwrap();
+    (
+        out.import_token.unwrap().into_inner(),
+        out.public_key.unwrap().into_inner(),
+    )
+}
+
+/// Imports `material` for good (no expiry), wrapped with `algorithm`.
+async fn import(kms: &Client, key: &str, algorithm: AlgorithmSpec, material: &[u8]) {
+    let (token, public) = parameters(kms, key, algorithm.clone(), WrappingKeySpec::Rsa2048).await;
+    kms.import_key_material()
+        .key_id(key)
+        .import_token(Blob::new(token))
+        .encrypted_key_material(Blob::new(wrap(&public, &algorithm, material)))
+        .expiration_model(ExpirationModelType::KeyMaterialDoesNotExpire)
+        .send()
+        .await
+        .unwrap();
+}
+
+async fn state(kms: &Client, key: &str) -> KeyState {
+    kms.describe_key()
+        .key_id(key)
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .key_state
+        .unwrap()
+}
+
+async fn encrypt(kms: &Client, key: &str) -> Vec<u8> {
+    kms.encrypt()
+        .key_id(key)
+        .plaintext(Blob::new("under imported material"))
+        .send()
+        .await
+        .unwrap()
+        .ciphertext_blob
+        .unwrap()
+        .into_inner()
+}
+
+async fn decrypts(kms: &Client, ciphertext: &[u8]) -> bool {
+    let out = kms
+        .decrypt()
+        .ciphertext_blob(Blob::new(ciphertext))
+        .send()
+        .await
+        .unwrap();
+    out.plaintext.unwrap().as_ref() == b"under imported material"
+}
+
+#[tokio::test]
+async fn symmetric_material_imports_with_each_wrapping_algorithm() {
+    let server = Server::start();
+    let kms = server.client();
+    let key = external_key(&kms).await;
+    let meta = kms
+        .describe_key()
+        .key_id(&key)
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap();
+    assert_eq!(meta.origin, Some(OriginType::External));
+    assert_eq!(meta.key_state, Some(KeyState::PendingImport));
+    assert!(!meta.enabled);
+    assert_eq!(meta.expiration_model, None);
+    let err = kms
+        .encrypt()
+        .key_id(&key)
+        .plaintext(Blob::new("x"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "KMSInvalidStateException");
+    assert_eq!(
+        message(&err),
+        format!("{} is pending import.", meta.arn.unwrap())
+    );
+    let err = kms.enable_key().key_id(&key).send().await.unwrap_err();
+    assert_eq!(code(&err), "KMSInvalidStateException");
+    // RSAES_PKCS1_V1_5 is no longer accepted (AWS: since October 2023).
+    let err = kms
+        .get_parameters_for_import()
+        .key_id(&key)
+        .wrapping_algorithm(AlgorithmSpec::RsaesPkcs1V15)
+        .wrapping_key_spec(WrappingKeySpec::Rsa2048)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "UnsupportedOperationException");
+    let err = kms
+        .get_parameters_for_import()
+        .key_id(&key)
+        .wrapping_algorithm(AlgorithmSpec::RsaesOaepSha256)
+        .wrapping_key_spec(WrappingKeySpec::Sm2)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "ValidationException");
+
+    let material = random_material();
+    let mut ciphertexts = Vec::new();
+    // Each algorithm, each wrapping key size; the same material again each
+    // time (re-importing it while it is there is allowed).
+    for (algorithm, spec) in [
+        (AlgorithmSpec::RsaesOaepSha1, WrappingKeySpec::Rsa2048),
+        (AlgorithmSpec::RsaesOaepSha256, WrappingKeySpec::Rsa3072),
+        (AlgorithmSpec::RsaAesKeyWrapSha1, WrappingKeySpec::Rsa4096),
+        (AlgorithmSpec::RsaAesKeyWrapSha256, WrappingKeySpec::Rsa2048),
+    ] {
+        let (token, public) = parameters(&kms, &key, algorithm.clone(), spec).await;
+        assert!(token.len() <= 6144);
+        let out = kms
+            .import_key_material()
+            .key_id(&key)
+            .import_token(Blob::new(token))
+            .encrypted_key_material(Blob::new(wrap(&public, &algorithm, &material)))
+            .expiration_model(ExpirationModelType::KeyMaterialDoesNotExpire)
+            .send()
+            .await
+            .unwrap();
+        assert!(out.key_id.unwrap().ends_with(&key));
+        assert_eq!(state(&kms, &key).await, KeyState::Enabled);
+        ciphertexts.push(encrypt(&kms, &key).await);
+        for ciphertext in &ciphertexts {
+            assert!(decrypts(&kms, ciphertext).await, "{algorithm:?}");
+        }
+    }
+    let meta = kms
+        .describe_key()
+        .key_id(&key)
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap();
+    assert!(meta.enabled);
+    assert_eq!(
+        meta.expiration_model,
+        Some(ExpirationModelType::KeyMaterialDoesNotExpire)
+    );
+    assert_eq!(meta.valid_to, None);
+    // Imported material does not rotate automatically.
+    let err = kms
+        .enable_key_rotation()
+        .key_id(&key)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "UnsupportedOperationException");
+}
+
+#[tokio::test]
+async fn deleted_material_comes_back_only_the_same() {
+    let server = Server::start();
+    let kms = server.client();
+    let key = external_key(&kms).await;
+    let material = random_material();
+    import(&kms, &key, AlgorithmSpec::RsaAesKeyWrapSha256, &material).await;
+    let ciphertext = encrypt(&kms, &key).await;
+
+    let out = kms
+        .delete_imported_key_material()
+        .key_id(&key)
+        .send()
+        .await
+        .unwrap();
+    assert!(out.key_id.unwrap().ends_with(&key));
+    assert_eq!(state(&kms, &key).await, KeyState::PendingImport);
+    let err = kms
+        .decrypt()
+        .ciphertext_blob(Blob::new(ciphertext.clone()))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "KMSInvalidStateException");
+    // Nothing left to delete.
+    let err = kms
+        .delete_imported_key_material()
+        .key_id(&key)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "KMSInvalidStateException");
+
+    // Other material: refused, the key stays pending import.
+    let (token, public) = parameters(
+        &kms,
+        &key,
+        AlgorithmSpec::RsaesOaepSha256,
+        WrappingKeySpec::Rsa2048,
+    )
+    .await;
+    let err = kms
+        .import_key_material()
+        .key_id(&key)
+        .import_token(Blob::new(token.clone()))
+        .encrypted_key_material(Blob::new(wrap(
+            &public,
+            &AlgorithmSpec::RsaesOaepSha256,
+            &random_material(),
+        )))
+        .expiration_model(ExpirationModelType::KeyMaterialDoesNotExpire)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "IncorrectKeyMaterialException");
+    // Material of the wrong size for the key spec.
+    let err = kms
+        .import_key_material()
+        .key_id(&key)
+        .import_token(Blob::new(token.clone()))
+        .encrypted_key_material(Blob::new(wrap(
+            &public,
+            &AlgorithmSpec::RsaesOaepSha256,
+            &[7u8; 16],
+        )))
+        .expiration_model(ExpirationModelType::KeyMaterialDoesNotExpire)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "IncorrectKeyMaterialException");
+    assert_eq!(state(&kms, &key).await, KeyState::PendingImport);
+
+    // The same material (with the same token: it is valid for 24 hours):
+    // the old ciphertext decrypts again.
+    kms.import_key_material()
+        .key_id(&key)
+        .import_token(Blob::new(token))
+        .encrypted_key_material(Blob::new(wrap(
+            &public,
+            &AlgorithmSpec::RsaesOaepSha256,
+            &material,
+        )))
+        .expiration_model(ExpirationModelType::KeyMaterialDoesNotExpire)
+        .send()
+        .await
+        .unwrap();
+    assert!(decrypts(&kms, &ciphertext).await);
+
+    // Keys whose material KMS made have none to delete or import.
+    let generated = new_key(&kms).await;
+    let err = kms
+        .delete_imported_key_material()
+        .key_id(&generated)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "UnsupportedOperationException");
+    assert!(
+        message(&err).ends_with("origin is AWS_KMS which is not valid for this operation."),
+        "{}",
+        message(&err)
+    );
+    let err = kms
+        .get_parameters_for_import()
+        .key_id(&generated)
+        .wrapping_algorithm(AlgorithmSpec::RsaesOaepSha256)
+        .wrapping_key_spec(WrappingKeySpec::Rsa2048)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "UnsupportedOperationException");
+
+    // A key pending deletion may lose its material, and stays pending
+    // deletion; cancelled, it waits for its material again.
+    kms.schedule_key_deletion()
+        .key_id(&key)
+        .pending_window_in_days(7)
+        .send()
+        .await
+        .unwrap();
+    kms.delete_imported_key_material()
+        .key_id(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(state(&kms, &key).await, KeyState::PendingDeletion);
+    kms.cancel_key_deletion().key_id(&key).send().await.unwrap();
+    assert_eq!(state(&kms, &key).await, KeyState::PendingImport);
+}
+
+#[tokio::test]
+async fn import_tokens_are_bound_to_their_key_intact_and_expire() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_in(dir.path(), &["--unsafe-test-clock"]);
+    let kms = server.client();
+    let key = external_key(&kms).await;
+    let other = external_key(&kms).await;
+    let material = random_material();
+    let algorithm = AlgorithmSpec::RsaesOaepSha256;
+    let (token, public) = parameters(&kms, &key, algorithm.clone(), WrappingKeySpec::Rsa2048).await;
+    let wrapped = wrap(&public, &algorithm, &material);
+    let attempt = |key: String, token: Vec<u8>, wrapped: Vec<u8>| {
+        let kms = kms.clone();
+        async move {
+            kms.import_key_material()
+                .key_id(key)
+                .import_token(Blob::new(token))
+                .encrypted_key_material(Blob::new(wrapped))
+                .expiration_model(ExpirationModelType::KeyMaterialDoesNotExpire)
+                .send()
+                .await
+        }
+    };
+    // Another key's token.
+    let err = attempt(other.clone(), token.clone(), wrapped.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "InvalidImportTokenException");
+    // Altered anywhere.
+    for i in [0, 21, token.len() / 2, token.len() - 1] {
+        let mut bad = token.clone();
+        bad[i] ^= 0x40;
+        let err = attempt(key.clone(), bad, wrapped.clone())
+            .await
+            .unwrap_err();
+        assert_eq!(code(&err), "InvalidImportTokenException", "byte {i}");
+    }
+    // Material wrapped under another wrapping key, or altered.
+    let (_, other_public) =
+        parameters(&kms, &other, algorithm.clone(), WrappingKeySpec::Rsa2048).await;
+    let err = attempt(
+        key.clone(),
+        token.clone(),
+        wrap(&other_public, &algorithm, &material),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(code(&err), "InvalidCiphertextException");
+    let mut bad = wrapped.clone();
+    bad[10] ^= 1;
+    let err = attempt(key.clone(), token.clone(), bad).await.unwrap_err();
+    assert_eq!(code(&err), "InvalidCiphertextException");
+    assert_eq!(state(&kms, &key).await, KeyState::PendingImport);
+
+    // Past ParametersValidTo (24 hours).
+    server.advance_clock(DAY + 60);
+    let err = attempt(key.clone(), token, wrapped).await.unwrap_err();
+    assert_eq!(code(&err), "ExpiredImportTokenException");
+    assert_eq!(state(&kms, &key).await, KeyState::PendingImport);
+}
+
+#[tokio::test]
+async fn material_expires_at_valid_to_also_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_in(dir.path(), &["--unsafe-test-clock"]);
+    let kms = server.client();
+    let key = external_key(&kms).await;
+    let material = random_material();
+    let algorithm = AlgorithmSpec::RsaAesKeyWrapSha1;
+    let (token, public) = parameters(&kms, &key, algorithm.clone(), WrappingKeySpec::Rsa3072).await;
+    let wrapped = wrap(&public, &algorithm, &material);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let attempt = |model: ExpirationModelType, valid_to: Option<i64>| {
+        kms.import_key_material()
+            .key_id(&key)
+            .import_token(Blob::new(token.clone()))
+            .encrypted_key_material(Blob::new(wrapped.clone()))
+            .expiration_model(model)
+            .set_valid_to(valid_to.map(DateTime::from_secs))
+            .send()
+    };
+    // ValidTo: required with KEY_MATERIAL_EXPIRES (the default), in the
+    // future, at most 365 days on; refused with KEY_MATERIAL_DOES_NOT_EXPIRE.
+    for (model, valid_to) in [
+        (ExpirationModelType::KeyMaterialExpires, None),
+        (ExpirationModelType::KeyMaterialExpires, Some(now - 60)),
+        (
+            ExpirationModelType::KeyMaterialExpires,
+            Some(now + 366 * DAY),
+        ),
+        (
+            ExpirationModelType::KeyMaterialDoesNotExpire,
+            Some(now + DAY),
+        ),
+    ] {
+        let err = attempt(model, valid_to).await.unwrap_err();
+        assert_eq!(code(&err), "ValidationException", "{valid_to:?}");
+    }
+    attempt(ExpirationModelType::KeyMaterialExpires, Some(now + 2 * DAY))
+        .await
+        .unwrap();
+    let meta = kms
+        .describe_key()
+        .key_id(&key)
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap();
+    assert_eq!(
+        meta.expiration_model,
+        Some(ExpirationModelType::KeyMaterialExpires)
+    );
+    assert_eq!(meta.valid_to.unwrap().secs(), now + 2 * DAY);
+    let ciphertext = encrypt(&kms, &key).await;
+
+    // The expiry is due work in the store: a restarted server does it.
+    server.stop();
+    let server = Server::start_in(dir.path(), &["--unsafe-test-clock"]);
+    let kms = server.client();
+    assert!(decrypts(&kms, &ciphertext).await);
+    assert_eq!(server.advance_clock(DAY), 0);
+    assert!(decrypts(&kms, &ciphertext).await);
+    assert_eq!(server.advance_clock(DAY + 60), 1);
+    let meta = kms
+        .describe_key()
+        .key_id(&key)
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap();
+    assert_eq!(meta.key_state, Some(KeyState::PendingImport));
+    assert_eq!(meta.expiration_model, None);
+    assert_eq!(meta.valid_to, None);
+    let err = kms
+        .decrypt()
+        .ciphertext_blob(Blob::new(ciphertext.clone()))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "KMSInvalidStateException");
+    // The same material again, for good this time.
+    import(&kms, &key, AlgorithmSpec::RsaesOaepSha1, &material).await;
+    assert!(decrypts(&kms, &ciphertext).await);
+    assert_eq!(server.advance_clock(400 * DAY), 0);
+    assert!(decrypts(&kms, &ciphertext).await);
+}
+
+#[tokio::test]
+async fn other_accounts_and_unpermitted_users_cannot_import() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_in(dir.path(), &[]);
+    let (id_b, secret_b) = create_account(dir.path(), "444455556666");
+    let kms = server.client();
+    let key = external_key(&kms).await;
+    let arn = format!("arn:aws:kms:us-east-1:{ACCOUNT}:key/{key}");
+    let material = random_material();
+    import(&kms, &key, AlgorithmSpec::RsaesOaepSha256, &material).await;
+    let (token, public) = parameters(
+        &kms,
+        &key,
+        AlgorithmSpec::RsaesOaepSha256,
+        WrappingKeySpec::Rsa2048,
+    )
+    .await;
+    let wrapped = wrap(&public, &AlgorithmSpec::RsaesOaepSha256, &material);
+
+    // Another account, even with a key policy that gives it everything:
+    // these operations are not for use across accounts.
+    let policy = format!(
+        r#"{{"Version":"2012-10-17","Statement":[
+            {{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{ACCOUNT}:root"}},"Action":"kms:*","Resource":"*"}},
+            {{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::444455556666:root"}},"Action":"kms:*","Resource":"*"}}]}}"#
+    );
+    kms.put_key_policy()
+        .key_id(&key)
+        .policy(policy)
+        .send()
+        .await
+        .unwrap();
+    let other = server.client_with(&id_b, &secret_b, "us-east-1");
+    // An IAM user of the key's account allowed only to use the key.
+    let (status, answer) = iam(
+        &server,
+        &[("Action", "CreateUser"), ("UserName", "importer")],
+    );
+    assert_eq!(status, 200, "{answer}");
+    let user_policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["kms:Encrypt","kms:Decrypt","kms:DescribeKey"],"Resource":"*"}]}"#;
+    let (status, answer) = iam(
+        &server,
+        &[
+            ("Action", "PutUserPolicy"),
+            ("UserName", "importer"),
+            ("PolicyName", "use"),
+            ("PolicyDocument", user_policy),
+        ],
+    );
+    assert_eq!(status, 200, "{answer}");
+    let (status, answer) = iam(
+        &server,
+        &[("Action", "CreateAccessKey"), ("UserName", "importer")],
+    );
+    assert_eq!(status, 200, "{answer}");
+    let user = server.client_with(
+        &xml_value(&answer, "AccessKeyId"),
+        &xml_value(&answer, "SecretAccessKey"),
+        "us-east-1",
+    );
+    // The user may use the key.
+    let ciphertext = encrypt(&user, &arn).await;
+
+    for attacker in [&other, &user] {
+        let err = attacker
+            .get_parameters_for_import()
+            .key_id(&arn)
+            .wrapping_algorithm(AlgorithmSpec::RsaesOaepSha256)
+            .wrapping_key_spec(WrappingKeySpec::Rsa2048)
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(code(&err), "AccessDeniedException");
+        let err = attacker
+            .import_key_material()
+            .key_id(&arn)
+            .import_token(Blob::new(token.clone()))
+            .encrypted_key_material(Blob::new(wrapped.clone()))
+            .expiration_model(ExpirationModelType::KeyMaterialDoesNotExpire)
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(code(&err), "AccessDeniedException");
+        let err = attacker
+            .delete_imported_key_material()
+            .key_id(&arn)
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(code(&err), "AccessDeniedException");
+    }
+    assert_eq!(state(&kms, &key).await, KeyState::Enabled);
+    assert!(decrypts(&kms, &ciphertext).await);
+
+    // The trail records each call, refused ones too, with the wrapping
+    // parameters but never the token, the public key or the wrapped
+    // material.
+    server.stop();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_trent"))
+        .args(["audit", "export", "--data-dir"])
+        .arg(dir.path())
+        .env("TRENT_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let trail = String::from_utf8(out.stdout).unwrap();
+    let events: Vec<serde_json::Value> = trail
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    for name in [
+        "GetParametersForImport",
+        "ImportKeyMaterial",
+        "DeleteImportedKeyMaterial",
+    ] {
+        let denied = events
+            .iter()
+            .filter(|e| e["eventName"] == name && e["errorCode"] == "AccessDeniedException")
+            .count();
+        assert_eq!(denied, 2, "{name}");
+    }
+    let asked = events
+        .iter()
+        .find(|e| e["eventName"] == "GetParametersForImport" && e["errorCode"].is_null())
+        .unwrap();
+    assert_eq!(
+        asked["requestParameters"]["wrappingAlgorithm"],
+        "RSAES_OAEP_SHA_256"
+    );
+    let b64 = base64::engine::general_purpose::STANDARD;
+    for secret in [&token, &public, &wrapped] {
+        assert!(!trail.contains(&b64.encode(secret)));
+        assert!(!trail.contains(&b64.encode(&secret[..48])[..60]));
+    }
+}
