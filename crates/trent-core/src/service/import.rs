@@ -11,7 +11,7 @@
 use super::import_token::{self, TokenFacts};
 use super::*;
 use trent_crypto::import::{WrappingAlgorithm, fits_spec, generate_wrapping_key, unwrap};
-use trent_wire::{AlgorithmSpec, ExpirationModelType, WrappingKeySpec};
+use trent_wire::{AlgorithmSpec, ExpirationModelType, ImportType, WrappingKeySpec};
 
 /// How long GetParametersForImport's public key and token are valid.
 const PARAMETERS_VALID_MS: i64 = DAY_MS;
@@ -33,6 +33,61 @@ pub struct ImportMaterial {
     pub encrypted_key_material: Vec<u8>,
     pub expiration_model: Option<ExpirationModelType>,
     pub valid_to_ms: Option<i64>,
+    /// Symmetric keys only (the 2025 additions).
+    pub import_type: Option<ImportType>,
+    pub key_material_id: Option<String>,
+    /// Whether a KeyMaterialDescription was given (not kept yet).
+    pub has_description: bool,
+}
+
+/// The id of a key's current material: for imported material its keyed
+/// digest in hex (AWS: "based on the KMS key ID and the imported key
+/// material"; `None` before the first import), else per version.
+pub fn current_key_material_id(key: &KeyRecord) -> Option<String> {
+    if key.origin == OriginType::External {
+        return key.material_digest.as_deref().map(hex);
+    }
+    Some(crate::ids::key_material_id(&key.id, key.current_material))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// ImportType and KeyMaterialId as AWS decides them, once the material's
+/// digest is known.
+fn check_import_type(
+    record: &KeyRecord,
+    params: &ImportMaterial,
+    digest: &[u8],
+) -> Result<(), KmsError> {
+    let known = record.material_digest.as_deref();
+    let same = known.is_some_and(|k| trent_crypto::constant_time_eq(k, digest));
+    let import_type = params.import_type.clone().unwrap_or(if known.is_some() {
+        ImportType::ExistingKeyMaterial
+    } else {
+        ImportType::NewKeyMaterial
+    });
+    match import_type {
+        ImportType::NewKeyMaterial if same => Err(KmsError::IncorrectKeyMaterial(
+            "KMS expected new key material but the key material being imported is already associated with the KMS key".into(),
+        )),
+        ImportType::NewKeyMaterial if known.is_some() => Err(KmsError::Unsupported(
+            "Importing new key material into a KMS key that already has key material is not supported by this server yet".into(),
+        )),
+        ImportType::NewKeyMaterial => Ok(()),
+        _ if !same => Err(KmsError::IncorrectKeyMaterial(
+            "The key material being imported is not the same key material that was previously imported into this KMS key".into(),
+        )),
+        _ => match &params.key_material_id {
+            Some(id) if !trent_crypto::constant_time_eq(id.as_bytes(), hex(digest).as_bytes()) => {
+                Err(KmsError::IncorrectKeyMaterial(format!(
+                    "The key material being imported does not have the key material ID {id}"
+                )))
+            }
+            _ => Ok(()),
+        },
+    }
 }
 
 /// A wrapping algorithm and key spec as AWS accepts them together.
@@ -195,6 +250,13 @@ impl Kms {
             }
             _ => {}
         }
+        if params.import_type == Some(ImportType::NewKeyMaterial)
+            && params.key_material_id.is_some()
+        {
+            return Err(KmsError::Validation(
+                "You cannot specify a KeyMaterialId when ImportType is NEW_KEY_MATERIAL".into(),
+            ));
+        }
         let valid_to_seconds = params.valid_to_ms.map(|t| (t / 1000).to_string());
         let facts = RequestFacts {
             expiration_model: Some(model.as_str()),
@@ -219,15 +281,17 @@ impl Kms {
                 import_token::open(self.root.as_ref(), &params.import_token, &id, now)?;
             let bytes = unwrap(&pkcs8, token.algorithm, &params.encrypted_key_material)?;
             drop(pkcs8);
-            let materials = imported_material(previous, &bytes)?;
-            let digest = self.material_digest(&id, &bytes).await?;
-            if let Some(known) = &previous.material_digest
-                && !trent_crypto::constant_time_eq(known, &digest)
-            {
-                return Err(KmsError::IncorrectKeyMaterial(
-                    "The key material being imported is not the same key material that was previously imported into this KMS key".into(),
+            let symmetric_only = params.import_type.is_some()
+                || params.key_material_id.is_some()
+                || params.has_description;
+            if symmetric_only && previous.key_spec != KeySpec::SymmetricDefault {
+                return Err(KmsError::Validation(
+                    "ImportType, KeyMaterialId and KeyMaterialDescription are only valid for symmetric encryption KMS keys".into(),
                 ));
             }
+            let materials = imported_material(previous, &bytes)?;
+            let digest = self.material_digest(&id, &bytes).await?;
+            check_import_type(previous, &params, &digest)?;
             let sealed = SealedMaterialRow {
                 version: 1,
                 sealed: self.root.seal(&material_aad(&id, 1), &bytes)?,
@@ -271,6 +335,7 @@ impl Kms {
         &self,
         caller: &Caller,
         key_id: &str,
+        key_material_id: Option<&str>,
     ) -> Result<KeyRecord, KmsError> {
         let resolved = self.resolve(caller, key_id, AliasMode::Refuse)?;
         let id = resolved.id;
@@ -288,6 +353,14 @@ impl Kms {
             None,
         )?;
         require_external(&current.record)?;
+        if let Some(wanted) = key_material_id
+            && current_key_material_id(&current.record).as_deref() != Some(wanted)
+        {
+            return Err(KmsError::NotFound(format!(
+                "Key material {wanted} is not associated with {}",
+                current.record.arn
+            )));
+        }
         if current.record.expiration_model.is_none() {
             return Err(KmsError::InvalidState(format!(
                 "{} is pending import.",

@@ -10,7 +10,7 @@ pub mod feed;
 mod grants;
 mod import;
 mod import_token;
-pub use import::{ImportMaterial, ImportParameters};
+pub use import::{ImportMaterial, ImportParameters, current_key_material_id};
 mod keys;
 mod lifecycle;
 mod trail;

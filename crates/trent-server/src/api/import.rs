@@ -3,7 +3,7 @@
 
 use super::seconds;
 use crate::error::ApiError;
-use trent_core::{Caller, ImportMaterial, Kms, key_material_id};
+use trent_core::{Caller, ImportMaterial, Kms, current_key_material_id};
 use trent_wire::*;
 
 pub(super) async fn get_parameters_for_import(
@@ -38,11 +38,14 @@ pub(super) async fn import_key_material(
         expiration_model: req.expiration_model,
         // Epoch seconds (fractions allowed) to Unix milliseconds.
         valid_to_ms: req.valid_to.map(|s| (s * 1000.0) as i64),
+        import_type: req.import_type,
+        key_material_id: req.key_material_id,
+        has_description: req.key_material_description.is_some(),
     };
     let key = kms.import_key_material(caller, &req.key_id, params).await?;
     Ok(ImportKeyMaterialResponse {
         key_id: Some(key.arn.clone()),
-        key_material_id: Some(key_material_id(&key.id, key.current_material)),
+        key_material_id: current_key_material_id(&key),
     })
 }
 
@@ -52,10 +55,10 @@ pub(super) async fn delete_imported_key_material(
     req: DeleteImportedKeyMaterialRequest,
 ) -> Result<DeleteImportedKeyMaterialResponse, ApiError> {
     let key = kms
-        .delete_imported_key_material(caller, &req.key_id)
+        .delete_imported_key_material(caller, &req.key_id, req.key_material_id.as_deref())
         .await?;
     Ok(DeleteImportedKeyMaterialResponse {
         key_id: Some(key.arn.clone()),
-        key_material_id: Some(key_material_id(&key.id, key.current_material)),
+        key_material_id: current_key_material_id(&key),
     })
 }

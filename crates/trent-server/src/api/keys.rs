@@ -2,7 +2,10 @@
 
 use super::{limit, seconds};
 use crate::error::ApiError;
-use trent_core::{Caller, CreateKey, KeyRecord, Kms, Tag, key_algorithms, key_material_id};
+use trent_core::{
+    Caller, CreateKey, KeyRecord, Kms, Tag, current_key_material_id, key_algorithms,
+    key_material_id,
+};
 use trent_wire::*;
 
 /// `Some(list)` unless empty: AWS leaves out the lists a key has none of.
@@ -32,7 +35,7 @@ pub(super) fn key_metadata(key: &KeyRecord) -> KeyMetadata {
         key_agreement_algorithms: non_empty(algorithms.key_agreement),
         mac_algorithms: non_empty(algorithms.mac),
         multi_region: Some(false),
-        current_key_material_id: Some(key_material_id(&key.id, key.current_material)),
+        current_key_material_id: current_key_material_id(key),
         expiration_model: key.expiration_model.clone(),
         valid_to: key.valid_to_ms.map(seconds),
         ..Default::default()

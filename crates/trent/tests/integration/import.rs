@@ -655,3 +655,192 @@ async fn other_accounts_and_unpermitted_users_cannot_import() {
         assert!(!trail.contains(&b64.encode(&secret[..48])[..60]));
     }
 }
+
+/// The 2025 additions, as far as this server has them: the material's id
+/// (from the key and the material), ImportType and KeyMaterialId checked.
+#[tokio::test]
+async fn import_type_and_key_material_id() {
+    use aws_sdk_kms::types::ImportType;
+    let server = Server::start();
+    let kms = server.client();
+    let key = external_key(&kms).await;
+    let meta = kms.describe_key().key_id(&key).send().await.unwrap();
+    assert_eq!(meta.key_metadata.unwrap().current_key_material_id, None);
+    let material = random_material();
+    let algorithm = AlgorithmSpec::RsaesOaepSha256;
+    let (token, public) = parameters(&kms, &key, algorithm.clone(), WrappingKeySpec::Rsa2048).await;
+    let send = |material: &[u8], import_type: Option<ImportType>, id: Option<&str>| {
+        kms.import_key_material()
+            .key_id(&key)
+            .import_token(Blob::new(token.clone()))
+            .encrypted_key_material(Blob::new(wrap(&public, &algorithm, material)))
+            .expiration_model(ExpirationModelType::KeyMaterialDoesNotExpire)
+            .set_import_type(import_type)
+            .set_key_material_id(id.map(str::to_owned))
+            .send()
+    };
+    // Nothing imported yet: there is no existing material to match.
+    let err = send(&material, Some(ImportType::ExistingKeyMaterial), None)
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "IncorrectKeyMaterialException");
+    let err = send(
+        &material,
+        Some(ImportType::NewKeyMaterial),
+        Some(&"a".repeat(64)),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(code(&err), "ValidationException");
+    let out = send(&material, Some(ImportType::NewKeyMaterial), None)
+        .await
+        .unwrap();
+    let id = out.key_material_id.unwrap();
+    assert_eq!(id.len(), 64);
+    let meta = kms.describe_key().key_id(&key).send().await.unwrap();
+    assert_eq!(
+        meta.key_metadata
+            .unwrap()
+            .current_key_material_id
+            .as_deref(),
+        Some(id.as_str())
+    );
+    // The same material again: EXISTING (the default now), with or without
+    // its id; NEW is refused, as is another id.
+    let again = send(&material, None, Some(&id)).await.unwrap();
+    assert_eq!(again.key_material_id.as_deref(), Some(id.as_str()));
+    let err = send(&material, Some(ImportType::NewKeyMaterial), None)
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "IncorrectKeyMaterialException");
+    let err = send(
+        &material,
+        Some(ImportType::ExistingKeyMaterial),
+        Some(&"b".repeat(64)),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(code(&err), "IncorrectKeyMaterialException");
+    // Another key's id for the same material differs (bound to the key).
+    let other = external_key(&kms).await;
+    let (other_token, other_public) =
+        parameters(&kms, &other, algorithm.clone(), WrappingKeySpec::Rsa2048).await;
+    let out = kms
+        .import_key_material()
+        .key_id(&other)
+        .import_token(Blob::new(other_token))
+        .encrypted_key_material(Blob::new(wrap(&other_public, &algorithm, &material)))
+        .expiration_model(ExpirationModelType::KeyMaterialDoesNotExpire)
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(out.key_material_id.unwrap(), id);
+    // DeleteImportedKeyMaterial by the material's id, not another.
+    let err = kms
+        .delete_imported_key_material()
+        .key_id(&key)
+        .key_material_id("c".repeat(64))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "NotFoundException");
+    let out = kms
+        .delete_imported_key_material()
+        .key_id(&key)
+        .key_material_id(&id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.key_material_id.as_deref(), Some(id.as_str()));
+    assert_eq!(state(&kms, &key).await, KeyState::PendingImport);
+}
+
+/// kms:WrappingAlgorithm, kms:WrappingKeySpec, kms:ExpirationModel and
+/// kms:ValidTo in an IAM user's policy.
+#[tokio::test]
+async fn condition_keys_of_import() {
+    let server = Server::start();
+    let kms = server.client();
+    let key = external_key(&kms).await;
+    let arn = format!("arn:aws:kms:us-east-1:{ACCOUNT}:key/{key}");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let policy = format!(
+        r#"{{"Version":"2012-10-17","Statement":[
+        {{"Effect":"Allow","Action":"kms:GetParametersForImport","Resource":"*","Condition":{{
+            "StringEquals":{{"kms:WrappingAlgorithm":"RSA_AES_KEY_WRAP_SHA_256","kms:WrappingKeySpec":"RSA_4096"}}}}}},
+        {{"Effect":"Allow","Action":"kms:ImportKeyMaterial","Resource":"*","Condition":{{
+            "StringEquals":{{"kms:ExpirationModel":"KEY_MATERIAL_EXPIRES"}},
+            "NumericLessThanEquals":{{"kms:ValidTo":"{}"}}}}}}]}}"#,
+        now + 10 * DAY
+    );
+    let (status, answer) = iam(
+        &server,
+        &[("Action", "CreateUser"), ("UserName", "bounded")],
+    );
+    assert_eq!(status, 200, "{answer}");
+    let (status, answer) = iam(
+        &server,
+        &[
+            ("Action", "PutUserPolicy"),
+            ("UserName", "bounded"),
+            ("PolicyName", "import"),
+            ("PolicyDocument", &policy),
+        ],
+    );
+    assert_eq!(status, 200, "{answer}");
+    let (status, answer) = iam(
+        &server,
+        &[("Action", "CreateAccessKey"), ("UserName", "bounded")],
+    );
+    assert_eq!(status, 200, "{answer}");
+    let user = server.client_with(
+        &xml_value(&answer, "AccessKeyId"),
+        &xml_value(&answer, "SecretAccessKey"),
+        "us-east-1",
+    );
+    for (algorithm, spec) in [
+        (AlgorithmSpec::RsaesOaepSha256, WrappingKeySpec::Rsa4096),
+        (AlgorithmSpec::RsaAesKeyWrapSha256, WrappingKeySpec::Rsa2048),
+    ] {
+        let err = user
+            .get_parameters_for_import()
+            .key_id(&arn)
+            .wrapping_algorithm(algorithm)
+            .wrapping_key_spec(spec)
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(code(&err), "AccessDeniedException");
+    }
+    let algorithm = AlgorithmSpec::RsaAesKeyWrapSha256;
+    let (token, public) =
+        parameters(&user, &arn, algorithm.clone(), WrappingKeySpec::Rsa4096).await;
+    let wrapped = wrap(&public, &algorithm, &random_material());
+    let attempt = |model: ExpirationModelType, valid_to: Option<i64>| {
+        user.import_key_material()
+            .key_id(&arn)
+            .import_token(Blob::new(token.clone()))
+            .encrypted_key_material(Blob::new(wrapped.clone()))
+            .expiration_model(model)
+            .set_valid_to(valid_to.map(DateTime::from_secs))
+            .send()
+    };
+    let err = attempt(ExpirationModelType::KeyMaterialDoesNotExpire, None)
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "AccessDeniedException");
+    let err = attempt(
+        ExpirationModelType::KeyMaterialExpires,
+        Some(now + 20 * DAY),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(code(&err), "AccessDeniedException");
+    attempt(ExpirationModelType::KeyMaterialExpires, Some(now + 5 * DAY))
+        .await
+        .unwrap();
+    assert_eq!(state(&kms, &key).await, KeyState::Enabled);
+}
