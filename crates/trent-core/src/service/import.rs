@@ -8,9 +8,10 @@
 //! stays with the key after the material is deleted or expires, so that
 //! only the same material is imported again.
 
+use super::import_rules::{check_import_type, imported_material, require_external, wrapping};
 use super::import_token::{self, TokenFacts};
 use super::*;
-use trent_crypto::import::{WrappingAlgorithm, fits_spec, generate_wrapping_key, unwrap};
+use trent_crypto::import::{generate_wrapping_key, unwrap};
 use trent_wire::{AlgorithmSpec, ExpirationModelType, ImportType, WrappingKeySpec};
 
 /// How long GetParametersForImport's public key and token are valid.
@@ -38,126 +39,6 @@ pub struct ImportMaterial {
     pub key_material_id: Option<String>,
     /// Whether a KeyMaterialDescription was given (not kept yet).
     pub has_description: bool,
-}
-
-/// The id of a key's current material: for imported material its keyed
-/// digest in hex (AWS: "based on the KMS key ID and the imported key
-/// material"; `None` before the first import), else per version.
-pub fn current_key_material_id(key: &KeyRecord) -> Option<String> {
-    if key.origin == OriginType::External {
-        return key.material_digest.as_deref().map(hex);
-    }
-    Some(crate::ids::key_material_id(&key.id, key.current_material))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// ImportType and KeyMaterialId as AWS decides them, once the material's
-/// digest is known.
-fn check_import_type(
-    record: &KeyRecord,
-    params: &ImportMaterial,
-    digest: &[u8],
-) -> Result<(), KmsError> {
-    let known = record.material_digest.as_deref();
-    let same = known.is_some_and(|k| trent_crypto::constant_time_eq(k, digest));
-    let import_type = params.import_type.clone().unwrap_or(if known.is_some() {
-        ImportType::ExistingKeyMaterial
-    } else {
-        ImportType::NewKeyMaterial
-    });
-    match import_type {
-        ImportType::NewKeyMaterial if same => Err(KmsError::IncorrectKeyMaterial(
-            "KMS expected new key material but the key material being imported is already associated with the KMS key".into(),
-        )),
-        ImportType::NewKeyMaterial if known.is_some() => Err(KmsError::Unsupported(
-            "Importing new key material into a KMS key that already has key material is not supported by this server yet".into(),
-        )),
-        ImportType::NewKeyMaterial => Ok(()),
-        _ if !same => Err(KmsError::IncorrectKeyMaterial(
-            "The key material being imported is not the same key material that was previously imported into this KMS key".into(),
-        )),
-        _ => match &params.key_material_id {
-            Some(id) if !trent_crypto::constant_time_eq(id.as_bytes(), hex(digest).as_bytes()) => {
-                Err(KmsError::IncorrectKeyMaterial(format!(
-                    "The key material being imported does not have the key material ID {id}"
-                )))
-            }
-            _ => Ok(()),
-        },
-    }
-}
-
-/// A wrapping algorithm and key spec as AWS accepts them together.
-fn wrapping(
-    algorithm: &AlgorithmSpec,
-    spec: &WrappingKeySpec,
-) -> Result<(WrappingAlgorithm, PairSpec), KmsError> {
-    let algorithm = match algorithm {
-        AlgorithmSpec::RsaesOaepSha1 => WrappingAlgorithm::RsaesOaepSha1,
-        AlgorithmSpec::RsaesOaepSha256 => WrappingAlgorithm::RsaesOaepSha256,
-        AlgorithmSpec::RsaAesKeyWrapSha1 => WrappingAlgorithm::RsaAesKeyWrapSha1,
-        AlgorithmSpec::RsaAesKeyWrapSha256 => WrappingAlgorithm::RsaAesKeyWrapSha256,
-        AlgorithmSpec::RsaesPkcs1V15 => {
-            return Err(KmsError::Unsupported(
-                "KMS does not support the RSAES_PKCS1_V1_5 wrapping algorithm. Use an RSAES_OAEP or RSA_AES_KEY_WRAP wrapping algorithm.".into(),
-            ));
-        }
-        AlgorithmSpec::Sm2pke if *spec == WrappingKeySpec::Sm2 => {
-            return Err(KmsError::Unsupported(
-                "The SM2PKE wrapping algorithm is not supported by this server".into(),
-            ));
-        }
-        other => {
-            return Err(KmsError::Validation(format!(
-                "WrappingAlgorithm {other} is not valid with WrappingKeySpec {spec}"
-            )));
-        }
-    };
-    let spec = match spec {
-        WrappingKeySpec::Rsa2048 => PairSpec::Rsa2048,
-        WrappingKeySpec::Rsa3072 => PairSpec::Rsa3072,
-        WrappingKeySpec::Rsa4096 => PairSpec::Rsa4096,
-        other => {
-            return Err(KmsError::Validation(format!(
-                "WrappingKeySpec {other} is only valid with WrappingAlgorithm SM2PKE"
-            )));
-        }
-    };
-    Ok((algorithm, spec))
-}
-
-/// `UnsupportedOperationException` unless the key's material is imported.
-fn require_external(key: &KeyRecord) -> Result<(), KmsError> {
-    if key.origin != OriginType::External {
-        return Err(KmsError::Unsupported(format!(
-            "{} origin is {} which is not valid for this operation.",
-            key.arn, key.origin
-        )));
-    }
-    Ok(())
-}
-
-/// The unwrapped material as the key's in-memory material, if it fits the
-/// key's spec.
-fn imported_material(record: &KeyRecord, bytes: &[u8]) -> Result<Materials, KmsError> {
-    let incorrect = || {
-        KmsError::IncorrectKeyMaterial(format!(
-            "The key material is not valid for a KMS key with key spec {}",
-            record.key_spec
-        ))
-    };
-    let fits = match spec_kind(&record.key_spec)? {
-        SpecKind::Symmetric => bytes.len() == trent_crypto::KEY_LEN,
-        SpecKind::Hmac(alg) => alg.import_lens().contains(&bytes.len()),
-        SpecKind::Pair(spec) => fits_spec(spec, bytes),
-    };
-    if !fits {
-        return Err(incorrect());
-    }
-    material_of(record, bytes).map_err(|_| incorrect())
 }
 
 impl Kms {
@@ -367,18 +248,35 @@ impl Kms {
                 current.record.arn
             )));
         }
-        self.remove_material_locked(id, current).await
+        let has_material = |key: &KeyRecord| key.expiration_model.is_some();
+        match self
+            .remove_material_locked(id, current, has_material)
+            .await?
+        {
+            Some(record) => Ok(record),
+            // Another node removed it first.
+            None => Err(KmsError::InvalidState(format!(
+                "{} is pending import.",
+                self.key_locked(id).await?.record.arn
+            ))),
+        }
     }
 
-    /// Destroys a key's imported material (its stripe lock held): the key
-    /// is pending import (a key pending deletion stays so).
+    /// Destroys a key's imported material (its stripe lock held) if
+    /// `wanted` holds for the key: it is pending import (a key pending
+    /// deletion stays so). `None`: `wanted` no longer holds on the key as
+    /// stored (another node changed it meanwhile), nothing done.
     async fn remove_material_locked(
         &self,
         id: Uuid,
         mut current: Arc<CachedKey>,
-    ) -> Result<KeyRecord, KmsError> {
+        wanted: impl Fn(&KeyRecord) -> bool,
+    ) -> Result<Option<KeyRecord>, KmsError> {
         let mut conflicts = 0;
         loop {
+            if !wanted(&current.record) {
+                return Ok(None);
+            }
             let mut record = current.record.clone();
             if record.state != KeyState::PendingDeletion {
                 record.state = KeyState::PendingImport;
@@ -398,16 +296,13 @@ impl Kms {
                         grants: current.grants.clone(),
                     };
                     self.keys.pin().insert(id, Arc::new(updated));
-                    return Ok(record);
+                    return Ok(Some(record));
                 }
+                // Decided again on the key as another node left it.
                 Err(StoreError::Conflict(_)) if conflicts < MAX_UPDATE_CONFLICTS => {
                     conflicts += 1;
                     self.keys.pin().remove(&id);
                     current = self.key_locked(id).await?;
-                    if current.record.expiration_model.is_none() {
-                        // Another node removed it meanwhile.
-                        return Ok(current.record.clone());
-                    }
                 }
                 Err(e) => return Err(e.into()),
             }
@@ -424,13 +319,20 @@ impl Kms {
             Err(KmsError::NotFound(_)) => return Ok(None),
             other => other?,
         };
-        let due = current.record.expiration_model.is_some()
-            && current.record.valid_to_ms.is_some_and(|t| t <= self.now());
-        if !due {
+        let now = self.now();
+        let due = |key: &KeyRecord| {
+            key.expiration_model.is_some() && key.valid_to_ms.is_some_and(|t| t <= now)
+        };
+        let before = current.record.clone();
+        // Not due (any more), or another node expired it first (and
+        // records it).
+        if self
+            .remove_material_locked(id, current, due)
+            .await?
+            .is_none()
+        {
             return Ok(None);
         }
-        let before = current.record.clone();
-        self.remove_material_locked(id, current).await?;
         tracing::info!(key = %before.arn, "imported key material expired");
         Ok(Some(before))
     }

@@ -844,3 +844,96 @@ async fn condition_keys_of_import() {
         .unwrap();
     assert_eq!(state(&kms, &key).await, KeyState::Enabled);
 }
+
+/// Two nodes on one PostgreSQL database (skipped without
+/// `TRENT_TEST_POSTGRES_URL`): material imported on one is used on the
+/// other, its expiry is done once when both find it due, and both nodes
+/// then refuse it until it is imported again, on either.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_share_imported_material_and_expire_it_once() {
+    use trent_store::test_support::{Schema, test_url};
+    let Some(url) = test_url() else { return };
+    let schema = Schema::fresh(&url);
+    schema.create().await;
+    let db = schema.database_url();
+    let dirs: Vec<tempfile::TempDir> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    let args = ["--database-url", db.as_str(), "--unsafe-test-clock"];
+    let a = Server::start_in(dirs[0].path(), &args);
+    std::fs::copy(
+        dirs[0].path().join("root.key"),
+        dirs[1].path().join("root.key"),
+    )
+    .unwrap();
+    let b = Server::start_in(dirs[1].path(), &args);
+    let (kms_a, kms_b) = (a.client(), b.client());
+    let key = external_key(&kms_a).await;
+    let material = random_material();
+    let algorithm = AlgorithmSpec::RsaAesKeyWrapSha256;
+    // Parameters from one node, imported through the other.
+    let (token, public) =
+        parameters(&kms_a, &key, algorithm.clone(), WrappingKeySpec::Rsa2048).await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    kms_b
+        .import_key_material()
+        .key_id(&key)
+        .import_token(Blob::new(token))
+        .encrypted_key_material(Blob::new(wrap(&public, &algorithm, &material)))
+        .expiration_model(ExpirationModelType::KeyMaterialExpires)
+        .valid_to(DateTime::from_secs(now + 2 * DAY))
+        .send()
+        .await
+        .unwrap();
+    let ciphertext = encrypt(&kms_b, &key).await;
+    eventually(|| decrypts_ok(&kms_a, &ciphertext)).await;
+
+    let done: Vec<usize> = std::thread::scope(|s| {
+        let runs: Vec<_> = [&a, &b]
+            .into_iter()
+            .map(|node| s.spawn(move || node.advance_clock(3 * DAY)))
+            .collect();
+        runs.into_iter().map(|r| r.join().unwrap()).collect()
+    });
+    assert_eq!(done.iter().sum::<usize>(), 1, "expiries per node: {done:?}");
+    for kms in [&kms_a, &kms_b] {
+        eventually(|| async {
+            kms.decrypt()
+                .ciphertext_blob(Blob::new(ciphertext.clone()))
+                .send()
+                .await
+                .is_err_and(|e| code(&e) == "KMSInvalidStateException")
+        })
+        .await;
+    }
+    import(&kms_a, &key, AlgorithmSpec::RsaesOaepSha1, &material).await;
+    eventually(|| decrypts_ok(&kms_b, &ciphertext)).await;
+    a.stop();
+    b.stop();
+}
+
+async fn decrypts_ok(kms: &Client, ciphertext: &[u8]) -> bool {
+    kms.decrypt()
+        .ciphertext_blob(Blob::new(ciphertext.to_vec()))
+        .send()
+        .await
+        .is_ok_and(|out| out.plaintext.unwrap().as_ref() == b"under imported material")
+}
+
+/// Waits (at most 5 s) for `check` to hold: another node sees a change
+/// once the change feed tells it, within a second.
+async fn eventually<F, Fut>(mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = std::time::Instant::now();
+    while !check().await {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "not within 5 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
