@@ -47,8 +47,8 @@ pub use model::{
 pub use service::feed::{ChangeFeed, FeedStats, Freshness};
 pub use service::{
     AliasMode, CreateGrant, CreateKey, DataKey, DataKeyPair, GRANT_OPERATIONS, GrantSelector,
-    ImportMaterial, ImportParameters, KeyAlgorithms, Kms, KmsConfig, LookupEvents, ReEncrypted,
-    current_key_material_id, key_algorithms,
+    ImportMaterial, ImportParameters, KeyAlgorithms, Kms, KmsConfig, ListedMaterial, LookupEvents,
+    ReEncrypted, current_key_material_id, key_algorithms,
 };
 pub use store::timed::{STORE_METHODS, StoreWrapper, TimedStore};
 pub use store::trail;

@@ -15,6 +15,7 @@ pub use import::{ImportMaterial, ImportParameters};
 pub use import_rules::current_key_material_id;
 mod keys;
 mod lifecycle;
+pub use lifecycle::ListedMaterial;
 mod trail;
 
 pub use trail::LookupEvents;

@@ -937,3 +937,80 @@ where
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
+
+/// ListKeyRotations with IncludeKeyMaterial: an imported key's material
+/// (with its import state and expiry), a generated key's first material
+/// before its rotations.
+#[tokio::test]
+async fn list_key_rotations_includes_key_material() {
+    use aws_sdk_kms::types::{ImportState, IncludeKeyMaterial, KeyMaterialState};
+    let server = Server::start();
+    let kms = server.client();
+    let key = external_key(&kms).await;
+    let list = |key: String, include: Option<IncludeKeyMaterial>| {
+        let kms = kms.clone();
+        async move {
+            kms.list_key_rotations()
+                .key_id(key)
+                .set_include_key_material(include)
+                .send()
+                .await
+                .unwrap()
+                .rotations
+                .unwrap_or_default()
+        }
+    };
+    let all = Some(IncludeKeyMaterial::AllKeyMaterial);
+    assert!(list(key.clone(), all.clone()).await.is_empty());
+    let material = random_material();
+    import(&kms, &key, AlgorithmSpec::RsaesOaepSha256, &material).await;
+    assert!(list(key.clone(), None).await.is_empty());
+    let listed = list(key.clone(), all.clone()).await;
+    assert_eq!(listed.len(), 1);
+    let meta = kms.describe_key().key_id(&key).send().await.unwrap();
+    assert_eq!(
+        listed[0].key_material_id,
+        meta.key_metadata.unwrap().current_key_material_id
+    );
+    assert_eq!(listed[0].import_state, Some(ImportState::Imported));
+    assert_eq!(
+        listed[0].key_material_state,
+        Some(KeyMaterialState::Current)
+    );
+    assert_eq!(
+        listed[0].expiration_model,
+        Some(ExpirationModelType::KeyMaterialDoesNotExpire)
+    );
+    assert_eq!(listed[0].rotation_date, None);
+    kms.delete_imported_key_material()
+        .key_id(&key)
+        .send()
+        .await
+        .unwrap();
+    let listed = list(key.clone(), all.clone()).await;
+    assert_eq!(listed[0].import_state, Some(ImportState::PendingImport));
+    assert_eq!(listed[0].expiration_model, None);
+
+    // A key whose material KMS made: its first material, then rotations.
+    let generated = new_key(&kms).await;
+    kms.rotate_key_on_demand()
+        .key_id(&generated)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(list(generated.clone(), None).await.len(), 1);
+    let listed = list(generated.clone(), all).await;
+    assert_eq!(listed.len(), 2);
+    assert_eq!(listed[0].rotation_date, None);
+    assert_eq!(
+        listed[0].key_material_state,
+        Some(KeyMaterialState::NonCurrent)
+    );
+    assert_eq!(listed[0].import_state, None);
+    assert!(listed[1].rotation_date.is_some());
+    assert_eq!(
+        listed[1].key_material_state,
+        Some(KeyMaterialState::Current)
+    );
+    assert_ne!(listed[0].key_material_id, listed[1].key_material_id);
+}
