@@ -160,8 +160,12 @@ impl Kms {
             refuse_pending_deletion(previous)?;
             let (token, pkcs8) =
                 import_token::open(self.root.as_ref(), &params.import_token, &id, now)?;
-            let bytes = unwrap(&pkcs8, token.algorithm, &params.encrypted_key_material)?;
-            drop(pkcs8);
+            // RSA decryption (up to 4096 bits): off the async workers.
+            let wrapped = params.encrypted_key_material.clone();
+            let bytes =
+                tokio::task::spawn_blocking(move || unwrap(&pkcs8, token.algorithm, &wrapped))
+                    .await
+                    .map_err(KmsError::internal)??;
             let symmetric_only = params.import_type.is_some()
                 || params.key_material_id.is_some()
                 || params.has_description;
