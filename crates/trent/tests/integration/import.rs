@@ -518,6 +518,30 @@ async fn material_expires_at_valid_to_also_after_a_restart() {
     assert!(decrypts(&kms, &ciphertext).await);
     assert_eq!(server.advance_clock(400 * DAY), 0);
     assert!(decrypts(&kms, &ciphertext).await);
+
+    // The expiry is in the trail, as AWS's service event.
+    server.stop();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_trent"))
+        .args(["audit", "export", "--data-dir"])
+        .arg(dir.path())
+        .env("TRENT_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let expiries: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|e| e["eventName"] == "DeleteExpiredKeyMaterial")
+        .collect();
+    assert_eq!(expiries.len(), 1, "{expiries:?}");
+    assert!(
+        expiries[0]["resources"][0]["ARN"]
+            .as_str()
+            .is_some_and(|arn| arn.ends_with(&key)),
+        "{}",
+        expiries[0]
+    );
 }
 
 #[tokio::test]
@@ -1013,4 +1037,75 @@ async fn list_key_rotations_includes_key_material() {
         Some(KeyMaterialState::Current)
     );
     assert_ne!(listed[0].key_material_id, listed[1].key_material_id);
+}
+
+/// A root-key rotation (`trent root-key rotate`) re-seals the key of the
+/// material digests: only the same material is imported again after it;
+/// import tokens issued before it (sealed under the old root key) no
+/// longer open.
+#[tokio::test]
+async fn a_root_key_rotation_keeps_the_same_material_rule() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::set_permissions(&data, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    let server = Server::start_in(&data, &[]);
+    let kms = server.client();
+    let key = external_key(&kms).await;
+    let material = random_material();
+    let algorithm = AlgorithmSpec::RsaesOaepSha256;
+    import(&kms, &key, algorithm.clone(), &material).await;
+    let ciphertext = encrypt(&kms, &key).await;
+    let (old_token, old_public) =
+        parameters(&kms, &key, algorithm.clone(), WrappingKeySpec::Rsa2048).await;
+    server.stop();
+
+    let keys = dir.path().join("keys");
+    std::fs::create_dir(&keys).unwrap();
+    let spec = format!("file:{}", keys.join("rotated.key").display());
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_trent"))
+        .args(["root-key", "rotate", "--data-dir"])
+        .arg(&data)
+        .args(["--to", &spec])
+        .env_remove("TRENT_ROOT_KEY")
+        .env_remove("TRENT_DATA_DIR")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let server = Server::start_in(&data, &["--root-key", &spec]);
+    let kms = server.client();
+    assert!(decrypts(&kms, &ciphertext).await);
+    let err = kms
+        .import_key_material()
+        .key_id(&key)
+        .import_token(Blob::new(old_token))
+        .encrypted_key_material(Blob::new(wrap(&old_public, &algorithm, &material)))
+        .expiration_model(ExpirationModelType::KeyMaterialDoesNotExpire)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "InvalidImportTokenException");
+    kms.delete_imported_key_material()
+        .key_id(&key)
+        .send()
+        .await
+        .unwrap();
+    let (token, public) = parameters(&kms, &key, algorithm.clone(), WrappingKeySpec::Rsa2048).await;
+    let err = kms
+        .import_key_material()
+        .key_id(&key)
+        .import_token(Blob::new(token))
+        .encrypted_key_material(Blob::new(wrap(&public, &algorithm, &random_material())))
+        .expiration_model(ExpirationModelType::KeyMaterialDoesNotExpire)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "IncorrectKeyMaterialException");
+    import(&kms, &key, algorithm, &material).await;
+    assert!(decrypts(&kms, &ciphertext).await);
 }
