@@ -130,6 +130,9 @@ pub struct KeyRecord {
     /// kept after it is deleted or expires: only the same material may be
     /// imported again.
     pub material_digest: Option<Vec<u8>>,
+    /// ImportKeyMaterial's KeyMaterialDescription (symmetric keys), kept
+    /// until another is given.
+    pub material_description: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

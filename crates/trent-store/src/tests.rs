@@ -50,6 +50,7 @@ pub(crate) fn key(account: &str) -> KeyRecord {
         expiration_model: None,
         valid_to_ms: None,
         material_digest: None,
+        material_description: None,
     }
 }
 
@@ -500,6 +501,7 @@ async fn imported_material(a: &dyn Store, b: &dyn Store) {
         expiration_model: Some(ExpirationModelType::KeyMaterialExpires),
         valid_to_ms: Some(5_000),
         material_digest: Some(vec![9; 32]),
+        material_description: Some("from the HSM".into()),
         ..pending.clone()
     };
     a.replace_material(&imported, &pending, Some(&material(1)))

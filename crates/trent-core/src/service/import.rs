@@ -37,8 +37,8 @@ pub struct ImportMaterial {
     /// Symmetric keys only (the 2025 additions).
     pub import_type: Option<ImportType>,
     pub key_material_id: Option<String>,
-    /// Whether a KeyMaterialDescription was given (not kept yet).
-    pub has_description: bool,
+    /// KeyMaterialDescription: kept, replacing the one before.
+    pub description: Option<String>,
 }
 
 impl Kms {
@@ -168,7 +168,7 @@ impl Kms {
                     .map_err(KmsError::internal)??;
             let symmetric_only = params.import_type.is_some()
                 || params.key_material_id.is_some()
-                || params.has_description;
+                || params.description.is_some();
             if symmetric_only && previous.key_spec != KeySpec::SymmetricDefault {
                 return Err(KmsError::Validation(
                     "ImportType, KeyMaterialId and KeyMaterialDescription are only valid for symmetric encryption KMS keys".into(),
@@ -192,6 +192,9 @@ impl Kms {
                 .valid_to_ms
                 .filter(|_| model == ExpirationModelType::KeyMaterialExpires);
             record.material_digest = Some(digest);
+            if let Some(description) = &params.description {
+                record.material_description = Some(description.clone());
+            }
             match self
                 .store
                 .replace_material(&record, previous, Some(&sealed))

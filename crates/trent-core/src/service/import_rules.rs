@@ -155,6 +155,7 @@ mod tests {
             expiration_model: None,
             valid_to_ms: None,
             material_digest: digest,
+            material_description: None,
         }
     }
 
@@ -166,7 +167,7 @@ mod tests {
             valid_to_ms: None,
             import_type,
             key_material_id: id,
-            has_description: false,
+            description: None,
         }
     }
 

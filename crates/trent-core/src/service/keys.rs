@@ -116,6 +116,7 @@ impl Kms {
             expiration_model: None,
             valid_to_ms: None,
             material_digest: None,
+            material_description: None,
         };
         let materials = match &sealed {
             Some(_) => material_of(&record, &bytes)?,

@@ -40,7 +40,7 @@ pub(super) async fn import_key_material(
         valid_to_ms: req.valid_to.map(|s| (s * 1000.0) as i64),
         import_type: req.import_type,
         key_material_id: req.key_material_id,
-        has_description: req.key_material_description.is_some(),
+        description: req.key_material_description,
     };
     let key = kms.import_key_material(caller, &req.key_id, params).await?;
     Ok(ImportKeyMaterialResponse {

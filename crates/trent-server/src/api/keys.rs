@@ -263,7 +263,7 @@ fn listed_material(key: &KeyRecord, m: &ListedMaterial) -> RotationsListEntry {
         }),
         expiration_model: key.expiration_model.clone().filter(|_| external),
         valid_to: key.valid_to_ms.filter(|_| external).map(seconds),
-        ..Default::default()
+        key_material_description: key.material_description.clone().filter(|_| external),
     }
 }
 

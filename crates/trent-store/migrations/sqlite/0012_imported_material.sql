@@ -6,5 +6,7 @@
 ALTER TABLE keys ADD COLUMN expiration_model TEXT;
 ALTER TABLE keys ADD COLUMN valid_to_ms INTEGER;
 ALTER TABLE keys ADD COLUMN material_digest BLOB;
+-- ImportKeyMaterial's KeyMaterialDescription, kept across re-imports.
+ALTER TABLE keys ADD COLUMN material_description TEXT;
 -- The scheduler's expiry of imported material.
 CREATE INDEX keys_by_valid_to ON keys (valid_to_ms) WHERE valid_to_ms IS NOT NULL;

@@ -39,7 +39,7 @@ async fn insert_key_row(
     let mut tx = store.pool().begin().await.map_err(backend)?;
     sqlx::query(&format!(
         "INSERT INTO keys ({KEY_COLUMNS}) VALUES \
-         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)"
+         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)"
     ))
     .bind(key.id.to_string())
     .bind(&key.account)
@@ -62,6 +62,7 @@ async fn insert_key_row(
     .bind(key.expiration_model.as_ref().map(|m| m.as_str().to_owned()))
     .bind(key.valid_to_ms)
     .bind(key.material_digest.as_deref())
+    .bind(key.material_description.as_deref())
     .execute(&mut *tx)
     .await
     .map_err(backend)?;
@@ -108,13 +109,14 @@ async fn update_key_row(
         "UPDATE keys SET description = $1, state = $2, deletion_date_ms = $3, pending_window_days = $4, \
          policy = $5, rotation_enabled = $6, rotation_period_days = $7, next_rotation_ms = $8, \
          current_material = $9, tags = $10, expiration_model = $22, valid_to_ms = $23, \
-         material_digest = $24 WHERE id = $11 \
+         material_digest = $24, material_description = $28 WHERE id = $11 \
          AND description = $12 AND state = $13 AND deletion_date_ms IS NOT DISTINCT FROM $14 \
          AND pending_window_days IS NOT DISTINCT FROM $15 AND policy = $16 AND rotation_enabled = $17 \
          AND rotation_period_days IS NOT DISTINCT FROM $18 AND next_rotation_ms IS NOT DISTINCT FROM $19 \
          AND current_material = $20 AND tags = $21 \
          AND expiration_model IS NOT DISTINCT FROM $25 AND valid_to_ms IS NOT DISTINCT FROM $26 \
-         AND material_digest IS NOT DISTINCT FROM $27",
+         AND material_digest IS NOT DISTINCT FROM $27 \
+         AND material_description IS NOT DISTINCT FROM $29",
     )
     .bind(&key.description)
     .bind(key.state.as_str())
@@ -143,6 +145,8 @@ async fn update_key_row(
     .bind(previous.expiration_model.as_ref().map(|m| m.as_str().to_owned()))
     .bind(previous.valid_to_ms)
     .bind(previous.material_digest.as_deref())
+    .bind(key.material_description.as_deref())
+    .bind(previous.material_description.as_deref())
     .execute(conn)
     .await
     .map_err(backend)?;

@@ -46,6 +46,7 @@ pub(super) fn key_from_row(row: &PgRow) -> Result<KeyRecord, StoreError> {
             .map(|m| m.as_str().into()),
         valid_to_ms: col(row, "valid_to_ms")?,
         material_digest: col(row, "material_digest")?,
+        material_description: col(row, "material_description")?,
     })
 }
 

@@ -28,7 +28,7 @@ async fn insert_key_row(
 ) -> Result<(), StoreError> {
     let mut tx = store.pool.begin().await.map_err(backend)?;
     sqlx::query(&format!(
-        "INSERT INTO keys ({KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        "INSERT INTO keys ({KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
     ))
     .bind(key.id.to_string())
     .bind(&key.account)
@@ -51,6 +51,7 @@ async fn insert_key_row(
     .bind(key.expiration_model.as_ref().map(|m| m.as_str().to_owned()))
     .bind(key.valid_to_ms)
     .bind(key.material_digest.as_deref())
+    .bind(key.material_description.as_deref())
     .execute(&mut *tx)
     .await
     .map_err(backend)?;
@@ -87,11 +88,12 @@ async fn update_key_row(
     let done = sqlx::query(
         "UPDATE keys SET description = ?, state = ?, deletion_date_ms = ?, pending_window_days = ?, policy = ?, \
          rotation_enabled = ?, rotation_period_days = ?, next_rotation_ms = ?, current_material = ?, tags = ?, \
-         expiration_model = ?, valid_to_ms = ?, material_digest = ? \
+         expiration_model = ?, valid_to_ms = ?, material_digest = ?, material_description = ? \
          WHERE id = ? AND description = ? AND state = ? AND deletion_date_ms IS ? \
          AND pending_window_days IS ? AND policy = ? AND rotation_enabled = ? \
          AND rotation_period_days IS ? AND next_rotation_ms IS ? AND current_material = ? AND tags = ? \
-         AND expiration_model IS ? AND valid_to_ms IS ? AND material_digest IS ?",
+         AND expiration_model IS ? AND valid_to_ms IS ? AND material_digest IS ? \
+         AND material_description IS ?",
     )
     .bind(&key.description)
     .bind(key.state.as_str())
@@ -106,6 +108,7 @@ async fn update_key_row(
     .bind(key.expiration_model.as_ref().map(|m| m.as_str().to_owned()))
     .bind(key.valid_to_ms)
     .bind(key.material_digest.as_deref())
+    .bind(key.material_description.as_deref())
     .bind(key.id.to_string())
     .bind(&previous.description)
     .bind(previous.state.as_str())
@@ -120,6 +123,7 @@ async fn update_key_row(
     .bind(previous.expiration_model.as_ref().map(|m| m.as_str().to_owned()))
     .bind(previous.valid_to_ms)
     .bind(previous.material_digest.as_deref())
+    .bind(previous.material_description.as_deref())
     .execute(conn)
     .await
     .map_err(backend)?;

@@ -48,6 +48,9 @@ pub(super) fn key_from_row(row: &SqliteRow) -> Result<KeyRecord, StoreError> {
         material_digest: row
             .try_get::<Option<Vec<u8>>, _>("material_digest")
             .map_err(corrupt)?,
+        material_description: row
+            .try_get::<Option<String>, _>("material_description")
+            .map_err(corrupt)?,
     })
 }
 

@@ -963,8 +963,8 @@ where
 }
 
 /// ListKeyRotations with IncludeKeyMaterial: an imported key's material
-/// (with its import state and expiry), a generated key's first material
-/// before its rotations.
+/// (with its import state, expiry and description), a generated key's
+/// first material before its rotations.
 #[tokio::test]
 async fn list_key_rotations_includes_key_material() {
     use aws_sdk_kms::types::{ImportState, IncludeKeyMaterial, KeyMaterialState};
@@ -1006,6 +1006,37 @@ async fn list_key_rotations_includes_key_material() {
         Some(ExpirationModelType::KeyMaterialDoesNotExpire)
     );
     assert_eq!(listed[0].rotation_date, None);
+    assert_eq!(listed[0].key_material_description, None);
+    // A description, kept by a re-import without one, replaced by another.
+    let (token, public) = parameters(
+        &kms,
+        &key,
+        AlgorithmSpec::RsaesOaepSha256,
+        WrappingKeySpec::Rsa2048,
+    )
+    .await;
+    let reimport = |description: Option<&str>| {
+        kms.import_key_material()
+            .key_id(&key)
+            .import_token(Blob::new(token.clone()))
+            .encrypted_key_material(Blob::new(wrap(
+                &public,
+                &AlgorithmSpec::RsaesOaepSha256,
+                &material,
+            )))
+            .expiration_model(ExpirationModelType::KeyMaterialDoesNotExpire)
+            .set_key_material_description(description.map(str::to_owned))
+            .send()
+    };
+    for (given, kept) in [
+        (Some("from the HSM"), "from the HSM"),
+        (None, "from the HSM"),
+        (Some("from the backup"), "from the backup"),
+    ] {
+        reimport(given).await.unwrap();
+        let listed = list(key.clone(), all.clone()).await;
+        assert_eq!(listed[0].key_material_description.as_deref(), Some(kept));
+    }
     kms.delete_imported_key_material()
         .key_id(&key)
         .send()
@@ -1014,6 +1045,44 @@ async fn list_key_rotations_includes_key_material() {
     let listed = list(key.clone(), all.clone()).await;
     assert_eq!(listed[0].import_state, Some(ImportState::PendingImport));
     assert_eq!(listed[0].expiration_model, None);
+    assert_eq!(
+        listed[0].key_material_description.as_deref(),
+        Some("from the backup")
+    );
+    // Only symmetric keys take a description.
+    let hmac = kms
+        .create_key()
+        .origin(OriginType::External)
+        .key_spec(aws_sdk_kms::types::KeySpec::Hmac256)
+        .key_usage(aws_sdk_kms::types::KeyUsageType::GenerateVerifyMac)
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .key_id;
+    let (token, public) = parameters(
+        &kms,
+        &hmac,
+        AlgorithmSpec::RsaesOaepSha256,
+        WrappingKeySpec::Rsa2048,
+    )
+    .await;
+    let err = kms
+        .import_key_material()
+        .key_id(&hmac)
+        .import_token(Blob::new(token))
+        .encrypted_key_material(Blob::new(wrap(
+            &public,
+            &AlgorithmSpec::RsaesOaepSha256,
+            &material,
+        )))
+        .expiration_model(ExpirationModelType::KeyMaterialDoesNotExpire)
+        .key_material_description("not here")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "ValidationException");
 
     // A key whose material KMS made: its first material, then rotations.
     let generated = new_key(&kms).await;
