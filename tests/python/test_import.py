@@ -201,3 +201,51 @@ def test_pair_material_must_fit_the_key_spec(kms):
     assert kms.decrypt(KeyId=rsa_key, CiphertextBlob=ciphertext, EncryptionAlgorithm="RSAES_OAEP_SHA_256")[
         "Plaintext"
     ] == b"for Trent"
+
+
+def test_key_material_id_description_and_listing(kms):
+    key_id = external_key(kms)
+    material = os.urandom(32)
+    params = kms.get_parameters_for_import(
+        KeyId=key_id, WrappingAlgorithm="RSAES_OAEP_SHA_1", WrappingKeySpec="RSA_2048"
+    )
+    out = kms.import_key_material(
+        KeyId=key_id,
+        ImportToken=params["ImportToken"],
+        EncryptedKeyMaterial=wrap(params["PublicKey"], "RSAES_OAEP_SHA_1", material),
+        ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE",
+        ImportType="NEW_KEY_MATERIAL",
+        KeyMaterialDescription="made offline",
+    )
+    material_id = out["KeyMaterialId"]
+    assert len(material_id) == 64
+    assert kms.describe_key(KeyId=key_id)["KeyMetadata"]["CurrentKeyMaterialId"] == material_id
+    assert kms.list_key_rotations(KeyId=key_id)["Rotations"] == []
+    [listed] = kms.list_key_rotations(KeyId=key_id, IncludeKeyMaterial="ALL_KEY_MATERIAL")["Rotations"]
+    assert listed["KeyMaterialId"] == material_id
+    assert listed["ImportState"] == "IMPORTED"
+    assert listed["KeyMaterialState"] == "CURRENT"
+    assert listed["KeyMaterialDescription"] == "made offline"
+    # Re-imported by its id; another id is refused.
+    again = kms.import_key_material(
+        KeyId=key_id,
+        ImportToken=params["ImportToken"],
+        EncryptedKeyMaterial=wrap(params["PublicKey"], "RSAES_OAEP_SHA_1", material),
+        ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE",
+        ImportType="EXISTING_KEY_MATERIAL",
+        KeyMaterialId=material_id,
+    )
+    assert again["KeyMaterialId"] == material_id
+    code = error_code(
+        kms.import_key_material,
+        KeyId=key_id,
+        ImportToken=params["ImportToken"],
+        EncryptedKeyMaterial=wrap(params["PublicKey"], "RSAES_OAEP_SHA_1", material),
+        ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE",
+        KeyMaterialId="0" * 64,
+    )
+    assert code == "IncorrectKeyMaterialException"
+    deleted = kms.delete_imported_key_material(KeyId=key_id, KeyMaterialId=material_id)
+    assert deleted["KeyMaterialId"] == material_id
+    [listed] = kms.list_key_rotations(KeyId=key_id, IncludeKeyMaterial="ALL_KEY_MATERIAL")["Rotations"]
+    assert listed["ImportState"] == "PENDING_IMPORT"
