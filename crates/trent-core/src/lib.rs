@@ -48,7 +48,7 @@ pub use service::feed::{ChangeFeed, FeedStats, Freshness};
 pub use service::{
     AliasMode, CreateGrant, CreateKey, DataKey, DataKeyPair, GRANT_OPERATIONS, GrantSelector,
     ImportMaterial, ImportParameters, KeyAlgorithms, Kms, KmsConfig, ListedMaterial, LookupEvents,
-    ReEncrypted, current_key_material_id, key_algorithms,
+    ReEncrypted, current_key_material_id, key_algorithms, material_id,
 };
 pub use store::timed::{STORE_METHODS, StoreWrapper, TimedStore};
 pub use store::trail;

@@ -11,10 +11,20 @@ use trent_wire::{AlgorithmSpec, ImportType, WrappingKeySpec};
 /// digest in hex (AWS: "based on the KMS key ID and the imported key
 /// material"; `None` before the first import), else per version.
 pub fn current_key_material_id(key: &KeyRecord) -> Option<String> {
-    if key.origin == OriginType::External {
-        return key.material_digest.as_deref().map(hex);
+    if key.origin == OriginType::External && key.material_digest.is_none() {
+        return None;
     }
-    Some(crate::ids::key_material_id(&key.id, key.current_material))
+    Some(material_id(key, key.current_material))
+}
+
+/// The id of material `version` of a key: what a response naming the
+/// material a ciphertext was made or opened with (KeyMaterialId) says. An
+/// imported key's one material is named by its keyed digest.
+pub fn material_id(key: &KeyRecord, version: u32) -> String {
+    match &key.material_digest {
+        Some(digest) if key.origin == OriginType::External => hex(digest),
+        _ => crate::ids::key_material_id(&key.id, version),
+    }
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -12,7 +12,7 @@ mod import;
 mod import_rules;
 mod import_token;
 pub use import::{ImportMaterial, ImportParameters};
-pub use import_rules::current_key_material_id;
+pub use import_rules::{current_key_material_id, material_id};
 mod keys;
 mod lifecycle;
 pub use lifecycle::ListedMaterial;

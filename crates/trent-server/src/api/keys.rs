@@ -4,7 +4,7 @@ use super::{limit, seconds};
 use crate::error::ApiError;
 use trent_core::{
     Caller, CreateKey, KeyRecord, Kms, ListedMaterial, Tag, current_key_material_id,
-    key_algorithms, key_material_id,
+    key_algorithms, material_id,
 };
 use trent_wire::*;
 
@@ -237,11 +237,7 @@ fn listed_material(key: &KeyRecord, m: &ListedMaterial) -> RotationsListEntry {
     RotationsListEntry {
         key_id: Some(key.arn.clone()),
         rotation_date: m.rotation.as_ref().map(|r| seconds(r.rotated_ms)),
-        key_material_id: if external {
-            current_key_material_id(key)
-        } else {
-            Some(key_material_id(&key.id, m.version))
-        },
+        key_material_id: Some(material_id(key, m.version)),
         key_material_state: Some(if m.version == key.current_material {
             KeyMaterialState::Current
         } else {
