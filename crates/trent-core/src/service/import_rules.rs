@@ -117,6 +117,15 @@ pub(super) fn require_external(key: &KeyRecord) -> Result<(), KmsError> {
     Ok(())
 }
 
+/// Whether keys of this kind take imported material (CreateKey's Origin
+/// EXTERNAL); kinds added later do not until said here.
+pub(super) fn takes_imports(kind: SpecKind) -> bool {
+    matches!(
+        kind,
+        SpecKind::Symmetric | SpecKind::Hmac(_) | SpecKind::Pair(_)
+    )
+}
+
 /// The unwrapped material as the key's in-memory material, if it fits the
 /// key's spec.
 pub(super) fn imported_material(record: &KeyRecord, bytes: &[u8]) -> Result<Materials, KmsError> {
@@ -126,10 +135,16 @@ pub(super) fn imported_material(record: &KeyRecord, bytes: &[u8]) -> Result<Mate
             record.key_spec
         ))
     };
-    let fits = match spec_kind(&record.key_spec)? {
-        SpecKind::Symmetric => bytes.len() == trent_crypto::KEY_LEN,
-        SpecKind::Hmac(alg) => alg.import_lens().contains(&bytes.len()),
-        SpecKind::Pair(spec) => fits_spec(spec, bytes),
+    // Kinds added later take no imported material until said here.
+    let kind = spec_kind(&record.key_spec)?;
+    let fits = if kind == SpecKind::Symmetric {
+        bytes.len() == trent_crypto::KEY_LEN
+    } else if let SpecKind::Hmac(alg) = kind {
+        alg.import_lens().contains(&bytes.len())
+    } else if let SpecKind::Pair(spec) = kind {
+        fits_spec(spec, bytes)
+    } else {
+        false
     };
     if !fits {
         return Err(incorrect());

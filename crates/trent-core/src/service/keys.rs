@@ -47,6 +47,11 @@ impl Kms {
                 "Origin {origin} is not supported by this server yet"
             )));
         }
+        if external && !super::import_rules::takes_imports(kind) {
+            return Err(KmsError::Unsupported(format!(
+                "KeySpec {key_spec} does not support imported key material"
+            )));
+        }
         if params.multi_region {
             return Err(KmsError::Unsupported(
                 "Multi-Region keys are not supported by this server yet".into(),
