@@ -161,8 +161,8 @@ impl Kms {
     }
 
     /// Runs every rotation, deletion and expiry of imported material that
-    /// is due; returns what was done,
-    /// with the key as it was, for the audit trail.
+    /// is due; returns what was done, with the key as it was, for the audit
+    /// trail.
     pub async fn run_due_work(&self) -> Result<Vec<(DueWork, KeyRecord)>, KmsError> {
         let due = self.store.due_work(self.now()).await?;
         let mut done = Vec::new();
