@@ -49,9 +49,10 @@ actions! {
     "kms" CreateAlias false,
     "kms" CreateGrant true,
     "kms" CreateKey false,
+    "kms" Decapsulate true,
     "kms" Decrypt true,
     "kms" DeleteAlias false,
-    "kms" Decapsulate true,
+    "kms" DeleteImportedKeyMaterial false,
     "kms" DeriveSharedSecret true,
     "kms" DescribeKey true,
     "kms" DisableKey false,
@@ -69,7 +70,9 @@ actions! {
     "kms" GetKeyLastUsage false,
     "kms" GetKeyPolicy false,
     "kms" GetKeyRotationStatus true,
+    "kms" GetParametersForImport false,
     "kms" GetPublicKey true,
+    "kms" ImportKeyMaterial false,
     "kms" ListAliases false,
     "kms" ListGrants true,
     "kms" ListKeyPolicies false,
@@ -114,6 +117,13 @@ pub struct RequestFacts<'a> {
     pub mac_algorithm: Option<&'a str>,
     pub key_agreement_algorithm: Option<&'a str>,
     pub data_key_pair_spec: Option<&'a str>,
+    /// GetParametersForImport (`kms:WrappingAlgorithm`, `kms:WrappingKeySpec`).
+    pub wrapping_algorithm: Option<&'a str>,
+    pub wrapping_key_spec: Option<&'a str>,
+    /// ImportKeyMaterial (`kms:ExpirationModel`; `kms:ValidTo`, in epoch
+    /// seconds).
+    pub expiration_model: Option<&'a str>,
+    pub valid_to: Option<&'a str>,
 }
 
 /// The condition-key view of one request.
@@ -219,6 +229,10 @@ impl ConditionContext for AuthzContext<'_> {
                 facts.and_then(|f| f.key_agreement_algorithm).and_then(one)
             }
             "kms:datakeypairspec" => facts.and_then(|f| f.data_key_pair_spec).and_then(one),
+            "kms:wrappingalgorithm" => facts.and_then(|f| f.wrapping_algorithm).and_then(one),
+            "kms:wrappingkeyspec" => facts.and_then(|f| f.wrapping_key_spec).and_then(one),
+            "kms:expirationmodel" => facts.and_then(|f| f.expiration_model).and_then(one),
+            "kms:validto" => facts.and_then(|f| f.valid_to).and_then(one),
             "kms:grantoperations" => facts
                 .and_then(|f| f.grant_operations)
                 .and_then(|ops| many(ops.iter().map(|o| Cow::Borrowed(o.as_str())))),

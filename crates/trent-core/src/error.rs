@@ -37,6 +37,15 @@ pub enum KmsError {
     AccessDenied(String),
     #[error("{0}")]
     InvalidGrantToken(String),
+    /// ImportKeyMaterial: not the material the key had, or not of its spec.
+    #[error("{0}")]
+    IncorrectKeyMaterial(String),
+    /// ImportKeyMaterial: a token not issued for this key, or altered.
+    #[error("{0}")]
+    InvalidImportToken(String),
+    /// ImportKeyMaterial: a token past its ParametersValidTo.
+    #[error("{0}")]
+    ExpiredImportToken(String),
     /// Verify: the signature does not verify (AWS never answers `false`).
     #[error("{0}")]
     InvalidSignature(String),

@@ -95,9 +95,14 @@ pub fn key_material_id(id: &Uuid, version: u32) -> String {
         ]
         .concat(),
     );
+    hex(&digest)
+}
+
+/// Lowercase hex, without a `format!` per byte.
+pub fn hex(bytes: &[u8]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(64);
-    for b in digest.iter() {
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
         out.push(HEX[usize::from(b >> 4)] as char);
         out.push(HEX[usize::from(b & 0xf)] as char);
     }

@@ -47,8 +47,9 @@ pub use model::{
 pub use service::feed::{ChangeFeed, FeedStats, Freshness};
 pub use service::{
     AliasMode, CreateGrant, CreateKey, DataKey, DataKeyPair, Decrypted, GRANT_OPERATIONS,
-    GrantSelector, KeyAlgorithms, Kms, KmsConfig, ListedAlias, LookupEvents, ReEncrypted,
-    SharedSecret, key_algorithms,
+    GrantSelector, ImportMaterial, ImportParameters, KeyAlgorithms, Kms, KmsConfig, ListedAlias,
+    ListedMaterial, LookupEvents, ReEncrypted, SharedSecret, current_key_material_id,
+    key_algorithms, material_id,
 };
 pub use store::timed::{STORE_METHODS, StoreWrapper, TimedStore};
 pub use store::trail;

@@ -2,7 +2,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 use trent_policy::Policy;
-use trent_wire::{KeySpec, KeyState, KeyUsageType, OriginType};
+use trent_wire::{ExpirationModelType, KeySpec, KeyState, KeyUsageType, OriginType};
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
@@ -120,6 +120,19 @@ pub struct KeyRecord {
     /// The key-material version new ciphertexts are made with.
     pub current_material: u32,
     pub tags: Vec<Tag>,
+    /// Imported material (Origin EXTERNAL): whether it expires, set while
+    /// the key holds material (`None`: none imported, or it was deleted or
+    /// expired).
+    pub expiration_model: Option<ExpirationModelType>,
+    /// When the imported material expires (`KEY_MATERIAL_EXPIRES` only).
+    pub valid_to_ms: Option<i64>,
+    /// A keyed digest of the material first imported (never the material),
+    /// kept after it is deleted or expires: only the same material may be
+    /// imported again.
+    pub material_digest: Option<Vec<u8>>,
+    /// ImportKeyMaterial's KeyMaterialDescription (symmetric keys), kept
+    /// until another is given.
+    pub material_description: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -267,4 +280,6 @@ pub struct RotationRecord {
 pub enum DueWork {
     Rotate(Uuid),
     Delete(Uuid),
+    /// Imported material whose ValidTo has passed.
+    Expire(Uuid),
 }

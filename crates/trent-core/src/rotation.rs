@@ -15,11 +15,18 @@ pub const MARKER_KEY_META: &str = "marker-key";
 /// AAD of the sealed pagination-marker key.
 pub const MARKER_KEY_AAD: &[u8] = b"meta:marker-key";
 
+/// Name of the sealed key of imported material's digests (the one that
+/// tells the same material imported again from another) in `meta`.
+pub const IMPORT_DIGEST_KEY_META: &str = "import-digest-key";
+/// AAD of the sealed import-digest key.
+pub const IMPORT_DIGEST_KEY_AAD: &[u8] = b"meta:import-digest-key";
+
 /// The `meta` values sealed under the root key, with their AAD. Every other
 /// `meta` value is public (a provider's parameters, bookkeeping).
-pub const SEALED_META: [(&str, &[u8]); 3] = [
+pub const SEALED_META: [(&str, &[u8]); 4] = [
     (ROOT_KEY_CHECK, ROOT_KEY_CHECK_AAD),
     (MARKER_KEY_META, MARKER_KEY_AAD),
+    (IMPORT_DIGEST_KEY_META, IMPORT_DIGEST_KEY_AAD),
     (audit::SIGNING_KEY_META, audit::SIGNING_KEY_AAD),
 ];
 

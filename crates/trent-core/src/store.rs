@@ -101,6 +101,24 @@ pub trait KeyStore: Send + Sync + 'static {
         material: &SealedMaterial,
         max_keys: u64,
     ) -> Result<(), StoreError>;
+    /// A new key without material (Origin EXTERNAL, pending import), as
+    /// [`Self::insert_key`] otherwise.
+    async fn insert_key_without_material(
+        &self,
+        key: &KeyRecord,
+        max_keys: u64,
+    ) -> Result<(), StoreError>;
+    /// Rewrites the key as [`Self::update_key`] does (`Conflict` if it is
+    /// no longer `previous`) and replaces every material version it has
+    /// with `material` (`None`: the material is destroyed, overwritten
+    /// before its rows are removed, as [`Self::delete_key`] does), in one
+    /// transaction: imported material, its deletion and its expiry.
+    async fn replace_material(
+        &self,
+        key: &KeyRecord,
+        previous: &KeyRecord,
+        material: Option<&SealedMaterial>,
+    ) -> Result<(), StoreError>;
     async fn get_key(&self, id: Uuid) -> Result<Option<KeyRecord>, StoreError>;
     /// Rewrites every mutable column of the key (state, description, policy,
     /// tags, rotation, deletion), if it is still `previous` (as the caller
@@ -150,7 +168,8 @@ pub trait KeyStore: Send + Sync + 'static {
     async fn delete_key(&self, id: Uuid) -> Result<bool, StoreError>;
     /// Whether a key id names a key that was deleted.
     async fn key_was_deleted(&self, id: Uuid) -> Result<bool, StoreError>;
-    /// Rotations and deletions due at `now_ms`.
+    /// Rotations, deletions and expiries of imported material due at
+    /// `now_ms`.
     async fn due_work(&self, now_ms: i64) -> Result<Vec<DueWork>, StoreError>;
     /// A named secret of the server (sealed by the caller), created once:
     /// returns the stored value, or stores and returns `candidate`. Of

@@ -846,6 +846,15 @@ impl MacAlgorithm {
         }
     }
 
+    /// The lengths of imported material AWS accepts for the matching HMAC
+    /// key spec, in bytes (generated material is [`Self::key_len`]).
+    pub fn import_lens(self) -> std::ops::RangeInclusive<usize> {
+        match self {
+            MacAlgorithm::HmacSha224 | MacAlgorithm::HmacSha256 => self.key_len()..=64,
+            MacAlgorithm::HmacSha384 | MacAlgorithm::HmacSha512 => self.key_len()..=128,
+        }
+    }
+
     /// Fresh key bytes of [`Self::key_len`].
     pub fn generate_bytes(self) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
         let mut bytes = Zeroizing::new(vec![0u8; self.key_len()]);
@@ -862,7 +871,7 @@ pub struct HmacKey {
 
 impl HmacKey {
     pub fn from_bytes(algorithm: MacAlgorithm, bytes: &[u8]) -> Result<Self, CryptoError> {
-        if bytes.len() != algorithm.key_len() {
+        if !algorithm.import_lens().contains(&bytes.len()) {
             return Err(CryptoError::Internal);
         }
         Ok(Self {

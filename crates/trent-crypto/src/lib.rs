@@ -9,6 +9,7 @@
 //!   `GenerateDataKey` and `ReEncrypt` return and `Decrypt` parses.
 //! * [`seal`]: sealing of key material under a root key (same AEAD, its own
 //!   small envelope).
+//! * [`import`]: imported key material's RSA wrapping keys and unwrapping.
 //! * [`random_bytes`]: the one source of randomness.
 //!
 //! Nothing here does I/O or knows about HTTP, JSON or the store.
@@ -16,6 +17,7 @@
 pub mod aes;
 pub mod asymmetric;
 pub mod blob;
+pub mod import;
 pub mod kem;
 pub mod seal;
 

@@ -53,6 +53,11 @@ const KMS_REQUEST_FIELDS: &[&str] = &[
     "KeyPairSpec",
     "KeyAgreementAlgorithm",
     "EncapsulationAlgorithm",
+    // Imported material: never ImportToken, EncryptedKeyMaterial.
+    "WrappingAlgorithm",
+    "WrappingKeySpec",
+    "ExpirationModel",
+    "ValidTo",
 ];
 
 /// KMS response members recorded in `responseElements` for non-crypto

@@ -170,6 +170,9 @@ impl From<KmsError> for TrailError {
             | KmsError::LimitExceeded(_)
             | KmsError::Unsupported(_)
             | KmsError::InvalidGrantToken(_)
+            | KmsError::IncorrectKeyMaterial(_)
+            | KmsError::InvalidImportToken(_)
+            | KmsError::ExpiredImportToken(_)
             | KmsError::InvalidSignature(_)
             | KmsError::InvalidMac(_)
             | KmsError::DryRun

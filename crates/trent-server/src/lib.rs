@@ -172,8 +172,9 @@ async fn advance_clock(State(state): State<Arc<AppState>>, uri: axum::http::Uri)
     (StatusCode::OK, format!("{{\"processed\":{done}}}")).into_response()
 }
 
-/// Runs due rotations and deletions and records each in the audit trail as
-/// a service event (`RotateKey`, `DeleteKey`). Returns how many were done.
+/// Runs due rotations, deletions and expiries of imported material and
+/// records each in the audit trail as a service event (`RotateKey`,
+/// `DeleteKey`, `DeleteExpiredKeyMaterial`). Returns how many were done.
 async fn run_due_work(state: &AppState) -> usize {
     let done = match state.kms.run_due_work().await {
         Ok(done) => done,
@@ -187,6 +188,7 @@ async fn run_due_work(state: &AppState) -> usize {
             let name = match work {
                 trent_core::DueWork::Rotate(_) => "RotateKey",
                 trent_core::DueWork::Delete(_) => "DeleteKey",
+                trent_core::DueWork::Expire(_) => "DeleteExpiredKeyMaterial",
             };
             log.record(trent_core::audit::AuditEvent {
                 time_ms: trent_core::now_millis(),

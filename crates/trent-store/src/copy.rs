@@ -126,10 +126,11 @@ async fn copy_keys(
         for (key, mut materials, grants) in page {
             materials.sort_by_key(|m| m.version);
             let mut versions = materials.iter();
-            let first = versions
-                .next()
-                .ok_or_else(|| StoreError::Corrupt(format!("key {} has no material", key.id)))?;
-            to.insert_key(&key, first, u64::MAX).await?;
+            match versions.next() {
+                Some(first) => to.insert_key(&key, first, u64::MAX).await?,
+                // An imported key's, pending import.
+                None => to.insert_key_without_material(&key, u64::MAX).await?,
+            }
             let rotations: HashMap<u32, _> = from
                 .list_rotations(key.id)
                 .await?

@@ -111,7 +111,7 @@ fn decode_change(id: i64, kind: &str, subject: &str, at_ms: i64) -> Result<Chang
 /// Columns of `keys` every backend reads, in this order.
 const KEY_COLUMNS: &str = "id, account, region, arn, created_ms, description, key_usage, key_spec, origin, state, \
      deletion_date_ms, pending_window_days, policy, rotation_enabled, rotation_period_days, next_rotation_ms, \
-     current_material, tags";
+     current_material, tags, expiration_model, valid_to_ms, material_digest, material_description";
 
 #[cfg(test)]
 mod postgres_tests;

@@ -15,7 +15,7 @@ use trent_core::{
     GrantRecord, IamEntity, IdentityStore, KeyRecord, KeyStore, Limit, RotationRecord,
     SealedMaterial, SessionRecord, Store, StoreError, Tag, now_millis,
 };
-use trent_wire::{KeySpec, KeyState, KeyUsageType, OriginType};
+use trent_wire::{ExpirationModelType, KeySpec, KeyState, KeyUsageType, OriginType};
 use uuid::Uuid;
 
 const ACCOUNT: &str = "111122223333";
@@ -47,6 +47,10 @@ pub(crate) fn key(account: &str) -> KeyRecord {
             key: "team".into(),
             value: "a".into(),
         }],
+        expiration_model: None,
+        valid_to_ms: None,
+        material_digest: None,
+        material_description: None,
     }
 }
 
@@ -116,6 +120,7 @@ pub(crate) async fn suite(a: &dyn Store, b: &dyn Store) {
     keys(a, b).await;
     aliases_and_grants(a, b).await;
     lifecycle(a, b).await;
+    imported_material(a, b).await;
     identities(a, b).await;
     audit(a, b, Vec::new(), vec![0; 32]).await;
     concurrent_writers(a, b).await;
@@ -463,6 +468,103 @@ async fn lifecycle(a: &dyn Store, b: &dyn Store) {
     assert!(!b.key_was_deleted(Uuid::new_v4()).await.unwrap());
     // The other keys are untouched.
     assert_eq!(b.key_materials(rotating.id).await.unwrap().len(), 3);
+}
+
+/// Imported material: a key created without any, its material imported,
+/// replaced, destroyed, and its expiry due; each write one transaction,
+/// over the key as it was read.
+async fn imported_material(a: &dyn Store, b: &dyn Store) {
+    let pending = KeyRecord {
+        origin: OriginType::External,
+        state: KeyState::PendingImport,
+        ..key(ACCOUNT)
+    };
+    a.insert_key_without_material(&pending, NO_LIMIT)
+        .await
+        .unwrap();
+    assert_eq!(b.get_key(pending.id).await.unwrap().unwrap(), pending);
+    assert!(b.key_materials(pending.id).await.unwrap().is_empty());
+    // Counted against the key quota like any key.
+    let over = KeyRecord {
+        origin: OriginType::External,
+        ..key(ACCOUNT)
+    };
+    let held = b.count_keys(ACCOUNT, "us-east-1").await.unwrap();
+    assert!(matches!(
+        a.insert_key_without_material(&over, held).await,
+        Err(StoreError::Full { .. })
+    ));
+    assert!(b.get_key(over.id).await.unwrap().is_none());
+
+    let imported = KeyRecord {
+        state: KeyState::Enabled,
+        expiration_model: Some(ExpirationModelType::KeyMaterialExpires),
+        valid_to_ms: Some(5_000),
+        material_digest: Some(vec![9; 32]),
+        material_description: Some("from the HSM".into()),
+        ..pending.clone()
+    };
+    a.replace_material(&imported, &pending, Some(&material(1)))
+        .await
+        .unwrap();
+    assert_eq!(b.get_key(pending.id).await.unwrap().unwrap(), imported);
+    assert_eq!(
+        versions(&b.key_materials(pending.id).await.unwrap()),
+        versions(&[material(1)])
+    );
+    // Written over a key that changed meanwhile: refused, nothing written.
+    assert!(matches!(
+        a.replace_material(&imported, &pending, None).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(b.key_materials(pending.id).await.unwrap().len(), 1);
+    // update_key keeps (and compares) the import columns too.
+    let described = KeyRecord {
+        description: "imported".into(),
+        ..imported.clone()
+    };
+    a.update_key(&described, &imported).await.unwrap();
+    assert_eq!(b.get_key(pending.id).await.unwrap().unwrap(), described);
+    let stale = KeyRecord {
+        valid_to_ms: Some(6_000),
+        ..imported.clone()
+    };
+    assert!(matches!(
+        a.update_key(&described, &stale).await,
+        Err(StoreError::Conflict(_))
+    ));
+
+    // Expiry due at ValidTo.
+    assert!(
+        !b.due_work(4_999)
+            .await
+            .unwrap()
+            .contains(&DueWork::Expire(pending.id))
+    );
+    assert!(
+        b.due_work(5_000)
+            .await
+            .unwrap()
+            .contains(&DueWork::Expire(pending.id))
+    );
+    // Destroyed: no material, the digest stays, nothing more is due.
+    let expired = KeyRecord {
+        state: KeyState::PendingImport,
+        expiration_model: None,
+        valid_to_ms: None,
+        ..described.clone()
+    };
+    a.replace_material(&expired, &described, None)
+        .await
+        .unwrap();
+    assert_eq!(b.get_key(pending.id).await.unwrap().unwrap(), expired);
+    assert!(b.key_materials(pending.id).await.unwrap().is_empty());
+    assert!(
+        !b.due_work(i64::MAX)
+            .await
+            .unwrap()
+            .contains(&DueWork::Expire(pending.id))
+    );
 }
 
 async fn identities(a: &dyn Store, b: &dyn Store) {

@@ -2,6 +2,7 @@
 //! only: the key cache, the alias map, compiled policies.
 
 use super::grants::parse_grant_token;
+use super::import_rules::material_id;
 use super::*;
 use trent_crypto::asymmetric::AsymmetricEncryption;
 use trent_wire::EncryptionAlgorithmSpec;
@@ -209,7 +210,7 @@ impl Kms {
         Ok(Decrypted {
             plaintext,
             key_arn: key.record.arn.clone(),
-            key_material_id: Some(key_material_id(&key.record.id, header.material_version)),
+            key_material_id: Some(material_id(&key.record, header.material_version)),
         })
     }
 
@@ -347,7 +348,8 @@ impl Kms {
     }
 }
 
-/// The `KeyMaterialId` of the material a symmetric key encrypts with now.
+/// The `KeyMaterialId` of the material a symmetric key encrypts with now
+/// (an imported key's: its keyed digest).
 pub(super) fn current_material_id(key: &KeyRecord) -> String {
-    key_material_id(&key.id, key.current_material)
+    material_id(key, key.current_material)
 }

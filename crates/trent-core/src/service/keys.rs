@@ -42,9 +42,15 @@ impl Kms {
                 "KeyUsage {key_usage} is not compatible with KeySpec {key_spec}"
             )));
         }
-        if origin != OriginType::AwsKms {
+        let external = origin == OriginType::External;
+        if origin != OriginType::AwsKms && !external {
             return Err(KmsError::Unsupported(format!(
                 "Origin {origin} is not supported by this server yet"
+            )));
+        }
+        if external && !super::import_rules::takes_imports(kind) {
+            return Err(KmsError::Unsupported(format!(
+                "KeySpec {key_spec} does not support imported key material"
             )));
         }
         if params.multi_region {
@@ -72,7 +78,9 @@ impl Kms {
         }
         let tags = merge_tags(Vec::new(), params.tags, self.config.max_tags_per_key)?;
 
+        // Imported material comes later (ImportKeyMaterial).
         let bytes: Zeroizing<Vec<u8>> = match kind {
+            _ if external => Zeroizing::new(Vec::new()),
             SpecKind::Symmetric => Zeroizing::new(SymmetricKey::generate_bytes()?.to_vec()),
             SpecKind::Hmac(alg) => alg.generate_bytes()?,
             // RSA generation takes up to a second: keep it off the workers.
@@ -81,10 +89,14 @@ impl Kms {
                 .map_err(KmsError::internal)??,
             SpecKind::Kem(kem) => kem.generate()?,
         };
-        let sealed = SealedMaterialRow {
-            version: 1,
-            sealed: self.root.seal(&material_aad(&id, 1), bytes.as_ref())?,
-        };
+        let sealed = (!external)
+            .then(|| -> Result<_, KmsError> {
+                Ok(SealedMaterialRow {
+                    version: 1,
+                    sealed: self.root.seal(&material_aad(&id, 1), bytes.as_ref())?,
+                })
+            })
+            .transpose()?;
         let record = KeyRecord {
             id,
             account: caller.account().to_owned(),
@@ -95,7 +107,11 @@ impl Kms {
             key_usage,
             key_spec,
             origin,
-            state: KeyState::Enabled,
+            state: if external {
+                KeyState::PendingImport
+            } else {
+                KeyState::Enabled
+            },
             deletion_date_ms: None,
             pending_window_days: None,
             policy: policy_text,
@@ -104,14 +120,27 @@ impl Kms {
             next_rotation_ms: None,
             current_material: 1,
             tags,
+            expiration_model: None,
+            valid_to_ms: None,
+            material_digest: None,
+            material_description: None,
         };
-        let materials = material_of(&record, &bytes)?;
+        let materials = match &sealed {
+            Some(_) => material_of(&record, &bytes)?,
+            None => Materials::Symmetric(Box::new([])),
+        };
         drop(bytes);
         // The store counts the account's keys in the Region as it inserts,
         // so the quota holds across every node writing to it.
-        self.store
-            .insert_key(&record, &sealed, self.config.max_keys as u64)
-            .await?;
+        let max_keys = self.config.max_keys as u64;
+        match &sealed {
+            Some(sealed) => self.store.insert_key(&record, sealed, max_keys).await?,
+            None => {
+                self.store
+                    .insert_key_without_material(&record, max_keys)
+                    .await?
+            }
+        }
         let cached = Arc::new(CachedKey {
             record: record.clone(),
             materials: Arc::new(materials),
@@ -186,6 +215,7 @@ impl Kms {
     pub async fn enable_key(&self, caller: &Caller, key_id: &str) -> Result<(), KmsError> {
         self.mutate(caller, key_id, Action::EnableKey, |key| {
             refuse_pending_deletion(key)?;
+            refuse_pending_import(key)?;
             key.state = KeyState::Enabled;
             Ok(())
         })
@@ -196,6 +226,7 @@ impl Kms {
     pub async fn disable_key(&self, caller: &Caller, key_id: &str) -> Result<(), KmsError> {
         self.mutate(caller, key_id, Action::DisableKey, |key| {
             refuse_pending_deletion(key)?;
+            refuse_pending_import(key)?;
             key.state = KeyState::Disabled;
             Ok(())
         })
@@ -242,7 +273,13 @@ impl Kms {
                     key.arn
                 )));
             }
-            key.state = KeyState::Disabled;
+            // A key whose imported material is gone (deleted, expired)
+            // waits for it again.
+            key.state = if key.origin == OriginType::External && key.expiration_model.is_none() {
+                KeyState::PendingImport
+            } else {
+                KeyState::Disabled
+            };
             key.deletion_date_ms = None;
             key.pending_window_days = None;
             Ok(())

@@ -104,14 +104,17 @@ impl Kms {
         Ok(key.record.arn.clone())
     }
 
-    /// ListKeyRotations: the completed rotations of a key, oldest first.
+    /// ListKeyRotations: the completed rotations of a key, oldest first;
+    /// with `include_all` (IncludeKeyMaterial ALL_KEY_MATERIAL) the first
+    /// key material before them (an imported key's once it has one).
     pub async fn list_key_rotations(
         &self,
         caller: &Caller,
         key_id: &str,
+        include_all: bool,
         limit: usize,
         marker: Option<&str>,
-    ) -> Result<(String, Page<RotationRecord>), KmsError> {
+    ) -> Result<(KeyRecord, Page<ListedMaterial>), KmsError> {
         let (key, _) = self.target(caller, key_id, AliasMode::Refuse).await?;
         self.authorize(
             caller,
@@ -120,21 +123,46 @@ impl Kms {
             &RequestFacts::default(),
             None,
         )?;
-        require_rotatable(&key.record)?;
-        let rotations = self.store.list_rotations(key.record.id).await?;
+        let record = &key.record;
+        // Imported symmetric material is listed too (it has no rotations).
+        let external =
+            record.origin == OriginType::External && record.key_spec == KeySpec::SymmetricDefault;
+        if !external {
+            require_rotatable(record)?;
+        }
+        let mut listed = Vec::new();
+        if include_all && (!external || record.material_digest.is_some()) {
+            listed.push(ListedMaterial {
+                version: 1,
+                rotation: None,
+            });
+        }
+        if !external {
+            listed.extend(
+                self.store
+                    .list_rotations(record.id)
+                    .await?
+                    .into_iter()
+                    .map(|r| ListedMaterial {
+                        version: r.version,
+                        rotation: Some(r),
+                    }),
+            );
+        }
         Ok((
-            key.record.arn.clone(),
+            record.clone(),
             self.paginate(
-                &format!("ListKeyRotations/{}", key.record.id),
-                &rotations,
+                &format!("ListKeyRotations/{}/{include_all}", record.id),
+                &listed,
                 limit,
                 marker,
             )?,
         ))
     }
 
-    /// Runs every rotation and deletion that is due; returns what was done,
-    /// with the key as it was, for the audit trail.
+    /// Runs every rotation, deletion and expiry of imported material that
+    /// is due; returns what was done, with the key as it was, for the audit
+    /// trail.
     pub async fn run_due_work(&self) -> Result<Vec<(DueWork, KeyRecord)>, KmsError> {
         let due = self.store.due_work(self.now()).await?;
         let mut done = Vec::new();
@@ -142,6 +170,7 @@ impl Kms {
             let result = match work {
                 DueWork::Rotate(id) => self.rotate_if_due(id).await,
                 DueWork::Delete(id) => self.delete_if_due(id).await,
+                DueWork::Expire(id) => self.expire_if_due(id).await,
             };
             match result {
                 Ok(Some(key)) => done.push((work, key)),
@@ -207,6 +236,14 @@ impl Kms {
         tracing::info!(key = %record.arn, "scheduled key deletion done");
         Ok(Some(record))
     }
+}
+
+/// A key material ListKeyRotations lists: a rotation's, or (no rotation)
+/// the first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedMaterial {
+    pub version: u32,
+    pub rotation: Option<RotationRecord>,
 }
 
 /// Only symmetric keys with material from KMS rotate (as in AWS, where

@@ -10,9 +10,15 @@ pub use kem::SharedSecret;
 mod crypto;
 pub mod feed;
 mod grants;
+mod import;
+mod import_rules;
+mod import_token;
 mod kem;
+pub use import::{ImportMaterial, ImportParameters};
+pub use import_rules::{current_key_material_id, material_id};
 mod keys;
 mod lifecycle;
+pub use lifecycle::ListedMaterial;
 mod trail;
 
 pub use trail::LookupEvents;
@@ -23,7 +29,7 @@ use crate::authz::{
 };
 use crate::clock::Clock;
 use crate::error::KmsError;
-use crate::ids::{KeyRef, alias_arn, key_arn, key_material_id};
+use crate::ids::{KeyRef, alias_arn, key_arn};
 use crate::markers::Markers;
 use crate::model::{AliasRecord, Caller, GrantRecord, KeyRecord, Page, SealedMaterialRow, Tag};
 use crate::policy;
@@ -1116,12 +1122,26 @@ fn refuse_pending_deletion(key: &KeyRecord) -> Result<(), KmsError> {
     Ok(())
 }
 
+fn refuse_pending_import(key: &KeyRecord) -> Result<(), KmsError> {
+    if key.state == KeyState::PendingImport {
+        return Err(KmsError::InvalidState(format!(
+            "{} is pending import.",
+            key.arn
+        )));
+    }
+    Ok(())
+}
+
 fn require_enabled(key: &KeyRecord) -> Result<(), KmsError> {
     match key.state {
         KeyState::Enabled => Ok(()),
         KeyState::Disabled => Err(KmsError::Disabled(format!("{} is disabled.", key.arn))),
         KeyState::PendingDeletion => Err(KmsError::InvalidState(format!(
             "{} is pending deletion.",
+            key.arn
+        ))),
+        KeyState::PendingImport => Err(KmsError::InvalidState(format!(
+            "{} is pending import.",
             key.arn
         ))),
         ref other => Err(KmsError::InvalidState(format!(

@@ -108,6 +108,9 @@ macro_rules! wrapped {
 wrapped! {
     KeyStore {
     fn insert_key(&self, key: &KeyRecord, material: &SealedMaterial, max_keys: u64) -> Result<(), StoreError>;
+    fn insert_key_without_material(&self, key: &KeyRecord, max_keys: u64) -> Result<(), StoreError>;
+    fn replace_material(&self, key: &KeyRecord, previous: &KeyRecord, material: Option<&SealedMaterial>)
+        -> Result<(), StoreError>;
     fn get_key(&self, id: Uuid) -> Result<Option<KeyRecord>, StoreError>;
     fn update_key(&self, key: &KeyRecord, previous: &KeyRecord) -> Result<(), StoreError>;
     fn list_keys(&self, account: &str, region: &str, after: Option<Uuid>, limit: usize)

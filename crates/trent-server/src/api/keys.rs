@@ -2,7 +2,10 @@
 
 use super::{limit, seconds};
 use crate::error::ApiError;
-use trent_core::{Caller, CreateKey, KeyRecord, Kms, Tag, key_algorithms, key_material_id};
+use trent_core::{
+    Caller, CreateKey, KeyRecord, Kms, ListedMaterial, Tag, current_key_material_id,
+    key_algorithms, material_id,
+};
 use trent_wire::*;
 
 /// `Some(list)` unless empty: AWS leaves out the lists a key has none of.
@@ -35,7 +38,10 @@ pub(super) fn key_metadata(key: &KeyRecord) -> KeyMetadata {
         multi_region: Some(false),
         // Only symmetric encryption keys have key material ids in AWS.
         current_key_material_id: (key.key_spec == KeySpec::SymmetricDefault)
-            .then(|| key_material_id(&key.id, key.current_material)),
+            .then(|| current_key_material_id(key))
+            .flatten(),
+        expiration_model: key.expiration_model.clone(),
+        valid_to: key.valid_to_ms.map(seconds),
         ..Default::default()
     }
 }
@@ -228,15 +234,50 @@ pub(super) async fn rotate_key_on_demand(
     Ok(RotateKeyOnDemandResponse { key_id: Some(arn) })
 }
 
+/// One key material of ListKeyRotations: a rotation's (its date and type),
+/// or the first; imported material with its import state and expiry.
+fn listed_material(key: &KeyRecord, m: &ListedMaterial) -> RotationsListEntry {
+    let external = key.origin == OriginType::External;
+    RotationsListEntry {
+        key_id: Some(key.arn.clone()),
+        rotation_date: m.rotation.as_ref().map(|r| seconds(r.rotated_ms)),
+        key_material_id: Some(material_id(key, m.version)),
+        key_material_state: Some(if m.version == key.current_material {
+            KeyMaterialState::Current
+        } else {
+            KeyMaterialState::NonCurrent
+        }),
+        rotation_type: m.rotation.as_ref().map(|r| {
+            if r.on_demand {
+                RotationType::OnDemand
+            } else {
+                RotationType::Automatic
+            }
+        }),
+        import_state: external.then(|| {
+            if key.expiration_model.is_some() {
+                ImportState::Imported
+            } else {
+                ImportState::PendingImport
+            }
+        }),
+        expiration_model: key.expiration_model.clone().filter(|_| external),
+        valid_to: key.valid_to_ms.filter(|_| external).map(seconds),
+        key_material_description: key.material_description.clone().filter(|_| external),
+    }
+}
+
 pub(super) async fn list_key_rotations(
     kms: &Kms,
     caller: &Caller,
     req: ListKeyRotationsRequest,
 ) -> Result<ListKeyRotationsResponse, ApiError> {
-    let (arn, page) = kms
+    let include_all = req.include_key_material == Some(IncludeKeyMaterial::AllKeyMaterial);
+    let (key, page) = kms
         .list_key_rotations(
             caller,
             &req.key_id,
+            include_all,
             limit(req.limit, 100),
             req.marker.as_deref(),
         )
@@ -245,17 +286,7 @@ pub(super) async fn list_key_rotations(
         rotations: Some(
             page.items
                 .iter()
-                .map(|r| RotationsListEntry {
-                    key_id: Some(arn.clone()),
-                    rotation_date: Some(seconds(r.rotated_ms)),
-                    key_material_id: Some(key_material_id(&r.key_id, r.version)),
-                    rotation_type: Some(if r.on_demand {
-                        RotationType::OnDemand
-                    } else {
-                        RotationType::Automatic
-                    }),
-                    ..Default::default()
-                })
+                .map(|m| listed_material(&key, m))
                 .collect(),
         ),
         truncated: Some(page.next_marker.is_some()),

@@ -6,6 +6,7 @@ mod aliases;
 mod asymmetric;
 mod crypto;
 mod grants;
+mod import;
 mod kem;
 mod keys;
 mod policies;
@@ -118,6 +119,9 @@ pub async fn dispatch(
         ListRetirableGrants => grants::list_retirable_grants,
         RetireGrant => grants::retire_grant,
         RevokeGrant => grants::revoke_grant,
+        GetParametersForImport => import::get_parameters_for_import,
+        ImportKeyMaterial => import::import_key_material,
+        DeleteImportedKeyMaterial => import::delete_imported_key_material,
     }
 }
 

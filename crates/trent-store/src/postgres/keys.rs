@@ -28,40 +28,45 @@ async fn aliases_within(tx: &mut PgConnection, target: Uuid, max: u64) -> Result
     within(Limit::AliasesOfKey, held, max)
 }
 
-#[async_trait]
-impl KeyStore for PgStore {
-    async fn insert_key(
-        &self,
-        key: &KeyRecord,
-        material: &SealedMaterial,
-        max_keys: u64,
-    ) -> Result<(), StoreError> {
-        let mut tx = self.pool().begin().await.map_err(backend)?;
-        sqlx::query(&format!(
-            "INSERT INTO keys ({KEY_COLUMNS}) VALUES \
-             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
-        ))
-        .bind(key.id.to_string())
-        .bind(&key.account)
-        .bind(&key.region)
-        .bind(&key.arn)
-        .bind(key.created_ms)
-        .bind(&key.description)
-        .bind(key.key_usage.as_str())
-        .bind(key.key_spec.as_str())
-        .bind(key.origin.as_str())
-        .bind(key.state.as_str())
-        .bind(key.deletion_date_ms)
-        .bind(key.pending_window_days.map(i64::from))
-        .bind(&*key.policy)
-        .bind(key.rotation_enabled)
-        .bind(key.rotation_period_days.map(i64::from))
-        .bind(key.next_rotation_ms)
-        .bind(i64::from(key.current_material))
-        .bind(encode_tags(&key.tags))
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
+/// A new key, with its first material version if it has one, within
+/// `max_keys` (see [`KeyStore::insert_key`]).
+async fn insert_key_row(
+    store: &PgStore,
+    key: &KeyRecord,
+    material: Option<&SealedMaterial>,
+    max_keys: u64,
+) -> Result<(), StoreError> {
+    let mut tx = store.pool().begin().await.map_err(backend)?;
+    sqlx::query(&format!(
+        "INSERT INTO keys ({KEY_COLUMNS}) VALUES \
+         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)"
+    ))
+    .bind(key.id.to_string())
+    .bind(&key.account)
+    .bind(&key.region)
+    .bind(&key.arn)
+    .bind(key.created_ms)
+    .bind(&key.description)
+    .bind(key.key_usage.as_str())
+    .bind(key.key_spec.as_str())
+    .bind(key.origin.as_str())
+    .bind(key.state.as_str())
+    .bind(key.deletion_date_ms)
+    .bind(key.pending_window_days.map(i64::from))
+    .bind(&*key.policy)
+    .bind(key.rotation_enabled)
+    .bind(key.rotation_period_days.map(i64::from))
+    .bind(key.next_rotation_ms)
+    .bind(i64::from(key.current_material))
+    .bind(encode_tags(&key.tags))
+    .bind(key.expiration_model.as_ref().map(|m| m.as_str().to_owned()))
+    .bind(key.valid_to_ms)
+    .bind(key.material_digest.as_deref())
+    .bind(key.material_description.as_deref())
+    .execute(&mut *tx)
+    .await
+    .map_err(backend)?;
+    if let Some(material) = material {
         sqlx::query(
             "INSERT INTO key_materials (key_id, version, sealed, created_ms) VALUES ($1, $2, $3, $4)",
         )
@@ -72,21 +77,143 @@ impl KeyStore for PgStore {
         .execute(&mut *tx)
         .await
         .map_err(backend)?;
-        // Counted last, in one statement: the scope's counter row stays
-        // locked from here to the commit, and another node's CreateKey in
-        // the scope waits for it, then counts this key too. Last, so that
-        // the lock is held as briefly as can be (CreateKeys in one scope
-        // queue on it).
-        let held: i64 = sqlx::query_scalar(
-            "INSERT INTO key_counts (account, region, n) VALUES ($1, $2, 1) \
-             ON CONFLICT (account, region) DO UPDATE SET n = key_counts.n + 1 RETURNING n",
+    }
+    // Counted last, in one statement: the scope's counter row stays
+    // locked from here to the commit, and another node's CreateKey in
+    // the scope waits for it, then counts this key too. Last, so that
+    // the lock is held as briefly as can be (CreateKeys in one scope
+    // queue on it).
+    let held: i64 = sqlx::query_scalar(
+        "INSERT INTO key_counts (account, region, n) VALUES ($1, $2, 1) \
+         ON CONFLICT (account, region) DO UPDATE SET n = key_counts.n + 1 RETURNING n",
+    )
+    .bind(&key.account)
+    .bind(&key.region)
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(backend)?;
+    within(Limit::Keys, held, max_keys)?;
+    tx.commit().await.map_err(backend)
+}
+
+/// Rewrites the key if it is still `previous` (see [`KeyStore::update_key`]).
+async fn update_key_row(
+    conn: &mut PgConnection,
+    key: &KeyRecord,
+    previous: &KeyRecord,
+) -> Result<(), StoreError> {
+    // Written only over the row as the caller read it (a compare and
+    // set under the row's lock): another writer's change in between
+    // leaves no row to update.
+    let done = sqlx::query(
+        "UPDATE keys SET description = $1, state = $2, deletion_date_ms = $3, pending_window_days = $4, \
+         policy = $5, rotation_enabled = $6, rotation_period_days = $7, next_rotation_ms = $8, \
+         current_material = $9, tags = $10, expiration_model = $22, valid_to_ms = $23, \
+         material_digest = $24, material_description = $28 WHERE id = $11 \
+         AND description = $12 AND state = $13 AND deletion_date_ms IS NOT DISTINCT FROM $14 \
+         AND pending_window_days IS NOT DISTINCT FROM $15 AND policy = $16 AND rotation_enabled = $17 \
+         AND rotation_period_days IS NOT DISTINCT FROM $18 AND next_rotation_ms IS NOT DISTINCT FROM $19 \
+         AND current_material = $20 AND tags = $21 \
+         AND expiration_model IS NOT DISTINCT FROM $25 AND valid_to_ms IS NOT DISTINCT FROM $26 \
+         AND material_digest IS NOT DISTINCT FROM $27 \
+         AND material_description IS NOT DISTINCT FROM $29",
+    )
+    .bind(&key.description)
+    .bind(key.state.as_str())
+    .bind(key.deletion_date_ms)
+    .bind(key.pending_window_days.map(i64::from))
+    .bind(&*key.policy)
+    .bind(key.rotation_enabled)
+    .bind(key.rotation_period_days.map(i64::from))
+    .bind(key.next_rotation_ms)
+    .bind(i64::from(key.current_material))
+    .bind(encode_tags(&key.tags))
+    .bind(key.id.to_string())
+    .bind(&previous.description)
+    .bind(previous.state.as_str())
+    .bind(previous.deletion_date_ms)
+    .bind(previous.pending_window_days.map(i64::from))
+    .bind(&*previous.policy)
+    .bind(previous.rotation_enabled)
+    .bind(previous.rotation_period_days.map(i64::from))
+    .bind(previous.next_rotation_ms)
+    .bind(i64::from(previous.current_material))
+    .bind(encode_tags(&previous.tags))
+    .bind(key.expiration_model.as_ref().map(|m| m.as_str().to_owned()))
+    .bind(key.valid_to_ms)
+    .bind(key.material_digest.as_deref())
+    .bind(previous.expiration_model.as_ref().map(|m| m.as_str().to_owned()))
+    .bind(previous.valid_to_ms)
+    .bind(previous.material_digest.as_deref())
+    .bind(key.material_description.as_deref())
+    .bind(previous.material_description.as_deref())
+    .execute(conn)
+    .await
+    .map_err(backend)?;
+    if done.rows_affected() != 1 {
+        return Err(StoreError::Conflict(format!(
+            "key {} changed or went meanwhile",
+            key.id
+        )));
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl KeyStore for PgStore {
+    async fn insert_key(
+        &self,
+        key: &KeyRecord,
+        material: &SealedMaterial,
+        max_keys: u64,
+    ) -> Result<(), StoreError> {
+        insert_key_row(self, key, Some(material), max_keys).await
+    }
+
+    async fn insert_key_without_material(
+        &self,
+        key: &KeyRecord,
+        max_keys: u64,
+    ) -> Result<(), StoreError> {
+        insert_key_row(self, key, None, max_keys).await
+    }
+
+    async fn replace_material(
+        &self,
+        key: &KeyRecord,
+        previous: &KeyRecord,
+        material: Option<&SealedMaterial>,
+    ) -> Result<(), StoreError> {
+        let id = key.id.to_string();
+        let mut tx = self.pool().begin().await.map_err(backend)?;
+        update_key_row(&mut tx, key, previous).await?;
+        // Overwritten before removed, as a deleted key's (delete_key says
+        // what MVCC keeps of the old row versions).
+        sqlx::query(
+            "UPDATE key_materials SET sealed = decode(repeat('00', octet_length(sealed)), 'hex') \
+             WHERE key_id = $1",
         )
-        .bind(&key.account)
-        .bind(&key.region)
-        .fetch_one(&mut *tx)
+        .bind(&id)
+        .execute(&mut *tx)
         .await
         .map_err(backend)?;
-        within(Limit::Keys, held, max_keys)?;
+        sqlx::query("DELETE FROM key_materials WHERE key_id = $1")
+            .bind(&id)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        if let Some(material) = material {
+            sqlx::query(
+                "INSERT INTO key_materials (key_id, version, sealed, created_ms) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(&id)
+            .bind(i64::from(material.version))
+            .bind(&material.sealed)
+            .bind(now_millis())
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        }
         tx.commit().await.map_err(backend)
     }
 
@@ -100,49 +227,8 @@ impl KeyStore for PgStore {
     }
 
     async fn update_key(&self, key: &KeyRecord, previous: &KeyRecord) -> Result<(), StoreError> {
-        // Written only over the row as the caller read it (a compare and
-        // set under the row's lock): another writer's change in between
-        // leaves no row to update.
-        let done = sqlx::query(
-            "UPDATE keys SET description = $1, state = $2, deletion_date_ms = $3, pending_window_days = $4, \
-             policy = $5, rotation_enabled = $6, rotation_period_days = $7, next_rotation_ms = $8, \
-             current_material = $9, tags = $10 WHERE id = $11 \
-             AND description = $12 AND state = $13 AND deletion_date_ms IS NOT DISTINCT FROM $14 \
-             AND pending_window_days IS NOT DISTINCT FROM $15 AND policy = $16 AND rotation_enabled = $17 \
-             AND rotation_period_days IS NOT DISTINCT FROM $18 AND next_rotation_ms IS NOT DISTINCT FROM $19 \
-             AND current_material = $20 AND tags = $21",
-        )
-        .bind(&key.description)
-        .bind(key.state.as_str())
-        .bind(key.deletion_date_ms)
-        .bind(key.pending_window_days.map(i64::from))
-        .bind(&*key.policy)
-        .bind(key.rotation_enabled)
-        .bind(key.rotation_period_days.map(i64::from))
-        .bind(key.next_rotation_ms)
-        .bind(i64::from(key.current_material))
-        .bind(encode_tags(&key.tags))
-        .bind(key.id.to_string())
-        .bind(&previous.description)
-        .bind(previous.state.as_str())
-        .bind(previous.deletion_date_ms)
-        .bind(previous.pending_window_days.map(i64::from))
-        .bind(&*previous.policy)
-        .bind(previous.rotation_enabled)
-        .bind(previous.rotation_period_days.map(i64::from))
-        .bind(previous.next_rotation_ms)
-        .bind(i64::from(previous.current_material))
-        .bind(encode_tags(&previous.tags))
-        .execute(&self.pool())
-        .await
-        .map_err(backend)?;
-        if done.rows_affected() != 1 {
-            return Err(StoreError::Conflict(format!(
-                "key {} changed or went meanwhile",
-                key.id
-            )));
-        }
-        Ok(())
+        let mut conn = self.pool().acquire().await.map_err(backend)?;
+        update_key_row(&mut conn, key, previous).await
     }
 
     async fn list_keys(
@@ -400,9 +486,11 @@ impl KeyStore for PgStore {
 
     async fn due_work(&self, now_ms: i64) -> Result<Vec<DueWork>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, TRUE AS deletion FROM keys WHERE state = 'PendingDeletion' AND deletion_date_ms <= $1 \
+            "SELECT id, 1 AS work FROM keys WHERE state = 'PendingDeletion' AND deletion_date_ms <= $1 \
              UNION ALL \
-             SELECT id, FALSE FROM keys WHERE state = 'Enabled' AND rotation_enabled AND next_rotation_ms <= $1",
+             SELECT id, 0 FROM keys WHERE state = 'Enabled' AND rotation_enabled AND next_rotation_ms <= $1 \
+             UNION ALL \
+             SELECT id, 2 FROM keys WHERE valid_to_ms <= $1",
         )
         .bind(now_ms)
         .fetch_all(&self.pool())
@@ -411,10 +499,10 @@ impl KeyStore for PgStore {
         rows.iter()
             .map(|r| {
                 let id = parse_uuid(&col::<String>(r, "id")?)?;
-                Ok(if col(r, "deletion")? {
-                    DueWork::Delete(id)
-                } else {
-                    DueWork::Rotate(id)
+                Ok(match col::<i32>(r, "work")? {
+                    1 => DueWork::Delete(id),
+                    2 => DueWork::Expire(id),
+                    _ => DueWork::Rotate(id),
                 })
             })
             .collect()

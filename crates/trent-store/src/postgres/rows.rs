@@ -42,6 +42,11 @@ pub(super) fn key_from_row(row: &PgRow) -> Result<KeyRecord, StoreError> {
         next_rotation_ms: col(row, "next_rotation_ms")?,
         current_material: u32_col(row, "current_material")?,
         tags: decode_tags(&text("tags")?)?,
+        expiration_model: col::<Option<String>>(row, "expiration_model")?
+            .map(|m| m.as_str().into()),
+        valid_to_ms: col(row, "valid_to_ms")?,
+        material_digest: col(row, "material_digest")?,
+        material_description: col(row, "material_description")?,
     })
 }
 

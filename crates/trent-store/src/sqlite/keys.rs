@@ -18,39 +18,44 @@ async fn aliases_within(
     within(Limit::AliasesOfKey, held, max)
 }
 
-#[async_trait]
-impl KeyStore for SqliteStore {
-    async fn insert_key(
-        &self,
-        key: &KeyRecord,
-        material: &SealedMaterial,
-        max_keys: u64,
-    ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(backend)?;
-        sqlx::query(&format!(
-            "INSERT INTO keys ({KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        ))
-        .bind(key.id.to_string())
-        .bind(&key.account)
-        .bind(&key.region)
-        .bind(&key.arn)
-        .bind(key.created_ms)
-        .bind(&key.description)
-        .bind(key.key_usage.as_str())
-        .bind(key.key_spec.as_str())
-        .bind(key.origin.as_str())
-        .bind(key.state.as_str())
-        .bind(key.deletion_date_ms)
-        .bind(key.pending_window_days)
-        .bind(&*key.policy)
-        .bind(key.rotation_enabled)
-        .bind(key.rotation_period_days)
-        .bind(key.next_rotation_ms)
-        .bind(i64::from(key.current_material))
-        .bind(encode_tags(&key.tags))
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
+/// A new key, with its first material version if it has one, within
+/// `max_keys` (see [`KeyStore::insert_key`]).
+async fn insert_key_row(
+    store: &SqliteStore,
+    key: &KeyRecord,
+    material: Option<&SealedMaterial>,
+    max_keys: u64,
+) -> Result<(), StoreError> {
+    let mut tx = store.pool.begin().await.map_err(backend)?;
+    sqlx::query(&format!(
+        "INSERT INTO keys ({KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    ))
+    .bind(key.id.to_string())
+    .bind(&key.account)
+    .bind(&key.region)
+    .bind(&key.arn)
+    .bind(key.created_ms)
+    .bind(&key.description)
+    .bind(key.key_usage.as_str())
+    .bind(key.key_spec.as_str())
+    .bind(key.origin.as_str())
+    .bind(key.state.as_str())
+    .bind(key.deletion_date_ms)
+    .bind(key.pending_window_days)
+    .bind(&*key.policy)
+    .bind(key.rotation_enabled)
+    .bind(key.rotation_period_days)
+    .bind(key.next_rotation_ms)
+    .bind(i64::from(key.current_material))
+    .bind(encode_tags(&key.tags))
+    .bind(key.expiration_model.as_ref().map(|m| m.as_str().to_owned()))
+    .bind(key.valid_to_ms)
+    .bind(key.material_digest.as_deref())
+    .bind(key.material_description.as_deref())
+    .execute(&mut *tx)
+    .await
+    .map_err(backend)?;
+    if let Some(material) = material {
         sqlx::query(
             "INSERT INTO key_materials (key_id, version, sealed, created_ms) VALUES (?, ?, ?, ?)",
         )
@@ -61,17 +66,136 @@ impl KeyStore for SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(backend)?;
-        // The insert holds SQLite's write lock to the commit: the count
-        // (kept by a trigger) is exact. Over the limit: rolled back.
-        let held: i64 =
-            sqlx::query_scalar("SELECT n FROM key_counts WHERE account = ? AND region = ?")
-                .bind(&key.account)
-                .bind(&key.region)
-                .fetch_one(&mut *tx)
+    }
+    // The insert holds SQLite's write lock to the commit: the count
+    // (kept by a trigger) is exact. Over the limit: rolled back.
+    let held: i64 = sqlx::query_scalar("SELECT n FROM key_counts WHERE account = ? AND region = ?")
+        .bind(&key.account)
+        .bind(&key.region)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(backend)?;
+    within(Limit::Keys, held, max_keys)?;
+    tx.commit().await.map_err(backend)
+}
+
+/// Rewrites the key if it is still `previous` (see [`KeyStore::update_key`]).
+async fn update_key_row(
+    conn: &mut sqlx::SqliteConnection,
+    key: &KeyRecord,
+    previous: &KeyRecord,
+) -> Result<(), StoreError> {
+    let done = sqlx::query(
+        "UPDATE keys SET description = ?, state = ?, deletion_date_ms = ?, pending_window_days = ?, policy = ?, \
+         rotation_enabled = ?, rotation_period_days = ?, next_rotation_ms = ?, current_material = ?, tags = ?, \
+         expiration_model = ?, valid_to_ms = ?, material_digest = ?, material_description = ? \
+         WHERE id = ? AND description = ? AND state = ? AND deletion_date_ms IS ? \
+         AND pending_window_days IS ? AND policy = ? AND rotation_enabled = ? \
+         AND rotation_period_days IS ? AND next_rotation_ms IS ? AND current_material = ? AND tags = ? \
+         AND expiration_model IS ? AND valid_to_ms IS ? AND material_digest IS ? \
+         AND material_description IS ?",
+    )
+    .bind(&key.description)
+    .bind(key.state.as_str())
+    .bind(key.deletion_date_ms)
+    .bind(key.pending_window_days)
+    .bind(&*key.policy)
+    .bind(key.rotation_enabled)
+    .bind(key.rotation_period_days)
+    .bind(key.next_rotation_ms)
+    .bind(i64::from(key.current_material))
+    .bind(encode_tags(&key.tags))
+    .bind(key.expiration_model.as_ref().map(|m| m.as_str().to_owned()))
+    .bind(key.valid_to_ms)
+    .bind(key.material_digest.as_deref())
+    .bind(key.material_description.as_deref())
+    .bind(key.id.to_string())
+    .bind(&previous.description)
+    .bind(previous.state.as_str())
+    .bind(previous.deletion_date_ms)
+    .bind(previous.pending_window_days)
+    .bind(&*previous.policy)
+    .bind(previous.rotation_enabled)
+    .bind(previous.rotation_period_days)
+    .bind(previous.next_rotation_ms)
+    .bind(i64::from(previous.current_material))
+    .bind(encode_tags(&previous.tags))
+    .bind(previous.expiration_model.as_ref().map(|m| m.as_str().to_owned()))
+    .bind(previous.valid_to_ms)
+    .bind(previous.material_digest.as_deref())
+    .bind(previous.material_description.as_deref())
+    .execute(conn)
+    .await
+    .map_err(backend)?;
+    if done.rows_affected() != 1 {
+        return Err(StoreError::Conflict(format!(
+            "key {} changed or went meanwhile",
+            key.id
+        )));
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl KeyStore for SqliteStore {
+    async fn insert_key(
+        &self,
+        key: &KeyRecord,
+        material: &SealedMaterial,
+        max_keys: u64,
+    ) -> Result<(), StoreError> {
+        insert_key_row(self, key, Some(material), max_keys).await
+    }
+
+    async fn insert_key_without_material(
+        &self,
+        key: &KeyRecord,
+        max_keys: u64,
+    ) -> Result<(), StoreError> {
+        insert_key_row(self, key, None, max_keys).await
+    }
+
+    async fn replace_material(
+        &self,
+        key: &KeyRecord,
+        previous: &KeyRecord,
+        material: Option<&SealedMaterial>,
+    ) -> Result<(), StoreError> {
+        let id = key.id.to_string();
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        update_key_row(&mut tx, key, previous).await?;
+        // Overwritten before removed, as a deleted key's (delete_key).
+        sqlx::query("UPDATE key_materials SET sealed = zeroblob(length(sealed)) WHERE key_id = ?")
+            .bind(&id)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        sqlx::query("DELETE FROM key_materials WHERE key_id = ?")
+            .bind(&id)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        if let Some(material) = material {
+            sqlx::query(
+                "INSERT INTO key_materials (key_id, version, sealed, created_ms) VALUES (?, ?, ?, ?)",
+            )
+            .bind(&id)
+            .bind(i64::from(material.version))
+            .bind(&material.sealed)
+            .bind(now_millis())
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        }
+        tx.commit().await.map_err(backend)?;
+        if material.is_none() {
+            // Push the change out of the WAL so old page images go too.
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(&self.pool)
                 .await
                 .map_err(backend)?;
-        within(Limit::Keys, held, max_keys)?;
-        tx.commit().await.map_err(backend)
+        }
+        Ok(())
     }
 
     async fn get_key(&self, id: Uuid) -> Result<Option<KeyRecord>, StoreError> {
@@ -84,44 +208,8 @@ impl KeyStore for SqliteStore {
     }
 
     async fn update_key(&self, key: &KeyRecord, previous: &KeyRecord) -> Result<(), StoreError> {
-        let done = sqlx::query(
-            "UPDATE keys SET description = ?, state = ?, deletion_date_ms = ?, pending_window_days = ?, policy = ?, \
-             rotation_enabled = ?, rotation_period_days = ?, next_rotation_ms = ?, current_material = ?, tags = ? \
-             WHERE id = ? AND description = ? AND state = ? AND deletion_date_ms IS ? \
-             AND pending_window_days IS ? AND policy = ? AND rotation_enabled = ? \
-             AND rotation_period_days IS ? AND next_rotation_ms IS ? AND current_material = ? AND tags = ?",
-        )
-        .bind(&key.description)
-        .bind(key.state.as_str())
-        .bind(key.deletion_date_ms)
-        .bind(key.pending_window_days)
-        .bind(&*key.policy)
-        .bind(key.rotation_enabled)
-        .bind(key.rotation_period_days)
-        .bind(key.next_rotation_ms)
-        .bind(i64::from(key.current_material))
-        .bind(encode_tags(&key.tags))
-        .bind(key.id.to_string())
-        .bind(&previous.description)
-        .bind(previous.state.as_str())
-        .bind(previous.deletion_date_ms)
-        .bind(previous.pending_window_days)
-        .bind(&*previous.policy)
-        .bind(previous.rotation_enabled)
-        .bind(previous.rotation_period_days)
-        .bind(previous.next_rotation_ms)
-        .bind(i64::from(previous.current_material))
-        .bind(encode_tags(&previous.tags))
-        .execute(&self.pool)
-        .await
-        .map_err(backend)?;
-        if done.rows_affected() != 1 {
-            return Err(StoreError::Conflict(format!(
-                "key {} changed or went meanwhile",
-                key.id
-            )));
-        }
-        Ok(())
+        let mut conn = self.pool.acquire().await.map_err(backend)?;
+        update_key_row(&mut conn, key, previous).await
     }
 
     async fn list_keys(
@@ -347,7 +435,9 @@ impl KeyStore for SqliteStore {
         let rows = sqlx::query(
             "SELECT id, 1 FROM keys WHERE state = 'PendingDeletion' AND deletion_date_ms <= ?1 \
              UNION ALL \
-             SELECT id, 0 FROM keys WHERE state = 'Enabled' AND rotation_enabled = 1 AND next_rotation_ms <= ?1",
+             SELECT id, 0 FROM keys WHERE state = 'Enabled' AND rotation_enabled = 1 AND next_rotation_ms <= ?1 \
+             UNION ALL \
+             SELECT id, 2 FROM keys WHERE valid_to_ms <= ?1",
         )
         .bind(now_ms)
         .fetch_all(&self.pool)
@@ -356,10 +446,10 @@ impl KeyStore for SqliteStore {
         rows.iter()
             .map(|r| {
                 let id = parse_uuid(r.get::<&str, _>(0))?;
-                Ok(if r.get::<i64, _>(1) == 1 {
-                    DueWork::Delete(id)
-                } else {
-                    DueWork::Rotate(id)
+                Ok(match r.get::<i64, _>(1) {
+                    1 => DueWork::Delete(id),
+                    2 => DueWork::Expire(id),
+                    _ => DueWork::Rotate(id),
                 })
             })
             .collect()

@@ -40,6 +40,17 @@ pub(super) fn key_from_row(row: &SqliteRow) -> Result<KeyRecord, StoreError> {
         next_rotation_ms: opt("next_rotation_ms")?,
         current_material: int("current_material")? as u32,
         tags: decode_tags(&text("tags")?)?,
+        expiration_model: row
+            .try_get::<Option<String>, _>("expiration_model")
+            .map_err(corrupt)?
+            .map(|m| m.as_str().into()),
+        valid_to_ms: opt("valid_to_ms")?,
+        material_digest: row
+            .try_get::<Option<Vec<u8>>, _>("material_digest")
+            .map_err(corrupt)?,
+        material_description: row
+            .try_get::<Option<String>, _>("material_description")
+            .map_err(corrupt)?,
     })
 }
 

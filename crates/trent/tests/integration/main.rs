@@ -10,6 +10,7 @@ mod common;
 mod crypto;
 mod custody;
 mod hardening;
+mod import;
 mod kem;
 mod keys;
 mod lifecycle;

@@ -8,7 +8,7 @@
 //! moments always leave a store that exactly one of the two keys opens,
 //! and running the rotation again finishes it.
 
-use crate::common::{self, Server, new_key};
+use crate::common::{self, Server, iam, new_key, xml_value};
 use crate::custody::{PIN, SOFTHSM, aws_env, borrowed, meta, refused, softhsm_token};
 use aws_sdk_kms::primitives::Blob;
 use futures_util::StreamExt;
@@ -72,80 +72,6 @@ fn opens(data: &Path, spec: &str, env: &[(&str, &str)]) -> bool {
     )
     .status
     .success()
-}
-
-/// An IAM call (the AWS Query protocol) signed with the bootstrap access
-/// key: the HTTP status and the XML answer.
-fn iam(server: &Server, params: &[(&str, &str)]) -> (u16, String) {
-    use std::io::{Read, Write};
-    let encode = |s: &str| {
-        s.bytes()
-            .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                    (b as char).to_string()
-                }
-                _ => format!("%{b:02X}"),
-            })
-            .collect::<String>()
-    };
-    let body = params
-        .iter()
-        .chain(&[("Version", "2010-05-08")])
-        .map(|(name, value)| format!("{}={}", encode(name), encode(value)))
-        .collect::<Vec<_>>()
-        .join("&");
-    let addr = server.url.trim_start_matches("http://");
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    let amz_date = trent_sigv4::format_amz_date(now);
-    const CONTENT_TYPE: &str = "application/x-www-form-urlencoded; charset=utf-8";
-    let (parts, ()) = http::Request::builder()
-        .method("POST")
-        .uri("/")
-        .header("host", addr)
-        .header("content-type", CONTENT_TYPE)
-        .header("x-amz-date", &amz_date)
-        .body(())
-        .unwrap()
-        .into_parts();
-    let key = trent_sigv4::SigningKey::derive(
-        common::SECRET_KEY.as_bytes(),
-        &amz_date[..8],
-        "us-east-1",
-        "iam",
-    );
-    let authorization = trent_sigv4::sign(
-        &trent_sigv4::RequestParts::from_http(&parts, body.as_bytes()),
-        common::ACCESS_KEY,
-        &key,
-        "us-east-1",
-        "iam",
-        &amz_date,
-    );
-    let mut stream = std::net::TcpStream::connect(addr).unwrap();
-    write!(
-        stream,
-        "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: {CONTENT_TYPE}\r\nX-Amz-Date: {amz_date}\r\nAuthorization: {authorization}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let status = response[9..12].parse().unwrap();
-    (status, response)
-}
-
-/// The text of the first `<TAG>…</TAG>` in `xml`.
-fn xml_value(xml: &str, tag: &str) -> String {
-    let start = xml
-        .find(&format!("<{tag}>"))
-        .unwrap_or_else(|| panic!("no {tag}: {xml}"))
-        + tag.len()
-        + 2;
-    let end = start + xml[start..].find(&format!("</{tag}>")).unwrap();
-    xml[start..end].to_owned()
 }
 
 /// An IAM user allowed to decrypt, and its access key (id, secret).

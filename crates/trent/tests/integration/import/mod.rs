@@ -1,0 +1,144 @@
+//! Issue 17, imported key material (Origin EXTERNAL), with material
+//! wrapped here with aws-lc-rs as a client would; the helpers here, the
+//! tests by theme: `basics.rs` (each wrapping algorithm, delete and
+//! re-import of the same material only, import tokens bound to their key,
+//! intact and expiring), `durability.rs` (expiry at ValidTo across a
+//! restart, two PostgreSQL nodes, a root-key rotation), `access.rs` (who
+//! may not import; the import condition keys), `material.rs` (the
+//! material's id, ImportType, ListKeyRotations' IncludeKeyMaterial,
+//! KeyMaterialDescription).
+
+mod access;
+mod basics;
+mod durability;
+mod material;
+
+use crate::common::{ACCOUNT, Server, code, create_account, iam, message, new_key, xml_value};
+use aws_lc_rs::key_wrap::{AES_256, AesKek, KeyWrapPadded};
+use aws_lc_rs::rsa::{
+    OAEP_SHA1_MGF1SHA1, OAEP_SHA256_MGF1SHA256, OaepPublicEncryptingKey, PublicEncryptingKey,
+};
+use aws_sdk_kms::Client;
+use aws_sdk_kms::primitives::{Blob, DateTime};
+use aws_sdk_kms::types::{
+    AlgorithmSpec, ExpirationModelType, KeyState, OriginType, WrappingKeySpec,
+};
+use base64::Engine as _;
+
+const DAY: i64 = 24 * 60 * 60;
+
+/// Wraps `material` under the DER SPKI `public` as AWS documents it.
+fn wrap(public: &[u8], algorithm: &AlgorithmSpec, material: &[u8]) -> Vec<u8> {
+    let key = OaepPublicEncryptingKey::new(PublicEncryptingKey::from_der(public).unwrap()).unwrap();
+    let oaep = match algorithm {
+        AlgorithmSpec::RsaesOaepSha1 | AlgorithmSpec::RsaAesKeyWrapSha1 => &OAEP_SHA1_MGF1SHA1,
+        _ => &OAEP_SHA256_MGF1SHA256,
+    };
+    let encrypt = |plaintext: &[u8]| {
+        let mut out = vec![0u8; key.ciphertext_size()];
+        let n = key.encrypt(oaep, plaintext, &mut out, None).unwrap().len();
+        out.truncate(n);
+        out
+    };
+    match algorithm {
+        AlgorithmSpec::RsaAesKeyWrapSha1 | AlgorithmSpec::RsaAesKeyWrapSha256 => {
+            let mut aes = [0u8; 32];
+            aws_lc_rs::rand::fill(&mut aes).unwrap();
+            let mut out = encrypt(&aes);
+            let mut wrapped = vec![0u8; material.len() + 16];
+            let n = AesKek::new(&AES_256, &aes)
+                .unwrap()
+                .wrap_with_padding(material, &mut wrapped)
+                .unwrap()
+                .len();
+            out.extend_from_slice(&wrapped[..n]);
+            out
+        }
+        _ => encrypt(material),
+    }
+}
+
+fn random_material() -> Vec<u8> {
+    let mut material = vec![0u8; 32];
+    aws_lc_rs::rand::fill(&mut material).unwrap();
+    material
+}
+
+async fn external_key(kms: &Client) -> String {
+    kms.create_key()
+        .origin(OriginType::External)
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .key_id
+}
+
+/// (import token, wrapping public key) for `key`.
+async fn parameters(
+    kms: &Client,
+    key: &str,
+    algorithm: AlgorithmSpec,
+    spec: WrappingKeySpec,
+) -> (Vec<u8>, Vec<u8>) {
+    let out = kms
+        .get_parameters_for_import()
+        .key_id(key)
+        .wrapping_algorithm(algorithm)
+        .wrapping_key_spec(spec)
+        .send()
+        .await
+        .unwrap();
+    (
+        out.import_token.unwrap().into_inner(),
+        out.public_key.unwrap().into_inner(),
+    )
+}
+
+/// Imports `material` for good (no expiry), wrapped with `algorithm`.
+async fn import(kms: &Client, key: &str, algorithm: AlgorithmSpec, material: &[u8]) {
+    let (token, public) = parameters(kms, key, algorithm.clone(), WrappingKeySpec::Rsa2048).await;
+    kms.import_key_material()
+        .key_id(key)
+        .import_token(Blob::new(token))
+        .encrypted_key_material(Blob::new(wrap(&public, &algorithm, material)))
+        .expiration_model(ExpirationModelType::KeyMaterialDoesNotExpire)
+        .send()
+        .await
+        .unwrap();
+}
+
+async fn state(kms: &Client, key: &str) -> KeyState {
+    kms.describe_key()
+        .key_id(key)
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .key_state
+        .unwrap()
+}
+
+async fn encrypt(kms: &Client, key: &str) -> Vec<u8> {
+    kms.encrypt()
+        .key_id(key)
+        .plaintext(Blob::new("under imported material"))
+        .send()
+        .await
+        .unwrap()
+        .ciphertext_blob
+        .unwrap()
+        .into_inner()
+}
+
+async fn decrypts(kms: &Client, ciphertext: &[u8]) -> bool {
+    let out = kms
+        .decrypt()
+        .ciphertext_blob(Blob::new(ciphertext))
+        .send()
+        .await
+        .unwrap();
+    out.plaintext.unwrap().as_ref() == b"under imported material"
+}
