@@ -99,3 +99,38 @@ async fn wrong_secret_is_refused() {
     );
     server.abort();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_and_unknown_operations() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(trent_bench::baseline::serve(
+        listener,
+        ACCESS_KEY.to_owned(),
+        SECRET.to_owned(),
+    ));
+    assert!(trent_bench::client::health(addr).await);
+    let (status, _) = trent_bench::client::get(addr, "/nowhere").await.unwrap();
+    assert_eq!(status, 404);
+    let creds = std::sync::Arc::new(Credentials {
+        access_key_id: ACCESS_KEY.to_owned(),
+        secret_access_key: SECRET.to_owned().into(),
+        region: "us-east-1".to_owned(),
+    });
+    let mut r = trent_bench::client::Requester::connect(addr, creds, ClientKind::Raw)
+        .await
+        .unwrap();
+    let err = trent_bench::load::call_json(&mut r, "ListAliases", &serde_json::json!({}))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("UnknownOperationException"),
+        "{err}"
+    );
+    // The connection stays usable after an error answer.
+    let key = trent_bench::load::call_json(&mut r, "CreateKey", &serde_json::json!({}))
+        .await
+        .unwrap();
+    assert!(key.pointer("/KeyMetadata/Arn").is_some(), "{key}");
+    server.abort();
+}
