@@ -5,12 +5,17 @@
 use std::time::Duration;
 use trent_bench::client::{ClientKind, Credentials};
 use trent_bench::load::Op;
-use trent_bench::{BenchConfig, ExternalTarget};
+use trent_bench::report::Generator;
+use trent_bench::{BenchConfig, ExternalTarget, LoadGenerator};
 
 const ACCESS_KEY: &str = "AKIABENCHSMOKETEST01";
 const SECRET: &str = "smoke-test-secret-access-key-000000000001";
 
 async fn smoke(client: ClientKind) {
+    smoke_with(client, LoadGenerator::Builtin).await;
+}
+
+async fn smoke_with(client: ClientKind, generator: LoadGenerator) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let server = tokio::spawn(trent_bench::baseline::serve(
@@ -36,6 +41,7 @@ async fn smoke(client: ClientKind) {
             },
         }),
         client,
+        load_generator: Some(generator),
         ..BenchConfig::default()
     };
     let report = tokio::time::timeout(Duration::from_secs(60), trent_bench::run(config))
@@ -43,7 +49,13 @@ async fn smoke(client: ClientKind) {
         .expect("the run is bounded in time")
         .expect("the run succeeds");
     server.abort();
-    assert_eq!(report.cells.len(), 2);
+    let generators = match generator {
+        LoadGenerator::Builtin => vec![Generator::Builtin],
+        LoadGenerator::Wrk => vec![Generator::Wrk],
+        LoadGenerator::Both => vec![Generator::Builtin, Generator::Wrk],
+    };
+    assert_eq!(report.settings.load_generators, generators);
+    assert_eq!(report.cells.len(), 2 * generators.len());
     for cell in &report.cells {
         let m = &cell.trent.median;
         assert!(m.req_per_sec > 0.0, "{}: no throughput", cell.operation);
@@ -62,6 +74,17 @@ async fn smoke(client: ClientKind) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn baseline_cell_with_raw_client() {
     smoke(ClientKind::Raw).await;
+}
+
+/// Both generators, each cell with the built-in one then with wrk (when
+/// wrk is installed; else skipped, saying so).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn baseline_cells_with_wrk() {
+    if trent_bench::wrk::find().is_none() {
+        eprintln!("skipped: wrk is not on PATH (Debian: apt-get install wrk)");
+        return;
+    }
+    smoke_with(ClientKind::Raw, LoadGenerator::Both).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
