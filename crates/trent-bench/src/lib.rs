@@ -457,8 +457,8 @@ pub async fn run(config: BenchConfig) -> anyhow::Result<Report> {
         (LoadGenerator::Builtin, _) => None,
         (_, Some(path)) => Some(Arc::new(path)),
         (_, None) => {
-            let note = "wrk is not on PATH (Debian: apt-get install wrk): its cells are skipped, \
-                        the built-in generator runs them"
+            let note = "wrk is not on PATH (Debian: apt-get install wrk): no wrk cells, \
+                        the built-in generator's only"
                 .to_owned();
             progress.note(&note);
             notes.push(note);

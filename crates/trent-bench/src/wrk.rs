@@ -16,8 +16,10 @@
 //! and run `wrk -t1 -cN -d… --latency --timeout … -s SCRIPT URL`: first for
 //! the warm-up, then for the measured window. wrk takes whole seconds for
 //! `-d`, so each run is given a little more than it needs and stopped with
-//! SIGINT (through `kill(1)`) after the exact duration: wrk then stops its
-//! loop and prints its report over the time it actually ran. Requests per
+//! SIGINT (through `kill(1)`) the exact duration after wrk installed its
+//! SIGINT handler (seen in `/proc/PID/status`; before that a SIGINT would
+//! kill it): wrk then stops its loop within 0.1 s and prints its report
+//! over the time it actually ran. Requests per
 //! second and the p50 and p99 latencies come from wrk's report; the request
 //! count, the error counters and p99.9 from the `done()` hook's line. The
 //! server's CPU time is read from `/proc` right after wrk starts and right
@@ -333,6 +335,17 @@ pub fn parse_output(text: &str) -> anyhow::Result<WrkOutput> {
     })
 }
 
+/// Whether a `/proc/PID/status` says the process catches SIGINT (bit 2 of
+/// `SigCgt`). wrk installs its handler only once its threads are up; a
+/// SIGINT before that would kill it.
+fn catches_sigint(status: &str) -> bool {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigCgt:"))
+        .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
+        .is_some_and(|mask| mask & (1 << (2 - 1)) != 0)
+}
+
 fn unix_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -353,7 +366,7 @@ fn run_wrk(
 ) -> anyhow::Result<(String, Option<Duration>)> {
     // Whole seconds, with room: the SIGINT ends the run, not -d.
     let d = duration.as_secs() + 2;
-    let child = Command::new(wrk)
+    let mut child = Command::new(wrk)
         .args(["-t1", &format!("-c{connections}"), &format!("-d{d}s")])
         .args([
             "--latency",
@@ -368,6 +381,14 @@ fn run_wrk(
         .spawn()
         .with_context(|| format!("starting {}", wrk.display()))?;
     let pid = child.id();
+    // The window starts once wrk can be stopped (its threads are running).
+    let ready_by = Instant::now() + Duration::from_secs(10);
+    while !std::fs::read_to_string(format!("/proc/{pid}/status")).is_ok_and(|s| catches_sigint(&s))
+        && Instant::now() < ready_by
+        && matches!(child.try_wait(), Ok(None))
+    {
+        std::thread::sleep(Duration::from_millis(1));
+    }
     std::thread::sleep(duration);
     let cpu = clock.process(Some(pid));
     let _ = Command::new("kill")
@@ -595,6 +616,18 @@ trent-bench-wrk requests=1502 duration_us=1002735 status_errors=1502 connect_err
         assert!(parse_output(&text.replace("trent-bench-wrk", "x")).is_err());
         assert_eq!(parse_time_ms("1.5m"), Some(90_000.0));
         assert_eq!(parse_time_ms("1.5"), None);
+    }
+
+    #[test]
+    fn sigint_handler_from_proc_status() {
+        let status =
+            |mask: &str| format!("Name:\twrk\nSigIgn:\t0000000000001002\nSigCgt:\t{mask}\n");
+        assert!(catches_sigint(&status("0000000100000002")));
+        assert!(!catches_sigint(&status("0000000000000000")));
+        assert!(!catches_sigint(&status("0000000100000001")));
+        assert!(!catches_sigint("Name:\twrk\n"));
+        let own = std::fs::read_to_string("/proc/self/status").unwrap();
+        assert!(own.contains("SigCgt:"));
     }
 
     #[test]

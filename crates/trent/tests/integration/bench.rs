@@ -95,6 +95,32 @@ fn bench_runs_a_wrk_cell_next_to_the_builtin_one() {
     }
 }
 
+/// wrk asked for where it is not installed: a note, the built-in
+/// generator's cells, success.
+#[test]
+fn bench_without_wrk_says_so_and_runs_the_builtin_generator() {
+    let out = Command::new(env!("CARGO_BIN_EXE_trent"))
+        .args(["bench", "--quiet", "--ops", "encrypt", "--connections", "2"])
+        .args(["--duration", "0.2", "--warmup", "0.05", "--repeats", "1"])
+        .args(["--no-baseline", "--load-generator", "wrk", "--json", "-"])
+        .env("PATH", "/nonexistent")
+        .output()
+        .expect("run trent bench");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("note: wrk is not on PATH"), "{stdout}");
+    let json = &stdout[stdout.find("\n{").expect("the JSON report") + 1..];
+    let report: serde_json::Value = serde_json::from_str(json).unwrap();
+    let cells = report["cells"].as_array().unwrap();
+    assert_eq!(cells.len(), 1);
+    assert_eq!(cells[0]["generator"], "builtin");
+    assert!(cells[0]["trent"]["median"]["req_per_sec"].as_f64().unwrap() > 0.0);
+}
+
 /// `trent bench` against a running server (`--target`), measuring a key
 /// population it already has (`--existing-keys`: listed, not created), and
 /// refusing a population larger than the server's.
