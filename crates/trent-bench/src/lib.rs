@@ -330,7 +330,7 @@ impl Progress {
         }
         let s = &outcome.sample;
         eprintln!(
-            "[{:>3}/{}  {:>5.0} s] {:<26} x{:<3} {:<8} {:>8.0} req/s  p99 {:>6.2} ms  CPU {:>6} µs/req  gen {:>5} µs/req{}",
+            "[{:>3}/{}  {:>5.0} s] {:<26} x{:<3} {:<12} {:>8.0} req/s  p99 {:>6.2} ms  CPU {:>6} µs/req  gen {:>5} µs/req{}",
             self.done,
             self.total,
             self.started.elapsed().as_secs_f64(),

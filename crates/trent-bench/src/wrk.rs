@@ -24,7 +24,7 @@
 //! count, the error counters and p99.9 from the `done()` hook's line. The
 //! server's CPU time is read from `/proc` right after wrk starts and right
 //! after it exits (the server is idle outside wrk's run), wrk's own CPU
-//! time right before the SIGINT.
+//! time once it has exited (a zombie until reaped).
 //!
 //! Errors: wrk counts a response with a status above 399 as an error
 //! ("Non-2xx or 3xx responses"), and socket errors and timeouts; all of them
@@ -346,6 +346,14 @@ fn catches_sigint(status: &str) -> bool {
         .is_some_and(|mask| mask & (1 << (2 - 1)) != 0)
 }
 
+/// Whether a `/proc/PID/stat` line is a zombie's (state `Z`, the field
+/// after the command name).
+fn is_zombie(stat: &str) -> bool {
+    stat.rfind(')')
+        .and_then(|i| stat[i + 1..].split_ascii_whitespace().next())
+        == Some("Z")
+}
+
 fn unix_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -354,7 +362,7 @@ fn unix_now() -> i64 {
 }
 
 /// Runs wrk for `duration` (stopped by SIGINT), returning its stdout and
-/// its CPU time read just before the stop.
+/// its CPU time over the run.
 fn run_wrk(
     wrk: &Path,
     script: &Path,
@@ -390,12 +398,27 @@ fn run_wrk(
         std::thread::sleep(Duration::from_millis(1));
     }
     std::thread::sleep(duration);
-    let cpu = clock.process(Some(pid));
     let _ = Command::new("kill")
         .args(["-INT", &pid.to_string()])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status();
+    // wrk's CPU time over its whole run, requests after the SIGINT
+    // included: read once it has exited but is not yet reaped (a zombie
+    // keeps its final times in /proc/PID/stat). Its report is a few hundred
+    // bytes, well within the pipes' buffers, so it does not block exiting.
+    let exited_by = Instant::now() + Duration::from_secs(d + 10);
+    let mut cpu = None;
+    while Instant::now() < exited_by {
+        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Ok(stat) if is_zombie(&stat) => {
+                cpu = clock.process(Some(pid));
+                break;
+            }
+            Ok(_) => std::thread::sleep(Duration::from_millis(1)),
+            Err(_) => break,
+        }
+    }
     let out = child.wait_with_output().context("waiting for wrk")?;
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     if !out.status.success() {
@@ -628,6 +651,11 @@ trent-bench-wrk requests=1502 duration_us=1002735 status_errors=1502 connect_err
         assert!(!catches_sigint("Name:\twrk\n"));
         let own = std::fs::read_to_string("/proc/self/status").unwrap();
         assert!(own.contains("SigCgt:"));
+        assert!(is_zombie("4242 (wrk) Z 1 2 3"));
+        assert!(!is_zombie("4242 (a) Z) S 1 2 3"));
+        assert!(!is_zombie(
+            &std::fs::read_to_string("/proc/self/stat").unwrap()
+        ));
     }
 
     #[test]
