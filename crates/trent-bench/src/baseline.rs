@@ -1,32 +1,41 @@
-//! The bare baseline server the benchmark compares Trent with.
+//! The lean baseline server the benchmark compares Trent with.
 //!
 //! It speaks the same wire protocol for the benchmarked operations (AWS JSON
 //! 1.1: `POST /`, `X-Amz-Target: TrentService.Encrypt`, JSON bodies with
-//! base64 blobs) on the same stack as Trent (axum 0.8 over hyper, HTTP/1.1,
-//! a multi-threaded tokio runtime), and does all of the per-request work a
-//! KMS must do at the least: read the body, verify the SigV4 signature over
-//! it with `trent-sigv4` (the derived signing key is cached per day and
-//! region, as Trent caches it), parse the JSON into `trent-wire`'s structs,
-//! seal or open a `trent-crypto` blob with AES-256-GCM, and serialize the
-//! response. Nothing per request is precomputed.
+//! base64 blobs) and does only the per-request work a KMS cannot skip, on
+//! the leanest stack that does it: hyper 1's HTTP/1.1 server connection
+//! directly (`hyper::server::conn::http1` over `hyper_util`'s `TokioIo`, one
+//! task per connection, `TCP_NODELAY`), a `service_fn` that matches the
+//! path and the `X-Amz-Target` header (no framework router, no tower
+//! layers), on a multi-threaded tokio runtime. Per request it reads the
+//! body, verifies the SigV4 signature over it with `trent-sigv4` (the
+//! derived signing key is cached per thread, per day and region), parses the
+//! JSON into `trent-wire`'s structs, decodes and encodes base64, seals or
+//! opens a `trent-crypto` blob with AES-256-GCM under one in-memory key, and
+//! serializes the response. Nothing per request is precomputed.
 //!
 //! What it leaves out is everything that makes Trent a KMS rather than a
 //! cipher behind an HTTP endpoint: one in-memory key and one credential, no
 //! store, no key states or policies, no validation beyond what the crypto
-//! needs, no audit. Trent's figures as ratios to it show the cost of those.
+//! needs, no audit, no metrics, no logging. Trent's figures as ratios to it
+//! show the cost of those.
 //!
 //! `CreateKey` answers the metadata of its one key (so the benchmark sets
-//! up both servers the same way); `/health` answers 200.
+//! up both servers the same way); `GET /health` answers 200.
 
-use axum::Router;
-use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
 use serde::Serialize;
+use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
 use trent_crypto::SymmetricKey;
 use trent_crypto::blob::{self, BlobHeader};
 use trent_sigv4::{RequestParts, SigningKey};
@@ -41,16 +50,30 @@ const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
 const MAX_BODY: usize = 1024 * 1024;
 const ACCOUNT: &str = "000000000000";
 
+/// Distinguishes baselines in one process (tests) in the per-thread cache.
+static INSTANCES: AtomicU64 = AtomicU64::new(0);
+
 struct Baseline {
+    instance: u64,
     access_key: String,
     secret: zeroize::Zeroizing<String>,
-    /// The last derived signing key: (date, region) → key.
-    signing_key: RwLock<Option<(String, String, Arc<SigningKey>)>>,
     key: SymmetricKey,
     key_uuid: [u8; 16],
     key_id: String,
     key_arn: String,
     request_ids: AtomicU64,
+}
+
+/// A derived signing key, cached per thread: (baseline, date, region).
+struct CachedKey {
+    instance: u64,
+    date: String,
+    region: String,
+    key: SigningKey,
+}
+
+thread_local! {
+    static SIGNING_KEY: RefCell<Option<CachedKey>> = const { RefCell::new(None) };
 }
 
 /// An AWS-style error: status, `__type`, message.
@@ -80,33 +103,62 @@ pub async fn serve(
     let key = SymmetricKey::from_bytes(key_bytes.as_ref()).map_err(std::io::Error::other)?;
     let id = uuid::Uuid::new_v4();
     let state = Arc::new(Baseline {
+        instance: INSTANCES.fetch_add(1, Ordering::Relaxed),
         access_key,
         secret: zeroize::Zeroizing::new(secret),
-        signing_key: RwLock::new(None),
         key,
         key_uuid: *id.as_bytes(),
         key_id: id.to_string(),
         key_arn: format!("arn:aws:kms:us-east-1:{ACCOUNT}:key/{id}"),
         request_ids: AtomicU64::new(0),
     });
-    let app = Router::new()
-        .route("/health", axum::routing::get(health))
-        .fallback(handle)
-        .with_state(state);
-    axum::serve(listener, app).await
+    loop {
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            // Out of file descriptors and the like: wait, as hyper's and
+            // axum's accept loops do, rather than spin or stop.
+            Err(_) => {
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let state = state.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |request| {
+                let state = state.clone();
+                async move { Ok::<_, Infallible>(handle(&state, request).await) }
+            });
+            let _ = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
 }
 
-async fn health() -> impl IntoResponse {
-    (
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, "application/json")],
-        "{\"status\":\"ok\"}",
-    )
+fn response(
+    status: StatusCode,
+    content_type: &'static str,
+    body: Vec<u8>,
+) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
 }
 
-async fn handle(State(state): State<Arc<Baseline>>, request: Request) -> Response {
+async fn handle(state: &Baseline, request: Request<Incoming>) -> Response<Full<Bytes>> {
+    if request.method() == Method::GET && request.uri().path() == "/health" {
+        return response(
+            StatusCode::OK,
+            "application/json",
+            b"{\"status\":\"ok\"}".to_vec(),
+        );
+    }
     let id = state.request_ids.fetch_add(1, Ordering::Relaxed);
-    let (status, body) = match handle_inner(&state, request).await {
+    let (status, body) = match handle_inner(state, request).await {
         Ok(body) => (StatusCode::OK, body),
         Err(Failure(status, code, message)) => (
             status,
@@ -117,12 +169,9 @@ async fn handle(State(state): State<Arc<Baseline>>, request: Request) -> Respons
             .unwrap_or_default(),
         ),
     };
-    let mut response = Response::new(Body::from(body));
-    *response.status_mut() = status;
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+    let mut response = response(status, CONTENT_TYPE, body);
     if let Ok(v) = HeaderValue::from_str(&format!("baseline-{id:016x}")) {
-        headers.insert("x-amzn-requestid", v);
+        response.headers_mut().insert("x-amzn-requestid", v);
     }
     response
 }
@@ -159,24 +208,31 @@ fn internal<E: std::fmt::Display>(e: E) -> Failure {
 static EMPTY: BTreeMap<String, String> = BTreeMap::new();
 
 impl Baseline {
-    fn signing_key(&self, date: &str, region: &str) -> Arc<SigningKey> {
-        if let Ok(guard) = self.signing_key.read()
-            && let Some((d, r, key)) = guard.as_ref()
-            && d == date
-            && r == region
-        {
-            return key.clone();
-        }
-        let key = Arc::new(SigningKey::derive(
-            self.secret.as_bytes(),
-            date,
-            region,
-            "kms",
-        ));
-        if let Ok(mut guard) = self.signing_key.write() {
-            *guard = Some((date.to_owned(), region.to_owned(), key.clone()));
-        }
-        key
+    /// Verifies `req`'s signature with this thread's cached signing key for
+    /// `auth`'s day and region (derived on a miss).
+    fn verify(
+        &self,
+        req: &RequestParts<'_>,
+        auth: &trent_sigv4::Authorization<'_>,
+    ) -> Result<(), trent_sigv4::SigV4Error> {
+        SIGNING_KEY.with_borrow_mut(|slot| {
+            let cached = match slot {
+                Some(c)
+                    if c.instance == self.instance
+                        && c.date == auth.date
+                        && c.region == auth.region =>
+                {
+                    c
+                }
+                _ => slot.insert(CachedKey {
+                    instance: self.instance,
+                    date: auth.date.to_owned(),
+                    region: auth.region.to_owned(),
+                    key: SigningKey::derive(self.secret.as_bytes(), auth.date, auth.region, "kms"),
+                }),
+            };
+            trent_sigv4::verify(req, auth, &cached.key, unix_now(), "kms").map(|_| ())
+        })
     }
 
     fn check_key_id(&self, key_id: &str) -> Result<(), Failure> {
@@ -244,18 +300,20 @@ fn plaintext_len_ok(len: usize) -> Result<(), Failure> {
     }
 }
 
-async fn handle_inner(state: &Baseline, request: Request) -> Result<Vec<u8>, Failure> {
+async fn handle_inner(state: &Baseline, request: Request<Incoming>) -> Result<Vec<u8>, Failure> {
     let (parts, body) = request.into_parts();
-    if parts.method != axum::http::Method::POST || parts.uri.path() != "/" {
+    if parts.method != Method::POST || parts.uri.path() != "/" {
         return Err(Failure(
             StatusCode::NOT_FOUND,
             "UnknownOperationException",
             "POST / only".into(),
         ));
     }
-    let body = axum::body::to_bytes(body, MAX_BODY)
+    let body = Limited::new(body, MAX_BODY)
+        .collect()
         .await
-        .map_err(|_| Failure::bad("ValidationException", "body too large"))?;
+        .map_err(|_| Failure::bad("ValidationException", "body too large"))?
+        .to_bytes();
 
     // SigV4: the signature over the canonical request, body hash included.
     let sigv4 = |e: trent_sigv4::SigV4Error| Failure::bad(e.code(), e.to_string());
@@ -263,9 +321,9 @@ async fn handle_inner(state: &Baseline, request: Request) -> Result<Vec<u8>, Fai
     if auth.access_key_id != state.access_key {
         return Err(sigv4(trent_sigv4::SigV4Error::UnrecognizedClient));
     }
-    let key = state.signing_key(auth.date, auth.region);
-    let req = RequestParts::from_http(&parts, &body);
-    trent_sigv4::verify(&req, &auth, &key, unix_now(), "kms").map_err(sigv4)?;
+    state
+        .verify(&RequestParts::from_http(&parts, &body), &auth)
+        .map_err(sigv4)?;
 
     let target = parts
         .headers

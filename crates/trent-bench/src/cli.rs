@@ -21,7 +21,8 @@ pub const BASELINE_SECRET_ENV: &str = "TRENT_BASELINE_SECRET_ACCESS_KEY";
 /// Starts `trent serve` on a free port with a temporary data directory (or
 /// targets a running server with --target/--pid) and `trent
 /// bench-baseline`, then drives each operation at each concurrency with
-/// SigV4-signed requests. Prints a table of medians (req/s, p50/p99/p99.9
+/// SigV4-signed requests, with the built-in load generator and with wrk
+/// (when installed). Prints a table of medians (req/s, p50/p99/p99.9
 /// latency, server CPU time per request) with Trent/baseline ratios.
 #[derive(clap::Args, Debug)]
 pub struct BenchArgs {
@@ -101,6 +102,14 @@ pub struct BenchArgs {
     /// HTTP client of the load generator (raw is cheaper; see the docs).
     #[arg(long, value_enum, default_value = "raw", hide = true)]
     pub client: ClientKind,
+    /// Load generator(s) of the main cells: the built-in one (signs every
+    /// request as it sends it; ~10 µs of CPU per request on the server's
+    /// machine), wrk (one thread replaying one pre-signed request: much
+    /// cheaper, so ratios less compressed), or both, reported side by side.
+    /// Default: both when `wrk` is on PATH, else builtin; wrk asked for but
+    /// missing is skipped with a note.
+    #[arg(long, value_enum)]
+    pub load_generator: Option<crate::LoadGenerator>,
     /// Load-generator threads (one single-threaded runtime each).
     #[arg(long, default_value_t = 1, hide = true)]
     pub client_threads: usize,
@@ -150,6 +159,7 @@ impl BenchArgs {
             serve_args: self.serve_args,
             client: self.client,
             client_threads: self.client_threads,
+            load_generator: self.load_generator,
             request_timeout: Duration::from_secs(10),
             progress: !self.quiet,
         })

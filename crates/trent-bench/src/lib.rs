@@ -1,4 +1,4 @@
-//! `trent bench`: Trent's benchmark, with a bare baseline server in the
+//! `trent bench`: Trent's benchmark, with a lean baseline server in the
 //! same run.
 //!
 //! [`run`] starts (or targets) a Trent server, starts the
@@ -6,20 +6,26 @@
 //! from `/proc` like Trent's), creates keys on both through the KMS API,
 //! makes and checks a pool of ciphertexts, and then drives Encrypt, Decrypt,
 //! GenerateDataKey, ReEncrypt and GenerateRandom at each concurrency for a
-//! bounded time. Trent and baseline cells are interleaved (Trent, baseline,
-//! Trent, baseline, …) so that drift on a shared machine hits both alike;
-//! each number is the median over the repeats, and Trent's are also given
-//! as ratios to the baseline's.
+//! bounded time, with the built-in load generator and with wrk (when
+//! installed; `--load-generator`). For each operation, concurrency and
+//! generator, every repeat runs Trent then the baseline back to back (and
+//! the second Trent of `--audit-off`/`--postgres` between them), so that
+//! drift on a shared machine hits both alike; each number is the median
+//! over the repeats, and Trent's are also given as ratios to the baseline's.
 //!
 //! Modules:
 //!
-//! * [`client`]: the load generator's connections (hand-written HTTP/1.1 by
-//!   default, hyper's client as an alternative) and SigV4 signing of every
-//!   request with `trent-sigv4` as it is sent.
-//! * [`load`]: workloads and the timed cell: one single-threaded tokio
-//!   runtime (by default) driving all connections, latencies in
-//!   HdrHistograms, CPU time of the server, of the bench process and of the
-//!   whole machine read at the window's edges.
+//! * [`baseline`]: the lean baseline (hyper directly, SigV4, JSON, base64,
+//!   AES-256-GCM with one key; nothing else).
+//! * [`client`]: the built-in load generator's connections (hand-written
+//!   HTTP/1.1 by default, hyper's client as an alternative) and SigV4
+//!   signing of every request with `trent-sigv4` as it is sent.
+//! * [`load`]: workloads and the built-in generator's timed cell: one
+//!   single-threaded tokio runtime (by default) driving all connections,
+//!   latencies in HdrHistograms, CPU time of the server, of the bench
+//!   process and of the whole machine read at the window's edges.
+//! * [`wrk`]: the cheap generator: `wrk -t1` replaying one request
+//!   pre-signed per cell, its report parsed.
 //! * [`procfs`]: `/proc` parsing. [`stats`]: medians and percentiles.
 //! * [`server`]: child server processes, killed on drop.
 //! * [`report`]: the table and the JSON. [`cli`]: `trent bench` and
@@ -27,8 +33,8 @@
 //!
 //! Whether the load generator is the bottleneck is measured in every cell,
 //! not assumed: the report gives the generator's own CPU time per request
-//! next to the server's, and the cores kept busy by both and by everyone
-//! else on the machine (`/proc/stat`).
+//! next to the server's (wrk's too, from `/proc/PID/stat`), and the cores
+//! kept busy by both and by everyone else on the machine (`/proc/stat`).
 
 pub mod baseline;
 pub mod cli;
@@ -38,14 +44,15 @@ pub mod procfs;
 pub mod report;
 pub mod server;
 pub mod stats;
+pub mod wrk;
 
 use anyhow::{Context, anyhow, bail};
 use client::{ClientKind, Credentials};
 use load::{Bodies, CellOptions, CellOutcome, Endpoint, Op, Workloads};
 use procfs::CpuClock;
 use report::{
-    Cell, GeneratorCheck, MachineInfo, Population, PopulationCell, Report, ServerInfo, Settings,
-    Side,
+    Cell, Generator, GeneratorCheck, MachineInfo, Population, PopulationCell, Report, ServerInfo,
+    Settings, Side,
 };
 use server::ManagedServer;
 use stats::{Sample, median, median_opt};
@@ -54,6 +61,18 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use zeroize::Zeroizing;
+
+/// Which load generators drive the main cells (`--load-generator`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LoadGenerator {
+    /// The bench's own, signing every request as it sends it.
+    Builtin,
+    /// wrk replaying one pre-signed request (needs `wrk` on PATH).
+    Wrk,
+    /// Both, each cell with the built-in generator first, then with wrk.
+    Both,
+}
 
 /// A server the bench does not start: `--target URL --pid PID`.
 #[derive(Debug, Clone)]
@@ -98,8 +117,12 @@ pub struct BenchConfig {
     /// Extra arguments for the `trent serve` the bench starts.
     pub serve_args: Vec<String>,
     pub client: ClientKind,
-    /// Load-generator threads.
+    /// Load-generator threads (the built-in generator's).
     pub client_threads: usize,
+    /// The main cells' load generators; `None`: both if `wrk` is on PATH,
+    /// else the built-in one. wrk asked for but not installed is skipped
+    /// (with a note in the report), never an error.
+    pub load_generator: Option<LoadGenerator>,
     pub request_timeout: Duration,
     /// Progress lines on stderr.
     pub progress: bool,
@@ -124,6 +147,7 @@ impl Default for BenchConfig {
             serve_args: Vec::new(),
             client: ClientKind::Raw,
             client_threads: 1,
+            load_generator: Some(LoadGenerator::Builtin),
             request_timeout: Duration::from_secs(10),
             progress: false,
         }
@@ -258,7 +282,7 @@ fn managed_subject(name: &'static str, server: ManagedServer, creds: Credentials
     }
 }
 
-/// Runs one cell on a blocking thread.
+/// Runs one cell with the built-in generator on a blocking thread.
 async fn cell(
     subject: &Subject,
     bodies: Arc<Bodies>,
@@ -269,6 +293,26 @@ async fn cell(
     tokio::task::spawn_blocking(move || load::run_cell_blocking(&endpoint, bodies, options, clock))
         .await
         .context("load thread")?
+}
+
+/// Runs one cell with `wrk` (`Some`: its path) or the built-in generator.
+async fn cell_with(
+    wrk: Option<&Arc<PathBuf>>,
+    subject: &Subject,
+    bodies: Arc<Bodies>,
+    options: CellOptions,
+    clock: CpuClock,
+) -> anyhow::Result<CellOutcome> {
+    let Some(wrk) = wrk else {
+        return cell(subject, bodies, options, clock).await;
+    };
+    let endpoint = subject.endpoint.clone();
+    let wrk = wrk.clone();
+    tokio::task::spawn_blocking(move || {
+        wrk::run_cell_blocking(&wrk, &endpoint, &bodies, options, clock)
+    })
+    .await
+    .context("wrk thread")?
 }
 
 struct Progress {
@@ -286,7 +330,7 @@ impl Progress {
         }
         let s = &outcome.sample;
         eprintln!(
-            "[{:>3}/{}  {:>5.0} s] {:<26} x{:<3} {:<8} {:>8.0} req/s  p99 {:>6.2} ms  CPU {:>6} µs/req  gen {:>5} µs/req{}",
+            "[{:>3}/{}  {:>5.0} s] {:<26} x{:<3} {:<12} {:>8.0} req/s  p99 {:>6.2} ms  CPU {:>6} µs/req  gen {:>5} µs/req{}",
             self.done,
             self.total,
             self.started.elapsed().as_secs_f64(),
@@ -400,6 +444,35 @@ pub async fn run(config: BenchConfig) -> anyhow::Result<Report> {
         total: 0,
         started: run_started,
     };
+
+    // The load generators.
+    let mut notes = Vec::new();
+    let wrk_path = wrk::find();
+    let wanted = config.load_generator.unwrap_or(if wrk_path.is_some() {
+        LoadGenerator::Both
+    } else {
+        LoadGenerator::Builtin
+    });
+    let wrk_path = match (wanted, wrk_path) {
+        (LoadGenerator::Builtin, _) => None,
+        (_, Some(path)) => Some(Arc::new(path)),
+        (_, None) => {
+            let note = "wrk is not on PATH (Debian: apt-get install wrk): no wrk cells, \
+                        the built-in generator's only"
+                .to_owned();
+            progress.note(&note);
+            notes.push(note);
+            None
+        }
+    };
+    let wrk_version = wrk_path.as_deref().and_then(|p| wrk::version(p));
+    let mut generators = Vec::new();
+    if wanted != LoadGenerator::Wrk || wrk_path.is_none() {
+        generators.push(Generator::Builtin);
+    }
+    if wrk_path.is_some() {
+        generators.push(Generator::Wrk);
+    }
 
     // The servers.
     let mut trent = match &config.target {
@@ -531,6 +604,7 @@ pub async fn run(config: BenchConfig) -> anyhow::Result<Report> {
     progress.total = (config.ops.len() * sides + baseline_ops * usize::from(baseline.is_some()))
         * config.connections.len()
         * config.repeats
+        * generators.len()
         + if config.create_key_cells {
             config.repeats * sides
         } else {
@@ -542,48 +616,69 @@ pub async fn run(config: BenchConfig) -> anyhow::Result<Report> {
             0
         };
 
-    // The main cells, Trent and baseline interleaved.
+    // The main cells: for each operation, concurrency and generator, each
+    // repeat runs Trent, the second Trent and the baseline back to back.
     let mut cells = Vec::new();
     for &op in &config.ops {
         for &connections in &config.connections {
-            let mut t = Repeats::default();
-            let mut b = Repeats::default();
-            let mut u = Repeats::default();
-            for _ in 0..config.repeats {
-                trent.ensure_alive()?;
-                let outcome =
-                    cell(&trent, trent_work.get(op)?, options(connections), clock).await?;
-                progress.cell("Trent", op.name(), connections, &outcome);
-                t.push(outcome);
-                if let (Some(unaudited), Some(work)) = (&mut unaudited, &unaudited_work) {
-                    unaudited.ensure_alive()?;
-                    let outcome =
-                        cell(unaudited, work.get(op)?, options(connections), clock).await?;
-                    progress.cell("no audit", op.name(), connections, &outcome);
-                    u.push(outcome);
+            for &generator in &generators {
+                let wrk = match generator {
+                    Generator::Builtin => None,
+                    Generator::Wrk => wrk_path.as_ref(),
+                };
+                let label = |who: &str| match generator {
+                    Generator::Builtin => who.to_owned(),
+                    Generator::Wrk => format!("{who}/wrk"),
+                };
+                let mut t = Repeats::default();
+                let mut b = Repeats::default();
+                let mut u = Repeats::default();
+                for _ in 0..config.repeats {
+                    trent.ensure_alive()?;
+                    let outcome = cell_with(
+                        wrk,
+                        &trent,
+                        trent_work.get(op)?,
+                        options(connections),
+                        clock,
+                    )
+                    .await?;
+                    progress.cell(&label("Trent"), op.name(), connections, &outcome);
+                    t.push(outcome);
+                    if let (Some(unaudited), Some(work)) = (&mut unaudited, &unaudited_work) {
+                        unaudited.ensure_alive()?;
+                        let outcome =
+                            cell_with(wrk, unaudited, work.get(op)?, options(connections), clock)
+                                .await?;
+                        progress.cell(&label("second"), op.name(), connections, &outcome);
+                        u.push(outcome);
+                    }
+                    if let (Some(base), Some(work)) = (&mut baseline, &base_work)
+                        && !op.asymmetric()
+                    {
+                        base.ensure_alive()?;
+                        let outcome =
+                            cell_with(wrk, base, work.get(op)?, options(connections), clock)
+                                .await?;
+                        progress.cell(&label("baseline"), op.name(), connections, &outcome);
+                        b.push(outcome);
+                    }
                 }
-                if let (Some(base), Some(work)) = (&mut baseline, &base_work)
-                    && !op.asymmetric()
-                {
-                    base.ensure_alive()?;
-                    let outcome = cell(base, work.get(op)?, options(connections), clock).await?;
-                    progress.cell("baseline", op.name(), connections, &outcome);
-                    b.push(outcome);
+                let mut c = Cell::new(
+                    op.name().to_owned(),
+                    connections,
+                    t.side(),
+                    base_work
+                        .as_ref()
+                        .filter(|_| !op.asymmetric())
+                        .map(|_| b.side()),
+                )
+                .with_generator(generator);
+                if unaudited_work.is_some() {
+                    c = c.with_unaudited(u.side());
                 }
+                cells.push(c);
             }
-            let mut c = Cell::new(
-                op.name().to_owned(),
-                connections,
-                t.side(),
-                base_work
-                    .as_ref()
-                    .filter(|_| !op.asymmetric())
-                    .map(|_| b.side()),
-            );
-            if unaudited_work.is_some() {
-                c = c.with_unaudited(u.side());
-            }
-            cells.push(c);
         }
     }
     let trent_info = trent.info();
@@ -650,7 +745,19 @@ pub async fn run(config: BenchConfig) -> anyhow::Result<Report> {
         t.stop().await;
     }
 
-    let load_generator = generator_check(&cells, population.as_ref(), config.client_threads);
+    let builtin_cells: Vec<Cell> = cells
+        .iter()
+        .filter(|c| c.generator == Generator::Builtin)
+        .cloned()
+        .collect();
+    let wrk_cells: Vec<Cell> = cells
+        .iter()
+        .filter(|c| c.generator == Generator::Wrk)
+        .cloned()
+        .collect();
+    let load_generator =
+        generator_check(&builtin_cells, population.as_ref(), config.client_threads);
+    let wrk_load_generator = (!wrk_cells.is_empty()).then(|| generator_check(&wrk_cells, None, 1));
     let total_errors = cells
         .iter()
         .map(|c| {
@@ -679,12 +786,16 @@ pub async fn run(config: BenchConfig) -> anyhow::Result<Report> {
             create_key_cells: config.create_key_cells,
             audit_off: config.audit_off,
             postgres: config.postgres.is_some(),
+            load_generators: generators,
+            wrk: wrk_version,
         },
         trent: trent_info,
         baseline: baseline_info,
         cells,
         population,
         load_generator,
+        wrk_load_generator,
+        notes,
         total_errors,
         elapsed_secs: run_started.elapsed().as_secs_f64(),
     })

@@ -26,6 +26,10 @@ pub struct Settings {
     /// The second Trent is on PostgreSQL (`--postgres`), not unaudited.
     #[serde(default)]
     pub postgres: bool,
+    /// The load generators the cells ran with, in the order they ran.
+    pub load_generators: Vec<Generator>,
+    /// `wrk -v`'s version line, when wrk ran.
+    pub wrk: Option<String>,
 }
 
 /// A server under test.
@@ -60,11 +64,32 @@ impl Side {
     }
 }
 
-/// One operation at one concurrency.
+/// The load generator a cell was measured with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Generator {
+    /// The bench's own: signs every request as it sends it ([`crate::load`]).
+    #[default]
+    Builtin,
+    /// `wrk -t1` replaying one pre-signed request ([`crate::wrk`]).
+    Wrk,
+}
+
+impl Generator {
+    pub fn name(self) -> &'static str {
+        match self {
+            Generator::Builtin => "builtin",
+            Generator::Wrk => "wrk",
+        }
+    }
+}
+
+/// One operation at one concurrency, with one load generator.
 #[derive(Debug, Clone, Serialize)]
 pub struct Cell {
     pub operation: String,
     pub connections: usize,
+    pub generator: Generator,
     pub trent: Side,
     pub baseline: Option<Side>,
     /// Trent's req/s over the baseline's.
@@ -88,11 +113,18 @@ impl Cell {
             ),
             operation,
             connections,
+            generator: Generator::Builtin,
             trent,
             baseline,
             unaudited: None,
             audited_req_per_sec_ratio: None,
         }
+    }
+
+    /// Marks the cell as measured with `generator`.
+    pub fn with_generator(mut self, generator: Generator) -> Cell {
+        self.generator = generator;
+        self
     }
 
     /// Adds the unaudited Trent's side of the cell.
@@ -159,7 +191,12 @@ pub struct Report {
     pub baseline: Option<ServerInfo>,
     pub cells: Vec<Cell>,
     pub population: Option<Population>,
+    /// The built-in generator's cost (its cells only).
     pub load_generator: GeneratorCheck,
+    /// wrk's cost (its cells only), when it ran.
+    pub wrk_load_generator: Option<GeneratorCheck>,
+    /// What the run could not do as asked (e.g. wrk not installed).
+    pub notes: Vec<String>,
     pub total_errors: u64,
     pub elapsed_secs: f64,
 }
@@ -261,20 +298,26 @@ fn side_columns(out: &mut String, s: Option<&Summary>) {
 impl Report {
     /// What auditing costs: each cell on Trent and on a Trent without
     /// auditing, measured interleaved in the same run.
-    fn audit_table(&self, out: &mut String) {
-        if !self.cells.iter().any(|c| c.unaudited.is_some()) {
+    fn audit_table(&self, out: &mut String, generator: Generator) {
+        let rows = || {
+            self.cells
+                .iter()
+                .filter(move |c| c.unaudited.is_some() && c.generator == generator)
+        };
+        if rows().next().is_none() {
             return;
         }
         let _ = writeln!(out);
         let postgres = self.settings.postgres;
-        let (title, sides) = if postgres {
-            ("store", ["SQLite", "PostgreSQL"])
-        } else {
-            ("auditing cost", ["audited", "no audit"])
+        let (title, sides) = match (postgres, generator) {
+            (true, Generator::Builtin) => ("store", ["SQLite", "PostgreSQL"]),
+            (true, Generator::Wrk) => ("store (wrk)", ["SQLite", "PostgreSQL"]),
+            (false, Generator::Builtin) => ("auditing cost", ["audited", "no audit"]),
+            (false, Generator::Wrk) => ("auditing (wrk)", ["audited", "no audit"]),
         };
         let width = sides_header(out, title, sides, "| ratio", "| req/s");
         let _ = writeln!(out, "{}", "-".repeat(width));
-        for cell in self.cells.iter().filter(|c| c.unaudited.is_some()) {
+        for cell in rows() {
             let _ = write!(out, "{:<17} {:>5} |", cell.operation, cell.connections);
             side_columns(out, Some(&cell.trent.median));
             out.push_str(" |");
@@ -296,6 +339,54 @@ impl Report {
         );
     }
 
+    /// The Trent/baseline table of one generator's cells.
+    fn main_table(&self, out: &mut String, generator: Generator) {
+        let corner = match generator {
+            Generator::Builtin => "",
+            Generator::Wrk => "wrk",
+        };
+        let rows = self
+            .cells
+            .iter()
+            .filter(|c| c.generator == generator)
+            .count();
+        if rows == 0 && !(generator == Generator::Builtin && self.cells.is_empty()) {
+            return;
+        }
+        let width = sides_header(
+            out,
+            corner,
+            ["Trent", "baseline"],
+            "|  ratio        |    gen",
+            "|  req/s    CPU | errors CPU/req",
+        );
+        let _ = writeln!(out, "{}", "-".repeat(width));
+        for cell in self.cells.iter().filter(|c| c.generator == generator) {
+            let _ = write!(out, "{:<17} {:>5} |", cell.operation, cell.connections);
+            side_columns(out, Some(&cell.trent.median));
+            out.push_str(" |");
+            side_columns(out, cell.baseline.as_ref().map(|b| &b.median));
+            let errors =
+                cell.trent.median.errors + cell.baseline.as_ref().map_or(0, |b| b.median.errors);
+            let _ = writeln!(
+                out,
+                " | {:>5}x {:>5}x | {:>6} {:>7}",
+                fmt_opt(cell.req_per_sec_ratio, 2),
+                fmt_opt(cell.cpu_per_req_ratio, 2),
+                errors,
+                fmt_opt(cell.trent.median.generator_cpu_us_per_req, 1)
+            );
+        }
+        let _ = writeln!(out);
+        if generator == Generator::Builtin {
+            let _ = writeln!(
+                out,
+                "ratio = Trent / baseline (req/s: higher is better; CPU: lower is better). \
+                 gen CPU/req = the load generator's own CPU µs per request (Trent cells)."
+            );
+        }
+    }
+
     /// The text report: the main table, then the server, load-generator and
     /// population notes.
     pub fn table(&self) -> String {
@@ -314,37 +405,19 @@ impl Report {
             self.machine.cpu_model.as_deref().unwrap_or("unknown CPU")
         );
         let _ = writeln!(out);
-        let width = sides_header(
-            &mut out,
-            "",
-            ["Trent", "baseline"],
-            "|  ratio        |    gen",
-            "|  req/s    CPU | errors CPU/req",
-        );
-        let _ = writeln!(out, "{}", "-".repeat(width));
-        for cell in &self.cells {
-            let _ = write!(out, "{:<17} {:>5} |", cell.operation, cell.connections);
-            side_columns(&mut out, Some(&cell.trent.median));
-            out.push_str(" |");
-            side_columns(&mut out, cell.baseline.as_ref().map(|b| &b.median));
-            let errors =
-                cell.trent.median.errors + cell.baseline.as_ref().map_or(0, |b| b.median.errors);
+        self.main_table(&mut out, Generator::Builtin);
+        self.audit_table(&mut out, Generator::Builtin);
+        if self.cells.iter().any(|c| c.generator == Generator::Wrk) {
+            let _ = writeln!(out);
             let _ = writeln!(
                 out,
-                " | {:>5}x {:>5}x | {:>6} {:>7}",
-                fmt_opt(cell.req_per_sec_ratio, 2),
-                fmt_opt(cell.cpu_per_req_ratio, 2),
-                errors,
-                fmt_opt(cell.trent.median.generator_cpu_us_per_req, 1)
+                "With wrk ({}): one thread replaying one pre-signed request per cell; \
+                 p99.9 from wrk's histogram; gen CPU/req = wrk's own CPU µs per request.",
+                self.settings.wrk.as_deref().unwrap_or("wrk")
             );
+            self.main_table(&mut out, Generator::Wrk);
+            self.audit_table(&mut out, Generator::Wrk);
         }
-        let _ = writeln!(out);
-        let _ = writeln!(
-            out,
-            "ratio = Trent / baseline (req/s: higher is better; CPU: lower is better). \
-             gen CPU/req = the load generator's own CPU µs per request (Trent cells)."
-        );
-        self.audit_table(&mut out);
 
         let t = &self.trent;
         let _ = writeln!(
@@ -392,6 +465,20 @@ impl Report {
                 0
             ),
         );
+        if let Some(w) = &self.wrk_load_generator {
+            let _ = writeln!(
+                out,
+                "wrk: {} µs CPU/request (median over its cells); its CPU per request is {}% \
+                 of the server's (median), {}% at most; its thread was at most {}% busy",
+                fmt_opt(w.median_cpu_us_per_req, 1),
+                fmt_opt(w.median_share_of_server_cpu.map(|x| x * 100.0), 0),
+                fmt_opt(w.max_share_of_server_cpu.map(|x| x * 100.0), 0),
+                fmt_opt(w.max_generator_cores.map(|c| c * 100.0), 0),
+            );
+        }
+        for note in &self.notes {
+            let _ = writeln!(out, "note: {note}");
+        }
 
         if let Some(p) = &self.population {
             let _ = writeln!(out);
@@ -458,9 +545,16 @@ impl Report {
                 }
             };
             for c in &self.cells {
-                note("Trent", &c.operation, c.connections, &c.trent);
+                let (trent, baseline, second) = match c.generator {
+                    Generator::Builtin => ("Trent", "baseline", "second Trent"),
+                    Generator::Wrk => ("Trent (wrk)", "baseline (wrk)", "second Trent (wrk)"),
+                };
+                note(trent, &c.operation, c.connections, &c.trent);
                 if let Some(b) = &c.baseline {
-                    note("baseline", &c.operation, c.connections, b);
+                    note(baseline, &c.operation, c.connections, b);
+                }
+                if let Some(u) = &c.unaudited {
+                    note(second, &c.operation, c.connections, u);
                 }
             }
             if let Some(p) = &self.population {
@@ -527,6 +621,8 @@ mod tests {
                 create_key_cells: false,
                 audit_off: false,
                 postgres: false,
+                load_generators: vec![Generator::Builtin],
+                wrk: None,
             },
             trent: ServerInfo {
                 url: "http://127.0.0.1:1".into(),
@@ -548,6 +644,8 @@ mod tests {
                 threads: 1,
                 max_generator_cores: Some(0.1),
             },
+            wrk_load_generator: None,
+            notes: Vec::new(),
             total_errors: 1,
             elapsed_secs: 10.0,
         }
@@ -597,6 +695,42 @@ mod tests {
         assert!(table.contains("RSS after the run 20.0 MiB"));
         assert!(table.contains("ERRORS: 1 failed request(s)"));
         assert!(table.contains("KMSInternalException: boom"));
+    }
+
+    #[test]
+    fn wrk_cells_get_their_own_labelled_table() {
+        let mut r = report();
+        let wrk = r.cells[0].clone().with_generator(Generator::Wrk);
+        r.cells[0].trent = Side::new(vec![sample(7000.0, 100.0, 0)], vec![]);
+        r.cells.push(wrk);
+        r.settings.load_generators = vec![Generator::Builtin, Generator::Wrk];
+        r.settings.wrk = Some("wrk debian/4.1.0-3+b2 [epoll]".into());
+        r.wrk_load_generator = Some(r.load_generator.clone());
+        r.notes.push("a note".into());
+        let table = r.table();
+        let (builtin, wrk) = table.split_at(table.find("With wrk (wrk debian/4.1.0").unwrap());
+        let row = |part: &str| {
+            part.lines()
+                .find(|l| l.starts_with("Encrypt"))
+                .unwrap()
+                .to_owned()
+        };
+        assert!(row(builtin).contains("7,000"), "{table}");
+        assert!(
+            row(wrk).contains("9,500") && row(wrk).contains("0.47x"),
+            "{table}"
+        );
+        assert!(wrk.lines().any(|l| l.starts_with("wrk ")), "{table}");
+        assert!(table.contains("\nwrk: 9.5 µs CPU/request"), "{table}");
+        assert!(table.contains("note: a note"), "{table}");
+        assert!(
+            table.contains("Trent (wrk) Encrypt x16: 1 error(s)"),
+            "{table}"
+        );
+        let json: serde_json::Value = serde_json::from_str(&r.json()).unwrap();
+        assert_eq!(json["cells"][0]["generator"], "builtin");
+        assert_eq!(json["cells"][1]["generator"], "wrk");
+        assert_eq!(json["settings"]["load_generators"][1], "wrk");
     }
 
     #[test]
