@@ -83,6 +83,7 @@ actions! {
     "kms" PutKeyPolicy false,
     "kms" ReEncryptFrom true,
     "kms" ReEncryptTo true,
+    "kms" ReplicateKey false,
     "kms" RetireGrant true,
     "kms" RevokeGrant true,
     "kms" RotateKeyOnDemand false,
@@ -124,6 +125,10 @@ pub struct RequestFacts<'a> {
     /// seconds).
     pub expiration_model: Option<&'a str>,
     pub valid_to: Option<&'a str>,
+    /// ReplicateKey's ReplicaRegion (`kms:ReplicaRegion`).
+    pub replica_region: Option<&'a str>,
+    /// UpdatePrimaryRegion's PrimaryRegion (`kms:PrimaryRegion`).
+    pub primary_region: Option<&'a str>,
 }
 
 /// The condition-key view of one request.
@@ -213,7 +218,19 @@ impl ConditionContext for AuthzContext<'_> {
             "kms:keyusage" => self.key.map(|k| Values::One(k.key_usage.as_str())),
             "kms:keyorigin" => self.key.map(|k| Values::One(k.origin.as_str())),
             "kms:keymanager" => self.key.map(|_| Values::One("CUSTOMER")),
-            "kms:multiregion" => self.key.map(|_| Values::One("false")),
+            "kms:multiregion" => self.key.map(|k| {
+                Values::One(if k.multi_region.is_some() {
+                    "true"
+                } else {
+                    "false"
+                })
+            }),
+            "kms:multiregionkeytype" => self
+                .key
+                .filter(|k| k.multi_region.is_some())
+                .map(|k| Values::One(if k.is_primary() { "PRIMARY" } else { "REPLICA" })),
+            "kms:primaryregion" => facts.and_then(|f| f.primary_region).and_then(one),
+            "kms:replicaregion" => facts.and_then(|f| f.replica_region).and_then(one),
             "kms:requestalias" => facts.and_then(|f| f.request_alias).and_then(one),
             "kms:resourcealiases" => facts
                 .and_then(|f| f.resource_aliases)

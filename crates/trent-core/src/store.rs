@@ -108,6 +108,19 @@ pub trait KeyStore: Send + Sync + 'static {
         key: &KeyRecord,
         max_keys: u64,
     ) -> Result<(), StoreError>;
+    /// A multi-Region replica with every material version of its primary
+    /// (sealed for the replica), in one transaction; as
+    /// [`Self::insert_key`] otherwise (`Conflict`, `Full`).
+    async fn insert_replica(
+        &self,
+        key: &KeyRecord,
+        materials: &[SealedMaterial],
+        max_keys: u64,
+    ) -> Result<(), StoreError>;
+    /// The keys of a multi-Region family in an account (primary and
+    /// replicas, every Region), by Region.
+    async fn related_keys(&self, account: &str, family: Uuid)
+    -> Result<Vec<KeyRecord>, StoreError>;
     /// Rewrites the key as [`Self::update_key`] does (`Conflict` if it is
     /// no longer `previous`) and replaces every material version it has
     /// with `material` (`None`: the material is destroyed, overwritten

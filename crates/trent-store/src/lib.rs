@@ -108,10 +108,27 @@ fn decode_change(id: i64, kind: &str, subject: &str, at_ms: i64) -> Result<Chang
     Ok(Change { id, at_ms, changed })
 }
 
+/// A key's multi-Region columns decoded: both set, or neither.
+fn multi_region(
+    family: Option<String>,
+    primary_region: Option<String>,
+) -> Result<Option<trent_core::MultiRegion>, StoreError> {
+    match (family, primary_region) {
+        (None, None) => Ok(None),
+        (Some(family), Some(primary_region)) => Ok(Some(trent_core::MultiRegion {
+            family: parse_uuid(&family)?,
+            primary_region,
+        })),
+        _ => Err(StoreError::Corrupt(
+            "a key with only one of mrk_family and primary_region".into(),
+        )),
+    }
+}
+
 /// Columns of `keys` every backend reads, in this order.
 const KEY_COLUMNS: &str = "id, account, region, arn, created_ms, description, key_usage, key_spec, origin, state, \
      deletion_date_ms, pending_window_days, policy, rotation_enabled, rotation_period_days, next_rotation_ms, \
-     current_material, tags, expiration_model, valid_to_ms, material_digest, material_description";
+     current_material, tags, expiration_model, valid_to_ms, material_digest, material_description, mrk_family, primary_region";
 
 #[cfg(test)]
 mod postgres_tests;

@@ -44,7 +44,7 @@ impl Kms {
             KmsError::internal(StoreError::Corrupt(format!("missing material v{version}")))
         })?;
         let header = BlobHeader {
-            key_id: *key.record.id.as_bytes(),
+            key_id: *key.record.blob_id().as_bytes(),
             material_version: version,
         };
         Ok(material.with(|material| blob::seal(header, material, context, plaintext))?)
@@ -159,7 +159,14 @@ impl Kms {
         action: Action,
     ) -> Result<Decrypted, KmsError> {
         let header = BlobHeader::parse(ciphertext).map_err(|_| invalid_ciphertext())?;
+        // A multi-Region family's blob opens with the family's key in the
+        // caller's Region.
         let blob_key = Uuid::from_bytes(header.key_id);
+        let blob_key = if crate::ids::is_family(&blob_key) {
+            crate::ids::related_key_id(&blob_key, &caller.region)
+        } else {
+            blob_key
+        };
         let incorrect_key = || {
             KmsError::IncorrectKey(
                 "The key ID in the request does not identify a CMK that can perform this operation.".into(),

@@ -53,9 +53,10 @@ impl Kms {
                 "KeySpec {key_spec} does not support imported key material"
             )));
         }
-        if params.multi_region {
+        if params.multi_region && external {
             return Err(KmsError::Unsupported(
-                "Multi-Region keys are not supported by this server yet".into(),
+                "Multi-Region keys with imported key material are not supported by this server yet"
+                    .into(),
             ));
         }
         if params.custom_key_store {
@@ -63,8 +64,22 @@ impl Kms {
                 "Custom key stores are not supported by this server".into(),
             ));
         }
-        let id = Uuid::new_v4();
-        let arn = key_arn(&caller.region, caller.account(), &id);
+        // A multi-Region key is its family's primary: stored under the
+        // family's id for this Region, shown as `mrk-…`.
+        let multi_region = params.multi_region.then(|| MultiRegion {
+            family: crate::ids::new_family(),
+            primary_region: caller.region.clone(),
+        });
+        let (id, arn) = match &multi_region {
+            Some(mr) => (
+                crate::ids::related_key_id(&mr.family, &caller.region),
+                crate::ids::mrk_key_arn(&caller.region, caller.account(), &mr.family),
+            ),
+            None => {
+                let id = Uuid::new_v4();
+                (id, key_arn(&caller.region, caller.account(), &id))
+            }
+        };
         let policy_text = params
             .policy
             .unwrap_or_else(|| policy::default_key_policy(caller.account()));
@@ -124,6 +139,7 @@ impl Kms {
             valid_to_ms: None,
             material_digest: None,
             material_description: None,
+            multi_region,
         };
         let materials = match &sealed {
             Some(_) => material_of(&record, &bytes)?,
@@ -300,6 +316,7 @@ impl Kms {
             // AWS's order: the key's state before its type.
             require_enabled(key)?;
             lifecycle::require_rotatable(key)?;
+            lifecycle::require_rotates_here(key)?;
             key.rotation_enabled = true;
             key.rotation_period_days = Some(period);
             key.next_rotation_ms = Some(self.now() + i64::from(period) * DAY_MS);
@@ -318,6 +335,7 @@ impl Kms {
             // AWS's order: the key's state before its type.
             require_enabled(key)?;
             lifecycle::require_rotatable(key)?;
+            lifecycle::require_rotates_here(key)?;
             key.rotation_enabled = false;
             key.next_rotation_ms = None;
             Ok(())

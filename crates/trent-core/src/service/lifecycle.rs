@@ -15,6 +15,7 @@ impl Kms {
         // Asymmetric and HMAC keys never get here (rotation is refused for
         // them); checked again so their material can't be replaced.
         require_rotatable(&current.record)?;
+        require_rotates_here(&current.record)?;
         let version = current.record.current_material + 1;
         let bytes = SymmetricKey::generate_bytes()?;
         let symmetric = AesKey::from_bytes(bytes.as_ref())?;
@@ -81,6 +82,7 @@ impl Kms {
         // key is DisabledException, not UnsupportedOperationException).
         require_enabled(&key.record)?;
         require_rotatable(&key.record)?;
+        require_rotates_here(&key.record)?;
         let done = self
             .store
             .list_rotations(id)
@@ -256,4 +258,22 @@ pub(super) fn require_rotatable(key: &KeyRecord) -> Result<(), KmsError> {
         )));
     }
     Ok(())
+}
+
+/// A multi-Region key rotates as a family, from its primary: a replica
+/// refuses rotation settings and on-demand rotation (as AWS does); a
+/// primary refuses them too until the family's rotation (a new version
+/// written to every related key in one transaction) is implemented.
+pub(super) fn require_rotates_here(key: &KeyRecord) -> Result<(), KmsError> {
+    match &key.multi_region {
+        None => Ok(()),
+        Some(_) if !key.is_primary() => Err(KmsError::Unsupported(format!(
+            "{} is a multi-Region replica key; rotation is managed on its primary key",
+            key.arn
+        ))),
+        Some(_) => Err(KmsError::Unsupported(format!(
+            "Rotation of multi-Region key {} is not supported by this server yet",
+            key.arn
+        ))),
+    }
 }

@@ -33,13 +33,13 @@ async fn aliases_within(tx: &mut PgConnection, target: Uuid, max: u64) -> Result
 async fn insert_key_row(
     store: &PgStore,
     key: &KeyRecord,
-    material: Option<&SealedMaterial>,
+    materials: &[SealedMaterial],
     max_keys: u64,
 ) -> Result<(), StoreError> {
     let mut tx = store.pool().begin().await.map_err(backend)?;
     sqlx::query(&format!(
         "INSERT INTO keys ({KEY_COLUMNS}) VALUES \
-         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)"
+         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)"
     ))
     .bind(key.id.to_string())
     .bind(&key.account)
@@ -63,10 +63,12 @@ async fn insert_key_row(
     .bind(key.valid_to_ms)
     .bind(key.material_digest.as_deref())
     .bind(key.material_description.as_deref())
+    .bind(key.multi_region.as_ref().map(|mr| mr.family.to_string()))
+    .bind(key.multi_region.as_ref().map(|mr| mr.primary_region.clone()))
     .execute(&mut *tx)
     .await
     .map_err(backend)?;
-    if let Some(material) = material {
+    for material in materials {
         sqlx::query(
             "INSERT INTO key_materials (key_id, version, sealed, created_ms) VALUES ($1, $2, $3, $4)",
         )
@@ -167,7 +169,7 @@ impl KeyStore for PgStore {
         material: &SealedMaterial,
         max_keys: u64,
     ) -> Result<(), StoreError> {
-        insert_key_row(self, key, Some(material), max_keys).await
+        insert_key_row(self, key, std::slice::from_ref(material), max_keys).await
     }
 
     async fn insert_key_without_material(
@@ -175,7 +177,32 @@ impl KeyStore for PgStore {
         key: &KeyRecord,
         max_keys: u64,
     ) -> Result<(), StoreError> {
-        insert_key_row(self, key, None, max_keys).await
+        insert_key_row(self, key, &[], max_keys).await
+    }
+
+    async fn insert_replica(
+        &self,
+        key: &KeyRecord,
+        materials: &[SealedMaterial],
+        max_keys: u64,
+    ) -> Result<(), StoreError> {
+        insert_key_row(self, key, materials, max_keys).await
+    }
+
+    async fn related_keys(
+        &self,
+        account: &str,
+        family: Uuid,
+    ) -> Result<Vec<KeyRecord>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {KEY_COLUMNS} FROM keys WHERE account = $1 AND mrk_family = $2 ORDER BY region"
+        ))
+        .bind(account)
+        .bind(family.to_string())
+        .fetch_all(&self.pool())
+        .await
+        .map_err(backend)?;
+        rows.iter().map(key_from_row).collect()
     }
 
     async fn replace_material(

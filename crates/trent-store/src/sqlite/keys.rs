@@ -23,12 +23,12 @@ async fn aliases_within(
 async fn insert_key_row(
     store: &SqliteStore,
     key: &KeyRecord,
-    material: Option<&SealedMaterial>,
+    materials: &[SealedMaterial],
     max_keys: u64,
 ) -> Result<(), StoreError> {
     let mut tx = store.pool.begin().await.map_err(backend)?;
     sqlx::query(&format!(
-        "INSERT INTO keys ({KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        "INSERT INTO keys ({KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
     ))
     .bind(key.id.to_string())
     .bind(&key.account)
@@ -52,10 +52,12 @@ async fn insert_key_row(
     .bind(key.valid_to_ms)
     .bind(key.material_digest.as_deref())
     .bind(key.material_description.as_deref())
+    .bind(key.multi_region.as_ref().map(|mr| mr.family.to_string()))
+    .bind(key.multi_region.as_ref().map(|mr| mr.primary_region.clone()))
     .execute(&mut *tx)
     .await
     .map_err(backend)?;
-    if let Some(material) = material {
+    for material in materials {
         sqlx::query(
             "INSERT INTO key_materials (key_id, version, sealed, created_ms) VALUES (?, ?, ?, ?)",
         )
@@ -144,7 +146,7 @@ impl KeyStore for SqliteStore {
         material: &SealedMaterial,
         max_keys: u64,
     ) -> Result<(), StoreError> {
-        insert_key_row(self, key, Some(material), max_keys).await
+        insert_key_row(self, key, std::slice::from_ref(material), max_keys).await
     }
 
     async fn insert_key_without_material(
@@ -152,7 +154,32 @@ impl KeyStore for SqliteStore {
         key: &KeyRecord,
         max_keys: u64,
     ) -> Result<(), StoreError> {
-        insert_key_row(self, key, None, max_keys).await
+        insert_key_row(self, key, &[], max_keys).await
+    }
+
+    async fn insert_replica(
+        &self,
+        key: &KeyRecord,
+        materials: &[SealedMaterial],
+        max_keys: u64,
+    ) -> Result<(), StoreError> {
+        insert_key_row(self, key, materials, max_keys).await
+    }
+
+    async fn related_keys(
+        &self,
+        account: &str,
+        family: Uuid,
+    ) -> Result<Vec<KeyRecord>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {KEY_COLUMNS} FROM keys WHERE account = ? AND mrk_family = ? ORDER BY region"
+        ))
+        .bind(account)
+        .bind(family.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter().map(key_from_row).collect()
     }
 
     async fn replace_material(
