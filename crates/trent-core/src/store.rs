@@ -168,6 +168,14 @@ pub trait KeyStore: Send + Sync + 'static {
         material: &SealedMaterial,
         rotation: &RotationRecord,
     ) -> Result<(), StoreError>;
+    /// [`Self::rotate_key`] for every key of a multi-Region family at
+    /// once (its primary and each replica, each with its own sealed copy of
+    /// the new version), in one transaction: `Conflict`, and nothing
+    /// written, if any of them has the version already.
+    async fn rotate_family(
+        &self,
+        rotations: &[(KeyRecord, SealedMaterial, RotationRecord)],
+    ) -> Result<(), StoreError>;
     /// A key's rotations, in version order.
     async fn list_rotations(&self, id: Uuid) -> Result<Vec<RotationRecord>, StoreError>;
     /// Deletes a key for good, in one transaction: its material, aliases,

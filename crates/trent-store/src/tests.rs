@@ -521,6 +521,50 @@ async fn multi_region(a: &dyn Store, b: &dyn Store) {
     let listed = b.related_keys(ACCOUNT, family).await.unwrap();
     assert_eq!(listed, vec![replica.clone(), primary.clone()]);
     assert!(b.related_keys(OTHER, family).await.unwrap().is_empty());
+    // A family's rotation: every key gets the version, or none does.
+    let rotated = |k: &KeyRecord, version: u32| {
+        let record = KeyRecord {
+            current_material: version,
+            ..k.clone()
+        };
+        let rotation = RotationRecord {
+            key_id: k.id,
+            version,
+            rotated_ms: 1_800_000_000_000,
+            on_demand: true,
+        };
+        (record, material(version), rotation)
+    };
+    a.rotate_family(&[rotated(&primary, 3), rotated(&replica, 3)])
+        .await
+        .unwrap();
+    for k in [&primary, &replica] {
+        assert_eq!(b.get_key(k.id).await.unwrap().unwrap().current_material, 3);
+        let got = b.key_materials(k.id).await.unwrap();
+        assert_eq!(got.last().map(|m| m.version), Some(3));
+        assert_eq!(b.list_rotations(k.id).await.unwrap().len(), 1);
+    }
+    // The replica has version 3: the primary's version 4 is not kept.
+    assert!(matches!(
+        a.rotate_family(&[rotated(&primary, 4), rotated(&replica, 3)])
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        b.get_key(primary.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .current_material,
+        3
+    );
+    assert!(
+        b.key_materials(primary.id)
+            .await
+            .unwrap()
+            .iter()
+            .all(|m| m.version != 4)
+    );
     // A single-Region key has no family columns.
     let single = key(ACCOUNT);
     a.insert_key(&single, &material(1), NO_LIMIT).await.unwrap();

@@ -358,7 +358,22 @@ impl Kms {
             None,
         )?;
         lifecycle::require_rotatable(&key.record)?;
-        Ok(key.record.clone())
+        let mut record = key.record.clone();
+        // A replica's rotation status is its primary's (rotation is a
+        // property the family shares).
+        if record.multi_region.is_some() && !record.is_primary() {
+            let primary = self
+                .related_keys(&record)
+                .await?
+                .into_iter()
+                .find(|k| k.is_primary());
+            if let Some(primary) = primary {
+                record.rotation_enabled = primary.rotation_enabled;
+                record.rotation_period_days = primary.rotation_period_days;
+                record.next_rotation_ms = primary.next_rotation_ms;
+            }
+        }
+        Ok(record)
     }
 
     /// `GetKeyLastUsage`: the key's last successful cryptographic operation

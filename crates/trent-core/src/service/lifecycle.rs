@@ -19,13 +19,6 @@ impl Kms {
         let version = current.record.current_material + 1;
         let bytes = SymmetricKey::generate_bytes()?;
         let symmetric = AesKey::from_bytes(bytes.as_ref())?;
-        let sealed = SealedMaterialRow {
-            version,
-            sealed: self
-                .root
-                .seal(&material_aad(&id, version), bytes.as_ref())?,
-        };
-        drop(bytes);
         let now = self.now();
         let mut record = current.record.clone();
         record.current_material = version;
@@ -33,19 +26,60 @@ impl Kms {
             let period = record.rotation_period_days.unwrap_or(365);
             record.next_rotation_ms = Some(now + i64::from(period) * DAY_MS);
         }
-        let rotation = RotationRecord {
-            key_id: id,
+        let rotation_of = |key_id: Uuid| RotationRecord {
+            key_id,
             version,
             rotated_ms: now,
             on_demand,
         };
-        match self.store.rotate_key(&record, &sealed, &rotation).await {
+        let sealed_for = |key_id: &Uuid| -> Result<SealedMaterialRow, KmsError> {
+            Ok(SealedMaterialRow {
+                version,
+                sealed: self
+                    .root
+                    .seal(&material_aad(key_id, version), bytes.as_ref())?,
+            })
+        };
+        // A multi-Region primary's new version goes to every related key in
+        // the same transaction: no replica lacks a version the primary
+        // encrypts with.
+        let replicas: Vec<KeyRecord> = match &record.multi_region {
+            Some(mr) => self
+                .store
+                .related_keys(&record.account, mr.family)
+                .await?
+                .into_iter()
+                .filter(|k| k.id != id)
+                .collect(),
+            None => Vec::new(),
+        };
+        let stored = if replicas.is_empty() {
+            let sealed = sealed_for(&id)?;
+            self.store
+                .rotate_key(&record, &sealed, &rotation_of(id))
+                .await
+        } else {
+            let mut rotations = vec![(record.clone(), sealed_for(&id)?, rotation_of(id))];
+            for mut replica in replicas.iter().cloned() {
+                let sealed = sealed_for(&replica.id)?;
+                let rotation = rotation_of(replica.id);
+                replica.current_material = version;
+                rotations.push((replica, sealed, rotation));
+            }
+            self.store.rotate_family(&rotations).await
+        };
+        drop(bytes);
+        match stored {
             Ok(()) => {}
             Err(StoreError::Conflict(_)) => {
                 self.keys.pin().remove(&id);
                 return Ok(false);
             }
             Err(e) => return Err(e.into()),
+        }
+        // The replicas are read again (with the new version) when next used.
+        for replica in &replicas {
+            self.keys.pin().remove(&replica.id);
         }
         let updated = CachedKey {
             record,
@@ -260,20 +294,15 @@ pub(super) fn require_rotatable(key: &KeyRecord) -> Result<(), KmsError> {
     Ok(())
 }
 
-/// A multi-Region key rotates as a family, from its primary: a replica
-/// refuses rotation settings and on-demand rotation (as AWS does); a
-/// primary refuses them too until the family's rotation (a new version
-/// written to every related key in one transaction) is implemented.
+/// A multi-Region key rotates as a family, from its primary (a new version
+/// written to every related key in one transaction): a replica refuses
+/// rotation settings and on-demand rotation, as AWS does.
 pub(super) fn require_rotates_here(key: &KeyRecord) -> Result<(), KmsError> {
-    match &key.multi_region {
-        None => Ok(()),
-        Some(_) if !key.is_primary() => Err(KmsError::Unsupported(format!(
+    if key.multi_region.is_some() && !key.is_primary() {
+        return Err(KmsError::Unsupported(format!(
             "{} is a multi-Region replica key; rotation is managed on its primary key",
             key.arn
-        ))),
-        Some(_) => Err(KmsError::Unsupported(format!(
-            "Rotation of multi-Region key {} is not supported by this server yet",
-            key.arn
-        ))),
+        )));
     }
+    Ok(())
 }

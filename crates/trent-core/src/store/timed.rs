@@ -124,6 +124,8 @@ wrapped! {
         -> Result<Vec<(KeyRecord, Vec<SealedMaterial>, Vec<GrantRecord>)>, StoreError>;
     fn rotate_key(&self, key: &KeyRecord, material: &SealedMaterial, rotation: &RotationRecord)
         -> Result<(), StoreError>;
+    fn rotate_family(&self, rotations: &[(KeyRecord, SealedMaterial, RotationRecord)])
+        -> Result<(), StoreError>;
     fn list_rotations(&self, id: Uuid) -> Result<Vec<RotationRecord>, StoreError>;
     fn delete_key(&self, id: Uuid) -> Result<bool, StoreError>;
     fn key_was_deleted(&self, id: Uuid) -> Result<bool, StoreError>;

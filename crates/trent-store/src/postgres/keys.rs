@@ -161,6 +161,48 @@ async fn update_key_row(
     Ok(())
 }
 
+/// A material version with its rotation, and the key's rewritten
+/// `current_material` and next rotation (see [`KeyStore::rotate_key`]),
+/// within the caller's transaction.
+async fn rotate_in(
+    tx: &mut PgConnection,
+    key: &KeyRecord,
+    material: &SealedMaterial,
+    rotation: &RotationRecord,
+) -> Result<(), StoreError> {
+    // First: of rotations racing to one version, the later ones wait
+    // here for the first to commit and fail on its row (`Conflict`),
+    // before they change anything.
+    sqlx::query(
+        "INSERT INTO key_materials (key_id, version, sealed, created_ms) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(key.id.to_string())
+    .bind(i64::from(material.version))
+    .bind(&material.sealed)
+    .bind(rotation.rotated_ms)
+    .execute(&mut *tx)
+    .await
+    .map_err(backend)?;
+    sqlx::query(
+        "INSERT INTO key_rotations (key_id, version, rotated_ms, on_demand) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(key.id.to_string())
+    .bind(i64::from(rotation.version))
+    .bind(rotation.rotated_ms)
+    .bind(rotation.on_demand)
+    .execute(&mut *tx)
+    .await
+    .map_err(backend)?;
+    sqlx::query("UPDATE keys SET current_material = $1, next_rotation_ms = $2 WHERE id = $3")
+        .bind(i64::from(key.current_material))
+        .bind(key.next_rotation_ms)
+        .bind(key.id.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+    Ok(())
+}
+
 #[async_trait]
 impl KeyStore for PgStore {
     async fn insert_key(
@@ -376,36 +418,18 @@ impl KeyStore for PgStore {
         rotation: &RotationRecord,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool().begin().await.map_err(backend)?;
-        // First: of rotations racing to one version, the later ones wait
-        // here for the first to commit and fail on its row (`Conflict`),
-        // before they change anything.
-        sqlx::query(
-            "INSERT INTO key_materials (key_id, version, sealed, created_ms) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(key.id.to_string())
-        .bind(i64::from(material.version))
-        .bind(&material.sealed)
-        .bind(rotation.rotated_ms)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
-        sqlx::query(
-            "INSERT INTO key_rotations (key_id, version, rotated_ms, on_demand) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(key.id.to_string())
-        .bind(i64::from(rotation.version))
-        .bind(rotation.rotated_ms)
-        .bind(rotation.on_demand)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
-        sqlx::query("UPDATE keys SET current_material = $1, next_rotation_ms = $2 WHERE id = $3")
-            .bind(i64::from(key.current_material))
-            .bind(key.next_rotation_ms)
-            .bind(key.id.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
+        rotate_in(&mut tx, key, material, rotation).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn rotate_family(
+        &self,
+        rotations: &[(KeyRecord, SealedMaterial, RotationRecord)],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await.map_err(backend)?;
+        for (key, material, rotation) in rotations {
+            rotate_in(&mut tx, key, material, rotation).await?;
+        }
         tx.commit().await.map_err(backend)
     }
 

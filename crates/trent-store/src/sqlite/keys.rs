@@ -138,6 +138,45 @@ async fn update_key_row(
     Ok(())
 }
 
+/// A material version with its rotation, and the key's rewritten
+/// `current_material` and next rotation (see [`KeyStore::rotate_key`]),
+/// within the caller's transaction.
+async fn rotate_in(
+    tx: &mut sqlx::SqliteConnection,
+    key: &KeyRecord,
+    material: &SealedMaterial,
+    rotation: &RotationRecord,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO key_materials (key_id, version, sealed, created_ms) VALUES (?, ?, ?, ?)",
+    )
+    .bind(key.id.to_string())
+    .bind(i64::from(material.version))
+    .bind(&material.sealed)
+    .bind(rotation.rotated_ms)
+    .execute(&mut *tx)
+    .await
+    .map_err(backend)?;
+    sqlx::query(
+        "INSERT INTO key_rotations (key_id, version, rotated_ms, on_demand) VALUES (?, ?, ?, ?)",
+    )
+    .bind(key.id.to_string())
+    .bind(i64::from(rotation.version))
+    .bind(rotation.rotated_ms)
+    .bind(rotation.on_demand)
+    .execute(&mut *tx)
+    .await
+    .map_err(backend)?;
+    sqlx::query("UPDATE keys SET current_material = ?, next_rotation_ms = ? WHERE id = ?")
+        .bind(i64::from(key.current_material))
+        .bind(key.next_rotation_ms)
+        .bind(key.id.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+    Ok(())
+}
+
 #[async_trait]
 impl KeyStore for SqliteStore {
     async fn insert_key(
@@ -352,31 +391,18 @@ impl KeyStore for SqliteStore {
         rotation: &RotationRecord,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await.map_err(backend)?;
-        sqlx::query(
-            "INSERT INTO key_materials (key_id, version, sealed, created_ms) VALUES (?, ?, ?, ?)",
-        )
-        .bind(key.id.to_string())
-        .bind(i64::from(material.version))
-        .bind(&material.sealed)
-        .bind(rotation.rotated_ms)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
-        sqlx::query("INSERT INTO key_rotations (key_id, version, rotated_ms, on_demand) VALUES (?, ?, ?, ?)")
-            .bind(key.id.to_string())
-            .bind(i64::from(rotation.version))
-            .bind(rotation.rotated_ms)
-            .bind(rotation.on_demand)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
-        sqlx::query("UPDATE keys SET current_material = ?, next_rotation_ms = ? WHERE id = ?")
-            .bind(i64::from(key.current_material))
-            .bind(key.next_rotation_ms)
-            .bind(key.id.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
+        rotate_in(&mut tx, key, material, rotation).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn rotate_family(
+        &self,
+        rotations: &[(KeyRecord, SealedMaterial, RotationRecord)],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        for (key, material, rotation) in rotations {
+            rotate_in(&mut tx, key, material, rotation).await?;
+        }
         tx.commit().await.map_err(backend)
     }
 

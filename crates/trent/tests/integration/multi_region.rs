@@ -351,3 +351,85 @@ async fn replicate_key_is_refused_to_other_accounts_and_by_policy() {
         .unwrap_err();
     assert_eq!(code(&err), "NotFoundException");
 }
+
+/// Encrypts in `from` and decrypts in `to`: the KeyMaterialId it used.
+async fn round_trip(from: &Client, to: &Client, id: &str) -> String {
+    let out = from
+        .encrypt()
+        .key_id(id)
+        .plaintext(Blob::new("rotated"))
+        .send()
+        .await
+        .unwrap();
+    let opened = to
+        .decrypt()
+        .ciphertext_blob(out.ciphertext_blob.unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(opened.plaintext.unwrap().as_ref(), b"rotated");
+    opened.key_material_id.unwrap()
+}
+
+#[tokio::test]
+async fn rotation_of_the_primary_reaches_the_replica() {
+    const DAY: i64 = 86_400;
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_in(dir.path(), &["--unsafe-test-clock"]);
+    let east = server.client_with(ACCESS_KEY, SECRET_KEY, EAST);
+    let west = server.client_with(ACCESS_KEY, SECRET_KEY, WEST);
+    let id = create_mrk(&east).await.key_id;
+    east.replicate_key()
+        .key_id(&id)
+        .replica_region(WEST)
+        .send()
+        .await
+        .unwrap();
+    let first = round_trip(&east, &west, &id).await;
+    assert_eq!(first, round_trip(&west, &east, &id).await);
+
+    east.enable_key_rotation()
+        .key_id(&id)
+        .rotation_period_in_days(90)
+        .send()
+        .await
+        .unwrap();
+    let status = west
+        .get_key_rotation_status()
+        .key_id(&id)
+        .send()
+        .await
+        .unwrap();
+    assert!(status.key_rotation_enabled);
+    assert!(server.advance_clock(91 * DAY) >= 1);
+    // The primary's new version is the replica's too, both ways.
+    let second = round_trip(&east, &west, &id).await;
+    assert_ne!(second, first);
+    assert_eq!(second, round_trip(&west, &east, &id).await);
+
+    // On demand, from the primary only.
+    east.rotate_key_on_demand()
+        .key_id(&id)
+        .send()
+        .await
+        .unwrap();
+    let third = round_trip(&west, &east, &id).await;
+    assert_ne!(third, second);
+    assert_eq!(third, round_trip(&east, &west, &id).await);
+    let rotations = west
+        .list_key_rotations()
+        .key_id(&id)
+        .send()
+        .await
+        .unwrap()
+        .rotations
+        .unwrap();
+    assert_eq!(rotations.len(), 2);
+    let err = west
+        .disable_key_rotation()
+        .key_id(&id)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "UnsupportedOperationException");
+}
