@@ -93,6 +93,7 @@ actions! {
     "kms" UntagResource false,
     "kms" UpdateAlias false,
     "kms" UpdateKeyDescription false,
+    "kms" UpdatePrimaryRegion false,
     "kms" Verify true,
     "kms" VerifyMac true,
     "cloudtrail" LookupEvents false,

@@ -176,6 +176,10 @@ pub trait KeyStore: Send + Sync + 'static {
         &self,
         rotations: &[(KeyRecord, SealedMaterial, RotationRecord)],
     ) -> Result<(), StoreError>;
+    /// [`Self::update_key`] for several keys (each `(key, previous)`) in one
+    /// transaction: `Conflict`, and nothing written, if any of them is no
+    /// longer its `previous` (UpdatePrimaryRegion's swap of roles).
+    async fn update_keys(&self, keys: &[(KeyRecord, KeyRecord)]) -> Result<(), StoreError>;
     /// A key's rotations, in version order.
     async fn list_rotations(&self, id: Uuid) -> Result<Vec<RotationRecord>, StoreError>;
     /// Deletes a key for good, in one transaction: its material, aliases,

@@ -565,6 +565,29 @@ async fn multi_region(a: &dyn Store, b: &dyn Store) {
             .iter()
             .all(|m| m.version != 4)
     );
+    // The roles swapped in one transaction; a stale `previous` for any
+    // key writes none of them.
+    let (p3, r3) = (
+        b.get_key(primary.id).await.unwrap().unwrap(),
+        b.get_key(replica.id).await.unwrap().unwrap(),
+    );
+    let moved = |k: &KeyRecord| {
+        let mut next = k.clone();
+        next.multi_region.as_mut().unwrap().primary_region = "eu-west-1".into();
+        next
+    };
+    assert!(matches!(
+        a.update_keys(&[(moved(&p3), p3.clone()), (moved(&r3), primary.clone())])
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(b.get_key(primary.id).await.unwrap().unwrap(), p3);
+    a.update_keys(&[(moved(&p3), p3.clone()), (moved(&r3), r3.clone())])
+        .await
+        .unwrap();
+    for k in b.related_keys(ACCOUNT, family).await.unwrap() {
+        assert_eq!(k.multi_region.unwrap().primary_region, "eu-west-1");
+    }
     // A single-Region key has no family columns.
     let single = key(ACCOUNT);
     a.insert_key(&single, &material(1), NO_LIMIT).await.unwrap();

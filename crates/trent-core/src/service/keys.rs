@@ -267,10 +267,18 @@ impl Kms {
                 "1 validation error detected: Value '{days}' at 'pendingWindowInDays' failed to satisfy constraint: Member must have value {bound}"
             )));
         }
+        // A multi-Region primary with replicas waits for them to be deleted
+        // (PendingReplicaDeletion); its window starts when the last one is.
+        let with_replicas = self.has_replicas(caller, key_id).await?;
         self.mutate(caller, key_id, Action::ScheduleKeyDeletion, |key| {
             refuse_pending_deletion(key)?;
-            key.state = KeyState::PendingDeletion;
-            key.deletion_date_ms = Some(self.now() + i64::from(days) * DAY_MS);
+            if with_replicas && key.is_primary() {
+                key.state = KeyState::PendingReplicaDeletion;
+                key.deletion_date_ms = None;
+            } else {
+                key.state = KeyState::PendingDeletion;
+                key.deletion_date_ms = Some(self.now() + i64::from(days) * DAY_MS);
+            }
             key.pending_window_days = Some(days);
             Ok(())
         })
@@ -283,7 +291,10 @@ impl Kms {
         key_id: &str,
     ) -> Result<KeyRecord, KmsError> {
         self.mutate(caller, key_id, Action::CancelKeyDeletion, |key| {
-            if key.state != KeyState::PendingDeletion {
+            if !matches!(
+                key.state,
+                KeyState::PendingDeletion | KeyState::PendingReplicaDeletion
+            ) {
                 return Err(KmsError::InvalidState(format!(
                     "{} is not pending deletion.",
                     key.arn

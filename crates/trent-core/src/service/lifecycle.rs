@@ -260,16 +260,21 @@ impl Kms {
             usage.forget(id);
         }
         self.keys.pin().remove(&id);
-        let aliases = self.aliases.pin();
-        let gone: Vec<AliasKey> = aliases
-            .iter()
-            .filter(|(_, alias)| alias.target == id)
-            .map(|(key, _)| key.clone())
-            .collect();
-        for key in gone {
-            aliases.remove(&key);
+        {
+            let aliases = self.aliases.pin();
+            let gone: Vec<AliasKey> = aliases
+                .iter()
+                .filter(|(_, alias)| alias.target == id)
+                .map(|(key, _)| key.clone())
+                .collect();
+            for key in gone {
+                aliases.remove(&key);
+            }
         }
         tracing::info!(key = %record.arn, "scheduled key deletion done");
+        if record.multi_region.is_some() && !record.is_primary() {
+            self.after_replica_deleted(&record).await?;
+        }
         Ok(Some(record))
     }
 }

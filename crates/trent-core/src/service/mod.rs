@@ -1135,7 +1135,10 @@ fn check_policy_name(name: Option<&str>) -> Result<(), KmsError> {
 }
 
 fn refuse_pending_deletion(key: &KeyRecord) -> Result<(), KmsError> {
-    if key.state == KeyState::PendingDeletion {
+    if matches!(
+        key.state,
+        KeyState::PendingDeletion | KeyState::PendingReplicaDeletion
+    ) {
         return Err(KmsError::InvalidState(format!(
             "{} is pending deletion.",
             key.arn

@@ -152,4 +152,140 @@ impl Kms {
         self.keys.pin().insert(id, Arc::new(cached));
         Ok(replica)
     }
+
+    /// Whether `key_id` names a multi-Region primary that has replicas
+    /// (false for anything else, also a key not found: the caller's
+    /// operation reports that).
+    pub(super) async fn has_replicas(
+        &self,
+        caller: &Caller,
+        key_id: &str,
+    ) -> Result<bool, KmsError> {
+        let key = match self.target(caller, key_id, AliasMode::Refuse).await {
+            Ok((key, _)) => key,
+            Err(_) => return Ok(false),
+        };
+        if !key.record.is_primary() {
+            return Ok(false);
+        }
+        let related = self.related_keys(&key.record).await?;
+        Ok(related.iter().any(|k| k.id != key.record.id))
+    }
+
+    /// After a replica's deletion: a primary in PendingReplicaDeletion
+    /// whose last replica this was starts its own waiting period
+    /// (PendingDeletion, its window from now). A compare-and-set on the
+    /// primary's row: a concurrent change to it wins, and is left as is.
+    pub(super) async fn after_replica_deleted(&self, replica: &KeyRecord) -> Result<(), KmsError> {
+        let related = self.related_keys(replica).await?;
+        let Some(primary) = related.iter().find(|k| k.is_primary()) else {
+            return Ok(());
+        };
+        if primary.state != KeyState::PendingReplicaDeletion
+            || related.iter().any(|k| k.id != primary.id)
+        {
+            return Ok(());
+        }
+        let mut next = primary.clone();
+        next.state = KeyState::PendingDeletion;
+        let days = primary.pending_window_days.unwrap_or(30);
+        next.deletion_date_ms = Some(self.now() + i64::from(days) * DAY_MS);
+        match self.store.update_key(&next, primary).await {
+            Ok(()) | Err(StoreError::Conflict(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+        self.keys.pin().remove(&primary.id);
+        tracing::info!(key = %primary.arn, "last replica deleted: primary pending deletion");
+        Ok(())
+    }
+
+    /// UpdatePrimaryRegion: the replica in `region` becomes the family's
+    /// primary and the primary `key_id` a replica; the rotation schedule
+    /// moves to the new primary. Every related key is rewritten in one
+    /// store transaction.
+    pub async fn update_primary_region(
+        &self,
+        caller: &Caller,
+        key_id: &str,
+        region: &str,
+    ) -> Result<(), KmsError> {
+        let (primary, _) = self.target(caller, key_id, AliasMode::Refuse).await?;
+        let facts = RequestFacts {
+            primary_region: Some(region),
+            ..Default::default()
+        };
+        self.authorize(caller, Action::UpdatePrimaryRegion, &primary, &facts, None)?;
+        let record = &primary.record;
+        if record.multi_region.is_none() {
+            return Err(KmsError::Unsupported(format!(
+                "{} is not a multi-Region key",
+                record.arn
+            )));
+        }
+        if !record.is_primary() {
+            return Err(KmsError::Unsupported(format!(
+                "{} is not a multi-Region primary key",
+                record.arn
+            )));
+        }
+        if region == record.region {
+            return Err(KmsError::Unsupported(format!(
+                "{} is already the primary key in {region}",
+                record.arn
+            )));
+        }
+        let related = self.related_keys(record).await?;
+        let Some(replica) = related.iter().find(|k| k.region == region) else {
+            return Err(KmsError::NotFound(format!(
+                "{} has no replica key in {region}",
+                record.arn
+            )));
+        };
+        // The replica's key policy must allow it too, in its Region.
+        let mut in_replica = caller.clone();
+        in_replica.region = region.to_owned();
+        let cached_replica = self.key(replica.id).await?;
+        self.authorize(
+            &in_replica,
+            Action::UpdatePrimaryRegion,
+            &cached_replica,
+            &facts,
+            None,
+        )?;
+        require_enabled(record)?;
+        require_enabled(replica)?;
+        let old = related
+            .iter()
+            .find(|k| k.id == record.id)
+            .ok_or_else(|| not_found(caller, &record.id))?;
+        let mut writes = Vec::with_capacity(related.len());
+        for key in &related {
+            let mut next = key.clone();
+            if let Some(mr) = &mut next.multi_region {
+                mr.primary_region = region.to_owned();
+            }
+            if key.id == replica.id {
+                next.rotation_enabled = old.rotation_enabled;
+                next.rotation_period_days = old.rotation_period_days;
+                next.next_rotation_ms = old.next_rotation_ms;
+            } else if key.id == old.id {
+                next.next_rotation_ms = None;
+            }
+            writes.push((next, key.clone()));
+        }
+        let result = self.store.update_keys(&writes).await;
+        // Every related key is read again when next used (this node's
+        // copies; other nodes follow the change feed).
+        for key in &related {
+            self.keys.pin().remove(&key.id);
+        }
+        match result {
+            Ok(()) => Ok(()),
+            Err(StoreError::Conflict(_)) => Err(KmsError::InvalidState(format!(
+                "{} changed while its primary Region was updated; try again",
+                record.arn
+            ))),
+            Err(e) => Err(e.into()),
+        }
+    }
 }

@@ -126,6 +126,7 @@ wrapped! {
         -> Result<(), StoreError>;
     fn rotate_family(&self, rotations: &[(KeyRecord, SealedMaterial, RotationRecord)])
         -> Result<(), StoreError>;
+    fn update_keys(&self, keys: &[(KeyRecord, KeyRecord)]) -> Result<(), StoreError>;
     fn list_rotations(&self, id: Uuid) -> Result<Vec<RotationRecord>, StoreError>;
     fn delete_key(&self, id: Uuid) -> Result<bool, StoreError>;
     fn key_was_deleted(&self, id: Uuid) -> Result<bool, StoreError>;

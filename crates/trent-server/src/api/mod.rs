@@ -130,6 +130,7 @@ pub async fn dispatch(
         GetParametersForImport => import::get_parameters_for_import,
         ImportKeyMaterial => import::import_key_material,
         DeleteImportedKeyMaterial => import::delete_imported_key_material,
+        UpdatePrimaryRegion => multi_region::update_primary_region,
     }
 }
 

@@ -1,4 +1,4 @@
-//! Multi-Region keys: ReplicateKey, and the MultiRegionConfiguration of a
+//! Multi-Region keys: ReplicateKey, UpdatePrimaryRegion, and the MultiRegionConfiguration of a
 //! key's metadata.
 
 use super::keys::{domain_tags, key_metadata};
@@ -82,4 +82,14 @@ pub(super) async fn replicate_key(
                 .collect(),
         ),
     })
+}
+
+pub(super) async fn update_primary_region(
+    kms: &Kms,
+    caller: &Caller,
+    req: UpdatePrimaryRegionRequest,
+) -> Result<serde_json::Value, ApiError> {
+    kms.update_primary_region(caller, &req.key_id, &req.primary_region)
+        .await?;
+    Ok(serde_json::json!({}))
 }

@@ -111,14 +111,15 @@ async fn update_key_row(
         "UPDATE keys SET description = $1, state = $2, deletion_date_ms = $3, pending_window_days = $4, \
          policy = $5, rotation_enabled = $6, rotation_period_days = $7, next_rotation_ms = $8, \
          current_material = $9, tags = $10, expiration_model = $22, valid_to_ms = $23, \
-         material_digest = $24, material_description = $28 WHERE id = $11 \
+         material_digest = $24, material_description = $28, primary_region = $30 WHERE id = $11 \
          AND description = $12 AND state = $13 AND deletion_date_ms IS NOT DISTINCT FROM $14 \
          AND pending_window_days IS NOT DISTINCT FROM $15 AND policy = $16 AND rotation_enabled = $17 \
          AND rotation_period_days IS NOT DISTINCT FROM $18 AND next_rotation_ms IS NOT DISTINCT FROM $19 \
          AND current_material = $20 AND tags = $21 \
          AND expiration_model IS NOT DISTINCT FROM $25 AND valid_to_ms IS NOT DISTINCT FROM $26 \
          AND material_digest IS NOT DISTINCT FROM $27 \
-         AND material_description IS NOT DISTINCT FROM $29",
+         AND material_description IS NOT DISTINCT FROM $29 \
+         AND primary_region IS NOT DISTINCT FROM $31",
     )
     .bind(&key.description)
     .bind(key.state.as_str())
@@ -149,6 +150,8 @@ async fn update_key_row(
     .bind(previous.material_digest.as_deref())
     .bind(key.material_description.as_deref())
     .bind(previous.material_description.as_deref())
+    .bind(key.multi_region.as_ref().map(|mr| mr.primary_region.clone()))
+    .bind(previous.multi_region.as_ref().map(|mr| mr.primary_region.clone()))
     .execute(conn)
     .await
     .map_err(backend)?;
@@ -429,6 +432,14 @@ impl KeyStore for PgStore {
         let mut tx = self.pool().begin().await.map_err(backend)?;
         for (key, material, rotation) in rotations {
             rotate_in(&mut tx, key, material, rotation).await?;
+        }
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn update_keys(&self, keys: &[(KeyRecord, KeyRecord)]) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await.map_err(backend)?;
+        for (key, previous) in keys {
+            update_key_row(&mut tx, key, previous).await?;
         }
         tx.commit().await.map_err(backend)
     }

@@ -90,12 +90,13 @@ async fn update_key_row(
     let done = sqlx::query(
         "UPDATE keys SET description = ?, state = ?, deletion_date_ms = ?, pending_window_days = ?, policy = ?, \
          rotation_enabled = ?, rotation_period_days = ?, next_rotation_ms = ?, current_material = ?, tags = ?, \
-         expiration_model = ?, valid_to_ms = ?, material_digest = ?, material_description = ? \
+         expiration_model = ?, valid_to_ms = ?, material_digest = ?, material_description = ?, \
+         primary_region = ? \
          WHERE id = ? AND description = ? AND state = ? AND deletion_date_ms IS ? \
          AND pending_window_days IS ? AND policy = ? AND rotation_enabled = ? \
          AND rotation_period_days IS ? AND next_rotation_ms IS ? AND current_material = ? AND tags = ? \
          AND expiration_model IS ? AND valid_to_ms IS ? AND material_digest IS ? \
-         AND material_description IS ?",
+         AND material_description IS ? AND primary_region IS ?",
     )
     .bind(&key.description)
     .bind(key.state.as_str())
@@ -111,6 +112,7 @@ async fn update_key_row(
     .bind(key.valid_to_ms)
     .bind(key.material_digest.as_deref())
     .bind(key.material_description.as_deref())
+    .bind(key.multi_region.as_ref().map(|mr| mr.primary_region.clone()))
     .bind(key.id.to_string())
     .bind(&previous.description)
     .bind(previous.state.as_str())
@@ -126,6 +128,7 @@ async fn update_key_row(
     .bind(previous.valid_to_ms)
     .bind(previous.material_digest.as_deref())
     .bind(previous.material_description.as_deref())
+    .bind(previous.multi_region.as_ref().map(|mr| mr.primary_region.clone()))
     .execute(conn)
     .await
     .map_err(backend)?;
@@ -402,6 +405,14 @@ impl KeyStore for SqliteStore {
         let mut tx = self.pool.begin().await.map_err(backend)?;
         for (key, material, rotation) in rotations {
             rotate_in(&mut tx, key, material, rotation).await?;
+        }
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn update_keys(&self, keys: &[(KeyRecord, KeyRecord)]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        for (key, previous) in keys {
+            update_key_row(&mut tx, key, previous).await?;
         }
         tx.commit().await.map_err(backend)
     }

@@ -433,3 +433,194 @@ async fn rotation_of_the_primary_reaches_the_replica() {
         .unwrap_err();
     assert_eq!(code(&err), "UnsupportedOperationException");
 }
+
+async fn describe(client: &Client, id: &str) -> aws_sdk_kms::types::KeyMetadata {
+    client
+        .describe_key()
+        .key_id(id)
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+}
+
+#[tokio::test]
+async fn update_primary_region_swaps_the_roles() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_in(dir.path(), &[]);
+    let (id_b, secret_b) = create_account(dir.path(), "444455556666");
+    let east = server.client_with(ACCESS_KEY, SECRET_KEY, EAST);
+    let west = server.client_with(ACCESS_KEY, SECRET_KEY, WEST);
+    let other = server.client_with(&id_b, &secret_b, EAST);
+    let id = create_mrk(&east).await.key_id;
+    east.replicate_key()
+        .key_id(&id)
+        .replica_region(WEST)
+        .send()
+        .await
+        .unwrap();
+    east.enable_key_rotation().key_id(&id).send().await.unwrap();
+
+    // Another account cannot, whatever the key policy says.
+    let arn = format!("arn:aws:kms:{EAST}:{ACCOUNT}:key/{id}");
+    let err = other
+        .update_primary_region()
+        .key_id(&arn)
+        .primary_region(WEST)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "AccessDeniedException");
+    // Only the primary is named; only a Region with a replica.
+    let err = west
+        .update_primary_region()
+        .key_id(&id)
+        .primary_region(EAST)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "UnsupportedOperationException");
+    let err = east
+        .update_primary_region()
+        .key_id(&id)
+        .primary_region("ap-south-1")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "NotFoundException");
+
+    east.update_primary_region()
+        .key_id(&id)
+        .primary_region(WEST)
+        .send()
+        .await
+        .unwrap();
+    let west_arn = format!("arn:aws:kms:{WEST}:{ACCOUNT}:key/{id}");
+    for client in [&east, &west] {
+        let config = describe(client, &id)
+            .await
+            .multi_region_configuration
+            .unwrap();
+        assert_eq!(
+            config.primary_key.unwrap().arn.as_deref(),
+            Some(west_arn.as_str())
+        );
+        let replicas = config.replica_keys.unwrap();
+        assert_eq!(replicas.len(), 1);
+        assert_eq!(replicas[0].region.as_deref(), Some(EAST));
+    }
+    assert_eq!(
+        describe(&west, &id)
+            .await
+            .multi_region_configuration
+            .unwrap()
+            .multi_region_key_type,
+        Some(MultiRegionKeyType::Primary)
+    );
+    // Rotation moved with the primary: the new replica refuses it, the
+    // new primary has the schedule.
+    let err = east
+        .rotate_key_on_demand()
+        .key_id(&id)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "UnsupportedOperationException");
+    let status = west
+        .get_key_rotation_status()
+        .key_id(&id)
+        .send()
+        .await
+        .unwrap();
+    assert!(status.key_rotation_enabled);
+    assert!(status.next_rotation_date.is_some());
+    west.rotate_key_on_demand()
+        .key_id(&id)
+        .send()
+        .await
+        .unwrap();
+    round_trip(&west, &east, &id).await;
+    round_trip(&east, &west, &id).await;
+    // The former primary cannot be replicated any more; the new one can.
+    let err = east
+        .replicate_key()
+        .key_id(&id)
+        .replica_region("ap-south-1")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "UnsupportedOperationException");
+    west.replicate_key()
+        .key_id(&id)
+        .replica_region("ap-south-1")
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_primary_waits_for_its_replicas_to_be_deleted() {
+    const DAY: i64 = 86_400;
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_in(dir.path(), &["--unsafe-test-clock"]);
+    let east = server.client_with(ACCESS_KEY, SECRET_KEY, EAST);
+    let west = server.client_with(ACCESS_KEY, SECRET_KEY, WEST);
+    let id = create_mrk(&east).await.key_id;
+    east.replicate_key()
+        .key_id(&id)
+        .replica_region(WEST)
+        .send()
+        .await
+        .unwrap();
+
+    let scheduled = east
+        .schedule_key_deletion()
+        .key_id(&id)
+        .pending_window_in_days(7)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        scheduled.key_state,
+        Some(aws_sdk_kms::types::KeyState::PendingReplicaDeletion)
+    );
+    assert!(scheduled.deletion_date.is_none());
+    // Cancelled from PendingReplicaDeletion: Disabled, as from PendingDeletion.
+    east.cancel_key_deletion().key_id(&id).send().await.unwrap();
+    assert_eq!(
+        describe(&east, &id).await.key_state,
+        Some(aws_sdk_kms::types::KeyState::Disabled)
+    );
+    east.schedule_key_deletion()
+        .key_id(&id)
+        .pending_window_in_days(7)
+        .send()
+        .await
+        .unwrap();
+    // The primary is not deleted while its replica lives.
+    server.advance_clock(8 * DAY);
+    assert_eq!(
+        describe(&east, &id).await.key_state,
+        Some(aws_sdk_kms::types::KeyState::PendingReplicaDeletion)
+    );
+    // The replica deletes normally; the primary's window starts then.
+    west.schedule_key_deletion()
+        .key_id(&id)
+        .pending_window_in_days(7)
+        .send()
+        .await
+        .unwrap();
+    server.advance_clock(8 * DAY);
+    let err = west.describe_key().key_id(&id).send().await.unwrap_err();
+    assert_eq!(code(&err), "NotFoundException");
+    let primary = describe(&east, &id).await;
+    assert_eq!(
+        primary.key_state,
+        Some(aws_sdk_kms::types::KeyState::PendingDeletion)
+    );
+    assert!(primary.deletion_date.is_some());
+    server.advance_clock(8 * DAY);
+    let err = east.describe_key().key_id(&id).send().await.unwrap_err();
+    assert_eq!(code(&err), "NotFoundException");
+}
