@@ -624,3 +624,147 @@ async fn a_primary_waits_for_its_replicas_to_be_deleted() {
     let err = east.describe_key().key_id(&id).send().await.unwrap_err();
     assert_eq!(code(&err), "NotFoundException");
 }
+
+#[tokio::test]
+async fn grants_are_regional() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_in(dir.path(), &[]);
+    let (id_b, secret_b) = create_account(dir.path(), "444455556666");
+    let east = server.client_with(ACCESS_KEY, SECRET_KEY, EAST);
+    let b_east = server.client_with(&id_b, &secret_b, EAST);
+    let b_west = server.client_with(&id_b, &secret_b, WEST);
+    let id = create_mrk(&east).await.key_id;
+    east.replicate_key()
+        .key_id(&id)
+        .replica_region(WEST)
+        .send()
+        .await
+        .unwrap();
+    east.create_grant()
+        .key_id(&id)
+        .grantee_principal("arn:aws:iam::444455556666:root")
+        .operations(aws_sdk_kms::types::GrantOperation::Encrypt)
+        .send()
+        .await
+        .unwrap();
+    let east_arn = format!("arn:aws:kms:{EAST}:{ACCOUNT}:key/{id}");
+    let west_arn = format!("arn:aws:kms:{WEST}:{ACCOUNT}:key/{id}");
+    let grants = east.list_grants().key_id(&id).send().await.unwrap();
+    assert_eq!(
+        grants.grants.unwrap()[0].key_id.as_deref(),
+        Some(east_arn.as_str())
+    );
+    b_east
+        .encrypt()
+        .key_id(&east_arn)
+        .plaintext(Blob::new("granted"))
+        .send()
+        .await
+        .unwrap();
+    let err = b_west
+        .encrypt()
+        .key_id(&west_arn)
+        .plaintext(Blob::new("granted"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "AccessDeniedException");
+}
+
+#[tokio::test]
+async fn multi_region_condition_keys() {
+    let server = Server::start();
+    let east = server.client_with(ACCESS_KEY, SECRET_KEY, EAST);
+    let west = server.client_with(ACCESS_KEY, SECRET_KEY, WEST);
+    let root = format!("arn:aws:iam::{ACCOUNT}:root");
+    // kms:ReplicaRegion in the primary's policy.
+    let primary_policy = format!(
+        r#"{{"Version":"2012-10-17","Statement":[
+            {{"Effect":"Allow","Principal":{{"AWS":"{root}"}},"Action":"kms:*","Resource":"*"}},
+            {{"Effect":"Deny","Principal":{{"AWS":"*"}},"Action":"kms:ReplicateKey","Resource":"*",
+              "Condition":{{"StringEquals":{{"kms:ReplicaRegion":"ap-south-1"}}}}}},
+            {{"Effect":"Deny","Principal":{{"AWS":"*"}},"Action":"kms:Decrypt","Resource":"*",
+              "Condition":{{"Bool":{{"kms:MultiRegion":"true"}}}}}}]}}"#
+    );
+    let id = east
+        .create_key()
+        .multi_region(true)
+        .policy(primary_policy)
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .key_id;
+    let err = east
+        .replicate_key()
+        .key_id(&id)
+        .replica_region("ap-south-1")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "AccessDeniedException");
+    // kms:MultiRegionKeyType in the replica's policy.
+    let replica_policy = format!(
+        r#"{{"Version":"2012-10-17","Statement":[
+            {{"Effect":"Allow","Principal":{{"AWS":"{root}"}},"Action":"kms:*","Resource":"*"}},
+            {{"Effect":"Deny","Principal":{{"AWS":"*"}},"Action":"kms:Encrypt","Resource":"*",
+              "Condition":{{"StringEquals":{{"kms:MultiRegionKeyType":"REPLICA"}}}}}}]}}"#
+    );
+    east.replicate_key()
+        .key_id(&id)
+        .replica_region(WEST)
+        .policy(replica_policy)
+        .send()
+        .await
+        .unwrap();
+    let blob = east
+        .encrypt()
+        .key_id(&id)
+        .plaintext(Blob::new("x"))
+        .send()
+        .await
+        .unwrap()
+        .ciphertext_blob
+        .unwrap();
+    let err = west
+        .encrypt()
+        .key_id(&id)
+        .plaintext(Blob::new("x"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "AccessDeniedException");
+    // The primary's policy denies Decrypt of multi-Region keys; the
+    // replica's does not.
+    let err = east
+        .decrypt()
+        .ciphertext_blob(blob.clone())
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "AccessDeniedException");
+    west.decrypt().ciphertext_blob(blob).send().await.unwrap();
+}
+
+#[tokio::test]
+async fn replicas_only_in_served_regions() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_in(dir.path(), &["--regions", "us-east-1,eu-west-1"]);
+    let east = server.client_with(ACCESS_KEY, SECRET_KEY, EAST);
+    let id = create_mrk(&east).await.key_id;
+    let err = east
+        .replicate_key()
+        .key_id(&id)
+        .replica_region("ap-south-1")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "UnsupportedOperationException");
+    east.replicate_key()
+        .key_id(&id)
+        .replica_region(WEST)
+        .send()
+        .await
+        .unwrap();
+}
