@@ -194,7 +194,8 @@ pub trait KeyStore: Send + Sync + 'static {
     /// Whether a key id names a key that was deleted.
     async fn key_was_deleted(&self, id: Uuid) -> Result<bool, StoreError>;
     /// Rotations, deletions and expiries of imported material due at
-    /// `now_ms`.
+    /// `now_ms`; also, as `Delete`, multi-Region primaries in
+    /// PendingReplicaDeletion that have no replica left.
     async fn due_work(&self, now_ms: i64) -> Result<Vec<DueWork>, StoreError>;
     /// A named secret of the server (sealed by the caller), created once:
     /// returns the stored value, or stores and returns `candidate`. Of

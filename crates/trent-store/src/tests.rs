@@ -588,6 +588,18 @@ async fn multi_region(a: &dyn Store, b: &dyn Store) {
     for k in b.related_keys(ACCOUNT, family).await.unwrap() {
         assert_eq!(k.multi_region.unwrap().primary_region, "eu-west-1");
     }
+    // A primary waiting for its replicas is due once the last is deleted.
+    let waiting_for = b.get_key(primary.id).await.unwrap().unwrap();
+    let waiting = KeyRecord {
+        state: KeyState::PendingReplicaDeletion,
+        pending_window_days: Some(7),
+        ..waiting_for.clone()
+    };
+    a.update_key(&waiting, &waiting_for).await.unwrap();
+    let due = |work: Vec<DueWork>| work.contains(&DueWork::Delete(primary.id));
+    assert!(!due(b.due_work(i64::MAX).await.unwrap()));
+    assert!(a.delete_key(replica.id).await.unwrap());
+    assert!(due(b.due_work(0).await.unwrap()));
     // A single-Region key has no family columns.
     let single = key(ACCOUNT);
     a.insert_key(&single, &material(1), NO_LIMIT).await.unwrap();

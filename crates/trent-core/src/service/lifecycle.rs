@@ -246,6 +246,12 @@ impl Kms {
             self.keys.pin().remove(&id);
             return Ok(None);
         };
+        // A multi-Region primary whose replicas are all gone starts its
+        // waiting period now.
+        if record.state == KeyState::PendingReplicaDeletion {
+            self.release_primary(&record).await?;
+            return Ok(None);
+        }
         let due = record.state == KeyState::PendingDeletion
             && record.deletion_date_ms.is_some_and(|t| t <= self.now());
         if !due {

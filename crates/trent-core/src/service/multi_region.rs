@@ -172,18 +172,28 @@ impl Kms {
         Ok(related.iter().any(|k| k.id != key.record.id))
     }
 
-    /// After a replica's deletion: a primary in PendingReplicaDeletion
-    /// whose last replica this was starts its own waiting period
-    /// (PendingDeletion, its window from now). A compare-and-set on the
-    /// primary's row: a concurrent change to it wins, and is left as is.
+    /// After a replica's deletion: its family's primary, if it waits in
+    /// PendingReplicaDeletion and this was its last replica, starts its
+    /// own waiting period ([`Self::release_primary`]).
     pub(super) async fn after_replica_deleted(&self, replica: &KeyRecord) -> Result<(), KmsError> {
         let related = self.related_keys(replica).await?;
-        let Some(primary) = related.iter().find(|k| k.is_primary()) else {
+        match related.iter().find(|k| k.is_primary()) {
+            Some(primary) => self.release_primary(primary).await,
+            None => Ok(()),
+        }
+    }
+
+    /// A primary in PendingReplicaDeletion that has no replica left goes
+    /// to PendingDeletion, its window from now. A compare-and-set on its
+    /// row: a concurrent change to it wins, and is left as is. Called when
+    /// a replica is deleted, and by the scheduler (`due_work` lists such a
+    /// primary), so a node stopping in between leaves no primary waiting.
+    pub(super) async fn release_primary(&self, primary: &KeyRecord) -> Result<(), KmsError> {
+        if primary.state != KeyState::PendingReplicaDeletion || !primary.is_primary() {
             return Ok(());
-        };
-        if primary.state != KeyState::PendingReplicaDeletion
-            || related.iter().any(|k| k.id != primary.id)
-        {
+        }
+        let related = self.related_keys(primary).await?;
+        if related.iter().any(|k| k.id != primary.id) {
             return Ok(());
         }
         let mut next = primary.clone();

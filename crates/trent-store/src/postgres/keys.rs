@@ -552,7 +552,10 @@ impl KeyStore for PgStore {
              UNION ALL \
              SELECT id, 0 FROM keys WHERE state = 'Enabled' AND rotation_enabled AND next_rotation_ms <= $1 \
              UNION ALL \
-             SELECT id, 2 FROM keys WHERE valid_to_ms <= $1",
+             SELECT id, 2 FROM keys WHERE valid_to_ms <= $1 \
+             UNION ALL \
+             SELECT id, 1 FROM keys k WHERE state = 'PendingReplicaDeletion' AND NOT EXISTS \
+             (SELECT 1 FROM keys r WHERE r.account = k.account AND r.mrk_family = k.mrk_family AND r.id <> k.id)",
         )
         .bind(now_ms)
         .fetch_all(&self.pool())
