@@ -161,11 +161,11 @@ impl Kms {
         let header = BlobHeader::parse(ciphertext).map_err(|_| invalid_ciphertext())?;
         // A multi-Region family's blob opens with the family's key in the
         // caller's Region.
-        let blob_key = Uuid::from_bytes(header.key_id);
-        let blob_key = if crate::ids::is_family(&blob_key) {
-            crate::ids::related_key_id(&blob_key, &caller.region)
-        } else {
-            blob_key
+        let blob_id = Uuid::from_bytes(header.key_id);
+        let family = crate::ids::is_family(&blob_id).then_some(blob_id);
+        let blob_key = match &family {
+            Some(family) => crate::ids::related_key_id(family, &caller.region),
+            None => blob_id,
         };
         let incorrect_key = || {
             KmsError::IncorrectKey(
@@ -186,7 +186,13 @@ impl Kms {
             // A key that was deleted is gone for good, as AWS reports it;
             // an id no key ever had means the blob is not ours.
             Err(KmsError::NotFound(_)) if self.store.key_was_deleted(blob_key).await? => {
-                return Err(not_found(caller, &blob_key));
+                return Err(match family {
+                    Some(family) => KmsError::NotFound(format!(
+                        "Key '{}' does not exist",
+                        crate::ids::mrk_key_arn(&caller.region, caller.account(), &family)
+                    )),
+                    None => not_found(caller, &blob_key),
+                });
             }
             Err(KmsError::NotFound(_)) => return Err(invalid_ciphertext()),
             other => other?,

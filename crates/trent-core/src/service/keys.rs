@@ -18,6 +18,7 @@ impl Kms {
         }
         let facts = RequestFacts {
             request_tags: Some(&params.tags),
+            multi_region: Some(params.multi_region),
             ..Default::default()
         };
         self.authorize_account(caller, Action::CreateKey, &facts)?;

@@ -57,6 +57,7 @@ impl Kms {
         let facts = RequestFacts {
             replica_region: Some(&params.replica_region),
             request_tags: Some(&params.tags),
+            multi_region: Some(true),
             ..Default::default()
         };
         self.authorize(caller, Action::ReplicateKey, &primary, &facts, None)?;

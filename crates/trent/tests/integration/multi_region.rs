@@ -605,6 +605,15 @@ async fn a_primary_waits_for_its_replicas_to_be_deleted() {
         Some(aws_sdk_kms::types::KeyState::PendingReplicaDeletion)
     );
     // The replica deletes normally; the primary's window starts then.
+    let blob = west
+        .encrypt()
+        .key_id(&id)
+        .plaintext(Blob::new("x"))
+        .send()
+        .await
+        .unwrap()
+        .ciphertext_blob
+        .unwrap();
     west.schedule_key_deletion()
         .key_id(&id)
         .pending_window_in_days(7)
@@ -614,6 +623,19 @@ async fn a_primary_waits_for_its_replicas_to_be_deleted() {
     server.advance_clock(8 * DAY);
     let err = west.describe_key().key_id(&id).send().await.unwrap_err();
     assert_eq!(code(&err), "NotFoundException");
+    // Its ciphertexts name the deleted key by its mrk ARN in that Region.
+    let err = west
+        .decrypt()
+        .ciphertext_blob(blob)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "NotFoundException");
+    assert!(
+        message(&err).contains(&format!("{WEST}:{ACCOUNT}:key/{id}")),
+        "{}",
+        message(&err)
+    );
     let primary = describe(&east, &id).await;
     assert_eq!(
         primary.key_state,
