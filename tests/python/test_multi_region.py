@@ -12,6 +12,8 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from conftest import exported_by_request_id
+
 WEST = "eu-west-1"
 
 
@@ -103,3 +105,18 @@ def test_what_stays_in_its_region_and_account(trent, kms, trent_account):
     arn = f"arn:aws:kms:{trent.region}:{trent.account_id}:key/{key_id}"
     assert error_code(other.replicate_key, KeyId=arn, ReplicaRegion="ap-south-1") == "AccessDeniedException"
     assert error_code(other.update_primary_region, KeyId=arn, PrimaryRegion=WEST) == "AccessDeniedException"
+
+
+def test_the_trail_records_replicate_key_and_update_primary_region(trent, kms):
+    key_id = kms.create_key(MultiRegion=True)["KeyMetadata"]["KeyId"]
+    replicated = kms.replicate_key(KeyId=key_id, ReplicaRegion=WEST, Description="not recorded in full")
+    moved = kms.update_primary_region(KeyId=key_id, PrimaryRegion=WEST)
+    ids = {replicated["ResponseMetadata"]["RequestId"], moved["ResponseMetadata"]["RequestId"]}
+    events = exported_by_request_id(trent.data_dir, ids)
+    arn = f"arn:aws:kms:{trent.region}:{trent.account_id}:key/{key_id}"
+    by_name = {e["eventName"]: e for e in events.values()}
+    assert by_name["ReplicateKey"]["requestParameters"]["replicaRegion"] == WEST
+    assert by_name["ReplicateKey"]["requestParameters"]["keyId"] == key_id
+    assert by_name["UpdatePrimaryRegion"]["requestParameters"] == {"keyId": key_id, "primaryRegion": WEST}
+    for event in events.values():
+        assert [r["ARN"] for r in event["resources"]] == [arn]
