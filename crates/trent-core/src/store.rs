@@ -109,11 +109,15 @@ pub trait KeyStore: Send + Sync + 'static {
         max_keys: u64,
     ) -> Result<(), StoreError>;
     /// A multi-Region replica with every material version of its primary
-    /// (sealed for the replica), in one transaction; as
-    /// [`Self::insert_key`] otherwise (`Conflict`, `Full`).
+    /// `primary` (sealed for the replica), in one transaction; as
+    /// [`Self::insert_key`] otherwise (`Conflict`, `Full`). Also `Conflict`
+    /// if the primary has a newer version than those given (a rotation
+    /// committed meanwhile): ordered against [`Self::rotate_family`], so no
+    /// replica ever lacks a version of its primary.
     async fn insert_replica(
         &self,
         key: &KeyRecord,
+        primary: Uuid,
         materials: &[SealedMaterial],
         max_keys: u64,
     ) -> Result<(), StoreError>;
@@ -171,7 +175,9 @@ pub trait KeyStore: Send + Sync + 'static {
     /// [`Self::rotate_key`] for every key of a multi-Region family at
     /// once (its primary and each replica, each with its own sealed copy of
     /// the new version), in one transaction: `Conflict`, and nothing
-    /// written, if any of them has the version already.
+    /// written, if any of them has the version already, or the family has
+    /// a key not among them (a replica inserted meanwhile). The first is
+    /// the primary.
     async fn rotate_family(
         &self,
         rotations: &[(KeyRecord, SealedMaterial, RotationRecord)],

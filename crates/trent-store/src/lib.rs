@@ -25,7 +25,7 @@ pub use sqlite::{Resealed, SqliteStore};
 #[doc(hidden)]
 pub mod test_support;
 
-use trent_core::{Change, Changed, Limit, StoreError, Tag};
+use trent_core::{Change, Changed, KeyRecord, Limit, SealedMaterial, StoreError, Tag};
 
 fn backend(e: sqlx::Error) -> StoreError {
     match &e {
@@ -123,6 +123,33 @@ fn multi_region(
             "a key with only one of mrk_family and primary_region".into(),
         )),
     }
+}
+
+/// `Conflict` unless the primary's newest material version (`newest`) is
+/// the newest of those `copied` to its replica.
+fn check_copied(
+    primary: uuid::Uuid,
+    newest: Option<i64>,
+    copied: &[SealedMaterial],
+) -> Result<(), StoreError> {
+    let copied_newest = copied.iter().map(|m| i64::from(m.version)).max();
+    if newest != copied_newest {
+        return Err(StoreError::Conflict(format!(
+            "primary {primary} has material versions its replica lacks"
+        )));
+    }
+    Ok(())
+}
+
+/// `Conflict` unless a family rotation covers all `held` keys of the family.
+fn check_family(key: &KeyRecord, held: i64, count: usize) -> Result<(), StoreError> {
+    if held != count as i64 {
+        return Err(StoreError::Conflict(format!(
+            "the family of key {} has {held} keys, {count} rotated",
+            key.id
+        )));
+    }
+    Ok(())
 }
 
 /// Columns of `keys` every backend reads, in this order.

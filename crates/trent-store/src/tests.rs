@@ -495,9 +495,25 @@ async fn multi_region(a: &dyn Store, b: &dyn Store) {
         .await
         .unwrap();
     assert_eq!(b.get_key(primary.id).await.unwrap().unwrap(), primary);
+    let second = RotationRecord {
+        key_id: primary.id,
+        version: 2,
+        rotated_ms: 1_700_000_000_000,
+        on_demand: true,
+    };
+    a.rotate_key(&primary, &material(2), &second).await.unwrap();
     let replica = related("eu-west-1", Uuid::new_v4());
+    // Copies of fewer versions than the primary has: refused.
+    assert!(matches!(
+        a.insert_replica(&replica, primary.id, &[material(1)], NO_LIMIT)
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(b.get_key(replica.id).await.unwrap().is_none());
     let copies = [material(1), material(2)];
-    a.insert_replica(&replica, &copies, NO_LIMIT).await.unwrap();
+    a.insert_replica(&replica, primary.id, &copies, NO_LIMIT)
+        .await
+        .unwrap();
     assert_eq!(b.get_key(replica.id).await.unwrap().unwrap(), replica);
     assert_eq!(
         versions(&b.key_materials(replica.id).await.unwrap()),
@@ -508,13 +524,14 @@ async fn multi_region(a: &dyn Store, b: &dyn Store) {
     let over = related("ap-south-1", Uuid::new_v4());
     let held = b.count_keys(ACCOUNT, "ap-south-1").await.unwrap();
     assert!(matches!(
-        a.insert_replica(&over, &copies, held).await,
+        a.insert_replica(&over, primary.id, &copies, held).await,
         Err(StoreError::Full { .. })
     ));
     assert!(b.get_key(over.id).await.unwrap().is_none());
     assert!(b.key_materials(over.id).await.unwrap().is_empty());
     assert!(matches!(
-        a.insert_replica(&replica, &copies, NO_LIMIT).await,
+        a.insert_replica(&replica, primary.id, &copies, NO_LIMIT)
+            .await,
         Err(StoreError::Conflict(_))
     ));
     // The family's keys, by Region; none in another account.
@@ -542,8 +559,14 @@ async fn multi_region(a: &dyn Store, b: &dyn Store) {
         assert_eq!(b.get_key(k.id).await.unwrap().unwrap().current_material, 3);
         let got = b.key_materials(k.id).await.unwrap();
         assert_eq!(got.last().map(|m| m.version), Some(3));
-        assert_eq!(b.list_rotations(k.id).await.unwrap().len(), 1);
+        let rotations = b.list_rotations(k.id).await.unwrap();
+        assert_eq!(rotations.last().map(|r| r.version), Some(3));
     }
+    // A rotation leaving out a key of the family: refused.
+    assert!(matches!(
+        a.rotate_family(&[rotated(&primary, 4)]).await,
+        Err(StoreError::Conflict(_))
+    ));
     // The replica has version 3: the primary's version 4 is not kept.
     assert!(matches!(
         a.rotate_family(&[rotated(&primary, 4), rotated(&replica, 3)])

@@ -53,7 +53,9 @@ impl Kms {
                 .collect(),
             None => Vec::new(),
         };
-        let stored = if replicas.is_empty() {
+        // A multi-Region primary rotates as a family even alone: the store
+        // then refuses it if a replica appeared since `related_keys`.
+        let stored = if record.multi_region.is_none() {
             let sealed = sealed_for(&id)?;
             self.store
                 .rotate_key(&record, &sealed, &rotation_of(id))

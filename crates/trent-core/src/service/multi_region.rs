@@ -105,17 +105,6 @@ impl Kms {
             self.check_lockout(&in_replica, &compiled, &arn)?;
         }
         let tags = merge_tags(Vec::new(), params.tags, self.config.max_tags_per_key)?;
-        // Every version of the primary's material, sealed for the replica.
-        let mut rows = Vec::new();
-        for row in self.store.key_materials(record.id).await? {
-            let bytes = self
-                .root
-                .unseal(&material_aad(&record.id, row.version), &row.sealed)?;
-            rows.push(SealedMaterialRow {
-                version: row.version,
-                sealed: self.root.seal(&material_aad(&id, row.version), &bytes)?,
-            });
-        }
         let replica = KeyRecord {
             id,
             account: record.account.clone(),
@@ -136,19 +125,33 @@ impl Kms {
             }),
             ..record.clone()
         };
-        match self
-            .store
-            .insert_replica(&replica, &rows, self.config.max_keys as u64)
-            .await
-        {
-            Err(StoreError::Conflict(_)) => {
-                return Err(KmsError::AlreadyExists(format!(
-                    "{} already exists",
-                    replica.arn
-                )));
+        // Every version of the primary's material, sealed for the replica,
+        // inserted with it. The store refuses the copy if the primary was
+        // rotated since it was read: read again.
+        let mut attempts = 0;
+        let rows = loop {
+            let rows = self.copy_materials(record.id, id).await?;
+            match self
+                .store
+                .insert_replica(&replica, record.id, &rows, self.config.max_keys as u64)
+                .await
+            {
+                Ok(()) => break rows,
+                Err(StoreError::Conflict(_)) if self.store.get_key(id).await?.is_some() => {
+                    return Err(KmsError::AlreadyExists(format!(
+                        "{} already exists",
+                        replica.arn
+                    )));
+                }
+                Err(StoreError::Conflict(_)) if attempts < MAX_UPDATE_CONFLICTS => attempts += 1,
+                Err(e) => return Err(e.into()),
             }
-            other => other?,
-        }
+        };
+        // Copied as stored: the replica encrypts with the newest version.
+        let replica = KeyRecord {
+            current_material: rows.last().map_or(replica.current_material, |r| r.version),
+            ..replica
+        };
         let cached = self.build_cached(replica.clone(), rows, Vec::new())?;
         self.keys.pin().insert(id, Arc::new(cached));
         Ok(replica)
@@ -208,6 +211,25 @@ impl Kms {
         self.keys.pin().remove(&primary.id);
         tracing::info!(key = %primary.arn, "last replica deleted: primary pending deletion");
         Ok(())
+    }
+
+    /// Every material version of `from`, unsealed and sealed for `to`.
+    async fn copy_materials(
+        &self,
+        from: Uuid,
+        to: Uuid,
+    ) -> Result<Vec<SealedMaterialRow>, KmsError> {
+        let mut rows = Vec::new();
+        for row in self.store.key_materials(from).await? {
+            let bytes = self
+                .root
+                .unseal(&material_aad(&from, row.version), &row.sealed)?;
+            rows.push(SealedMaterialRow {
+                version: row.version,
+                sealed: self.root.seal(&material_aad(&to, row.version), &bytes)?,
+            });
+        }
+        Ok(rows)
     }
 
     /// UpdatePrimaryRegion: the replica in `region` becomes the family's

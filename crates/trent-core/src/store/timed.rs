@@ -109,7 +109,7 @@ wrapped! {
     KeyStore {
     fn insert_key(&self, key: &KeyRecord, material: &SealedMaterial, max_keys: u64) -> Result<(), StoreError>;
     fn insert_key_without_material(&self, key: &KeyRecord, max_keys: u64) -> Result<(), StoreError>;
-    fn insert_replica(&self, key: &KeyRecord, materials: &[SealedMaterial], max_keys: u64)
+    fn insert_replica(&self, key: &KeyRecord, primary: Uuid, materials: &[SealedMaterial], max_keys: u64)
         -> Result<(), StoreError>;
     fn related_keys(&self, account: &str, family: Uuid) -> Result<Vec<KeyRecord>, StoreError>;
     fn replace_material(&self, key: &KeyRecord, previous: &KeyRecord, material: Option<&SealedMaterial>)

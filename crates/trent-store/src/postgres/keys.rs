@@ -34,9 +34,22 @@ async fn insert_key_row(
     store: &PgStore,
     key: &KeyRecord,
     materials: &[SealedMaterial],
+    replica_of: Option<Uuid>,
     max_keys: u64,
 ) -> Result<(), StoreError> {
     let mut tx = store.pool().begin().await.map_err(backend)?;
+    // A replica: the primary's row locked first (as a family's rotation
+    // locks it), then its versions must be those copied.
+    if let Some(primary) = replica_of {
+        lock_key(&mut tx, primary).await?;
+        let newest: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(version) FROM key_materials WHERE key_id = $1")
+                .bind(primary.to_string())
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(backend)?;
+        check_copied(primary, newest, materials)?;
+    }
     sqlx::query(&format!(
         "INSERT INTO keys ({KEY_COLUMNS}) VALUES \
          ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)"
@@ -214,7 +227,7 @@ impl KeyStore for PgStore {
         material: &SealedMaterial,
         max_keys: u64,
     ) -> Result<(), StoreError> {
-        insert_key_row(self, key, std::slice::from_ref(material), max_keys).await
+        insert_key_row(self, key, std::slice::from_ref(material), None, max_keys).await
     }
 
     async fn insert_key_without_material(
@@ -222,16 +235,17 @@ impl KeyStore for PgStore {
         key: &KeyRecord,
         max_keys: u64,
     ) -> Result<(), StoreError> {
-        insert_key_row(self, key, &[], max_keys).await
+        insert_key_row(self, key, &[], None, max_keys).await
     }
 
     async fn insert_replica(
         &self,
         key: &KeyRecord,
+        primary: Uuid,
         materials: &[SealedMaterial],
         max_keys: u64,
     ) -> Result<(), StoreError> {
-        insert_key_row(self, key, materials, max_keys).await
+        insert_key_row(self, key, materials, Some(primary), max_keys).await
     }
 
     async fn related_keys(
@@ -430,6 +444,22 @@ impl KeyStore for PgStore {
         rotations: &[(KeyRecord, SealedMaterial, RotationRecord)],
     ) -> Result<(), StoreError> {
         let mut tx = self.pool().begin().await.map_err(backend)?;
+        // The primary's row locked first, as ReplicateKey locks it: then
+        // the family counted is every key of it, none left out.
+        if let Some((first, ..)) = rotations.first()
+            && let Some(mr) = &first.multi_region
+        {
+            lock_key(&mut tx, first.id).await?;
+            let held: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM keys WHERE account = $1 AND mrk_family = $2",
+            )
+            .bind(&first.account)
+            .bind(mr.family.to_string())
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(backend)?;
+            check_family(first, held, rotations.len())?;
+        }
         for (key, material, rotation) in rotations {
             rotate_in(&mut tx, key, material, rotation).await?;
         }

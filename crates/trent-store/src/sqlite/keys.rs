@@ -24,6 +24,7 @@ async fn insert_key_row(
     store: &SqliteStore,
     key: &KeyRecord,
     materials: &[SealedMaterial],
+    replica_of: Option<Uuid>,
     max_keys: u64,
 ) -> Result<(), StoreError> {
     let mut tx = store.pool.begin().await.map_err(backend)?;
@@ -69,6 +70,11 @@ async fn insert_key_row(
         .await
         .map_err(backend)?;
     }
+    // A replica: the primary's versions are those copied (the write lock
+    // held since the insert orders this after any rotation committed).
+    if let Some(primary) = replica_of {
+        primary_has(&mut tx, primary, materials).await?;
+    }
     // The insert holds SQLite's write lock to the commit: the count
     // (kept by a trigger) is exact. Over the limit: rolled back.
     let held: i64 = sqlx::query_scalar("SELECT n FROM key_counts WHERE account = ? AND region = ?")
@@ -79,6 +85,41 @@ async fn insert_key_row(
         .map_err(backend)?;
     within(Limit::Keys, held, max_keys)?;
     tx.commit().await.map_err(backend)
+}
+
+/// `Conflict` unless the primary `primary` has exactly the material
+/// versions `copied` (a rotation committed since they were read).
+async fn primary_has(
+    tx: &mut sqlx::SqliteConnection,
+    primary: Uuid,
+    copied: &[SealedMaterial],
+) -> Result<(), StoreError> {
+    let newest: Option<i64> =
+        sqlx::query_scalar("SELECT MAX(version) FROM key_materials WHERE key_id = ?")
+            .bind(primary.to_string())
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(backend)?;
+    check_copied(primary, newest, copied)
+}
+
+/// `Conflict` unless `key`'s family has `count` keys.
+async fn family_is(
+    tx: &mut sqlx::SqliteConnection,
+    key: &KeyRecord,
+    count: usize,
+) -> Result<(), StoreError> {
+    let Some(mr) = &key.multi_region else {
+        return Ok(());
+    };
+    let held: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM keys WHERE account = ? AND mrk_family = ?")
+            .bind(&key.account)
+            .bind(mr.family.to_string())
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(backend)?;
+    check_family(key, held, count)
 }
 
 /// Rewrites the key if it is still `previous` (see [`KeyStore::update_key`]).
@@ -188,7 +229,7 @@ impl KeyStore for SqliteStore {
         material: &SealedMaterial,
         max_keys: u64,
     ) -> Result<(), StoreError> {
-        insert_key_row(self, key, std::slice::from_ref(material), max_keys).await
+        insert_key_row(self, key, std::slice::from_ref(material), None, max_keys).await
     }
 
     async fn insert_key_without_material(
@@ -196,16 +237,17 @@ impl KeyStore for SqliteStore {
         key: &KeyRecord,
         max_keys: u64,
     ) -> Result<(), StoreError> {
-        insert_key_row(self, key, &[], max_keys).await
+        insert_key_row(self, key, &[], None, max_keys).await
     }
 
     async fn insert_replica(
         &self,
         key: &KeyRecord,
+        primary: Uuid,
         materials: &[SealedMaterial],
         max_keys: u64,
     ) -> Result<(), StoreError> {
-        insert_key_row(self, key, materials, max_keys).await
+        insert_key_row(self, key, materials, Some(primary), max_keys).await
     }
 
     async fn related_keys(
@@ -405,6 +447,11 @@ impl KeyStore for SqliteStore {
         let mut tx = self.pool.begin().await.map_err(backend)?;
         for (key, material, rotation) in rotations {
             rotate_in(&mut tx, key, material, rotation).await?;
+        }
+        // Every key of the family, none left out (a replica inserted since
+        // they were read): the write lock is held since the first insert.
+        if let Some((first, ..)) = rotations.first() {
+            family_is(&mut tx, first, rotations.len()).await?;
         }
         tx.commit().await.map_err(backend)
     }
