@@ -125,13 +125,24 @@ fn multi_region(
     }
 }
 
-/// `Conflict` unless the primary's newest material version (`newest`) is
-/// the newest of those `copied` to its replica.
+/// `Conflict` unless the primary of a replica `key` being inserted is
+/// still its family's primary (`primary_region` as its row says; an
+/// UpdatePrimaryRegion committed meanwhile) and its newest material
+/// version (`newest`) is the newest of those `copied` (a rotation
+/// committed meanwhile).
 fn check_copied(
+    key: &KeyRecord,
     primary: uuid::Uuid,
     newest: Option<i64>,
+    primary_region: Option<String>,
     copied: &[SealedMaterial],
 ) -> Result<(), StoreError> {
+    let expected = key.multi_region.as_ref().map(|mr| &mr.primary_region);
+    if primary_region.as_ref() != expected {
+        return Err(StoreError::Conflict(format!(
+            "key {primary} is no longer the primary of its family"
+        )));
+    }
     let copied_newest = copied.iter().map(|m| i64::from(m.version)).max();
     if newest != copied_newest {
         return Err(StoreError::Conflict(format!(

@@ -511,6 +511,14 @@ async fn multi_region(a: &dyn Store, b: &dyn Store) {
     ));
     assert!(b.get_key(replica.id).await.unwrap().is_none());
     let copies = [material(1), material(2)];
+    // A replica naming another primary Region than the primary's row.
+    let mut moved = related("ap-northeast-1", Uuid::new_v4());
+    moved.multi_region.as_mut().unwrap().primary_region = "eu-west-1".into();
+    assert!(matches!(
+        a.insert_replica(&moved, primary.id, &copies, NO_LIMIT)
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
     a.insert_replica(&replica, primary.id, &copies, NO_LIMIT)
         .await
         .unwrap();

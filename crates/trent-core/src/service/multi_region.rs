@@ -144,6 +144,15 @@ impl Kms {
                     )));
                 }
                 Err(StoreError::Conflict(_)) if attempts < MAX_UPDATE_CONFLICTS => attempts += 1,
+                // The primary Region moved meanwhile (or rotations kept
+                // coming): this node's copy of the primary is stale.
+                Err(StoreError::Conflict(_)) => {
+                    self.keys.pin().remove(&record.id);
+                    return Err(KmsError::InvalidState(format!(
+                        "{} changed while it was replicated; try again",
+                        record.arn
+                    )));
+                }
                 Err(e) => return Err(e.into()),
             }
         };

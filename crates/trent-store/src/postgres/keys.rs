@@ -42,13 +42,15 @@ async fn insert_key_row(
     // locks it), then its versions must be those copied.
     if let Some(primary) = replica_of {
         lock_key(&mut tx, primary).await?;
-        let newest: Option<i64> =
-            sqlx::query_scalar("SELECT MAX(version) FROM key_materials WHERE key_id = $1")
-                .bind(primary.to_string())
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(backend)?;
-        check_copied(primary, newest, materials)?;
+        let (newest, primary_region): (Option<i64>, Option<String>) = sqlx::query_as(
+            "SELECT (SELECT MAX(version) FROM key_materials WHERE key_id = $1), \
+             (SELECT primary_region FROM keys WHERE id = $1)",
+        )
+        .bind(primary.to_string())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(backend)?;
+        check_copied(key, primary, newest, primary_region, materials)?;
     }
     sqlx::query(&format!(
         "INSERT INTO keys ({KEY_COLUMNS}) VALUES \

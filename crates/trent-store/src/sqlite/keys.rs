@@ -73,7 +73,7 @@ async fn insert_key_row(
     // A replica: the primary's versions are those copied (the write lock
     // held since the insert orders this after any rotation committed).
     if let Some(primary) = replica_of {
-        primary_has(&mut tx, primary, materials).await?;
+        primary_has(&mut tx, key, primary, materials).await?;
     }
     // The insert holds SQLite's write lock to the commit: the count
     // (kept by a trigger) is exact. Over the limit: rolled back.
@@ -87,20 +87,23 @@ async fn insert_key_row(
     tx.commit().await.map_err(backend)
 }
 
-/// `Conflict` unless the primary `primary` has exactly the material
-/// versions `copied` (a rotation committed since they were read).
+/// `Conflict` unless the primary `primary` is still its family's primary
+/// and has exactly the material versions `copied` (see [`check_copied`]).
 async fn primary_has(
     tx: &mut sqlx::SqliteConnection,
+    key: &KeyRecord,
     primary: Uuid,
     copied: &[SealedMaterial],
 ) -> Result<(), StoreError> {
-    let newest: Option<i64> =
-        sqlx::query_scalar("SELECT MAX(version) FROM key_materials WHERE key_id = ?")
-            .bind(primary.to_string())
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(backend)?;
-    check_copied(primary, newest, copied)
+    let (newest, primary_region): (Option<i64>, Option<String>) = sqlx::query_as(
+        "SELECT (SELECT MAX(version) FROM key_materials WHERE key_id = ?1), \
+         (SELECT primary_region FROM keys WHERE id = ?1)",
+    )
+    .bind(primary.to_string())
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(backend)?;
+    check_copied(key, primary, newest, primary_region, copied)
 }
 
 /// `Conflict` unless `key`'s family has `count` keys.
