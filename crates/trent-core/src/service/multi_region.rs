@@ -129,14 +129,19 @@ impl Kms {
         // inserted with it. The store refuses the copy if the primary was
         // rotated since it was read: read again.
         let mut attempts = 0;
-        let rows = loop {
+        let (replica, rows) = loop {
             let rows = self.copy_materials(record.id, id).await?;
+            // Copied as stored: the replica encrypts with the newest version.
+            let replica = KeyRecord {
+                current_material: rows.last().map_or(replica.current_material, |r| r.version),
+                ..replica.clone()
+            };
             match self
                 .store
                 .insert_replica(&replica, record.id, &rows, self.config.max_keys as u64)
                 .await
             {
-                Ok(()) => break rows,
+                Ok(()) => break (replica, rows),
                 Err(StoreError::Conflict(_)) if self.store.get_key(id).await?.is_some() => {
                     return Err(KmsError::AlreadyExists(format!(
                         "{} already exists",
@@ -155,11 +160,6 @@ impl Kms {
                 }
                 Err(e) => return Err(e.into()),
             }
-        };
-        // Copied as stored: the replica encrypts with the newest version.
-        let replica = KeyRecord {
-            current_material: rows.last().map_or(replica.current_material, |r| r.version),
-            ..replica
         };
         let cached = self.build_cached(replica.clone(), rows, Vec::new())?;
         self.keys.pin().insert(id, Arc::new(cached));

@@ -432,6 +432,29 @@ async fn rotation_of_the_primary_reaches_the_replica() {
         .await
         .unwrap_err();
     assert_eq!(code(&err), "UnsupportedOperationException");
+
+    // A replica made after rotations has every version and encrypts with
+    // the newest.
+    let south = server.client_with(ACCESS_KEY, SECRET_KEY, "ap-south-1");
+    east.replicate_key()
+        .key_id(&id)
+        .replica_region("ap-south-1")
+        .send()
+        .await
+        .unwrap();
+    let current = |meta: aws_sdk_kms::types::KeyMetadata| meta.current_key_material_id;
+    assert_eq!(
+        current(describe(&south, &id).await),
+        current(describe(&east, &id).await)
+    );
+    assert_eq!(round_trip(&south, &east, &id).await, third);
+    south
+        .update_key_description()
+        .key_id(&id)
+        .description("south")
+        .send()
+        .await
+        .unwrap();
 }
 
 async fn describe(client: &Client, id: &str) -> aws_sdk_kms::types::KeyMetadata {
