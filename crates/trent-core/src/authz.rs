@@ -83,6 +83,7 @@ actions! {
     "kms" PutKeyPolicy false,
     "kms" ReEncryptFrom true,
     "kms" ReEncryptTo true,
+    "kms" ReplicateKey false,
     "kms" RetireGrant true,
     "kms" RevokeGrant true,
     "kms" RotateKeyOnDemand false,
@@ -92,6 +93,7 @@ actions! {
     "kms" UntagResource false,
     "kms" UpdateAlias false,
     "kms" UpdateKeyDescription false,
+    "kms" UpdatePrimaryRegion false,
     "kms" Verify true,
     "kms" VerifyMac true,
     "cloudtrail" LookupEvents false,
@@ -124,6 +126,12 @@ pub struct RequestFacts<'a> {
     /// seconds).
     pub expiration_model: Option<&'a str>,
     pub valid_to: Option<&'a str>,
+    /// CreateKey's MultiRegion (`kms:MultiRegion` before there is a key).
+    pub multi_region: Option<bool>,
+    /// ReplicateKey's ReplicaRegion (`kms:ReplicaRegion`).
+    pub replica_region: Option<&'a str>,
+    /// UpdatePrimaryRegion's PrimaryRegion (`kms:PrimaryRegion`).
+    pub primary_region: Option<&'a str>,
 }
 
 /// The condition-key view of one request.
@@ -213,7 +221,17 @@ impl ConditionContext for AuthzContext<'_> {
             "kms:keyusage" => self.key.map(|k| Values::One(k.key_usage.as_str())),
             "kms:keyorigin" => self.key.map(|k| Values::One(k.origin.as_str())),
             "kms:keymanager" => self.key.map(|_| Values::One("CUSTOMER")),
-            "kms:multiregion" => self.key.map(|_| Values::One("false")),
+            "kms:multiregion" => self
+                .key
+                .map(|k| k.multi_region.is_some())
+                .or_else(|| facts.and_then(|f| f.multi_region))
+                .map(|multi| Values::One(if multi { "true" } else { "false" })),
+            "kms:multiregionkeytype" => self
+                .key
+                .filter(|k| k.multi_region.is_some())
+                .map(|k| Values::One(if k.is_primary() { "PRIMARY" } else { "REPLICA" })),
+            "kms:primaryregion" => facts.and_then(|f| f.primary_region).and_then(one),
+            "kms:replicaregion" => facts.and_then(|f| f.replica_region).and_then(one),
             "kms:requestalias" => facts.and_then(|f| f.request_alias).and_then(one),
             "kms:resourcealiases" => facts
                 .and_then(|f| f.resource_aliases)
@@ -428,6 +446,41 @@ mod tests {
                 matches!(context.get("aws:securetransport"), Some(Values::One(v)) if v == expected),
                 "{secure}"
             );
+        }
+    }
+
+    #[test]
+    fn multi_region_keys_come_from_the_request_before_there_is_a_key() {
+        let identity = Arc::new(Identity {
+            account: "111122223333".into(),
+            principal_arn: "arn:aws:iam::111122223333:root".into(),
+            user_id: "111122223333".into(),
+            username: None,
+            kind: PrincipalKind::Root,
+            access_key_id: "AKIAEXAMPLE".into(),
+            secret: Default::default(),
+            session_token_sha256: None,
+            expires_ms: None,
+            policies: Vec::new(),
+        });
+        let caller = Caller::new(identity, "us-east-1", None, true);
+        let one = |context: &AuthzContext<'_>, key: &str| match context.get(key) {
+            Some(Values::One(v)) => Some(v.to_owned()),
+            _ => None,
+        };
+        for (multi, expected) in [(true, "true"), (false, "false")] {
+            let facts = RequestFacts {
+                multi_region: Some(multi),
+                replica_region: Some("eu-west-1"),
+                ..Default::default()
+            };
+            let context = AuthzContext::for_request(&caller, &facts);
+            assert_eq!(one(&context, "kms:multiregion").as_deref(), Some(expected));
+            assert_eq!(
+                one(&context, "kms:replicaregion").as_deref(),
+                Some("eu-west-1")
+            );
+            assert_eq!(one(&context, "kms:primaryregion"), None);
         }
     }
 

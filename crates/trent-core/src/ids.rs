@@ -51,7 +51,7 @@ impl KeyRef {
             }
             let (region, account) = (region.to_owned(), account.to_owned());
             if let Some(id) = resource.strip_prefix("key/") {
-                let id = parse_uuid(id).ok_or_else(invalid)?;
+                let id = parse_key_id(id).ok_or_else(invalid)?;
                 return Ok(KeyRef::KeyArn {
                     region,
                     account,
@@ -67,7 +67,7 @@ impl KeyRef {
             }
             return Err(invalid());
         }
-        parse_uuid(raw).map(KeyRef::Id).ok_or_else(invalid)
+        parse_key_id(raw).map(KeyRef::Id).ok_or_else(invalid)
     }
 
     pub fn is_alias(&self) -> bool {
@@ -75,12 +75,64 @@ impl KeyRef {
     }
 }
 
-/// Accepts only the hyphenated lowercase/uppercase form AWS key ids use.
-fn parse_uuid(s: &str) -> Option<Uuid> {
+/// A key id: the hyphenated UUID form of a single-Region key (never a
+/// family id's version 8, which only the `mrk-` form names), or `mrk-` and
+/// 32 hex digits: a multi-Region family id (version 8), returned as is;
+/// [`is_family`] tells them apart.
+fn parse_key_id(s: &str) -> Option<Uuid> {
+    if let Some(hex) = s.strip_prefix("mrk-") {
+        if hex.len() != 32 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        let id = Uuid::try_parse(hex).ok()?;
+        return is_family(&id).then_some(id);
+    }
     if s.len() != 36 {
         return None;
     }
-    Uuid::try_parse(s).ok()
+    Uuid::try_parse(s).ok().filter(|id| !is_family(id))
+}
+
+/// Whether an id is a multi-Region family id (UUID version 8).
+pub fn is_family(id: &Uuid) -> bool {
+    id.get_version_num() == 8
+}
+
+/// A new multi-Region family id: random, with version 8 (RFC 9562's custom
+/// version) so that it is never a key's own id.
+pub fn new_family() -> Uuid {
+    let mut bytes = *Uuid::new_v4().as_bytes();
+    bytes[6] = (bytes[6] & 0x0f) | 0x80;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    Uuid::from_bytes(bytes)
+}
+
+/// The id a family's key in `region` is stored under: the first 16 bytes
+/// of SHA-256("trent-mrk:" ‖ F ‖ Region), with version 5.
+pub fn related_key_id(family: &Uuid, region: &str) -> Uuid {
+    let digest = trent_crypto::sha256(
+        &[
+            b"trent-mrk:".as_slice(),
+            family.as_bytes(),
+            region.as_bytes(),
+        ]
+        .concat(),
+    );
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    bytes[6] = (bytes[6] & 0x0f) | 0x50;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    Uuid::from_bytes(bytes)
+}
+
+/// The KeyId of a multi-Region family: `mrk-` and 32 lowercase hex digits.
+pub fn mrk_key_id(family: &Uuid) -> String {
+    format!("mrk-{}", family.simple())
+}
+
+/// The ARN of a family's key in `region`.
+pub fn mrk_key_arn(region: &str, account: &str, family: &Uuid) -> String {
+    format!("arn:aws:kms:{region}:{account}:key/{}", mrk_key_id(family))
 }
 
 /// The id of one version of a key's material (`KeyMaterialId`,
@@ -151,6 +203,33 @@ mod tests {
                 name: "alias/Example".into()
             }
         );
+    }
+
+    #[test]
+    fn parses_multi_region_ids() {
+        let family = new_family();
+        assert!(is_family(&family));
+        let bare = mrk_key_id(&family);
+        assert_eq!(bare.len(), 36);
+        assert_eq!(KeyRef::parse(&bare).unwrap(), KeyRef::Id(family));
+        assert_eq!(
+            KeyRef::parse(&mrk_key_arn("eu-west-1", "111122223333", &family)).unwrap(),
+            KeyRef::KeyArn {
+                region: "eu-west-1".into(),
+                account: "111122223333".into(),
+                id: family
+            }
+        );
+        // The hyphenated form of a family id names no key; nor does `mrk-`
+        // with a non-family UUID.
+        assert!(KeyRef::parse(&family.to_string()).is_err());
+        let v4 = Uuid::new_v4();
+        assert!(KeyRef::parse(&format!("mrk-{}", v4.simple())).is_err());
+        let east = related_key_id(&family, "us-east-1");
+        let west = related_key_id(&family, "eu-west-1");
+        assert_ne!(east, west);
+        assert_eq!(east.get_version_num(), 5);
+        assert_eq!(east, related_key_id(&family, "us-east-1"));
     }
 
     #[test]

@@ -39,16 +39,17 @@ pub use iam::{
     AccessKeyInfo, AccessKeyStatus, GroupInfo, IamError, Identities, NewAccessKey, PolicyOwner,
     RoleInfo, TempCredentials, UserInfo,
 };
-pub use ids::{KeyRef, alias_arn, key_arn, key_material_id};
+pub use ids::{KeyRef, alias_arn, is_family, key_arn, key_material_id, mrk_key_arn};
 pub use model::{
     AliasRecord, Caller, Credential, DueWork, EntityKind, GrantRecord, IamEntity, Identity,
-    KeyLastUsage, KeyRecord, Page, PrincipalKind, RotationRecord, SessionRecord, Tag, now_millis,
+    KeyLastUsage, KeyRecord, MultiRegion, Page, PrincipalKind, RotationRecord, SessionRecord, Tag,
+    now_millis,
 };
 pub use service::feed::{ChangeFeed, FeedStats, Freshness};
 pub use service::{
     AliasMode, CreateGrant, CreateKey, DataKey, DataKeyPair, Decrypted, GRANT_OPERATIONS,
     GrantSelector, ImportMaterial, ImportParameters, KeyAlgorithms, Kms, KmsConfig, ListedAlias,
-    ListedMaterial, LookupEvents, ReEncrypted, SharedSecret, current_key_material_id,
+    ListedMaterial, LookupEvents, ReEncrypted, ReplicateKey, SharedSecret, current_key_material_id,
     key_algorithms, material_id,
 };
 pub use store::timed::{STORE_METHODS, StoreWrapper, TimedStore};

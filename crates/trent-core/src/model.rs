@@ -133,6 +133,42 @@ pub struct KeyRecord {
     /// ImportKeyMaterial's KeyMaterialDescription (symmetric keys), kept
     /// until another is given.
     pub material_description: Option<String>,
+    /// Set on the keys of a multi-Region family (primary and replicas).
+    pub multi_region: Option<MultiRegion>,
+}
+
+/// What makes a key one of a multi-Region family.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MultiRegion {
+    /// The family id F (a version-8 UUID): the key id `mrk-F` every related
+    /// key shows, and the key id ciphertexts of the family carry.
+    pub family: Uuid,
+    /// The Region of the family's primary key.
+    pub primary_region: String,
+}
+
+impl KeyRecord {
+    /// The KeyId this key shows: `mrk-…` for a multi-Region key, its UUID
+    /// otherwise.
+    pub fn key_id(&self) -> String {
+        match &self.multi_region {
+            Some(mr) => crate::ids::mrk_key_id(&mr.family),
+            None => self.id.to_string(),
+        }
+    }
+
+    /// Whether this key is the primary of a multi-Region family.
+    pub fn is_primary(&self) -> bool {
+        self.multi_region
+            .as_ref()
+            .is_some_and(|mr| mr.primary_region == self.region)
+    }
+
+    /// The id ciphertexts and KeyMaterialIds of this key are made with: the
+    /// family's for a multi-Region key, its own otherwise.
+    pub fn blob_id(&self) -> Uuid {
+        self.multi_region.as_ref().map_or(self.id, |mr| mr.family)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -108,6 +108,23 @@ pub trait KeyStore: Send + Sync + 'static {
         key: &KeyRecord,
         max_keys: u64,
     ) -> Result<(), StoreError>;
+    /// A multi-Region replica with every material version of its primary
+    /// `primary` (sealed for the replica), in one transaction; as
+    /// [`Self::insert_key`] otherwise (`Conflict`, `Full`). Also `Conflict`
+    /// if the primary has a newer version than those given (a rotation
+    /// committed meanwhile): ordered against [`Self::rotate_family`], so no
+    /// replica ever lacks a version of its primary.
+    async fn insert_replica(
+        &self,
+        key: &KeyRecord,
+        primary: Uuid,
+        materials: &[SealedMaterial],
+        max_keys: u64,
+    ) -> Result<(), StoreError>;
+    /// The keys of a multi-Region family in an account (primary and
+    /// replicas, every Region), by Region.
+    async fn related_keys(&self, account: &str, family: Uuid)
+    -> Result<Vec<KeyRecord>, StoreError>;
     /// Rewrites the key as [`Self::update_key`] does (`Conflict` if it is
     /// no longer `previous`) and replaces every material version it has
     /// with `material` (`None`: the material is destroyed, overwritten
@@ -155,6 +172,20 @@ pub trait KeyStore: Send + Sync + 'static {
         material: &SealedMaterial,
         rotation: &RotationRecord,
     ) -> Result<(), StoreError>;
+    /// [`Self::rotate_key`] for every key of a multi-Region family at
+    /// once (its primary and each replica, each with its own sealed copy of
+    /// the new version), in one transaction: `Conflict`, and nothing
+    /// written, if any of them has the version already, or the family has
+    /// a key not among them (a replica inserted meanwhile). The first is
+    /// the primary.
+    async fn rotate_family(
+        &self,
+        rotations: &[(KeyRecord, SealedMaterial, RotationRecord)],
+    ) -> Result<(), StoreError>;
+    /// [`Self::update_key`] for several keys (each `(key, previous)`) in one
+    /// transaction: `Conflict`, and nothing written, if any of them is no
+    /// longer its `previous` (UpdatePrimaryRegion's swap of roles).
+    async fn update_keys(&self, keys: &[(KeyRecord, KeyRecord)]) -> Result<(), StoreError>;
     /// A key's rotations, in version order.
     async fn list_rotations(&self, id: Uuid) -> Result<Vec<RotationRecord>, StoreError>;
     /// Deletes a key for good, in one transaction: its material, aliases,
@@ -169,7 +200,8 @@ pub trait KeyStore: Send + Sync + 'static {
     /// Whether a key id names a key that was deleted.
     async fn key_was_deleted(&self, id: Uuid) -> Result<bool, StoreError>;
     /// Rotations, deletions and expiries of imported material due at
-    /// `now_ms`.
+    /// `now_ms`; also, as `Delete`, multi-Region primaries in
+    /// PendingReplicaDeletion that have no replica left.
     async fn due_work(&self, now_ms: i64) -> Result<Vec<DueWork>, StoreError>;
     /// A named secret of the server (sealed by the caller), created once:
     /// returns the stored value, or stores and returns `candidate`. Of

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde::de::{IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
-use trent_core::{Caller, key_arn};
+use trent_core::{Caller, is_family, key_arn, mrk_key_arn};
 
 /// KMS request members recorded in `requestParameters` (as CloudTrail
 /// names them: first letter lower-cased). Everything else — `Plaintext`,
@@ -58,6 +58,9 @@ const KMS_REQUEST_FIELDS: &[&str] = &[
     "WrappingKeySpec",
     "ExpirationModel",
     "ValidTo",
+    // Multi-Region keys.
+    "ReplicaRegion",
+    "PrimaryRegion",
 ];
 
 /// KMS response members recorded in `responseElements` for non-crypto
@@ -250,8 +253,12 @@ fn as_key_arn(id: &str, caller: Option<&Caller>) -> Option<String> {
     if id.starts_with("arn:") {
         return id.contains(":key/").then(|| id.to_owned());
     }
-    let uuid = uuid::Uuid::parse_str(id).ok()?;
     let caller = caller?;
+    if let Some(hex) = id.strip_prefix("mrk-") {
+        let family = uuid::Uuid::try_parse(hex).ok().filter(is_family)?;
+        return Some(mrk_key_arn(&caller.region, caller.account(), &family));
+    }
+    let uuid = uuid::Uuid::parse_str(id).ok()?;
     Some(key_arn(&caller.region, caller.account(), &uuid))
 }
 

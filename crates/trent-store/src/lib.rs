@@ -25,7 +25,7 @@ pub use sqlite::{Resealed, SqliteStore};
 #[doc(hidden)]
 pub mod test_support;
 
-use trent_core::{Change, Changed, Limit, StoreError, Tag};
+use trent_core::{Change, Changed, KeyRecord, Limit, SealedMaterial, StoreError, Tag};
 
 fn backend(e: sqlx::Error) -> StoreError {
     match &e {
@@ -108,10 +108,65 @@ fn decode_change(id: i64, kind: &str, subject: &str, at_ms: i64) -> Result<Chang
     Ok(Change { id, at_ms, changed })
 }
 
+/// A key's multi-Region columns decoded: both set, or neither.
+fn multi_region(
+    family: Option<String>,
+    primary_region: Option<String>,
+) -> Result<Option<trent_core::MultiRegion>, StoreError> {
+    match (family, primary_region) {
+        (None, None) => Ok(None),
+        (Some(family), Some(primary_region)) => Ok(Some(trent_core::MultiRegion {
+            family: parse_uuid(&family)?,
+            primary_region,
+        })),
+        _ => Err(StoreError::Corrupt(
+            "a key with only one of mrk_family and primary_region".into(),
+        )),
+    }
+}
+
+/// `Conflict` unless the primary of a replica `key` being inserted is
+/// still its family's primary (`primary_region` as its row says; an
+/// UpdatePrimaryRegion committed meanwhile) and its newest material
+/// version (`newest`) is the newest of those `copied` (a rotation
+/// committed meanwhile).
+fn check_copied(
+    key: &KeyRecord,
+    primary: uuid::Uuid,
+    newest: Option<i64>,
+    primary_region: Option<String>,
+    copied: &[SealedMaterial],
+) -> Result<(), StoreError> {
+    let expected = key.multi_region.as_ref().map(|mr| &mr.primary_region);
+    if primary_region.as_ref() != expected {
+        return Err(StoreError::Conflict(format!(
+            "key {primary} is no longer the primary of its family"
+        )));
+    }
+    let copied_newest = copied.iter().map(|m| i64::from(m.version)).max();
+    if newest != copied_newest {
+        return Err(StoreError::Conflict(format!(
+            "primary {primary} has material versions its replica lacks"
+        )));
+    }
+    Ok(())
+}
+
+/// `Conflict` unless a family rotation covers all `held` keys of the family.
+fn check_family(key: &KeyRecord, held: i64, count: usize) -> Result<(), StoreError> {
+    if held != count as i64 {
+        return Err(StoreError::Conflict(format!(
+            "the family of key {} has {held} keys, {count} rotated",
+            key.id
+        )));
+    }
+    Ok(())
+}
+
 /// Columns of `keys` every backend reads, in this order.
 const KEY_COLUMNS: &str = "id, account, region, arn, created_ms, description, key_usage, key_spec, origin, state, \
      deletion_date_ms, pending_window_days, policy, rotation_enabled, rotation_period_days, next_rotation_ms, \
-     current_material, tags, expiration_model, valid_to_ms, material_digest, material_description";
+     current_material, tags, expiration_model, valid_to_ms, material_digest, material_description, mrk_family, primary_region";
 
 #[cfg(test)]
 mod postgres_tests;

@@ -12,7 +12,7 @@ use trent_core::audit::{Actor, AuditEvent, AuditRecord, EventSource, chain_hash,
 use trent_core::trail::{AuditDigest, Id, KeyUsage, Usage};
 use trent_core::{
     AliasRecord, Change, ChangeStore, Changed, Credential, DueWork, EntityKind, GrantLimits,
-    GrantRecord, IamEntity, IdentityStore, KeyRecord, KeyStore, Limit, RotationRecord,
+    GrantRecord, IamEntity, IdentityStore, KeyRecord, KeyStore, Limit, MultiRegion, RotationRecord,
     SealedMaterial, SessionRecord, Store, StoreError, Tag, now_millis,
 };
 use trent_wire::{ExpirationModelType, KeySpec, KeyState, KeyUsageType, OriginType};
@@ -51,6 +51,7 @@ pub(crate) fn key(account: &str) -> KeyRecord {
         valid_to_ms: None,
         material_digest: None,
         material_description: None,
+        multi_region: None,
     }
 }
 
@@ -121,6 +122,7 @@ pub(crate) async fn suite(a: &dyn Store, b: &dyn Store) {
     aliases_and_grants(a, b).await;
     lifecycle(a, b).await;
     imported_material(a, b).await;
+    multi_region(a, b).await;
     identities(a, b).await;
     audit(a, b, Vec::new(), vec![0; 32]).await;
     concurrent_writers(a, b).await;
@@ -473,6 +475,171 @@ async fn lifecycle(a: &dyn Store, b: &dyn Store) {
 /// Imported material: a key created without any, its material imported,
 /// replaced, destroyed, and its expiry due; each write one transaction,
 /// over the key as it was read.
+/// A multi-Region family: a primary in one Region, a replica with every
+/// material version in another; the family's keys listed per account.
+async fn multi_region(a: &dyn Store, b: &dyn Store) {
+    let family = Uuid::from_u128(0x0123_4567_89ab_8def_8123_4567_89ab_cdef);
+    let related = |region: &str, id: Uuid| KeyRecord {
+        id,
+        region: region.into(),
+        arn: format!("arn:aws:kms:{region}:{ACCOUNT}:key/mrk-{}", family.simple()),
+        current_material: 2,
+        multi_region: Some(MultiRegion {
+            family,
+            primary_region: "us-east-1".into(),
+        }),
+        ..key(ACCOUNT)
+    };
+    let primary = related("us-east-1", Uuid::new_v4());
+    a.insert_key(&primary, &material(1), NO_LIMIT)
+        .await
+        .unwrap();
+    assert_eq!(b.get_key(primary.id).await.unwrap().unwrap(), primary);
+    let second = RotationRecord {
+        key_id: primary.id,
+        version: 2,
+        rotated_ms: 1_700_000_000_000,
+        on_demand: true,
+    };
+    a.rotate_key(&primary, &material(2), &second).await.unwrap();
+    let replica = related("eu-west-1", Uuid::new_v4());
+    // Copies of fewer versions than the primary has: refused.
+    assert!(matches!(
+        a.insert_replica(&replica, primary.id, &[material(1)], NO_LIMIT)
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(b.get_key(replica.id).await.unwrap().is_none());
+    let copies = [material(1), material(2)];
+    // A replica naming another primary Region than the primary's row.
+    let mut moved = related("ap-northeast-1", Uuid::new_v4());
+    moved.multi_region.as_mut().unwrap().primary_region = "eu-west-1".into();
+    assert!(matches!(
+        a.insert_replica(&moved, primary.id, &copies, NO_LIMIT)
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    a.insert_replica(&replica, primary.id, &copies, NO_LIMIT)
+        .await
+        .unwrap();
+    assert_eq!(b.get_key(replica.id).await.unwrap().unwrap(), replica);
+    assert_eq!(
+        versions(&b.key_materials(replica.id).await.unwrap()),
+        versions(&copies)
+    );
+    // One transaction: a replica over the Region's quota leaves nothing,
+    // material included; the same id again is a conflict.
+    let over = related("ap-south-1", Uuid::new_v4());
+    let held = b.count_keys(ACCOUNT, "ap-south-1").await.unwrap();
+    assert!(matches!(
+        a.insert_replica(&over, primary.id, &copies, held).await,
+        Err(StoreError::Full { .. })
+    ));
+    assert!(b.get_key(over.id).await.unwrap().is_none());
+    assert!(b.key_materials(over.id).await.unwrap().is_empty());
+    assert!(matches!(
+        a.insert_replica(&replica, primary.id, &copies, NO_LIMIT)
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    // The family's keys, by Region; none in another account.
+    let listed = b.related_keys(ACCOUNT, family).await.unwrap();
+    assert_eq!(listed, vec![replica.clone(), primary.clone()]);
+    assert!(b.related_keys(OTHER, family).await.unwrap().is_empty());
+    // A family's rotation: every key gets the version, or none does.
+    let rotated = |k: &KeyRecord, version: u32| {
+        let record = KeyRecord {
+            current_material: version,
+            ..k.clone()
+        };
+        let rotation = RotationRecord {
+            key_id: k.id,
+            version,
+            rotated_ms: 1_800_000_000_000,
+            on_demand: true,
+        };
+        (record, material(version), rotation)
+    };
+    a.rotate_family(&[rotated(&primary, 3), rotated(&replica, 3)])
+        .await
+        .unwrap();
+    for k in [&primary, &replica] {
+        assert_eq!(b.get_key(k.id).await.unwrap().unwrap().current_material, 3);
+        let got = b.key_materials(k.id).await.unwrap();
+        assert_eq!(got.last().map(|m| m.version), Some(3));
+        let rotations = b.list_rotations(k.id).await.unwrap();
+        assert_eq!(rotations.last().map(|r| r.version), Some(3));
+    }
+    // A rotation leaving out a key of the family: refused.
+    assert!(matches!(
+        a.rotate_family(&[rotated(&primary, 4)]).await,
+        Err(StoreError::Conflict(_))
+    ));
+    // The replica has version 3: the primary's version 4 is not kept.
+    assert!(matches!(
+        a.rotate_family(&[rotated(&primary, 4), rotated(&replica, 3)])
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        b.get_key(primary.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .current_material,
+        3
+    );
+    assert!(
+        b.key_materials(primary.id)
+            .await
+            .unwrap()
+            .iter()
+            .all(|m| m.version != 4)
+    );
+    // The roles swapped in one transaction; a stale `previous` for any
+    // key writes none of them.
+    let (p3, r3) = (
+        b.get_key(primary.id).await.unwrap().unwrap(),
+        b.get_key(replica.id).await.unwrap().unwrap(),
+    );
+    let moved = |k: &KeyRecord| {
+        let mut next = k.clone();
+        next.multi_region.as_mut().unwrap().primary_region = "eu-west-1".into();
+        next
+    };
+    assert!(matches!(
+        a.update_keys(&[(moved(&p3), p3.clone()), (moved(&r3), primary.clone())])
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(b.get_key(primary.id).await.unwrap().unwrap(), p3);
+    a.update_keys(&[(moved(&p3), p3.clone()), (moved(&r3), r3.clone())])
+        .await
+        .unwrap();
+    for k in b.related_keys(ACCOUNT, family).await.unwrap() {
+        assert_eq!(k.multi_region.unwrap().primary_region, "eu-west-1");
+    }
+    // A primary waiting for its replicas is due once the last is deleted.
+    let waiting_for = b.get_key(primary.id).await.unwrap().unwrap();
+    let waiting = KeyRecord {
+        state: KeyState::PendingReplicaDeletion,
+        pending_window_days: Some(7),
+        ..waiting_for.clone()
+    };
+    a.update_key(&waiting, &waiting_for).await.unwrap();
+    let due = |work: Vec<DueWork>| work.contains(&DueWork::Delete(primary.id));
+    assert!(!due(b.due_work(i64::MAX).await.unwrap()));
+    assert!(a.delete_key(replica.id).await.unwrap());
+    assert!(due(b.due_work(0).await.unwrap()));
+    // A single-Region key has no family columns.
+    let single = key(ACCOUNT);
+    a.insert_key(&single, &material(1), NO_LIMIT).await.unwrap();
+    assert_eq!(
+        b.get_key(single.id).await.unwrap().unwrap().multi_region,
+        None
+    );
+}
+
 async fn imported_material(a: &dyn Store, b: &dyn Store) {
     let pending = KeyRecord {
         origin: OriginType::External,

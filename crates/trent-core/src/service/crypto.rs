@@ -44,7 +44,7 @@ impl Kms {
             KmsError::internal(StoreError::Corrupt(format!("missing material v{version}")))
         })?;
         let header = BlobHeader {
-            key_id: *key.record.id.as_bytes(),
+            key_id: *key.record.blob_id().as_bytes(),
             material_version: version,
         };
         Ok(material.with(|material| blob::seal(header, material, context, plaintext))?)
@@ -159,7 +159,14 @@ impl Kms {
         action: Action,
     ) -> Result<Decrypted, KmsError> {
         let header = BlobHeader::parse(ciphertext).map_err(|_| invalid_ciphertext())?;
-        let blob_key = Uuid::from_bytes(header.key_id);
+        // A multi-Region family's blob opens with the family's key in the
+        // caller's Region.
+        let blob_id = Uuid::from_bytes(header.key_id);
+        let family = crate::ids::is_family(&blob_id).then_some(blob_id);
+        let blob_key = match &family {
+            Some(family) => crate::ids::related_key_id(family, &caller.region),
+            None => blob_id,
+        };
         let incorrect_key = || {
             KmsError::IncorrectKey(
                 "The key ID in the request does not identify a CMK that can perform this operation.".into(),
@@ -179,7 +186,13 @@ impl Kms {
             // A key that was deleted is gone for good, as AWS reports it;
             // an id no key ever had means the blob is not ours.
             Err(KmsError::NotFound(_)) if self.store.key_was_deleted(blob_key).await? => {
-                return Err(not_found(caller, &blob_key));
+                return Err(match family {
+                    Some(family) => KmsError::NotFound(format!(
+                        "Key '{}' does not exist",
+                        crate::ids::mrk_key_arn(&caller.region, caller.account(), &family)
+                    )),
+                    None => not_found(caller, &blob_key),
+                });
             }
             Err(KmsError::NotFound(_)) => return Err(invalid_ciphertext()),
             other => other?,

@@ -23,7 +23,7 @@ pub fn current_key_material_id(key: &KeyRecord) -> Option<String> {
 pub fn material_id(key: &KeyRecord, version: u32) -> String {
     match &key.material_digest {
         Some(digest) if key.origin == OriginType::External => crate::ids::hex(digest),
-        _ => crate::ids::key_material_id(&key.id, version),
+        _ => crate::ids::key_material_id(&key.blob_id(), version),
     }
 }
 
@@ -177,6 +177,7 @@ mod tests {
             valid_to_ms: None,
             material_digest: digest,
             material_description: None,
+            multi_region: None,
         }
     }
 

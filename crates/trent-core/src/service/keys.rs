@@ -18,6 +18,7 @@ impl Kms {
         }
         let facts = RequestFacts {
             request_tags: Some(&params.tags),
+            multi_region: Some(params.multi_region),
             ..Default::default()
         };
         self.authorize_account(caller, Action::CreateKey, &facts)?;
@@ -53,9 +54,10 @@ impl Kms {
                 "KeySpec {key_spec} does not support imported key material"
             )));
         }
-        if params.multi_region {
+        if params.multi_region && external {
             return Err(KmsError::Unsupported(
-                "Multi-Region keys are not supported by this server yet".into(),
+                "Multi-Region keys with imported key material are not supported by this server yet"
+                    .into(),
             ));
         }
         if params.custom_key_store {
@@ -63,8 +65,22 @@ impl Kms {
                 "Custom key stores are not supported by this server".into(),
             ));
         }
-        let id = Uuid::new_v4();
-        let arn = key_arn(&caller.region, caller.account(), &id);
+        // A multi-Region key is its family's primary: stored under the
+        // family's id for this Region, shown as `mrk-…`.
+        let multi_region = params.multi_region.then(|| MultiRegion {
+            family: crate::ids::new_family(),
+            primary_region: caller.region.clone(),
+        });
+        let (id, arn) = match &multi_region {
+            Some(mr) => (
+                crate::ids::related_key_id(&mr.family, &caller.region),
+                crate::ids::mrk_key_arn(&caller.region, caller.account(), &mr.family),
+            ),
+            None => {
+                let id = Uuid::new_v4();
+                (id, key_arn(&caller.region, caller.account(), &id))
+            }
+        };
         let policy_text = params
             .policy
             .unwrap_or_else(|| policy::default_key_policy(caller.account()));
@@ -124,6 +140,7 @@ impl Kms {
             valid_to_ms: None,
             material_digest: None,
             material_description: None,
+            multi_region,
         };
         let materials = match &sealed {
             Some(_) => material_of(&record, &bytes)?,
@@ -251,10 +268,18 @@ impl Kms {
                 "1 validation error detected: Value '{days}' at 'pendingWindowInDays' failed to satisfy constraint: Member must have value {bound}"
             )));
         }
+        // A multi-Region primary with replicas waits for them to be deleted
+        // (PendingReplicaDeletion); its window starts when the last one is.
+        let with_replicas = self.has_replicas(caller, key_id).await?;
         self.mutate(caller, key_id, Action::ScheduleKeyDeletion, |key| {
             refuse_pending_deletion(key)?;
-            key.state = KeyState::PendingDeletion;
-            key.deletion_date_ms = Some(self.now() + i64::from(days) * DAY_MS);
+            if with_replicas && key.is_primary() {
+                key.state = KeyState::PendingReplicaDeletion;
+                key.deletion_date_ms = None;
+            } else {
+                key.state = KeyState::PendingDeletion;
+                key.deletion_date_ms = Some(self.now() + i64::from(days) * DAY_MS);
+            }
             key.pending_window_days = Some(days);
             Ok(())
         })
@@ -267,7 +292,10 @@ impl Kms {
         key_id: &str,
     ) -> Result<KeyRecord, KmsError> {
         self.mutate(caller, key_id, Action::CancelKeyDeletion, |key| {
-            if key.state != KeyState::PendingDeletion {
+            if !matches!(
+                key.state,
+                KeyState::PendingDeletion | KeyState::PendingReplicaDeletion
+            ) {
                 return Err(KmsError::InvalidState(format!(
                     "{} is not pending deletion.",
                     key.arn
@@ -300,6 +328,7 @@ impl Kms {
             // AWS's order: the key's state before its type.
             require_enabled(key)?;
             lifecycle::require_rotatable(key)?;
+            lifecycle::require_rotates_here(key)?;
             key.rotation_enabled = true;
             key.rotation_period_days = Some(period);
             key.next_rotation_ms = Some(self.now() + i64::from(period) * DAY_MS);
@@ -318,6 +347,7 @@ impl Kms {
             // AWS's order: the key's state before its type.
             require_enabled(key)?;
             lifecycle::require_rotatable(key)?;
+            lifecycle::require_rotates_here(key)?;
             key.rotation_enabled = false;
             key.next_rotation_ms = None;
             Ok(())
@@ -340,7 +370,22 @@ impl Kms {
             None,
         )?;
         lifecycle::require_rotatable(&key.record)?;
-        Ok(key.record.clone())
+        let mut record = key.record.clone();
+        // A replica's rotation status is its primary's (rotation is a
+        // property the family shares).
+        if record.multi_region.is_some() && !record.is_primary() {
+            let primary = self
+                .related_keys(&record)
+                .await?
+                .into_iter()
+                .find(|k| k.is_primary());
+            if let Some(primary) = primary {
+                record.rotation_enabled = primary.rotation_enabled;
+                record.rotation_period_days = primary.rotation_period_days;
+                record.next_rotation_ms = primary.next_rotation_ms;
+            }
+        }
+        Ok(record)
     }
 
     /// `GetKeyLastUsage`: the key's last successful cryptographic operation

@@ -15,16 +15,10 @@ impl Kms {
         // Asymmetric and HMAC keys never get here (rotation is refused for
         // them); checked again so their material can't be replaced.
         require_rotatable(&current.record)?;
+        require_rotates_here(&current.record)?;
         let version = current.record.current_material + 1;
         let bytes = SymmetricKey::generate_bytes()?;
         let symmetric = AesKey::from_bytes(bytes.as_ref())?;
-        let sealed = SealedMaterialRow {
-            version,
-            sealed: self
-                .root
-                .seal(&material_aad(&id, version), bytes.as_ref())?,
-        };
-        drop(bytes);
         let now = self.now();
         let mut record = current.record.clone();
         record.current_material = version;
@@ -32,19 +26,62 @@ impl Kms {
             let period = record.rotation_period_days.unwrap_or(365);
             record.next_rotation_ms = Some(now + i64::from(period) * DAY_MS);
         }
-        let rotation = RotationRecord {
-            key_id: id,
+        let rotation_of = |key_id: Uuid| RotationRecord {
+            key_id,
             version,
             rotated_ms: now,
             on_demand,
         };
-        match self.store.rotate_key(&record, &sealed, &rotation).await {
+        let sealed_for = |key_id: &Uuid| -> Result<SealedMaterialRow, KmsError> {
+            Ok(SealedMaterialRow {
+                version,
+                sealed: self
+                    .root
+                    .seal(&material_aad(key_id, version), bytes.as_ref())?,
+            })
+        };
+        // A multi-Region primary's new version goes to every related key in
+        // the same transaction: no replica lacks a version the primary
+        // encrypts with.
+        let replicas: Vec<KeyRecord> = match &record.multi_region {
+            Some(mr) => self
+                .store
+                .related_keys(&record.account, mr.family)
+                .await?
+                .into_iter()
+                .filter(|k| k.id != id)
+                .collect(),
+            None => Vec::new(),
+        };
+        // A multi-Region primary rotates as a family even alone: the store
+        // then refuses it if a replica appeared since `related_keys`.
+        let stored = if record.multi_region.is_none() {
+            let sealed = sealed_for(&id)?;
+            self.store
+                .rotate_key(&record, &sealed, &rotation_of(id))
+                .await
+        } else {
+            let mut rotations = vec![(record.clone(), sealed_for(&id)?, rotation_of(id))];
+            for mut replica in replicas.iter().cloned() {
+                let sealed = sealed_for(&replica.id)?;
+                let rotation = rotation_of(replica.id);
+                replica.current_material = version;
+                rotations.push((replica, sealed, rotation));
+            }
+            self.store.rotate_family(&rotations).await
+        };
+        drop(bytes);
+        match stored {
             Ok(()) => {}
             Err(StoreError::Conflict(_)) => {
                 self.keys.pin().remove(&id);
                 return Ok(false);
             }
             Err(e) => return Err(e.into()),
+        }
+        // The replicas are read again (with the new version) when next used.
+        for replica in &replicas {
+            self.keys.pin().remove(&replica.id);
         }
         let updated = CachedKey {
             record,
@@ -81,6 +118,7 @@ impl Kms {
         // key is DisabledException, not UnsupportedOperationException).
         require_enabled(&key.record)?;
         require_rotatable(&key.record)?;
+        require_rotates_here(&key.record)?;
         let done = self
             .store
             .list_rotations(id)
@@ -210,6 +248,12 @@ impl Kms {
             self.keys.pin().remove(&id);
             return Ok(None);
         };
+        // A multi-Region primary whose replicas are all gone starts its
+        // waiting period now.
+        if record.state == KeyState::PendingReplicaDeletion {
+            self.release_primary(&record).await?;
+            return Ok(None);
+        }
         let due = record.state == KeyState::PendingDeletion
             && record.deletion_date_ms.is_some_and(|t| t <= self.now());
         if !due {
@@ -224,16 +268,21 @@ impl Kms {
             usage.forget(id);
         }
         self.keys.pin().remove(&id);
-        let aliases = self.aliases.pin();
-        let gone: Vec<AliasKey> = aliases
-            .iter()
-            .filter(|(_, alias)| alias.target == id)
-            .map(|(key, _)| key.clone())
-            .collect();
-        for key in gone {
-            aliases.remove(&key);
+        {
+            let aliases = self.aliases.pin();
+            let gone: Vec<AliasKey> = aliases
+                .iter()
+                .filter(|(_, alias)| alias.target == id)
+                .map(|(key, _)| key.clone())
+                .collect();
+            for key in gone {
+                aliases.remove(&key);
+            }
         }
         tracing::info!(key = %record.arn, "scheduled key deletion done");
+        if record.multi_region.is_some() && !record.is_primary() {
+            self.after_replica_deleted(&record).await?;
+        }
         Ok(Some(record))
     }
 }
@@ -252,6 +301,19 @@ pub(super) fn require_rotatable(key: &KeyRecord) -> Result<(), KmsError> {
     if key.key_spec != KeySpec::SymmetricDefault || key.origin != OriginType::AwsKms {
         return Err(KmsError::Unsupported(format!(
             "{} does not support automatic or on-demand rotation",
+            key.arn
+        )));
+    }
+    Ok(())
+}
+
+/// A multi-Region key rotates as a family, from its primary (a new version
+/// written to every related key in one transaction): a replica refuses
+/// rotation settings and on-demand rotation, as AWS does.
+pub(super) fn require_rotates_here(key: &KeyRecord) -> Result<(), KmsError> {
+    if key.multi_region.is_some() && !key.is_primary() {
+        return Err(KmsError::Unsupported(format!(
+            "{} is a multi-Region replica key; rotation is managed on its primary key",
             key.arn
         )));
     }

@@ -18,7 +18,9 @@ pub use import::{ImportMaterial, ImportParameters};
 pub use import_rules::{current_key_material_id, material_id};
 mod keys;
 mod lifecycle;
+mod multi_region;
 pub use lifecycle::ListedMaterial;
+pub use multi_region::ReplicateKey;
 mod trail;
 
 pub use trail::LookupEvents;
@@ -31,7 +33,9 @@ use crate::clock::Clock;
 use crate::error::KmsError;
 use crate::ids::{KeyRef, alias_arn, key_arn};
 use crate::markers::Markers;
-use crate::model::{AliasRecord, Caller, GrantRecord, KeyRecord, Page, SealedMaterialRow, Tag};
+use crate::model::{
+    AliasRecord, Caller, GrantRecord, KeyRecord, MultiRegion, Page, SealedMaterialRow, Tag,
+};
 use crate::policy;
 use crate::quotas::{Profile, QuotaClass, QuotaLimits, RequestQuotas};
 use crate::store::{GrantLimits, RootKey, Store, StoreError};
@@ -339,16 +343,41 @@ struct Resolved {
     /// required to use a key of another account, and is where the key is
     /// looked for; `None`: the caller's own (a bare key id, an alias name).
     account: Option<String>,
+    /// The multi-Region family the request named (`mrk-…`): `id` is its
+    /// key in the caller's Region.
+    family: Option<Uuid>,
 }
 
 impl Resolved {
+    /// A key named by id (bare or in an ARN): a family id names the
+    /// family's key in `region`.
+    fn named(id: Uuid, account: Option<String>, region: &str) -> Self {
+        if crate::ids::is_family(&id) {
+            return Self {
+                id: crate::ids::related_key_id(&id, region),
+                alias: None,
+                account,
+                family: Some(id),
+            };
+        }
+        Self {
+            id,
+            alias: None,
+            account,
+            family: None,
+        }
+    }
+
     /// `NotFoundException` for the key as the request named it.
     fn not_found(&self, caller: &Caller) -> KmsError {
-        not_found_in(
-            &caller.region,
-            self.account.as_deref().unwrap_or(caller.account()),
-            &self.id,
-        )
+        let account = self.account.as_deref().unwrap_or(caller.account());
+        match &self.family {
+            Some(family) => KmsError::NotFound(format!(
+                "Key '{}' does not exist",
+                crate::ids::mrk_key_arn(&caller.region, account, family)
+            )),
+            None => not_found_in(&caller.region, account, &self.id),
+        }
     }
 }
 
@@ -552,11 +581,7 @@ impl Kms {
         }
         let (account, region, name) = match key_ref {
             KeyRef::Id(id) => {
-                return Ok(Resolved {
-                    id,
-                    alias: None,
-                    account: None,
-                });
+                return Ok(Resolved::named(id, None, &caller.region));
             }
             KeyRef::KeyArn {
                 region,
@@ -564,11 +589,7 @@ impl Kms {
                 id,
             } => {
                 check_region(caller, &region, raw)?;
-                return Ok(Resolved {
-                    id,
-                    alias: None,
-                    account: Some(account),
-                });
+                return Ok(Resolved::named(id, Some(account), &region));
             }
             KeyRef::AliasName(name) => (caller.account().to_owned(), caller.region.clone(), name),
             KeyRef::AliasArn {
@@ -586,6 +607,7 @@ impl Kms {
                 id: alias.target,
                 alias: Some(key.2.clone()),
                 account: Some(key.0.clone()),
+                family: None,
             }),
             None => Err(KmsError::NotFound(format!(
                 "Alias {} is not found.",
@@ -1113,7 +1135,10 @@ fn check_policy_name(name: Option<&str>) -> Result<(), KmsError> {
 }
 
 fn refuse_pending_deletion(key: &KeyRecord) -> Result<(), KmsError> {
-    if key.state == KeyState::PendingDeletion {
+    if matches!(
+        key.state,
+        KeyState::PendingDeletion | KeyState::PendingReplicaDeletion
+    ) {
         return Err(KmsError::InvalidState(format!(
             "{} is pending deletion.",
             key.arn

@@ -109,6 +109,9 @@ wrapped! {
     KeyStore {
     fn insert_key(&self, key: &KeyRecord, material: &SealedMaterial, max_keys: u64) -> Result<(), StoreError>;
     fn insert_key_without_material(&self, key: &KeyRecord, max_keys: u64) -> Result<(), StoreError>;
+    fn insert_replica(&self, key: &KeyRecord, primary: Uuid, materials: &[SealedMaterial], max_keys: u64)
+        -> Result<(), StoreError>;
+    fn related_keys(&self, account: &str, family: Uuid) -> Result<Vec<KeyRecord>, StoreError>;
     fn replace_material(&self, key: &KeyRecord, previous: &KeyRecord, material: Option<&SealedMaterial>)
         -> Result<(), StoreError>;
     fn get_key(&self, id: Uuid) -> Result<Option<KeyRecord>, StoreError>;
@@ -121,6 +124,9 @@ wrapped! {
         -> Result<Vec<(KeyRecord, Vec<SealedMaterial>, Vec<GrantRecord>)>, StoreError>;
     fn rotate_key(&self, key: &KeyRecord, material: &SealedMaterial, rotation: &RotationRecord)
         -> Result<(), StoreError>;
+    fn rotate_family(&self, rotations: &[(KeyRecord, SealedMaterial, RotationRecord)])
+        -> Result<(), StoreError>;
+    fn update_keys(&self, keys: &[(KeyRecord, KeyRecord)]) -> Result<(), StoreError>;
     fn list_rotations(&self, id: Uuid) -> Result<Vec<RotationRecord>, StoreError>;
     fn delete_key(&self, id: Uuid) -> Result<bool, StoreError>;
     fn key_was_deleted(&self, id: Uuid) -> Result<bool, StoreError>;

@@ -6,7 +6,7 @@ use crate::error::ApiError;
 use trent_core::{Caller, CreateGrant, GrantRecord, GrantSelector, Kms, key_arn};
 use trent_wire::*;
 
-fn entry(grant: &GrantRecord, region: &str, account: &str) -> GrantListEntry {
+fn entry(kms: &Kms, grant: &GrantRecord, region: &str, account: &str) -> GrantListEntry {
     let constraints =
         (grant.context_equals.is_some() || grant.context_subset.is_some()).then(|| {
             GrantConstraints {
@@ -16,7 +16,10 @@ fn entry(grant: &GrantRecord, region: &str, account: &str) -> GrantListEntry {
             }
         });
     GrantListEntry {
-        key_id: Some(key_arn(region, account, &grant.key_id)),
+        key_id: Some(
+            kms.cached_key_arn(grant.key_id)
+                .unwrap_or_else(|| key_arn(region, account, &grant.key_id)),
+        ),
         grant_id: Some(grant.grant_id.clone()),
         name: grant.name.clone(),
         creation_date: Some(seconds(grant.created_ms)),
@@ -114,7 +117,7 @@ pub(super) async fn list_grants(
         grants: Some(
             page.items
                 .iter()
-                .map(|g| entry(g, &caller.region, caller.account()))
+                .map(|g| entry(kms, g, &caller.region, caller.account()))
                 .collect(),
         ),
         truncated: Some(page.next_marker.is_some()),
@@ -146,7 +149,7 @@ pub(super) async fn list_retirable_grants(
         grants: Some(
             page.items
                 .iter()
-                .map(|g| entry(g, &caller.region, caller.account()))
+                .map(|g| entry(kms, g, &caller.region, caller.account()))
                 .collect(),
         ),
         truncated: Some(page.next_marker.is_some()),

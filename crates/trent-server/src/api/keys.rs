@@ -18,7 +18,7 @@ pub(super) fn key_metadata(key: &KeyRecord) -> KeyMetadata {
     let algorithms = key_algorithms(key);
     KeyMetadata {
         aws_account_id: Some(key.account.clone()),
-        key_id: key.id.to_string(),
+        key_id: key.key_id(),
         arn: Some(key.arn.clone()),
         creation_date: Some(seconds(key.created_ms)),
         enabled: Some(key.state == KeyState::Enabled),
@@ -35,7 +35,7 @@ pub(super) fn key_metadata(key: &KeyRecord) -> KeyMetadata {
         key_agreement_algorithms: non_empty(algorithms.key_agreement),
         mac_algorithms: non_empty(algorithms.mac),
         encapsulation_algorithms: non_empty(algorithms.encapsulation),
-        multi_region: Some(false),
+        multi_region: Some(key.multi_region.is_some()),
         // Only symmetric encryption keys have key material ids in AWS.
         current_key_material_id: (key.key_spec == KeySpec::SymmetricDefault)
             .then(|| current_key_material_id(key))
@@ -75,8 +75,9 @@ pub(super) async fn create_key(
         custom_key_store: req.custom_key_store_id.is_some() || req.xks_key_id.is_some(),
     };
     let key = kms.create_key(caller, params).await?;
+    let related = [key.clone()];
     Ok(CreateKeyResponse {
-        key_metadata: Some(key_metadata(&key)),
+        key_metadata: Some(super::multi_region::metadata_with(&key, &related)),
     })
 }
 
@@ -86,8 +87,9 @@ pub(super) async fn describe_key(
     req: DescribeKeyRequest,
 ) -> Result<DescribeKeyResponse, ApiError> {
     let key = kms.describe_key(caller, &req.key_id).await?;
+    let related = kms.related_keys(&key).await?;
     Ok(DescribeKeyResponse {
-        key_metadata: Some(key_metadata(&key)),
+        key_metadata: Some(super::multi_region::metadata_with(&key, &related)),
     })
 }
 
@@ -104,7 +106,11 @@ pub(super) async fn list_keys(
             page.items
                 .into_iter()
                 .map(|(id, arn)| KeyListEntry {
-                    key_id: Some(id.to_string()),
+                    // A multi-Region key's id is its ARN's `mrk-…`.
+                    key_id: Some(match arn.rsplit_once(":key/") {
+                        Some((_, shown)) if shown.starts_with("mrk-") => shown.to_owned(),
+                        _ => id.to_string(),
+                    }),
                     key_arn: Some(arn),
                 })
                 .collect(),

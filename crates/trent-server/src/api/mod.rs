@@ -9,6 +9,7 @@ mod grants;
 mod import;
 mod kem;
 mod keys;
+mod multi_region;
 mod policies;
 mod protocol;
 mod tags;
@@ -35,6 +36,7 @@ pub async fn dispatch(
     caller: &Caller,
     operation: Operation,
     body: &[u8],
+    regions: &[String],
     captured: &mut Option<Captured>,
 ) -> Result<Vec<u8>, ApiError> {
     use crate::audit::params;
@@ -62,6 +64,12 @@ pub async fn dispatch(
             return hot!(
                 crypto::generate_data_key_without_plaintext,
                 params::generate_data_key_without_plaintext
+            );
+        }
+        // ReplicateKey needs the Regions this server serves.
+        Operation::ReplicateKey => {
+            return respond(
+                &multi_region::replicate_key(kms, caller, parse(body)?, regions).await?,
             );
         }
         _ => {}
@@ -122,6 +130,7 @@ pub async fn dispatch(
         GetParametersForImport => import::get_parameters_for_import,
         ImportKeyMaterial => import::import_key_material,
         DeleteImportedKeyMaterial => import::delete_imported_key_material,
+        UpdatePrimaryRegion => multi_region::update_primary_region,
     }
 }
 

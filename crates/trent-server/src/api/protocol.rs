@@ -135,7 +135,15 @@ impl Protocol for Kms {
             ..
         } = request;
         let mut captured = None;
-        let result = dispatch(&state.kms, caller, operation, body, &mut captured).await;
+        let result = dispatch(
+            &state.kms,
+            caller,
+            operation,
+            body,
+            &state.regions,
+            &mut captured,
+        )
+        .await;
         if state.audit.is_none() {
             return result;
         }

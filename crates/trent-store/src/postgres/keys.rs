@@ -33,13 +33,28 @@ async fn aliases_within(tx: &mut PgConnection, target: Uuid, max: u64) -> Result
 async fn insert_key_row(
     store: &PgStore,
     key: &KeyRecord,
-    material: Option<&SealedMaterial>,
+    materials: &[SealedMaterial],
+    replica_of: Option<Uuid>,
     max_keys: u64,
 ) -> Result<(), StoreError> {
     let mut tx = store.pool().begin().await.map_err(backend)?;
+    // A replica: the primary's row locked first (as a family's rotation
+    // locks it), then its versions must be those copied.
+    if let Some(primary) = replica_of {
+        lock_key(&mut tx, primary).await?;
+        let (newest, primary_region): (Option<i64>, Option<String>) = sqlx::query_as(
+            "SELECT (SELECT MAX(version) FROM key_materials WHERE key_id = $1), \
+             (SELECT primary_region FROM keys WHERE id = $1)",
+        )
+        .bind(primary.to_string())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(backend)?;
+        check_copied(key, primary, newest, primary_region, materials)?;
+    }
     sqlx::query(&format!(
         "INSERT INTO keys ({KEY_COLUMNS}) VALUES \
-         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)"
+         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)"
     ))
     .bind(key.id.to_string())
     .bind(&key.account)
@@ -63,10 +78,12 @@ async fn insert_key_row(
     .bind(key.valid_to_ms)
     .bind(key.material_digest.as_deref())
     .bind(key.material_description.as_deref())
+    .bind(key.multi_region.as_ref().map(|mr| mr.family.to_string()))
+    .bind(key.multi_region.as_ref().map(|mr| mr.primary_region.clone()))
     .execute(&mut *tx)
     .await
     .map_err(backend)?;
-    if let Some(material) = material {
+    for material in materials {
         sqlx::query(
             "INSERT INTO key_materials (key_id, version, sealed, created_ms) VALUES ($1, $2, $3, $4)",
         )
@@ -109,14 +126,15 @@ async fn update_key_row(
         "UPDATE keys SET description = $1, state = $2, deletion_date_ms = $3, pending_window_days = $4, \
          policy = $5, rotation_enabled = $6, rotation_period_days = $7, next_rotation_ms = $8, \
          current_material = $9, tags = $10, expiration_model = $22, valid_to_ms = $23, \
-         material_digest = $24, material_description = $28 WHERE id = $11 \
+         material_digest = $24, material_description = $28, primary_region = $30 WHERE id = $11 \
          AND description = $12 AND state = $13 AND deletion_date_ms IS NOT DISTINCT FROM $14 \
          AND pending_window_days IS NOT DISTINCT FROM $15 AND policy = $16 AND rotation_enabled = $17 \
          AND rotation_period_days IS NOT DISTINCT FROM $18 AND next_rotation_ms IS NOT DISTINCT FROM $19 \
          AND current_material = $20 AND tags = $21 \
          AND expiration_model IS NOT DISTINCT FROM $25 AND valid_to_ms IS NOT DISTINCT FROM $26 \
          AND material_digest IS NOT DISTINCT FROM $27 \
-         AND material_description IS NOT DISTINCT FROM $29",
+         AND material_description IS NOT DISTINCT FROM $29 \
+         AND primary_region IS NOT DISTINCT FROM $31",
     )
     .bind(&key.description)
     .bind(key.state.as_str())
@@ -147,6 +165,8 @@ async fn update_key_row(
     .bind(previous.material_digest.as_deref())
     .bind(key.material_description.as_deref())
     .bind(previous.material_description.as_deref())
+    .bind(key.multi_region.as_ref().map(|mr| mr.primary_region.clone()))
+    .bind(previous.multi_region.as_ref().map(|mr| mr.primary_region.clone()))
     .execute(conn)
     .await
     .map_err(backend)?;
@@ -159,6 +179,48 @@ async fn update_key_row(
     Ok(())
 }
 
+/// A material version with its rotation, and the key's rewritten
+/// `current_material` and next rotation (see [`KeyStore::rotate_key`]),
+/// within the caller's transaction.
+async fn rotate_in(
+    tx: &mut PgConnection,
+    key: &KeyRecord,
+    material: &SealedMaterial,
+    rotation: &RotationRecord,
+) -> Result<(), StoreError> {
+    // First: of rotations racing to one version, the later ones wait
+    // here for the first to commit and fail on its row (`Conflict`),
+    // before they change anything.
+    sqlx::query(
+        "INSERT INTO key_materials (key_id, version, sealed, created_ms) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(key.id.to_string())
+    .bind(i64::from(material.version))
+    .bind(&material.sealed)
+    .bind(rotation.rotated_ms)
+    .execute(&mut *tx)
+    .await
+    .map_err(backend)?;
+    sqlx::query(
+        "INSERT INTO key_rotations (key_id, version, rotated_ms, on_demand) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(key.id.to_string())
+    .bind(i64::from(rotation.version))
+    .bind(rotation.rotated_ms)
+    .bind(rotation.on_demand)
+    .execute(&mut *tx)
+    .await
+    .map_err(backend)?;
+    sqlx::query("UPDATE keys SET current_material = $1, next_rotation_ms = $2 WHERE id = $3")
+        .bind(i64::from(key.current_material))
+        .bind(key.next_rotation_ms)
+        .bind(key.id.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+    Ok(())
+}
+
 #[async_trait]
 impl KeyStore for PgStore {
     async fn insert_key(
@@ -167,7 +229,7 @@ impl KeyStore for PgStore {
         material: &SealedMaterial,
         max_keys: u64,
     ) -> Result<(), StoreError> {
-        insert_key_row(self, key, Some(material), max_keys).await
+        insert_key_row(self, key, std::slice::from_ref(material), None, max_keys).await
     }
 
     async fn insert_key_without_material(
@@ -175,7 +237,33 @@ impl KeyStore for PgStore {
         key: &KeyRecord,
         max_keys: u64,
     ) -> Result<(), StoreError> {
-        insert_key_row(self, key, None, max_keys).await
+        insert_key_row(self, key, &[], None, max_keys).await
+    }
+
+    async fn insert_replica(
+        &self,
+        key: &KeyRecord,
+        primary: Uuid,
+        materials: &[SealedMaterial],
+        max_keys: u64,
+    ) -> Result<(), StoreError> {
+        insert_key_row(self, key, materials, Some(primary), max_keys).await
+    }
+
+    async fn related_keys(
+        &self,
+        account: &str,
+        family: Uuid,
+    ) -> Result<Vec<KeyRecord>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {KEY_COLUMNS} FROM keys WHERE account = $1 AND mrk_family = $2 ORDER BY region"
+        ))
+        .bind(account)
+        .bind(family.to_string())
+        .fetch_all(&self.pool())
+        .await
+        .map_err(backend)?;
+        rows.iter().map(key_from_row).collect()
     }
 
     async fn replace_material(
@@ -349,36 +437,42 @@ impl KeyStore for PgStore {
         rotation: &RotationRecord,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool().begin().await.map_err(backend)?;
-        // First: of rotations racing to one version, the later ones wait
-        // here for the first to commit and fail on its row (`Conflict`),
-        // before they change anything.
-        sqlx::query(
-            "INSERT INTO key_materials (key_id, version, sealed, created_ms) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(key.id.to_string())
-        .bind(i64::from(material.version))
-        .bind(&material.sealed)
-        .bind(rotation.rotated_ms)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
-        sqlx::query(
-            "INSERT INTO key_rotations (key_id, version, rotated_ms, on_demand) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(key.id.to_string())
-        .bind(i64::from(rotation.version))
-        .bind(rotation.rotated_ms)
-        .bind(rotation.on_demand)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
-        sqlx::query("UPDATE keys SET current_material = $1, next_rotation_ms = $2 WHERE id = $3")
-            .bind(i64::from(key.current_material))
-            .bind(key.next_rotation_ms)
-            .bind(key.id.to_string())
-            .execute(&mut *tx)
+        rotate_in(&mut tx, key, material, rotation).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn rotate_family(
+        &self,
+        rotations: &[(KeyRecord, SealedMaterial, RotationRecord)],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await.map_err(backend)?;
+        // The primary's row locked first, as ReplicateKey locks it: then
+        // the family counted is every key of it, none left out.
+        if let Some((first, ..)) = rotations.first()
+            && let Some(mr) = &first.multi_region
+        {
+            lock_key(&mut tx, first.id).await?;
+            let held: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM keys WHERE account = $1 AND mrk_family = $2",
+            )
+            .bind(&first.account)
+            .bind(mr.family.to_string())
+            .fetch_one(&mut *tx)
             .await
             .map_err(backend)?;
+            check_family(first, held, rotations.len())?;
+        }
+        for (key, material, rotation) in rotations {
+            rotate_in(&mut tx, key, material, rotation).await?;
+        }
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn update_keys(&self, keys: &[(KeyRecord, KeyRecord)]) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await.map_err(backend)?;
+        for (key, previous) in keys {
+            update_key_row(&mut tx, key, previous).await?;
+        }
         tx.commit().await.map_err(backend)
     }
 
@@ -490,7 +584,10 @@ impl KeyStore for PgStore {
              UNION ALL \
              SELECT id, 0 FROM keys WHERE state = 'Enabled' AND rotation_enabled AND next_rotation_ms <= $1 \
              UNION ALL \
-             SELECT id, 2 FROM keys WHERE valid_to_ms <= $1",
+             SELECT id, 2 FROM keys WHERE valid_to_ms <= $1 \
+             UNION ALL \
+             SELECT id, 1 FROM keys k WHERE state = 'PendingReplicaDeletion' AND NOT EXISTS \
+             (SELECT 1 FROM keys r WHERE r.account = k.account AND r.mrk_family = k.mrk_family AND r.id <> k.id)",
         )
         .bind(now_ms)
         .fetch_all(&self.pool())

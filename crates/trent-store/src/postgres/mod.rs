@@ -12,7 +12,10 @@
 //! `changes.rs`); `rows.rs` decodes rows; here: opening, migrations and
 //! the pools.
 
-use crate::{KEY_COLUMNS, backend, decode_change, decode_tags, encode_tags, parse_uuid, within};
+use crate::{
+    KEY_COLUMNS, backend, check_copied, check_family, decode_change, decode_tags, encode_tags,
+    parse_uuid, within,
+};
 use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgListener, PgPoolOptions, PgRow};
 use sqlx::{ConnectOptions, Connection, PgPool, Postgres, Row};

@@ -47,6 +47,7 @@ pub(super) fn key_from_row(row: &PgRow) -> Result<KeyRecord, StoreError> {
         valid_to_ms: col(row, "valid_to_ms")?,
         material_digest: col(row, "material_digest")?,
         material_description: col(row, "material_description")?,
+        multi_region: crate::multi_region(col(row, "mrk_family")?, col(row, "primary_region")?)?,
     })
 }
 

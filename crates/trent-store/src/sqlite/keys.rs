@@ -23,12 +23,13 @@ async fn aliases_within(
 async fn insert_key_row(
     store: &SqliteStore,
     key: &KeyRecord,
-    material: Option<&SealedMaterial>,
+    materials: &[SealedMaterial],
+    replica_of: Option<Uuid>,
     max_keys: u64,
 ) -> Result<(), StoreError> {
     let mut tx = store.pool.begin().await.map_err(backend)?;
     sqlx::query(&format!(
-        "INSERT INTO keys ({KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        "INSERT INTO keys ({KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
     ))
     .bind(key.id.to_string())
     .bind(&key.account)
@@ -52,10 +53,12 @@ async fn insert_key_row(
     .bind(key.valid_to_ms)
     .bind(key.material_digest.as_deref())
     .bind(key.material_description.as_deref())
+    .bind(key.multi_region.as_ref().map(|mr| mr.family.to_string()))
+    .bind(key.multi_region.as_ref().map(|mr| mr.primary_region.clone()))
     .execute(&mut *tx)
     .await
     .map_err(backend)?;
-    if let Some(material) = material {
+    for material in materials {
         sqlx::query(
             "INSERT INTO key_materials (key_id, version, sealed, created_ms) VALUES (?, ?, ?, ?)",
         )
@@ -66,6 +69,11 @@ async fn insert_key_row(
         .execute(&mut *tx)
         .await
         .map_err(backend)?;
+    }
+    // A replica: the primary's versions are those copied (the write lock
+    // held since the insert orders this after any rotation committed).
+    if let Some(primary) = replica_of {
+        primary_has(&mut tx, key, primary, materials).await?;
     }
     // The insert holds SQLite's write lock to the commit: the count
     // (kept by a trigger) is exact. Over the limit: rolled back.
@@ -79,6 +87,44 @@ async fn insert_key_row(
     tx.commit().await.map_err(backend)
 }
 
+/// `Conflict` unless the primary `primary` is still its family's primary
+/// and has exactly the material versions `copied` (see [`check_copied`]).
+async fn primary_has(
+    tx: &mut sqlx::SqliteConnection,
+    key: &KeyRecord,
+    primary: Uuid,
+    copied: &[SealedMaterial],
+) -> Result<(), StoreError> {
+    let (newest, primary_region): (Option<i64>, Option<String>) = sqlx::query_as(
+        "SELECT (SELECT MAX(version) FROM key_materials WHERE key_id = ?1), \
+         (SELECT primary_region FROM keys WHERE id = ?1)",
+    )
+    .bind(primary.to_string())
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(backend)?;
+    check_copied(key, primary, newest, primary_region, copied)
+}
+
+/// `Conflict` unless `key`'s family has `count` keys.
+async fn family_is(
+    tx: &mut sqlx::SqliteConnection,
+    key: &KeyRecord,
+    count: usize,
+) -> Result<(), StoreError> {
+    let Some(mr) = &key.multi_region else {
+        return Ok(());
+    };
+    let held: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM keys WHERE account = ? AND mrk_family = ?")
+            .bind(&key.account)
+            .bind(mr.family.to_string())
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(backend)?;
+    check_family(key, held, count)
+}
+
 /// Rewrites the key if it is still `previous` (see [`KeyStore::update_key`]).
 async fn update_key_row(
     conn: &mut sqlx::SqliteConnection,
@@ -88,12 +134,13 @@ async fn update_key_row(
     let done = sqlx::query(
         "UPDATE keys SET description = ?, state = ?, deletion_date_ms = ?, pending_window_days = ?, policy = ?, \
          rotation_enabled = ?, rotation_period_days = ?, next_rotation_ms = ?, current_material = ?, tags = ?, \
-         expiration_model = ?, valid_to_ms = ?, material_digest = ?, material_description = ? \
+         expiration_model = ?, valid_to_ms = ?, material_digest = ?, material_description = ?, \
+         primary_region = ? \
          WHERE id = ? AND description = ? AND state = ? AND deletion_date_ms IS ? \
          AND pending_window_days IS ? AND policy = ? AND rotation_enabled = ? \
          AND rotation_period_days IS ? AND next_rotation_ms IS ? AND current_material = ? AND tags = ? \
          AND expiration_model IS ? AND valid_to_ms IS ? AND material_digest IS ? \
-         AND material_description IS ?",
+         AND material_description IS ? AND primary_region IS ?",
     )
     .bind(&key.description)
     .bind(key.state.as_str())
@@ -109,6 +156,7 @@ async fn update_key_row(
     .bind(key.valid_to_ms)
     .bind(key.material_digest.as_deref())
     .bind(key.material_description.as_deref())
+    .bind(key.multi_region.as_ref().map(|mr| mr.primary_region.clone()))
     .bind(key.id.to_string())
     .bind(&previous.description)
     .bind(previous.state.as_str())
@@ -124,6 +172,7 @@ async fn update_key_row(
     .bind(previous.valid_to_ms)
     .bind(previous.material_digest.as_deref())
     .bind(previous.material_description.as_deref())
+    .bind(previous.multi_region.as_ref().map(|mr| mr.primary_region.clone()))
     .execute(conn)
     .await
     .map_err(backend)?;
@@ -136,6 +185,45 @@ async fn update_key_row(
     Ok(())
 }
 
+/// A material version with its rotation, and the key's rewritten
+/// `current_material` and next rotation (see [`KeyStore::rotate_key`]),
+/// within the caller's transaction.
+async fn rotate_in(
+    tx: &mut sqlx::SqliteConnection,
+    key: &KeyRecord,
+    material: &SealedMaterial,
+    rotation: &RotationRecord,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO key_materials (key_id, version, sealed, created_ms) VALUES (?, ?, ?, ?)",
+    )
+    .bind(key.id.to_string())
+    .bind(i64::from(material.version))
+    .bind(&material.sealed)
+    .bind(rotation.rotated_ms)
+    .execute(&mut *tx)
+    .await
+    .map_err(backend)?;
+    sqlx::query(
+        "INSERT INTO key_rotations (key_id, version, rotated_ms, on_demand) VALUES (?, ?, ?, ?)",
+    )
+    .bind(key.id.to_string())
+    .bind(i64::from(rotation.version))
+    .bind(rotation.rotated_ms)
+    .bind(rotation.on_demand)
+    .execute(&mut *tx)
+    .await
+    .map_err(backend)?;
+    sqlx::query("UPDATE keys SET current_material = ?, next_rotation_ms = ? WHERE id = ?")
+        .bind(i64::from(key.current_material))
+        .bind(key.next_rotation_ms)
+        .bind(key.id.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+    Ok(())
+}
+
 #[async_trait]
 impl KeyStore for SqliteStore {
     async fn insert_key(
@@ -144,7 +232,7 @@ impl KeyStore for SqliteStore {
         material: &SealedMaterial,
         max_keys: u64,
     ) -> Result<(), StoreError> {
-        insert_key_row(self, key, Some(material), max_keys).await
+        insert_key_row(self, key, std::slice::from_ref(material), None, max_keys).await
     }
 
     async fn insert_key_without_material(
@@ -152,7 +240,33 @@ impl KeyStore for SqliteStore {
         key: &KeyRecord,
         max_keys: u64,
     ) -> Result<(), StoreError> {
-        insert_key_row(self, key, None, max_keys).await
+        insert_key_row(self, key, &[], None, max_keys).await
+    }
+
+    async fn insert_replica(
+        &self,
+        key: &KeyRecord,
+        primary: Uuid,
+        materials: &[SealedMaterial],
+        max_keys: u64,
+    ) -> Result<(), StoreError> {
+        insert_key_row(self, key, materials, Some(primary), max_keys).await
+    }
+
+    async fn related_keys(
+        &self,
+        account: &str,
+        family: Uuid,
+    ) -> Result<Vec<KeyRecord>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {KEY_COLUMNS} FROM keys WHERE account = ? AND mrk_family = ? ORDER BY region"
+        ))
+        .bind(account)
+        .bind(family.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter().map(key_from_row).collect()
     }
 
     async fn replace_material(
@@ -325,31 +439,31 @@ impl KeyStore for SqliteStore {
         rotation: &RotationRecord,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await.map_err(backend)?;
-        sqlx::query(
-            "INSERT INTO key_materials (key_id, version, sealed, created_ms) VALUES (?, ?, ?, ?)",
-        )
-        .bind(key.id.to_string())
-        .bind(i64::from(material.version))
-        .bind(&material.sealed)
-        .bind(rotation.rotated_ms)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
-        sqlx::query("INSERT INTO key_rotations (key_id, version, rotated_ms, on_demand) VALUES (?, ?, ?, ?)")
-            .bind(key.id.to_string())
-            .bind(i64::from(rotation.version))
-            .bind(rotation.rotated_ms)
-            .bind(rotation.on_demand)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
-        sqlx::query("UPDATE keys SET current_material = ?, next_rotation_ms = ? WHERE id = ?")
-            .bind(i64::from(key.current_material))
-            .bind(key.next_rotation_ms)
-            .bind(key.id.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
+        rotate_in(&mut tx, key, material, rotation).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn rotate_family(
+        &self,
+        rotations: &[(KeyRecord, SealedMaterial, RotationRecord)],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        for (key, material, rotation) in rotations {
+            rotate_in(&mut tx, key, material, rotation).await?;
+        }
+        // Every key of the family, none left out (a replica inserted since
+        // they were read): the write lock is held since the first insert.
+        if let Some((first, ..)) = rotations.first() {
+            family_is(&mut tx, first, rotations.len()).await?;
+        }
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn update_keys(&self, keys: &[(KeyRecord, KeyRecord)]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        for (key, previous) in keys {
+            update_key_row(&mut tx, key, previous).await?;
+        }
         tx.commit().await.map_err(backend)
     }
 
@@ -437,7 +551,10 @@ impl KeyStore for SqliteStore {
              UNION ALL \
              SELECT id, 0 FROM keys WHERE state = 'Enabled' AND rotation_enabled = 1 AND next_rotation_ms <= ?1 \
              UNION ALL \
-             SELECT id, 2 FROM keys WHERE valid_to_ms <= ?1",
+             SELECT id, 2 FROM keys WHERE valid_to_ms <= ?1 \
+             UNION ALL \
+             SELECT id, 1 FROM keys k WHERE state = 'PendingReplicaDeletion' AND NOT EXISTS \
+             (SELECT 1 FROM keys r WHERE r.account = k.account AND r.mrk_family = k.mrk_family AND r.id <> k.id)",
         )
         .bind(now_ms)
         .fetch_all(&self.pool)

@@ -3,7 +3,10 @@
 //! `audit.rs`, `changes.rs`); `rows.rs` decodes rows; here: opening, the
 //! pools and what `trent store copy` reads beyond the traits.
 
-use crate::{KEY_COLUMNS, backend, decode_change, decode_tags, encode_tags, parse_uuid, within};
+use crate::{
+    KEY_COLUMNS, backend, check_copied, check_family, decode_change, decode_tags, encode_tags,
+    parse_uuid, within,
+};
 use async_trait::async_trait;
 use sqlx::sqlite::SqliteRow;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};

@@ -51,6 +51,12 @@ pub(super) fn key_from_row(row: &SqliteRow) -> Result<KeyRecord, StoreError> {
         material_description: row
             .try_get::<Option<String>, _>("material_description")
             .map_err(corrupt)?,
+        multi_region: crate::multi_region(
+            row.try_get::<Option<String>, _>("mrk_family")
+                .map_err(corrupt)?,
+            row.try_get::<Option<String>, _>("primary_region")
+                .map_err(corrupt)?,
+        )?,
     })
 }
 

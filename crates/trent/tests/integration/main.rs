@@ -14,6 +14,7 @@ mod import;
 mod kem;
 mod keys;
 mod lifecycle;
+mod multi_region;
 mod postgres;
 mod protocol;
 mod rotation;

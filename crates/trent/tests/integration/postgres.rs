@@ -1269,3 +1269,105 @@ async fn postgres_restarted_while_nodes_serve_they_recover_by_themselves() {
     );
     assert!(lags[0].1 < Duration::from_secs(1), "{lags:?}");
 }
+
+/// Multi-Region keys on two nodes: a replica made on node 1 opens node 1's
+/// ciphertexts on node 2, and after node 1 rotates the primary, node 2's
+/// cached replica has the new version within the feed's bound; node 2
+/// sees the primary Region node 1 moved.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn multi_region_keys_across_nodes() {
+    let Some(cluster) = Cluster::start(2).await else {
+        return;
+    };
+    let (east1, west2) = (
+        cluster.servers[0].client_with(ACCESS_KEY, SECRET_KEY, "us-east-1"),
+        cluster.servers[1].client_with(ACCESS_KEY, SECRET_KEY, "eu-west-1"),
+    );
+    let id = east1
+        .create_key()
+        .multi_region(true)
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .key_id;
+    east1
+        .replicate_key()
+        .key_id(&id)
+        .replica_region("eu-west-1")
+        .send()
+        .await
+        .unwrap();
+    let encrypt = |text: &'static str| {
+        let east1 = east1.clone();
+        let id = id.clone();
+        async move {
+            east1
+                .encrypt()
+                .key_id(&id)
+                .plaintext(Blob::new(text))
+                .send()
+                .await
+                .unwrap()
+                .ciphertext_blob
+                .unwrap()
+        }
+    };
+    let before = encrypt("before").await;
+    let opened = west2
+        .decrypt()
+        .ciphertext_blob(before)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(opened.plaintext.unwrap().as_ref(), b"before");
+
+    east1
+        .rotate_key_on_demand()
+        .key_id(&id)
+        .send()
+        .await
+        .unwrap();
+    let after = encrypt("after").await;
+    let mut lags = Vec::new();
+    lag("rotation reaching node 2's replica", &mut lags, || {
+        let (west2, after) = (west2.clone(), after.clone());
+        async move { west2.decrypt().ciphertext_blob(after).send().await.is_ok() }
+    })
+    .await;
+
+    east1
+        .update_primary_region()
+        .key_id(&id)
+        .primary_region("eu-west-1")
+        .send()
+        .await
+        .unwrap();
+    let config = west2
+        .describe_key()
+        .key_id(&id)
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .multi_region_configuration
+        .unwrap();
+    assert_eq!(
+        config.multi_region_key_type,
+        Some(aws_sdk_kms::types::MultiRegionKeyType::Primary)
+    );
+    lag("the new primary rotating on node 2", &mut lags, || {
+        let (west2, id) = (west2.clone(), id.clone());
+        async move {
+            west2
+                .rotate_key_on_demand()
+                .key_id(&id)
+                .send()
+                .await
+                .is_ok()
+        }
+    })
+    .await;
+}

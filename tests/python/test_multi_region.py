@@ -1,0 +1,122 @@
+"""Multi-Region keys with boto3 clients of two Regions (us-east-1 and
+eu-west-1) on one server: CreateKey MultiRegion, ReplicateKey, DescribeKey's
+MultiRegionConfiguration in both Regions, a ciphertext of one Region opened
+in the other, a primary's rotation reaching its replica, UpdatePrimaryRegion,
+and the refusals (a replica's rotation, another account, a single-Region
+key's ciphertext in another Region, an alias of one Region in the other).
+"""
+
+from __future__ import annotations
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from conftest import exported_by_request_id
+
+WEST = "eu-west-1"
+
+
+def client_in(trent, region: str, access_key: str | None = None, secret: str | None = None):
+    return boto3.client(
+        "kms",
+        endpoint_url=trent.url,
+        region_name=region,
+        aws_access_key_id=access_key or trent.access_key_id,
+        aws_secret_access_key=secret or trent.secret_access_key,
+    )
+
+
+def error_code(call, **kwargs) -> str:
+    with pytest.raises(ClientError) as err:
+        call(**kwargs)
+    return err.value.response["Error"]["Code"]
+
+
+def test_replicate_describe_and_decrypt_across_regions(trent, kms):
+    west = client_in(trent, WEST)
+    primary = kms.create_key(MultiRegion=True, Description="primary")["KeyMetadata"]
+    key_id = primary["KeyId"]
+    assert key_id.startswith("mrk-") and len(key_id) == 36
+    assert primary["MultiRegion"] is True
+    assert primary["MultiRegionConfiguration"]["MultiRegionKeyType"] == "PRIMARY"
+
+    replicated = kms.replicate_key(KeyId=key_id, ReplicaRegion=WEST, Tags=[{"TagKey": "t", "TagValue": "v"}])
+    replica = replicated["ReplicaKeyMetadata"]
+    assert replica["KeyId"] == key_id
+    assert replica["Arn"] == f"arn:aws:kms:{WEST}:{trent.account_id}:key/{key_id}"
+    assert replicated["ReplicaTags"] == [{"TagKey": "t", "TagValue": "v"}]
+
+    for client, kind in ((kms, "PRIMARY"), (west, "REPLICA")):
+        config = client.describe_key(KeyId=key_id)["KeyMetadata"]["MultiRegionConfiguration"]
+        assert config["MultiRegionKeyType"] == kind
+        assert config["PrimaryKey"]["Region"] == trent.region
+        assert [r["Region"] for r in config["ReplicaKeys"]] == [WEST]
+
+    blob = kms.encrypt(KeyId=key_id, Plaintext=b"across")["CiphertextBlob"]
+    assert west.decrypt(CiphertextBlob=blob)["Plaintext"] == b"across"
+    assert west.decrypt(CiphertextBlob=blob, KeyId=key_id)["Plaintext"] == b"across"
+    data_key = west.generate_data_key(KeyId=key_id, KeySpec="AES_256")
+    assert kms.decrypt(CiphertextBlob=data_key["CiphertextBlob"])["Plaintext"] == data_key["Plaintext"]
+
+    assert error_code(kms.replicate_key, KeyId=key_id, ReplicaRegion=WEST) == "AlreadyExistsException"
+    assert error_code(west.enable_key_rotation, KeyId=key_id) == "UnsupportedOperationException"
+
+
+def test_rotation_and_primary_region_move(trent, kms):
+    west = client_in(trent, WEST)
+    key_id = kms.create_key(MultiRegion=True)["KeyMetadata"]["KeyId"]
+    kms.replicate_key(KeyId=key_id, ReplicaRegion=WEST)
+    before = kms.encrypt(KeyId=key_id, Plaintext=b"old")["CiphertextBlob"]
+    kms.rotate_key_on_demand(KeyId=key_id)
+    after = kms.encrypt(KeyId=key_id, Plaintext=b"new")
+    opened = west.decrypt(CiphertextBlob=after["CiphertextBlob"])
+    assert opened["Plaintext"] == b"new"
+    current = kms.describe_key(KeyId=key_id)["KeyMetadata"]["CurrentKeyMaterialId"]
+    assert opened["KeyMaterialId"] == current
+    assert west.describe_key(KeyId=key_id)["KeyMetadata"]["CurrentKeyMaterialId"] == current
+    assert west.decrypt(CiphertextBlob=before)["Plaintext"] == b"old"
+    assert error_code(west.rotate_key_on_demand, KeyId=key_id) == "UnsupportedOperationException"
+
+    kms.update_primary_region(KeyId=key_id, PrimaryRegion=WEST)
+    config = west.describe_key(KeyId=key_id)["KeyMetadata"]["MultiRegionConfiguration"]
+    assert config["MultiRegionKeyType"] == "PRIMARY"
+    assert [r["Region"] for r in config["ReplicaKeys"]] == [trent.region]
+    west.rotate_key_on_demand(KeyId=key_id)
+    blob = west.encrypt(KeyId=key_id, Plaintext=b"moved")["CiphertextBlob"]
+    assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"moved"
+
+
+def test_what_stays_in_its_region_and_account(trent, kms, trent_account):
+    west = client_in(trent, WEST)
+    key_id = kms.create_key(MultiRegion=True)["KeyMetadata"]["KeyId"]
+    kms.replicate_key(KeyId=key_id, ReplicaRegion=WEST)
+    # Aliases are regional.
+    alias = f"alias/mrk-{key_id[-8:]}"
+    kms.create_alias(AliasName=alias, TargetKeyId=key_id)
+    assert error_code(west.describe_key, KeyId=alias) == "NotFoundException"
+    # A single-Region key's ciphertext does not open in another Region.
+    single = kms.create_key()["KeyMetadata"]["KeyId"]
+    blob = kms.encrypt(KeyId=single, Plaintext=b"home")["CiphertextBlob"]
+    assert error_code(west.decrypt, CiphertextBlob=blob) == "InvalidCiphertextException"
+    # Another account cannot replicate or move the primary.
+    access_key, secret = trent_account("777788889999")
+    other = client_in(trent, trent.region, access_key, secret)
+    arn = f"arn:aws:kms:{trent.region}:{trent.account_id}:key/{key_id}"
+    assert error_code(other.replicate_key, KeyId=arn, ReplicaRegion="ap-south-1") == "AccessDeniedException"
+    assert error_code(other.update_primary_region, KeyId=arn, PrimaryRegion=WEST) == "AccessDeniedException"
+
+
+def test_the_trail_records_replicate_key_and_update_primary_region(trent, kms):
+    key_id = kms.create_key(MultiRegion=True)["KeyMetadata"]["KeyId"]
+    replicated = kms.replicate_key(KeyId=key_id, ReplicaRegion=WEST, Description="not recorded in full")
+    moved = kms.update_primary_region(KeyId=key_id, PrimaryRegion=WEST)
+    ids = {replicated["ResponseMetadata"]["RequestId"], moved["ResponseMetadata"]["RequestId"]}
+    events = exported_by_request_id(trent.data_dir, ids)
+    arn = f"arn:aws:kms:{trent.region}:{trent.account_id}:key/{key_id}"
+    by_name = {e["eventName"]: e for e in events.values()}
+    assert by_name["ReplicateKey"]["requestParameters"]["replicaRegion"] == WEST
+    assert by_name["ReplicateKey"]["requestParameters"]["keyId"] == key_id
+    assert by_name["UpdatePrimaryRegion"]["requestParameters"] == {"keyId": key_id, "primaryRegion": WEST}
+    for event in events.values():
+        assert [r["ARN"] for r in event["resources"]] == [arn]
