@@ -22,6 +22,41 @@ async fn create_mrk(kms: &Client) -> aws_sdk_kms::types::KeyMetadata {
         .unwrap()
 }
 
+type Sent<O, E> =
+    Result<O, aws_sdk_kms::error::SdkError<E, aws_sdk_kms::config::http::HttpResponse>>;
+
+/// ReplicateKey with only the key and the Region.
+async fn replicate(
+    kms: &Client,
+    key: &str,
+    region: &str,
+) -> Sent<
+    aws_sdk_kms::operation::replicate_key::ReplicateKeyOutput,
+    aws_sdk_kms::operation::replicate_key::ReplicateKeyError,
+> {
+    kms.replicate_key()
+        .key_id(key)
+        .replica_region(region)
+        .send()
+        .await
+}
+
+/// UpdatePrimaryRegion.
+async fn move_primary(
+    kms: &Client,
+    key: &str,
+    region: &str,
+) -> Sent<
+    aws_sdk_kms::operation::update_primary_region::UpdatePrimaryRegionOutput,
+    aws_sdk_kms::operation::update_primary_region::UpdatePrimaryRegionError,
+> {
+    kms.update_primary_region()
+        .key_id(key)
+        .primary_region(region)
+        .send()
+        .await
+}
+
 #[tokio::test]
 async fn replicate_describe_and_decrypt_across_regions() {
     let server = Server::start();
@@ -137,39 +172,15 @@ async fn replicate_describe_and_decrypt_across_regions() {
     assert_eq!(opened.key_material_id, data_key.key_material_id);
 
     // A second replica in one Region, or one in the primary's Region.
-    let err = east
-        .replicate_key()
-        .key_id(&id)
-        .replica_region(WEST)
-        .send()
-        .await
-        .unwrap_err();
+    let err = replicate(&east, &id, WEST).await.unwrap_err();
     assert_eq!(code(&err), "AlreadyExistsException");
-    let err = east
-        .replicate_key()
-        .key_id(&id)
-        .replica_region(EAST)
-        .send()
-        .await
-        .unwrap_err();
+    let err = replicate(&east, &id, EAST).await.unwrap_err();
     assert_eq!(code(&err), "UnsupportedOperationException");
     // A replica is not replicated; nor is a single-Region key.
-    let err = west
-        .replicate_key()
-        .key_id(&id)
-        .replica_region("ap-south-1")
-        .send()
-        .await
-        .unwrap_err();
+    let err = replicate(&west, &id, "ap-south-1").await.unwrap_err();
     assert_eq!(code(&err), "UnsupportedOperationException");
     let single = new_key(&east).await;
-    let err = east
-        .replicate_key()
-        .key_id(&single)
-        .replica_region(WEST)
-        .send()
-        .await
-        .unwrap_err();
+    let err = replicate(&east, &single, WEST).await.unwrap_err();
     assert_eq!(code(&err), "UnsupportedOperationException");
 
     // Rotation is the primary's; a replica refuses it.
@@ -195,12 +206,7 @@ async fn aliases_are_regional_and_single_region_ciphertexts_stay_home() {
     let east = server.client_with(ACCESS_KEY, SECRET_KEY, EAST);
     let west = server.client_with(ACCESS_KEY, SECRET_KEY, WEST);
     let id = create_mrk(&east).await.key_id;
-    east.replicate_key()
-        .key_id(&id)
-        .replica_region(WEST)
-        .send()
-        .await
-        .unwrap();
+    replicate(&east, &id, WEST).await.unwrap();
     east.create_alias()
         .alias_name("alias/mrk-east")
         .target_key_id(&id)
@@ -255,12 +261,7 @@ async fn sign_in_one_region_verify_in_another() {
         .key_metadata
         .unwrap()
         .key_id;
-    east.replicate_key()
-        .key_id(&id)
-        .replica_region(WEST)
-        .send()
-        .await
-        .unwrap();
+    replicate(&east, &id, WEST).await.unwrap();
     let signature = east
         .sign()
         .key_id(&id)
@@ -308,13 +309,7 @@ async fn replicate_key_is_refused_to_other_accounts_and_by_policy() {
         .send()
         .await
         .unwrap();
-    let err = other
-        .replicate_key()
-        .key_id(&arn)
-        .replica_region(WEST)
-        .send()
-        .await
-        .unwrap_err();
+    let err = replicate(&other, &arn, WEST).await.unwrap_err();
     assert_eq!(code(&err), "AccessDeniedException");
 
     // A key policy denying kms:ReplicateKey.
@@ -333,13 +328,7 @@ async fn replicate_key_is_refused_to_other_accounts_and_by_policy() {
         .key_metadata
         .unwrap()
         .key_id;
-    let err = east
-        .replicate_key()
-        .key_id(&denied)
-        .replica_region(WEST)
-        .send()
-        .await
-        .unwrap_err();
+    let err = replicate(&east, &denied, WEST).await.unwrap_err();
     assert_eq!(code(&err), "AccessDeniedException");
     // Nothing was made in the other Region.
     let west = server.client_with(ACCESS_KEY, SECRET_KEY, WEST);
@@ -379,12 +368,7 @@ async fn rotation_of_the_primary_reaches_the_replica() {
     let east = server.client_with(ACCESS_KEY, SECRET_KEY, EAST);
     let west = server.client_with(ACCESS_KEY, SECRET_KEY, WEST);
     let id = create_mrk(&east).await.key_id;
-    east.replicate_key()
-        .key_id(&id)
-        .replica_region(WEST)
-        .send()
-        .await
-        .unwrap();
+    replicate(&east, &id, WEST).await.unwrap();
     let first = round_trip(&east, &west, &id).await;
     assert_eq!(first, round_trip(&west, &east, &id).await);
 
@@ -436,12 +420,7 @@ async fn rotation_of_the_primary_reaches_the_replica() {
     // A replica made after rotations has every version and encrypts with
     // the newest.
     let south = server.client_with(ACCESS_KEY, SECRET_KEY, "ap-south-1");
-    east.replicate_key()
-        .key_id(&id)
-        .replica_region("ap-south-1")
-        .send()
-        .await
-        .unwrap();
+    replicate(&east, &id, "ap-south-1").await.unwrap();
     let current = |meta: aws_sdk_kms::types::KeyMetadata| meta.current_key_material_id;
     assert_eq!(
         current(describe(&south, &id).await),
@@ -477,48 +456,20 @@ async fn update_primary_region_swaps_the_roles() {
     let west = server.client_with(ACCESS_KEY, SECRET_KEY, WEST);
     let other = server.client_with(&id_b, &secret_b, EAST);
     let id = create_mrk(&east).await.key_id;
-    east.replicate_key()
-        .key_id(&id)
-        .replica_region(WEST)
-        .send()
-        .await
-        .unwrap();
+    replicate(&east, &id, WEST).await.unwrap();
     east.enable_key_rotation().key_id(&id).send().await.unwrap();
 
     // Another account cannot, whatever the key policy says.
     let arn = format!("arn:aws:kms:{EAST}:{ACCOUNT}:key/{id}");
-    let err = other
-        .update_primary_region()
-        .key_id(&arn)
-        .primary_region(WEST)
-        .send()
-        .await
-        .unwrap_err();
+    let err = move_primary(&other, &arn, WEST).await.unwrap_err();
     assert_eq!(code(&err), "AccessDeniedException");
     // Only the primary is named; only a Region with a replica.
-    let err = west
-        .update_primary_region()
-        .key_id(&id)
-        .primary_region(EAST)
-        .send()
-        .await
-        .unwrap_err();
+    let err = move_primary(&west, &id, EAST).await.unwrap_err();
     assert_eq!(code(&err), "UnsupportedOperationException");
-    let err = east
-        .update_primary_region()
-        .key_id(&id)
-        .primary_region("ap-south-1")
-        .send()
-        .await
-        .unwrap_err();
+    let err = move_primary(&east, &id, "ap-south-1").await.unwrap_err();
     assert_eq!(code(&err), "NotFoundException");
 
-    east.update_primary_region()
-        .key_id(&id)
-        .primary_region(WEST)
-        .send()
-        .await
-        .unwrap();
+    move_primary(&east, &id, WEST).await.unwrap();
     let west_arn = format!("arn:aws:kms:{WEST}:{ACCOUNT}:key/{id}");
     for client in [&east, &west] {
         let config = describe(client, &id)
@@ -566,20 +517,9 @@ async fn update_primary_region_swaps_the_roles() {
     round_trip(&west, &east, &id).await;
     round_trip(&east, &west, &id).await;
     // The former primary cannot be replicated any more; the new one can.
-    let err = east
-        .replicate_key()
-        .key_id(&id)
-        .replica_region("ap-south-1")
-        .send()
-        .await
-        .unwrap_err();
+    let err = replicate(&east, &id, "ap-south-1").await.unwrap_err();
     assert_eq!(code(&err), "UnsupportedOperationException");
-    west.replicate_key()
-        .key_id(&id)
-        .replica_region("ap-south-1")
-        .send()
-        .await
-        .unwrap();
+    replicate(&west, &id, "ap-south-1").await.unwrap();
 }
 
 #[tokio::test]
@@ -590,12 +530,7 @@ async fn a_primary_waits_for_its_replicas_to_be_deleted() {
     let east = server.client_with(ACCESS_KEY, SECRET_KEY, EAST);
     let west = server.client_with(ACCESS_KEY, SECRET_KEY, WEST);
     let id = create_mrk(&east).await.key_id;
-    east.replicate_key()
-        .key_id(&id)
-        .replica_region(WEST)
-        .send()
-        .await
-        .unwrap();
+    replicate(&east, &id, WEST).await.unwrap();
 
     let scheduled = east
         .schedule_key_deletion()
@@ -679,12 +614,7 @@ async fn grants_are_regional() {
     let b_east = server.client_with(&id_b, &secret_b, EAST);
     let b_west = server.client_with(&id_b, &secret_b, WEST);
     let id = create_mrk(&east).await.key_id;
-    east.replicate_key()
-        .key_id(&id)
-        .replica_region(WEST)
-        .send()
-        .await
-        .unwrap();
+    replicate(&east, &id, WEST).await.unwrap();
     east.create_grant()
         .key_id(&id)
         .grantee_principal("arn:aws:iam::444455556666:root")
@@ -741,13 +671,7 @@ async fn multi_region_condition_keys() {
         .key_metadata
         .unwrap()
         .key_id;
-    let err = east
-        .replicate_key()
-        .key_id(&id)
-        .replica_region("ap-south-1")
-        .send()
-        .await
-        .unwrap_err();
+    let err = replicate(&east, &id, "ap-south-1").await.unwrap_err();
     assert_eq!(code(&err), "AccessDeniedException");
     // kms:MultiRegionKeyType in the replica's policy.
     let replica_policy = format!(
@@ -798,18 +722,7 @@ async fn replicas_only_in_served_regions() {
     let server = Server::start_in(dir.path(), &["--regions", "us-east-1,eu-west-1"]);
     let east = server.client_with(ACCESS_KEY, SECRET_KEY, EAST);
     let id = create_mrk(&east).await.key_id;
-    let err = east
-        .replicate_key()
-        .key_id(&id)
-        .replica_region("ap-south-1")
-        .send()
-        .await
-        .unwrap_err();
+    let err = replicate(&east, &id, "ap-south-1").await.unwrap_err();
     assert_eq!(code(&err), "UnsupportedOperationException");
-    east.replicate_key()
-        .key_id(&id)
-        .replica_region(WEST)
-        .send()
-        .await
-        .unwrap();
+    replicate(&east, &id, WEST).await.unwrap();
 }
