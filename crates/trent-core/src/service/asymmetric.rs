@@ -614,7 +614,7 @@ impl Kms {
             private_ciphertext,
             public_key,
             key_arn: key.record.arn.clone(),
-            key_material_id: super::crypto::current_material_id(&key.record),
+            key_material_id: key.material_id(key.record.current_material),
         })
     }
 }

@@ -2,7 +2,6 @@
 //! only: the key cache, the alias map, compiled policies.
 
 use super::grants::parse_grant_token;
-use super::import_rules::material_id;
 use super::*;
 use trent_crypto::asymmetric::AsymmetricEncryption;
 use trent_wire::EncryptionAlgorithmSpec;
@@ -91,7 +90,7 @@ impl Kms {
             plaintext,
             ciphertext,
             key_arn: key.record.arn.clone(),
-            key_material_id: current_material_id(&key.record),
+            key_material_id: key.material_id(key.record.current_material),
         })
     }
 
@@ -223,7 +222,7 @@ impl Kms {
         Ok(Decrypted {
             plaintext,
             key_arn: key.record.arn.clone(),
-            key_material_id: Some(material_id(&key.record, header.material_version)),
+            key_material_id: Some(key.material_id(header.material_version)),
         })
     }
 
@@ -314,7 +313,7 @@ impl Kms {
         let (ciphertext, destination, destination_key_material_id) = match destination {
             Destination::Symmetric(key) => {
                 let ciphertext = Self::seal_with(&key, destination_context, &plaintext)?;
-                let material = current_material_id(&key.record);
+                let material = key.material_id(key.record.current_material);
                 (ciphertext, key, Some(material))
             }
             Destination::Rsa(key, hash, algorithm) => {
@@ -359,10 +358,4 @@ impl Kms {
         }
         Ok(())
     }
-}
-
-/// The `KeyMaterialId` of the material a symmetric key encrypts with now
-/// (an imported key's: its keyed digest).
-pub(super) fn current_material_id(key: &KeyRecord) -> String {
-    material_id(key, key.current_material)
 }

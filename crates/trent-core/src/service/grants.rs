@@ -20,6 +20,7 @@ impl Kms {
                 materials: current.materials.clone(),
                 policy: current.policy.clone(),
                 grants: Arc::new(grants),
+                material_ids: Default::default(),
             };
             pinned.insert(id, Arc::new(updated));
         }

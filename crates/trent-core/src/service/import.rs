@@ -206,6 +206,7 @@ impl Kms {
                         materials: Arc::new(materials),
                         policy: current.policy.clone(),
                         grants: current.grants.clone(),
+                        material_ids: Default::default(),
                     };
                     self.keys.pin().insert(id, Arc::new(updated));
                     return Ok(record);
@@ -301,6 +302,7 @@ impl Kms {
                         materials: Arc::new(Materials::Symmetric(Box::new([]))),
                         policy: current.policy.clone(),
                         grants: current.grants.clone(),
+                        material_ids: Default::default(),
                     };
                     self.keys.pin().insert(id, Arc::new(updated));
                     return Ok(Some(record));

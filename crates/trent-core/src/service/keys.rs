@@ -163,6 +163,7 @@ impl Kms {
             materials: Arc::new(materials),
             policy: compiled,
             grants: Arc::new(Vec::new()),
+            material_ids: Default::default(),
         });
         self.keys.pin().insert(id, cached);
         Ok(record)

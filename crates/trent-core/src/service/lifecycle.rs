@@ -88,6 +88,7 @@ impl Kms {
             materials: Arc::new(current.materials.with(symmetric)),
             policy: current.policy.clone(),
             grants: current.grants.clone(),
+            material_ids: Default::default(),
         };
         self.keys.pin().insert(id, Arc::new(updated));
         Ok(true)

@@ -103,9 +103,28 @@ struct CachedKey {
     materials: Arc<Materials>,
     policy: Arc<Policy>,
     grants: Arc<Vec<GrantRecord>>,
+    /// The KeyMaterialId of each version, made on first use: a SHA-256
+    /// and its hex per id, kept off the hot path. What it derives from
+    /// (the record's id, origin, digest and versions) never changes within
+    /// one `CachedKey`; a changed key is a new one.
+    material_ids: std::sync::OnceLock<Box<[String]>>,
 }
 
 impl CachedKey {
+    /// The `KeyMaterialId` of material `version` of this key.
+    fn material_id(&self, version: u32) -> String {
+        let ids = self.material_ids.get_or_init(|| {
+            (1..=self.record.current_material)
+                .map(|v| import_rules::material_id(&self.record, v))
+                .collect()
+        });
+        (version as usize)
+            .checked_sub(1)
+            .and_then(|i| ids.get(i))
+            .cloned()
+            .unwrap_or_else(|| import_rules::material_id(&self.record, version))
+    }
+
     /// The same key with a new record (recompiling the policy if it changed).
     fn with_record(&self, record: KeyRecord) -> Result<CachedKey, KmsError> {
         let policy = if record.policy == self.record.policy {
@@ -118,6 +137,7 @@ impl CachedKey {
             materials: self.materials.clone(),
             policy,
             grants: self.grants.clone(),
+            material_ids: Default::default(),
         })
     }
 }
@@ -707,6 +727,7 @@ impl Kms {
             materials: Arc::new(materials),
             policy,
             grants: Arc::new(grants),
+            material_ids: Default::default(),
         })
     }
 
