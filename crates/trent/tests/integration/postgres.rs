@@ -1344,20 +1344,25 @@ async fn multi_region_keys_across_nodes() {
         .send()
         .await
         .unwrap();
-    let config = west2
-        .describe_key()
-        .key_id(&id)
-        .send()
-        .await
-        .unwrap()
-        .key_metadata
-        .unwrap()
-        .multi_region_configuration
-        .unwrap();
-    assert_eq!(
-        config.multi_region_key_type,
-        Some(aws_sdk_kms::types::MultiRegionKeyType::Primary)
-    );
+    // Node 2 sees the move within the feed's bound, not at once.
+    lag("the primary move on node 2", &mut lags, || {
+        let (west2, id) = (west2.clone(), id.clone());
+        async move {
+            west2
+                .describe_key()
+                .key_id(&id)
+                .send()
+                .await
+                .unwrap()
+                .key_metadata
+                .unwrap()
+                .multi_region_configuration
+                .unwrap()
+                .multi_region_key_type
+                == Some(aws_sdk_kms::types::MultiRegionKeyType::Primary)
+        }
+    })
+    .await;
     lag("the new primary rotating on node 2", &mut lags, || {
         let (west2, id) = (west2.clone(), id.clone());
         async move {
