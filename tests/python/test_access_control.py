@@ -518,6 +518,57 @@ def test_grant_revoked_by_root(grant_setup):
     expect_error("NotFoundException", kms.revoke_grant, KeyId=key_id, GrantId=grant_id)
 
 
+SERVICE = "backup.amazonaws.com"
+SOURCE = f"arn:aws:backup:us-east-1:{ACCOUNT_ID}:backup-vault:vault"
+
+
+def test_grant_for_a_service_principal_with_boto3_and_the_cli(grant_setup, trent: TrentServer):
+    kms, _, key_id, key_arn, _, _, _ = grant_setup
+    grant = kms.create_grant(
+        KeyId=key_id,
+        GranteeServicePrincipal=SERVICE,
+        RetiringServicePrincipal=SERVICE,
+        Operations=["Decrypt", "GenerateDataKey"],
+        Constraints={"SourceArn": SOURCE},
+    )
+    [listed] = cli("kms", "list-grants", "--key-id", key_id, env=env_for(root_keys(trent)))["Grants"]
+    assert listed["GrantId"] == grant["GrantId"] and listed["KeyId"] == key_arn
+    assert listed["GranteeServicePrincipal"] == SERVICE and listed["RetiringServicePrincipal"] == SERVICE
+    assert "GranteePrincipal" not in listed and "RetiringPrincipal" not in listed
+    assert listed["Constraints"] == {"SourceArn": SOURCE}
+    # The model's rules: a SourceArn and a retiring principal; one grantee.
+    for bad in (
+        {"GranteeServicePrincipal": SERVICE, "RetiringServicePrincipal": SERVICE},
+        {"GranteeServicePrincipal": SERVICE, "Constraints": {"SourceArn": SOURCE}},
+        {"GranteeServicePrincipal": SERVICE, "GranteePrincipal": f"arn:aws:iam::{ACCOUNT_ID}:root",
+         "RetiringServicePrincipal": SERVICE, "Constraints": {"SourceArn": SOURCE}},
+    ):
+        expect_error("ValidationException", kms.create_grant, KeyId=key_id, Operations=["Decrypt"], **bad)
+    # The service principal filters are only for callers in a service
+    # principal.
+    expect_denied(kms.list_grants, KeyId=key_id, GranteeServicePrincipal=SERVICE)
+    expect_denied(kms.list_retirable_grants, RetiringServicePrincipal=SERVICE)
+    kms.revoke_grant(KeyId=key_id, GrantId=grant["GrantId"])
+    assert kms.list_grants(KeyId=key_id)["Grants"] == []
+
+
+def test_source_arn_grant_gives_a_direct_caller_nothing(grant_setup):
+    kms, _, key_id, _, _, user_arn, user_kms = grant_setup
+    grant = kms.create_grant(
+        KeyId=key_id,
+        GranteePrincipal=user_arn,
+        Operations=["Encrypt", "DescribeKey", "RetireGrant"],
+        Constraints={"SourceArn": SOURCE},
+    )
+    [listed] = kms.list_grants(KeyId=key_id)["Grants"]
+    assert listed["Constraints"] == {"SourceArn": SOURCE}
+    expect_denied(user_kms.encrypt, KeyId=key_id, Plaintext=b"x", GrantTokens=[grant["GrantToken"]])
+    expect_denied(user_kms.describe_key, KeyId=key_id, GrantTokens=[grant["GrantToken"]])
+    # RetireGrant is not subject to the constraint.
+    user_kms.retire_grant(GrantToken=grant["GrantToken"])
+    assert kms.list_grants(KeyId=key_id)["Grants"] == []
+
+
 # ============================================================================
 # 4. AssumeRole
 # ============================================================================

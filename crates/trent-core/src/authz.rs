@@ -113,6 +113,12 @@ pub struct RequestFacts<'a> {
     pub grant_operations: Option<&'a [String]>,
     pub grantee_principal: Option<&'a str>,
     pub retiring_principal: Option<&'a str>,
+    /// CreateGrant's GranteeServicePrincipal (`kms:GranteeServicePrincipal`).
+    pub grantee_service_principal: Option<&'a str>,
+    /// CreateGrant's constraints: their names (`kms:GrantConstraintType`)
+    /// and the SourceArn (`kms:GrantConstraintSourceArn`).
+    pub grant_constraint_types: Option<&'a [&'static str]>,
+    pub grant_constraint_source_arn: Option<&'a str>,
     pub encryption_algorithm: Option<&'a str>,
     pub signing_algorithm: Option<&'a str>,
     pub message_type: Option<&'a str>,
@@ -256,6 +262,15 @@ impl ConditionContext for AuthzContext<'_> {
                 .and_then(|ops| many(ops.iter().map(|o| Cow::Borrowed(o.as_str())))),
             "kms:granteeprincipal" => facts.and_then(|f| f.grantee_principal).and_then(one),
             "kms:retiringprincipal" => facts.and_then(|f| f.retiring_principal).and_then(one),
+            "kms:granteeserviceprincipal" => facts
+                .and_then(|f| f.grantee_service_principal)
+                .and_then(one),
+            "kms:grantconstrainttype" => facts
+                .and_then(|f| f.grant_constraint_types)
+                .and_then(|types| many(types.iter().map(|t| Cow::Borrowed(*t)))),
+            "kms:grantconstraintsourcearn" => facts
+                .and_then(|f| f.grant_constraint_source_arn)
+                .and_then(one),
             "kms:grantisforawsresource" => facts
                 .and_then(|f| f.grant_operations)
                 .map(|_| Values::One("false")),
@@ -390,11 +405,17 @@ pub fn grant_allows(
     operation: &str,
     context: Option<&BTreeMap<String, String>>,
 ) -> bool {
-    let identity = &caller.identity;
-    if grant.grantee != identity.principal_arn && grant.grantee != identity.policy_arn() {
+    if !grant.grantee.names(&caller.identity) {
         return false;
     }
     if !grant.operations.iter().any(|o| o == operation) {
+        return false;
+    }
+    // A SourceArn constraint allows only requests made on behalf of that
+    // resource (`aws:SourceArn`), which an AWS service sends for the
+    // resource it acts for. A direct caller sends none, so the grant allows
+    // it nothing but RetireGrant, to which AWS does not apply it.
+    if grant.source_arn.is_some() && operation != "RetireGrant" {
         return false;
     }
     // The encryption context constraint is for the cryptographic
@@ -406,13 +427,20 @@ pub fn grant_allows(
     }
     let empty = BTreeMap::new();
     let context = context.unwrap_or(&empty);
+    // AWS: in a grant constraint the keys are not case sensitive, the
+    // values are.
+    let includes = |pairs: &BTreeMap<String, String>| {
+        pairs
+            .iter()
+            .all(|(k, v)| get_ci(context, k) == Some(v.as_str()))
+    };
     if let Some(equals) = &grant.context_equals
-        && equals != context
+        && !(equals.len() == context.len() && includes(equals))
     {
         return false;
     }
     if let Some(subset) = &grant.context_subset
-        && !subset.iter().all(|(k, v)| context.get(k) == Some(v))
+        && !includes(subset)
     {
         return false;
     }

@@ -268,13 +268,54 @@ pub struct GrantRecord {
     pub key_id: Uuid,
     pub grant_id: String,
     pub name: Option<String>,
-    pub grantee: String,
-    pub retiring: Option<String>,
+    pub grantee: GrantPrincipal,
+    pub retiring: Option<GrantPrincipal>,
     pub operations: Vec<String>,
     pub context_equals: Option<BTreeMap<String, String>>,
     pub context_subset: Option<BTreeMap<String, String>>,
+    /// The SourceArn constraint: the grant applies only to requests made
+    /// on behalf of this resource (`aws:SourceArn`).
+    pub source_arn: Option<String>,
     pub issuing_account: String,
     pub created_ms: i64,
+}
+
+/// Whom a grant names as its grantee or retiring principal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GrantPrincipal {
+    /// An IAM principal: an account id, or an IAM or STS ARN.
+    Iam(String),
+    /// An AWS service principal (`dynamodb.amazonaws.com`), which acts on
+    /// behalf of a resource. No caller of Trent is one: such a grant is
+    /// kept, listed and revoked, and allows no request that Trent serves.
+    Service(String),
+}
+
+impl GrantPrincipal {
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Iam(p) | Self::Service(p) => p,
+        }
+    }
+
+    pub fn is_service(&self) -> bool {
+        matches!(self, Self::Service(_))
+    }
+
+    /// The IAM principal, `None` for a service principal.
+    pub fn iam(&self) -> Option<&str> {
+        match self {
+            Self::Iam(p) => Some(p),
+            Self::Service(_) => None,
+        }
+    }
+
+    /// Whether this names the caller: its principal ARN, or the ARN its
+    /// policies name it by (an assumed role's role).
+    pub fn names(&self, identity: &Identity) -> bool {
+        self.iam()
+            .is_some_and(|p| p == identity.principal_arn || p == identity.policy_arn())
+    }
 }
 
 /// One page of a listing, with the marker to continue after it.

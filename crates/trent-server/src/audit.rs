@@ -37,6 +37,8 @@ const KMS_REQUEST_FIELDS: &[&str] = &[
     "Operations",
     "GranteePrincipal",
     "RetiringPrincipal",
+    "GranteeServicePrincipal",
+    "RetiringServicePrincipal",
     "Constraints",
     "PendingWindowInDays",
     "RotationPeriodInDays",

@@ -67,6 +67,16 @@ fn decode_tags(json: &str) -> Result<Vec<Tag>, StoreError> {
         .collect())
 }
 
+/// A grant's grantee or retiring principal from its column and the flag
+/// saying whether it names a service principal.
+fn grant_principal(name: String, service: bool) -> trent_core::GrantPrincipal {
+    if service {
+        trent_core::GrantPrincipal::Service(name)
+    } else {
+        trent_core::GrantPrincipal::Iam(name)
+    }
+}
+
 fn parse_uuid(s: &str) -> Result<uuid::Uuid, StoreError> {
     uuid::Uuid::try_parse(s).map_err(|_| StoreError::Corrupt(format!("bad key id {s:?}")))
 }

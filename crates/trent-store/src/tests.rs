@@ -12,8 +12,8 @@ use trent_core::audit::{Actor, AuditEvent, AuditRecord, EventSource, chain_hash,
 use trent_core::trail::{AuditDigest, Id, KeyUsage, Usage};
 use trent_core::{
     AliasRecord, Change, ChangeStore, Changed, Credential, DueWork, EntityKind, GrantLimits,
-    GrantRecord, IamEntity, IdentityStore, KeyRecord, KeyStore, Limit, MultiRegion, RotationRecord,
-    SealedMaterial, SessionRecord, Store, StoreError, Tag, now_millis,
+    GrantPrincipal, GrantRecord, IamEntity, IdentityStore, KeyRecord, KeyStore, Limit, MultiRegion,
+    RotationRecord, SealedMaterial, SessionRecord, Store, StoreError, Tag, now_millis,
 };
 use trent_wire::{ExpirationModelType, KeySpec, KeyState, KeyUsageType, OriginType};
 use uuid::Uuid;
@@ -75,11 +75,12 @@ fn grant(key_id: Uuid, grant_id: &str, retiring: Option<&str>) -> GrantRecord {
         key_id,
         grant_id: grant_id.into(),
         name: Some(format!("name-{grant_id}")),
-        grantee: format!("arn:aws:iam::{ACCOUNT}:user/u"),
-        retiring: retiring.map(Into::into),
+        grantee: GrantPrincipal::Iam(format!("arn:aws:iam::{ACCOUNT}:user/u")),
+        retiring: retiring.map(|p| GrantPrincipal::Iam(p.into())),
         operations: vec!["Encrypt".into(), "Decrypt".into()],
         context_equals: Some(BTreeMap::from([("a".into(), "1".into())])),
         context_subset: None,
+        source_arn: None,
         issuing_account: ACCOUNT.into(),
         created_ms: 5,
     }
@@ -295,7 +296,17 @@ async fn aliases_and_grants(a: &dyn Store, b: &dyn Store) {
         ..grant(target.id, "g2", None)
     };
     let g3 = grant(next.id, "g3", Some(&retiring));
-    for g in [&g1, &g2, &g3] {
+    // A grant for a service principal, retired by one named like the IAM
+    // retiring principal: not among that principal's retirable grants.
+    let g4 = GrantRecord {
+        grantee: GrantPrincipal::Service("backup.amazonaws.com".into()),
+        retiring: Some(GrantPrincipal::Service(retiring.clone())),
+        context_equals: None,
+        source_arn: Some(format!("arn:aws:backup:us-east-1:{ACCOUNT}:vault/v")),
+        created_ms: 7,
+        ..grant(next.id, "g4", None)
+    };
+    for g in [&g1, &g2, &g3, &g4] {
         a.insert_grant(g, GrantLimits::NONE).await.unwrap();
     }
     assert!(matches!(
@@ -307,6 +318,7 @@ async fn aliases_and_grants(a: &dyn Store, b: &dyn Store) {
         [g1.clone(), g2.clone()]
     );
     assert_eq!(b.find_grant("g2").await.unwrap(), Some(g2.clone()));
+    assert_eq!(b.find_grant("g4").await.unwrap(), Some(g4.clone()));
     assert_eq!(b.find_grant("nope").await.unwrap(), None);
     let mut retirable = b.list_retirable_grants(&retiring).await.unwrap();
     retirable.sort_by(|x, y| x.grant_id.cmp(&y.grant_id));
@@ -1900,7 +1912,7 @@ async fn resource_quotas(a: &dyn Store, b: &dyn Store) {
     };
     let to = |i: usize, grantee: String| {
         let mut g = grant(granted.id, &format!("quota-{grantee}-{i}"), None);
-        g.grantee = grantee;
+        g.grantee = GrantPrincipal::Iam(grantee);
         g
     };
     let results = futures_join((0..RACERS).map(|i| async move {

@@ -45,13 +45,23 @@ impl Kms {
         if params.operations.is_empty() {
             return Err(KmsError::Validation("Operations must not be empty".into()));
         }
+        if params.grantee.is_service() && (params.source_arn.is_none() || params.retiring.is_none())
+        {
+            return Err(KmsError::Validation(
+                "A grant for a GranteeServicePrincipal must have a SourceArn grant constraint and a RetiringPrincipal or RetiringServicePrincipal".into(),
+            ));
+        }
         let (key, resolved) = self
             .target(caller, &params.key_id, AliasMode::Refuse)
             .await?;
+        let constraint_types = constraint_types(&params);
         let facts = RequestFacts {
             grant_operations: Some(&params.operations),
-            grantee_principal: Some(&params.grantee),
-            retiring_principal: params.retiring.as_deref(),
+            grantee_principal: params.grantee.iam(),
+            grantee_service_principal: params.grantee.is_service().then(|| params.grantee.as_str()),
+            retiring_principal: params.retiring.as_ref().and_then(GrantPrincipal::iam),
+            grant_constraint_types: Some(&constraint_types),
+            grant_constraint_source_arn: params.source_arn.as_deref(),
             ..Default::default()
         };
         // A grantee whose CreateGrant comes from a grant may only hand on
@@ -76,8 +86,12 @@ impl Kms {
                 key.record.arn
             )));
         }
-        // Only an authorized caller learns whether a principal exists.
-        for principal in std::iter::once(&params.grantee).chain(params.retiring.iter()) {
+        // Only an authorized caller learns whether a principal exists. A
+        // service principal is AWS's, not an identity of this server.
+        let iam_principals = std::iter::once(&params.grantee)
+            .chain(params.retiring.iter())
+            .filter_map(GrantPrincipal::iam);
+        for principal in iam_principals {
             if !self
                 .identities
                 .principal_exists(principal)
@@ -101,6 +115,7 @@ impl Kms {
                     && g.operations == params.operations
                     && g.context_equals == params.context_equals
                     && g.context_subset == params.context_subset
+                    && g.source_arn == params.source_arn
                     && g.retiring == params.retiring
             })
         {
@@ -118,6 +133,7 @@ impl Kms {
             operations: params.operations,
             context_equals: params.context_equals,
             context_subset: params.context_subset,
+            source_arn: params.source_arn,
             issuing_account: caller.account().to_owned(),
             created_ms: self.now(),
         };
@@ -157,7 +173,7 @@ impl Kms {
             .grants
             .iter()
             .filter(|g| grant_id.is_none_or(|id| g.grant_id == id))
-            .filter(|g| grantee.is_none_or(|p| g.grantee == p))
+            .filter(|g| grantee.is_none_or(|p| g.grantee.iam() == Some(p)))
             .cloned()
             .collect();
         self.paginate(
@@ -228,13 +244,8 @@ impl Kms {
             )));
         };
         let identity = &caller.identity;
-        let is = |p: &Option<String>| {
-            p.as_deref()
-                .is_some_and(|p| p == identity.principal_arn || p == identity.policy_arn())
-        };
-        let may = is(&grant.retiring)
-            || ((grant.grantee == identity.principal_arn
-                || grant.grantee == identity.policy_arn())
+        let may = grant.retiring.as_ref().is_some_and(|p| p.names(identity))
+            || (grant.grantee.names(identity)
                 && grant.operations.iter().any(|o| o == "RetireGrant"))
             || self
                 .authorize(
@@ -304,6 +315,19 @@ fn principal_account(principal: &str) -> Option<&str> {
         .strip_prefix("arn:aws:iam::")
         .or_else(|| principal.strip_prefix("arn:aws:sts::"))?;
     rest.split_once(':').map(|(account, _)| account)
+}
+
+/// The names of the constraints a CreateGrant sets
+/// (`kms:GrantConstraintType`).
+fn constraint_types(params: &CreateGrant) -> Vec<&'static str> {
+    [
+        (params.context_equals.is_some(), "EncryptionContextEquals"),
+        (params.context_subset.is_some(), "EncryptionContextSubset"),
+        (params.source_arn.is_some(), "SourceArn"),
+    ]
+    .into_iter()
+    .filter_map(|(set, name)| set.then_some(name))
+    .collect()
 }
 
 /// Whether a grant made by a grantee of `parent` (allowed CreateGrant by it

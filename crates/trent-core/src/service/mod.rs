@@ -34,7 +34,8 @@ use crate::error::KmsError;
 use crate::ids::{KeyRef, alias_arn, key_arn};
 use crate::markers::Markers;
 use crate::model::{
-    AliasRecord, Caller, GrantRecord, KeyRecord, MultiRegion, Page, SealedMaterialRow, Tag,
+    AliasRecord, Caller, GrantPrincipal, GrantRecord, KeyRecord, MultiRegion, Page,
+    SealedMaterialRow, Tag,
 };
 use crate::policy;
 use crate::quotas::{Profile, QuotaClass, QuotaLimits, RequestQuotas};
@@ -325,14 +326,15 @@ pub struct CreateKey {
 }
 
 /// Parameters of CreateGrant, already validated against the model.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct CreateGrant {
     pub key_id: String,
-    pub grantee: String,
-    pub retiring: Option<String>,
+    pub grantee: GrantPrincipal,
+    pub retiring: Option<GrantPrincipal>,
     pub operations: Vec<String>,
     pub context_equals: Option<BTreeMap<String, String>>,
     pub context_subset: Option<BTreeMap<String, String>>,
+    pub source_arn: Option<String>,
     pub name: Option<String>,
 }
 

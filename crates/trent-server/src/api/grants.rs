@@ -3,18 +3,20 @@
 
 use super::{limit, seconds};
 use crate::error::ApiError;
-use trent_core::{Caller, CreateGrant, GrantRecord, GrantSelector, Kms, key_arn};
+use trent_core::{Caller, CreateGrant, GrantPrincipal, GrantRecord, GrantSelector, Kms, key_arn};
 use trent_wire::*;
 
 fn entry(kms: &Kms, grant: &GrantRecord, region: &str, account: &str) -> GrantListEntry {
-    let constraints =
-        (grant.context_equals.is_some() || grant.context_subset.is_some()).then(|| {
-            GrantConstraints {
-                encryption_context_equals: grant.context_equals.clone(),
-                encryption_context_subset: grant.context_subset.clone(),
-                source_arn: None,
-            }
-        });
+    let constraints = (grant.context_equals.is_some()
+        || grant.context_subset.is_some()
+        || grant.source_arn.is_some())
+    .then(|| GrantConstraints {
+        encryption_context_equals: grant.context_equals.clone(),
+        encryption_context_subset: grant.context_subset.clone(),
+        source_arn: grant.source_arn.clone(),
+    });
+    let (grantee_principal, grantee_service_principal) = split(Some(&grant.grantee));
+    let (retiring_principal, retiring_service_principal) = split(grant.retiring.as_ref());
     GrantListEntry {
         key_id: Some(
             kms.cached_key_arn(grant.key_id)
@@ -23,8 +25,10 @@ fn entry(kms: &Kms, grant: &GrantRecord, region: &str, account: &str) -> GrantLi
         grant_id: Some(grant.grant_id.clone()),
         name: grant.name.clone(),
         creation_date: Some(seconds(grant.created_ms)),
-        grantee_principal: Some(grant.grantee.clone()),
-        retiring_principal: grant.retiring.clone(),
+        grantee_principal,
+        retiring_principal,
+        grantee_service_principal,
+        retiring_service_principal,
         issuing_account: Some(format!("arn:aws:iam::{}:root", grant.issuing_account)),
         operations: Some(
             grant
@@ -34,18 +38,49 @@ fn entry(kms: &Kms, grant: &GrantRecord, region: &str, account: &str) -> GrantLi
                 .collect(),
         ),
         constraints,
-        ..Default::default()
     }
 }
 
-fn no_service_principals(
-    grantee: &Option<String>,
-    retiring: &Option<String>,
-) -> Result<(), ApiError> {
-    if grantee.is_some() || retiring.is_some() {
+/// A grant principal as the wire has it: (principal, service principal).
+fn split(principal: Option<&GrantPrincipal>) -> (Option<String>, Option<String>) {
+    match principal {
+        Some(GrantPrincipal::Iam(p)) => (Some(p.clone()), None),
+        Some(GrantPrincipal::Service(p)) => (None, Some(p.clone())),
+        None => (None, None),
+    }
+}
+
+/// One principal from a request's pair of fields (`what` and
+/// `what` + "Service"): at most one of them.
+fn one_of(
+    what: &str,
+    iam: Option<String>,
+    service: Option<String>,
+) -> Result<Option<GrantPrincipal>, ApiError> {
+    match (iam, service) {
+        (Some(_), Some(_)) => Err(ApiError::new(
+            ErrorCode::ValidationException,
+            format!(
+                "You can specify either {what}Principal or {what}ServicePrincipal, but not both"
+            ),
+        )),
+        (Some(p), None) => Ok(Some(GrantPrincipal::Iam(p))),
+        (None, Some(p)) => Ok(Some(GrantPrincipal::Service(p))),
+        (None, None) => Ok(None),
+    }
+}
+
+/// AWS: the service principal filters of ListGrants and
+/// ListRetirableGrants are "only usable by callers in a service
+/// principal", and no caller of this server is one.
+fn service_filter_refused(caller: &Caller, filter: &str, given: bool) -> Result<(), ApiError> {
+    if given {
         return Err(ApiError::new(
-            ErrorCode::UnsupportedOperationException,
-            "Service principals in grants are not supported by this server",
+            ErrorCode::AccessDeniedException,
+            format!(
+                "User: {} is not authorized to use the {filter} filter: it is only usable by callers in a service principal",
+                caller.principal_arn()
+            ),
         ));
     }
     Ok(())
@@ -56,28 +91,28 @@ pub(super) async fn create_grant(
     caller: &Caller,
     req: CreateGrantRequest,
 ) -> Result<CreateGrantResponse, ApiError> {
-    no_service_principals(
-        &req.grantee_service_principal,
-        &req.retiring_service_principal,
-    )?;
     kms.check_grant_tokens(req.grant_tokens.as_deref().unwrap_or_default())?;
-    let Some(grantee) = req.grantee_principal else {
+    let Some(grantee) = one_of(
+        "Grantee",
+        req.grantee_principal,
+        req.grantee_service_principal,
+    )?
+    else {
         return Err(ApiError::new(
             ErrorCode::ValidationException,
-            "GranteePrincipal is required",
+            "You must specify either GranteePrincipal or GranteeServicePrincipal",
         ));
     };
+    let retiring = one_of(
+        "Retiring",
+        req.retiring_principal,
+        req.retiring_service_principal,
+    )?;
     let constraints = req.constraints.unwrap_or_default();
-    if constraints.source_arn.is_some() {
-        return Err(ApiError::new(
-            ErrorCode::UnsupportedOperationException,
-            "SourceArn grant constraints are not supported",
-        ));
-    }
     let params = CreateGrant {
         key_id: req.key_id,
         grantee,
-        retiring: req.retiring_principal,
+        retiring,
         operations: req
             .operations
             .iter()
@@ -86,6 +121,7 @@ pub(super) async fn create_grant(
             .collect(),
         context_equals: constraints.encryption_context_equals,
         context_subset: constraints.encryption_context_subset,
+        source_arn: constraints.source_arn,
         name: req.name,
     };
     let (token, id) = kms
@@ -102,7 +138,16 @@ pub(super) async fn list_grants(
     caller: &Caller,
     req: ListGrantsRequest,
 ) -> Result<ListGrantsResponse, ApiError> {
-    no_service_principals(&req.grantee_service_principal, &None)?;
+    one_of(
+        "Grantee",
+        req.grantee_principal.clone(),
+        req.grantee_service_principal.clone(),
+    )?;
+    service_filter_refused(
+        caller,
+        "GranteeServicePrincipal",
+        req.grantee_service_principal.is_some(),
+    )?;
     let page = kms
         .list_grants(
             caller,
@@ -130,11 +175,20 @@ pub(super) async fn list_retirable_grants(
     caller: &Caller,
     req: ListRetirableGrantsRequest,
 ) -> Result<ListGrantsResponse, ApiError> {
-    no_service_principals(&None, &req.retiring_service_principal)?;
+    one_of(
+        "Retiring",
+        req.retiring_principal.clone(),
+        req.retiring_service_principal.clone(),
+    )?;
+    service_filter_refused(
+        caller,
+        "RetiringServicePrincipal",
+        req.retiring_service_principal.is_some(),
+    )?;
     let Some(principal) = req.retiring_principal else {
         return Err(ApiError::new(
             ErrorCode::ValidationException,
-            "RetiringPrincipal is required",
+            "You must specify either RetiringPrincipal or RetiringServicePrincipal",
         ));
     };
     let page = kms

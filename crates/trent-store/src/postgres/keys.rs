@@ -726,14 +726,17 @@ impl KeyStore for PgStore {
         let mut tx = self.pool().begin().await.map_err(backend)?;
         lock_key(&mut tx, g.key_id).await?;
         sqlx::query(
-            "INSERT INTO grants (grant_id, key_id, name, grantee, retiring, operations, context_equals, \
-             context_subset, issuing_account, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            "INSERT INTO grants (grant_id, key_id, name, grantee, grantee_service, retiring, retiring_service, \
+             operations, context_equals, context_subset, source_arn, issuing_account, created_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
         .bind(&g.grant_id)
         .bind(g.key_id.to_string())
         .bind(&g.name)
-        .bind(&g.grantee)
-        .bind(&g.retiring)
+        .bind(g.grantee.as_str())
+        .bind(g.grantee.is_service())
+        .bind(g.retiring.as_ref().map(GrantPrincipal::as_str))
+        .bind(g.retiring.as_ref().is_some_and(GrantPrincipal::is_service))
         .bind(serde_json::to_string(&g.operations).expect("strings serialize"))
         .bind(
             g.context_equals
@@ -745,6 +748,7 @@ impl KeyStore for PgStore {
                 .as_ref()
                 .map(|c| serde_json::to_string(c).expect("map serializes")),
         )
+        .bind(&g.source_arn)
         .bind(&g.issuing_account)
         .bind(g.created_ms)
         .execute(&mut *tx)
@@ -753,7 +757,7 @@ impl KeyStore for PgStore {
         let (of_key, of_grantee): (i64, i64) = sqlx::query_as(
             "SELECT COUNT(*), COUNT(*) FILTER (WHERE grantee = $1) FROM grants WHERE key_id = $2",
         )
-        .bind(&g.grantee)
+        .bind(g.grantee.as_str())
         .bind(g.key_id.to_string())
         .fetch_one(&mut *tx)
         .await
@@ -787,7 +791,7 @@ impl KeyStore for PgStore {
 
     async fn list_retirable_grants(&self, principal: &str) -> Result<Vec<GrantRecord>, StoreError> {
         let rows = sqlx::query(&format!(
-            "SELECT {GRANT_COLUMNS} FROM grants WHERE retiring = $1 ORDER BY created_ms, grant_id"
+            "SELECT {GRANT_COLUMNS} FROM grants WHERE retiring = $1 AND NOT retiring_service ORDER BY created_ms, grant_id"
         ))
         .bind(principal)
         .fetch_all(&self.pool())

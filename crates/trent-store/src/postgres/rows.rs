@@ -97,8 +97,8 @@ pub(super) fn entity_from_row(r: &PgRow) -> Result<IamEntity, StoreError> {
     })
 }
 
-pub(super) const GRANT_COLUMNS: &str = "grant_id, key_id, name, grantee, retiring, operations, context_equals, context_subset, \
-     issuing_account, created_ms";
+pub(super) const GRANT_COLUMNS: &str = "grant_id, key_id, name, grantee, grantee_service, retiring, retiring_service, \
+     operations, context_equals, context_subset, source_arn, issuing_account, created_ms";
 
 pub(super) fn grant_from_row(r: &PgRow) -> Result<GrantRecord, StoreError> {
     let json = |e: serde_json::Error| StoreError::Corrupt(format!("grant column: {e}"));
@@ -110,11 +110,14 @@ pub(super) fn grant_from_row(r: &PgRow) -> Result<GrantRecord, StoreError> {
         grant_id: col(r, "grant_id")?,
         key_id: parse_uuid(&col::<String>(r, "key_id")?)?,
         name: col(r, "name")?,
-        grantee: col(r, "grantee")?,
-        retiring: col(r, "retiring")?,
+        grantee: grant_principal(col(r, "grantee")?, col(r, "grantee_service")?),
+        retiring: col::<Option<String>>(r, "retiring")?
+            .map(|p| col(r, "retiring_service").map(|service| grant_principal(p, service)))
+            .transpose()?,
         operations: serde_json::from_str(&col::<String>(r, "operations")?).map_err(json)?,
         context_equals: map(col(r, "context_equals")?)?,
         context_subset: map(col(r, "context_subset")?)?,
+        source_arn: col(r, "source_arn")?,
         issuing_account: col(r, "issuing_account")?,
         created_ms: col(r, "created_ms")?,
     })

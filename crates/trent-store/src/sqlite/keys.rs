@@ -673,17 +673,21 @@ impl KeyStore for SqliteStore {
     async fn insert_grant(&self, g: &GrantRecord, limits: GrantLimits) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await.map_err(backend)?;
         sqlx::query(
-            "INSERT INTO grants (grant_id, key_id, name, grantee, retiring, operations, context_equals, context_subset, \
-             issuing_account, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO grants (grant_id, key_id, name, grantee, grantee_service, retiring, retiring_service, \
+             operations, context_equals, context_subset, source_arn, issuing_account, created_ms) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&g.grant_id)
         .bind(g.key_id.to_string())
         .bind(&g.name)
-        .bind(&g.grantee)
-        .bind(&g.retiring)
+        .bind(g.grantee.as_str())
+        .bind(g.grantee.is_service())
+        .bind(g.retiring.as_ref().map(GrantPrincipal::as_str))
+        .bind(g.retiring.as_ref().is_some_and(GrantPrincipal::is_service))
         .bind(serde_json::to_string(&g.operations).expect("strings serialize"))
         .bind(g.context_equals.as_ref().map(|c| serde_json::to_string(c).expect("map serializes")))
         .bind(g.context_subset.as_ref().map(|c| serde_json::to_string(c).expect("map serializes")))
+        .bind(&g.source_arn)
         .bind(&g.issuing_account)
         .bind(g.created_ms)
         .execute(&mut *tx)
@@ -692,7 +696,7 @@ impl KeyStore for SqliteStore {
         let (of_key, of_grantee): (i64, i64) = sqlx::query_as(
             "SELECT COUNT(*), COUNT(*) FILTER (WHERE grantee = ?) FROM grants WHERE key_id = ?",
         )
-        .bind(&g.grantee)
+        .bind(g.grantee.as_str())
         .bind(g.key_id.to_string())
         .fetch_one(&mut *tx)
         .await
@@ -726,7 +730,7 @@ impl KeyStore for SqliteStore {
 
     async fn list_retirable_grants(&self, principal: &str) -> Result<Vec<GrantRecord>, StoreError> {
         let rows = sqlx::query(&format!(
-            "SELECT {GRANT_COLUMNS} FROM grants WHERE retiring = ? ORDER BY created_ms, grant_id"
+            "SELECT {GRANT_COLUMNS} FROM grants WHERE retiring = ? AND retiring_service = 0 ORDER BY created_ms, grant_id"
         ))
         .bind(principal)
         .fetch_all(&self.pool)

@@ -104,8 +104,8 @@ pub(super) fn entity_from_row(r: &SqliteRow) -> Result<IamEntity, StoreError> {
     })
 }
 
-pub(super) const GRANT_COLUMNS: &str = "grant_id, key_id, name, grantee, retiring, operations, context_equals, context_subset, \
-     issuing_account, created_ms";
+pub(super) const GRANT_COLUMNS: &str = "grant_id, key_id, name, grantee, grantee_service, retiring, retiring_service, \
+     operations, context_equals, context_subset, source_arn, issuing_account, created_ms";
 
 pub(super) fn grant_from_row(r: &SqliteRow) -> Result<GrantRecord, StoreError> {
     let corrupt = |e: serde_json::Error| StoreError::Corrupt(format!("grant column: {e}"));
@@ -117,11 +117,14 @@ pub(super) fn grant_from_row(r: &SqliteRow) -> Result<GrantRecord, StoreError> {
         grant_id: r.get("grant_id"),
         key_id: parse_uuid(r.get::<&str, _>("key_id"))?,
         name: r.get("name"),
-        grantee: r.get("grantee"),
-        retiring: r.get("retiring"),
+        grantee: grant_principal(r.get("grantee"), r.get("grantee_service")),
+        retiring: r
+            .get::<Option<String>, _>("retiring")
+            .map(|p| grant_principal(p, r.get("retiring_service"))),
         operations: serde_json::from_str(r.get::<&str, _>("operations")).map_err(corrupt)?,
         context_equals: map(r.get("context_equals"))?,
         context_subset: map(r.get("context_subset"))?,
+        source_arn: r.get("source_arn"),
         issuing_account: r.get("issuing_account"),
         created_ms: r.get("created_ms"),
     })

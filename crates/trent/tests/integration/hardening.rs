@@ -3,8 +3,8 @@
 
 use std::sync::{Arc, Mutex};
 use trent_core::{
-    Caller, CreateGrant, CreateKey, Identities, Kms, KmsConfig, STORE_METHODS, Store, StoreError,
-    StoreWrapper,
+    Caller, CreateGrant, CreateKey, GrantPrincipal, Identities, Kms, KmsConfig, STORE_METHODS,
+    Store, StoreError, StoreWrapper,
 };
 
 /// A store whose method `fail` (by name) fails while it is set.
@@ -77,9 +77,13 @@ async fn a_revoked_grant_leaves_the_key_cache_even_if_the_store_fails_after_the_
             &caller,
             CreateGrant {
                 key_id: key.clone(),
-                grantee: format!("arn:aws:iam::{account}:root"),
+                grantee: GrantPrincipal::Iam(format!("arn:aws:iam::{account}:root")),
+                retiring: None,
                 operations: vec!["Encrypt".into()],
-                ..Default::default()
+                context_equals: None,
+                context_subset: None,
+                source_arn: None,
+                name: None,
             },
             false,
         )

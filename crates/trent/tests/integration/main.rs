@@ -9,6 +9,7 @@ mod bench;
 mod common;
 mod crypto;
 mod custody;
+mod grants;
 mod hardening;
 mod import;
 mod kem;
