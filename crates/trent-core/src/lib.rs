@@ -49,8 +49,8 @@ pub use service::feed::{ChangeFeed, FeedStats, Freshness};
 pub use service::{
     AliasMode, CreateGrant, CreateKey, DataKey, DataKeyPair, Decrypted, GRANT_OPERATIONS,
     GrantSelector, ImportMaterial, ImportParameters, KeyAlgorithms, Kms, KmsConfig, ListedAlias,
-    ListedMaterial, LookupEvents, ReEncrypted, ReplicateKey, SharedSecret, current_key_material_id,
-    key_algorithms, material_id,
+    ListedGrant, ListedMaterial, LookupEvents, ReEncrypted, ReplicateKey, SharedSecret,
+    current_key_material_id, key_algorithms, material_id,
 };
 pub use store::timed::{STORE_METHODS, StoreWrapper, TimedStore};
 pub use store::trail;

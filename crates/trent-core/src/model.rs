@@ -325,6 +325,16 @@ pub struct Page<T> {
     pub next_marker: Option<String>,
 }
 
+impl<T> Page<T> {
+    /// The same page with each item made into another.
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
+        Page {
+            items: self.items.into_iter().map(f).collect(),
+            next_marker: self.next_marker,
+        }
+    }
+}
+
 /// What `GetKeyLastUsage` reports of a key.
 #[derive(Debug)]
 pub struct KeyLastUsage {

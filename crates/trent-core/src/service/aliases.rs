@@ -197,6 +197,7 @@ impl Kms {
                 name: a.name.clone(),
                 arn: alias_arn(&a.region, &a.account, &a.name),
                 record: Some(a.clone()),
+                target_key_id: None,
             })
             .collect();
         // AWS's predefined aliases, not yet associated with a key: in every
@@ -206,15 +207,32 @@ impl Kms {
                 name: (*name).to_owned(),
                 arn: alias_arn(&caller.region, caller.account(), name),
                 record: None,
+                target_key_id: None,
             }));
         }
         all.sort_by(|a, b| a.name.cmp(&b.name));
-        self.paginate(
+        let mut page = self.paginate(
             &format!("ListAliases/{}/{}", caller.account(), caller.region),
             &all,
             limit,
             marker,
-        )
+        )?;
+        let shown = self
+            .shown_keys(
+                page.items
+                    .iter()
+                    .filter_map(|a| Some(a.record.as_ref()?.target))
+                    .collect(),
+            )
+            .await?;
+        for alias in &mut page.items {
+            alias.target_key_id = alias
+                .record
+                .as_ref()
+                .and_then(|r| shown.get(&r.target))
+                .map(|(key_id, _)| key_id.clone());
+        }
+        Ok(page)
     }
 }
 
@@ -225,6 +243,8 @@ pub struct ListedAlias {
     pub name: String,
     pub arn: String,
     pub record: Option<AliasRecord>,
+    /// The KeyId of the alias's key (`mrk-…` for a multi-Region key).
+    pub target_key_id: Option<String>,
 }
 
 /// The aliases AWS predefines for its managed keys (`alias/aws/SERVICE`),

@@ -160,7 +160,7 @@ impl Kms {
         grantee: Option<&str>,
         limit: usize,
         marker: Option<&str>,
-    ) -> Result<Page<GrantRecord>, KmsError> {
+    ) -> Result<Page<ListedGrant>, KmsError> {
         let (key, _) = self.target(caller, key_id, AliasMode::Accept).await?;
         self.authorize(
             caller,
@@ -176,12 +176,16 @@ impl Kms {
             .filter(|g| grantee.is_none_or(|p| g.grantee.iam() == Some(p)))
             .cloned()
             .collect();
-        self.paginate(
+        let page = self.paginate(
             &format!("ListGrants/{}", key.record.id),
             &grants,
             limit,
             marker,
-        )
+        )?;
+        Ok(page.map(|grant| ListedGrant {
+            grant,
+            key_arn: key.record.arn.clone(),
+        }))
     }
 
     pub async fn list_retirable_grants(
@@ -190,7 +194,7 @@ impl Kms {
         retiring_principal: &str,
         limit: usize,
         marker: Option<&str>,
-    ) -> Result<Page<GrantRecord>, KmsError> {
+    ) -> Result<Page<ListedGrant>, KmsError> {
         self.authorize_account(
             caller,
             Action::ListRetirableGrants,
@@ -207,12 +211,30 @@ impl Kms {
             )));
         }
         let grants = self.store.list_retirable_grants(retiring_principal).await?;
-        self.paginate(
+        let page = self.paginate(
             &format!("ListRetirableGrants/{retiring_principal}"),
             &grants,
             limit,
             marker,
-        )
+        )?;
+        // The grants' keys may be another account's, or not cached.
+        let shown = self
+            .shown_keys(page.items.iter().map(|g| g.key_id).collect())
+            .await?;
+        Ok(Page {
+            items: page
+                .items
+                .into_iter()
+                .filter_map(|grant| {
+                    let (_, key_arn) = shown.get(&grant.key_id)?;
+                    Some(ListedGrant {
+                        key_arn: key_arn.clone(),
+                        grant,
+                    })
+                })
+                .collect(),
+            next_marker: page.next_marker,
+        })
     }
 
     /// RetireGrant: by the retiring principal, by the grantee when the grant
@@ -315,6 +337,14 @@ fn principal_account(principal: &str) -> Option<&str> {
         .strip_prefix("arn:aws:iam::")
         .or_else(|| principal.strip_prefix("arn:aws:sts::"))?;
     rest.split_once(':').map(|(account, _)| account)
+}
+
+/// An entry of ListGrants and ListRetirableGrants: a grant and the ARN of
+/// its key.
+#[derive(Debug, Clone)]
+pub struct ListedGrant {
+    pub grant: GrantRecord,
+    pub key_arn: String,
 }
 
 /// The names of the constraints a CreateGrant sets

@@ -4,6 +4,7 @@
 
 mod aliases;
 pub use aliases::ListedAlias;
+pub use grants::ListedGrant;
 mod asymmetric;
 pub use asymmetric::{DataKeyPair, KeyAlgorithms, key_algorithms};
 pub use kem::SharedSecret;

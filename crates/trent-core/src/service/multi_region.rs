@@ -7,6 +7,7 @@
 //! related key.
 
 use super::*;
+use std::collections::HashMap;
 
 /// Parameters of ReplicateKey, already validated against the model.
 #[derive(Debug, Default)]
@@ -28,18 +29,28 @@ impl Kms {
         }
     }
 
-    /// The KeyId a key id is shown as: `mrk-…` for a multi-Region key's
-    /// internal id, the UUID otherwise.
-    pub fn shown_key_id(&self, id: Uuid) -> String {
-        match self.keys.pin().get(&id) {
-            Some(key) => key.record.key_id(),
-            None => id.to_string(),
+    /// What listings show of keys named by internal id: (KeyId, key ARN),
+    /// `mrk-…` for a multi-Region key. From the key cache, else the
+    /// store's record; a key gone from both is left out.
+    pub(super) async fn shown_keys(
+        &self,
+        ids: Vec<Uuid>,
+    ) -> Result<HashMap<Uuid, (String, String)>, KmsError> {
+        let mut shown = HashMap::new();
+        for id in ids {
+            if shown.contains_key(&id) {
+                continue;
+            }
+            let cached = self.keys.pin().get(&id).map(|key| key.record.clone());
+            let record = match cached {
+                Some(record) => Some(record),
+                None => self.store.get_key(id).await?,
+            };
+            if let Some(record) = record {
+                shown.insert(id, (record.key_id(), record.arn));
+            }
         }
-    }
-
-    /// The ARN of a cached key, if the key is cached.
-    pub fn cached_key_arn(&self, id: Uuid) -> Option<String> {
-        self.keys.pin().get(&id).map(|key| key.record.arn.clone())
+        Ok(shown)
     }
 
     /// ReplicateKey: a replica of the primary key `key_id` in

@@ -54,7 +54,7 @@ pub(super) async fn list_aliases(
                 .map(|a| AliasListEntry {
                     alias_arn: Some(a.arn.clone()),
                     alias_name: Some(a.name.clone()),
-                    target_key_id: a.record.as_ref().map(|r| kms.shown_key_id(r.target)),
+                    target_key_id: a.target_key_id.clone(),
                     creation_date: a.record.as_ref().map(|r| seconds(r.created_ms)),
                     last_updated_date: a.record.as_ref().map(|r| seconds(r.updated_ms)),
                 })

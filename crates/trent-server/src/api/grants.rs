@@ -3,10 +3,11 @@
 
 use super::{limit, seconds};
 use crate::error::ApiError;
-use trent_core::{Caller, CreateGrant, GrantPrincipal, GrantRecord, GrantSelector, Kms, key_arn};
+use trent_core::{Caller, CreateGrant, GrantPrincipal, GrantSelector, Kms, ListedGrant};
 use trent_wire::*;
 
-fn entry(kms: &Kms, grant: &GrantRecord, region: &str, account: &str) -> GrantListEntry {
+fn entry(listed: &ListedGrant) -> GrantListEntry {
+    let grant = &listed.grant;
     let constraints = (grant.context_equals.is_some()
         || grant.context_subset.is_some()
         || grant.source_arn.is_some())
@@ -18,10 +19,7 @@ fn entry(kms: &Kms, grant: &GrantRecord, region: &str, account: &str) -> GrantLi
     let (grantee_principal, grantee_service_principal) = split(Some(&grant.grantee));
     let (retiring_principal, retiring_service_principal) = split(grant.retiring.as_ref());
     GrantListEntry {
-        key_id: Some(
-            kms.cached_key_arn(grant.key_id)
-                .unwrap_or_else(|| key_arn(region, account, &grant.key_id)),
-        ),
+        key_id: Some(listed.key_arn.clone()),
         grant_id: Some(grant.grant_id.clone()),
         name: grant.name.clone(),
         creation_date: Some(seconds(grant.created_ms)),
@@ -159,12 +157,7 @@ pub(super) async fn list_grants(
         )
         .await?;
     Ok(ListGrantsResponse {
-        grants: Some(
-            page.items
-                .iter()
-                .map(|g| entry(kms, g, &caller.region, caller.account()))
-                .collect(),
-        ),
+        grants: Some(page.items.iter().map(entry).collect()),
         truncated: Some(page.next_marker.is_some()),
         next_marker: page.next_marker,
     })
@@ -200,12 +193,7 @@ pub(super) async fn list_retirable_grants(
         )
         .await?;
     Ok(ListGrantsResponse {
-        grants: Some(
-            page.items
-                .iter()
-                .map(|g| entry(kms, g, &caller.region, caller.account()))
-                .collect(),
-        ),
+        grants: Some(page.items.iter().map(entry).collect()),
         truncated: Some(page.next_marker.is_some()),
         next_marker: page.next_marker,
     })

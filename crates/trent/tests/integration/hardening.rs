@@ -98,7 +98,7 @@ async fn a_revoked_grant_leaves_the_key_cache_even_if_the_store_fails_after_the_
         .await
         .unwrap();
     assert!(
-        listed.items.iter().all(|g| g.grant_id != grant_id),
+        listed.items.iter().all(|g| g.grant.grant_id != grant_id),
         "the key cache still holds the revoked grant"
     );
     revoked.expect("the revocation is committed and published");

@@ -202,9 +202,9 @@ async fn replicate_describe_and_decrypt_across_regions() {
 
 #[tokio::test]
 async fn aliases_are_regional_and_single_region_ciphertexts_stay_home() {
-    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_in(dir.path(), &[]);
     let east = server.client_with(ACCESS_KEY, SECRET_KEY, EAST);
-    let west = server.client_with(ACCESS_KEY, SECRET_KEY, WEST);
     let id = create_mrk(&east).await.key_id;
     replicate(&east, &id, WEST).await.unwrap();
     east.create_alias()
@@ -216,6 +216,41 @@ async fn aliases_are_regional_and_single_region_ciphertexts_stay_home() {
     let aliases = east.list_aliases().key_id(&id).send().await.unwrap();
     let alias = &aliases.aliases.unwrap()[0];
     assert_eq!(alias.target_key_id.as_deref(), Some(id.as_str()));
+    let root = format!("arn:aws:iam::{ACCOUNT}:root");
+    east.create_grant()
+        .key_id(&id)
+        .grantee_principal(&root)
+        .retiring_principal(&root)
+        .operations(aws_sdk_kms::types::GrantOperation::Decrypt)
+        .send()
+        .await
+        .unwrap();
+    // After a restart, with no key cached, the listings still show the
+    // key's `mrk-` id and ARN.
+    server.stop();
+    let server = Server::start_in(dir.path(), &[]);
+    let east = server.client_with(ACCESS_KEY, SECRET_KEY, EAST);
+    let west = server.client_with(ACCESS_KEY, SECRET_KEY, WEST);
+    let aliases = east.list_aliases().send().await.unwrap();
+    let alias = aliases
+        .aliases()
+        .iter()
+        .find(|a| a.alias_name() == Some("alias/mrk-east"))
+        .unwrap();
+    assert_eq!(alias.target_key_id(), Some(id.as_str()));
+    let retirable = east
+        .list_retirable_grants()
+        .retiring_principal(&root)
+        .send()
+        .await
+        .unwrap();
+    let [grant] = retirable.grants() else {
+        panic!("one grant: {retirable:?}");
+    };
+    assert_eq!(
+        grant.key_id(),
+        Some(format!("arn:aws:kms:{EAST}:{ACCOUNT}:key/{id}").as_str())
+    );
     let err = west
         .encrypt()
         .key_id("alias/mrk-east")
