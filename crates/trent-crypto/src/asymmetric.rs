@@ -706,7 +706,7 @@ enum MuSigner {
 }
 
 /// aws-lc-rs's DRBG as the `rand_core` generator `ml-dsa` (and `sm2`) take.
-struct AwsLcRng;
+pub(crate) struct AwsLcRng;
 
 impl ml_dsa::common::rand_core::TryRng for AwsLcRng {
     type Error = aws_lc_rs::error::Unspecified;

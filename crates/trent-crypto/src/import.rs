@@ -9,32 +9,39 @@
 //!   AES-256 key, RSAES-OAEP encrypted (the first modulus-length bytes),
 //!   then the material wrapped under it with AES Key Wrap with Padding
 //!   (RFC 5649).
+//! - `SM2PKE` (with the `sm2` feature): the material SM2-encrypted (GB/T
+//!   32918.4, C1C3C2, DER) under an SM2 wrapping key.
 
 use crate::CryptoError;
-use crate::asymmetric::{PairSpec, public_key_of_pkcs8};
+use crate::asymmetric::{
+    AsymmetricEncryption, PairSpec, PairUsage, PrivateKey, public_key_of_pkcs8,
+};
 use aws_lc_rs::key_wrap::{AES_256, AesKek, KeyWrapPadded};
 use aws_lc_rs::rsa;
 use zeroize::Zeroizing;
 
 /// AWS's wrapping algorithms this server accepts (RSAES_PKCS1_V1_5 no
-/// longer is, as in AWS; SM2PKE is not implemented).
+/// longer is, as in AWS; SM2PKE only with the `sm2` feature).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WrappingAlgorithm {
     RsaesOaepSha1,
     RsaesOaepSha256,
     RsaAesKeyWrapSha1,
     RsaAesKeyWrapSha256,
+    Sm2Pke,
 }
 
 impl WrappingAlgorithm {
-    fn oaep(self) -> &'static rsa::OaepAlgorithm {
+    /// The OAEP parameters of an RSA algorithm; `None` for SM2PKE.
+    fn oaep(self) -> Option<&'static rsa::OaepAlgorithm> {
         match self {
             WrappingAlgorithm::RsaesOaepSha1 | WrappingAlgorithm::RsaAesKeyWrapSha1 => {
-                &rsa::OAEP_SHA1_MGF1SHA1
+                Some(&rsa::OAEP_SHA1_MGF1SHA1)
             }
             WrappingAlgorithm::RsaesOaepSha256 | WrappingAlgorithm::RsaAesKeyWrapSha256 => {
-                &rsa::OAEP_SHA256_MGF1SHA256
+                Some(&rsa::OAEP_SHA256_MGF1SHA256)
             }
+            WrappingAlgorithm::Sm2Pke => None,
         }
     }
 
@@ -46,11 +53,13 @@ impl WrappingAlgorithm {
     }
 }
 
-/// A fresh RSA wrapping key pair of `spec` (RSA only): the private key as
-/// PKCS#8 DER and the public key as DER SubjectPublicKeyInfo. Slow (RSA
-/// generation): call it off the async workers.
+/// A fresh wrapping key pair of `spec` (RSA, or SM2 where built): the
+/// private key as PKCS#8 DER and the public key as DER
+/// SubjectPublicKeyInfo. Slow (RSA generation): call it off the async
+/// workers.
 pub fn generate_wrapping_key(spec: PairSpec) -> Result<(Zeroizing<Vec<u8>>, Vec<u8>), CryptoError> {
-    if !spec.is_rsa() {
+    let sm2 = spec == PairSpec::Sm2 && spec.available();
+    if !(spec.is_rsa() || sm2) {
         return Err(CryptoError::Internal);
     }
     let pkcs8 = spec.generate_pkcs8()?;
@@ -80,6 +89,12 @@ pub fn unwrap(
     wrapped: &[u8],
 ) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
     let invalid = |_| CryptoError::InvalidCiphertext;
+    let Some(oaep) = algorithm.oaep() else {
+        let private = PrivateKey::from_pkcs8(PairSpec::Sm2, PairUsage::EncryptDecrypt, pkcs8)?;
+        return private
+            .decrypt(AsymmetricEncryption::Sm2Pke, wrapped)
+            .map_err(|_| CryptoError::InvalidCiphertext);
+    };
     let private =
         rsa::PrivateDecryptingKey::from_pkcs8(pkcs8).map_err(|_| CryptoError::Internal)?;
     let private = rsa::OaepPrivateDecryptingKey::new(private).map_err(|_| CryptoError::Internal)?;
@@ -97,7 +112,7 @@ pub fn unwrap(
     }
     let mut first = Zeroizing::new(vec![0u8; private.min_output_size()]);
     let len = private
-        .decrypt(algorithm.oaep(), rsa_part, &mut first, None)
+        .decrypt(oaep, rsa_part, &mut first, None)
         .map_err(invalid)?
         .len();
     first.truncate(len);
@@ -121,12 +136,15 @@ pub fn wrap(
     algorithm: WrappingAlgorithm,
     material: &[u8],
 ) -> Result<Vec<u8>, CryptoError> {
+    let Some(oaep) = algorithm.oaep() else {
+        return wrap_sm2(spki, material);
+    };
     let public = rsa::PublicEncryptingKey::from_der(spki).map_err(|_| CryptoError::Internal)?;
     let public = rsa::OaepPublicEncryptingKey::new(public).map_err(|_| CryptoError::Internal)?;
     let encrypt = |plaintext: &[u8]| -> Result<Vec<u8>, CryptoError> {
         let mut out = vec![0u8; public.ciphertext_size()];
         let len = public
-            .encrypt(algorithm.oaep(), plaintext, &mut out, None)
+            .encrypt(oaep, plaintext, &mut out, None)
             .map_err(|_| CryptoError::Internal)?
             .len();
         out.truncate(len);
@@ -146,6 +164,20 @@ pub fn wrap(
         .len();
     out.extend_from_slice(&wrapped[..len]);
     Ok(out)
+}
+
+#[cfg(feature = "sm2")]
+fn wrap_sm2(spki: &[u8], material: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    use sm2::pkcs8::DecodePublicKey;
+    let public = sm2::PublicKey::from_public_key_der(spki).map_err(|_| CryptoError::Internal)?;
+    sm2::pke::EncryptingKey::new_with_mode(public, sm2::pke::Mode::C1C3C2)
+        .encrypt_der(&mut crate::asymmetric::AwsLcRng, material)
+        .map_err(|_| CryptoError::Internal)
+}
+
+#[cfg(not(feature = "sm2"))]
+fn wrap_sm2(_spki: &[u8], _material: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    Err(CryptoError::Internal)
 }
 
 #[cfg(test)]
@@ -180,6 +212,34 @@ mod tests {
             }
             assert!(unwrap(&pkcs8, algorithm, &wrapped[..wrapped.len() - 1]).is_err());
         }
+    }
+
+    #[cfg(feature = "sm2")]
+    #[test]
+    fn sm2pke_round_trips_and_refuses_tampering() {
+        let (pkcs8, spki) = generate_wrapping_key(PairSpec::Sm2).unwrap();
+        let material = [9u8; 32];
+        let wrapped = wrap(&spki, WrappingAlgorithm::Sm2Pke, &material).unwrap();
+        assert_eq!(
+            &unwrap(&pkcs8, WrappingAlgorithm::Sm2Pke, &wrapped).unwrap()[..],
+            &material
+        );
+        let mut bad = wrapped.clone();
+        let last = bad.len() - 1;
+        bad[last] ^= 1;
+        assert_eq!(
+            unwrap(&pkcs8, WrappingAlgorithm::Sm2Pke, &bad).unwrap_err(),
+            CryptoError::InvalidCiphertext
+        );
+        // Another SM2 key cannot open it.
+        let (other, _) = generate_wrapping_key(PairSpec::Sm2).unwrap();
+        assert!(unwrap(&other, WrappingAlgorithm::Sm2Pke, &wrapped).is_err());
+    }
+
+    #[cfg(not(feature = "sm2"))]
+    #[test]
+    fn no_sm2_wrapping_key_without_the_feature() {
+        assert!(generate_wrapping_key(PairSpec::Sm2).is_err());
     }
 
     #[test]

@@ -63,11 +63,19 @@ pub(super) fn check_import_type(
     }
 }
 
-/// A wrapping algorithm and key spec as AWS accepts them together.
+/// A wrapping algorithm and key spec as AWS accepts them together: the
+/// RSA algorithms with the RSA specs, SM2PKE with SM2 (only where the
+/// `sm2` feature is built, as AWS offers it only in its China Regions).
 pub(super) fn wrapping(
     algorithm: &AlgorithmSpec,
     spec: &WrappingKeySpec,
 ) -> Result<(WrappingAlgorithm, PairSpec), KmsError> {
+    let rsa = match spec {
+        WrappingKeySpec::Rsa2048 => Some(PairSpec::Rsa2048),
+        WrappingKeySpec::Rsa3072 => Some(PairSpec::Rsa3072),
+        WrappingKeySpec::Rsa4096 => Some(PairSpec::Rsa4096),
+        _ => None,
+    };
     let algorithm = match algorithm {
         AlgorithmSpec::RsaesOaepSha1 => WrappingAlgorithm::RsaesOaepSha1,
         AlgorithmSpec::RsaesOaepSha256 => WrappingAlgorithm::RsaesOaepSha256,
@@ -79,9 +87,12 @@ pub(super) fn wrapping(
             ));
         }
         AlgorithmSpec::Sm2pke if *spec == WrappingKeySpec::Sm2 => {
-            return Err(KmsError::Unsupported(
-                "The SM2PKE wrapping algorithm is not supported by this server".into(),
-            ));
+            if !PairSpec::Sm2.available() {
+                return Err(KmsError::Unsupported(
+                    "The SM2PKE wrapping algorithm is not supported by this server (built without SM2)".into(),
+                ));
+            }
+            return Ok((WrappingAlgorithm::Sm2Pke, PairSpec::Sm2));
         }
         other => {
             return Err(KmsError::Validation(format!(
@@ -89,17 +100,12 @@ pub(super) fn wrapping(
             )));
         }
     };
-    let spec = match spec {
-        WrappingKeySpec::Rsa2048 => PairSpec::Rsa2048,
-        WrappingKeySpec::Rsa3072 => PairSpec::Rsa3072,
-        WrappingKeySpec::Rsa4096 => PairSpec::Rsa4096,
-        other => {
-            return Err(KmsError::Validation(format!(
-                "WrappingKeySpec {other} is only valid with WrappingAlgorithm SM2PKE"
-            )));
-        }
-    };
-    Ok((algorithm, spec))
+    match rsa {
+        Some(spec) => Ok((algorithm, spec)),
+        None => Err(KmsError::Validation(format!(
+            "WrappingKeySpec {spec} is only valid with WrappingAlgorithm SM2PKE"
+        ))),
+    }
 }
 
 /// `UnsupportedOperationException` unless the key's material is imported.
@@ -204,10 +210,16 @@ mod tests {
             refused(AlgorithmSpec::RsaesPkcs1V15, WrappingKeySpec::Rsa2048),
             KmsError::Unsupported(_)
         ));
-        assert!(matches!(
-            refused(AlgorithmSpec::Sm2pke, WrappingKeySpec::Sm2),
-            KmsError::Unsupported(_)
-        ));
+        match wrapping(&AlgorithmSpec::Sm2pke, &WrappingKeySpec::Sm2) {
+            Ok(pair) => {
+                assert!(PairSpec::Sm2.available());
+                assert_eq!(pair, (WrappingAlgorithm::Sm2Pke, PairSpec::Sm2));
+            }
+            Err(e) => {
+                assert!(!PairSpec::Sm2.available());
+                assert!(matches!(e, KmsError::Unsupported(_)));
+            }
+        }
         assert!(matches!(
             refused(AlgorithmSpec::Sm2pke, WrappingKeySpec::Rsa2048),
             KmsError::Validation(_)

@@ -36,6 +36,7 @@ fn algorithm_code(algorithm: WrappingAlgorithm) -> u8 {
         WrappingAlgorithm::RsaesOaepSha256 => 2,
         WrappingAlgorithm::RsaAesKeyWrapSha1 => 3,
         WrappingAlgorithm::RsaAesKeyWrapSha256 => 4,
+        WrappingAlgorithm::Sm2Pke => 5,
     }
 }
 
@@ -45,6 +46,7 @@ fn algorithm_of(code: u8) -> Option<WrappingAlgorithm> {
         2 => WrappingAlgorithm::RsaesOaepSha256,
         3 => WrappingAlgorithm::RsaAesKeyWrapSha1,
         4 => WrappingAlgorithm::RsaAesKeyWrapSha256,
+        5 => WrappingAlgorithm::Sm2Pke,
         _ => return None,
     })
 }
@@ -54,6 +56,7 @@ fn spec_code(spec: PairSpec) -> Option<u8> {
         PairSpec::Rsa2048 => Some(1),
         PairSpec::Rsa3072 => Some(2),
         PairSpec::Rsa4096 => Some(3),
+        PairSpec::Sm2 => Some(4),
         _ => None,
     }
 }
@@ -63,6 +66,7 @@ fn spec_of(code: u8) -> Option<PairSpec> {
         1 => Some(PairSpec::Rsa2048),
         2 => Some(PairSpec::Rsa3072),
         3 => Some(PairSpec::Rsa4096),
+        4 => Some(PairSpec::Sm2),
         _ => None,
     }
 }

@@ -296,3 +296,60 @@ async fn import_tokens_are_bound_to_their_key_intact_and_expire() {
     assert_eq!(code(&err), "ExpiredImportTokenException");
     assert_eq!(state(&kms, &key).await, KeyState::PendingImport);
 }
+
+/// SM2PKE with an SM2 wrapping key: where the sm2 feature is built, the
+/// material imports and works, and material wrapped under another SM2 key
+/// is an invalid ciphertext; elsewhere the pair is refused as unsupported.
+#[tokio::test]
+async fn sm2pke_wrapping_where_built() {
+    let server = Server::start();
+    let kms = server.client();
+    let key = external_key(&kms).await;
+    let asked = kms
+        .get_parameters_for_import()
+        .key_id(&key)
+        .wrapping_algorithm(AlgorithmSpec::Sm2Pke)
+        .wrapping_key_spec(WrappingKeySpec::Sm2)
+        .send()
+        .await;
+    if !cfg!(feature = "sm2") {
+        assert_eq!(code(&asked.unwrap_err()), "UnsupportedOperationException");
+        return;
+    }
+    let asked = asked.unwrap();
+    let (token, public) = (
+        asked.import_token.unwrap().into_inner(),
+        asked.public_key.unwrap().into_inner(),
+    );
+    let material = random_material();
+    let sm2 = trent_crypto::import::WrappingAlgorithm::Sm2Pke;
+    // Wrapped under another SM2 key: it does not open.
+    let (_, other) =
+        trent_crypto::import::generate_wrapping_key(trent_crypto::asymmetric::PairSpec::Sm2)
+            .unwrap();
+    let err = kms
+        .import_key_material()
+        .key_id(&key)
+        .import_token(Blob::new(token.clone()))
+        .encrypted_key_material(Blob::new(
+            trent_crypto::import::wrap(&other, sm2, &material).unwrap(),
+        ))
+        .expiration_model(ExpirationModelType::KeyMaterialDoesNotExpire)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "InvalidCiphertextException");
+    kms.import_key_material()
+        .key_id(&key)
+        .import_token(Blob::new(token))
+        .encrypted_key_material(Blob::new(
+            trent_crypto::import::wrap(&public, sm2, &material).unwrap(),
+        ))
+        .expiration_model(ExpirationModelType::KeyMaterialDoesNotExpire)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(state(&kms, &key).await, KeyState::Enabled);
+    let ciphertext = encrypt(&kms, &key).await;
+    assert!(decrypts(&kms, &ciphertext).await);
+}
