@@ -12,10 +12,12 @@ use trent_core::audit::{Actor, AuditEvent, AuditRecord, EventSource, chain_hash,
 use trent_core::trail::{AuditDigest, Id, KeyUsage, Usage};
 use trent_core::{
     AliasRecord, Change, ChangeStore, Changed, Credential, DueWork, EntityKind, GrantLimits,
-    GrantRecord, IamEntity, IdentityStore, KeyRecord, KeyStore, Limit, MultiRegion, RotationRecord,
+    GrantRecord, IamEntity, IdentityStore, ImportedMaterial, KeyRecord, KeyStore, Limit, MultiRegion, RotationRecord,
     SealedMaterial, SessionRecord, Store, StoreError, Tag, now_millis,
 };
-use trent_wire::{ExpirationModelType, KeySpec, KeyState, KeyUsageType, OriginType};
+use trent_wire::{
+    ExpirationModelType, ImportState, KeyMaterialState, KeySpec, KeyState, KeyUsageType, OriginType,
+};
 use uuid::Uuid;
 
 const ACCOUNT: &str = "111122223333";
@@ -47,11 +49,27 @@ pub(crate) fn key(account: &str) -> KeyRecord {
             key: "team".into(),
             value: "a".into(),
         }],
-        expiration_model: None,
-        valid_to_ms: None,
-        material_digest: None,
-        material_description: None,
+        imported: Vec::new(),
         multi_region: None,
+    }
+}
+
+/// An imported material `version`, current, imported, expiring at
+/// `valid_to_ms`.
+fn imported(version: u32, valid_to_ms: Option<i64>) -> ImportedMaterial {
+    ImportedMaterial {
+        version,
+        digest: vec![version as u8; 32],
+        description: Some(format!("material {version}")),
+        expiration_model: Some(if valid_to_ms.is_some() {
+            ExpirationModelType::KeyMaterialExpires
+        } else {
+            ExpirationModelType::KeyMaterialDoesNotExpire
+        }),
+        valid_to_ms,
+        import_state: ImportState::Imported,
+        state: KeyMaterialState::Current,
+        rotation: None,
     }
 }
 
@@ -663,75 +681,106 @@ async fn imported_material(a: &dyn Store, b: &dyn Store) {
     ));
     assert!(b.get_key(over.id).await.unwrap().is_none());
 
-    let imported = KeyRecord {
+    // The first material: version 1, current.
+    let first = KeyRecord {
         state: KeyState::Enabled,
-        expiration_model: Some(ExpirationModelType::KeyMaterialExpires),
-        valid_to_ms: Some(5_000),
-        material_digest: Some(vec![9; 32]),
-        material_description: Some("from the HSM".into()),
+        imported: vec![imported(1, Some(5_000))],
         ..pending.clone()
     };
-    a.replace_material(&imported, &pending, Some(&material(1)))
+    a.write_imported(&first, &pending, Some(&material(1)), &[])
         .await
         .unwrap();
-    assert_eq!(b.get_key(pending.id).await.unwrap().unwrap(), imported);
+    assert_eq!(b.get_key(pending.id).await.unwrap().unwrap(), first);
     assert_eq!(
         versions(&b.key_materials(pending.id).await.unwrap()),
         versions(&[material(1)])
     );
     // Written over a key that changed meanwhile: refused, nothing written.
     assert!(matches!(
-        a.replace_material(&imported, &pending, None).await,
+        a.write_imported(&first, &pending, None, &[1]).await,
         Err(StoreError::Conflict(_))
     ));
     assert_eq!(b.key_materials(pending.id).await.unwrap().len(), 1);
-    // update_key keeps (and compares) the import columns too.
-    let described = KeyRecord {
-        description: "imported".into(),
-        ..imported.clone()
+    // A second material, pending rotation, with its own expiry.
+    let staged = KeyRecord {
+        imported: vec![
+            imported(1, Some(5_000)),
+            ImportedMaterial {
+                state: KeyMaterialState::PendingRotation,
+                ..imported(2, Some(7_000))
+            },
+        ],
+        ..first.clone()
     };
-    a.update_key(&described, &imported).await.unwrap();
-    assert_eq!(b.get_key(pending.id).await.unwrap().unwrap(), described);
-    let stale = KeyRecord {
-        valid_to_ms: Some(6_000),
-        ..imported.clone()
+    a.write_imported(&staged, &first, Some(&material(2)), &[])
+        .await
+        .unwrap();
+    assert_eq!(b.get_key(pending.id).await.unwrap().unwrap(), staged);
+    assert_eq!(b.key_materials(pending.id).await.unwrap().len(), 2);
+    // The key's row as read, but its materials not: refused (another
+    // node changed only a material meanwhile).
+    let other_node = KeyRecord {
+        imported: vec![imported(1, None)],
+        ..first.clone()
     };
     assert!(matches!(
-        a.update_key(&described, &stale).await,
+        a.write_imported(&other_node, &first, None, &[]).await,
         Err(StoreError::Conflict(_))
     ));
+    assert_eq!(b.get_key(pending.id).await.unwrap().unwrap(), staged);
+    // update_key leaves the materials as they are.
+    let described = KeyRecord {
+        description: "imported".into(),
+        ..staged.clone()
+    };
+    a.update_key(&described, &staged).await.unwrap();
+    assert_eq!(b.get_key(pending.id).await.unwrap().unwrap(), described);
 
-    // Expiry due at ValidTo.
-    assert!(
-        !b.due_work(4_999)
+    // Expiry due at each material's ValidTo.
+    let due = |now| async move {
+        b.due_work(now)
             .await
             .unwrap()
             .contains(&DueWork::Expire(pending.id))
-    );
-    assert!(
-        b.due_work(5_000)
-            .await
-            .unwrap()
-            .contains(&DueWork::Expire(pending.id))
-    );
-    // Destroyed: no material, the digest stays, nothing more is due.
+    };
+    assert!(!due(4_999).await);
+    assert!(due(5_000).await);
+    // One destroyed: its row stays (pending import), the other's
+    // material too; the next expiry is the other's.
+    let mut gone = imported(1, None);
+    gone.import_state = ImportState::PendingImport;
+    gone.expiration_model = None;
     let expired = KeyRecord {
         state: KeyState::PendingImport,
-        expiration_model: None,
-        valid_to_ms: None,
+        imported: vec![gone, described.imported[1].clone()],
         ..described.clone()
     };
-    a.replace_material(&expired, &described, None)
+    a.write_imported(&expired, &described, None, &[1])
         .await
         .unwrap();
     assert_eq!(b.get_key(pending.id).await.unwrap().unwrap(), expired);
-    assert!(b.key_materials(pending.id).await.unwrap().is_empty());
-    assert!(
-        !b.due_work(i64::MAX)
-            .await
-            .unwrap()
-            .contains(&DueWork::Expire(pending.id))
+    assert_eq!(
+        versions(&b.key_materials(pending.id).await.unwrap()),
+        versions(&[material(2)])
     );
+    assert!(!due(6_999).await);
+    assert!(due(7_000).await);
+    // Imported again under its version: replaced.
+    a.write_imported(&described, &expired, Some(&material(1)), &[])
+        .await
+        .unwrap();
+    assert_eq!(b.key_materials(pending.id).await.unwrap().len(), 2);
+
+    // A copied key (`trent store copy`) brings its materials.
+    let copied = KeyRecord {
+        id: Uuid::new_v4(),
+        ..described.clone()
+    };
+    a.insert_key(&copied, &material(1), NO_LIMIT).await.unwrap();
+    assert_eq!(b.get_key(copied.id).await.unwrap().unwrap(), copied);
+    // Deleted with the key.
+    assert!(a.delete_key(copied.id).await.unwrap());
+    assert!(b.get_key(copied.id).await.unwrap().is_none());
 }
 
 async fn identities(a: &dyn Store, b: &dyn Store) {
