@@ -3,8 +3,8 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use trent_policy::Policy;
 use trent_wire::{
-    ExpirationModelType, ImportState, KeyMaterialState, KeySpec, KeyState, KeyUsageType, OriginType,
-    RotationType,
+    ExpirationModelType, ImportState, KeyMaterialState, KeySpec, KeyState, KeyUsageType,
+    OriginType, RotationType,
 };
 use uuid::Uuid;
 use zeroize::Zeroizing;

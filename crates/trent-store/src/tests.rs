@@ -12,8 +12,8 @@ use trent_core::audit::{Actor, AuditEvent, AuditRecord, EventSource, chain_hash,
 use trent_core::trail::{AuditDigest, Id, KeyUsage, Usage};
 use trent_core::{
     AliasRecord, Change, ChangeStore, Changed, Credential, DueWork, EntityKind, GrantLimits,
-    GrantRecord, IamEntity, IdentityStore, ImportedMaterial, KeyRecord, KeyStore, Limit, MultiRegion, RotationRecord,
-    SealedMaterial, SessionRecord, Store, StoreError, Tag, now_millis,
+    GrantRecord, IamEntity, IdentityStore, ImportedMaterial, KeyRecord, KeyStore, Limit,
+    MultiRegion, RotationRecord, SealedMaterial, SessionRecord, Store, StoreError, Tag, now_millis,
 };
 use trent_wire::{
     ExpirationModelType, ImportState, KeyMaterialState, KeySpec, KeyState, KeyUsageType, OriginType,

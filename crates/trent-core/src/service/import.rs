@@ -10,8 +10,8 @@
 //! imported again. `materials.rs` decides the materials' states.
 
 use super::import_rules::{imported_material, require_external, wrapping};
-use super::materials;
 use super::import_token::{self, TokenFacts};
+use super::materials;
 use super::*;
 use trent_crypto::import::{generate_wrapping_key, unwrap};
 use trent_wire::{AlgorithmSpec, ExpirationModelType, ImportType, WrappingKeySpec};
@@ -136,7 +136,8 @@ impl Kms {
         self.authorize(caller, Action::ImportKeyMaterial, &current, &facts, None)?;
         require_external(&current.record)?;
         refuse_pending_deletion(&current.record)?;
-        let (token, pkcs8) = import_token::open(self.root.as_ref(), &params.import_token, &id, now)?;
+        let (token, pkcs8) =
+            import_token::open(self.root.as_ref(), &params.import_token, &id, now)?;
         // RSA decryption (up to 4096 bits): off the async workers.
         let wrapped = params.encrypted_key_material.clone();
         let bytes = tokio::task::spawn_blocking(move || unwrap(&pkcs8, token.algorithm, &wrapped))
@@ -173,10 +174,10 @@ impl Kms {
                 };
                 let material = imported_material(&key.record, &bytes)?;
                 Ok(Some(MaterialChange {
+                    named: material_id(&done.record, done.version),
                     record: done.record,
                     put: Some((sealed, material)),
                     destroy: Vec::new(),
-                    named: done.version,
                 }))
             })
             .await?;
@@ -210,12 +211,12 @@ impl Kms {
         require_external(&current.record)?;
         let changed = self
             .change_imported_locked(id, current, |key| {
-                let version = materials::to_delete(&key.record, key_material_id)?.version;
+                let found = materials::to_delete(&key.record, key_material_id)?;
                 Ok(Some(MaterialChange {
-                    record: materials::remove(&key.record, version),
+                    record: materials::remove(&key.record, found.version),
                     put: None,
-                    destroy: vec![version],
-                    named: version,
+                    destroy: vec![found.version],
+                    named: materials::id_of(found),
                 }))
             })
             .await?;
@@ -255,7 +256,6 @@ impl Kms {
                         None => current.materials.without(&decided.destroy),
                     };
                     let record = decided.record;
-                    let named = material_id(&record, decided.named);
                     let updated = CachedKey {
                         record: record.clone(),
                         materials: Arc::new(materials),
@@ -264,7 +264,7 @@ impl Kms {
                         material_ids: Default::default(),
                     };
                     self.keys.pin().insert(id, Arc::new(updated));
-                    return Ok(Some((record, named)));
+                    return Ok(Some((record, decided.named)));
                 }
                 // Decided again on the key as another node left it.
                 Err(StoreError::Conflict(_)) if conflicts < MAX_UPDATE_CONFLICTS => {
@@ -298,14 +298,15 @@ impl Kms {
                 let Some(&first) = due.first() else {
                     return Ok(None);
                 };
-                let record = due
-                    .iter()
-                    .fold(key.record.clone(), |record, v| materials::remove(&record, *v));
+                let named = material_id(&key.record, first);
+                let record = due.iter().fold(key.record.clone(), |record, v| {
+                    materials::remove(&record, *v)
+                });
                 Ok(Some(MaterialChange {
                     record,
                     put: None,
                     destroy: due,
-                    named: first,
+                    named,
                 }))
             })
             .await?;
@@ -325,8 +326,8 @@ pub(super) struct MaterialChange {
     pub put: Option<(SealedMaterialRow, Materials)>,
     /// Versions whose sealed material is destroyed.
     pub destroy: Vec<u32>,
-    /// The version whose id the operation answers.
-    pub named: u32,
+    /// The KeyMaterialId the operation answers.
+    pub named: String,
 }
 
 /// ExpirationModel and ValidTo as AWS takes them together.
@@ -342,11 +343,9 @@ fn check_expiry(
         (ExpirationModelType::KeyMaterialExpires, Some(t)) if t <= now => Err(
             KmsError::Validation("The validTo date must be in the future".into()),
         ),
-        (ExpirationModelType::KeyMaterialExpires, Some(t)) if t > now + MAX_VALID_TO_MS => {
-            Err(KmsError::Validation(
-                "The validTo date must be at most 365 days from now".into(),
-            ))
-        }
+        (ExpirationModelType::KeyMaterialExpires, Some(t)) if t > now + MAX_VALID_TO_MS => Err(
+            KmsError::Validation("The validTo date must be at most 365 days from now".into()),
+        ),
         (ExpirationModelType::KeyMaterialDoesNotExpire, Some(_)) => Err(KmsError::Validation(
             "A validTo date must not be set if the ExpirationModel is KEY_MATERIAL_DOES_NOT_EXPIRE"
                 .into(),

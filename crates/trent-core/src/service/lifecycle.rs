@@ -2,8 +2,8 @@
 //! (the server's scheduler calls [`Kms::run_due_work`]). What is due lives
 //! in the store, so a restart loses nothing.
 
-use super::*;
 use super::import::MaterialChange;
+use super::*;
 use crate::model::{DueWork, ImportedMaterial, RotationRecord};
 
 impl Kms {
@@ -171,7 +171,7 @@ impl Kms {
                 materials::on_demand_rotations(&key.record),
             )?;
             let record = materials::rotate(&key.record, now)?;
-            let named = record.current_material;
+            let named = material_id(&record, record.current_material);
             Ok(Some(MaterialChange {
                 record,
                 put: None,

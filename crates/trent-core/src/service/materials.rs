@@ -59,11 +59,14 @@ pub(super) fn import(key: &KeyRecord, request: &ImportRequest<'_>) -> Result<Imp
         .imported
         .iter()
         .find(|m| trent_crypto::constant_time_eq(&m.digest, request.digest));
-    let import_type = request.import_type.clone().unwrap_or(if key.imported.is_empty() {
-        ImportType::NewKeyMaterial
-    } else {
-        ImportType::ExistingKeyMaterial
-    });
+    let import_type = request
+        .import_type
+        .clone()
+        .unwrap_or(if key.imported.is_empty() {
+            ImportType::NewKeyMaterial
+        } else {
+            ImportType::ExistingKeyMaterial
+        });
     let mut record = key.clone();
     let version = match import_type {
         ImportType::NewKeyMaterial => {
@@ -107,13 +110,7 @@ fn new_material(record: &mut KeyRecord, request: &ImportRequest<'_>) -> Result<u
         }
         KeyMaterialState::PendingRotation
     };
-    let version = record
-        .imported
-        .iter()
-        .map(|m| m.version)
-        .max()
-        .unwrap_or(0)
-        + 1;
+    let version = record.imported.iter().map(|m| m.version).max().unwrap_or(0) + 1;
     record.imported.push(ImportedMaterial {
         version,
         digest: request.digest.to_vec(),

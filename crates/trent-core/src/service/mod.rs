@@ -201,7 +201,10 @@ impl Materials {
         };
         let mut all = versions.to_vec();
         for version in gone {
-            if let Some(slot) = (*version as usize).checked_sub(1).and_then(|i| all.get_mut(i)) {
+            if let Some(slot) = (*version as usize)
+                .checked_sub(1)
+                .and_then(|i| all.get_mut(i))
+            {
                 *slot = None;
             }
         }
@@ -305,9 +308,9 @@ fn material_of(record: &KeyRecord, bytes: &[u8]) -> Result<Materials, KmsError> 
         )))
     };
     match spec_kind(&record.key_spec).map_err(|_| corrupt())? {
-        SpecKind::Symmetric => Ok(Materials::Symmetric(Box::new([Some(
-            AesKey::from_bytes(bytes)?,
-        )]))),
+        SpecKind::Symmetric => Ok(Materials::Symmetric(Box::new([Some(AesKey::from_bytes(
+            bytes,
+        )?)]))),
         SpecKind::Pair(spec) => {
             let usage = pair_usage(&record.key_usage).ok_or_else(corrupt)?;
             Ok(Materials::Pair(Box::new(

@@ -269,7 +269,9 @@ fn listed_material(key: &KeyRecord, m: &ListedMaterial) -> RotationsListEntry {
         }),
         import_state: imported.map(|material| material.import_state.clone()),
         expiration_model: imported.and_then(|material| material.expiration_model.clone()),
-        valid_to: imported.and_then(|material| material.valid_to_ms).map(seconds),
+        valid_to: imported
+            .and_then(|material| material.valid_to_ms)
+            .map(seconds),
         key_material_description: imported.and_then(|material| material.description.clone()),
     }
 }

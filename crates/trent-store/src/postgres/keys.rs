@@ -325,13 +325,12 @@ impl KeyStore for PgStore {
         // every writer of the key's materials takes it first, so the
         // materials read next are what the writers before left.
         update_key_row(&mut tx, key, previous).await?;
-        let stored: Option<String> = sqlx::query_scalar(&format!(
-            "SELECT {IMPORTED_COLUMN} FROM keys WHERE id = $1"
-        ))
-        .bind(&id)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(backend)?;
+        let stored: Option<String> =
+            sqlx::query_scalar(&format!("SELECT {IMPORTED_COLUMN} FROM keys WHERE id = $1"))
+                .bind(&id)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(backend)?;
         check_imported(key, stored.as_deref(), previous)?;
         sqlx::query("DELETE FROM imported_materials WHERE key_id = $1")
             .bind(&id)
@@ -350,10 +349,10 @@ impl KeyStore for PgStore {
         let row = sqlx::query(&format!(
             "SELECT {KEY_COLUMNS}, {IMPORTED_COLUMN} FROM keys WHERE id = $1"
         ))
-            .bind(id.to_string())
-            .fetch_optional(&self.pool())
-            .await
-            .map_err(backend)?;
+        .bind(id.to_string())
+        .fetch_optional(&self.pool())
+        .await
+        .map_err(backend)?;
         row.as_ref().map(key_from_row).transpose()
     }
 

@@ -14,8 +14,7 @@
 
 use crate::{
     KEY_COLUMNS, backend, check_copied, check_family, check_imported, decode_change,
-    decode_imported, decode_tags, encode_tags,
-    parse_uuid, within,
+    decode_imported, decode_tags, encode_tags, parse_uuid, within,
 };
 use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgListener, PgPoolOptions, PgRow};

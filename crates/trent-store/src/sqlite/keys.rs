@@ -326,13 +326,12 @@ impl KeyStore for SqliteStore {
         // The key's row first: the write lock is held from here, so the
         // materials read next are what every other writer left.
         update_key_row(&mut tx, key, previous).await?;
-        let stored: Option<String> = sqlx::query_scalar(&format!(
-            "SELECT {IMPORTED_COLUMN} FROM keys WHERE id = ?"
-        ))
-        .bind(&id)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(backend)?;
+        let stored: Option<String> =
+            sqlx::query_scalar(&format!("SELECT {IMPORTED_COLUMN} FROM keys WHERE id = ?"))
+                .bind(&id)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(backend)?;
         check_imported(key, stored.as_deref(), previous)?;
         sqlx::query("DELETE FROM imported_materials WHERE key_id = ?")
             .bind(&id)
@@ -360,10 +359,10 @@ impl KeyStore for SqliteStore {
         let row = sqlx::query(&format!(
             "SELECT {KEY_COLUMNS}, {IMPORTED_COLUMN} FROM keys WHERE id = ?"
         ))
-            .bind(id.to_string())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(backend)?;
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
         row.as_ref().map(key_from_row).transpose()
     }
 

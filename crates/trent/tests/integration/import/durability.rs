@@ -196,7 +196,7 @@ async fn decrypts_ok(kms: &Client, ciphertext: &[u8]) -> bool {
 
 /// Waits (at most 5 s) for `check` to hold: another node sees a change
 /// once the change feed tells it, within a second.
-async fn eventually<F, Fut>(mut check: F)
+pub(super) async fn eventually<F, Fut>(mut check: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,

@@ -6,12 +6,15 @@
 //! restart, two PostgreSQL nodes, a root-key rotation), `access.rs` (who
 //! may not import; the import condition keys), `material.rs` (the
 //! material's id, ImportType, ListKeyRotations' IncludeKeyMaterial,
-//! KeyMaterialDescription).
+//! KeyMaterialDescription), `rotation.rs` (several materials per key:
+//! staged, rotated to, deleted and imported again by id, expiring each at
+//! its ValidTo; who may not stage or rotate).
 
 mod access;
 mod basics;
 mod durability;
 mod material;
+mod rotation;
 
 use crate::common::{ACCOUNT, Server, code, create_account, iam, message, new_key, xml_value};
 use aws_lc_rs::key_wrap::{AES_256, AesKek, KeyWrapPadded};
