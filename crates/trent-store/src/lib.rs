@@ -221,7 +221,7 @@ fn decode_imported(json: Option<&str>) -> Result<Vec<ImportedMaterial>, StoreErr
 }
 
 fn decode_hex(hex: &str) -> Option<Vec<u8>> {
-    if hex.len() % 2 != 0 {
+    if !hex.len().is_multiple_of(2) {
         return None;
     }
     (0..hex.len())

@@ -2140,3 +2140,122 @@ async fn sqlite_two_writers_share_one_trail() {
     let (a, b) = sqlite_pair(&dir.path().join("trent.db")).await;
     two_writers_share_one_trail(Arc::new(a), Arc::new(b)).await;
 }
+
+/// A store from before migration 0014 (one imported material per key, in
+/// the key's columns): each imported key's material becomes its version
+/// 1, current, imported or (deleted, expired) pending import; the key's
+/// columns are emptied; a key whose material KMS made has none.
+#[tokio::test]
+async fn sqlite_migrates_each_keys_one_imported_material() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("trent.db");
+    let before = dir.path().join("migrations");
+    std::fs::create_dir(&before).unwrap();
+    let all = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
+    for entry in std::fs::read_dir(&all).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name().into_string().unwrap();
+        if name.as_str() < "0014" {
+            std::fs::copy(entry.path(), before.join(&name)).unwrap();
+        }
+    }
+    let old = sqlx::SqlitePool::connect(&format!("sqlite://{}?mode=rwc", path.display()))
+        .await
+        .unwrap();
+    sqlx::migrate::Migrator::new(before.as_path())
+        .await
+        .unwrap()
+        .run(&old)
+        .await
+        .unwrap();
+    let (imported_id, deleted_id, generated_id) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    for (id, origin, model, valid_to, digest, description) in [
+        (
+            imported_id,
+            "EXTERNAL",
+            Some("KEY_MATERIAL_EXPIRES"),
+            Some(5_000_i64),
+            Some(vec![7u8; 32]),
+            Some("from the HSM"),
+        ),
+        (
+            deleted_id,
+            "EXTERNAL",
+            None,
+            None,
+            Some(vec![8u8; 32]),
+            None,
+        ),
+        (generated_id, "AWS_KMS", None, None, None, None),
+    ] {
+        sqlx::query(
+            "INSERT INTO keys (id, account, region, arn, created_ms, description, key_usage, key_spec, \
+             origin, state, policy, rotation_enabled, current_material, tags, expiration_model, \
+             valid_to_ms, material_digest, material_description) \
+             VALUES (?, ?, 'us-east-1', ?, 1, '', 'ENCRYPT_DECRYPT', 'SYMMETRIC_DEFAULT', ?, ?, '{}', 0, 1, '[]', ?, ?, ?, ?)",
+        )
+        .bind(id.to_string())
+        .bind(ACCOUNT)
+        .bind(format!("arn:aws:kms:us-east-1:{ACCOUNT}:key/{id}"))
+        .bind(origin)
+        .bind(if model.is_some() || origin == "AWS_KMS" { "Enabled" } else { "PendingImport" })
+        .bind(model)
+        .bind(valid_to)
+        .bind(digest)
+        .bind(description)
+        .execute(&old)
+        .await
+        .unwrap();
+    }
+    old.close().await;
+
+    let store = SqliteStore::open(&path).await.unwrap();
+    let key = store.get_key(imported_id).await.unwrap().unwrap();
+    assert_eq!(
+        key.imported,
+        [ImportedMaterial {
+            description: Some("from the HSM".into()),
+            digest: vec![7; 32],
+            ..imported(1, Some(5_000))
+        }]
+    );
+    let deleted = store.get_key(deleted_id).await.unwrap().unwrap();
+    assert_eq!(
+        deleted.imported,
+        [ImportedMaterial {
+            description: None,
+            digest: vec![8; 32],
+            expiration_model: None,
+            import_state: ImportState::PendingImport,
+            ..imported(1, None)
+        }]
+    );
+    assert!(
+        store
+            .get_key(generated_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .imported
+            .is_empty()
+    );
+    // Expiry is due from the material's row now.
+    assert!(
+        store
+            .due_work(5_000)
+            .await
+            .unwrap()
+            .contains(&DueWork::Expire(imported_id))
+    );
+    let check = sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    let emptied: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM keys WHERE material_digest IS NOT NULL OR expiration_model IS NOT NULL \
+         OR valid_to_ms IS NOT NULL OR material_description IS NOT NULL",
+    )
+    .fetch_one(&check)
+    .await
+    .unwrap();
+    assert_eq!(emptied, 0);
+}

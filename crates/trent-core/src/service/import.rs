@@ -162,10 +162,12 @@ impl Kms {
             valid_to_ms: params
                 .valid_to_ms
                 .filter(|_| model == ExpirationModelType::KeyMaterialExpires),
-            expiration_model: model,
+            expiration_model: model.clone(),
         };
         let changed = self
             .change_imported_locked(id, current, |key| {
+                // Decided again on a key another node changed: allowed again.
+                self.authorize(caller, Action::ImportKeyMaterial, key, &facts, None)?;
                 refuse_pending_deletion(&key.record)?;
                 let done = materials::import(&key.record, &request)?;
                 let sealed = SealedMaterialRow {
@@ -211,6 +213,13 @@ impl Kms {
         require_external(&current.record)?;
         let changed = self
             .change_imported_locked(id, current, |key| {
+                self.authorize(
+                    caller,
+                    Action::DeleteImportedKeyMaterial,
+                    key,
+                    &RequestFacts::default(),
+                    None,
+                )?;
                 let found = materials::to_delete(&key.record, key_material_id)?;
                 Ok(Some(MaterialChange {
                     record: materials::remove(&key.record, found.version),

@@ -120,7 +120,7 @@ impl Kms {
         // key is DisabledException, not UnsupportedOperationException).
         require_enabled(&key.record)?;
         if is_imported_symmetric(&key.record) {
-            return self.rotate_imported_locked(id, key).await;
+            return self.rotate_imported_locked(caller, id, key).await;
         }
         require_rotatable(&key.record)?;
         require_rotates_here(&key.record)?;
@@ -159,12 +159,21 @@ impl Kms {
     /// current, the current one non-current, in one transaction.
     async fn rotate_imported_locked(
         &self,
+        caller: &Caller,
         id: Uuid,
         key: Arc<CachedKey>,
     ) -> Result<String, KmsError> {
         let arn = key.record.arn.clone();
         let now = self.now();
         self.change_imported_locked(id, key, |key| {
+            // Decided again on a key another node changed: allowed again.
+            self.authorize(
+                caller,
+                Action::RotateKeyOnDemand,
+                key,
+                &RequestFacts::default(),
+                None,
+            )?;
             require_enabled(&key.record)?;
             self.within_on_demand_rotations(
                 &key.record,

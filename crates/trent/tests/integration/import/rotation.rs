@@ -655,6 +655,74 @@ async fn two_nodes_follow_material_changes() {
     b.stop();
 }
 
+/// `trent store copy` into PostgreSQL brings every material of an imported
+/// key with its states: ciphertexts of each open on a node of the
+/// database, and the staged one is rotated to there.
+#[tokio::test]
+async fn store_copy_keeps_every_imported_material() {
+    use trent_store::test_support::{Schema, test_url};
+    let Some(url) = test_url() else { return };
+    let schema = Schema::fresh(&url);
+    schema.create().await;
+    let db = schema.database_url();
+    let dir = tempfile::tempdir().unwrap();
+    let single = Server::start_in(dir.path(), &[]);
+    let kms = single.client();
+    let key = external_key(&kms).await;
+    let id_a = import_as(&kms, &key, &random_material(), None, None, None)
+        .await
+        .unwrap();
+    let under_a = encrypt(&kms, &key).await;
+    let new = Some(ImportType::NewKeyMaterial);
+    let id_b = import_as(&kms, &key, &random_material(), new.clone(), None, None)
+        .await
+        .unwrap();
+    kms.rotate_key_on_demand()
+        .key_id(&key)
+        .send()
+        .await
+        .unwrap();
+    let under_b = encrypt(&kms, &key).await;
+    let id_c = import_as(&kms, &key, &random_material(), new, None, None)
+        .await
+        .unwrap();
+    let listed = rotations(&kms, &key, true).await;
+    single.stop();
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_trent"))
+        .args(["store", "copy", "--from"])
+        .arg(dir.path())
+        .args(["--to", &db])
+        .env_remove("TRENT_DATABASE_URL")
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(said.contains("1 keys (3 material versions"), "{said}");
+    let node_dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        dir.path().join("root.key"),
+        node_dir.path().join("root.key"),
+    )
+    .unwrap();
+    let node = Server::start_in(node_dir.path(), &["--database-url", &db]);
+    let kms = node.client();
+    assert_eq!(rotations(&kms, &key, true).await, listed);
+    assert_eq!(decrypted_by(&kms, &under_a).await, id_a);
+    assert_eq!(decrypted_by(&kms, &under_b).await, id_b);
+    kms.rotate_key_on_demand()
+        .key_id(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(encrypt_with_id(&kms, &key).await.1, id_c);
+    node.stop();
+}
+
 /// An IAM user of the server's account allowed `actions` (on every
 /// resource): a client with its access key, and its ARN.
 fn user_allowed(server: &Server, name: &str, actions: &[&str]) -> (Client, String) {
