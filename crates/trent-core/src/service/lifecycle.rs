@@ -364,8 +364,10 @@ fn is_imported_symmetric(key: &KeyRecord) -> bool {
     key.origin == OriginType::External && key.key_spec == KeySpec::SymmetricDefault
 }
 
-/// Only symmetric keys with material from KMS rotate (as in AWS, where
-/// asymmetric, HMAC and imported keys cannot).
+/// Only symmetric keys with material from KMS rotate automatically, or by
+/// a new version KMS makes (as in AWS, where asymmetric and HMAC keys never
+/// rotate, and a symmetric key with imported material rotates on demand
+/// only, to material imported for it: [`is_imported_symmetric`]).
 pub(super) fn require_rotatable(key: &KeyRecord) -> Result<(), KmsError> {
     if key.key_spec != KeySpec::SymmetricDefault || key.origin != OriginType::AwsKms {
         return Err(KmsError::Unsupported(format!(

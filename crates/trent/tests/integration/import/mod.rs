@@ -112,7 +112,7 @@ async fn import(kms: &Client, key: &str, algorithm: AlgorithmSpec, material: &[u
         .unwrap();
 }
 
-async fn state(kms: &Client, key: &str) -> KeyState {
+async fn metadata(kms: &Client, key: &str) -> aws_sdk_kms::types::KeyMetadata {
     kms.describe_key()
         .key_id(key)
         .send()
@@ -120,8 +120,27 @@ async fn state(kms: &Client, key: &str) -> KeyState {
         .unwrap()
         .key_metadata
         .unwrap()
-        .key_state
-        .unwrap()
+}
+
+async fn state(kms: &Client, key: &str) -> KeyState {
+    metadata(kms, key).await.key_state.unwrap()
+}
+
+/// Gives account 444455556666 everything on `key` by its key policy (the
+/// owner's root keeps it too): what operations not for use across accounts
+/// still refuse.
+async fn open_to_other_account(kms: &Client, key: &str) {
+    let policy = format!(
+        r#"{{"Version":"2012-10-17","Statement":[
+            {{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{ACCOUNT}:root"}},"Action":"kms:*","Resource":"*"}},
+            {{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::444455556666:root"}},"Action":"kms:*","Resource":"*"}}]}}"#
+    );
+    kms.put_key_policy()
+        .key_id(key)
+        .policy(policy)
+        .send()
+        .await
+        .unwrap();
 }
 
 async fn encrypt(kms: &Client, key: &str) -> Vec<u8> {
@@ -144,4 +163,37 @@ async fn decrypts(kms: &Client, ciphertext: &[u8]) -> bool {
         .await
         .unwrap();
     out.plaintext.unwrap().as_ref() == b"under imported material"
+}
+
+/// An IAM user of the server's account allowed `actions` (on every
+/// resource): a client with its access key, and its ARN.
+fn user_allowed(server: &Server, name: &str, actions: &[&str]) -> (Client, String) {
+    let (status, answer) = iam(server, &[("Action", "CreateUser"), ("UserName", name)]);
+    assert_eq!(status, 200, "{answer}");
+    let arn = xml_value(&answer, "Arn");
+    if !actions.is_empty() {
+        let document = serde_json::json!({
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}],
+        })
+        .to_string();
+        let (status, answer) = iam(
+            server,
+            &[
+                ("Action", "PutUserPolicy"),
+                ("UserName", name),
+                ("PolicyName", "use"),
+                ("PolicyDocument", &document),
+            ],
+        );
+        assert_eq!(status, 200, "{answer}");
+    }
+    let (status, answer) = iam(server, &[("Action", "CreateAccessKey"), ("UserName", name)]);
+    assert_eq!(status, 200, "{answer}");
+    let client = server.client_with(
+        &xml_value(&answer, "AccessKeyId"),
+        &xml_value(&answer, "SecretAccessKey"),
+        "us-east-1",
+    );
+    (client, arn)
 }

@@ -6,6 +6,7 @@
 
 use super::*;
 use aws_sdk_kms::error::SdkError;
+use aws_sdk_kms::operation::delete_imported_key_material::DeleteImportedKeyMaterialError;
 use aws_sdk_kms::operation::import_key_material::ImportKeyMaterialError;
 use aws_sdk_kms::types::{
     GrantOperation, ImportState, ImportType, IncludeKeyMaterial, KeyMaterialState, RotationType,
@@ -31,6 +32,33 @@ async fn import_as(
     )
     .await;
     import_with(kms, key, &wrapping, material, import_type, id, valid_to).await
+}
+
+/// DeleteImportedKeyMaterial of the material `id` names: the
+/// KeyMaterialId the response names.
+async fn delete_by_id(
+    kms: &Client,
+    key: &str,
+    id: &str,
+) -> Result<String, SdkError<DeleteImportedKeyMaterialError>> {
+    let out = kms
+        .delete_imported_key_material()
+        .key_id(key)
+        .key_material_id(id)
+        .send()
+        .await?;
+    Ok(out.key_material_id.unwrap())
+}
+
+/// Stages new random material on `key` (ImportType NEW_KEY_MATERIAL),
+/// expiring at `valid_to` if given: its KeyMaterialId.
+async fn stage(
+    kms: &Client,
+    key: &str,
+    valid_to: Option<i64>,
+) -> Result<String, SdkError<ImportKeyMaterialError>> {
+    let new = Some(ImportType::NewKeyMaterial);
+    import_as(kms, key, &random_material(), new, None, valid_to).await
 }
 
 /// [`import_as`] with the import token and wrapping key given.
@@ -101,14 +129,7 @@ async fn states(kms: &Client, key: &str) -> Vec<(String, KeyMaterialState, Impor
 }
 
 async fn current_id(kms: &Client, key: &str) -> Option<String> {
-    kms.describe_key()
-        .key_id(key)
-        .send()
-        .await
-        .unwrap()
-        .key_metadata
-        .unwrap()
-        .current_key_material_id
+    metadata(kms, key).await.current_key_material_id
 }
 
 /// Encrypts under `key`: the ciphertext and the KeyMaterialId of the
@@ -195,16 +216,7 @@ async fn imported_material_rotates_on_demand() {
     );
     assert!(rotations(&kms, &key, false).await.is_empty());
     // One pending at a time.
-    let err = import_as(
-        &kms,
-        &key,
-        &random_material(),
-        Some(ImportType::NewKeyMaterial),
-        None,
-        None,
-    )
-    .await
-    .unwrap_err();
+    let err = stage(&kms, &key, None).await.unwrap_err();
     assert_eq!(code(&err), "KMSInvalidStateException");
 
     // Rotated: B current, A still decrypts (and is named).
@@ -268,37 +280,16 @@ async fn imported_material_rotates_on_demand() {
 
     // Material pending rotation is not the key's for good: deleted, it
     // goes, and the key stays usable.
-    let id_c = import_as(
-        &kms,
-        &key,
-        &random_material(),
-        Some(ImportType::NewKeyMaterial),
-        None,
-        None,
-    )
-    .await
-    .unwrap();
-    let out = kms
-        .delete_imported_key_material()
-        .key_id(&key)
-        .key_material_id(&id_c)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(out.key_material_id.as_deref(), Some(id_c.as_str()));
+    let id_c = stage(&kms, &key, None).await.unwrap();
+    let out = delete_by_id(&kms, &key, &id_c).await.unwrap();
+    assert_eq!(out, id_c);
     assert_eq!(state(&kms, &key).await, KeyState::Enabled);
     assert_eq!(states(&kms, &key).await.len(), 2);
 
     // A deleted by its id: destroyed, kept as PENDING_IMPORT, and the key
     // waits for it (every ciphertext refused, as AWS does).
-    let out = kms
-        .delete_imported_key_material()
-        .key_id(&key)
-        .key_material_id(&id_a)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(out.key_material_id.as_deref(), Some(id_a.as_str()));
+    let out = delete_by_id(&kms, &key, &id_a).await.unwrap();
+    assert_eq!(out, id_a);
     assert_eq!(state(&kms, &key).await, KeyState::PendingImport);
     assert_eq!(
         states(&kms, &key).await,
@@ -324,13 +315,7 @@ async fn imported_material_rotates_on_demand() {
         "KMSInvalidStateException"
     );
     // Deleted already.
-    let err = kms
-        .delete_imported_key_material()
-        .key_id(&key)
-        .key_material_id(&id_a)
-        .send()
-        .await
-        .unwrap_err();
+    let err = delete_by_id(&kms, &key, &id_a).await.unwrap_err();
     assert_eq!(code(&err), "KMSInvalidStateException");
     // Other bytes under A's id, or as the current material: refused.
     for (bytes, id) in [(&b, Some(id_a.as_str())), (&a, None)] {
@@ -394,24 +379,8 @@ async fn each_material_expires_at_its_valid_to() {
         .await
         .unwrap();
     let (under_b, _) = encrypt_with_id(&kms, &key).await;
-    let id_c = import_as(
-        &kms,
-        &key,
-        &random_material(),
-        Some(ImportType::NewKeyMaterial),
-        None,
-        Some(now + DAY),
-    )
-    .await
-    .unwrap();
-    let meta = kms
-        .describe_key()
-        .key_id(&key)
-        .send()
-        .await
-        .unwrap()
-        .key_metadata
-        .unwrap();
+    let id_c = stage(&kms, &key, Some(now + DAY)).await.unwrap();
+    let meta = metadata(&kms, &key).await;
     // DescribeKey's expiry is the current material's (B's).
     assert_eq!(meta.valid_to.unwrap().secs(), now + 2 * DAY);
 
@@ -475,17 +444,7 @@ async fn who_may_not_stage_or_rotate() {
         .await
         .unwrap();
     // A key policy that gives the other account everything too.
-    let policy = format!(
-        r#"{{"Version":"2012-10-17","Statement":[
-            {{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{ACCOUNT}:root"}},"Action":"kms:*","Resource":"*"}},
-            {{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::444455556666:root"}},"Action":"kms:*","Resource":"*"}}]}}"#
-    );
-    kms.put_key_policy()
-        .key_id(&key)
-        .policy(policy)
-        .send()
-        .await
-        .unwrap();
+    open_to_other_account(&kms, &key).await;
     let other = server.client_with(&id_other, &secret_other, "us-east-1");
     // A user who may get import parameters and use the key, not import.
     let (user, _) = user_allowed(
@@ -545,16 +504,7 @@ async fn who_may_not_stage_or_rotate() {
     }
     assert_eq!(states(&kms, &key).await.len(), 1);
     // A pending material the owner staged: nobody else rotates to it.
-    let staged = import_as(
-        &kms,
-        &key,
-        &random_material(),
-        Some(ImportType::NewKeyMaterial),
-        None,
-        None,
-    )
-    .await
-    .unwrap();
+    let staged = stage(&kms, &key, None).await.unwrap();
     let (_, named) = encrypt_with_id(&grantee, &arn).await;
     for (who, attacker) in [
         ("user", &user),
@@ -568,13 +518,7 @@ async fn who_may_not_stage_or_rotate() {
             .await
             .unwrap_err();
         assert_eq!(code(&err), "AccessDeniedException", "{who}");
-        let err = attacker
-            .delete_imported_key_material()
-            .key_id(&arn)
-            .key_material_id(&staged)
-            .send()
-            .await
-            .unwrap_err();
+        let err = delete_by_id(attacker, &arn, &staged).await.unwrap_err();
         assert_eq!(code(&err), "AccessDeniedException", "{who}");
     }
     let listed = states(&kms, &key).await;
@@ -611,16 +555,7 @@ async fn two_nodes_follow_material_changes() {
         .unwrap();
     // Node b holds the key in its cache.
     let under_1 = encrypt(&kms_b, &key).await;
-    let id_2 = import_as(
-        &kms_a,
-        &key,
-        &random_material(),
-        Some(ImportType::NewKeyMaterial),
-        None,
-        None,
-    )
-    .await
-    .unwrap();
+    let id_2 = stage(&kms_a, &key, None).await.unwrap();
     kms_a
         .rotate_key_on_demand()
         .key_id(&key)
@@ -635,13 +570,7 @@ async fn two_nodes_follow_material_changes() {
     .await;
     assert_eq!(decrypted_by(&kms_b, &under_1).await, id_1);
     // Deleted through node b: node a's cache learns it.
-    kms_b
-        .delete_imported_key_material()
-        .key_id(&key)
-        .key_material_id(&id_1)
-        .send()
-        .await
-        .unwrap();
+    delete_by_id(&kms_b, &key, &id_1).await.unwrap();
     eventually(|| async {
         kms_a
             .decrypt()
@@ -673,19 +602,14 @@ async fn store_copy_keeps_every_imported_material() {
         .await
         .unwrap();
     let under_a = encrypt(&kms, &key).await;
-    let new = Some(ImportType::NewKeyMaterial);
-    let id_b = import_as(&kms, &key, &random_material(), new.clone(), None, None)
-        .await
-        .unwrap();
+    let id_b = stage(&kms, &key, None).await.unwrap();
     kms.rotate_key_on_demand()
         .key_id(&key)
         .send()
         .await
         .unwrap();
     let under_b = encrypt(&kms, &key).await;
-    let id_c = import_as(&kms, &key, &random_material(), new, None, None)
-        .await
-        .unwrap();
+    let id_c = stage(&kms, &key, None).await.unwrap();
     let listed = rotations(&kms, &key, true).await;
     single.stop();
 
@@ -721,37 +645,4 @@ async fn store_copy_keeps_every_imported_material() {
         .unwrap();
     assert_eq!(encrypt_with_id(&kms, &key).await.1, id_c);
     node.stop();
-}
-
-/// An IAM user of the server's account allowed `actions` (on every
-/// resource): a client with its access key, and its ARN.
-fn user_allowed(server: &Server, name: &str, actions: &[&str]) -> (Client, String) {
-    let (status, answer) = iam(server, &[("Action", "CreateUser"), ("UserName", name)]);
-    assert_eq!(status, 200, "{answer}");
-    let arn = xml_value(&answer, "Arn");
-    if !actions.is_empty() {
-        let document = serde_json::json!({
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}],
-        })
-        .to_string();
-        let (status, answer) = iam(
-            server,
-            &[
-                ("Action", "PutUserPolicy"),
-                ("UserName", name),
-                ("PolicyName", "use"),
-                ("PolicyDocument", &document),
-            ],
-        );
-        assert_eq!(status, 200, "{answer}");
-    }
-    let (status, answer) = iam(server, &[("Action", "CreateAccessKey"), ("UserName", name)]);
-    assert_eq!(status, 200, "{answer}");
-    let client = server.client_with(
-        &xml_value(&answer, "AccessKeyId"),
-        &xml_value(&answer, "SecretAccessKey"),
-        "us-east-1",
-    );
-    (client, arn)
 }
