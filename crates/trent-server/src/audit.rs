@@ -58,6 +58,10 @@ const KMS_REQUEST_FIELDS: &[&str] = &[
     "WrappingKeySpec",
     "ExpirationModel",
     "ValidTo",
+    "ImportType",
+    "KeyMaterialId",
+    "KeyMaterialDescription",
+    "IncludeKeyMaterial",
     // Multi-Region keys.
     "ReplicaRegion",
     "PrimaryRegion",
@@ -73,6 +77,8 @@ const KMS_RESPONSE_FIELDS: &[&str] = &[
     "DeletionDate",
     "KeyState",
     "PendingWindowInDays",
+    // ImportKeyMaterial, DeleteImportedKeyMaterial: the material's id.
+    "KeyMaterialId",
 ];
 
 /// IAM and STS parameters recorded in `requestParameters`.

@@ -95,17 +95,8 @@ async fn material_expires_at_valid_to_also_after_a_restart() {
 
     // The expiry is in the trail, as AWS's service event.
     server.stop();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_trent"))
-        .args(["audit", "export", "--data-dir"])
-        .arg(dir.path())
-        .env("TRENT_LOG", "warn")
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let expiries: Vec<serde_json::Value> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+    let expiries: Vec<serde_json::Value> = trail(dir.path())
+        .into_iter()
         .filter(|e| e["eventName"] == "DeleteExpiredKeyMaterial")
         .collect();
     assert_eq!(expiries.len(), 1, "{expiries:?}");

@@ -197,3 +197,20 @@ fn user_allowed(server: &Server, name: &str, actions: &[&str]) -> (Client, Strin
     );
     (client, arn)
 }
+
+/// The trail of a stopped server's data directory (`trent audit export`),
+/// one event a value.
+fn trail(dir: &std::path::Path) -> Vec<serde_json::Value> {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_trent"))
+        .args(["audit", "export", "--data-dir"])
+        .arg(dir)
+        .env("TRENT_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}

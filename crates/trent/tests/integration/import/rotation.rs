@@ -349,6 +349,46 @@ async fn imported_material_rotates_on_demand() {
     assert_eq!(current_id(&kms, &key).await.as_deref(), Some(id_b.as_str()));
     assert_eq!(decrypted_by(&kms, &under_a).await, id_a);
     assert_eq!(encrypt_with_id(&kms, &key).await.1, id_b);
+
+    // The trail, as CloudTrail records these operations: ImportType and the
+    // material's id, never the material.
+    server.stop();
+    let events = trail(dir.path());
+    let staged = events
+        .iter()
+        .find(|e| {
+            e["eventName"] == "ImportKeyMaterial"
+                && e["responseElements"]["keyMaterialId"] == id_b.as_str()
+        })
+        .expect("B's import in the trail");
+    assert_eq!(
+        staged["requestParameters"]["importType"],
+        "NEW_KEY_MATERIAL"
+    );
+    assert!(
+        staged["responseElements"]["keyId"]
+            .as_str()
+            .is_some_and(|arn| arn.ends_with(&key)),
+        "{staged}"
+    );
+    let deleted = events
+        .iter()
+        .find(|e| e["eventName"] == "DeleteImportedKeyMaterial" && e["errorCode"].is_null())
+        .unwrap();
+    assert_eq!(deleted["requestParameters"]["keyMaterialId"], id_c.as_str());
+    assert_eq!(deleted["responseElements"]["keyMaterialId"], id_c.as_str());
+    let rotated = events
+        .iter()
+        .filter(|e| e["eventName"] == "RotateKeyOnDemand" && e["errorCode"].is_null())
+        .count();
+    assert_eq!(rotated, 1);
+    let text = serde_json::to_string(&events).unwrap();
+    let b64 = base64::engine::general_purpose::STANDARD;
+    for material in [&a, &b] {
+        assert!(!text.contains(&b64.encode(material)));
+        let hex: String = material.iter().map(|b| format!("{b:02x}")).collect();
+        assert!(!text.contains(&hex));
+    }
 }
 
 /// Each material expires at its own ValidTo, by the scheduler, across a
