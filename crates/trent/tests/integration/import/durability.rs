@@ -115,20 +115,15 @@ async fn material_expires_at_valid_to_also_after_a_restart() {
 /// then refuse it until it is imported again, on either.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_nodes_share_imported_material_and_expire_it_once() {
-    use trent_store::test_support::{Schema, test_url};
-    let Some(url) = test_url() else { return };
-    let schema = Schema::fresh(&url);
-    schema.create().await;
-    let db = schema.database_url();
-    let dirs: Vec<tempfile::TempDir> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
-    let args = ["--database-url", db.as_str(), "--unsafe-test-clock"];
-    let a = Server::start_in(dirs[0].path(), &args);
-    std::fs::copy(
-        dirs[0].path().join("root.key"),
-        dirs[1].path().join("root.key"),
-    )
-    .unwrap();
-    let b = Server::start_in(dirs[1].path(), &args);
+    let Some(TwoNodes {
+        a,
+        b,
+        _dirs,
+        _schema,
+    }) = two_nodes(&["--unsafe-test-clock"]).await
+    else {
+        return;
+    };
     let (kms_a, kms_b) = (a.client(), b.client());
     let key = external_key(&kms_a).await;
     let material = random_material();

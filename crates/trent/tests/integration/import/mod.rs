@@ -156,13 +156,54 @@ async fn encrypt(kms: &Client, key: &str) -> Vec<u8> {
 }
 
 async fn decrypts(kms: &Client, ciphertext: &[u8]) -> bool {
-    let out = kms
-        .decrypt()
+    decrypt(kms, ciphertext).await.plaintext.unwrap().as_ref() == b"under imported material"
+}
+
+async fn decrypt(
+    kms: &Client,
+    ciphertext: &[u8],
+) -> aws_sdk_kms::operation::decrypt::DecryptOutput {
+    kms.decrypt()
         .ciphertext_blob(Blob::new(ciphertext))
         .send()
         .await
-        .unwrap();
-    out.plaintext.unwrap().as_ref() == b"under imported material"
+        .unwrap()
+}
+
+/// Two nodes on a fresh PostgreSQL schema, sharing one root key, each
+/// started with `extra` too (`None`: no PostgreSQL to test on).
+async fn two_nodes(extra: &[&str]) -> Option<TwoNodes> {
+    use trent_store::test_support::{Schema, test_url};
+    let schema = Schema::fresh(&test_url()?);
+    schema.create().await;
+    let db = schema.database_url();
+    let dirs: Vec<tempfile::TempDir> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    let args: Vec<&str> = ["--database-url", db.as_str()]
+        .into_iter()
+        .chain(extra.iter().copied())
+        .collect();
+    let a = Server::start_in(dirs[0].path(), &args);
+    std::fs::copy(
+        dirs[0].path().join("root.key"),
+        dirs[1].path().join("root.key"),
+    )
+    .unwrap();
+    let b = Server::start_in(dirs[1].path(), &args);
+    Some(TwoNodes {
+        a,
+        b,
+        _dirs: dirs,
+        _schema: schema,
+    })
+}
+
+/// Two nodes of one database; the schema and the data directories go when
+/// this does (bind them all: `TwoNodes { a, b, _dirs, _schema }`).
+struct TwoNodes {
+    a: Server,
+    b: Server,
+    _dirs: Vec<tempfile::TempDir>,
+    _schema: trent_store::test_support::Schema,
 }
 
 /// An IAM user of the server's account allowed `actions` (on every

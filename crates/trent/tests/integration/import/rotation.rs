@@ -143,12 +143,7 @@ async fn encrypt_with_id(kms: &Client, key: &str) -> (Vec<u8>, String) {
 
 /// The KeyMaterialId Decrypt names for `ciphertext` (and that it opened).
 async fn decrypted_by(kms: &Client, ciphertext: &[u8]) -> String {
-    let out = kms
-        .decrypt()
-        .ciphertext_blob(Blob::new(ciphertext))
-        .send()
-        .await
-        .unwrap();
+    let out = decrypt(kms, ciphertext).await;
     assert_eq!(out.plaintext.unwrap().as_ref(), b"under imported material");
     out.key_material_id.unwrap()
 }
@@ -574,20 +569,15 @@ async fn who_may_not_stage_or_rotate() {
 #[tokio::test]
 async fn two_nodes_follow_material_changes() {
     use super::durability::eventually;
-    use trent_store::test_support::{Schema, test_url};
-    let Some(url) = test_url() else { return };
-    let schema = Schema::fresh(&url);
-    schema.create().await;
-    let db = schema.database_url();
-    let dirs: Vec<tempfile::TempDir> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
-    let args = ["--database-url", db.as_str()];
-    let a = Server::start_in(dirs[0].path(), &args);
-    std::fs::copy(
-        dirs[0].path().join("root.key"),
-        dirs[1].path().join("root.key"),
-    )
-    .unwrap();
-    let b = Server::start_in(dirs[1].path(), &args);
+    let Some(TwoNodes {
+        a,
+        b,
+        _dirs,
+        _schema,
+    }) = two_nodes(&[]).await
+    else {
+        return;
+    };
     let (kms_a, kms_b) = (a.client(), b.client());
     let key = external_key(&kms_a).await;
     let id_1 = import_as(&kms_a, &key, &random_material(), None, None, None)
