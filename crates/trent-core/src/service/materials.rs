@@ -433,6 +433,21 @@ mod tests {
     }
 
     #[test]
+    fn ids_are_the_digests_in_hex() {
+        use super::super::import_rules::{current_key_material_id, material_id};
+        assert_eq!(
+            current_key_material_id(&key(KeySpec::SymmetricDefault)),
+            None
+        );
+        let staged = with_pending();
+        assert_eq!(current_key_material_id(&staged), Some(crate::ids::hex(A)));
+        let rotated = rotate(&staged, 1).unwrap();
+        assert_eq!(current_key_material_id(&rotated), Some(crate::ids::hex(B)));
+        assert_eq!(material_id(&rotated, 1), crate::ids::hex(A));
+        assert_eq!(material_id(&rotated, 2), crate::ids::hex(B));
+    }
+
+    #[test]
     fn losing_a_material_for_good_makes_the_key_pending_import() {
         let mut key = rotate(&with_pending(), 5_000).unwrap();
         key.state = KeyState::Enabled;
