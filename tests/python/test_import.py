@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import hmac
+import json
 import os
 
 import pytest
@@ -249,3 +250,63 @@ def test_key_material_id_description_and_listing(kms):
     assert deleted["KeyMaterialId"] == material_id
     [listed] = kms.list_key_rotations(KeyId=key_id, IncludeKeyMaterial="ALL_KEY_MATERIAL")["Rotations"]
     assert listed["ImportState"] == "PENDING_IMPORT"
+
+
+def test_imported_material_rotates_on_demand(kms, aws):
+    """Several materials on one symmetric key: B staged pending rotation while
+    A encrypts, rotated to, A still decrypting; A deleted by its id (the key
+    waits for it, as AWS does for any material it holds for good), other
+    bytes under its id refused, A imported again by its id."""
+    key_id = external_key(kms)
+    material_a, material_b = os.urandom(32), os.urandom(32)
+    id_a = import_material(kms, key_id, material_a)["KeyMaterialId"]
+    assert error_code(kms.rotate_key_on_demand, KeyId=key_id) == "KMSInvalidStateException"
+    params = kms.get_parameters_for_import(KeyId=key_id, WrappingAlgorithm="RSAES_OAEP_SHA_256", WrappingKeySpec="RSA_2048")
+
+    def send(material: bytes, **extra):
+        return kms.import_key_material(
+            KeyId=key_id,
+            ImportToken=params["ImportToken"],
+            EncryptedKeyMaterial=wrap(params["PublicKey"], "RSAES_OAEP_SHA_256", material),
+            ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE",
+            **extra,
+        )
+
+    id_b = send(material_b, ImportType="NEW_KEY_MATERIAL", KeyMaterialDescription="next")["KeyMaterialId"]
+    assert id_b != id_a
+    assert kms.describe_key(KeyId=key_id)["KeyMetadata"]["CurrentKeyMaterialId"] == id_a
+    blob_a = kms.encrypt(KeyId=key_id, Plaintext=b"under A")["CiphertextBlob"]
+    assert kms.decrypt(CiphertextBlob=blob_a)["KeyMaterialId"] == id_a
+
+    kms.rotate_key_on_demand(KeyId=key_id)
+    assert kms.describe_key(KeyId=key_id)["KeyMetadata"]["CurrentKeyMaterialId"] == id_b
+    blob_b = kms.encrypt(KeyId=key_id, Plaintext=b"under B")["CiphertextBlob"]
+    assert kms.decrypt(CiphertextBlob=blob_b)["KeyMaterialId"] == id_b
+    opened = kms.decrypt(CiphertextBlob=blob_a)
+    assert (opened["Plaintext"], opened["KeyMaterialId"]) == (b"under A", id_a)
+    assert kms.generate_data_key(KeyId=key_id, KeySpec="AES_256")["KeyMaterialId"] == id_b
+
+    # The aws CLI lists both materials with their states.
+    listed = json.loads(
+        aws("kms", "list-key-rotations", "--key-id", key_id, "--include-key-material", "ALL_KEY_MATERIAL")
+    )["Rotations"]
+    assert [(r["KeyMaterialId"], r["KeyMaterialState"], r["ImportState"]) for r in listed] == [
+        (id_a, "NON_CURRENT", "IMPORTED"),
+        (id_b, "CURRENT", "IMPORTED"),
+    ]
+    assert "RotationDate" not in listed[0]
+    assert listed[1]["RotationType"] == "ON_DEMAND"
+    assert listed[1]["KeyMaterialDescription"] == "next"
+    [rotation] = kms.list_key_rotations(KeyId=key_id)["Rotations"]
+    assert rotation["KeyMaterialId"] == id_b
+
+    deleted = kms.delete_imported_key_material(KeyId=key_id, KeyMaterialId=id_a)
+    assert deleted["KeyMaterialId"] == id_a
+    assert state(kms, key_id) == "PendingImport"
+    for blob in (blob_a, blob_b):
+        assert error_code(kms.decrypt, CiphertextBlob=blob) == "KMSInvalidStateException"
+    assert error_code(send, material_b, KeyMaterialId=id_a) == "IncorrectKeyMaterialException"
+    assert send(material_a, ImportType="EXISTING_KEY_MATERIAL", KeyMaterialId=id_a)["KeyMaterialId"] == id_a
+    assert state(kms, key_id) == "Enabled"
+    assert kms.decrypt(CiphertextBlob=blob_a)["Plaintext"] == b"under A"
+    assert kms.decrypt(CiphertextBlob=blob_b)["Plaintext"] == b"under B"

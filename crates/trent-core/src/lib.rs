@@ -42,8 +42,8 @@ pub use iam::{
 pub use ids::{KeyRef, alias_arn, is_family, key_arn, key_material_id, mrk_key_arn};
 pub use model::{
     AliasRecord, Caller, Credential, DueWork, EntityKind, GrantPrincipal, GrantRecord, IamEntity,
-    Identity, KeyLastUsage, KeyRecord, MultiRegion, Page, PrincipalKind, RotationRecord,
-    SessionRecord, Tag, now_millis,
+    Identity, ImportedMaterial, KeyLastUsage, KeyRecord, MultiRegion, Page, PrincipalKind,
+    RotationRecord, SessionRecord, Tag, now_millis,
 };
 pub use service::feed::{ChangeFeed, FeedStats, Freshness};
 pub use service::{

@@ -2,7 +2,10 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 use trent_policy::Policy;
-use trent_wire::{ExpirationModelType, KeySpec, KeyState, KeyUsageType, OriginType};
+use trent_wire::{
+    ExpirationModelType, ImportState, KeyMaterialState, KeySpec, KeyState, KeyUsageType,
+    OriginType, RotationType,
+};
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
@@ -120,21 +123,56 @@ pub struct KeyRecord {
     /// The key-material version new ciphertexts are made with.
     pub current_material: u32,
     pub tags: Vec<Tag>,
-    /// Imported material (Origin EXTERNAL): whether it expires, set while
-    /// the key holds material (`None`: none imported, or it was deleted or
-    /// expired).
-    pub expiration_model: Option<ExpirationModelType>,
-    /// When the imported material expires (`KEY_MATERIAL_EXPIRES` only).
-    pub valid_to_ms: Option<i64>,
-    /// A keyed digest of the material first imported (never the material),
-    /// kept after it is deleted or expires: only the same material may be
-    /// imported again.
-    pub material_digest: Option<Vec<u8>>,
-    /// ImportKeyMaterial's KeyMaterialDescription (symmetric keys), kept
-    /// until another is given.
-    pub material_description: Option<String>,
+    /// Imported key materials (Origin EXTERNAL), in version order: each
+    /// with its id, description, expiry and states. Empty for keys whose
+    /// material KMS made, and for an EXTERNAL key before its first import.
+    pub imported: Vec<ImportedMaterial>,
     /// Set on the keys of a multi-Region family (primary and replicas).
     pub multi_region: Option<MultiRegion>,
+}
+
+/// One imported key material of a key (Origin EXTERNAL): a row of the
+/// store's `imported_materials`. Its sealed bytes are the key's material
+/// `version` while it is imported; they are destroyed when it is deleted or
+/// expires, and what is here stays (a key material permanently associated
+/// with the key waits to be imported again).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportedMaterial {
+    /// The material version ciphertexts made under it name.
+    pub version: u32,
+    /// A keyed digest of the material (never the material): its
+    /// KeyMaterialId in hex, and what tells the same material imported
+    /// again from another.
+    pub digest: Vec<u8>,
+    /// KeyMaterialDescription, kept until another is given.
+    pub description: Option<String>,
+    /// Whether it expires (`None` while it is not imported).
+    pub expiration_model: Option<ExpirationModelType>,
+    /// When it expires (`KEY_MATERIAL_EXPIRES` only).
+    pub valid_to_ms: Option<i64>,
+    /// IMPORTED or PENDING_IMPORT (deleted or expired).
+    pub import_state: ImportState,
+    /// CURRENT, NON_CURRENT or PENDING_ROTATION.
+    pub state: KeyMaterialState,
+    /// When a rotation made it current, and how (`None`: the first
+    /// material, or one pending rotation).
+    pub rotation: Option<(i64, RotationType)>,
+}
+
+impl ImportedMaterial {
+    /// Whether its bytes are held (not deleted or expired).
+    pub fn is_imported(&self) -> bool {
+        self.import_state == ImportState::Imported
+    }
+
+    /// Whether it belongs to the key for good (CURRENT or NON_CURRENT): its
+    /// loss makes the key PendingImport. Material pending rotation does not.
+    pub fn is_permanent(&self) -> bool {
+        matches!(
+            self.state,
+            KeyMaterialState::Current | KeyMaterialState::NonCurrent
+        )
+    }
 }
 
 /// What makes a key one of a multi-Region family.
@@ -162,6 +200,18 @@ impl KeyRecord {
         self.multi_region
             .as_ref()
             .is_some_and(|mr| mr.primary_region == self.region)
+    }
+
+    /// The imported material new ciphertexts are made with (CURRENT).
+    pub fn current_import(&self) -> Option<&ImportedMaterial> {
+        self.imported
+            .iter()
+            .find(|m| m.state == KeyMaterialState::Current)
+    }
+
+    /// The imported material `version`, if the key has it.
+    pub fn import_of(&self, version: u32) -> Option<&ImportedMaterial> {
+        self.imported.iter().find(|m| m.version == version)
     }
 
     /// The id ciphertexts and KeyMaterialIds of this key are made with: the

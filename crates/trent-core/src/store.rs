@@ -125,16 +125,20 @@ pub trait KeyStore: Send + Sync + 'static {
     /// replicas, every Region), by Region.
     async fn related_keys(&self, account: &str, family: Uuid)
     -> Result<Vec<KeyRecord>, StoreError>;
-    /// Rewrites the key as [`Self::update_key`] does (`Conflict` if it is
-    /// no longer `previous`) and replaces every material version it has
-    /// with `material` (`None`: the material is destroyed, overwritten
-    /// before its rows are removed, as [`Self::delete_key`] does), in one
-    /// transaction: imported material, its deletion and its expiry.
-    async fn replace_material(
+    /// Imported material, its rotation, deletion and expiry, in one
+    /// transaction: rewrites the key as [`Self::update_key`] does
+    /// (`Conflict` if it is no longer `previous`, or its imported materials
+    /// are no longer `previous.imported`), makes its imported materials
+    /// `key.imported`, stores `put` (replacing that version's sealed
+    /// material if it has one) and destroys the sealed material of each
+    /// version in `destroy` (overwritten before its row is removed, as
+    /// [`Self::delete_key`] does).
+    async fn write_imported(
         &self,
         key: &KeyRecord,
         previous: &KeyRecord,
-        material: Option<&SealedMaterial>,
+        put: Option<&SealedMaterial>,
+        destroy: &[u32],
     ) -> Result<(), StoreError>;
     async fn get_key(&self, id: Uuid) -> Result<Option<KeyRecord>, StoreError>;
     /// Rewrites every mutable column of the key (state, description, policy,

@@ -60,6 +60,10 @@ const KMS_REQUEST_FIELDS: &[&str] = &[
     "WrappingKeySpec",
     "ExpirationModel",
     "ValidTo",
+    "ImportType",
+    "KeyMaterialId",
+    "KeyMaterialDescription",
+    "IncludeKeyMaterial",
     // Multi-Region keys.
     "ReplicaRegion",
     "PrimaryRegion",
@@ -75,6 +79,8 @@ const KMS_RESPONSE_FIELDS: &[&str] = &[
     "DeletionDate",
     "KeyState",
     "PendingWindowInDays",
+    // ImportKeyMaterial, DeleteImportedKeyMaterial: the material's id.
+    "KeyMaterialId",
 ];
 
 /// IAM and STS parameters recorded in `requestParameters`.

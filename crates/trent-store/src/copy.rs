@@ -14,7 +14,8 @@ use crate::sqlite::SqliteStore;
 use std::collections::{BTreeSet, HashMap};
 use trent_core::audit::block::BlockDecoder;
 use trent_core::{
-    AuditStore, EntityKind, GrantLimits, IdentityStore, KeyRecord, KeyStore, StoreError,
+    AuditStore, EntityKind, GrantLimits, IdentityStore, KeyRecord, KeyStore, SealedMaterial,
+    StoreError,
 };
 
 /// What was copied.
@@ -125,26 +126,15 @@ async fn copy_keys(
         after = Some(last.0.id);
         for (key, mut materials, grants) in page {
             materials.sort_by_key(|m| m.version);
-            let mut versions = materials.iter();
-            match versions.next() {
-                Some(first) => to.insert_key(&key, first, u64::MAX).await?,
-                // An imported key's, pending import.
-                None => to.insert_key_without_material(&key, u64::MAX).await?,
-            }
-            let rotations: HashMap<u32, _> = from
-                .list_rotations(key.id)
-                .await?
-                .into_iter()
-                .map(|r| (r.version, r))
-                .collect();
-            for material in versions {
-                let rotation = rotations.get(&material.version).ok_or_else(|| {
-                    StoreError::Corrupt(format!(
-                        "key {}: material version {} without its rotation",
-                        key.id, material.version
-                    ))
-                })?;
-                to.rotate_key(&key, material, rotation).await?;
+            if key.imported.is_empty() {
+                copy_versions(from, to, &key, &materials).await?;
+            } else {
+                // Imported materials (their rows come with the key): each
+                // under its version, none from a rotation of KMS's.
+                to.insert_key_without_material(&key, u64::MAX).await?;
+                for material in &materials {
+                    to.write_imported(&key, &key, Some(material), &[]).await?;
+                }
             }
             copied.material_versions += materials.len();
             check_copied(to, &key).await?;
@@ -155,6 +145,38 @@ async fn copy_keys(
             copied.keys += 1;
         }
     }
+}
+
+/// A key whose material KMS made: its first version with it, each later
+/// one with its rotation, as a rotation stores them.
+async fn copy_versions(
+    from: &SqliteStore,
+    to: &PgStore,
+    key: &KeyRecord,
+    materials: &[SealedMaterial],
+) -> Result<(), StoreError> {
+    let mut versions = materials.iter();
+    match versions.next() {
+        Some(first) => to.insert_key(key, first, u64::MAX).await?,
+        // An imported key's, pending import.
+        None => to.insert_key_without_material(key, u64::MAX).await?,
+    }
+    let rotations: HashMap<u32, _> = from
+        .list_rotations(key.id)
+        .await?
+        .into_iter()
+        .map(|r| (r.version, r))
+        .collect();
+    for material in versions {
+        let rotation = rotations.get(&material.version).ok_or_else(|| {
+            StoreError::Corrupt(format!(
+                "key {}: material version {} without its rotation",
+                key.id, material.version
+            ))
+        })?;
+        to.rotate_key(key, material, rotation).await?;
+    }
+    Ok(())
 }
 
 /// The key as stored on the other side is the key as read.

@@ -25,7 +25,9 @@ pub use sqlite::{Resealed, SqliteStore};
 #[doc(hidden)]
 pub mod test_support;
 
-use trent_core::{Change, Changed, KeyRecord, Limit, SealedMaterial, StoreError, Tag};
+use trent_core::{
+    Change, Changed, ImportedMaterial, KeyRecord, Limit, SealedMaterial, StoreError, Tag,
+};
 
 fn backend(e: sqlx::Error) -> StoreError {
     match &e {
@@ -176,7 +178,83 @@ fn check_family(key: &KeyRecord, held: i64, count: usize) -> Result<(), StoreErr
 /// Columns of `keys` every backend reads, in this order.
 const KEY_COLUMNS: &str = "id, account, region, arn, created_ms, description, key_usage, key_spec, origin, state, \
      deletion_date_ms, pending_window_days, policy, rotation_enabled, rotation_period_days, next_rotation_ms, \
-     current_material, tags, expiration_model, valid_to_ms, material_digest, material_description, mrk_family, primary_region";
+     current_material, tags, mrk_family, primary_region";
+
+/// An imported material as a backend's JSON aggregate of its
+/// `imported_materials` rows gives it (the same fields on both: text and
+/// integers only).
+#[derive(serde::Deserialize)]
+struct ImportedRow {
+    version: i64,
+    /// Hex.
+    digest: String,
+    description: Option<String>,
+    expiration_model: Option<String>,
+    valid_to_ms: Option<i64>,
+    import_state: String,
+    material_state: String,
+    rotated_ms: Option<i64>,
+    rotation_type: Option<String>,
+}
+
+/// A key's imported materials from the JSON array of its rows (`None`: no
+/// row), in version order.
+fn decode_imported(json: Option<&str>) -> Result<Vec<ImportedMaterial>, StoreError> {
+    let Some(json) = json else {
+        return Ok(Vec::new());
+    };
+    let rows: Vec<ImportedRow> = serde_json::from_str(json)
+        .map_err(|e| StoreError::Corrupt(format!("imported materials: {e}")))?;
+    let mut materials = rows
+        .into_iter()
+        .map(|r| {
+            let digest = decode_hex(&r.digest).ok_or_else(|| {
+                StoreError::Corrupt(format!("imported material digest {:?}", r.digest))
+            })?;
+            Ok(ImportedMaterial {
+                version: u32::try_from(r.version)
+                    .map_err(|_| StoreError::Corrupt(format!("material version {}", r.version)))?,
+                digest,
+                description: r.description,
+                expiration_model: r.expiration_model.as_deref().map(Into::into),
+                valid_to_ms: r.valid_to_ms,
+                import_state: r.import_state.as_str().into(),
+                state: r.material_state.as_str().into(),
+                rotation: r
+                    .rotated_ms
+                    .map(|at| (at, r.rotation_type.as_deref().unwrap_or("ON_DEMAND").into())),
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    materials.sort_by_key(|m| m.version);
+    Ok(materials)
+}
+
+fn decode_hex(hex: &str) -> Option<Vec<u8>> {
+    if !hex.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// `Conflict` unless the imported materials stored are `previous`'s
+/// (read in the writing transaction, after the key's row was written).
+fn check_imported(
+    key: &KeyRecord,
+    stored: Option<&str>,
+    previous: &KeyRecord,
+) -> Result<(), StoreError> {
+    if decode_imported(stored)? != previous.imported {
+        return Err(StoreError::Conflict(format!(
+            "the imported materials of key {} changed meanwhile",
+            key.id
+        )));
+    }
+    Ok(())
+}
 
 #[cfg(test)]
 mod postgres_tests;

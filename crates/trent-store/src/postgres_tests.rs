@@ -13,7 +13,7 @@ use trent_core::audit::read;
 use trent_core::{ChangeStore, Credential, IdentityStore, KeyStore, StoreError};
 
 /// The files in `migrations/postgres/`.
-const MIGRATIONS: i64 = 6;
+const MIGRATIONS: i64 = 7;
 
 async fn open(schema: &Schema) -> PgStore {
     PgStore::open_in_schema(&schema.url, &schema.name, 4)

@@ -12,10 +12,13 @@ use trent_core::audit::{Actor, AuditEvent, AuditRecord, EventSource, chain_hash,
 use trent_core::trail::{AuditDigest, Id, KeyUsage, Usage};
 use trent_core::{
     AliasRecord, Change, ChangeStore, Changed, Credential, DueWork, EntityKind, GrantLimits,
-    GrantPrincipal, GrantRecord, IamEntity, IdentityStore, KeyRecord, KeyStore, Limit, MultiRegion,
-    RotationRecord, SealedMaterial, SessionRecord, Store, StoreError, Tag, now_millis,
+    GrantPrincipal, GrantRecord, IamEntity, IdentityStore, ImportedMaterial, KeyRecord, KeyStore,
+    Limit, MultiRegion, RotationRecord, SealedMaterial, SessionRecord, Store, StoreError, Tag,
+    now_millis,
 };
-use trent_wire::{ExpirationModelType, KeySpec, KeyState, KeyUsageType, OriginType};
+use trent_wire::{
+    ExpirationModelType, ImportState, KeyMaterialState, KeySpec, KeyState, KeyUsageType, OriginType,
+};
 use uuid::Uuid;
 
 const ACCOUNT: &str = "111122223333";
@@ -47,11 +50,27 @@ pub(crate) fn key(account: &str) -> KeyRecord {
             key: "team".into(),
             value: "a".into(),
         }],
-        expiration_model: None,
-        valid_to_ms: None,
-        material_digest: None,
-        material_description: None,
+        imported: Vec::new(),
         multi_region: None,
+    }
+}
+
+/// An imported material `version`, current, imported, expiring at
+/// `valid_to_ms`.
+fn imported(version: u32, valid_to_ms: Option<i64>) -> ImportedMaterial {
+    ImportedMaterial {
+        version,
+        digest: vec![version as u8; 32],
+        description: Some(format!("material {version}")),
+        expiration_model: Some(if valid_to_ms.is_some() {
+            ExpirationModelType::KeyMaterialExpires
+        } else {
+            ExpirationModelType::KeyMaterialDoesNotExpire
+        }),
+        valid_to_ms,
+        import_state: ImportState::Imported,
+        state: KeyMaterialState::Current,
+        rotation: None,
     }
 }
 
@@ -675,75 +694,106 @@ async fn imported_material(a: &dyn Store, b: &dyn Store) {
     ));
     assert!(b.get_key(over.id).await.unwrap().is_none());
 
-    let imported = KeyRecord {
+    // The first material: version 1, current.
+    let first = KeyRecord {
         state: KeyState::Enabled,
-        expiration_model: Some(ExpirationModelType::KeyMaterialExpires),
-        valid_to_ms: Some(5_000),
-        material_digest: Some(vec![9; 32]),
-        material_description: Some("from the HSM".into()),
+        imported: vec![imported(1, Some(5_000))],
         ..pending.clone()
     };
-    a.replace_material(&imported, &pending, Some(&material(1)))
+    a.write_imported(&first, &pending, Some(&material(1)), &[])
         .await
         .unwrap();
-    assert_eq!(b.get_key(pending.id).await.unwrap().unwrap(), imported);
+    assert_eq!(b.get_key(pending.id).await.unwrap().unwrap(), first);
     assert_eq!(
         versions(&b.key_materials(pending.id).await.unwrap()),
         versions(&[material(1)])
     );
     // Written over a key that changed meanwhile: refused, nothing written.
     assert!(matches!(
-        a.replace_material(&imported, &pending, None).await,
+        a.write_imported(&first, &pending, None, &[1]).await,
         Err(StoreError::Conflict(_))
     ));
     assert_eq!(b.key_materials(pending.id).await.unwrap().len(), 1);
-    // update_key keeps (and compares) the import columns too.
-    let described = KeyRecord {
-        description: "imported".into(),
-        ..imported.clone()
+    // A second material, pending rotation, with its own expiry.
+    let staged = KeyRecord {
+        imported: vec![
+            imported(1, Some(5_000)),
+            ImportedMaterial {
+                state: KeyMaterialState::PendingRotation,
+                ..imported(2, Some(7_000))
+            },
+        ],
+        ..first.clone()
     };
-    a.update_key(&described, &imported).await.unwrap();
-    assert_eq!(b.get_key(pending.id).await.unwrap().unwrap(), described);
-    let stale = KeyRecord {
-        valid_to_ms: Some(6_000),
-        ..imported.clone()
+    a.write_imported(&staged, &first, Some(&material(2)), &[])
+        .await
+        .unwrap();
+    assert_eq!(b.get_key(pending.id).await.unwrap().unwrap(), staged);
+    assert_eq!(b.key_materials(pending.id).await.unwrap().len(), 2);
+    // The key's row as read, but its materials not: refused (another
+    // node changed only a material meanwhile).
+    let other_node = KeyRecord {
+        imported: vec![imported(1, None)],
+        ..first.clone()
     };
     assert!(matches!(
-        a.update_key(&described, &stale).await,
+        a.write_imported(&other_node, &first, None, &[]).await,
         Err(StoreError::Conflict(_))
     ));
+    assert_eq!(b.get_key(pending.id).await.unwrap().unwrap(), staged);
+    // update_key leaves the materials as they are.
+    let described = KeyRecord {
+        description: "imported".into(),
+        ..staged.clone()
+    };
+    a.update_key(&described, &staged).await.unwrap();
+    assert_eq!(b.get_key(pending.id).await.unwrap().unwrap(), described);
 
-    // Expiry due at ValidTo.
-    assert!(
-        !b.due_work(4_999)
+    // Expiry due at each material's ValidTo.
+    let due = |now| async move {
+        b.due_work(now)
             .await
             .unwrap()
             .contains(&DueWork::Expire(pending.id))
-    );
-    assert!(
-        b.due_work(5_000)
-            .await
-            .unwrap()
-            .contains(&DueWork::Expire(pending.id))
-    );
-    // Destroyed: no material, the digest stays, nothing more is due.
+    };
+    assert!(!due(4_999).await);
+    assert!(due(5_000).await);
+    // One destroyed: its row stays (pending import), the other's
+    // material too; the next expiry is the other's.
+    let mut gone = imported(1, None);
+    gone.import_state = ImportState::PendingImport;
+    gone.expiration_model = None;
     let expired = KeyRecord {
         state: KeyState::PendingImport,
-        expiration_model: None,
-        valid_to_ms: None,
+        imported: vec![gone, described.imported[1].clone()],
         ..described.clone()
     };
-    a.replace_material(&expired, &described, None)
+    a.write_imported(&expired, &described, None, &[1])
         .await
         .unwrap();
     assert_eq!(b.get_key(pending.id).await.unwrap().unwrap(), expired);
-    assert!(b.key_materials(pending.id).await.unwrap().is_empty());
-    assert!(
-        !b.due_work(i64::MAX)
-            .await
-            .unwrap()
-            .contains(&DueWork::Expire(pending.id))
+    assert_eq!(
+        versions(&b.key_materials(pending.id).await.unwrap()),
+        versions(&[material(2)])
     );
+    assert!(!due(6_999).await);
+    assert!(due(7_000).await);
+    // Imported again under its version: replaced.
+    a.write_imported(&described, &expired, Some(&material(1)), &[])
+        .await
+        .unwrap();
+    assert_eq!(b.key_materials(pending.id).await.unwrap().len(), 2);
+
+    // A copied key (`trent store copy`) brings its materials.
+    let copied = KeyRecord {
+        id: Uuid::new_v4(),
+        ..described.clone()
+    };
+    a.insert_key(&copied, &material(1), NO_LIMIT).await.unwrap();
+    assert_eq!(b.get_key(copied.id).await.unwrap().unwrap(), copied);
+    // Deleted with the key.
+    assert!(a.delete_key(copied.id).await.unwrap());
+    assert!(b.get_key(copied.id).await.unwrap().is_none());
 }
 
 async fn identities(a: &dyn Store, b: &dyn Store) {
@@ -2102,4 +2152,123 @@ async fn sqlite_two_writers_share_one_trail() {
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = sqlite_pair(&dir.path().join("trent.db")).await;
     two_writers_share_one_trail(Arc::new(a), Arc::new(b)).await;
+}
+
+/// A store from before migration 0014 (one imported material per key, in
+/// the key's columns): each imported key's material becomes its version
+/// 1, current, imported or (deleted, expired) pending import; the key's
+/// columns are emptied; a key whose material KMS made has none.
+#[tokio::test]
+async fn sqlite_migrates_each_keys_one_imported_material() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("trent.db");
+    let before = dir.path().join("migrations");
+    std::fs::create_dir(&before).unwrap();
+    let all = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
+    for entry in std::fs::read_dir(&all).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name().into_string().unwrap();
+        if name.as_str() < "0014" {
+            std::fs::copy(entry.path(), before.join(&name)).unwrap();
+        }
+    }
+    let old = sqlx::SqlitePool::connect(&format!("sqlite://{}?mode=rwc", path.display()))
+        .await
+        .unwrap();
+    sqlx::migrate::Migrator::new(before.as_path())
+        .await
+        .unwrap()
+        .run(&old)
+        .await
+        .unwrap();
+    let (imported_id, deleted_id, generated_id) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    for (id, origin, model, valid_to, digest, description) in [
+        (
+            imported_id,
+            "EXTERNAL",
+            Some("KEY_MATERIAL_EXPIRES"),
+            Some(5_000_i64),
+            Some(vec![7u8; 32]),
+            Some("from the HSM"),
+        ),
+        (
+            deleted_id,
+            "EXTERNAL",
+            None,
+            None,
+            Some(vec![8u8; 32]),
+            None,
+        ),
+        (generated_id, "AWS_KMS", None, None, None, None),
+    ] {
+        sqlx::query(
+            "INSERT INTO keys (id, account, region, arn, created_ms, description, key_usage, key_spec, \
+             origin, state, policy, rotation_enabled, current_material, tags, expiration_model, \
+             valid_to_ms, material_digest, material_description) \
+             VALUES (?, ?, 'us-east-1', ?, 1, '', 'ENCRYPT_DECRYPT', 'SYMMETRIC_DEFAULT', ?, ?, '{}', 0, 1, '[]', ?, ?, ?, ?)",
+        )
+        .bind(id.to_string())
+        .bind(ACCOUNT)
+        .bind(format!("arn:aws:kms:us-east-1:{ACCOUNT}:key/{id}"))
+        .bind(origin)
+        .bind(if model.is_some() || origin == "AWS_KMS" { "Enabled" } else { "PendingImport" })
+        .bind(model)
+        .bind(valid_to)
+        .bind(digest)
+        .bind(description)
+        .execute(&old)
+        .await
+        .unwrap();
+    }
+    old.close().await;
+
+    let store = SqliteStore::open(&path).await.unwrap();
+    let key = store.get_key(imported_id).await.unwrap().unwrap();
+    assert_eq!(
+        key.imported,
+        [ImportedMaterial {
+            description: Some("from the HSM".into()),
+            digest: vec![7; 32],
+            ..imported(1, Some(5_000))
+        }]
+    );
+    let deleted = store.get_key(deleted_id).await.unwrap().unwrap();
+    assert_eq!(
+        deleted.imported,
+        [ImportedMaterial {
+            description: None,
+            digest: vec![8; 32],
+            expiration_model: None,
+            import_state: ImportState::PendingImport,
+            ..imported(1, None)
+        }]
+    );
+    assert!(
+        store
+            .get_key(generated_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .imported
+            .is_empty()
+    );
+    // Expiry is due from the material's row now.
+    assert!(
+        store
+            .due_work(5_000)
+            .await
+            .unwrap()
+            .contains(&DueWork::Expire(imported_id))
+    );
+    let check = sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    let emptied: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM keys WHERE material_digest IS NOT NULL OR expiration_model IS NOT NULL \
+         OR valid_to_ms IS NOT NULL OR material_description IS NOT NULL",
+    )
+    .fetch_one(&check)
+    .await
+    .unwrap();
+    assert_eq!(emptied, 0);
 }

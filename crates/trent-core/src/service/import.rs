@@ -2,14 +2,16 @@
 //! ImportKeyMaterial, DeleteImportedKeyMaterial, and the expiry of
 //! material with a ValidTo (the lifecycle scheduler's due work).
 //!
-//! The import token is stateless (`import_token.rs`). Imported material is
-//! sealed and stored as generated material is (version 1); a keyed digest
-//! of it (HMAC-SHA-256 under a key sealed under the root key, in `meta`)
-//! stays with the key after the material is deleted or expires, so that
-//! only the same material is imported again.
+//! The import token is stateless (`import_token.rs`). Each imported
+//! material is sealed and stored as generated material is (its version);
+//! a keyed digest of it (HMAC-SHA-256 under a key sealed under the root
+//! key, in `meta`), its KeyMaterialId, stays with the key after the
+//! material is deleted or expires, so that only the same material is
+//! imported again. `materials.rs` decides the materials' states.
 
-use super::import_rules::{check_import_type, imported_material, require_external, wrapping};
+use super::import_rules::{imported_material, require_external, wrapping};
 use super::import_token::{self, TokenFacts};
+use super::materials;
 use super::*;
 use trent_crypto::import::{generate_wrapping_key, unwrap};
 use trent_wire::{AlgorithmSpec, ExpirationModelType, ImportType, WrappingKeySpec};
@@ -95,42 +97,21 @@ impl Kms {
     }
 
     /// ImportKeyMaterial: the key (its lock held) gets the material as
-    /// version 1 and is enabled; material imported before must be the same.
+    /// `materials.rs` decides (its first, one pending rotation, or one it
+    /// had imported again); the key and the KeyMaterialId of the material
+    /// imported.
     pub async fn import_key_material(
         &self,
         caller: &Caller,
         key_id: &str,
         params: ImportMaterial,
-    ) -> Result<KeyRecord, KmsError> {
+    ) -> Result<(KeyRecord, String), KmsError> {
         let model = params
             .expiration_model
             .clone()
             .unwrap_or(ExpirationModelType::KeyMaterialExpires);
         let now = self.now();
-        match (&model, params.valid_to_ms) {
-            (ExpirationModelType::KeyMaterialExpires, None) => {
-                return Err(KmsError::Validation(
-                    "A validTo date must be set if the ExpirationModel is KEY_MATERIAL_EXPIRES"
-                        .into(),
-                ));
-            }
-            (ExpirationModelType::KeyMaterialExpires, Some(t)) if t <= now => {
-                return Err(KmsError::Validation(
-                    "The validTo date must be in the future".into(),
-                ));
-            }
-            (ExpirationModelType::KeyMaterialExpires, Some(t)) if t > now + MAX_VALID_TO_MS => {
-                return Err(KmsError::Validation(
-                    "The validTo date must be at most 365 days from now".into(),
-                ));
-            }
-            (ExpirationModelType::KeyMaterialDoesNotExpire, Some(_)) => {
-                return Err(KmsError::Validation(
-                    "A validTo date must not be set if the ExpirationModel is KEY_MATERIAL_DOES_NOT_EXPIRE".into(),
-                ));
-            }
-            _ => {}
-        }
+        check_expiry(&model, params.valid_to_ms, now)?;
         if params.import_type == Some(ImportType::NewKeyMaterial)
             && params.key_material_id.is_some()
         {
@@ -147,85 +128,73 @@ impl Kms {
         let resolved = self.resolve(caller, key_id, AliasMode::Refuse)?;
         let id = resolved.id;
         let _guard = self.key_lock(&id).lock().await;
-        let mut conflicts = 0;
-        loop {
-            let current = match self.key_locked(id).await {
-                Err(KmsError::NotFound(_)) => return Err(resolved.not_found(caller)),
-                other => other?,
-            };
-            visible(caller, &current.record, &resolved)?;
-            self.authorize(caller, Action::ImportKeyMaterial, &current, &facts, None)?;
-            let previous = &current.record;
-            require_external(previous)?;
-            refuse_pending_deletion(previous)?;
-            let (token, pkcs8) =
-                import_token::open(self.root.as_ref(), &params.import_token, &id, now)?;
-            // RSA decryption (up to 4096 bits): off the async workers.
-            let wrapped = params.encrypted_key_material.clone();
-            let bytes =
-                tokio::task::spawn_blocking(move || unwrap(&pkcs8, token.algorithm, &wrapped))
-                    .await
-                    .map_err(KmsError::internal)??;
-            let symmetric_only = params.import_type.is_some()
-                || params.key_material_id.is_some()
-                || params.description.is_some();
-            if symmetric_only && previous.key_spec != KeySpec::SymmetricDefault {
-                return Err(KmsError::Validation(
-                    "ImportType, KeyMaterialId and KeyMaterialDescription are only valid for symmetric encryption KMS keys".into(),
-                ));
-            }
-            let materials = imported_material(previous, &bytes)?;
-            let digest = self.material_digest(&id, &bytes).await?;
-            check_import_type(previous, &params, &digest)?;
-            let sealed = SealedMaterialRow {
-                version: 1,
-                sealed: self.root.seal(&material_aad(&id, 1), &bytes)?,
-            };
-            drop(bytes);
-            let mut record = previous.clone();
-            if record.state == KeyState::PendingImport {
-                record.state = KeyState::Enabled;
-            }
-            record.current_material = 1;
-            record.expiration_model = Some(model.clone());
-            record.valid_to_ms = params
-                .valid_to_ms
-                .filter(|_| model == ExpirationModelType::KeyMaterialExpires);
-            record.material_digest = Some(digest);
-            if let Some(description) = &params.description {
-                record.material_description = Some(description.clone());
-            }
-            match self
-                .store
-                .replace_material(&record, previous, Some(&sealed))
-                .await
-            {
-                Ok(()) => {
-                    let updated = CachedKey {
-                        record: record.clone(),
-                        materials: Arc::new(materials),
-                        policy: current.policy.clone(),
-                        grants: current.grants.clone(),
-                        material_ids: Default::default(),
-                    };
-                    self.keys.pin().insert(id, Arc::new(updated));
-                    return Ok(record);
-                }
-                Err(StoreError::Conflict(_)) if conflicts < MAX_UPDATE_CONFLICTS => {
-                    conflicts += 1;
-                    self.keys.pin().remove(&id);
-                }
-                Err(e) => return Err(e.into()),
-            }
+        let current = match self.key_locked(id).await {
+            Err(KmsError::NotFound(_)) => return Err(resolved.not_found(caller)),
+            other => other?,
+        };
+        visible(caller, &current.record, &resolved)?;
+        self.authorize(caller, Action::ImportKeyMaterial, &current, &facts, None)?;
+        require_external(&current.record)?;
+        refuse_pending_deletion(&current.record)?;
+        let (token, pkcs8) =
+            import_token::open(self.root.as_ref(), &params.import_token, &id, now)?;
+        // RSA decryption (up to 4096 bits): off the async workers.
+        let wrapped = params.encrypted_key_material.clone();
+        let bytes = tokio::task::spawn_blocking(move || unwrap(&pkcs8, token.algorithm, &wrapped))
+            .await
+            .map_err(KmsError::internal)??;
+        let symmetric_only = params.import_type.is_some()
+            || params.key_material_id.is_some()
+            || params.description.is_some();
+        if symmetric_only && current.record.key_spec != KeySpec::SymmetricDefault {
+            return Err(KmsError::Validation(
+                "ImportType, KeyMaterialId and KeyMaterialDescription are only valid for symmetric encryption KMS keys".into(),
+            ));
         }
+        // Checked to fit the key's spec before anything is stored.
+        imported_material(&current.record, &bytes)?;
+        let digest = self.material_digest(&id, &bytes).await?;
+        let request = materials::ImportRequest {
+            import_type: params.import_type.clone(),
+            key_material_id: params.key_material_id.as_deref(),
+            description: params.description.as_deref(),
+            digest: &digest,
+            valid_to_ms: params
+                .valid_to_ms
+                .filter(|_| model == ExpirationModelType::KeyMaterialExpires),
+            expiration_model: model.clone(),
+        };
+        let changed = self
+            .change_imported_locked(id, current, |key| {
+                // Decided again on a key another node changed: allowed again.
+                self.authorize(caller, Action::ImportKeyMaterial, key, &facts, None)?;
+                refuse_pending_deletion(&key.record)?;
+                let done = materials::import(&key.record, &request)?;
+                let sealed = SealedMaterialRow {
+                    version: done.version,
+                    sealed: self.root.seal(&material_aad(&id, done.version), &bytes)?,
+                };
+                let material = imported_material(&key.record, &bytes)?;
+                Ok(Some(MaterialChange {
+                    named: material_id(&done.record, done.version),
+                    record: done.record,
+                    put: Some((sealed, material)),
+                    destroy: Vec::new(),
+                }))
+            })
+            .await?;
+        drop(bytes);
+        changed.ok_or_else(|| KmsError::internal(StoreError::Conflict("import not made".into())))
     }
 
+    /// DeleteImportedKeyMaterial: the material named (by KeyMaterialId,
+    /// else the current one) destroyed; the key and the material's id.
     pub async fn delete_imported_key_material(
         &self,
         caller: &Caller,
         key_id: &str,
         key_material_id: Option<&str>,
-    ) -> Result<KeyRecord, KmsError> {
+    ) -> Result<(KeyRecord, String), KmsError> {
         let resolved = self.resolve(caller, key_id, AliasMode::Refuse)?;
         let id = resolved.id;
         let _guard = self.key_lock(&id).lock().await;
@@ -242,70 +211,69 @@ impl Kms {
             None,
         )?;
         require_external(&current.record)?;
-        if let Some(wanted) = key_material_id
-            && current_key_material_id(&current.record).as_deref() != Some(wanted)
-        {
-            return Err(KmsError::NotFound(format!(
-                "Key material {wanted} is not associated with {}",
-                current.record.arn
-            )));
-        }
-        if current.record.expiration_model.is_none() {
-            return Err(KmsError::InvalidState(format!(
-                "{} is pending import.",
-                current.record.arn
-            )));
-        }
-        let has_material = |key: &KeyRecord| key.expiration_model.is_some();
-        match self
-            .remove_material_locked(id, current, has_material)
-            .await?
-        {
-            Some(record) => Ok(record),
-            // Another node removed it first.
-            None => Err(KmsError::InvalidState(format!(
-                "{} is pending import.",
-                self.key_locked(id).await?.record.arn
-            ))),
-        }
+        let changed = self
+            .change_imported_locked(id, current, |key| {
+                self.authorize(
+                    caller,
+                    Action::DeleteImportedKeyMaterial,
+                    key,
+                    &RequestFacts::default(),
+                    None,
+                )?;
+                let found = materials::to_delete(&key.record, key_material_id)?;
+                Ok(Some(MaterialChange {
+                    record: materials::remove(&key.record, found.version),
+                    put: None,
+                    destroy: vec![found.version],
+                    named: materials::id_of(found),
+                }))
+            })
+            .await?;
+        changed.ok_or_else(|| KmsError::internal(StoreError::Conflict("deletion not made".into())))
     }
 
-    /// Destroys a key's imported material (its stripe lock held) if
-    /// `wanted` holds for the key: it is pending import (a key pending
-    /// deletion stays so). `None`: `wanted` no longer holds on the key as
-    /// stored (another node changed it meanwhile), nothing done.
-    async fn remove_material_locked(
+    /// Writes a change of a key's imported materials (its stripe lock
+    /// held): `change` decides it on the key as cached (`None`: nothing to
+    /// do); the store writes it in one transaction, and the cache then
+    /// holds the key with its materials so changed. When another node
+    /// changed the key meanwhile, it is read again and `change` decides
+    /// again. The key as written and the id of the material `named`.
+    pub(super) async fn change_imported_locked(
         &self,
         id: Uuid,
         mut current: Arc<CachedKey>,
-        wanted: impl Fn(&KeyRecord) -> bool,
-    ) -> Result<Option<KeyRecord>, KmsError> {
+        change: impl Fn(&CachedKey) -> Result<Option<MaterialChange>, KmsError>,
+    ) -> Result<Option<(KeyRecord, String)>, KmsError> {
         let mut conflicts = 0;
         loop {
-            if !wanted(&current.record) {
+            let Some(decided) = change(&current)? else {
                 return Ok(None);
-            }
-            let mut record = current.record.clone();
-            if record.state != KeyState::PendingDeletion {
-                record.state = KeyState::PendingImport;
-            }
-            record.expiration_model = None;
-            record.valid_to_ms = None;
+            };
             match self
                 .store
-                .replace_material(&record, &current.record, None)
+                .write_imported(
+                    &decided.record,
+                    &current.record,
+                    decided.put.as_ref().map(|(sealed, _)| sealed),
+                    &decided.destroy,
+                )
                 .await
             {
                 Ok(()) => {
+                    let materials = match decided.put {
+                        Some((sealed, material)) => current.materials.set(sealed.version, material),
+                        None => current.materials.without(&decided.destroy),
+                    };
+                    let record = decided.record;
                     let updated = CachedKey {
                         record: record.clone(),
-                        materials: Arc::new(Materials::Symmetric(Box::new([]))),
+                        materials: Arc::new(materials),
                         policy: current.policy.clone(),
                         grants: current.grants.clone(),
                         material_ids: Default::default(),
                     };
                     self.keys.pin().insert(id, Arc::new(updated));
-                    return Ok(Some(record));
+                    return Ok(Some((record, decided.named)));
                 }
                 // Decided again on the key as another node left it.
                 Err(StoreError::Conflict(_)) if conflicts < MAX_UPDATE_CONFLICTS => {
@@ -319,7 +287,8 @@ impl Kms {
     }
 
     /// The lifecycle scheduler's expiry of imported material whose ValidTo
-    /// has passed: the key as it was, or `None` if it is not due (any more).
+    /// has passed (each material of the key that is due): the key as it
+    /// was, or `None` if none is due (any more).
     pub(super) async fn expire_if_due(&self, id: Uuid) -> Result<Option<KeyRecord>, KmsError> {
         let _guard = self.key_lock(&id).lock().await;
         // The store's copy: another node may have changed the key.
@@ -329,20 +298,67 @@ impl Kms {
             other => other?,
         };
         let now = self.now();
-        let due = |key: &KeyRecord| {
-            key.expiration_model.is_some() && key.valid_to_ms.is_some_and(|t| t <= now)
-        };
         let before = current.record.clone();
         // Not due (any more), or another node expired it first (and
         // records it).
-        if self
-            .remove_material_locked(id, current, due)
-            .await?
-            .is_none()
-        {
+        let changed = self
+            .change_imported_locked(id, current, |key| {
+                let due = materials::expired(&key.record, now);
+                let Some(&first) = due.first() else {
+                    return Ok(None);
+                };
+                let named = material_id(&key.record, first);
+                let record = due.iter().fold(key.record.clone(), |record, v| {
+                    materials::remove(&record, *v)
+                });
+                Ok(Some(MaterialChange {
+                    record,
+                    put: None,
+                    destroy: due,
+                    named,
+                }))
+            })
+            .await?;
+        if changed.is_none() {
             return Ok(None);
         }
         tracing::info!(key = %before.arn, "imported key material expired");
         Ok(Some(before))
+    }
+}
+
+/// A change of a key's imported materials, as decided on the key.
+pub(super) struct MaterialChange {
+    /// The key as it is to be.
+    pub record: KeyRecord,
+    /// A material version to store, sealed and in memory.
+    pub put: Option<(SealedMaterialRow, Materials)>,
+    /// Versions whose sealed material is destroyed.
+    pub destroy: Vec<u32>,
+    /// The KeyMaterialId the operation answers.
+    pub named: String,
+}
+
+/// ExpirationModel and ValidTo as AWS takes them together.
+fn check_expiry(
+    model: &ExpirationModelType,
+    valid_to_ms: Option<i64>,
+    now: i64,
+) -> Result<(), KmsError> {
+    match (model, valid_to_ms) {
+        (ExpirationModelType::KeyMaterialExpires, None) => Err(KmsError::Validation(
+            "A validTo date must be set if the ExpirationModel is KEY_MATERIAL_EXPIRES".into(),
+        )),
+        (ExpirationModelType::KeyMaterialExpires, Some(t)) if t <= now => Err(
+            KmsError::Validation("The validTo date must be in the future".into()),
+        ),
+        (ExpirationModelType::KeyMaterialExpires, Some(t)) if t > now + MAX_VALID_TO_MS => Err(
+            KmsError::Validation("The validTo date must be at most 365 days from now".into()),
+        ),
+        (ExpirationModelType::KeyMaterialDoesNotExpire, Some(_)) => Err(KmsError::Validation(
+            "A validTo date must not be set if the ExpirationModel is KEY_MATERIAL_DOES_NOT_EXPIRE"
+                .into(),
+        )),
+        _ => Ok(()),
     }
 }

@@ -136,10 +136,7 @@ impl Kms {
             next_rotation_ms: None,
             current_material: 1,
             tags,
-            expiration_model: None,
-            valid_to_ms: None,
-            material_digest: None,
-            material_description: None,
+            imported: Vec::new(),
             multi_region,
         };
         let materials = match &sealed {
@@ -304,7 +301,7 @@ impl Kms {
             }
             // A key whose imported material is gone (deleted, expired)
             // waits for it again.
-            key.state = if key.origin == OriginType::External && key.expiration_model.is_none() {
+            key.state = if materials::awaits_import(key) {
                 KeyState::PendingImport
             } else {
                 KeyState::Disabled

@@ -2,8 +2,9 @@
 //! (the server's scheduler calls [`Kms::run_due_work`]). What is due lives
 //! in the store, so a restart loses nothing.
 
+use super::import::MaterialChange;
 use super::*;
-use crate::model::{DueWork, RotationRecord};
+use crate::model::{DueWork, ImportedMaterial, RotationRecord};
 
 impl Kms {
     /// Adds a material version to a key (its stripe lock held): new
@@ -118,6 +119,9 @@ impl Kms {
         // AWS's order: the key's state before its type (a disabled HMAC
         // key is DisabledException, not UnsupportedOperationException).
         require_enabled(&key.record)?;
+        if is_imported_symmetric(&key.record) {
+            return self.rotate_imported_locked(caller, id, key).await;
+        }
         require_rotatable(&key.record)?;
         require_rotates_here(&key.record)?;
         let done = self
@@ -127,12 +131,7 @@ impl Kms {
             .iter()
             .filter(|r| r.on_demand)
             .count();
-        if done >= self.config.max_on_demand_rotations {
-            return Err(KmsError::LimitExceeded(format!(
-                "{} has reached the limit of {} on-demand rotations",
-                key.record.arn, self.config.max_on_demand_rotations
-            )));
-        }
+        self.within_on_demand_rotations(&key.record, done)?;
         // Another node's rotation in between: this one follows it.
         if !self.rotate_locked(id, true).await? && !self.rotate_locked(id, true).await? {
             return Err(KmsError::internal(StoreError::Conflict(format!(
@@ -143,9 +142,60 @@ impl Kms {
         Ok(key.record.arn.clone())
     }
 
+    /// `LimitExceededException` once a key had `done` on-demand rotations
+    /// of the most it may have.
+    fn within_on_demand_rotations(&self, key: &KeyRecord, done: usize) -> Result<(), KmsError> {
+        if done >= self.config.max_on_demand_rotations {
+            return Err(KmsError::LimitExceeded(format!(
+                "{} has reached the limit of {} on-demand rotations",
+                key.arn, self.config.max_on_demand_rotations
+            )));
+        }
+        Ok(())
+    }
+
+    /// RotateKeyOnDemand of a symmetric key with imported material (its
+    /// stripe lock held): the material imported pending rotation becomes
+    /// current, the current one non-current, in one transaction.
+    async fn rotate_imported_locked(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        key: Arc<CachedKey>,
+    ) -> Result<String, KmsError> {
+        let arn = key.record.arn.clone();
+        let now = self.now();
+        self.change_imported_locked(id, key, |key| {
+            // Decided again on a key another node changed: allowed again.
+            self.authorize(
+                caller,
+                Action::RotateKeyOnDemand,
+                key,
+                &RequestFacts::default(),
+                None,
+            )?;
+            require_enabled(&key.record)?;
+            self.within_on_demand_rotations(
+                &key.record,
+                materials::on_demand_rotations(&key.record),
+            )?;
+            let record = materials::rotate(&key.record, now)?;
+            let named = material_id(&record, record.current_material);
+            Ok(Some(MaterialChange {
+                record,
+                put: None,
+                destroy: Vec::new(),
+                named,
+            }))
+        })
+        .await?;
+        Ok(arn)
+    }
+
     /// ListKeyRotations: the completed rotations of a key, oldest first;
     /// with `include_all` (IncludeKeyMaterial ALL_KEY_MATERIAL) the first
-    /// key material before them (an imported key's once it has one).
+    /// key material before them and (imported material) any pending
+    /// rotation after them.
     pub async fn list_key_rotations(
         &self,
         caller: &Caller,
@@ -163,31 +213,41 @@ impl Kms {
             None,
         )?;
         let record = &key.record;
-        // Imported symmetric material is listed too (it has no rotations).
-        let external =
-            record.origin == OriginType::External && record.key_spec == KeySpec::SymmetricDefault;
-        if !external {
+        let listed: Vec<ListedMaterial> = if is_imported_symmetric(record) {
+            // Each imported material, with its states: ROTATIONS_ONLY those
+            // a rotation made current.
+            record
+                .imported
+                .iter()
+                .filter(|m| include_all || m.rotation.is_some())
+                .map(|m| ListedMaterial {
+                    version: m.version,
+                    rotation: m.rotation.as_ref().map(|(at, kind)| RotationRecord {
+                        key_id: record.id,
+                        version: m.version,
+                        rotated_ms: *at,
+                        on_demand: *kind == trent_wire::RotationType::OnDemand,
+                    }),
+                    imported: Some(m.clone()),
+                })
+                .collect()
+        } else {
             require_rotatable(record)?;
-        }
-        let mut listed = Vec::new();
-        if include_all && (!external || record.material_digest.is_some()) {
-            listed.push(ListedMaterial {
+            let first = include_all.then_some(ListedMaterial {
                 version: 1,
                 rotation: None,
+                imported: None,
             });
-        }
-        if !external {
-            listed.extend(
-                self.store
-                    .list_rotations(record.id)
-                    .await?
-                    .into_iter()
-                    .map(|r| ListedMaterial {
-                        version: r.version,
-                        rotation: Some(r),
-                    }),
-            );
-        }
+            let rotations = self.store.list_rotations(record.id).await?;
+            first
+                .into_iter()
+                .chain(rotations.into_iter().map(|r| ListedMaterial {
+                    version: r.version,
+                    rotation: Some(r),
+                    imported: None,
+                }))
+                .collect()
+        };
         Ok((
             record.clone(),
             self.paginate(
@@ -289,15 +349,25 @@ impl Kms {
 }
 
 /// A key material ListKeyRotations lists: a rotation's, or (no rotation)
-/// the first.
+/// the first or one pending rotation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListedMaterial {
     pub version: u32,
     pub rotation: Option<RotationRecord>,
+    /// An imported material's id, description, expiry and states.
+    pub imported: Option<ImportedMaterial>,
 }
 
-/// Only symmetric keys with material from KMS rotate (as in AWS, where
-/// asymmetric, HMAC and imported keys cannot).
+/// Whether a key is a symmetric encryption key with imported material: it
+/// rotates on demand only, by material imported pending rotation.
+fn is_imported_symmetric(key: &KeyRecord) -> bool {
+    key.origin == OriginType::External && key.key_spec == KeySpec::SymmetricDefault
+}
+
+/// Only symmetric keys with material from KMS rotate automatically, or by
+/// a new version KMS makes (as in AWS, where asymmetric and HMAC keys never
+/// rotate, and a symmetric key with imported material rotates on demand
+/// only, to material imported for it: [`is_imported_symmetric`]).
 pub(super) fn require_rotatable(key: &KeyRecord) -> Result<(), KmsError> {
     if key.key_spec != KeySpec::SymmetricDefault || key.origin != OriginType::AwsKms {
         return Err(KmsError::Unsupported(format!(

@@ -19,6 +19,7 @@ pub use import::{ImportMaterial, ImportParameters};
 pub use import_rules::{current_key_material_id, material_id};
 mod keys;
 mod lifecycle;
+mod materials;
 mod multi_region;
 pub use lifecycle::ListedMaterial;
 pub use multi_region::ReplicateKey;
@@ -149,9 +150,10 @@ fn compile_policy(document: &str) -> Result<Policy, KmsError> {
 }
 
 /// A key's unsealed material. Symmetric keys keep every version (index =
-/// version - 1); asymmetric and HMAC keys have one version and never rotate.
+/// version - 1; `None`: an imported material deleted or expired);
+/// asymmetric and HMAC keys have one version and never rotate.
 enum Materials {
-    Symmetric(Box<[AesKey]>),
+    Symmetric(Box<[Option<AesKey>]>),
     /// Boxed, like `Hmac`: both are far larger than the symmetric variant.
     Pair(Box<PrivateKey>),
     Hmac(Box<HmacKey>),
@@ -166,6 +168,7 @@ impl Materials {
         (version as usize)
             .checked_sub(1)
             .and_then(|i| versions.get(i))
+            .and_then(Option::as_ref)
     }
 
     /// These versions and one more (symmetric keys only).
@@ -174,7 +177,39 @@ impl Materials {
             Materials::Symmetric(versions) => versions.to_vec(),
             Materials::Pair(_) | Materials::Hmac(_) | Materials::Kem(_) => Vec::new(),
         };
-        all.push(next);
+        all.push(Some(next));
+        Materials::Symmetric(all.into())
+    }
+
+    /// These versions with `material` as `version` (a symmetric key's
+    /// imported material); the material of another kind of key is
+    /// `material` alone.
+    fn set(&self, version: u32, material: Materials) -> Materials {
+        match (self, material) {
+            (Materials::Symmetric(versions), Materials::Symmetric(one)) => {
+                let mut all = versions.to_vec();
+                put_version(&mut all, version, one);
+                Materials::Symmetric(all.into())
+            }
+            (_, other) => other,
+        }
+    }
+
+    /// These versions without `gone` (their imported material deleted or
+    /// expired); a key of another kind has none left.
+    fn without(&self, gone: &[u32]) -> Materials {
+        let Materials::Symmetric(versions) = self else {
+            return Materials::Symmetric(Box::new([]));
+        };
+        let mut all = versions.to_vec();
+        for version in gone {
+            if let Some(slot) = (*version as usize)
+                .checked_sub(1)
+                .and_then(|i| all.get_mut(i))
+            {
+                *slot = None;
+            }
+        }
         Materials::Symmetric(all.into())
     }
 
@@ -198,6 +233,16 @@ impl Materials {
             _ => None,
         }
     }
+}
+
+/// Puts a symmetric key's one material (`one`, as [`material_of`] makes
+/// it) in `versions` as `version` (from 1).
+fn put_version(versions: &mut Vec<Option<AesKey>>, version: u32, one: Box<[Option<AesKey>]>) {
+    let index = (version as usize).saturating_sub(1);
+    if versions.len() <= index {
+        versions.resize(index + 1, None);
+    }
+    versions[index] = one.into_vec().into_iter().next().flatten();
 }
 
 /// What kind of material a key spec has.
@@ -265,7 +310,9 @@ fn material_of(record: &KeyRecord, bytes: &[u8]) -> Result<Materials, KmsError> 
         )))
     };
     match spec_kind(&record.key_spec).map_err(|_| corrupt())? {
-        SpecKind::Symmetric => Ok(Materials::Symmetric(Box::new([AesKey::from_bytes(bytes)?]))),
+        SpecKind::Symmetric => Ok(Materials::Symmetric(Box::new([Some(AesKey::from_bytes(
+            bytes,
+        )?)]))),
         SpecKind::Pair(spec) => {
             let usage = pair_usage(&record.key_usage).ok_or_else(corrupt)?;
             Ok(Materials::Pair(Box::new(
@@ -699,10 +746,13 @@ impl Kms {
     ) -> Result<CachedKey, KmsError> {
         let id = record.id;
         rows.sort_by_key(|row| row.version);
-        let mut versions = Vec::with_capacity(rows.len());
+        let mut versions: Vec<Option<AesKey>> = Vec::with_capacity(rows.len());
         let mut single = None;
+        // Imported material may lack the versions deleted or expired; KMS's
+        // own has every version from 1.
+        let gaps = record.origin == OriginType::External;
         for (i, row) in rows.iter().enumerate() {
-            if row.version as usize != i + 1 {
+            if row.version == 0 || (!gaps && row.version as usize != i + 1) {
                 return Err(KmsError::internal(StoreError::Corrupt(format!(
                     "key {id} lacks material version {}",
                     i + 1
@@ -712,7 +762,7 @@ impl Kms {
                 .root
                 .unseal(&material_aad(&id, row.version), &row.sealed)?;
             match material_of(&record, &bytes)? {
-                Materials::Symmetric(one) => versions.extend(one),
+                Materials::Symmetric(one) => put_version(&mut versions, row.version, one),
                 other if rows.len() == 1 => single = Some(other),
                 _ => {
                     return Err(KmsError::internal(StoreError::Corrupt(format!(

@@ -112,7 +112,7 @@ wrapped! {
     fn insert_replica(&self, key: &KeyRecord, primary: Uuid, materials: &[SealedMaterial], max_keys: u64)
         -> Result<(), StoreError>;
     fn related_keys(&self, account: &str, family: Uuid) -> Result<Vec<KeyRecord>, StoreError>;
-    fn replace_material(&self, key: &KeyRecord, previous: &KeyRecord, material: Option<&SealedMaterial>)
+    fn write_imported(&self, key: &KeyRecord, previous: &KeyRecord, put: Option<&SealedMaterial>, destroy: &[u32])
         -> Result<(), StoreError>;
     fn get_key(&self, id: Uuid) -> Result<Option<KeyRecord>, StoreError>;
     fn update_key(&self, key: &KeyRecord, previous: &KeyRecord) -> Result<(), StoreError>;

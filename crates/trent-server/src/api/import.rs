@@ -3,7 +3,7 @@
 
 use super::seconds;
 use crate::error::ApiError;
-use trent_core::{Caller, ImportMaterial, Kms, current_key_material_id};
+use trent_core::{Caller, ImportMaterial, Kms};
 use trent_wire::*;
 
 pub(super) async fn get_parameters_for_import(
@@ -42,10 +42,10 @@ pub(super) async fn import_key_material(
         key_material_id: req.key_material_id,
         description: req.key_material_description,
     };
-    let key = kms.import_key_material(caller, &req.key_id, params).await?;
+    let (key, material) = kms.import_key_material(caller, &req.key_id, params).await?;
     Ok(ImportKeyMaterialResponse {
-        key_id: Some(key.arn.clone()),
-        key_material_id: current_key_material_id(&key),
+        key_id: Some(key.arn),
+        key_material_id: Some(material),
     })
 }
 
@@ -54,11 +54,11 @@ pub(super) async fn delete_imported_key_material(
     caller: &Caller,
     req: DeleteImportedKeyMaterialRequest,
 ) -> Result<DeleteImportedKeyMaterialResponse, ApiError> {
-    let key = kms
+    let (key, material) = kms
         .delete_imported_key_material(caller, &req.key_id, req.key_material_id.as_deref())
         .await?;
     Ok(DeleteImportedKeyMaterialResponse {
-        key_id: Some(key.arn.clone()),
-        key_material_id: current_key_material_id(&key),
+        key_id: Some(key.arn),
+        key_material_id: Some(material),
     })
 }

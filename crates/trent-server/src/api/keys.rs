@@ -40,8 +40,14 @@ pub(super) fn key_metadata(key: &KeyRecord) -> KeyMetadata {
         current_key_material_id: (key.key_spec == KeySpec::SymmetricDefault)
             .then(|| current_key_material_id(key))
             .flatten(),
-        expiration_model: key.expiration_model.clone(),
-        valid_to: key.valid_to_ms.map(seconds),
+        // The current imported material's expiry.
+        expiration_model: key
+            .current_import()
+            .and_then(|m| m.expiration_model.clone()),
+        valid_to: key
+            .current_import()
+            .and_then(|m| m.valid_to_ms)
+            .map(seconds),
         ..Default::default()
     }
 }
@@ -241,17 +247,18 @@ pub(super) async fn rotate_key_on_demand(
 }
 
 /// One key material of ListKeyRotations: a rotation's (its date and type),
-/// or the first; imported material with its import state and expiry.
+/// or the first; imported material with its states, import state and
+/// expiry.
 fn listed_material(key: &KeyRecord, m: &ListedMaterial) -> RotationsListEntry {
-    let external = key.origin == OriginType::External;
+    let imported = m.imported.as_ref();
     RotationsListEntry {
         key_id: Some(key.arn.clone()),
         rotation_date: m.rotation.as_ref().map(|r| seconds(r.rotated_ms)),
         key_material_id: Some(material_id(key, m.version)),
-        key_material_state: Some(if m.version == key.current_material {
-            KeyMaterialState::Current
-        } else {
-            KeyMaterialState::NonCurrent
+        key_material_state: Some(match imported {
+            Some(material) => material.state.clone(),
+            None if m.version == key.current_material => KeyMaterialState::Current,
+            None => KeyMaterialState::NonCurrent,
         }),
         rotation_type: m.rotation.as_ref().map(|r| {
             if r.on_demand {
@@ -260,16 +267,12 @@ fn listed_material(key: &KeyRecord, m: &ListedMaterial) -> RotationsListEntry {
                 RotationType::Automatic
             }
         }),
-        import_state: external.then(|| {
-            if key.expiration_model.is_some() {
-                ImportState::Imported
-            } else {
-                ImportState::PendingImport
-            }
-        }),
-        expiration_model: key.expiration_model.clone().filter(|_| external),
-        valid_to: key.valid_to_ms.filter(|_| external).map(seconds),
-        key_material_description: key.material_description.clone().filter(|_| external),
+        import_state: imported.map(|material| material.import_state.clone()),
+        expiration_model: imported.and_then(|material| material.expiration_model.clone()),
+        valid_to: imported
+            .and_then(|material| material.valid_to_ms)
+            .map(seconds),
+        key_material_description: imported.and_then(|material| material.description.clone()),
     }
 }
 

@@ -54,7 +54,7 @@ async fn insert_key_row(
     }
     sqlx::query(&format!(
         "INSERT INTO keys ({KEY_COLUMNS}) VALUES \
-         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)"
+         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
     ))
     .bind(key.id.to_string())
     .bind(&key.account)
@@ -74,27 +74,16 @@ async fn insert_key_row(
     .bind(key.next_rotation_ms)
     .bind(i64::from(key.current_material))
     .bind(encode_tags(&key.tags))
-    .bind(key.expiration_model.as_ref().map(|m| m.as_str().to_owned()))
-    .bind(key.valid_to_ms)
-    .bind(key.material_digest.as_deref())
-    .bind(key.material_description.as_deref())
     .bind(key.multi_region.as_ref().map(|mr| mr.family.to_string()))
     .bind(key.multi_region.as_ref().map(|mr| mr.primary_region.clone()))
     .execute(&mut *tx)
     .await
     .map_err(backend)?;
     for material in materials {
-        sqlx::query(
-            "INSERT INTO key_materials (key_id, version, sealed, created_ms) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(key.id.to_string())
-        .bind(i64::from(material.version))
-        .bind(&material.sealed)
-        .bind(now_millis())
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
+        put_material(&mut tx, key.id, material).await?;
     }
+    // A copied key (`trent store copy`) brings its imported materials.
+    put_imported(&mut tx, key).await?;
     // Counted last, in one statement: the scope's counter row stays
     // locked from here to the commit, and another node's CreateKey in
     // the scope waits for it, then counts this key too. Last, so that
@@ -125,16 +114,12 @@ async fn update_key_row(
     let done = sqlx::query(
         "UPDATE keys SET description = $1, state = $2, deletion_date_ms = $3, pending_window_days = $4, \
          policy = $5, rotation_enabled = $6, rotation_period_days = $7, next_rotation_ms = $8, \
-         current_material = $9, tags = $10, expiration_model = $22, valid_to_ms = $23, \
-         material_digest = $24, material_description = $28, primary_region = $30 WHERE id = $11 \
+         current_material = $9, tags = $10, primary_region = $22 WHERE id = $11 \
          AND description = $12 AND state = $13 AND deletion_date_ms IS NOT DISTINCT FROM $14 \
          AND pending_window_days IS NOT DISTINCT FROM $15 AND policy = $16 AND rotation_enabled = $17 \
          AND rotation_period_days IS NOT DISTINCT FROM $18 AND next_rotation_ms IS NOT DISTINCT FROM $19 \
          AND current_material = $20 AND tags = $21 \
-         AND expiration_model IS NOT DISTINCT FROM $25 AND valid_to_ms IS NOT DISTINCT FROM $26 \
-         AND material_digest IS NOT DISTINCT FROM $27 \
-         AND material_description IS NOT DISTINCT FROM $29 \
-         AND primary_region IS NOT DISTINCT FROM $31",
+         AND primary_region IS NOT DISTINCT FROM $23",
     )
     .bind(&key.description)
     .bind(key.state.as_str())
@@ -157,14 +142,6 @@ async fn update_key_row(
     .bind(previous.next_rotation_ms)
     .bind(i64::from(previous.current_material))
     .bind(encode_tags(&previous.tags))
-    .bind(key.expiration_model.as_ref().map(|m| m.as_str().to_owned()))
-    .bind(key.valid_to_ms)
-    .bind(key.material_digest.as_deref())
-    .bind(previous.expiration_model.as_ref().map(|m| m.as_str().to_owned()))
-    .bind(previous.valid_to_ms)
-    .bind(previous.material_digest.as_deref())
-    .bind(key.material_description.as_deref())
-    .bind(previous.material_description.as_deref())
     .bind(key.multi_region.as_ref().map(|mr| mr.primary_region.clone()))
     .bind(previous.multi_region.as_ref().map(|mr| mr.primary_region.clone()))
     .execute(conn)
@@ -175,6 +152,75 @@ async fn update_key_row(
             "key {} changed or went meanwhile",
             key.id
         )));
+    }
+    Ok(())
+}
+
+/// Stores a sealed material version, replacing one stored under it.
+async fn put_material(
+    tx: &mut PgConnection,
+    key: Uuid,
+    material: &SealedMaterial,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO key_materials (key_id, version, sealed, created_ms) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (key_id, version) DO UPDATE SET sealed = EXCLUDED.sealed, created_ms = EXCLUDED.created_ms",
+    )
+    .bind(key.to_string())
+    .bind(i64::from(material.version))
+    .bind(&material.sealed)
+    .bind(now_millis())
+    .execute(tx)
+    .await
+    .map_err(backend)
+    .map(drop)
+}
+
+/// Inserts the key's imported materials (it has none stored).
+async fn put_imported(tx: &mut PgConnection, key: &KeyRecord) -> Result<(), StoreError> {
+    for m in &key.imported {
+        sqlx::query(
+            "INSERT INTO imported_materials (key_id, version, digest, description, expiration_model, \
+             valid_to_ms, import_state, material_state, rotated_ms, rotation_type) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(key.id.to_string())
+        .bind(i64::from(m.version))
+        .bind(&m.digest)
+        .bind(m.description.as_deref())
+        .bind(m.expiration_model.as_ref().map(|e| e.as_str().to_owned()))
+        .bind(m.valid_to_ms)
+        .bind(m.import_state.as_str())
+        .bind(m.state.as_str())
+        .bind(m.rotation.as_ref().map(|r| r.0))
+        .bind(m.rotation.as_ref().map(|r| r.1.as_str().to_owned()))
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+    }
+    Ok(())
+}
+
+/// Overwrites, then removes, the sealed material of the key's `versions`
+/// (what MVCC keeps of the old row versions: see `delete_key`).
+async fn destroy_materials(
+    tx: &mut PgConnection,
+    key: Uuid,
+    versions: &[u32],
+) -> Result<(), StoreError> {
+    for version in versions {
+        for statement in [
+            "UPDATE key_materials SET sealed = decode(repeat('00', octet_length(sealed)), 'hex') \
+             WHERE key_id = $1 AND version = $2",
+            "DELETE FROM key_materials WHERE key_id = $1 AND version = $2",
+        ] {
+            sqlx::query(statement)
+                .bind(key.to_string())
+                .bind(i64::from(*version))
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+        }
     }
     Ok(())
 }
@@ -256,7 +302,7 @@ impl KeyStore for PgStore {
         family: Uuid,
     ) -> Result<Vec<KeyRecord>, StoreError> {
         let rows = sqlx::query(&format!(
-            "SELECT {KEY_COLUMNS} FROM keys WHERE account = $1 AND mrk_family = $2 ORDER BY region"
+            "SELECT {KEY_COLUMNS}, {IMPORTED_COLUMN} FROM keys WHERE account = $1 AND mrk_family = $2 ORDER BY region"
         ))
         .bind(account)
         .bind(family.to_string())
@@ -266,51 +312,47 @@ impl KeyStore for PgStore {
         rows.iter().map(key_from_row).collect()
     }
 
-    async fn replace_material(
+    async fn write_imported(
         &self,
         key: &KeyRecord,
         previous: &KeyRecord,
-        material: Option<&SealedMaterial>,
+        put: Option<&SealedMaterial>,
+        destroy: &[u32],
     ) -> Result<(), StoreError> {
         let id = key.id.to_string();
         let mut tx = self.pool().begin().await.map_err(backend)?;
+        // The key's row first: its lock is held from here to the commit, and
+        // every writer of the key's materials takes it first, so the
+        // materials read next are what the writers before left.
         update_key_row(&mut tx, key, previous).await?;
-        // Overwritten before removed, as a deleted key's (delete_key says
-        // what MVCC keeps of the old row versions).
-        sqlx::query(
-            "UPDATE key_materials SET sealed = decode(repeat('00', octet_length(sealed)), 'hex') \
-             WHERE key_id = $1",
-        )
-        .bind(&id)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
-        sqlx::query("DELETE FROM key_materials WHERE key_id = $1")
+        let stored: Option<String> =
+            sqlx::query_scalar(&format!("SELECT {IMPORTED_COLUMN} FROM keys WHERE id = $1"))
+                .bind(&id)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(backend)?;
+        check_imported(key, stored.as_deref(), previous)?;
+        sqlx::query("DELETE FROM imported_materials WHERE key_id = $1")
             .bind(&id)
             .execute(&mut *tx)
             .await
             .map_err(backend)?;
-        if let Some(material) = material {
-            sqlx::query(
-                "INSERT INTO key_materials (key_id, version, sealed, created_ms) VALUES ($1, $2, $3, $4)",
-            )
-            .bind(&id)
-            .bind(i64::from(material.version))
-            .bind(&material.sealed)
-            .bind(now_millis())
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
+        put_imported(&mut tx, key).await?;
+        destroy_materials(&mut tx, key.id, destroy).await?;
+        if let Some(material) = put {
+            put_material(&mut tx, key.id, material).await?;
         }
         tx.commit().await.map_err(backend)
     }
 
     async fn get_key(&self, id: Uuid) -> Result<Option<KeyRecord>, StoreError> {
-        let row = sqlx::query(&format!("SELECT {KEY_COLUMNS} FROM keys WHERE id = $1"))
-            .bind(id.to_string())
-            .fetch_optional(&self.pool())
-            .await
-            .map_err(backend)?;
+        let row = sqlx::query(&format!(
+            "SELECT {KEY_COLUMNS}, {IMPORTED_COLUMN} FROM keys WHERE id = $1"
+        ))
+        .bind(id.to_string())
+        .fetch_optional(&self.pool())
+        .await
+        .map_err(backend)?;
         row.as_ref().map(key_from_row).transpose()
     }
 
@@ -383,7 +425,7 @@ impl KeyStore for PgStore {
         let after = after.map(|a| a.to_string());
         let limit = sql_limit(limit);
         let keys = sqlx::query(&format!(
-            "SELECT {KEY_COLUMNS} FROM keys WHERE id IN ({page}) ORDER BY seq"
+            "SELECT {KEY_COLUMNS}, {IMPORTED_COLUMN} FROM keys WHERE id IN ({page}) ORDER BY seq"
         ))
         .bind(&after)
         .bind(limit)
@@ -521,6 +563,7 @@ impl KeyStore for PgStore {
         .map_err(backend)?;
         for statement in [
             "DELETE FROM key_materials WHERE key_id = $1",
+            "DELETE FROM imported_materials WHERE key_id = $1",
             "DELETE FROM aliases WHERE target = $1",
             "DELETE FROM grants WHERE key_id = $1",
             "DELETE FROM key_rotations WHERE key_id = $1",
@@ -584,7 +627,7 @@ impl KeyStore for PgStore {
              UNION ALL \
              SELECT id, 0 FROM keys WHERE state = 'Enabled' AND rotation_enabled AND next_rotation_ms <= $1 \
              UNION ALL \
-             SELECT id, 2 FROM keys WHERE valid_to_ms <= $1 \
+             SELECT DISTINCT key_id, 2 FROM imported_materials WHERE valid_to_ms <= $1 \
              UNION ALL \
              SELECT id, 1 FROM keys k WHERE state = 'PendingReplicaDeletion' AND NOT EXISTS \
              (SELECT 1 FROM keys r WHERE r.account = k.account AND r.mrk_family = k.mrk_family AND r.id <> k.id)",

@@ -13,8 +13,8 @@
 //! the pools.
 
 use crate::{
-    KEY_COLUMNS, backend, check_copied, check_family, decode_change, decode_tags, encode_tags,
-    grant_principal, parse_uuid, within,
+    KEY_COLUMNS, backend, check_copied, check_family, check_imported, decode_change,
+    decode_imported, decode_tags, encode_tags, grant_principal, parse_uuid, within,
 };
 use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgListener, PgPoolOptions, PgRow};

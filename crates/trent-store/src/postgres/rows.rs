@@ -21,6 +21,15 @@ pub(super) fn material_from_row(row: &PgRow) -> Result<SealedMaterial, StoreErro
     })
 }
 
+/// A key's imported materials as one JSON array (read with
+/// [`KEY_COLUMNS`], as `imported`).
+pub(super) const IMPORTED_COLUMN: &str = "(SELECT json_agg(json_build_object(\
+     'version', version, 'digest', encode(digest, 'hex'), 'description', description, \
+     'expiration_model', expiration_model, 'valid_to_ms', valid_to_ms, 'import_state', import_state, \
+     'material_state', material_state, 'rotated_ms', rotated_ms, 'rotation_type', rotation_type) \
+     ORDER BY version)::text FROM imported_materials m WHERE m.key_id = keys.id) AS imported";
+
+/// A key from a row of [`KEY_COLUMNS`] and [`IMPORTED_COLUMN`].
 pub(super) fn key_from_row(row: &PgRow) -> Result<KeyRecord, StoreError> {
     let text = |c: &str| col::<String>(row, c);
     Ok(KeyRecord {
@@ -42,11 +51,7 @@ pub(super) fn key_from_row(row: &PgRow) -> Result<KeyRecord, StoreError> {
         next_rotation_ms: col(row, "next_rotation_ms")?,
         current_material: u32_col(row, "current_material")?,
         tags: decode_tags(&text("tags")?)?,
-        expiration_model: col::<Option<String>>(row, "expiration_model")?
-            .map(|m| m.as_str().into()),
-        valid_to_ms: col(row, "valid_to_ms")?,
-        material_digest: col(row, "material_digest")?,
-        material_description: col(row, "material_description")?,
+        imported: decode_imported(col::<Option<String>>(row, "imported")?.as_deref())?,
         multi_region: crate::multi_region(col(row, "mrk_family")?, col(row, "primary_region")?)?,
     })
 }

@@ -29,7 +29,7 @@ async fn insert_key_row(
 ) -> Result<(), StoreError> {
     let mut tx = store.pool.begin().await.map_err(backend)?;
     sqlx::query(&format!(
-        "INSERT INTO keys ({KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        "INSERT INTO keys ({KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
     ))
     .bind(key.id.to_string())
     .bind(&key.account)
@@ -49,27 +49,16 @@ async fn insert_key_row(
     .bind(key.next_rotation_ms)
     .bind(i64::from(key.current_material))
     .bind(encode_tags(&key.tags))
-    .bind(key.expiration_model.as_ref().map(|m| m.as_str().to_owned()))
-    .bind(key.valid_to_ms)
-    .bind(key.material_digest.as_deref())
-    .bind(key.material_description.as_deref())
     .bind(key.multi_region.as_ref().map(|mr| mr.family.to_string()))
     .bind(key.multi_region.as_ref().map(|mr| mr.primary_region.clone()))
     .execute(&mut *tx)
     .await
     .map_err(backend)?;
     for material in materials {
-        sqlx::query(
-            "INSERT INTO key_materials (key_id, version, sealed, created_ms) VALUES (?, ?, ?, ?)",
-        )
-        .bind(key.id.to_string())
-        .bind(i64::from(material.version))
-        .bind(&material.sealed)
-        .bind(now_millis())
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
+        put_material(&mut tx, key.id, material).await?;
     }
+    // A copied key (`trent store copy`) brings its imported materials.
+    put_imported(&mut tx, key).await?;
     // A replica: the primary's versions are those copied (the write lock
     // held since the insert orders this after any rotation committed).
     if let Some(primary) = replica_of {
@@ -134,13 +123,11 @@ async fn update_key_row(
     let done = sqlx::query(
         "UPDATE keys SET description = ?, state = ?, deletion_date_ms = ?, pending_window_days = ?, policy = ?, \
          rotation_enabled = ?, rotation_period_days = ?, next_rotation_ms = ?, current_material = ?, tags = ?, \
-         expiration_model = ?, valid_to_ms = ?, material_digest = ?, material_description = ?, \
          primary_region = ? \
          WHERE id = ? AND description = ? AND state = ? AND deletion_date_ms IS ? \
          AND pending_window_days IS ? AND policy = ? AND rotation_enabled = ? \
          AND rotation_period_days IS ? AND next_rotation_ms IS ? AND current_material = ? AND tags = ? \
-         AND expiration_model IS ? AND valid_to_ms IS ? AND material_digest IS ? \
-         AND material_description IS ? AND primary_region IS ?",
+         AND primary_region IS ?",
     )
     .bind(&key.description)
     .bind(key.state.as_str())
@@ -152,10 +139,6 @@ async fn update_key_row(
     .bind(key.next_rotation_ms)
     .bind(i64::from(key.current_material))
     .bind(encode_tags(&key.tags))
-    .bind(key.expiration_model.as_ref().map(|m| m.as_str().to_owned()))
-    .bind(key.valid_to_ms)
-    .bind(key.material_digest.as_deref())
-    .bind(key.material_description.as_deref())
     .bind(key.multi_region.as_ref().map(|mr| mr.primary_region.clone()))
     .bind(key.id.to_string())
     .bind(&previous.description)
@@ -168,10 +151,6 @@ async fn update_key_row(
     .bind(previous.next_rotation_ms)
     .bind(i64::from(previous.current_material))
     .bind(encode_tags(&previous.tags))
-    .bind(previous.expiration_model.as_ref().map(|m| m.as_str().to_owned()))
-    .bind(previous.valid_to_ms)
-    .bind(previous.material_digest.as_deref())
-    .bind(previous.material_description.as_deref())
     .bind(previous.multi_region.as_ref().map(|mr| mr.primary_region.clone()))
     .execute(conn)
     .await
@@ -181,6 +160,72 @@ async fn update_key_row(
             "key {} changed or went meanwhile",
             key.id
         )));
+    }
+    Ok(())
+}
+
+/// Stores a sealed material version, replacing one stored under it.
+async fn put_material(
+    tx: &mut sqlx::SqliteConnection,
+    key: Uuid,
+    material: &SealedMaterial,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT OR REPLACE INTO key_materials (key_id, version, sealed, created_ms) VALUES (?, ?, ?, ?)",
+    )
+    .bind(key.to_string())
+    .bind(i64::from(material.version))
+    .bind(&material.sealed)
+    .bind(now_millis())
+    .execute(tx)
+    .await
+    .map_err(backend)
+    .map(drop)
+}
+
+/// Inserts the key's imported materials (it has none stored).
+async fn put_imported(tx: &mut sqlx::SqliteConnection, key: &KeyRecord) -> Result<(), StoreError> {
+    for m in &key.imported {
+        sqlx::query(
+            "INSERT INTO imported_materials (key_id, version, digest, description, expiration_model, \
+             valid_to_ms, import_state, material_state, rotated_ms, rotation_type) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(key.id.to_string())
+        .bind(i64::from(m.version))
+        .bind(&m.digest)
+        .bind(m.description.as_deref())
+        .bind(m.expiration_model.as_ref().map(|e| e.as_str().to_owned()))
+        .bind(m.valid_to_ms)
+        .bind(m.import_state.as_str())
+        .bind(m.state.as_str())
+        .bind(m.rotation.as_ref().map(|r| r.0))
+        .bind(m.rotation.as_ref().map(|r| r.1.as_str().to_owned()))
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+    }
+    Ok(())
+}
+
+/// Overwrites, then removes, the sealed material of the key's `versions`.
+async fn destroy_materials(
+    tx: &mut sqlx::SqliteConnection,
+    key: Uuid,
+    versions: &[u32],
+) -> Result<(), StoreError> {
+    for version in versions {
+        for statement in [
+            "UPDATE key_materials SET sealed = zeroblob(length(sealed)) WHERE key_id = ? AND version = ?",
+            "DELETE FROM key_materials WHERE key_id = ? AND version = ?",
+        ] {
+            sqlx::query(statement)
+                .bind(key.to_string())
+                .bind(i64::from(*version))
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+        }
     }
     Ok(())
 }
@@ -259,7 +304,7 @@ impl KeyStore for SqliteStore {
         family: Uuid,
     ) -> Result<Vec<KeyRecord>, StoreError> {
         let rows = sqlx::query(&format!(
-            "SELECT {KEY_COLUMNS} FROM keys WHERE account = ? AND mrk_family = ? ORDER BY region"
+            "SELECT {KEY_COLUMNS}, {IMPORTED_COLUMN} FROM keys WHERE account = ? AND mrk_family = ? ORDER BY region"
         ))
         .bind(account)
         .bind(family.to_string())
@@ -269,40 +314,38 @@ impl KeyStore for SqliteStore {
         rows.iter().map(key_from_row).collect()
     }
 
-    async fn replace_material(
+    async fn write_imported(
         &self,
         key: &KeyRecord,
         previous: &KeyRecord,
-        material: Option<&SealedMaterial>,
+        put: Option<&SealedMaterial>,
+        destroy: &[u32],
     ) -> Result<(), StoreError> {
         let id = key.id.to_string();
         let mut tx = self.pool.begin().await.map_err(backend)?;
+        // The key's row first: the write lock is held from here, so the
+        // materials read next are what every other writer left.
         update_key_row(&mut tx, key, previous).await?;
+        let stored: Option<String> =
+            sqlx::query_scalar(&format!("SELECT {IMPORTED_COLUMN} FROM keys WHERE id = ?"))
+                .bind(&id)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(backend)?;
+        check_imported(key, stored.as_deref(), previous)?;
+        sqlx::query("DELETE FROM imported_materials WHERE key_id = ?")
+            .bind(&id)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        put_imported(&mut tx, key).await?;
         // Overwritten before removed, as a deleted key's (delete_key).
-        sqlx::query("UPDATE key_materials SET sealed = zeroblob(length(sealed)) WHERE key_id = ?")
-            .bind(&id)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
-        sqlx::query("DELETE FROM key_materials WHERE key_id = ?")
-            .bind(&id)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
-        if let Some(material) = material {
-            sqlx::query(
-                "INSERT INTO key_materials (key_id, version, sealed, created_ms) VALUES (?, ?, ?, ?)",
-            )
-            .bind(&id)
-            .bind(i64::from(material.version))
-            .bind(&material.sealed)
-            .bind(now_millis())
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
+        destroy_materials(&mut tx, key.id, destroy).await?;
+        if let Some(material) = put {
+            put_material(&mut tx, key.id, material).await?;
         }
         tx.commit().await.map_err(backend)?;
-        if material.is_none() {
+        if !destroy.is_empty() {
             // Push the change out of the WAL so old page images go too.
             sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
                 .execute(&self.pool)
@@ -313,11 +356,13 @@ impl KeyStore for SqliteStore {
     }
 
     async fn get_key(&self, id: Uuid) -> Result<Option<KeyRecord>, StoreError> {
-        let row = sqlx::query(&format!("SELECT {KEY_COLUMNS} FROM keys WHERE id = ?"))
-            .bind(id.to_string())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(backend)?;
+        let row = sqlx::query(&format!(
+            "SELECT {KEY_COLUMNS}, {IMPORTED_COLUMN} FROM keys WHERE id = ?"
+        ))
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
         row.as_ref().map(key_from_row).transpose()
     }
 
@@ -388,7 +433,7 @@ impl KeyStore for SqliteStore {
         let page = "SELECT id FROM keys WHERE seq > COALESCE((SELECT seq FROM keys WHERE id = ?1), 0) ORDER BY seq LIMIT ?2";
         let after = after.map(|a| a.to_string());
         let keys = sqlx::query(&format!(
-            "SELECT {KEY_COLUMNS} FROM keys WHERE id IN ({page}) ORDER BY seq"
+            "SELECT {KEY_COLUMNS}, {IMPORTED_COLUMN} FROM keys WHERE id IN ({page}) ORDER BY seq"
         ))
         .bind(&after)
         .bind(limit as i64)
@@ -496,6 +541,7 @@ impl KeyStore for SqliteStore {
             .map_err(backend)?;
         for statement in [
             "DELETE FROM key_materials WHERE key_id = ?",
+            "DELETE FROM imported_materials WHERE key_id = ?",
             "DELETE FROM aliases WHERE target = ?",
             "DELETE FROM grants WHERE key_id = ?",
             "DELETE FROM key_rotations WHERE key_id = ?",
@@ -551,7 +597,7 @@ impl KeyStore for SqliteStore {
              UNION ALL \
              SELECT id, 0 FROM keys WHERE state = 'Enabled' AND rotation_enabled = 1 AND next_rotation_ms <= ?1 \
              UNION ALL \
-             SELECT id, 2 FROM keys WHERE valid_to_ms <= ?1 \
+             SELECT DISTINCT key_id, 2 FROM imported_materials WHERE valid_to_ms <= ?1 \
              UNION ALL \
              SELECT id, 1 FROM keys k WHERE state = 'PendingReplicaDeletion' AND NOT EXISTS \
              (SELECT 1 FROM keys r WHERE r.account = k.account AND r.mrk_family = k.mrk_family AND r.id <> k.id)",

@@ -14,6 +14,15 @@ pub(super) fn alias_from_row(r: &SqliteRow) -> Result<AliasRecord, StoreError> {
     })
 }
 
+/// A key's imported materials as one JSON array (read with
+/// [`KEY_COLUMNS`], as `imported`).
+pub(super) const IMPORTED_COLUMN: &str = "(SELECT json_group_array(json_object(\
+     'version', version, 'digest', lower(hex(digest)), 'description', description, \
+     'expiration_model', expiration_model, 'valid_to_ms', valid_to_ms, 'import_state', import_state, \
+     'material_state', material_state, 'rotated_ms', rotated_ms, 'rotation_type', rotation_type)) \
+     FROM imported_materials m WHERE m.key_id = keys.id) AS imported";
+
+/// A key from a row of [`KEY_COLUMNS`] and [`IMPORTED_COLUMN`].
 pub(super) fn key_from_row(row: &SqliteRow) -> Result<KeyRecord, StoreError> {
     let corrupt = |e: sqlx::Error| StoreError::Corrupt(e.to_string());
     let text = |c: &str| row.try_get::<String, _>(c).map_err(corrupt);
@@ -40,17 +49,11 @@ pub(super) fn key_from_row(row: &SqliteRow) -> Result<KeyRecord, StoreError> {
         next_rotation_ms: opt("next_rotation_ms")?,
         current_material: int("current_material")? as u32,
         tags: decode_tags(&text("tags")?)?,
-        expiration_model: row
-            .try_get::<Option<String>, _>("expiration_model")
-            .map_err(corrupt)?
-            .map(|m| m.as_str().into()),
-        valid_to_ms: opt("valid_to_ms")?,
-        material_digest: row
-            .try_get::<Option<Vec<u8>>, _>("material_digest")
-            .map_err(corrupt)?,
-        material_description: row
-            .try_get::<Option<String>, _>("material_description")
-            .map_err(corrupt)?,
+        imported: decode_imported(
+            row.try_get::<Option<String>, _>("imported")
+                .map_err(corrupt)?
+                .as_deref(),
+        )?,
         multi_region: crate::multi_region(
             row.try_get::<Option<String>, _>("mrk_family")
                 .map_err(corrupt)?,

@@ -95,17 +95,8 @@ async fn material_expires_at_valid_to_also_after_a_restart() {
 
     // The expiry is in the trail, as AWS's service event.
     server.stop();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_trent"))
-        .args(["audit", "export", "--data-dir"])
-        .arg(dir.path())
-        .env("TRENT_LOG", "warn")
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let expiries: Vec<serde_json::Value> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+    let expiries: Vec<serde_json::Value> = trail(dir.path())
+        .into_iter()
         .filter(|e| e["eventName"] == "DeleteExpiredKeyMaterial")
         .collect();
     assert_eq!(expiries.len(), 1, "{expiries:?}");
@@ -124,20 +115,15 @@ async fn material_expires_at_valid_to_also_after_a_restart() {
 /// then refuse it until it is imported again, on either.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_nodes_share_imported_material_and_expire_it_once() {
-    use trent_store::test_support::{Schema, test_url};
-    let Some(url) = test_url() else { return };
-    let schema = Schema::fresh(&url);
-    schema.create().await;
-    let db = schema.database_url();
-    let dirs: Vec<tempfile::TempDir> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
-    let args = ["--database-url", db.as_str(), "--unsafe-test-clock"];
-    let a = Server::start_in(dirs[0].path(), &args);
-    std::fs::copy(
-        dirs[0].path().join("root.key"),
-        dirs[1].path().join("root.key"),
-    )
-    .unwrap();
-    let b = Server::start_in(dirs[1].path(), &args);
+    let Some(TwoNodes {
+        a,
+        b,
+        _dirs,
+        _schema,
+    }) = two_nodes(&["--unsafe-test-clock"]).await
+    else {
+        return;
+    };
     let (kms_a, kms_b) = (a.client(), b.client());
     let key = external_key(&kms_a).await;
     let material = random_material();
@@ -196,7 +182,7 @@ async fn decrypts_ok(kms: &Client, ciphertext: &[u8]) -> bool {
 
 /// Waits (at most 5 s) for `check` to hold: another node sees a change
 /// once the change feed tells it, within a second.
-async fn eventually<F, Fut>(mut check: F)
+pub(super) async fn eventually<F, Fut>(mut check: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,

@@ -6,12 +6,15 @@
 //! restart, two PostgreSQL nodes, a root-key rotation), `access.rs` (who
 //! may not import; the import condition keys), `material.rs` (the
 //! material's id, ImportType, ListKeyRotations' IncludeKeyMaterial,
-//! KeyMaterialDescription).
+//! KeyMaterialDescription), `rotation.rs` (several materials per key:
+//! staged, rotated to, deleted and imported again by id, expiring each at
+//! its ValidTo; who may not stage or rotate).
 
 mod access;
 mod basics;
 mod durability;
 mod material;
+mod rotation;
 
 use crate::common::{ACCOUNT, Server, code, create_account, iam, message, new_key, xml_value};
 use aws_lc_rs::key_wrap::{AES_256, AesKek, KeyWrapPadded};
@@ -109,7 +112,7 @@ async fn import(kms: &Client, key: &str, algorithm: AlgorithmSpec, material: &[u
         .unwrap();
 }
 
-async fn state(kms: &Client, key: &str) -> KeyState {
+async fn metadata(kms: &Client, key: &str) -> aws_sdk_kms::types::KeyMetadata {
     kms.describe_key()
         .key_id(key)
         .send()
@@ -117,8 +120,27 @@ async fn state(kms: &Client, key: &str) -> KeyState {
         .unwrap()
         .key_metadata
         .unwrap()
-        .key_state
-        .unwrap()
+}
+
+async fn state(kms: &Client, key: &str) -> KeyState {
+    metadata(kms, key).await.key_state.unwrap()
+}
+
+/// Gives account 444455556666 everything on `key` by its key policy (the
+/// owner's root keeps it too): what operations not for use across accounts
+/// still refuse.
+async fn open_to_other_account(kms: &Client, key: &str) {
+    let policy = format!(
+        r#"{{"Version":"2012-10-17","Statement":[
+            {{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{ACCOUNT}:root"}},"Action":"kms:*","Resource":"*"}},
+            {{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::444455556666:root"}},"Action":"kms:*","Resource":"*"}}]}}"#
+    );
+    kms.put_key_policy()
+        .key_id(key)
+        .policy(policy)
+        .send()
+        .await
+        .unwrap();
 }
 
 async fn encrypt(kms: &Client, key: &str) -> Vec<u8> {
@@ -134,11 +156,102 @@ async fn encrypt(kms: &Client, key: &str) -> Vec<u8> {
 }
 
 async fn decrypts(kms: &Client, ciphertext: &[u8]) -> bool {
-    let out = kms
-        .decrypt()
+    decrypt(kms, ciphertext).await.plaintext.unwrap().as_ref() == b"under imported material"
+}
+
+async fn decrypt(
+    kms: &Client,
+    ciphertext: &[u8],
+) -> aws_sdk_kms::operation::decrypt::DecryptOutput {
+    kms.decrypt()
         .ciphertext_blob(Blob::new(ciphertext))
         .send()
         .await
+        .unwrap()
+}
+
+/// Two nodes on a fresh PostgreSQL schema, sharing one root key, each
+/// started with `extra` too (`None`: no PostgreSQL to test on).
+async fn two_nodes(extra: &[&str]) -> Option<TwoNodes> {
+    use trent_store::test_support::{Schema, test_url};
+    let schema = Schema::fresh(&test_url()?);
+    schema.create().await;
+    let db = schema.database_url();
+    let dirs: Vec<tempfile::TempDir> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    let args: Vec<&str> = ["--database-url", db.as_str()]
+        .into_iter()
+        .chain(extra.iter().copied())
+        .collect();
+    let a = Server::start_in(dirs[0].path(), &args);
+    std::fs::copy(
+        dirs[0].path().join("root.key"),
+        dirs[1].path().join("root.key"),
+    )
+    .unwrap();
+    let b = Server::start_in(dirs[1].path(), &args);
+    Some(TwoNodes {
+        a,
+        b,
+        _dirs: dirs,
+        _schema: schema,
+    })
+}
+
+/// Two nodes of one database; the schema and the data directories go when
+/// this does (bind them all: `TwoNodes { a, b, _dirs, _schema }`).
+struct TwoNodes {
+    a: Server,
+    b: Server,
+    _dirs: Vec<tempfile::TempDir>,
+    _schema: trent_store::test_support::Schema,
+}
+
+/// An IAM user of the server's account allowed `actions` (on every
+/// resource): a client with its access key, and its ARN.
+fn user_allowed(server: &Server, name: &str, actions: &[&str]) -> (Client, String) {
+    let (status, answer) = iam(server, &[("Action", "CreateUser"), ("UserName", name)]);
+    assert_eq!(status, 200, "{answer}");
+    let arn = xml_value(&answer, "Arn");
+    if !actions.is_empty() {
+        let document = serde_json::json!({
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}],
+        })
+        .to_string();
+        let (status, answer) = iam(
+            server,
+            &[
+                ("Action", "PutUserPolicy"),
+                ("UserName", name),
+                ("PolicyName", "use"),
+                ("PolicyDocument", &document),
+            ],
+        );
+        assert_eq!(status, 200, "{answer}");
+    }
+    let (status, answer) = iam(server, &[("Action", "CreateAccessKey"), ("UserName", name)]);
+    assert_eq!(status, 200, "{answer}");
+    let client = server.client_with(
+        &xml_value(&answer, "AccessKeyId"),
+        &xml_value(&answer, "SecretAccessKey"),
+        "us-east-1",
+    );
+    (client, arn)
+}
+
+/// The trail of a stopped server's data directory (`trent audit export`),
+/// one event a value.
+fn trail(dir: &std::path::Path) -> Vec<serde_json::Value> {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_trent"))
+        .args(["audit", "export", "--data-dir"])
+        .arg(dir)
+        .env("TRENT_LOG", "warn")
+        .output()
         .unwrap();
-    out.plaintext.unwrap().as_ref() == b"under imported material"
+    assert!(out.status.success());
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
