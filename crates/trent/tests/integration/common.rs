@@ -299,6 +299,33 @@ pub fn iam(server: &Server, params: &[(&str, &str)]) -> (u16, String) {
     (status, response)
 }
 
+/// A new IAM user of the bootstrap account, with `policy` as its one inline
+/// policy if given: a client with its access key, and the user's ARN.
+pub fn iam_user(server: &Server, name: &str, policy: Option<&str>) -> (Client, String) {
+    let (status, answer) = iam(server, &[("Action", "CreateUser"), ("UserName", name)]);
+    assert_eq!(status, 200, "{answer}");
+    if let Some(policy) = policy {
+        let (status, answer) = iam(
+            server,
+            &[
+                ("Action", "PutUserPolicy"),
+                ("UserName", name),
+                ("PolicyName", "p"),
+                ("PolicyDocument", policy),
+            ],
+        );
+        assert_eq!(status, 200, "{answer}");
+    }
+    let (status, answer) = iam(server, &[("Action", "CreateAccessKey"), ("UserName", name)]);
+    assert_eq!(status, 200, "{answer}");
+    let client = server.client_with(
+        &xml_value(&answer, "AccessKeyId"),
+        &xml_value(&answer, "SecretAccessKey"),
+        "us-east-1",
+    );
+    (client, format!("arn:aws:iam::{ACCOUNT}:user/{name}"))
+}
+
 /// The text of the first `<TAG>…</TAG>` in `xml`.
 pub fn xml_value(xml: &str, tag: &str) -> String {
     let start = xml

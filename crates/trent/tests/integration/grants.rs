@@ -11,33 +11,6 @@ const SERVICE: &str = "backup.amazonaws.com";
 const SOURCE: &str = "arn:aws:backup:us-east-1:111122223333:backup-vault:vault";
 const ROOT: &str = "arn:aws:iam::111122223333:root";
 
-/// A client of a new IAM user of the bootstrap account, with `policy` as
-/// its one inline policy if given; and the user's ARN.
-fn user(server: &Server, name: &str, policy: Option<&str>) -> (Client, String) {
-    let (status, answer) = iam(server, &[("Action", "CreateUser"), ("UserName", name)]);
-    assert_eq!(status, 200, "{answer}");
-    if let Some(policy) = policy {
-        let (status, answer) = iam(
-            server,
-            &[
-                ("Action", "PutUserPolicy"),
-                ("UserName", name),
-                ("PolicyName", "p"),
-                ("PolicyDocument", policy),
-            ],
-        );
-        assert_eq!(status, 200, "{answer}");
-    }
-    let (status, answer) = iam(server, &[("Action", "CreateAccessKey"), ("UserName", name)]);
-    assert_eq!(status, 200, "{answer}");
-    let client = server.client_with(
-        &xml_value(&answer, "AccessKeyId"),
-        &xml_value(&answer, "SecretAccessKey"),
-        "us-east-1",
-    );
-    (client, format!("arn:aws:iam::{ACCOUNT}:user/{name}"))
-}
-
 fn source_arn(arn: &str) -> GrantConstraints {
     GrantConstraints::builder().source_arn(arn).build()
 }
@@ -178,7 +151,7 @@ async fn grants_for_service_principals_are_kept_listed_and_revoked() {
 async fn a_source_arn_grant_allows_no_direct_call() {
     let server = Server::start();
     let kms = server.client();
-    let (grantee, grantee_arn) = user(&server, "grantee", None);
+    let (grantee, grantee_arn) = iam_user(&server, "grantee", None);
     let id = new_key(&kms).await;
     let constrained = kms
         .create_grant()
@@ -247,7 +220,7 @@ async fn grant_condition_keys_bind_create_grant() {
             {{"Effect":"Deny","Action":"kms:CreateGrant","Resource":"*","Condition":{{
                 "ForAnyValue:StringEquals":{{"kms:GrantConstraintType":"EncryptionContextEquals"}}}}}}]}}"#
     );
-    let (granter, _) = user(&server, "granter", Some(&policy));
+    let (granter, _) = iam_user(&server, "granter", Some(&policy));
     let id = new_key(&kms).await;
     let grant = |service: &str, source: &str| {
         granter
@@ -288,7 +261,7 @@ async fn grant_condition_keys_bind_create_grant() {
 async fn grant_context_constraints_ignore_the_case_of_keys_only() {
     let server = Server::start();
     let kms = server.client();
-    let (grantee, grantee_arn) = user(&server, "grantee", None);
+    let (grantee, grantee_arn) = iam_user(&server, "grantee", None);
     let id = new_key(&kms).await;
     for constraints in [
         GrantConstraints::builder()

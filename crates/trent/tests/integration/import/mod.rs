@@ -209,34 +209,16 @@ struct TwoNodes {
 /// An IAM user of the server's account allowed `actions` (on every
 /// resource): a client with its access key, and its ARN.
 fn user_allowed(server: &Server, name: &str, actions: &[&str]) -> (Client, String) {
-    let (status, answer) = iam(server, &[("Action", "CreateUser"), ("UserName", name)]);
-    assert_eq!(status, 200, "{answer}");
-    let arn = xml_value(&answer, "Arn");
-    if !actions.is_empty() {
-        let document = serde_json::json!({
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}],
-        })
-        .to_string();
-        let (status, answer) = iam(
-            server,
-            &[
-                ("Action", "PutUserPolicy"),
-                ("UserName", name),
-                ("PolicyName", "use"),
-                ("PolicyDocument", &document),
-            ],
-        );
-        assert_eq!(status, 200, "{answer}");
-    }
-    let (status, answer) = iam(server, &[("Action", "CreateAccessKey"), ("UserName", name)]);
-    assert_eq!(status, 200, "{answer}");
-    let client = server.client_with(
-        &xml_value(&answer, "AccessKeyId"),
-        &xml_value(&answer, "SecretAccessKey"),
-        "us-east-1",
-    );
-    (client, arn)
+    let document = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}],
+    })
+    .to_string();
+    crate::common::iam_user(
+        server,
+        name,
+        (!actions.is_empty()).then_some(document.as_str()),
+    )
 }
 
 /// The trail of a stopped server's data directory (`trent audit export`),
