@@ -36,6 +36,11 @@ use trent_core::audit::{AuditLog, EventSource};
 use trent_core::clock::AdjustableClock;
 use trent_core::{Identities, Kms};
 
+/// The header naming an AWS JSON request's operation. A `HeaderName`, not
+/// a `&str`: a lookup by a string parses and validates the name first.
+pub(crate) const X_AMZ_TARGET: axum::http::HeaderName =
+    axum::http::HeaderName::from_static("x-amz-target");
+
 /// The content type of AWS JSON 1.1 requests and responses.
 pub const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
 /// Largest request body accepted. KMS's largest inputs (a 32 KiB policy, a
