@@ -440,7 +440,16 @@ impl Serialize for Iso8601 {
 
 /// The account of an ARN (`arn:aws:kms:REGION:ACCOUNT:...`).
 pub fn arn_account(arn: &str) -> Option<&str> {
-    arn.split(':').nth(4).filter(|a| !a.is_empty())
+    // Byte positions of the colons: `split(':').nth(4)` cost ~800
+    // instructions per successful call's event (a searcher per field).
+    let mut colons = arn
+        .bytes()
+        .enumerate()
+        .filter(|&(_, b)| b == b':')
+        .map(|(i, _)| i);
+    let start = colons.nth(3)? + 1;
+    let end = colons.next().unwrap_or(arn.len());
+    Some(&arn[start..end]).filter(|a| !a.is_empty())
 }
 
 /// One stored event.

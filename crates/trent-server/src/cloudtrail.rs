@@ -31,7 +31,7 @@ const MAX_RESULTS: i64 = 50;
 
 /// The CloudTrail operation a request names, if it is one.
 pub fn operation(headers: &HeaderMap) -> Option<&str> {
-    let target = headers.get("x-amz-target")?.to_str().ok()?;
+    let target = headers.get(crate::X_AMZ_TARGET)?.to_str().ok()?;
     TARGET_PREFIXES
         .iter()
         .find_map(|prefix| target.strip_prefix(prefix))

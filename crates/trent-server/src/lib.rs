@@ -1,8 +1,11 @@
 //! Trent's HTTP front: AWS KMS (JSON 1.1), IAM and STS (Query) and
-//! CloudTrail's LookupEvents (JSON 1.1) on one endpoint, over axum.
+//! CloudTrail's LookupEvents (JSON 1.1) on one endpoint, over hyper (axum
+//! only for `/health`, `/metrics` and the test clock).
 //!
-//! A request goes: [`router`] → [`handle`], which picks its protocol by
-//! content type and target → [`pipeline::run`], the one pipeline every
+//! A request goes: the transport's connection service, which hands
+//! `/health`, `/metrics` (and the test clock) to [`router`] and every other
+//! request straight to [`handle`], which picks its protocol by content type
+//! and target → [`pipeline::run`], the one pipeline every
 //! protocol goes through (request id, panics, body limits, SigV4 by
 //! [`auth::Authenticator`], quotas, audit, metrics) → the protocol's
 //! handler: [`api::dispatch`] for KMS (parse JSON, validate against the
@@ -24,15 +27,19 @@ mod pipeline;
 pub mod transport;
 
 use axum::Router;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use trent_core::audit::{AuditLog, EventSource};
 use trent_core::clock::AdjustableClock;
 use trent_core::{Identities, Kms};
+
+/// The header naming an AWS JSON request's operation. A `HeaderName`, not
+/// a `&str`: a lookup by a string parses and validates the name first.
+pub(crate) const X_AMZ_TARGET: axum::http::HeaderName =
+    axum::http::HeaderName::from_static("x-amz-target");
 
 /// The content type of AWS JSON 1.1 requests and responses.
 pub const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
@@ -131,14 +138,30 @@ impl RequestId {
     }
 }
 
+/// The test clock's route (only with `--unsafe-test-clock`).
+const CLOCK_PATH: &str = "/_trent/clock/advance";
+
+/// The routes beside the AWS endpoint: `/health`, `/metrics` and, with
+/// `--unsafe-test-clock`, the clock. The transport sends only the requests
+/// [`is_routed`] names here; every other request goes to [`handle`].
 pub fn router(state: Arc<AppState>) -> Router {
     let mut router = Router::new()
         .route("/health", axum::routing::get(health))
         .route("/metrics", axum::routing::get(metrics_text));
     if state.test_clock.is_some() {
-        router = router.route("/_trent/clock/advance", axum::routing::post(advance_clock));
+        router = router.route(CLOCK_PATH, axum::routing::post(advance_clock));
     }
-    router.fallback(handle).with_state(state)
+    router.with_state(state)
+}
+
+/// Whether a request's path is one of [`router`]'s (any method: the router
+/// answers a wrong one with 405).
+pub(crate) fn is_routed(state: &AppState, path: &str) -> bool {
+    match path {
+        "/health" | "/metrics" => true,
+        CLOCK_PATH => state.test_clock.is_some(),
+        _ => false,
+    }
 }
 
 /// How often the scheduler looks for due rotations and deletions.
@@ -242,20 +265,23 @@ async fn metrics_text(State(state): State<Arc<AppState>>) -> impl IntoResponse {
     )
 }
 
-/// Every request but `/health` and `/metrics` lands here: its protocol is
-/// chosen by its content type and target, and it goes through the one
-/// pipeline.
-async fn handle(
-    State(state): State<Arc<AppState>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    request: Request,
-) -> Response {
-    let secure = transport::is_secure(request.extensions());
+/// Every request but [`router`]'s lands here, straight from the transport
+/// (no router, no extractors): its protocol is chosen by its content type
+/// and target, and it goes through the one pipeline.
+pub(crate) async fn handle<B>(
+    state: Arc<AppState>,
+    request: http::Request<B>,
+    connection: transport::Connection,
+) -> Response
+where
+    B: http_body::Body<Data = axum::body::Bytes> + Send,
+    B::Error: Into<axum::BoxError>,
+{
     if iam::is_query_request(request.headers()) {
-        return pipeline::run(&state, &iam::Query, request, peer.ip(), secure).await;
+        return pipeline::run(&state, &iam::Query, request, &connection).await;
     }
     if cloudtrail::operation(request.headers()).is_some() {
-        return pipeline::run(&state, &cloudtrail::CloudTrail, request, peer.ip(), secure).await;
+        return pipeline::run(&state, &cloudtrail::CloudTrail, request, &connection).await;
     }
-    pipeline::run(&state, &api::Kms, request, peer.ip(), secure).await
+    pipeline::run(&state, &api::Kms, request, &connection).await
 }

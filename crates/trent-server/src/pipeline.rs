@@ -27,9 +27,10 @@
 
 use crate::auth::AuthError;
 use crate::metrics::Metrics;
+use crate::transport::Connection;
 use crate::{AppState, RequestId};
-use axum::body::{Body, Bytes};
-use axum::extract::Request;
+use axum::body::Bytes;
+use axum::http::Request;
 use axum::http::request::Parts;
 use axum::http::{Method, header};
 use axum::response::Response;
@@ -228,14 +229,18 @@ struct Seen<Op, Scope> {
 
 /// Serves one request of `protocol`, whatever happens: every outcome,
 /// panics included, is a response in the protocol's framing.
-pub(crate) async fn run<P: Protocol>(
+pub(crate) async fn run<P: Protocol, B>(
     state: &AppState,
     protocol: &P,
-    request: Request,
-    peer: IpAddr,
-    secure: bool,
-) -> Response {
+    request: Request<B>,
+    connection: &Connection,
+) -> Response
+where
+    B: http_body::Body<Data = Bytes> + Send,
+    B::Error: Into<axum::BoxError>,
+{
     let started = Instant::now();
+    let peer = connection.peer.ip();
     let ids = state.request_ids.next();
     let request_id = ids.as_str();
     let mut seen = Seen {
@@ -246,7 +251,7 @@ pub(crate) async fn run<P: Protocol>(
         audit: AuditFacts::default(),
     };
     let outcome = AssertUnwindSafe(steps(
-        state, protocol, request, peer, secure, request_id, &mut seen,
+        state, protocol, request, connection, request_id, &mut seen,
     ))
     .catch_unwind()
     .await;
@@ -325,29 +330,23 @@ pub(crate) async fn run<P: Protocol>(
     protocol.respond(&seen.asked, result, request_id)
 }
 
-async fn steps<P: Protocol>(
+async fn steps<P: Protocol, B>(
     state: &AppState,
     protocol: &P,
-    request: Request,
-    peer: IpAddr,
-    secure: bool,
+    request: Request<B>,
+    connection: &Connection,
     request_id: &str,
     seen: &mut Seen<P::Operation, P::Scope>,
-) -> Result<Vec<u8>, P::Error> {
+) -> Result<Vec<u8>, P::Error>
+where
+    B: http_body::Body<Data = Bytes>,
+    B::Error: Into<axum::BoxError>,
+{
     let (parts, body) = request.into_parts();
     let refuse =
         |seen: &Seen<P::Operation, P::Scope>, refusal| protocol.refuse(&seen.asked, refusal);
     protocol.check(&parts).map_err(|r| refuse(seen, r))?;
-    // The connection's body timeout (the transport's setting); without
-    // one (the router called in process), the transport's default.
-    let body_timeout = parts
-        .extensions
-        .get::<crate::transport::Connection>()
-        .map_or(
-            crate::transport::TransportConfig::default().body_timeout,
-            |c| c.body_timeout,
-        );
-    let body = read_body(body, &parts, body_timeout)
+    let body = read_body(body, &parts, connection.body_timeout)
         .await
         .map_err(|r| refuse(seen, r))?;
     seen.asked = protocol.asked(&parts, &body);
@@ -365,8 +364,8 @@ async fn steps<P: Protocol>(
             now,
             service,
             protocol.regions(state),
-            Some(peer),
-            secure,
+            Some(connection.peer.ip()),
+            connection.secure,
         )
         .await
     {
@@ -429,7 +428,11 @@ async fn steps<P: Protocol>(
 
 /// Reads the body whole: at most [`crate::MAX_BODY_BYTES`], within
 /// `timeout`.
-async fn read_body(body: Body, parts: &Parts, timeout: Duration) -> Result<Bytes, Refusal> {
+async fn read_body<B>(body: B, parts: &Parts, timeout: Duration) -> Result<Bytes, Refusal>
+where
+    B: http_body::Body<Data = Bytes>,
+    B::Error: Into<axum::BoxError>,
+{
     let declared = parts
         .headers
         .get(header::CONTENT_LENGTH)
@@ -440,7 +443,9 @@ async fn read_body(body: Body, parts: &Parts, timeout: Duration) -> Result<Bytes
     }
     // A small body usually came with the head: read without a timer first
     // (a timer per request is ~1,000 instructions), then under the timeout.
-    let mut read = std::pin::pin!(axum::body::to_bytes(body, crate::MAX_BODY_BYTES));
+    let mut read = std::pin::pin!(http_body_util::BodyExt::collect(
+        http_body_util::Limited::new(body, crate::MAX_BODY_BYTES)
+    ));
     let first = std::future::poll_fn(|cx| std::task::Poll::Ready(read.as_mut().poll(cx))).await;
     let read = match first {
         std::task::Poll::Ready(read) => read,
@@ -450,10 +455,10 @@ async fn read_body(body: Body, parts: &Parts, timeout: Duration) -> Result<Bytes
         },
     };
     match read {
-        Ok(bytes) => Ok(bytes),
+        Ok(collected) => Ok(collected.to_bytes()),
         Err(e) => {
             let too_large =
-                std::iter::successors(Some(&e as &(dyn std::error::Error + 'static)), |e| {
+                std::iter::successors(Some(&*e as &(dyn std::error::Error + 'static)), |e| {
                     e.source()
                 })
                 .any(|e| e.is::<http_body_util::LengthLimitError>());

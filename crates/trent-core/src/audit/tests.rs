@@ -764,4 +764,8 @@ fn the_account_of_an_arn() {
     );
     assert_eq!(arn_account("arn:aws:kms:eu-west-1::key/x"), None);
     assert_eq!(arn_account("1234abcd-12ab-34cd-56ef-1234567890ab"), None);
+    // As `split(':').nth(4)`: the fifth field, to the next colon or the end.
+    assert_eq!(arn_account("a:b:c:d:e"), Some("e"));
+    assert_eq!(arn_account("a:b:c:d:"), None);
+    assert_eq!(arn_account("a:b:c:d"), None);
 }

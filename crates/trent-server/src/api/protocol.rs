@@ -63,7 +63,7 @@ impl Protocol for Kms {
     fn asked(&self, parts: &Parts, _body: &[u8]) -> Asked<Operation, ()> {
         let operation = match parts
             .headers
-            .get("x-amz-target")
+            .get(crate::X_AMZ_TARGET)
             .map(|v| v.to_str().unwrap_or(""))
         {
             None => Named::Missing,

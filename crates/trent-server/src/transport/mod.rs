@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! accept ─▶ Registry::admit (cap; evict the longest idle) ─▶ task per connection:
-//!           [TLS handshake] ─▶ hyper HTTP/1.1 ─▶ ConnService (extensions) ─▶ Router
+//!           [TLS handshake] ─▶ hyper HTTP/1.1 ─▶ ConnService ─▶ crate::handle (the AWS endpoint)
+//!                                                           └▶ Router (/health, /metrics)
 //!           watchdog: handshake/header-read and idle deadlines, eviction, shutdown
 //! ```
 //!
@@ -39,7 +40,6 @@ mod tls;
 
 use crate::AppState;
 use axum::Router;
-use axum::extract::ConnectInfo;
 use axum::http::{Request, Response, StatusCode, header};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
@@ -120,7 +120,7 @@ pub enum TlsSettings {
     },
 }
 
-/// The connection a request came on, as a request extension.
+/// The connection a request came on.
 #[derive(Debug, Clone, Copy)]
 pub struct Connection {
     /// The client's address.
@@ -129,12 +129,6 @@ pub struct Connection {
     pub secure: bool,
     /// The limit for reading the request body (the pipeline applies it).
     pub body_timeout: Duration,
-}
-
-/// Whether the request came over TLS, from its [`Connection`] extension
-/// (false without one, as in-process tests call the router).
-pub fn is_secure(extensions: &axum::http::Extensions) -> bool {
-    extensions.get::<Connection>().is_some_and(|c| c.secure)
 }
 
 /// A bound listener with its transport settings checked and its
@@ -244,10 +238,10 @@ impl Transport {
         http.timer(TokioTimer::new())
             .keep_alive(true)
             .max_buf_size(config.max_buf_size)
-            // A backstop only: hyper's timer starts when the connection
-            // begins to wait for a head, so it bounds idle plus head; the
-            // watchdog enforces each on its own.
-            .header_read_timeout(config.idle_timeout + config.header_read_timeout);
+            // The watchdog enforces the idle and header-read deadlines;
+            // hyper's own timer (30 s by default) would arm and drop a
+            // timer entry per request for a looser bound.
+            .header_read_timeout(None);
         let reloader = tls.as_mut().map(tls::Tls::spawn_reloader);
         let shared = Arc::new(Shared {
             registry: Registry::new(max_connections),
@@ -447,6 +441,7 @@ async fn serve_http<I>(
 {
     let service = ConnService {
         router: shared.router.clone(),
+        app: shared.state.clone(),
         state: state.clone(),
         connection: Connection {
             peer,
@@ -542,11 +537,13 @@ async fn watchdog(shared: &Shared, state: &ConnState) -> Stop {
     }
 }
 
-/// The router as one connection's hyper service: marks the request in
-/// progress and gives it its [`Connection`] and `ConnectInfo`.
+/// One connection's hyper service: marks the request in progress, and
+/// hands it with its [`Connection`] to [`crate::handle`] (or, for
+/// `/health` and `/metrics`, to the router).
 #[derive(Clone)]
 struct ConnService {
     router: TowerToHyperService<Router>,
+    app: Arc<AppState>,
     state: Arc<ConnState>,
     connection: Connection,
     idle_ms: u64,
@@ -557,29 +554,43 @@ impl hyper::service::Service<Request<Incoming>> for ConnService {
     type Error = Infallible;
     type Future = ResponseFuture;
 
-    fn call(&self, mut request: Request<Incoming>) -> ResponseFuture {
+    fn call(&self, request: Request<Incoming>) -> ResponseFuture {
         let Some(guard) = ActiveGuard::begin(&self.state, self.idle_ms) else {
             return ResponseFuture {
-                inner: None,
+                inner: Inner::Evicted,
                 guard: None,
             };
         };
-        let extensions = request.extensions_mut();
-        extensions.insert(ConnectInfo(self.connection.peer));
-        extensions.insert(self.connection);
+        let inner = if crate::is_routed(&self.app, request.uri().path()) {
+            Inner::Routed(Box::new(self.router.call(request)))
+        } else {
+            Inner::Direct(Box::pin(crate::handle(
+                self.app.clone(),
+                request,
+                self.connection,
+            )))
+        };
         ResponseFuture {
-            inner: Some(self.router.call(request)),
+            inner,
             guard: Some(guard),
         }
     }
 }
 
 struct ResponseFuture {
-    /// `None` when the connection was evicted before the request began:
-    /// the request does not run, and the connection closes.
-    inner: Option<TowerToHyperServiceFuture<Router, Request<Incoming>>>,
+    inner: Inner,
     /// Moves into the response body.
     guard: Option<ActiveGuard>,
+}
+
+enum Inner {
+    /// The connection was evicted before the request began: the request
+    /// does not run, and the connection closes.
+    Evicted,
+    /// `/health`, `/metrics`: through the router (boxed: off the hot path).
+    Routed(Box<TowerToHyperServiceFuture<Router, Request<Incoming>>>),
+    /// The AWS endpoint.
+    Direct(Pin<Box<dyn Future<Output = axum::response::Response> + Send>>),
 }
 
 impl Future for ResponseFuture {
@@ -587,16 +598,19 @@ impl Future for ResponseFuture {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        let Some(inner) = &mut this.inner else {
-            let mut response = Response::new(TrackedBody::new(Default::default(), None));
-            *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
-            response.headers_mut().insert(
-                header::CONNECTION,
-                header::HeaderValue::from_static("close"),
-            );
-            return Poll::Ready(Ok(response));
+        let response = match &mut this.inner {
+            Inner::Evicted => {
+                let mut response = Response::new(TrackedBody::new(Default::default(), None));
+                *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+                response.headers_mut().insert(
+                    header::CONNECTION,
+                    header::HeaderValue::from_static("close"),
+                );
+                return Poll::Ready(Ok(response));
+            }
+            Inner::Routed(inner) => ready!(Pin::new(inner).poll(cx))?,
+            Inner::Direct(inner) => ready!(inner.as_mut().poll(cx)),
         };
-        let response = ready!(Pin::new(inner).poll(cx))?;
         let guard = this.guard.take();
         Poll::Ready(Ok(response.map(|body| TrackedBody::new(body, guard))))
     }
