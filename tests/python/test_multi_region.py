@@ -12,7 +12,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import exported_by_request_id
+from conftest import audit_export, exported_by_request_id
 
 WEST = "eu-west-1"
 
@@ -120,3 +120,14 @@ def test_the_trail_records_replicate_key_and_update_primary_region(trent, kms):
     assert by_name["UpdatePrimaryRegion"]["requestParameters"] == {"keyId": key_id, "primaryRegion": WEST}
     for event in events.values():
         assert [r["ARN"] for r in event["resources"]] == [arn]
+    # ReplicateKey is also a CreateKey of the replica, in the replica's
+    # Region.
+    replica_arn = f"arn:aws:kms:{WEST}:{trent.account_id}:key/{key_id}"
+    [created] = [
+        e
+        for e in audit_export(trent.data_dir)
+        if e.get("requestID") == replicated["ResponseMetadata"]["RequestId"] and e["eventName"] == "CreateKey"
+    ]
+    assert created["awsRegion"] == WEST
+    assert [r["ARN"] for r in created["resources"]] == [replica_arn]
+    assert created["userIdentity"] == by_name["ReplicateKey"]["userIdentity"]

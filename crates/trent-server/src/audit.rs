@@ -333,6 +333,7 @@ pub(crate) fn kms_facts(
         request_parameters: params.into_json().map(Into::into),
         response_elements,
         key_arns: key_arns.into_iter().map(Into::into).collect(),
+        elsewhere: Vec::new(),
     }
 }
 

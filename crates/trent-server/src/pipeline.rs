@@ -113,6 +113,12 @@ pub(crate) struct AuditFacts {
     /// Allow-listed response members, JSON object text.
     pub response_elements: Option<String>,
     pub key_arns: KeyArns,
+    /// Events the call also makes in other Regions of the caller's account,
+    /// as (event name, key ARN), recorded in the key's Region when the call
+    /// succeeds: ReplicateKey's CreateKey of the replica (CloudTrail: "A
+    /// ReplicateKey request results in a ReplicateKey operation and a
+    /// CreateKey operation").
+    pub elsewhere: Vec<(&'static str, String)>,
 }
 
 /// The request a protocol's handler serves: authenticated, named, within
@@ -285,13 +291,18 @@ where
         _ => true,
     };
     if let Some(log) = state.audit.as_ref().filter(|_| recorded) {
+        let elsewhere = std::mem::take(&mut seen.audit.elsewhere);
         let (event, durable) = event(protocol, &mut seen, &result, peer, &ids);
         // A call on another account's key is also that account's event
         // (CloudTrail: "logged in both the caller's account and the KMS key
-        // owner account"; denied calls only in the caller's). Queued first,
-        // so the commit a mutation waits for includes it.
+        // owner account"; denied calls only in the caller's), and one that
+        // acts in another Region is also an event there. Queued first, so
+        // the commit a mutation waits for includes them.
         if result.is_ok() {
-            for copy in owners_copies(&event) {
+            for copy in owners_copies(&event)
+                .into_iter()
+                .chain(other_regions(&event, elsewhere))
+            {
                 log.record(copy).await;
             }
         }
@@ -493,6 +504,25 @@ fn owners_copies(event: &AuditEvent) -> Vec<AuditEvent> {
             ..event.clone()
         })
         .collect()
+}
+
+/// The events a successful call makes in other Regions: each named as
+/// given, in its key's Region, on that key alone.
+fn other_regions(
+    event: &AuditEvent,
+    elsewhere: Vec<(&'static str, String)>,
+) -> impl Iterator<Item = AuditEvent> {
+    elsewhere.into_iter().filter_map(|(name, arn)| {
+        let region = arn.split(':').nth(3).filter(|r| !r.is_empty())?.to_owned();
+        Some(AuditEvent {
+            name: name.into(),
+            region: region.into(),
+            request_parameters: None,
+            response_elements: None,
+            key_arns: [arn.into()].into_iter().collect(),
+            ..event.clone()
+        })
+    })
 }
 
 /// CloudTrail's largest `requestParameters` or `responseElements`.

@@ -159,6 +159,7 @@ impl Protocol for Kms {
                     .iter()
                     .map(|arn| trent_core::audit::intern_key_arn(arn))
                     .collect(),
+                elsewhere: Vec::new(),
             },
             None => crate::audit::kms_facts(
                 operation.name(),
@@ -167,6 +168,12 @@ impl Protocol for Kms {
                 result.as_ref().ok().map(Vec::as_slice),
             ),
         };
+        if operation == Operation::ReplicateKey
+            && let Ok(response) = &result
+            && let Some(replica) = replica_arn(response)
+        {
+            audit.elsewhere.push((Operation::CreateKey.name(), replica));
+        }
         result
     }
 
@@ -202,4 +209,10 @@ pub(crate) fn json_response(body: Vec<u8>, request_id: &str) -> Response {
         headers.insert("x-amzn-requestid", id);
     }
     response
+}
+
+/// The replica's ARN in a ReplicateKey response.
+fn replica_arn(response: &[u8]) -> Option<String> {
+    let response: serde_json::Value = serde_json::from_slice(response).ok()?;
+    Some(response["ReplicaKeyMetadata"]["Arn"].as_str()?.to_owned())
 }
