@@ -136,3 +136,38 @@ def test_key_material_ids_in_responses_as_aws_sends_them(kms):
     sealed = kms.encrypt(KeyId=rsa, Plaintext=b"x", EncryptionAlgorithm="RSAES_OAEP_SHA_256")["CiphertextBlob"]
     opened = kms.decrypt(KeyId=rsa, CiphertextBlob=sealed, EncryptionAlgorithm="RSAES_OAEP_SHA_256")
     assert "KeyMaterialId" not in opened
+
+
+def test_alias_moves_and_goes_rotation_stops_and_policy_names_with_boto3_and_the_cli(trent, kms):
+    """UpdateAlias, DeleteAlias, DisableKeyRotation and ListKeyPolicies,
+    with boto3 and the aws CLI."""
+    import os
+    import uuid
+
+    env = {**os.environ, **trent.client_env()}
+    first = kms.create_key()["KeyMetadata"]["KeyId"]
+    second = kms.create_key()["KeyMetadata"]["KeyId"]
+    alias = "alias/moving-" + uuid.uuid4().hex[:8]
+    kms.create_alias(AliasName=alias, TargetKeyId=first)
+    run_aws("kms", "update-alias", "--alias-name", alias, "--target-key-id", second, env=env)
+    blob = kms.encrypt(KeyId=alias, Plaintext=b"x")["CiphertextBlob"]
+    assert kms.decrypt(CiphertextBlob=blob)["KeyId"].endswith(second)
+    [listed] = kms.list_aliases(KeyId=second)["Aliases"]
+    assert listed["AliasName"] == alias and listed["TargetKeyId"] == second
+    assert kms.list_aliases(KeyId=first)["Aliases"] == []
+    kms.delete_alias(AliasName=alias)
+    with pytest.raises(kms.exceptions.NotFoundException):
+        kms.describe_key(KeyId=alias)
+    with pytest.raises(kms.exceptions.NotFoundException):
+        kms.delete_alias(AliasName=alias)
+
+    kms.enable_key_rotation(KeyId=second)
+    assert kms.get_key_rotation_status(KeyId=second)["KeyRotationEnabled"] is True
+    run_aws("kms", "disable-key-rotation", "--key-id", second, env=env)
+    assert kms.get_key_rotation_status(KeyId=second)["KeyRotationEnabled"] is False
+
+    policies = kms.list_key_policies(KeyId=second)
+    assert policies["PolicyNames"] == ["default"] and policies["Truncated"] is False
+    # (The aws CLI pages through the list itself and shows no Truncated.)
+    listed = json.loads(run_aws("kms", "list-key-policies", "--key-id", second, env=env))
+    assert listed["PolicyNames"] == ["default"]
