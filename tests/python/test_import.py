@@ -151,6 +151,7 @@ def test_hmac_material_macs_as_it_does_locally(kms, spec, digest, lengths):
     [
         ("RSA_2048", lambda: rsa.generate_private_key(65537, 2048), "RSASSA_PSS_SHA_256"),
         ("RSA_3072", lambda: rsa.generate_private_key(65537, 3072), "RSASSA_PKCS1_V1_5_SHA_384"),
+        ("RSA_4096", lambda: rsa.generate_private_key(65537, 4096), "RSASSA_PSS_SHA_512"),
         ("ECC_NIST_P256", lambda: ec.generate_private_key(ec.SECP256R1()), "ECDSA_SHA_256"),
         ("ECC_NIST_P384", lambda: ec.generate_private_key(ec.SECP384R1()), "ECDSA_SHA_384"),
         ("ECC_NIST_P521", lambda: ec.generate_private_key(ec.SECP521R1()), "ECDSA_SHA_512"),
