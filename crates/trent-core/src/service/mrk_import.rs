@@ -99,28 +99,13 @@ mod tests {
     fn key(region: &str, family: Uuid) -> KeyRecord {
         KeyRecord {
             id: crate::ids::related_key_id(&family, region),
-            account: "111122223333".into(),
             region: region.into(),
             arn: crate::ids::mrk_key_arn(region, "111122223333", &family),
-            created_ms: 0,
-            description: String::new(),
-            key_usage: KeyUsageType::EncryptDecrypt,
-            key_spec: KeySpec::SymmetricDefault,
-            origin: OriginType::External,
-            state: KeyState::PendingImport,
-            deletion_date_ms: None,
-            pending_window_days: None,
-            policy: "{}".into(),
-            rotation_enabled: false,
-            rotation_period_days: None,
-            next_rotation_ms: None,
-            current_material: 1,
-            tags: Vec::new(),
-            imported: Vec::new(),
             multi_region: Some(MultiRegion {
                 family,
                 primary_region: "us-east-1".into(),
             }),
+            ..super::super::materials::tests::key(KeySpec::SymmetricDefault)
         }
     }
 
