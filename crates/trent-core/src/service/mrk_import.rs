@@ -17,8 +17,9 @@ pub(super) fn is_external_replica(key: &KeyRecord) -> bool {
 }
 
 /// `replica` knowing every material of `primary` it does not know yet,
-/// each PENDING_IMPORT (nothing is copied but the material's id, state
-/// and description); its current version the primary's if it had none.
+/// each PENDING_IMPORT (nothing is copied but the material's version, id
+/// and state: its expiry and description are each key's own); its current
+/// version the primary's if it had none.
 pub(super) fn seed(replica: &KeyRecord, primary: &KeyRecord) -> KeyRecord {
     let mut record = replica.clone();
     let had_none = record.imported.is_empty();
@@ -30,6 +31,7 @@ pub(super) fn seed(replica: &KeyRecord, primary: &KeyRecord) -> KeyRecord {
             import_state: ImportState::PendingImport,
             expiration_model: None,
             valid_to_ms: None,
+            description: None,
             ..m.clone()
         });
     }
@@ -146,6 +148,7 @@ mod tests {
         assert_eq!(m.import_state, ImportState::PendingImport);
         assert_eq!(m.state, KeyMaterialState::Current);
         assert!(m.expiration_model.is_none() && m.valid_to_ms.is_none());
+        assert!(m.description.is_none());
         assert!(is_external_replica(&replica));
         assert!(!is_external_replica(&primary));
     }
