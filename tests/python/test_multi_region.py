@@ -173,3 +173,10 @@ def test_imported_material_is_imported_into_each_related_key(trent, kms, trent_a
         EncryptedKeyMaterial=b"x" * 256,
         ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE",
     ) == "AccessDeniedException"
+
+
+@pytest.mark.parametrize(("spec", "usage"), [("HMAC_256", "GENERATE_VERIFY_MAC"), ("ECC_NIST_P256", "SIGN_VERIFY")])
+def test_hmac_and_asymmetric_multi_region_keys_take_imported_material(trent, kms, spec, usage):
+    key = kms.create_key(Origin="EXTERNAL", MultiRegion=True, KeySpec=spec, KeyUsage=usage)["KeyMetadata"]
+    assert key["KeyId"].startswith("mrk-")
+    assert (key["Origin"], key["KeyState"], key["MultiRegion"]) == ("EXTERNAL", "PendingImport", True)
