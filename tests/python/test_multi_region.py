@@ -3,16 +3,21 @@ eu-west-1) on one server: CreateKey MultiRegion, ReplicateKey, DescribeKey's
 MultiRegionConfiguration in both Regions, a ciphertext of one Region opened
 in the other, a primary's rotation reaching its replica, UpdatePrimaryRegion,
 and the refusals (a replica's rotation, another account, a single-Region
-key's ciphertext in another Region, an alias of one Region in the other).
+key's ciphertext in another Region, an alias of one Region in the other);
+imported material (Origin EXTERNAL) imported into each related key.
 """
 
 from __future__ import annotations
+
+import datetime
+import os
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
 
 from conftest import audit_export, exported_by_request_id
+from test_import import import_material
 
 WEST = "eu-west-1"
 
@@ -131,3 +136,58 @@ def test_the_trail_records_replicate_key_and_update_primary_region(trent, kms):
     assert created["awsRegion"] == WEST
     assert [r["ARN"] for r in created["resources"]] == [replica_arn]
     assert created["userIdentity"] == by_name["ReplicateKey"]["userIdentity"]
+
+
+def test_imported_material_is_imported_into_each_related_key(trent, kms, trent_account):
+    west = client_in(trent, WEST)
+    key_id = kms.create_key(Origin="EXTERNAL", MultiRegion=True)["KeyMetadata"]["KeyId"]
+    assert key_id.startswith("mrk-")
+    material = os.urandom(32)
+    import_material(kms, key_id, material)
+    blob = kms.encrypt(KeyId=key_id, Plaintext=b"imported across")["CiphertextBlob"]
+
+    replica = kms.replicate_key(KeyId=key_id, ReplicaRegion=WEST)["ReplicaKeyMetadata"]
+    assert (replica["KeyId"], replica["Origin"], replica["KeyState"]) == (key_id, "EXTERNAL", "PendingImport")
+    assert error_code(west.decrypt, CiphertextBlob=blob) == "KMSInvalidStateException"
+    with pytest.raises(ClientError) as err:
+        import_material(west, key_id, os.urandom(32))
+    assert err.value.response["Error"]["Code"] == "IncorrectKeyMaterialException"
+
+    # Its own expiry; the same KeyMaterialId as in the primary's Region.
+    valid_to = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=2)
+    import_material(west, key_id, material, ExpirationModel="KEY_MATERIAL_EXPIRES", ValidTo=valid_to)
+    opened = west.decrypt(CiphertextBlob=blob)
+    assert opened["Plaintext"] == b"imported across"
+    east_meta = kms.describe_key(KeyId=key_id)["KeyMetadata"]
+    west_meta = west.describe_key(KeyId=key_id)["KeyMetadata"]
+    assert opened["KeyMaterialId"] == east_meta["CurrentKeyMaterialId"] == west_meta["CurrentKeyMaterialId"]
+    assert (east_meta["ExpirationModel"], west_meta["ExpirationModel"]) == (
+        "KEY_MATERIAL_DOES_NOT_EXPIRE",
+        "KEY_MATERIAL_EXPIRES",
+    )
+
+    # Deleting the replica's material leaves the primary as it was.
+    west.delete_imported_key_material(KeyId=key_id)
+    assert west.describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"] == "PendingImport"
+    assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"imported across"
+
+    # Another account may not import into the replica.
+    other = client_in(trent, WEST, *trent_account("555566667777"))
+    params = west.get_parameters_for_import(
+        KeyId=key_id, WrappingAlgorithm="RSAES_OAEP_SHA_256", WrappingKeySpec="RSA_2048"
+    )
+    arn = west_meta["Arn"]
+    assert error_code(
+        other.import_key_material,
+        KeyId=arn,
+        ImportToken=params["ImportToken"],
+        EncryptedKeyMaterial=b"x" * 256,
+        ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE",
+    ) == "AccessDeniedException"
+
+
+@pytest.mark.parametrize(("spec", "usage"), [("HMAC_256", "GENERATE_VERIFY_MAC"), ("ECC_NIST_P256", "SIGN_VERIFY")])
+def test_hmac_and_asymmetric_multi_region_keys_take_imported_material(trent, kms, spec, usage):
+    key = kms.create_key(Origin="EXTERNAL", MultiRegion=True, KeySpec=spec, KeyUsage=usage)["KeyMetadata"]
+    assert key["KeyId"].startswith("mrk-")
+    assert (key["Origin"], key["KeyState"], key["MultiRegion"]) == ("EXTERNAL", "PendingImport", True)

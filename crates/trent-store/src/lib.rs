@@ -155,8 +155,10 @@ fn check_copied(
             "key {primary} is no longer the primary of its family"
         )));
     }
+    // Imported material is not copied: each related key takes its own import.
+    let external = key.origin == trent_wire::OriginType::External;
     let copied_newest = copied.iter().map(|m| i64::from(m.version)).max();
-    if newest != copied_newest {
+    if !external && newest != copied_newest {
         return Err(StoreError::Conflict(format!(
             "primary {primary} has material versions its replica lacks"
         )));

@@ -12,6 +12,7 @@
 use super::import_rules::{imported_material, require_external, wrapping};
 use super::import_token::{self, TokenFacts};
 use super::materials;
+use super::mrk_import::{self, is_external_replica, refuse_new_material};
 use super::*;
 use trent_crypto::import::{generate_wrapping_key, unwrap};
 use trent_wire::{AlgorithmSpec, ExpirationModelType, ImportType, WrappingKeySpec};
@@ -44,8 +45,11 @@ pub struct ImportMaterial {
 }
 
 impl Kms {
-    /// The keyed digest that tells imported material apart, bound to the key.
-    async fn material_digest(&self, id: &Uuid, bytes: &[u8]) -> Result<Vec<u8>, KmsError> {
+    /// The keyed digest that tells imported material apart, bound to the
+    /// key: to a single-Region key's id, to a multi-Region key's family (so
+    /// the same material has the same KeyMaterialId in every Region).
+    async fn material_digest(&self, key: &KeyRecord, bytes: &[u8]) -> Result<Vec<u8>, KmsError> {
+        let id = key.blob_id();
         use crate::rotation::{IMPORT_DIGEST_KEY_AAD, IMPORT_DIGEST_KEY_META};
         let fresh = SymmetricKey::generate_bytes()?;
         let candidate = self.root.seal(IMPORT_DIGEST_KEY_AAD, fresh.as_ref())?;
@@ -153,7 +157,17 @@ impl Kms {
         }
         // Checked to fit the key's spec before anything is stored.
         imported_material(&current.record, &bytes)?;
-        let digest = self.material_digest(&id, &bytes).await?;
+        let digest = self.material_digest(&current.record, &bytes).await?;
+        refuse_new_material(&current.record, params.import_type.as_ref())?;
+        // A replica takes only what its primary has (as the store has it).
+        let primary = match is_external_replica(&current.record) {
+            true => self
+                .related_keys(&current.record)
+                .await?
+                .into_iter()
+                .find(KeyRecord::is_primary),
+            false => None,
+        };
         let request = materials::ImportRequest {
             import_type: params.import_type.clone(),
             key_material_id: params.key_material_id.as_deref(),
@@ -169,7 +183,14 @@ impl Kms {
                 // Decided again on a key another node changed: allowed again.
                 self.authorize(caller, Action::ImportKeyMaterial, key, &facts, None)?;
                 refuse_pending_deletion(&key.record)?;
-                let done = materials::import(&key.record, &request)?;
+                let done = match &primary {
+                    Some(primary) => {
+                        let seeded = mrk_import::seed(&key.record, primary);
+                        mrk_import::check_replica_import(&seeded, &digest)?;
+                        materials::import(&seeded, &request)?
+                    }
+                    None => materials::import(&key.record, &request)?,
+                };
                 let sealed = SealedMaterialRow {
                     version: done.version,
                     sealed: self.root.seal(&material_aad(&id, done.version), &bytes)?,

@@ -54,12 +54,6 @@ impl Kms {
                 "KeySpec {key_spec} does not support imported key material"
             )));
         }
-        if params.multi_region && external {
-            return Err(KmsError::Unsupported(
-                "Multi-Region keys with imported key material are not supported by this server yet"
-                    .into(),
-            ));
-        }
         if params.custom_key_store {
             return Err(KmsError::Unsupported(
                 "Custom key stores are not supported by this server".into(),

@@ -271,10 +271,12 @@ pub(super) fn on_demand_rotations(key: &KeyRecord) -> usize {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn key(spec: KeySpec) -> KeyRecord {
+    /// A single-Region key awaiting its first import (`mrk_import.rs`'s
+    /// tests make it multi-Region).
+    pub(in crate::service) fn key(spec: KeySpec) -> KeyRecord {
         let id = Uuid::new_v4();
         KeyRecord {
             id,

@@ -20,6 +20,7 @@ pub use import_rules::{current_key_material_id, material_id};
 mod keys;
 mod lifecycle;
 mod materials;
+mod mrk_import;
 mod multi_region;
 pub use lifecycle::ListedMaterial;
 pub use multi_region::ReplicateKey;

@@ -4,7 +4,8 @@
 //! its key in a Region is stored under [`crate::ids::related_key_id`]. Each
 //! related key holds its own copy of every material version, sealed under
 //! its own id; ciphertexts carry F, so they open in any Region holding a
-//! related key.
+//! related key. Imported material (Origin EXTERNAL) is the exception: it
+//! is imported into each related key (`mrk_import.rs`).
 
 use super::*;
 use std::collections::HashMap;
@@ -136,12 +137,22 @@ impl Kms {
             }),
             ..record.clone()
         };
+        // Imported material is not copied: the replica awaits its own
+        // import of the same material (`mrk_import.rs`).
+        let external = record.origin == OriginType::External;
+        let replica = match external {
+            true => super::mrk_import::new_replica(replica, record),
+            false => replica,
+        };
         // Every version of the primary's material, sealed for the replica,
         // inserted with it. The store refuses the copy if the primary was
         // rotated since it was read: read again.
         let mut attempts = 0;
         let (replica, rows) = loop {
-            let rows = self.copy_materials(record.id, id).await?;
+            let rows = match external {
+                true => Vec::new(),
+                false => self.copy_materials(record.id, id).await?,
+            };
             // Copied as stored: the replica encrypts with the newest version.
             let replica = KeyRecord {
                 current_material: rows.last().map_or(replica.current_material, |r| r.version),

@@ -14,9 +14,12 @@ mod access;
 mod basics;
 mod durability;
 mod material;
+mod multi_region;
 mod rotation;
 
-use crate::common::{ACCOUNT, Server, code, create_account, iam, message, new_key, xml_value};
+use crate::common::{
+    ACCESS_KEY, ACCOUNT, SECRET_KEY, Server, code, create_account, iam, message, new_key, xml_value,
+};
 use aws_lc_rs::key_wrap::{AES_256, AesKek, KeyWrapPadded};
 use aws_lc_rs::rsa::{
     OAEP_SHA1_MGF1SHA1, OAEP_SHA256_MGF1SHA256, OaepPublicEncryptingKey, PublicEncryptingKey,
