@@ -10,6 +10,7 @@ imported material (Origin EXTERNAL) imported into each related key.
 from __future__ import annotations
 
 import datetime
+import json
 import os
 
 import boto3
@@ -184,6 +185,51 @@ def test_imported_material_is_imported_into_each_related_key(trent, kms, trent_a
         EncryptedKeyMaterial=b"x" * 256,
         ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE",
     ) == "AccessDeniedException"
+
+
+def material_states(client, key_id: str) -> list[tuple[str, str, str]]:
+    listed = client.list_key_rotations(KeyId=key_id, IncludeKeyMaterial="ALL_KEY_MATERIAL")["Rotations"]
+    return [(r["KeyMaterialId"], r["KeyMaterialState"], r["ImportState"]) for r in listed]
+
+
+def test_related_keys_rotate_imported_material_together(trent, kms, aws):
+    """AWS's steps for on-demand rotation of a multi-Region key with imported
+    material: NEW_KEY_MATERIAL into the primary, the same material as
+    EXISTING_KEY_MATERIAL (by its KeyMaterialId) into the replica, then
+    RotateKeyOnDemand on the primary, which rotates both."""
+    west = client_in(trent, WEST)
+    key_id = kms.create_key(Origin="EXTERNAL", MultiRegion=True)["KeyMetadata"]["KeyId"]
+    material_a, material_b = os.urandom(32), os.urandom(32)
+    id_a = import_material(kms, key_id, material_a)["KeyMaterialId"]
+    kms.replicate_key(KeyId=key_id, ReplicaRegion=WEST)
+    import_material(west, key_id, material_a)
+    blob_a = kms.encrypt(KeyId=key_id, Plaintext=b"under A")["CiphertextBlob"]
+
+    id_b = import_material(kms, key_id, material_b, ImportType="NEW_KEY_MATERIAL",
+                           ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE")["KeyMaterialId"]
+    waiting = "PENDING_MULTI_REGION_IMPORT_AND_ROTATION"
+    assert material_states(kms, key_id) == [(id_a, "CURRENT", "IMPORTED"), (id_b, waiting, "IMPORTED")]
+    # The aws CLI in the replica's Region: B waits to be imported there.
+    listed = json.loads(aws("kms", "list-key-rotations", "--key-id", key_id, "--region", WEST,
+                            "--include-key-material", "ALL_KEY_MATERIAL"))["Rotations"]
+    assert [(r["KeyMaterialId"], r["KeyMaterialState"], r["ImportState"]) for r in listed] == [
+        (id_a, "CURRENT", "IMPORTED"),
+        (id_b, waiting, "PENDING_IMPORT"),
+    ]
+    assert error_code(kms.rotate_key_on_demand, KeyId=key_id) == "KMSInvalidStateException"
+    assert error_code(west.rotate_key_on_demand, KeyId=key_id) == "UnsupportedOperationException"
+
+    import_material(west, key_id, material_b, ImportType="EXISTING_KEY_MATERIAL", KeyMaterialId=id_b,
+                    ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE")
+    assert material_states(west, key_id)[1] == (id_b, "PENDING_ROTATION", "IMPORTED")
+    kms.rotate_key_on_demand(KeyId=key_id)
+    for client in (kms, west):
+        assert material_states(client, key_id) == [(id_a, "NON_CURRENT", "IMPORTED"), (id_b, "CURRENT", "IMPORTED")]
+        assert client.describe_key(KeyId=key_id)["KeyMetadata"]["CurrentKeyMaterialId"] == id_b
+        assert client.decrypt(CiphertextBlob=blob_a)["KeyMaterialId"] == id_a
+    blob_b = west.encrypt(KeyId=key_id, Plaintext=b"under B")["CiphertextBlob"]
+    opened = kms.decrypt(CiphertextBlob=blob_b)
+    assert (opened["Plaintext"], opened["KeyMaterialId"]) == (b"under B", id_b)
 
 
 @pytest.mark.parametrize(("spec", "usage"), [("HMAC_256", "GENERATE_VERIFY_MAC"), ("ECC_NIST_P256", "SIGN_VERIFY")])

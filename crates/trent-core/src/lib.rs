@@ -55,7 +55,7 @@ pub use service::{
 pub use store::timed::{STORE_METHODS, StoreWrapper, TimedStore};
 pub use store::trail;
 pub use store::{
-    AuditStore, Change, ChangeStore, Changed, Connections, GrantLimits, IdentityStore, KeyStore,
-    Limit, RootKey, RootKeyCheck, SealError, SealedMaterial, Store, StoreError, holds_sealed_data,
-    verify_root_key,
+    AuditStore, Change, ChangeStore, Changed, Connections, GrantLimits, IdentityStore,
+    ImportedWrite, KeyStore, Limit, RootKey, RootKeyCheck, SealError, SealedMaterial, Store,
+    StoreError, holds_sealed_data, verify_root_key,
 };

@@ -45,6 +45,31 @@ pub enum Limit {
     GrantsOfGrantee,
 }
 
+/// One key's part of [`KeyStore::write_imported`].
+#[derive(Clone, Copy)]
+pub struct ImportedWrite<'a> {
+    /// The key as it is to be.
+    pub key: &'a KeyRecord,
+    /// The key as the writer read it.
+    pub previous: &'a KeyRecord,
+    /// A material version to store.
+    pub put: Option<&'a SealedMaterial>,
+    /// Versions whose sealed material is destroyed.
+    pub destroy: &'a [u32],
+}
+
+impl<'a> ImportedWrite<'a> {
+    /// The key rewritten, no sealed material stored or destroyed.
+    pub fn rewrite(key: &'a KeyRecord, previous: &'a KeyRecord) -> Self {
+        Self {
+            key,
+            previous,
+            put: None,
+            destroy: &[],
+        }
+    }
+}
+
 /// The most grants a key may hold, in all and to one grantee.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GrantLimits {
@@ -126,20 +151,16 @@ pub trait KeyStore: Send + Sync + 'static {
     async fn related_keys(&self, account: &str, family: Uuid)
     -> Result<Vec<KeyRecord>, StoreError>;
     /// Imported material, its rotation, deletion and expiry, in one
-    /// transaction: rewrites the key as [`Self::update_key`] does
-    /// (`Conflict` if it is no longer `previous`, or its imported materials
-    /// are no longer `previous.imported`), makes its imported materials
-    /// `key.imported`, stores `put` (replacing that version's sealed
-    /// material if it has one) and destroys the sealed material of each
-    /// version in `destroy` (overwritten before its row is removed, as
-    /// [`Self::delete_key`] does).
-    async fn write_imported(
-        &self,
-        key: &KeyRecord,
-        previous: &KeyRecord,
-        put: Option<&SealedMaterial>,
-        destroy: &[u32],
-    ) -> Result<(), StoreError>;
+    /// transaction, for one key or several (the keys of a multi-Region
+    /// family rotate, and lose material pending rotation, together). For
+    /// each write: rewrites the key as [`Self::update_key`] does
+    /// (`Conflict`, and nothing written, if it is no longer `previous`, or
+    /// its imported materials are no longer `previous.imported`), makes its
+    /// imported materials `key.imported`, stores `put` (replacing that
+    /// version's sealed material if it has one) and destroys the sealed
+    /// material of each version in `destroy` (overwritten before its row is
+    /// removed, as [`Self::delete_key`] does).
+    async fn write_imported(&self, writes: &[ImportedWrite<'_>]) -> Result<(), StoreError>;
     async fn get_key(&self, id: Uuid) -> Result<Option<KeyRecord>, StoreError>;
     /// Rewrites every mutable column of the key (state, description, policy,
     /// tags, rotation, deletion), if it is still `previous` (as the caller

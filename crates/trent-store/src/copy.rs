@@ -14,8 +14,8 @@ use crate::sqlite::SqliteStore;
 use std::collections::{BTreeSet, HashMap};
 use trent_core::audit::block::BlockDecoder;
 use trent_core::{
-    AuditStore, EntityKind, GrantLimits, IdentityStore, KeyRecord, KeyStore, SealedMaterial,
-    StoreError,
+    AuditStore, EntityKind, GrantLimits, IdentityStore, ImportedWrite, KeyRecord, KeyStore,
+    SealedMaterial, StoreError,
 };
 
 /// What was copied.
@@ -133,7 +133,11 @@ async fn copy_keys(
                 // under its version, none from a rotation of KMS's.
                 to.insert_key_without_material(&key, u64::MAX).await?;
                 for material in &materials {
-                    to.write_imported(&key, &key, Some(material), &[]).await?;
+                    to.write_imported(&[ImportedWrite {
+                        put: Some(material),
+                        ..ImportedWrite::rewrite(&key, &key)
+                    }])
+                    .await?;
                 }
             }
             copied.material_versions += materials.len();

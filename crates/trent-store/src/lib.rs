@@ -26,7 +26,8 @@ pub use sqlite::{Resealed, SqliteStore};
 pub mod test_support;
 
 use trent_core::{
-    Change, Changed, ImportedMaterial, KeyRecord, Limit, SealedMaterial, StoreError, Tag,
+    Change, Changed, ImportedMaterial, ImportedWrite, KeyRecord, Limit, SealedMaterial, StoreError,
+    Tag,
 };
 
 fn backend(e: sqlx::Error) -> StoreError {
@@ -240,6 +241,13 @@ fn decode_hex(hex: &str) -> Option<Vec<u8>> {
         .step_by(2)
         .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
         .collect()
+}
+
+/// The writes of `write_imported` in the order of their keys' ids.
+fn in_id_order<'w, 'a>(writes: &'w [ImportedWrite<'a>]) -> Vec<&'w ImportedWrite<'a>> {
+    let mut ordered: Vec<_> = writes.iter().collect();
+    ordered.sort_by_key(|w| w.key.id);
+    ordered
 }
 
 /// `Conflict` unless the imported materials stored are `previous`'s

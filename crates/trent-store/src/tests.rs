@@ -12,9 +12,9 @@ use trent_core::audit::{Actor, AuditEvent, AuditRecord, EventSource, chain_hash,
 use trent_core::trail::{AuditDigest, Id, KeyUsage, Usage};
 use trent_core::{
     AliasRecord, Change, ChangeStore, Changed, Credential, DueWork, EntityKind, GrantLimits,
-    GrantPrincipal, GrantRecord, IamEntity, IdentityStore, ImportedMaterial, KeyRecord, KeyStore,
-    Limit, MultiRegion, RotationRecord, SealedMaterial, SessionRecord, Store, StoreError, Tag,
-    now_millis,
+    GrantPrincipal, GrantRecord, IamEntity, IdentityStore, ImportedMaterial, ImportedWrite,
+    KeyRecord, KeyStore, Limit, MultiRegion, RotationRecord, SealedMaterial, SessionRecord, Store,
+    StoreError, Tag, now_millis,
 };
 use trent_wire::{
     ExpirationModelType, ImportState, KeyMaterialState, KeySpec, KeyState, KeyUsageType, OriginType,
@@ -671,6 +671,23 @@ async fn multi_region(a: &dyn Store, b: &dyn Store) {
     );
 }
 
+/// `write_imported` of one key.
+async fn write_one(
+    store: &dyn Store,
+    key: &KeyRecord,
+    previous: &KeyRecord,
+    put: Option<&SealedMaterial>,
+    destroy: &[u32],
+) -> Result<(), StoreError> {
+    let write = ImportedWrite {
+        key,
+        previous,
+        put,
+        destroy,
+    };
+    store.write_imported(&[write]).await
+}
+
 async fn imported_material(a: &dyn Store, b: &dyn Store) {
     let pending = KeyRecord {
         origin: OriginType::External,
@@ -700,7 +717,7 @@ async fn imported_material(a: &dyn Store, b: &dyn Store) {
         imported: vec![imported(1, Some(5_000))],
         ..pending.clone()
     };
-    a.write_imported(&first, &pending, Some(&material(1)), &[])
+    write_one(a, &first, &pending, Some(&material(1)), &[])
         .await
         .unwrap();
     assert_eq!(b.get_key(pending.id).await.unwrap().unwrap(), first);
@@ -710,7 +727,7 @@ async fn imported_material(a: &dyn Store, b: &dyn Store) {
     );
     // Written over a key that changed meanwhile: refused, nothing written.
     assert!(matches!(
-        a.write_imported(&first, &pending, None, &[1]).await,
+        write_one(a, &first, &pending, None, &[1]).await,
         Err(StoreError::Conflict(_))
     ));
     assert_eq!(b.key_materials(pending.id).await.unwrap().len(), 1);
@@ -725,7 +742,7 @@ async fn imported_material(a: &dyn Store, b: &dyn Store) {
         ],
         ..first.clone()
     };
-    a.write_imported(&staged, &first, Some(&material(2)), &[])
+    write_one(a, &staged, &first, Some(&material(2)), &[])
         .await
         .unwrap();
     assert_eq!(b.get_key(pending.id).await.unwrap().unwrap(), staged);
@@ -737,7 +754,7 @@ async fn imported_material(a: &dyn Store, b: &dyn Store) {
         ..first.clone()
     };
     assert!(matches!(
-        a.write_imported(&other_node, &first, None, &[]).await,
+        write_one(a, &other_node, &first, None, &[]).await,
         Err(StoreError::Conflict(_))
     ));
     assert_eq!(b.get_key(pending.id).await.unwrap().unwrap(), staged);
@@ -768,7 +785,7 @@ async fn imported_material(a: &dyn Store, b: &dyn Store) {
         imported: vec![gone, described.imported[1].clone()],
         ..described.clone()
     };
-    a.write_imported(&expired, &described, None, &[1])
+    write_one(a, &expired, &described, None, &[1])
         .await
         .unwrap();
     assert_eq!(b.get_key(pending.id).await.unwrap().unwrap(), expired);
@@ -779,7 +796,7 @@ async fn imported_material(a: &dyn Store, b: &dyn Store) {
     assert!(!due(6_999).await);
     assert!(due(7_000).await);
     // Imported again under its version: replaced.
-    a.write_imported(&described, &expired, Some(&material(1)), &[])
+    write_one(a, &described, &expired, Some(&material(1)), &[])
         .await
         .unwrap();
     assert_eq!(b.key_materials(pending.id).await.unwrap().len(), 2);
@@ -794,6 +811,53 @@ async fn imported_material(a: &dyn Store, b: &dyn Store) {
     // Deleted with the key.
     assert!(a.delete_key(copied.id).await.unwrap());
     assert!(b.get_key(copied.id).await.unwrap().is_none());
+
+    // Several keys at once (a multi-Region family's rotation): all, or
+    // none when one of them changed meanwhile.
+    let other = KeyRecord {
+        id: Uuid::new_v4(),
+        ..pending.clone()
+    };
+    a.insert_key_without_material(&other, NO_LIMIT)
+        .await
+        .unwrap();
+    let other_first = KeyRecord {
+        state: KeyState::Enabled,
+        imported: vec![imported(1, None)],
+        ..other.clone()
+    };
+    let rotated = |key: &KeyRecord| KeyRecord {
+        description: "rotated".into(),
+        ..key.clone()
+    };
+    let (both, stale) = (rotated(&described), rotated(&other_first));
+    let conflicting = [
+        ImportedWrite::rewrite(&both, &described),
+        ImportedWrite {
+            destroy: &[1],
+            ..ImportedWrite::rewrite(&stale, &other_first)
+        },
+    ];
+    assert!(matches!(
+        a.write_imported(&conflicting).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(b.get_key(pending.id).await.unwrap().unwrap(), described);
+    write_one(a, &other_first, &other, Some(&material(1)), &[])
+        .await
+        .unwrap();
+    // The second key listed first: written in any order.
+    let together = [
+        ImportedWrite {
+            destroy: &[1],
+            ..ImportedWrite::rewrite(&stale, &other_first)
+        },
+        ImportedWrite::rewrite(&both, &described),
+    ];
+    a.write_imported(&together).await.unwrap();
+    assert_eq!(b.get_key(pending.id).await.unwrap().unwrap(), both);
+    assert_eq!(b.get_key(other.id).await.unwrap().unwrap(), stale);
+    assert!(b.key_materials(other.id).await.unwrap().is_empty());
 }
 
 async fn identities(a: &dyn Store, b: &dyn Store) {

@@ -12,8 +12,9 @@
 use super::import_rules::{imported_material, require_external, wrapping};
 use super::import_token::{self, TokenFacts};
 use super::materials;
-use super::mrk_import::{self, is_external_replica, refuse_new_material};
+use super::mrk_import;
 use super::*;
+use crate::ImportedWrite;
 use trent_crypto::import::{generate_wrapping_key, unwrap};
 use trent_wire::{AlgorithmSpec, ExpirationModelType, ImportType, WrappingKeySpec};
 
@@ -62,6 +63,21 @@ impl Kms {
         Ok(mac
             .tag(&[b"import-material:", id.as_bytes(), bytes])
             .to_vec())
+    }
+
+    /// The keys whose imported materials go with `key`'s, as the store has
+    /// them: a multi-Region key's related keys with Origin EXTERNAL (none
+    /// for other keys).
+    pub(super) async fn material_family(
+        &self,
+        key: &KeyRecord,
+    ) -> Result<Vec<KeyRecord>, KmsError> {
+        if !mrk_import::has_family_materials(key) {
+            return Ok(Vec::new());
+        }
+        let mut related = self.related_keys(key).await?;
+        related.retain(|k| k.id != key.id);
+        Ok(related)
     }
 
     pub async fn get_parameters_for_import(
@@ -158,17 +174,7 @@ impl Kms {
         // Checked to fit the key's spec before anything is stored.
         imported_material(&current.record, &bytes)?;
         let digest = self.material_digest(&current.record, &bytes).await?;
-        refuse_new_material(&current.record, params.import_type.as_ref())?;
-        // A replica takes only what its primary has (as the store has it).
-        let primary = match is_external_replica(&current.record) {
-            true => self
-                .related_keys(&current.record)
-                .await?
-                .into_iter()
-                .find(KeyRecord::is_primary),
-            false => None,
-        };
-        let request = materials::ImportRequest {
+        let request = |versions_taken| materials::ImportRequest {
             import_type: params.import_type.clone(),
             key_material_id: params.key_material_id.as_deref(),
             description: params.description.as_deref(),
@@ -177,19 +183,24 @@ impl Kms {
                 .valid_to_ms
                 .filter(|_| model == ExpirationModelType::KeyMaterialExpires),
             expiration_model: model.clone(),
+            versions_taken,
         };
         let changed = self
-            .change_imported_locked(id, current, |key| {
+            .change_imported_locked(id, current, |key, related| {
                 // Decided again on a key another node changed: allowed again.
                 self.authorize(caller, Action::ImportKeyMaterial, key, &facts, None)?;
                 refuse_pending_deletion(&key.record)?;
-                let done = match &primary {
+                // A replica takes only what its primary has.
+                let done = match mrk_import::primary_of(&key.record, related) {
                     Some(primary) => {
                         let seeded = mrk_import::seed(&key.record, primary);
                         mrk_import::check_replica_import(&seeded, &digest)?;
-                        materials::import(&seeded, &request)?
+                        materials::import(&seeded, &request(0))?
                     }
-                    None => materials::import(&key.record, &request)?,
+                    None => materials::import(
+                        &key.record,
+                        &request(mrk_import::versions_taken(related)),
+                    )?,
                 };
                 let sealed = SealedMaterialRow {
                     version: done.version,
@@ -197,10 +208,11 @@ impl Kms {
                 };
                 let material = imported_material(&key.record, &bytes)?;
                 Ok(Some(MaterialChange {
-                    named: material_id(&done.record, done.version),
-                    record: done.record,
                     put: Some((sealed, material)),
-                    destroy: Vec::new(),
+                    ..MaterialChange::of_key(
+                        done.record.clone(),
+                        material_id(&done.record, done.version),
+                    )
                 }))
             })
             .await?;
@@ -233,7 +245,7 @@ impl Kms {
         )?;
         require_external(&current.record)?;
         let changed = self
-            .change_imported_locked(id, current, |key| {
+            .change_imported_locked(id, current, |key, related| {
                 self.authorize(
                     caller,
                     Action::DeleteImportedKeyMaterial,
@@ -243,10 +255,12 @@ impl Kms {
                 )?;
                 let found = materials::to_delete(&key.record, key_material_id)?;
                 Ok(Some(MaterialChange {
-                    record: materials::remove(&key.record, found.version),
-                    put: None,
                     destroy: vec![found.version],
-                    named: materials::id_of(found),
+                    related: mrk_import::remove_pending(&key.record, found.version, related),
+                    ..MaterialChange::of_key(
+                        materials::remove(&key.record, found.version),
+                        materials::id_of(found),
+                    )
                 }))
             })
             .await?;
@@ -254,33 +268,42 @@ impl Kms {
     }
 
     /// Writes a change of a key's imported materials (its stripe lock
-    /// held): `change` decides it on the key as cached (`None`: nothing to
-    /// do); the store writes it in one transaction, and the cache then
-    /// holds the key with its materials so changed. When another node
-    /// changed the key meanwhile, it is read again and `change` decides
-    /// again. The key as written and the id of the material `named`.
+    /// held): `change` decides it on the key as cached and, for a
+    /// multi-Region key with imported material, its related keys as the
+    /// store has them (`None`: nothing to do); the store writes it, with
+    /// what it changes in related keys, in one transaction, and the cache
+    /// then holds the key with its materials so changed. When another node
+    /// changed the key or a related key meanwhile, they are read again and
+    /// `change` decides again. The key as written and the id of the
+    /// material `named`.
     pub(super) async fn change_imported_locked(
         &self,
         id: Uuid,
         mut current: Arc<CachedKey>,
-        change: impl Fn(&CachedKey) -> Result<Option<MaterialChange>, KmsError>,
+        change: impl Fn(&CachedKey, &[KeyRecord]) -> Result<Option<MaterialChange>, KmsError>,
     ) -> Result<Option<(KeyRecord, String)>, KmsError> {
         let mut conflicts = 0;
         loop {
-            let Some(decided) = change(&current)? else {
+            let related = self.material_family(&current.record).await?;
+            let Some(decided) = change(&current, &related)? else {
                 return Ok(None);
             };
-            match self
-                .store
-                .write_imported(
-                    &decided.record,
-                    &current.record,
-                    decided.put.as_ref().map(|(sealed, _)| sealed),
-                    &decided.destroy,
-                )
-                .await
-            {
+            let mut writes = vec![ImportedWrite {
+                key: &decided.record,
+                previous: &current.record,
+                put: decided.put.as_ref().map(|(sealed, _)| sealed),
+                destroy: &decided.destroy,
+            }];
+            writes.extend(decided.related.iter().map(|r| ImportedWrite {
+                destroy: &r.destroy,
+                ..ImportedWrite::rewrite(&r.record, &r.previous)
+            }));
+            match self.store.write_imported(&writes).await {
                 Ok(()) => {
+                    // Related keys are read again (as written) when next used.
+                    for r in &decided.related {
+                        self.keys.pin().remove(&r.record.id);
+                    }
                     let materials = match decided.put {
                         Some((sealed, material)) => current.materials.set(sealed.version, material),
                         None => current.materials.without(&decided.destroy),
@@ -296,7 +319,7 @@ impl Kms {
                     self.keys.pin().insert(id, Arc::new(updated));
                     return Ok(Some((record, decided.named)));
                 }
-                // Decided again on the key as another node left it.
+                // Decided again on the keys as another node left them.
                 Err(StoreError::Conflict(_)) if conflicts < MAX_UPDATE_CONFLICTS => {
                     conflicts += 1;
                     self.keys.pin().remove(&id);
@@ -323,20 +346,25 @@ impl Kms {
         // Not due (any more), or another node expired it first (and
         // records it).
         let changed = self
-            .change_imported_locked(id, current, |key| {
+            .change_imported_locked(id, current, |key, related| {
                 let due = materials::expired(&key.record, now);
                 let Some(&first) = due.first() else {
                     return Ok(None);
                 };
                 let named = material_id(&key.record, first);
+                // Material pending rotation expiring in a primary goes from
+                // its replicas too, as when it is deleted.
+                let related = due
+                    .iter()
+                    .flat_map(|v| mrk_import::remove_pending(&key.record, *v, related))
+                    .collect();
                 let record = due.iter().fold(key.record.clone(), |record, v| {
                     materials::remove(&record, *v)
                 });
                 Ok(Some(MaterialChange {
-                    record,
-                    put: None,
                     destroy: due,
-                    named,
+                    related,
+                    ..MaterialChange::of_key(record, named)
                 }))
             })
             .await?;
@@ -358,6 +386,32 @@ pub(super) struct MaterialChange {
     pub destroy: Vec<u32>,
     /// The KeyMaterialId the operation answers.
     pub named: String,
+    /// What the change makes of related multi-Region keys.
+    pub related: Vec<RelatedChange>,
+}
+
+impl MaterialChange {
+    /// A change of the key alone.
+    pub(super) fn of_key(record: KeyRecord, named: String) -> Self {
+        Self {
+            record,
+            put: None,
+            destroy: Vec::new(),
+            named,
+            related: Vec::new(),
+        }
+    }
+}
+
+/// A related multi-Region key changed with the key: rotated with its
+/// primary, or losing the material its primary lost pending rotation.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct RelatedChange {
+    pub record: KeyRecord,
+    /// As the store had it.
+    pub previous: KeyRecord,
+    /// Versions whose sealed material is destroyed.
+    pub destroy: Vec<u32>,
 }
 
 /// ExpirationModel and ValidTo as AWS takes them together.

@@ -3,6 +3,7 @@
 //! in the store, so a restart loses nothing.
 
 use super::import::MaterialChange;
+use super::mrk_import;
 use super::*;
 use crate::model::{DueWork, ImportedMaterial, RotationRecord};
 
@@ -120,6 +121,7 @@ impl Kms {
         // key is DisabledException, not UnsupportedOperationException).
         require_enabled(&key.record)?;
         if is_imported_symmetric(&key.record) {
+            require_rotates_here(&key.record)?;
             return self.rotate_imported_locked(caller, id, key).await;
         }
         require_rotatable(&key.record)?;
@@ -165,7 +167,7 @@ impl Kms {
     ) -> Result<String, KmsError> {
         let arn = key.record.arn.clone();
         let now = self.now();
-        self.change_imported_locked(id, key, |key| {
+        self.change_imported_locked(id, key, |key, related| {
             // Decided again on a key another node changed: allowed again.
             self.authorize(
                 caller,
@@ -179,13 +181,12 @@ impl Kms {
                 &key.record,
                 materials::on_demand_rotations(&key.record),
             )?;
-            let record = materials::rotate(&key.record, now)?;
+            // A multi-Region primary rotates with its replicas.
+            let (record, related) = mrk_import::rotate(&key.record, related, now)?;
             let named = material_id(&record, record.current_material);
             Ok(Some(MaterialChange {
-                record,
-                put: None,
-                destroy: Vec::new(),
-                named,
+                related,
+                ..MaterialChange::of_key(record, named)
             }))
         })
         .await?;
@@ -212,7 +213,10 @@ impl Kms {
             &RequestFacts::default(),
             None,
         )?;
-        let record = &key.record;
+        // A multi-Region key's materials as its related keys make them.
+        let related = self.material_family(&key.record).await?;
+        let shown = mrk_import::shown(&key.record, &related);
+        let record = &shown;
         let listed: Vec<ListedMaterial> = if is_imported_symmetric(record) {
             // Each imported material, with its states: ROTATIONS_ONLY those
             // a rotation made current.
@@ -248,15 +252,13 @@ impl Kms {
                 }))
                 .collect()
         };
-        Ok((
-            record.clone(),
-            self.paginate(
-                &format!("ListKeyRotations/{}/{include_all}", record.id),
-                &listed,
-                limit,
-                marker,
-            )?,
-        ))
+        let page = self.paginate(
+            &format!("ListKeyRotations/{}/{include_all}", record.id),
+            &listed,
+            limit,
+            marker,
+        )?;
+        Ok((shown, page))
     }
 
     /// Runs every rotation, deletion and expiry of imported material that

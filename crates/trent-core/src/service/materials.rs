@@ -27,6 +27,9 @@ pub(super) struct ImportRequest<'a> {
     pub digest: &'a [u8],
     pub expiration_model: ExpirationModelType,
     pub valid_to_ms: Option<i64>,
+    /// The highest material version a related multi-Region key holds (0
+    /// for a single-Region key): new material is numbered after it.
+    pub versions_taken: u32,
 }
 
 /// The key after an import, and the material version the bytes go to.
@@ -110,7 +113,14 @@ fn new_material(record: &mut KeyRecord, request: &ImportRequest<'_>) -> Result<u
         }
         KeyMaterialState::PendingRotation
     };
-    let version = record.imported.iter().map(|m| m.version).max().unwrap_or(0) + 1;
+    let version = record
+        .imported
+        .iter()
+        .map(|m| m.version)
+        .max()
+        .unwrap_or(0)
+        .max(request.versions_taken)
+        + 1;
     record.imported.push(ImportedMaterial {
         version,
         digest: request.digest.to_vec(),
@@ -314,6 +324,7 @@ pub(super) mod tests {
             digest,
             expiration_model: ExpirationModelType::KeyMaterialDoesNotExpire,
             valid_to_ms: None,
+            versions_taken: 0,
         }
     }
 

@@ -6,8 +6,8 @@
 
 use super::trail::{AuditBlock, AuditDigest, AuditTail, KeyUsage, Usage};
 use super::{
-    AuditStore, Change, ChangeStore, Connections, GrantLimits, IdentityStore, KeyStore,
-    SealedMaterial, Store, StoreError,
+    AuditStore, Change, ChangeStore, Connections, GrantLimits, IdentityStore, ImportedWrite,
+    KeyStore, SealedMaterial, Store, StoreError,
 };
 use crate::model::{
     AliasRecord, Credential, DueWork, EntityKind, GrantRecord, IamEntity, KeyRecord, RotationRecord,
@@ -112,8 +112,7 @@ wrapped! {
     fn insert_replica(&self, key: &KeyRecord, primary: Uuid, materials: &[SealedMaterial], max_keys: u64)
         -> Result<(), StoreError>;
     fn related_keys(&self, account: &str, family: Uuid) -> Result<Vec<KeyRecord>, StoreError>;
-    fn write_imported(&self, key: &KeyRecord, previous: &KeyRecord, put: Option<&SealedMaterial>, destroy: &[u32])
-        -> Result<(), StoreError>;
+    fn write_imported(&self, writes: &[ImportedWrite<'_>]) -> Result<(), StoreError>;
     fn get_key(&self, id: Uuid) -> Result<Option<KeyRecord>, StoreError>;
     fn update_key(&self, key: &KeyRecord, previous: &KeyRecord) -> Result<(), StoreError>;
     fn list_keys(&self, account: &str, region: &str, after: Option<Uuid>, limit: usize)

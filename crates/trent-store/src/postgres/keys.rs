@@ -102,6 +102,37 @@ async fn insert_key_row(
     tx.commit().await.map_err(backend)
 }
 
+/// One key's part of `write_imported`, in its transaction.
+async fn write_imported_key(
+    tx: &mut sqlx::PgConnection,
+    write: &ImportedWrite<'_>,
+) -> Result<(), StoreError> {
+    let key = write.key;
+    let id = key.id.to_string();
+    // The key's row first: its lock is held from here to the commit, and
+    // every writer of the key's materials takes it first, so the
+    // materials read next are what the writers before left.
+    update_key_row(&mut *tx, key, write.previous).await?;
+    let stored: Option<String> =
+        sqlx::query_scalar(&format!("SELECT {IMPORTED_COLUMN} FROM keys WHERE id = $1"))
+            .bind(&id)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(backend)?;
+    check_imported(key, stored.as_deref(), write.previous)?;
+    sqlx::query("DELETE FROM imported_materials WHERE key_id = $1")
+        .bind(&id)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+    put_imported(&mut *tx, key).await?;
+    destroy_materials(&mut *tx, key.id, write.destroy).await?;
+    if let Some(material) = write.put {
+        put_material(&mut *tx, key.id, material).await?;
+    }
+    Ok(())
+}
+
 /// Rewrites the key if it is still `previous` (see [`KeyStore::update_key`]).
 async fn update_key_row(
     conn: &mut PgConnection,
@@ -312,35 +343,12 @@ impl KeyStore for PgStore {
         rows.iter().map(key_from_row).collect()
     }
 
-    async fn write_imported(
-        &self,
-        key: &KeyRecord,
-        previous: &KeyRecord,
-        put: Option<&SealedMaterial>,
-        destroy: &[u32],
-    ) -> Result<(), StoreError> {
-        let id = key.id.to_string();
+    async fn write_imported(&self, writes: &[ImportedWrite<'_>]) -> Result<(), StoreError> {
         let mut tx = self.pool().begin().await.map_err(backend)?;
-        // The key's row first: its lock is held from here to the commit, and
-        // every writer of the key's materials takes it first, so the
-        // materials read next are what the writers before left.
-        update_key_row(&mut tx, key, previous).await?;
-        let stored: Option<String> =
-            sqlx::query_scalar(&format!("SELECT {IMPORTED_COLUMN} FROM keys WHERE id = $1"))
-                .bind(&id)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(backend)?;
-        check_imported(key, stored.as_deref(), previous)?;
-        sqlx::query("DELETE FROM imported_materials WHERE key_id = $1")
-            .bind(&id)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
-        put_imported(&mut tx, key).await?;
-        destroy_materials(&mut tx, key.id, destroy).await?;
-        if let Some(material) = put {
-            put_material(&mut tx, key.id, material).await?;
+        // In the order of the keys' ids: two writers of one family lock
+        // its rows in the same order, so neither waits on the other.
+        for write in in_id_order(writes) {
+            write_imported_key(&mut tx, write).await?;
         }
         tx.commit().await.map_err(backend)
     }

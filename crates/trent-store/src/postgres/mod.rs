@@ -14,7 +14,7 @@
 
 use crate::{
     KEY_COLUMNS, backend, check_copied, check_family, check_imported, decode_change,
-    decode_imported, decode_tags, encode_tags, grant_principal, parse_uuid, within,
+    decode_imported, decode_tags, encode_tags, grant_principal, in_id_order, parse_uuid, within,
 };
 use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgListener, PgPoolOptions, PgRow};
@@ -26,8 +26,8 @@ use std::time::Duration;
 use trent_core::trail::{AuditBlock, AuditDigest, AuditTail, Id, KeyUsage, Usage};
 use trent_core::{
     AliasRecord, AuditStore, Change, ChangeStore, Connections, Credential, DueWork, EntityKind,
-    GrantLimits, GrantPrincipal, GrantRecord, IamEntity, IdentityStore, KeyRecord, KeyStore, Limit,
-    RotationRecord, SealedMaterial, SessionRecord, StoreError, now_millis,
+    GrantLimits, GrantPrincipal, GrantRecord, IamEntity, IdentityStore, ImportedWrite, KeyRecord,
+    KeyStore, Limit, RotationRecord, SealedMaterial, SessionRecord, StoreError, now_millis,
 };
 use uuid::Uuid;
 

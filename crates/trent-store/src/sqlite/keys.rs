@@ -114,6 +114,37 @@ async fn family_is(
     check_family(key, held, count)
 }
 
+/// One key's part of `write_imported`, in its transaction.
+async fn write_imported_key(
+    tx: &mut sqlx::SqliteConnection,
+    write: &ImportedWrite<'_>,
+) -> Result<(), StoreError> {
+    let key = write.key;
+    let id = key.id.to_string();
+    // The key's row first: the write lock is held from here, so the
+    // materials read next are what every other writer left.
+    update_key_row(&mut *tx, key, write.previous).await?;
+    let stored: Option<String> =
+        sqlx::query_scalar(&format!("SELECT {IMPORTED_COLUMN} FROM keys WHERE id = ?"))
+            .bind(&id)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(backend)?;
+    check_imported(key, stored.as_deref(), write.previous)?;
+    sqlx::query("DELETE FROM imported_materials WHERE key_id = ?")
+        .bind(&id)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+    put_imported(&mut *tx, key).await?;
+    // Overwritten before removed, as a deleted key's (delete_key).
+    destroy_materials(&mut *tx, key.id, write.destroy).await?;
+    if let Some(material) = write.put {
+        put_material(&mut *tx, key.id, material).await?;
+    }
+    Ok(())
+}
+
 /// Rewrites the key if it is still `previous` (see [`KeyStore::update_key`]).
 async fn update_key_row(
     conn: &mut sqlx::SqliteConnection,
@@ -314,38 +345,13 @@ impl KeyStore for SqliteStore {
         rows.iter().map(key_from_row).collect()
     }
 
-    async fn write_imported(
-        &self,
-        key: &KeyRecord,
-        previous: &KeyRecord,
-        put: Option<&SealedMaterial>,
-        destroy: &[u32],
-    ) -> Result<(), StoreError> {
-        let id = key.id.to_string();
+    async fn write_imported(&self, writes: &[ImportedWrite<'_>]) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await.map_err(backend)?;
-        // The key's row first: the write lock is held from here, so the
-        // materials read next are what every other writer left.
-        update_key_row(&mut tx, key, previous).await?;
-        let stored: Option<String> =
-            sqlx::query_scalar(&format!("SELECT {IMPORTED_COLUMN} FROM keys WHERE id = ?"))
-                .bind(&id)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(backend)?;
-        check_imported(key, stored.as_deref(), previous)?;
-        sqlx::query("DELETE FROM imported_materials WHERE key_id = ?")
-            .bind(&id)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
-        put_imported(&mut tx, key).await?;
-        // Overwritten before removed, as a deleted key's (delete_key).
-        destroy_materials(&mut tx, key.id, destroy).await?;
-        if let Some(material) = put {
-            put_material(&mut tx, key.id, material).await?;
+        for write in in_id_order(writes) {
+            write_imported_key(&mut tx, write).await?;
         }
         tx.commit().await.map_err(backend)?;
-        if !destroy.is_empty() {
+        if writes.iter().any(|w| !w.destroy.is_empty()) {
             // Push the change out of the WAL so old page images go too.
             sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
                 .execute(&self.pool)

@@ -2,9 +2,12 @@
 //! the same material is imported into it; the KeyMaterialId is the same
 //! in every Region; other material, another account and a user not
 //! allowed in the replica's Region are refused; each related key's
-//! material is its own.
+//! material is its own. On-demand rotation: new material imported into
+//! the primary, then into each replica, and the primary rotates them all.
 
+use super::rotation::{current_id, decrypted_by, delete_by_id, encrypt_with_id, import_as, states};
 use super::*;
+use aws_sdk_kms::types::{ImportState, ImportType, KeyMaterialState};
 
 const EAST: &str = "us-east-1";
 const WEST: &str = "eu-west-1";
@@ -118,30 +121,6 @@ async fn the_same_material_is_imported_into_each_related_key() {
     let from_west = encrypt(&west, &key).await;
     assert!(decrypts(&east, &from_west).await);
 
-    // New material for on-demand rotation: not built for multi-Region keys.
-    let (token, public) = parameters(
-        &east,
-        &key,
-        AlgorithmSpec::RsaesOaepSha256,
-        WrappingKeySpec::Rsa2048,
-    )
-    .await;
-    let err = east
-        .import_key_material()
-        .key_id(&key)
-        .import_token(Blob::new(token))
-        .encrypted_key_material(Blob::new(wrap(
-            &public,
-            &AlgorithmSpec::RsaesOaepSha256,
-            &random_material(),
-        )))
-        .expiration_model(ExpirationModelType::KeyMaterialDoesNotExpire)
-        .import_type(aws_sdk_kms::types::ImportType::NewKeyMaterial)
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(code(&err), "UnsupportedOperationException");
-
     // Deleting the replica's material leaves the primary working.
     west.delete_imported_key_material()
         .key_id(&key)
@@ -245,4 +224,199 @@ async fn a_replica_takes_no_import_from_another_account_or_an_unpermitted_user()
     // The owner may.
     import(&west, &key, AlgorithmSpec::RsaesOaepSha256, &material).await;
     assert_eq!(state(&west, &key).await, KeyState::Enabled);
+}
+
+async fn rotate_code(kms: &Client, key: &str) -> Result<(), String> {
+    kms.rotate_key_on_demand()
+        .key_id(key)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| code(&e))
+}
+
+/// AWS's steps: NEW_KEY_MATERIAL into the primary, the same material as
+/// EXISTING_KEY_MATERIAL into each replica, then RotateKeyOnDemand on the
+/// primary; before the last replica has it, the material is
+/// PENDING_MULTI_REGION_IMPORT_AND_ROTATION and rotation is refused.
+#[tokio::test]
+async fn related_keys_rotate_imported_material_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_in(dir.path(), &[]);
+    let east = server.client_with(ACCESS_KEY, SECRET_KEY, EAST);
+    let west = server.client_with(ACCESS_KEY, SECRET_KEY, WEST);
+    let key = external_mrk(&east).await;
+    let (a, b, c) = (random_material(), random_material(), random_material());
+    let id_a = import_as(&east, &key, &a, None, None, None).await.unwrap();
+    east.replicate_key()
+        .key_id(&key)
+        .replica_region(WEST)
+        .send()
+        .await
+        .unwrap();
+    import_as(&west, &key, &a, None, None, None).await.unwrap();
+    let (under_a, _) = encrypt_with_id(&east, &key).await;
+
+    // B into the primary: waiting for the replica in both Regions.
+    let new = Some(ImportType::NewKeyMaterial);
+    let id_b = import_as(&east, &key, &b, new.clone(), None, None)
+        .await
+        .unwrap();
+    let waiting = KeyMaterialState::PendingMultiRegionImportAndRotation;
+    let current = (
+        id_a.clone(),
+        KeyMaterialState::Current,
+        ImportState::Imported,
+    );
+    assert_eq!(
+        states(&east, &key).await,
+        [
+            current.clone(),
+            (id_b.clone(), waiting.clone(), ImportState::Imported)
+        ]
+    );
+    assert_eq!(
+        states(&west, &key).await,
+        [
+            current.clone(),
+            (id_b.clone(), waiting.clone(), ImportState::PendingImport)
+        ]
+    );
+    assert_eq!(
+        rotate_code(&east, &key).await,
+        Err("KMSInvalidStateException".into())
+    );
+    // A replica neither rotates nor takes material its primary lacks.
+    assert_eq!(
+        rotate_code(&west, &key).await,
+        Err("UnsupportedOperationException".into())
+    );
+    let err = import_as(&west, &key, &c, new.clone(), None, None)
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "IncorrectKeyMaterialException");
+    // Other bytes under B's id: refused.
+    let err = import_as(&west, &key, &c, None, Some(&id_b), None)
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "IncorrectKeyMaterialException");
+
+    // B into the replica: pending rotation everywhere; the primary rotates
+    // both.
+    let existing = Some(ImportType::ExistingKeyMaterial);
+    let named = import_as(&west, &key, &b, existing.clone(), Some(&id_b), None)
+        .await
+        .unwrap();
+    assert_eq!(named, id_b);
+    let pending = (
+        id_b.clone(),
+        KeyMaterialState::PendingRotation,
+        ImportState::Imported,
+    );
+    for kms in [&east, &west] {
+        assert_eq!(states(kms, &key).await, [current.clone(), pending.clone()]);
+    }
+    rotate_code(&east, &key).await.unwrap();
+    let rotated = [
+        (
+            id_a.clone(),
+            KeyMaterialState::NonCurrent,
+            ImportState::Imported,
+        ),
+        (
+            id_b.clone(),
+            KeyMaterialState::Current,
+            ImportState::Imported,
+        ),
+    ];
+    for kms in [&east, &west] {
+        assert_eq!(states(kms, &key).await, rotated);
+        assert_eq!(current_id(kms, &key).await.as_deref(), Some(id_b.as_str()));
+        // Old ciphertexts open in each Region; new ones are made with B
+        // and open in the other Region.
+        assert_eq!(decrypted_by(kms, &under_a).await, id_a);
+    }
+    let (under_b, made_with) = encrypt_with_id(&west, &key).await;
+    assert_eq!(made_with, id_b);
+    assert_eq!(decrypted_by(&east, &under_b).await, id_b);
+
+    // C imported into both, then deleted from the primary before the
+    // rotation: gone from the replica too.
+    let id_c = import_as(&east, &key, &c, new, None, None).await.unwrap();
+    import_as(&west, &key, &c, existing, Some(&id_c), None)
+        .await
+        .unwrap();
+    assert_eq!(states(&west, &key).await.len(), 3);
+    assert_eq!(delete_by_id(&east, &key, &id_c).await.unwrap(), id_c);
+    for kms in [&east, &west] {
+        assert_eq!(states(kms, &key).await, rotated);
+        assert_eq!(state(kms, &key).await, KeyState::Enabled);
+    }
+    assert_eq!(
+        rotate_code(&east, &key).await,
+        Err("KMSInvalidStateException".into())
+    );
+
+    // As the store keeps it.
+    server.stop();
+    let server = Server::start_in(dir.path(), &[]);
+    let west = server.client_with(ACCESS_KEY, SECRET_KEY, WEST);
+    assert_eq!(states(&west, &key).await, rotated);
+    assert_eq!(decrypted_by(&west, &under_b).await, id_b);
+    assert_eq!(decrypted_by(&west, &under_a).await, id_a);
+}
+
+/// Two nodes on one PostgreSQL database: the replica cached by node b
+/// encrypts with the new material once node a rotated its primary (the
+/// change feed reaches every related key).
+#[tokio::test]
+async fn another_node_follows_a_family_rotation() {
+    use super::durability::eventually;
+    let Some(TwoNodes {
+        a,
+        b,
+        _dirs,
+        _schema,
+    }) = two_nodes(&[]).await
+    else {
+        return;
+    };
+    let east = a.client_with(ACCESS_KEY, SECRET_KEY, EAST);
+    let (west_a, west_b) = (
+        a.client_with(ACCESS_KEY, SECRET_KEY, WEST),
+        b.client_with(ACCESS_KEY, SECRET_KEY, WEST),
+    );
+    let key = external_mrk(&east).await;
+    let (material_1, material_2) = (random_material(), random_material());
+    import_as(&east, &key, &material_1, None, None, None)
+        .await
+        .unwrap();
+    east.replicate_key()
+        .key_id(&key)
+        .replica_region(WEST)
+        .send()
+        .await
+        .unwrap();
+    import_as(&west_a, &key, &material_1, None, None, None)
+        .await
+        .unwrap();
+    // Node b holds the replica in its cache.
+    let (_, id_1) = encrypt_with_id(&west_b, &key).await;
+    let new = Some(ImportType::NewKeyMaterial);
+    let id_2 = import_as(&east, &key, &material_2, new, None, None)
+        .await
+        .unwrap();
+    let existing = Some(ImportType::ExistingKeyMaterial);
+    import_as(&west_a, &key, &material_2, existing, Some(&id_2), None)
+        .await
+        .unwrap();
+    rotate_code(&east, &key).await.unwrap();
+    assert_ne!(id_1, id_2);
+    eventually(|| async {
+        let ciphertext = encrypt(&west_b, &key).await;
+        decrypted_by(&east, &ciphertext).await == id_2
+    })
+    .await;
+    a.stop();
+    b.stop();
 }

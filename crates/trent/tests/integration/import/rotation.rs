@@ -16,7 +16,7 @@ use aws_sdk_kms::types::{
 /// Imports `material` into `key` as `import_type` (with `id` as
 /// KeyMaterialId), expiring at `valid_to` (Unix seconds) if given: the
 /// response's KeyMaterialId.
-async fn import_as(
+pub(super) async fn import_as(
     kms: &Client,
     key: &str,
     material: &[u8],
@@ -36,7 +36,7 @@ async fn import_as(
 
 /// DeleteImportedKeyMaterial of the material `id` names: the
 /// KeyMaterialId the response names.
-async fn delete_by_id(
+pub(super) async fn delete_by_id(
     kms: &Client,
     key: &str,
     id: &str,
@@ -52,7 +52,7 @@ async fn delete_by_id(
 
 /// Stages new random material on `key` (ImportType NEW_KEY_MATERIAL),
 /// expiring at `valid_to` if given: its KeyMaterialId.
-async fn stage(
+pub(super) async fn stage(
     kms: &Client,
     key: &str,
     valid_to: Option<i64>,
@@ -92,7 +92,7 @@ async fn import_with(
 }
 
 /// ListKeyRotations of `key`, every page of two.
-async fn rotations(kms: &Client, key: &str, all: bool) -> Vec<RotationsListEntry> {
+pub(super) async fn rotations(kms: &Client, key: &str, all: bool) -> Vec<RotationsListEntry> {
     let mut listed = Vec::new();
     let mut marker = None;
     loop {
@@ -114,7 +114,10 @@ async fn rotations(kms: &Client, key: &str, all: bool) -> Vec<RotationsListEntry
 }
 
 /// Each material listed as (KeyMaterialId, state, import state).
-async fn states(kms: &Client, key: &str) -> Vec<(String, KeyMaterialState, ImportState)> {
+pub(super) async fn states(
+    kms: &Client,
+    key: &str,
+) -> Vec<(String, KeyMaterialState, ImportState)> {
     rotations(kms, key, true)
         .await
         .into_iter()
@@ -128,21 +131,21 @@ async fn states(kms: &Client, key: &str) -> Vec<(String, KeyMaterialState, Impor
         .collect()
 }
 
-async fn current_id(kms: &Client, key: &str) -> Option<String> {
+pub(super) async fn current_id(kms: &Client, key: &str) -> Option<String> {
     metadata(kms, key).await.current_key_material_id
 }
 
 /// Encrypts under `key`: the ciphertext and the KeyMaterialId of the
 /// material it was made with (Encrypt's response names none: Decrypt's
 /// does).
-async fn encrypt_with_id(kms: &Client, key: &str) -> (Vec<u8>, String) {
+pub(super) async fn encrypt_with_id(kms: &Client, key: &str) -> (Vec<u8>, String) {
     let ciphertext = encrypt(kms, key).await;
     let id = decrypted_by(kms, &ciphertext).await;
     (ciphertext, id)
 }
 
 /// The KeyMaterialId Decrypt names for `ciphertext` (and that it opened).
-async fn decrypted_by(kms: &Client, ciphertext: &[u8]) -> String {
+pub(super) async fn decrypted_by(kms: &Client, ciphertext: &[u8]) -> String {
     let out = decrypt(kms, ciphertext).await;
     assert_eq!(out.plaintext.unwrap().as_ref(), b"under imported material");
     out.key_material_id.unwrap()
