@@ -259,17 +259,23 @@ pub(super) fn rotate(key: &KeyRecord, now: i64) -> Result<KeyRecord, KmsError> {
             key.arn
         )));
     };
+    Ok(rotate_to(key, pending, now))
+}
+
+/// The key with material `version` CURRENT (rotated to on demand at
+/// `now`), the current one NON_CURRENT.
+pub(super) fn rotate_to(key: &KeyRecord, version: u32, now: i64) -> KeyRecord {
     let mut record = key.clone();
     for m in &mut record.imported {
-        if m.version == pending {
+        if m.version == version {
             m.state = KeyMaterialState::Current;
             m.rotation = Some((now, RotationType::OnDemand));
         } else if m.state == KeyMaterialState::Current {
             m.state = KeyMaterialState::NonCurrent;
         }
     }
-    record.current_material = pending;
-    Ok(record)
+    record.current_material = version;
+    record
 }
 
 /// On-demand rotations of a key's imported material so far.

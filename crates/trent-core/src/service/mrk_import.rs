@@ -156,7 +156,7 @@ pub(super) fn rotate(
             )));
         }
         changes.push(RelatedChange {
-            record: materials::rotate(&seeded, now)?,
+            record: materials::rotate_to(&seeded, pending.version, now),
             previous: replica.clone(),
             destroy: Vec::new(),
         });
@@ -376,6 +376,23 @@ mod tests {
         }
         // A primary without replicas rotates alone.
         assert!(rotate(&primary, &[], 9).unwrap().1.is_empty());
+        // A replica holding other material pending rotation (staged while
+        // it was the primary) rotates to its primary's.
+        let mut stale = west.clone();
+        stale.imported.insert(
+            0,
+            ImportedMaterial {
+                version: 0,
+                digest: vec![0xcc; 32],
+                ..west.import_of(2).unwrap().clone()
+            },
+        );
+        let (_, related) = rotate(&primary, &[east, stale], 9).unwrap();
+        assert_eq!(related[1].record.current_material, 2);
+        assert_eq!(
+            state_of(&related[1].record, 0),
+            KeyMaterialState::PendingRotation
+        );
     }
 
     #[test]
