@@ -231,6 +231,9 @@ struct Seen<Op, Scope> {
     claimed: Option<(String, String)>,
     user_agent: Option<Cow<'static, str>>,
     audit: AuditFacts,
+    /// When the request was taken up (Unix ms): the time SigV4 checks the
+    /// signature's date against, and the audit event's time.
+    received_ms: i64,
 }
 
 /// Serves one request of `protocol`, whatever happens: every outcome,
@@ -255,6 +258,7 @@ where
         claimed: None,
         user_agent: None,
         audit: AuditFacts::default(),
+        received_ms: trent_core::now_millis(),
     };
     let outcome = AssertUnwindSafe(steps(
         state, protocol, request, connection, request_id, &mut seen,
@@ -362,10 +366,7 @@ where
         .map_err(|r| refuse(seen, r))?;
     seen.asked = protocol.asked(&parts, &body);
     let service = protocol.service(&seen.asked);
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
+    let now = seen.received_ms / 1000;
     let signed = trent_sigv4::RequestParts::from_http(&parts, &body);
     let caller = match state
         .auth
@@ -562,7 +563,7 @@ fn event<P: Protocol>(
     });
     let read_only = seen.asked.known().is_some_and(|op| protocol.read_only(op));
     let mut event = AuditEvent {
-        time_ms: trent_core::now_millis(),
+        time_ms: seen.received_ms,
         source: protocol.source(&seen.asked),
         name,
         region: "".into(),

@@ -508,6 +508,7 @@ async fn watchdog(shared: &Shared, state: &ConnState) -> Stop {
             return Stop::Shutdown;
         }
         let (phase, since) = state.load();
+        let now = now_ms();
         let deadline = match phase {
             Phase::Evicted => return Stop::Evicted,
             Phase::Active => None,
@@ -515,9 +516,18 @@ async fn watchdog(shared: &Shared, state: &ConnState) -> Stop {
             Phase::Idle => Some(since + shared.idle_ms),
         };
         if let Some(deadline) = deadline {
-            if deadline <= now_ms() {
+            if deadline <= now {
                 return Stop::Timeout(phase);
             }
+            // An idle connection's timer fires no later than a head that
+            // began now would time out: then the next request's first
+            // byte needs no wake (`TrackedIo`), and a busy connection's
+            // watchdog runs about once per header-read timeout instead of
+            // once per request.
+            let deadline = match phase {
+                Phase::Idle => deadline.min(now + shared.header_read_ms),
+                _ => deadline,
+            };
             // A later deadline waits for the armed timer to fire first.
             if deadline < armed {
                 armed = deadline;
