@@ -5,7 +5,9 @@
 //! per operation (one per [`ErrorCode`], plus success and "other") and a
 //! latency [`Histogram`] per operation, indexed by the `Operation` enum, so
 //! recording is a few relaxed atomic adds: no lock, no allocation, no map
-//! lookup. The exposition is written here by hand (about a hundred lines)
+//! lookup. The rows are kept per shard (`trent_core::stats::shard`: each
+//! worker thread adds to its own, so no two cores fight over a counter's
+//! cache line) and summed when rendered. The exposition is written here by hand (about a hundred lines)
 //! rather than with `prometheus-client`, whose histograms take a lock per
 //! observation; `tests/python/test_audit.py` parses it with the reference
 //! parser (`prometheus_client`).
@@ -14,7 +16,7 @@ use crate::AppState;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
-use trent_core::stats::{Histogram, HistogramSnapshot, LATENCY_BUCKETS};
+use trent_core::stats::{Histogram, HistogramSnapshot, LATENCY_BUCKETS, SHARDS, shard};
 use trent_wire::{ErrorCode, Operation};
 
 /// Requests that are not a KMS operation.
@@ -58,8 +60,8 @@ impl Row {
 
 /// The server's request instruments.
 pub struct Metrics {
-    /// `Operation::ALL` order, then [`OtherOperation`].
-    rows: Box<[Row]>,
+    /// Per shard: `Operation::ALL` order, then [`OtherOperation`].
+    shards: Box<[Box<[Row]>]>,
     /// Kept by the transport.
     pub connections: ConnectionCounters,
 }
@@ -89,8 +91,12 @@ impl Default for Metrics {
 impl Metrics {
     pub fn new() -> Self {
         Self {
-            rows: (0..Operation::ALL.len() + OTHER_NAMES.len())
-                .map(|_| Row::new())
+            shards: (0..SHARDS)
+                .map(|_| {
+                    (0..Operation::ALL.len() + OTHER_NAMES.len())
+                        .map(|_| Row::new())
+                        .collect()
+                })
                 .collect(),
             connections: ConnectionCounters::default(),
         }
@@ -114,9 +120,30 @@ impl Metrics {
     }
 
     fn record(&self, row: usize, column: usize, elapsed: Duration) {
-        let row = &self.rows[row];
+        let row = &self.shards[shard()][row];
         row.requests[column].fetch_add(1, Ordering::Relaxed);
         row.latency.observe(elapsed);
+    }
+
+    /// Requests of row `row` with column `column`, all shards.
+    fn requests(&self, row: usize, column: usize) -> u64 {
+        self.shards
+            .iter()
+            .map(|rows| rows[row].requests[column].load(Ordering::Relaxed))
+            .sum()
+    }
+
+    /// Row `row`'s latency, all shards.
+    fn latency(&self, row: usize) -> HistogramSnapshot {
+        let mut sum = HistogramSnapshot::empty();
+        for rows in &self.shards {
+            rows[row].latency.add_to(&mut sum);
+        }
+        sum
+    }
+
+    fn rows(&self) -> std::ops::Range<usize> {
+        0..Operation::ALL.len() + OTHER_NAMES.len()
     }
 }
 
@@ -216,9 +243,9 @@ pub fn render(state: &AppState) -> String {
         "counter",
         "Requests by operation and error type (None: success).",
     );
-    for (r, row) in m.rows.iter().enumerate() {
-        for (c, count) in row.requests.iter().enumerate() {
-            let count = count.load(Ordering::Relaxed);
+    for r in m.rows() {
+        for c in 0..ErrorCode::ALL.len() + 2 {
+            let count = m.requests(r, c);
             if count > 0 {
                 let _ = writeln!(
                     out,
@@ -235,8 +262,8 @@ pub fn render(state: &AppState) -> String {
         "histogram",
         "Request latency by operation, from routing to the response.",
     );
-    for (r, row) in m.rows.iter().enumerate() {
-        let s = row.latency.snapshot();
+    for r in m.rows() {
+        let s = m.latency(r);
         if s.count > 0 {
             let labels = format!("operation=\"{}\"", row_name(r));
             histogram(&mut out, "trent_request_duration_seconds", &labels, &s);

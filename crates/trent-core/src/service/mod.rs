@@ -493,8 +493,8 @@ pub struct Kms {
     /// Keys per (account, region), counted for the quota without a store
     /// scan per CreateKey; loaded from the store on first use.
     /// Key lookups answered by the cache, and those that went to the store.
-    cache_hits: std::sync::atomic::AtomicU64,
-    cache_misses: std::sync::atomic::AtomicU64,
+    cache_hits: crate::stats::Counter,
+    cache_misses: crate::stats::Counter,
     /// [`Kms::warm_cache`] has loaded every stored key.
     warm: std::sync::atomic::AtomicBool,
     /// Key usage the audit writer has not stored yet ([`Kms::track_usage`]).
@@ -624,11 +624,7 @@ impl Kms {
     }
 
     pub fn key_cache_stats(&self) -> (u64, u64) {
-        use std::sync::atomic::Ordering::Relaxed;
-        (
-            self.cache_hits.load(Relaxed),
-            self.cache_misses.load(Relaxed),
-        )
+        (self.cache_hits.get(), self.cache_misses.get())
     }
 
     /// Now, by the lifecycle clock.
@@ -689,13 +685,12 @@ impl Kms {
 
     /// The cached key, loading and unsealing it on first use.
     async fn key(&self, id: Uuid) -> Result<Arc<CachedKey>, KmsError> {
-        use std::sync::atomic::Ordering::Relaxed;
         self.freshness.check()?;
         if let Some(key) = self.keys.pin().get(&id) {
-            self.cache_hits.fetch_add(1, Relaxed);
+            self.cache_hits.add(1);
             return Ok(key.clone());
         }
-        self.cache_misses.fetch_add(1, Relaxed);
+        self.cache_misses.add(1);
         let _guard = self.key_lock(&id).lock().await;
         self.key_locked(id).await
     }
@@ -707,13 +702,12 @@ impl Kms {
     /// Requests missing the same key at once wait for the one that loads
     /// it, and only that one is counted.
     async fn key_for(&self, caller: &Caller, id: Uuid) -> Result<Arc<CachedKey>, KmsError> {
-        use std::sync::atomic::Ordering::Relaxed;
         self.freshness.check()?;
         if let Some(key) = self.keys.pin().get(&id) {
-            self.cache_hits.fetch_add(1, Relaxed);
+            self.cache_hits.add(1);
             return Ok(key.clone());
         }
-        self.cache_misses.fetch_add(1, Relaxed);
+        self.cache_misses.add(1);
         let _guard = self.key_lock(&id).lock().await;
         if let Some(key) = self.keys.pin().get(&id) {
             return Ok(key.clone());
