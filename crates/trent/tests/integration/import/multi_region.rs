@@ -226,6 +226,26 @@ async fn a_replica_takes_no_import_from_another_account_or_an_unpermitted_user()
     assert_eq!(state(&west, &key).await, KeyState::Enabled);
 }
 
+/// A multi-Region key with `material` imported into its primary (through
+/// `east`) and into its replica in WEST (through `west`): its id and the
+/// material's KeyMaterialId.
+async fn replicated_with(east: &Client, west: &Client, material: &[u8]) -> (String, String) {
+    let key = external_mrk(east).await;
+    let id = import_as(east, &key, material, None, None, None)
+        .await
+        .unwrap();
+    east.replicate_key()
+        .key_id(&key)
+        .replica_region(WEST)
+        .send()
+        .await
+        .unwrap();
+    import_as(west, &key, material, None, None, None)
+        .await
+        .unwrap();
+    (key, id)
+}
+
 async fn rotate_code(kms: &Client, key: &str) -> Result<(), String> {
     kms.rotate_key_on_demand()
         .key_id(key)
@@ -245,16 +265,8 @@ async fn related_keys_rotate_imported_material_together() {
     let server = Server::start_in(dir.path(), &[]);
     let east = server.client_with(ACCESS_KEY, SECRET_KEY, EAST);
     let west = server.client_with(ACCESS_KEY, SECRET_KEY, WEST);
-    let key = external_mrk(&east).await;
     let (a, b, c) = (random_material(), random_material(), random_material());
-    let id_a = import_as(&east, &key, &a, None, None, None).await.unwrap();
-    east.replicate_key()
-        .key_id(&key)
-        .replica_region(WEST)
-        .send()
-        .await
-        .unwrap();
-    import_as(&west, &key, &a, None, None, None).await.unwrap();
+    let (key, id_a) = replicated_with(&east, &west, &a).await;
     let (under_a, _) = encrypt_with_id(&east, &key).await;
 
     // B into the primary: waiting for the replica in both Regions.
@@ -386,20 +398,8 @@ async fn another_node_follows_a_family_rotation() {
         a.client_with(ACCESS_KEY, SECRET_KEY, WEST),
         b.client_with(ACCESS_KEY, SECRET_KEY, WEST),
     );
-    let key = external_mrk(&east).await;
     let (material_1, material_2) = (random_material(), random_material());
-    import_as(&east, &key, &material_1, None, None, None)
-        .await
-        .unwrap();
-    east.replicate_key()
-        .key_id(&key)
-        .replica_region(WEST)
-        .send()
-        .await
-        .unwrap();
-    import_as(&west_a, &key, &material_1, None, None, None)
-        .await
-        .unwrap();
+    let (key, _) = replicated_with(&east, &west_a, &material_1).await;
     // Node b holds the replica in its cache.
     let (_, id_1) = encrypt_with_id(&west_b, &key).await;
     let new = Some(ImportType::NewKeyMaterial);
