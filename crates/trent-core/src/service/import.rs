@@ -207,12 +207,10 @@ impl Kms {
                     sealed: self.root.seal(&material_aad(&id, done.version), &bytes)?,
                 };
                 let material = imported_material(&key.record, &bytes)?;
+                let named = material_id(&done.record, done.version);
                 Ok(Some(MaterialChange {
                     put: Some((sealed, material)),
-                    ..MaterialChange::of_key(
-                        done.record.clone(),
-                        material_id(&done.record, done.version),
-                    )
+                    ..MaterialChange::of_key(done.record, named)
                 }))
             })
             .await?;
