@@ -420,3 +420,82 @@ async fn another_node_follows_a_family_rotation() {
     a.stop();
     b.stop();
 }
+
+/// The attacker's side of a family's rotation: with new material imported
+/// everywhere and the rotation ready, another account (both key policies
+/// open to it), a user allowed everything but only in the replica's
+/// Region, and a user who may import but not rotate or delete, neither
+/// rotate the family nor take its pending material from the replica
+/// through the primary; nothing changes in either Region.
+#[tokio::test]
+async fn who_may_not_rotate_a_family_or_delete_its_pending_material() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_in(dir.path(), &[]);
+    let (id_other, secret_other) = create_account(dir.path(), "444455556666");
+    let east = server.client_with(ACCESS_KEY, SECRET_KEY, EAST);
+    let west = server.client_with(ACCESS_KEY, SECRET_KEY, WEST);
+    let (key, _) = replicated_with(&east, &west, &random_material()).await;
+    let pending = random_material();
+    let new = Some(ImportType::NewKeyMaterial);
+    let id = import_as(&east, &key, &pending, new, None, None)
+        .await
+        .unwrap();
+    let existing = Some(ImportType::ExistingKeyMaterial);
+    import_as(&west, &key, &pending, existing, Some(&id), None)
+        .await
+        .unwrap();
+    let before = [states(&east, &key).await, states(&west, &key).await];
+    assert_eq!(before[0][1].1, KeyMaterialState::PendingRotation);
+
+    open_to_other_account(&east, &key).await;
+    open_to_other_account(&west, &key).await;
+    let other_east = server.client_with(&id_other, &secret_other, EAST);
+    let replica_only = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "kms:*",
+                       "Resource": format!("arn:aws:kms:{WEST}:{ACCOUNT}:key/*")}],
+    })
+    .to_string();
+    // Its client signs for EAST; the same access key signing for WEST.
+    let (west_user_in_east, _) = crate::common::iam_user(&server, "westonly", Some(&replica_only));
+    let west_user = Client::from_conf(
+        west_user_in_east
+            .config()
+            .to_builder()
+            .region(aws_sdk_kms::config::Region::new(WEST))
+            .build(),
+    );
+    let (importer, _) = user_allowed(
+        &server,
+        "importer",
+        &[
+            "kms:GetParametersForImport",
+            "kms:ImportKeyMaterial",
+            "kms:DescribeKey",
+            "kms:ListKeyRotations",
+        ],
+    );
+    let primary_arn = format!("arn:aws:kms:{EAST}:{ACCOUNT}:key/{key}");
+    for (who, attacker) in [
+        ("other account", &other_east),
+        ("replica-only user", &west_user_in_east),
+        ("importer", &importer),
+    ] {
+        assert_eq!(
+            rotate_code(attacker, &primary_arn).await,
+            Err("AccessDeniedException".into()),
+            "{who}"
+        );
+        let err = delete_by_id(attacker, &primary_arn, &id).await.unwrap_err();
+        assert_eq!(code(&err), "AccessDeniedException", "{who}");
+    }
+    // Allowed on the replica, the user still cannot rotate the family there.
+    assert_eq!(
+        rotate_code(&west_user, &key).await,
+        Err("UnsupportedOperationException".into())
+    );
+    assert_eq!(
+        [states(&east, &key).await, states(&west, &key).await],
+        before
+    );
+}
