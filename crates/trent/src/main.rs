@@ -4,6 +4,7 @@
 mod admin;
 mod backup;
 mod config;
+mod envelope;
 mod rotate;
 mod serve;
 
@@ -57,6 +58,12 @@ enum Command {
     /// stopped).
     #[command(subcommand)]
     RootKey(RootKeyCommand),
+    /// Encrypt a file or a stream into an AWS Encryption SDK message, its
+    /// data key wrapped by one or more KMS keys (Trent's or AWS KMS's).
+    Encrypt(Box<envelope::EncryptArgs>),
+    /// Decrypt an AWS Encryption SDK message (from `trent encrypt` or
+    /// `aws-encryption-cli`), its data key unwrapped by KMS.
+    Decrypt(Box<envelope::DecryptArgs>),
     /// Benchmark Trent against a bare baseline server in the same run.
     Bench(trent_bench::cli::BenchArgs),
     /// The bare baseline server `trent bench` starts (internal).
@@ -194,13 +201,25 @@ pub enum AuditCommand {
 }
 
 fn main() -> anyhow::Result<()> {
-    // Logs go to stderr, filtered by `TRENT_LOG` (default `info`), as text
-    // or, with `TRENT_LOG_FORMAT=json`, one JSON object per line.
+    // Logs go to stderr, filtered by `TRENT_LOG` (default `info`; `warn`
+    // for the client commands, whose output may be a terminal, and the
+    // SDK's notes on missing profile files silenced), as text or,
+    // with `TRENT_LOG_FORMAT=json`, one JSON object per line.
+    let client = matches!(
+        std::env::args().nth(1).as_deref(),
+        Some("encrypt" | "decrypt" | "s3")
+    );
     let logs = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("TRENT_LOG")
-                .unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_env("TRENT_LOG").unwrap_or_else(|_| {
+                if client {
+                    "warn,aws_runtime=error"
+                } else {
+                    "info"
+                }
+                .into()
+            }),
         );
     if std::env::var("TRENT_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
         logs.json().init();
@@ -247,6 +266,8 @@ fn main() -> anyhow::Result<()> {
         Command::RootKey(RootKeyCommand::Rotate { store, to }) => {
             runtime.block_on(rotate::rotate(&store, &to))
         }
+        Command::Encrypt(args) => envelope::encrypt(*args, &runtime),
+        Command::Decrypt(args) => envelope::decrypt(*args, &runtime),
         Command::Bench(args) => runtime.block_on(trent_bench::cli::bench(args)),
         Command::BenchBaseline(args) => runtime.block_on(trent_bench::cli::baseline(args)),
     }

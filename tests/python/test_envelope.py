@@ -1,0 +1,286 @@
+"""`trent encrypt` and `trent decrypt` (envelope encryption in the AWS
+Encryption SDK's message format) against the shared server, and
+interoperability both ways with `aws-encryption-cli` from the venv: each
+decrypts what the other wrote, for empty input, one byte, exactly one frame,
+many frames and 256 MiB, with and without the signed suite, under one or
+several wrapping keys. Then every bad input: a changed, cut, wrong-context,
+wrong-key, unknown-key or another account's message fails with a nonzero
+exit and a clear message, and leaves no plaintext behind."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+from pathlib import Path
+
+import boto3
+import pytest
+
+from conftest import ACCOUNT_ID, trent_binary, venv_executable
+
+SIGNED = "AES_256_GCM_HKDF_SHA512_COMMIT_KEY_ECDSA_P384"
+UNSIGNED = "AES_256_GCM_HKDF_SHA512_COMMIT_KEY"
+FRAME = 4096
+
+
+def run(*args, env: dict | None = None, stdin=None, timeout: int = 600) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(a) for a in args],
+        env=env or dict(os.environ),
+        input=stdin,
+        capture_output=True,
+        timeout=timeout,
+    )
+
+
+def trent_cli(*args, **kwargs) -> subprocess.CompletedProcess:
+    return run(trent_binary(), *args, **kwargs)
+
+
+def esdk(mode: str, source: Path, target: Path, *args, **kwargs) -> subprocess.CompletedProcess:
+    return run(
+        venv_executable("aws-encryption-cli"),
+        mode,
+        "--input",
+        source,
+        "--output",
+        target,
+        "-S",
+        *args,
+        **kwargs,
+    )
+
+
+def ok(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
+    assert result.returncode == 0, result.stderr.decode(errors="replace")
+    return result
+
+
+def refused(result: subprocess.CompletedProcess, *needles: str) -> str:
+    stderr = result.stderr.decode(errors="replace")
+    assert result.returncode != 0, "expected a failure"
+    for needle in needles:
+        assert needle in stderr, stderr
+    return stderr
+
+
+@pytest.fixture(scope="module")
+def keys(trent) -> list[str]:
+    kms = boto3.client("kms")
+    return [kms.create_key(Description=f"envelope {i}")["KeyMetadata"]["Arn"] for i in range(3)]
+
+
+def pattern(size: int) -> bytes:
+    return os.urandom(size)
+
+
+@pytest.mark.parametrize("suite", [SIGNED, UNSIGNED])
+@pytest.mark.parametrize("size", [0, 1, FRAME, 5 * FRAME + 17], ids=["empty", "one-byte", "one-frame", "many-frames"])
+def test_each_decrypts_what_the_other_encrypted(keys, tmp_path, suite, size):
+    plain = tmp_path / "plain"
+    plain.write_bytes(pattern(size))
+    key = keys[0]
+    # Trent writes, aws-encryption-cli reads.
+    ok(trent_cli("encrypt", "--key-id", key, "--context", "purpose=interop", "--algorithm", suite, plain, tmp_path / "t.msg"))
+    ok(esdk("--decrypt", tmp_path / "t.msg", tmp_path / "t.out", "--wrapping-keys", f"key={key}",
+            "--encryption-context", "purpose=interop"))
+    assert (tmp_path / "t.out").read_bytes() == plain.read_bytes()
+    # aws-encryption-cli writes, Trent reads.
+    ok(esdk("--encrypt", plain, tmp_path / "e.msg", "--wrapping-keys", f"key={key}",
+            "--encryption-context", "purpose=interop", "--algorithm", suite, "--frame-length", str(FRAME)))
+    ok(trent_cli("decrypt", "--key-id", key, "--context", "purpose=interop", tmp_path / "e.msg", tmp_path / "e.out"))
+    assert (tmp_path / "e.out").read_bytes() == plain.read_bytes()
+
+
+def digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def test_256_mib_both_ways(keys, tmp_path):
+    plain = tmp_path / "plain"
+    with plain.open("wb") as f:
+        block = os.urandom(1 << 20)
+        for i in range(256):
+            f.write(block[i:] + block[:i])
+    key = keys[0]
+    ok(trent_cli("encrypt", "--key-id", key, "--quiet", plain, tmp_path / "t.msg"))
+    ok(esdk("--decrypt", tmp_path / "t.msg", tmp_path / "t.out", "--wrapping-keys", f"key={key}"))
+    assert digest(tmp_path / "t.out") == digest(plain)
+    (tmp_path / "t.out").unlink()
+    ok(esdk("--encrypt", plain, tmp_path / "e.msg", "--wrapping-keys", f"key={key}"))
+    ok(trent_cli("decrypt", "--key-id", key, "--quiet", tmp_path / "e.msg", tmp_path / "e.out"))
+    assert digest(tmp_path / "e.out") == digest(plain)
+
+
+def test_several_wrapping_keys_any_one_decrypts(keys, tmp_path):
+    plain = tmp_path / "plain"
+    plain.write_bytes(pattern(10_000))
+    first, second, _ = keys
+    ok(trent_cli("encrypt", "--key-id", first, "--key-id", second, plain, tmp_path / "t.msg"))
+    for key in (first, second):
+        out = tmp_path / f"t-{key[-4:]}.out"
+        ok(trent_cli("decrypt", "--key-id", key, tmp_path / "t.msg", out))
+        assert out.read_bytes() == plain.read_bytes()
+        out.unlink()
+        ok(esdk("--decrypt", tmp_path / "t.msg", out, "--wrapping-keys", f"key={key}"))
+        assert out.read_bytes() == plain.read_bytes()
+    ok(esdk("--encrypt", plain, tmp_path / "e.msg", "--wrapping-keys", f"key={first}", f"key={second}"))
+    ok(trent_cli("decrypt", "--key-id", second, tmp_path / "e.msg", tmp_path / "e.out"))
+    assert (tmp_path / "e.out").read_bytes() == plain.read_bytes()
+
+
+def test_keys_in_two_regions_and_a_multi_region_replica(trent, tmp_path):
+    east = boto3.client("kms", region_name="us-east-1")
+    west = boto3.client("kms", region_name="us-west-2")
+    east_key = east.create_key(Description="east")["KeyMetadata"]["Arn"]
+    west_key = west.create_key(Description="west")["KeyMetadata"]["Arn"]
+    plain = tmp_path / "plain"
+    plain.write_bytes(pattern(5000))
+    ok(trent_cli("encrypt", "--key-id", east_key, "--key-id", west_key, plain, tmp_path / "t.msg"))
+    ok(trent_cli("decrypt", "--key-id", west_key, tmp_path / "t.msg", tmp_path / "west.out"))
+    assert (tmp_path / "west.out").read_bytes() == plain.read_bytes()
+    # A multi-Region key: encrypted under the primary, decrypted with the
+    # replica's ARN, asked in the replica's Region.
+    primary = east.create_key(MultiRegion=True)["KeyMetadata"]["Arn"]
+    replica = east.replicate_key(KeyId=primary, ReplicaRegion="us-west-2")["ReplicaKeyMetadata"]["Arn"]
+    ok(trent_cli("encrypt", "--key-id", primary, plain, tmp_path / "m.msg"))
+    ok(trent_cli("decrypt", "--key-id", replica, tmp_path / "m.msg", tmp_path / "m.out"))
+    assert (tmp_path / "m.out").read_bytes() == plain.read_bytes()
+    # Discovery asks in the Region each ARN names.
+    ok(trent_cli("decrypt", "--discovery", "--account", ACCOUNT_ID, tmp_path / "t.msg", tmp_path / "d.out"))
+    assert (tmp_path / "d.out").read_bytes() == plain.read_bytes()
+
+
+def test_standard_input_and_output(keys, tmp_path):
+    plain = pattern(3 * FRAME + 5)
+    sealed = ok(trent_cli("encrypt", "--key-id", keys[0], "--context", "a=b", "-", "-", stdin=plain)).stdout
+    assert plain not in sealed
+    opened = ok(trent_cli("decrypt", "--key-id", keys[0], "--context", "a=b", "-", "-", stdin=sealed)).stdout
+    assert opened == plain
+
+
+@pytest.fixture(scope="module")
+def sealed(keys, tmp_path_factory) -> tuple[Path, bytes]:
+    """A signed message under keys[0] with context purpose=bad-input."""
+    work = tmp_path_factory.mktemp("bad")
+    plain = pattern(3 * FRAME + 100)
+    (work / "plain").write_bytes(plain)
+    ok(trent_cli("encrypt", "--key-id", keys[0], "--context", "purpose=bad-input", work / "plain", work / "msg"))
+    return work / "msg", plain
+
+
+def decrypt_to(tmp_path: Path, message: bytes, *args: str) -> tuple[subprocess.CompletedProcess, Path]:
+    source = tmp_path / "in.msg"
+    source.write_bytes(message)
+    target = tmp_path / "out"
+    return trent_cli("decrypt", *args, source, target), target
+
+
+def no_output_left(target: Path) -> None:
+    assert not target.exists()
+    assert not [p for p in target.parent.iterdir() if p.name.startswith(".trent-partial-")]
+
+
+@pytest.mark.parametrize("where", ["header", "data key", "first frame", "last frame", "signature"])
+def test_a_changed_byte_is_refused_and_nothing_is_written(keys, sealed, tmp_path, where):
+    path, _ = sealed
+    message = bytearray(path.read_bytes())
+    at = {
+        "header": 40,
+        "data key": 120,
+        "first frame": len(message) - 4 * FRAME,
+        "last frame": len(message) - 160,
+        "signature": len(message) - 10,
+    }[where]
+    message[at] ^= 0x40
+    result, target = decrypt_to(tmp_path, bytes(message), "--key-id", keys[0])
+    refused(result)
+    no_output_left(target)
+
+
+def test_a_cut_message_is_refused_and_nothing_is_written(keys, sealed, tmp_path):
+    path, _ = sealed
+    message = path.read_bytes()
+    for cut in (0, 10, 300, len(message) - FRAME, len(message) - 1):
+        result, target = decrypt_to(tmp_path, message[:cut], "--key-id", keys[0])
+        stderr = refused(result)
+        assert "truncated" in stderr or "not a valid message" in stderr, stderr
+        no_output_left(target)
+
+
+def test_the_wrong_context_the_wrong_key_and_an_unknown_key_are_refused(keys, sealed, tmp_path):
+    path, _ = sealed
+    message = path.read_bytes()
+    result, target = decrypt_to(tmp_path, message, "--key-id", keys[0], "--context", "purpose=other")
+    refused(result, "purpose")
+    no_output_left(target)
+    result, target = decrypt_to(tmp_path, message, "--key-id", keys[1])
+    refused(result, "not a key this decrypt may use")
+    no_output_left(target)
+    # A message naming a key this server does not have.
+    missing = keys[0].rsplit("/", 1)[0] + "/00000000-0000-0000-0000-000000000000"
+    ok(trent_cli("encrypt", "--key-id", keys[0], "--algorithm", UNSIGNED, path, tmp_path / "u.msg"))
+    forged = (tmp_path / "u.msg").read_bytes().replace(keys[0].encode(), missing.encode())
+    result, target = decrypt_to(tmp_path, forged, "--discovery")
+    refused(result, "IncorrectKeyException")
+    no_output_left(target)
+
+
+def test_discovery_refuses_other_accounts_and_partitions(keys, sealed, tmp_path):
+    path, _ = sealed
+    message = path.read_bytes()
+    for args in (("--account", "444455556666"), ("--partition", "aws-cn")):
+        result, target = decrypt_to(tmp_path, message, "--discovery", *args)
+        refused(result, "not a key this decrypt may use")
+        no_output_left(target)
+
+
+def test_another_account_cannot_decrypt(trent, trent_account, sealed, tmp_path, keys):
+    path, _ = sealed
+    access, secret = trent_account("444455556666")
+    env = dict(os.environ, AWS_ACCESS_KEY_ID=access, AWS_SECRET_ACCESS_KEY=secret)
+    target = tmp_path / "out"
+    stderr = refused(trent_cli("decrypt", "--key-id", keys[0], path, target, env=env), "AccessDeniedException")
+    assert "444455556666" in stderr
+    no_output_left(target)
+    # Nor encrypt under the victim's key.
+    refused(trent_cli("encrypt", "--key-id", keys[0], path, tmp_path / "x.msg", env=env), "AccessDeniedException")
+    assert not (tmp_path / "x.msg").exists()
+
+
+def test_limits_on_encrypted_data_keys(keys, tmp_path):
+    plain = tmp_path / "plain"
+    plain.write_bytes(b"x")
+    three = [arg for key in keys for arg in ("--key-id", key)]
+    refused(trent_cli("encrypt", *three, "--max-encrypted-data-keys", "2", plain, tmp_path / "m"),
+            "3 encrypted data keys")
+    assert not (tmp_path / "m").exists()
+    ok(trent_cli("encrypt", *three, plain, tmp_path / "m"))
+    result, target = decrypt_to(tmp_path, (tmp_path / "m").read_bytes(), "--key-id", keys[0],
+                                "--max-encrypted-data-keys", "2")
+    refused(result, "3 encrypted data keys")
+    no_output_left(target)
+
+
+def test_what_is_not_a_trent_message_is_refused_clearly(keys, tmp_path):
+    result, target = decrypt_to(tmp_path, b"hello, world\n" * 10, "--key-id", keys[0])
+    refused(result, "not a valid message")
+    no_output_left(target)
+    # A version 1 (non-committing) message from aws-encryption-cli.
+    plain = tmp_path / "plain"
+    plain.write_bytes(b"legacy")
+    ok(esdk("--encrypt", plain, tmp_path / "v1.msg", "--wrapping-keys", f"key={keys[0]}",
+            "--commitment-policy", "forbid-encrypt-allow-decrypt"))
+    result, target = decrypt_to(tmp_path, (tmp_path / "v1.msg").read_bytes(), "--key-id", keys[0])
+    refused(result, "version 1", "commit")
+    no_output_left(target)
+    # Bad arguments: a decrypt key that is not an ARN, a reserved context key.
+    refused(trent_cli("decrypt", "--key-id", "alias/x", tmp_path / "v1.msg", tmp_path / "o"), "key ARNs")
+    refused(trent_cli("encrypt", "--key-id", keys[0], "--context", "aws-crypto-public-key=x", plain, tmp_path / "o"),
+            "reserved")
+    assert not (tmp_path / "o").exists()
