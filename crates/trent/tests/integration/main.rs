@@ -9,6 +9,7 @@ mod bench;
 mod common;
 mod crypto;
 mod custody;
+mod envelope;
 mod grants;
 mod hardening;
 mod import;
