@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 import boto3
@@ -284,3 +286,131 @@ def test_what_is_not_a_trent_message_is_refused_clearly(keys, tmp_path):
     refused(trent_cli("encrypt", "--key-id", keys[0], "--context", "aws-crypto-public-key=x", plain, tmp_path / "o"),
             "reserved")
     assert not (tmp_path / "o").exists()
+
+
+# --- trent s3 cp, against moto_server as the seeds' tests use it ---------
+
+
+@pytest.fixture(scope="module")
+def bucket(s3_server) -> str:
+    name = "trent-envelope"
+    boto3.client("s3").create_bucket(Bucket=name)
+    return name
+
+
+@pytest.mark.parametrize("size", [0, 5000, 20 * 1024 * 1024 + 3], ids=["empty", "small", "multipart"])
+def test_s3_cp_round_trips_and_aws_encryption_cli_reads_the_object(keys, bucket, tmp_path, size):
+    plain = tmp_path / "plain"
+    plain.write_bytes(pattern(size))
+    url = f"s3://{bucket}/dir/object-{size}"
+    ok(trent_cli("s3", "cp", "--key-id", keys[0], "--context", "team=blue", plain, url))
+    stored = boto3.client("s3").get_object(Bucket=bucket, Key=f"dir/object-{size}")["Body"].read()
+    assert plain.read_bytes()[:64] not in stored or size == 0
+    ok(trent_cli("s3", "cp", "--key-id", keys[0], "--context", "team=blue", url, tmp_path / "back"))
+    assert (tmp_path / "back").read_bytes() == plain.read_bytes()
+    # The object is an ordinary message: aws-encryption-cli decrypts it, and
+    # its context names the object.
+    (tmp_path / "object.msg").write_bytes(stored)
+    ok(esdk("--decrypt", tmp_path / "object.msg", tmp_path / "esdk.out", "--wrapping-keys", f"key={keys[0]}",
+            "--encryption-context", f"trent:s3-object={url}", "team=blue"))
+    assert (tmp_path / "esdk.out").read_bytes() == plain.read_bytes()
+
+
+def test_s3_cp_streams_standard_input_and_output(keys, bucket):
+    plain = pattern(3 * FRAME + 1)
+    url = f"s3://{bucket}/streamed"
+    ok(trent_cli("s3", "cp", "--key-id", keys[0], "-", url, stdin=plain))
+    assert ok(trent_cli("s3", "cp", "--discovery", url, "-")).stdout == plain
+
+
+def test_s3_cp_refuses_an_object_moved_over_another(keys, bucket, tmp_path):
+    s3 = boto3.client("s3")
+    (tmp_path / "a").write_bytes(b"pay alice 10")
+    (tmp_path / "b").write_bytes(b"pay mallory 1000000")
+    ok(trent_cli("s3", "cp", "--key-id", keys[0], tmp_path / "a", f"s3://{bucket}/a"))
+    ok(trent_cli("s3", "cp", "--key-id", keys[0], tmp_path / "b", f"s3://{bucket}/b"))
+    # Whoever may write to the bucket copies b's message over a.
+    s3.copy_object(Bucket=bucket, Key="a", CopySource={"Bucket": bucket, "Key": "b"})
+    target = tmp_path / "out"
+    refused(trent_cli("s3", "cp", "--key-id", keys[0], f"s3://{bucket}/a", target), "trent:s3-object")
+    no_output_left(target)
+    # Knowingly accepted, it is b's content.
+    ok(trent_cli("s3", "cp", "--key-id", keys[0], "--any-location", f"s3://{bucket}/a", target))
+    assert target.read_bytes() == b"pay mallory 1000000"
+
+
+def test_s3_cp_failures_store_nothing_and_write_nothing(trent, trent_account, keys, bucket, tmp_path):
+    s3 = boto3.client("s3")
+    plain = tmp_path / "plain"
+    plain.write_bytes(pattern(9 * 1024 * 1024))
+    # Another account may not use the key: nothing is uploaded.
+    access, secret = trent_account("444455556666")
+    env = dict(os.environ, AWS_ACCESS_KEY_ID=access, AWS_SECRET_ACCESS_KEY=secret)
+    refused(trent_cli("s3", "cp", "--key-id", keys[0], plain, f"s3://{bucket}/denied", env=env),
+            "AccessDeniedException")
+    assert "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix="denied")
+    assert not s3.list_multipart_uploads(Bucket=bucket).get("Uploads")
+    # A missing object, a missing bucket.
+    target = tmp_path / "out"
+    refused(trent_cli("s3", "cp", "--key-id", keys[0], f"s3://{bucket}/missing", target), "NoSuchKey")
+    no_output_left(target)
+    refused(trent_cli("s3", "cp", "--key-id", keys[0], plain, "s3://no-such-bucket/x"), "NoSuchBucket")
+    # A changed object.
+    ok(trent_cli("s3", "cp", "--key-id", keys[0], plain, f"s3://{bucket}/changed"))
+    body = bytearray(s3.get_object(Bucket=bucket, Key="changed")["Body"].read())
+    body[len(body) // 2] ^= 1
+    s3.put_object(Bucket=bucket, Key="changed", Body=bytes(body))
+    refused(trent_cli("s3", "cp", "--key-id", keys[0], "--any-location", f"s3://{bucket}/changed", target),
+            "does not authenticate")
+    no_output_left(target)
+    # Arguments: both sides local, or both in S3.
+    refused(trent_cli("s3", "cp", "--key-id", keys[0], plain, tmp_path / "x"), "s3://BUCKET/KEY")
+    refused(trent_cli("s3", "cp", "--key-id", keys[0], f"s3://{bucket}/a", f"s3://{bucket}/c"), "not supported")
+
+
+def wait_for(condition, timeout: float = 30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if result := condition():
+            return result
+        time.sleep(0.05)
+    raise AssertionError("timed out")
+
+
+def interrupted(proc: subprocess.Popen) -> None:
+    """SIGTERM, then the command's exit: 130, "interrupted"."""
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr.decode(errors="replace")
+    assert b"interrupted" in stderr
+
+
+def test_an_interrupted_decrypt_leaves_no_partial_plaintext(keys, tmp_path):
+    plain = tmp_path / "plain"
+    plain.write_bytes(pattern(8 * 1024 * 1024))
+    ok(trent_cli("encrypt", "--key-id", keys[0], "--algorithm", UNSIGNED, plain,
+                 tmp_path / "msg"))
+    message = (tmp_path / "msg").read_bytes()
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    proc = subprocess.Popen([str(trent_binary()), "decrypt", "--key-id", keys[0], "-", str(out_dir / "plain")],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdin.write(message[: len(message) // 2])
+    proc.stdin.flush()
+    # Plaintext is being written to the temporary file...
+    wait_for(lambda: [p for p in out_dir.iterdir() if p.stat().st_size > 0])
+    interrupted(proc)
+    # ...and is gone with it.
+    assert list(out_dir.iterdir()) == []
+
+
+def test_an_interrupted_upload_is_aborted(keys, bucket):
+    s3 = boto3.client("s3")
+    proc = subprocess.Popen([str(trent_binary()), "s3", "cp", "--key-id", keys[0], "-", f"s3://{bucket}/interrupted"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdin.write(pattern(17 * 1024 * 1024))
+    proc.stdin.flush()
+    wait_for(lambda: s3.list_multipart_uploads(Bucket=bucket).get("Uploads"))
+    interrupted(proc)
+    assert not s3.list_multipart_uploads(Bucket=bucket).get("Uploads")
+    assert "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix="interrupted")

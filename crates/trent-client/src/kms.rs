@@ -1,13 +1,10 @@
 //! The AWS KMS keyring (`framework/aws-kms/aws-kms-keyring.md` and its
 //! discovery and multi-Region variants): data keys generated and wrapped by
 //! KMS on encrypt, unwrapped by KMS on decrypt, through `aws-sdk-kms` with
-//! the SDK's standard configuration (credential chain, profiles, Region,
-//! `AWS_ENDPOINT_URL`), plus `AWS_CA_BUNDLE`, which the Rust SDK does not
-//! read itself.
+//! the SDK's standard configuration ([`crate::config`]).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::Duration;
 
 use aws_config::SdkConfig;
 use aws_sdk_kms::Client;
@@ -120,35 +117,14 @@ pub struct Kms {
 }
 
 impl Kms {
-    /// The SDK's configuration from the environment and the profile files
-    /// (`profile` or `AWS_PROFILE`), with `AWS_CA_BUNDLE`'s certificates as
-    /// the only trusted roots when it is set (as the AWS CLI does).
-    pub async fn from_env(profile: Option<&str>, grant_tokens: Vec<String>) -> Result<Kms> {
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .timeout_config(
-                aws_config::timeout::TimeoutConfig::builder()
-                    .connect_timeout(Duration::from_secs(10))
-                    .operation_attempt_timeout(Duration::from_secs(30))
-                    .operation_timeout(Duration::from_secs(90))
-                    .build(),
-            );
-        if let Some(profile) = profile {
-            loader = loader.profile_name(profile);
-        }
-        if let Some(bundle) = std::env::var_os("AWS_CA_BUNDLE").filter(|b| !b.is_empty()) {
-            let pem = std::fs::read(&bundle).map_err(|e| {
-                Error::Kms(format!(
-                    "AWS_CA_BUNDLE {}: {e}",
-                    std::path::Path::new(&bundle).display()
-                ))
-            })?;
-            loader = trusting_only(loader, pem)?;
-        }
-        Ok(Kms {
-            config: loader.load().await,
+    /// Clients made from `config` (see [`crate::config::load`]), passing
+    /// `grant_tokens` to every call.
+    pub fn new(config: &SdkConfig, grant_tokens: Vec<String>) -> Kms {
+        Kms {
+            config: config.clone(),
             clients: Mutex::new(HashMap::new()),
             grant_tokens,
-        })
+        }
     }
 
     /// The client for `region`, or for the configuration's own Region.
@@ -344,24 +320,6 @@ where
             DisplayErrorContext(&error)
         )),
     }
-}
-
-/// The SDK's HTTPS client, trusting only the PEM bundle's certificates.
-fn trusting_only(
-    loader: aws_config::ConfigLoader,
-    pem: Vec<u8>,
-) -> Result<aws_config::ConfigLoader> {
-    use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
-    let context = TlsContext::builder()
-        .with_trust_store(TrustStore::empty().with_pem_certificate(pem))
-        .build()
-        .map_err(|e| Error::Kms(format!("AWS_CA_BUNDLE: {e}")))?;
-    Ok(loader.http_client(
-        aws_smithy_http_client::Builder::new()
-            .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
-            .tls_context(context)
-            .build_https(),
-    ))
 }
 
 #[cfg(test)]

@@ -8,19 +8,22 @@
 //! - [`frame`]: one frame sealed or opened;
 //! - [`message`]: whole messages, streamed with bounded memory, frames in
 //!   parallel ([`pipeline`]);
-//! - [`kms`]: the KMS keyring (data keys generated, wrapped and unwrapped)
-//!   and the SDK's clients.
+//! - [`kms`]: the KMS keyring (data keys generated, wrapped and unwrapped);
+//! - [`s3`]: messages streamed to and from S3;
+//! - [`config`]: the AWS SDK's configuration, as the AWS CLI reads it.
 //!
 //! The format is the AWS Encryption SDK specification's
 //! (`aws-encryption-sdk-specification`, `data-format/`): `aws-encryption-cli`
 //! decrypts what this crate writes and the other way round.
 
+pub mod config;
 pub mod context;
 pub mod frame;
 pub mod header;
 pub mod kms;
 pub mod message;
 mod pipeline;
+pub mod s3;
 pub mod suite;
 
 pub use context::EncryptionContext;

@@ -25,7 +25,7 @@ pub const DEFAULT_FRAME_LENGTH: u32 = 4096;
 /// The longest frame written or read: a frame is held in memory whole.
 pub const MAX_FRAME_LENGTH: u32 = 16 << 20;
 /// Plaintext per batch handed to a worker.
-const BATCH: usize = 1 << 20;
+const BATCH: usize = 256 << 10;
 
 /// How messages are written and read.
 #[derive(Clone, Copy, Debug)]

@@ -8,15 +8,19 @@
 //! removed and nothing is left at the output's path.
 
 use std::fs::File;
-use std::io::Write;
+use std::io::{IsTerminal, Read, Write};
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
+use aws_config::SdkConfig;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use trent_client::header::Limits;
 use trent_client::kms::{Arn, Kms, Unwrap};
 use trent_client::message::{self, EncryptionMaterials, Options};
-use trent_client::{Suite, context};
+use trent_client::{EncryptionContext, Suite, context};
 
 /// What both commands share.
 #[derive(clap::Args)]
@@ -106,7 +110,7 @@ pub struct DecryptArgs {
     output: PathBuf,
 }
 
-fn parse_suite(name: &str) -> Result<Suite, String> {
+pub(crate) fn parse_suite(name: &str) -> Result<Suite, String> {
     Suite::from_name(name).ok_or_else(|| {
         format!(
             "unknown algorithm suite {name:?}: {} or {}",
@@ -132,85 +136,273 @@ impl Common {
         options
     }
 
-    fn kms(&self, runtime: &tokio::runtime::Runtime) -> anyhow::Result<Kms> {
-        Ok(runtime.block_on(Kms::from_env(
-            self.profile.as_deref(),
-            self.grant_tokens.clone(),
-        ))?)
+    /// The AWS SDK's configuration, as the AWS CLI would find it.
+    pub(crate) fn sdk_config(
+        &self,
+        runtime: &tokio::runtime::Runtime,
+    ) -> anyhow::Result<SdkConfig> {
+        Ok(runtime.block_on(trent_client::config::load(self.profile.as_deref()))?)
+    }
+
+    /// A progress bar on standard error when it is a terminal, else
+    /// nothing (`--quiet`, or output piped or redirected).
+    fn progress(&self, size: Option<u64>) -> ProgressBar {
+        if self.quiet || !std::io::stderr().is_terminal() {
+            return ProgressBar::hidden();
+        }
+        let bar = match size {
+            Some(size) => ProgressBar::new(size).with_style(
+                ProgressStyle::with_template(
+                    "{bar:30} {bytes}/{total_bytes} {binary_bytes_per_sec} {eta}",
+                )
+                .expect("a valid template"),
+            ),
+            None => ProgressBar::new_spinner().with_style(
+                ProgressStyle::with_template("{spinner} {bytes} {binary_bytes_per_sec}")
+                    .expect("a valid template"),
+            ),
+        };
+        bar.set_draw_target(ProgressDrawTarget::stderr_with_hz(4));
+        bar
     }
 }
 
+/// What a new message is made of, besides its plaintext.
+pub(crate) struct Sealing<'a> {
+    pub key_ids: &'a [String],
+    pub context: EncryptionContext,
+    pub suite: Suite,
+    pub frame_length: u32,
+}
+
+/// Encrypts `input` (`size` bytes, if known) into a message on `output`,
+/// its data key from KMS.
+pub(crate) fn seal(
+    common: &Common,
+    config: &SdkConfig,
+    runtime: &tokio::runtime::Runtime,
+    sealing: Sealing,
+    input: impl Read + Send,
+    size: Option<u64>,
+    output: &mut (impl Write + Send),
+) -> anyhow::Result<()> {
+    let options = common.options(sealing.frame_length);
+    let mut materials = EncryptionMaterials::new(sealing.suite, sealing.context)?;
+    let kms = Kms::new(config, common.grant_tokens.clone());
+    runtime.block_on(kms.wrap(&mut materials, sealing.key_ids))?;
+    let bar = common.progress(size);
+    message::encrypt(materials, &options, input, output, &|done| {
+        bar.set_position(done)
+    })?;
+    bar.finish_and_clear();
+    Ok(())
+}
+
+/// Which of a message's data keys decrypt may ask KMS for: `--key-id`
+/// ARNs, or `--discovery` with its filter.
+pub(crate) fn unwrap_rule(
+    key_ids: &[String],
+    discovery: bool,
+    accounts: &[String],
+    partition: &str,
+) -> anyhow::Result<Unwrap> {
+    if discovery {
+        return Ok(Unwrap::Discovery {
+            partition: partition.to_owned(),
+            accounts: accounts.to_vec(),
+        });
+    }
+    let keys = key_ids
+        .iter()
+        .map(|k| {
+            Arn::parse_key(k).with_context(|| {
+                format!(
+                    "decrypt --key-id takes key ARNs (a message names its keys by ARN), not {k:?}"
+                )
+            })
+        })
+        .collect::<anyhow::Result<_>>()?;
+    Ok(Unwrap::Keys(keys))
+}
+
+/// Decrypts the message on `input` to `output`: its context must hold
+/// `required`, its data key is unwrapped by KMS under `unwrap`'s rule.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn open(
+    common: &Common,
+    config: &SdkConfig,
+    runtime: &tokio::runtime::Runtime,
+    unwrap: &Unwrap,
+    required: &EncryptionContext,
+    mut input: impl Read + Send,
+    size: Option<u64>,
+    output: &mut (impl Write + Send),
+) -> anyhow::Result<()> {
+    let options = common.options(message::DEFAULT_FRAME_LENGTH);
+    let incoming = message::read_header(&mut input, &options.limits)?;
+    context::require(&incoming.header.context, required)?;
+    let kms = Kms::new(config, common.grant_tokens.clone());
+    let data_key = runtime.block_on(kms.unwrap(&incoming.header, unwrap))?;
+    // The plaintext is about as long as the message.
+    let bar = common.progress(size);
+    message::decrypt(incoming, &data_key, &options, input, output, &|done| {
+        bar.set_position(done)
+    })?;
+    bar.finish_and_clear();
+    Ok(())
+}
+
 pub fn encrypt(args: EncryptArgs, runtime: &tokio::runtime::Runtime) -> anyhow::Result<()> {
-    let caller_context = context::parse_pairs(&args.context)?;
-    let options = args.common.options(args.frame_length);
-    let input = open_input(&args.input)?;
-    let mut materials = EncryptionMaterials::new(args.algorithm, caller_context)?;
-    let kms = args.common.kms(runtime)?;
-    runtime.block_on(kms.wrap(&mut materials, &args.key_ids))?;
-    let mut output = Output::create(&args.output)?;
-    message::encrypt(materials, &options, input, output.writer(), &|_| {})?;
+    let undo = Undo::watch(runtime)?;
+    let context = context::parse_pairs(&args.context)?;
+    let (input, size) = open_input(&args.input)?;
+    let config = args.common.sdk_config(runtime)?;
+    let mut output = Output::create(&args.output, &undo)?;
+    let sealing = Sealing {
+        key_ids: &args.key_ids,
+        context,
+        suite: args.algorithm,
+        frame_length: args.frame_length,
+    };
+    seal(
+        &args.common,
+        &config,
+        runtime,
+        sealing,
+        input,
+        size,
+        output.writer(),
+    )?;
     output.commit()
 }
 
 pub fn decrypt(args: DecryptArgs, runtime: &tokio::runtime::Runtime) -> anyhow::Result<()> {
+    let undo = Undo::watch(runtime)?;
     let required = context::parse_pairs(&args.context)?;
-    let unwrap = if args.discovery {
-        Unwrap::Discovery {
-            partition: args.partition.clone(),
-            accounts: args.accounts.clone(),
-        }
-    } else {
-        let keys = args
-            .key_ids
-            .iter()
-            .map(|k| {
-                Arn::parse_key(k).with_context(|| {
-                    format!("decrypt --key-id takes key ARNs (a message names its keys by ARN), not {k:?}")
-                })
-            })
-            .collect::<anyhow::Result<_>>()?;
-        Unwrap::Keys(keys)
-    };
-    let options = args.common.options(message::DEFAULT_FRAME_LENGTH);
-    let mut input = open_input(&args.input)?;
-    let incoming = message::read_header(&mut input, &options.limits)?;
-    context::require(&incoming.header.context, &required)?;
-    let kms = args.common.kms(runtime)?;
-    let data_key = runtime.block_on(kms.unwrap(&incoming.header, &unwrap))?;
-    let mut output = Output::create(&args.output)?;
-    message::decrypt(
-        incoming,
-        &data_key,
-        &options,
+    let unwrap = unwrap_rule(
+        &args.key_ids,
+        args.discovery,
+        &args.accounts,
+        &args.partition,
+    )?;
+    let (input, size) = open_input(&args.input)?;
+    let config = args.common.sdk_config(runtime)?;
+    let mut output = Output::create(&args.output, &undo)?;
+    open(
+        &args.common,
+        &config,
+        runtime,
+        &unwrap,
+        &required,
         input,
+        size,
         output.writer(),
-        &|_| {},
     )?;
     output.commit()
 }
 
 /// The input as a file: a path, or standard input (`-`) without Rust's
-/// buffering.
-fn open_input(path: &Path) -> anyhow::Result<File> {
-    if path.as_os_str() == "-" {
-        let fd = std::io::stdin().as_fd().try_clone_to_owned()?;
-        return Ok(File::from(fd));
+/// buffering; and its size, if it is a regular file.
+pub(crate) fn open_input(path: &Path) -> anyhow::Result<(File, Option<u64>)> {
+    let file = if path.as_os_str() == "-" {
+        File::from(std::io::stdin().as_fd().try_clone_to_owned()?)
+    } else {
+        File::open(path).with_context(|| format!("cannot open {}", path.display()))?
+    };
+    let size = file
+        .metadata()
+        .ok()
+        .filter(|m| m.is_file())
+        .map(|m| m.len());
+    Ok((file, size))
+}
+
+type UndoAction = Box<dyn FnOnce() -> Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
+
+/// What an interrupted command (SIGINT, SIGTERM, SIGHUP) undoes before it
+/// exits with status 130: its temporary output file is removed (no partial
+/// plaintext is left behind) and an unfinished multipart upload is
+/// aborted. Without this, a signal would end the process before any
+/// destructor ran.
+#[derive(Clone, Default)]
+pub(crate) struct Undo(Arc<Mutex<UndoList>>);
+
+#[derive(Default)]
+struct UndoList {
+    files: Vec<PathBuf>,
+    actions: Vec<UndoAction>,
+}
+
+impl Undo {
+    /// Watches for the signals on `runtime` for as long as the process
+    /// lives.
+    pub(crate) fn watch(runtime: &tokio::runtime::Runtime) -> anyhow::Result<Undo> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let undo = Undo::default();
+        let _guard = runtime.enter();
+        let mut signals = [
+            signal(SignalKind::interrupt())?,
+            signal(SignalKind::terminate())?,
+            signal(SignalKind::hangup())?,
+        ];
+        let list = undo.0.clone();
+        runtime.spawn(async move {
+            let [a, b, c] = &mut signals;
+            tokio::select! {
+                _ = a.recv() => {}
+                _ = b.recv() => {}
+                _ = c.recv() => {}
+            }
+            let (files, actions) = {
+                let mut list = list.lock().unwrap_or_else(|e| e.into_inner());
+                (
+                    std::mem::take(&mut list.files),
+                    std::mem::take(&mut list.actions),
+                )
+            };
+            for file in files {
+                let _ = std::fs::remove_file(file);
+            }
+            for action in actions {
+                let _ = tokio::time::timeout(std::time::Duration::from_secs(10), action()).await;
+            }
+            eprintln!("interrupted: nothing was written");
+            std::process::exit(130);
+        });
+        Ok(undo)
     }
-    File::open(path).with_context(|| format!("cannot open {}", path.display()))
+
+    fn list(&self) -> std::sync::MutexGuard<'_, UndoList> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn remove_on_interrupt(&self, path: &Path) {
+        self.list().files.push(path.to_owned());
+    }
+
+    pub(crate) fn forget(&self, path: &Path) {
+        self.list().files.retain(|p| p != path);
+    }
+
+    pub(crate) fn on_interrupt(&self, action: UndoAction) {
+        self.list().actions.push(action);
+    }
 }
 
 /// Standard output, or a temporary file beside the output's path that
-/// becomes it on [`Output::commit`] and is removed if dropped before.
-enum Output {
+/// becomes it on [`Output::commit`] and is removed if dropped before, or
+/// if the command is interrupted.
+pub(crate) enum Output {
     Stdout(File),
     File {
         temp: tempfile::NamedTempFile,
         path: PathBuf,
+        undo: Undo,
     },
 }
 
 impl Output {
-    fn create(path: &Path) -> anyhow::Result<Output> {
+    pub(crate) fn create(path: &Path, undo: &Undo) -> anyhow::Result<Output> {
         if path.as_os_str() == "-" {
             let fd = std::io::stdout().as_fd().try_clone_to_owned()?;
             return Ok(Output::Stdout(File::from(fd)));
@@ -223,26 +415,31 @@ impl Output {
             .prefix(".trent-partial-")
             .tempfile_in(dir)
             .with_context(|| format!("cannot write in {}", dir.display()))?;
+        undo.remove_on_interrupt(temp.path());
         Ok(Output::File {
             temp,
             path: path.to_owned(),
+            undo: undo.clone(),
         })
     }
 
-    fn writer(&mut self) -> &mut File {
+    pub(crate) fn writer(&mut self) -> &mut File {
         match self {
             Output::Stdout(file) => file,
             Output::File { temp, .. } => temp.as_file_mut(),
         }
     }
 
-    fn commit(self) -> anyhow::Result<()> {
+    pub(crate) fn commit(self) -> anyhow::Result<()> {
         match self {
             Output::Stdout(mut file) => Ok(file.flush()?),
-            Output::File { temp, path } => {
-                temp.persist(&path)
-                    .with_context(|| format!("cannot write {}", path.display()))?;
-                Ok(())
+            Output::File { temp, path, undo } => {
+                let temp_path = temp.path().to_owned();
+                let persisted = temp
+                    .persist(&path)
+                    .with_context(|| format!("cannot write {}", path.display()));
+                undo.forget(&temp_path);
+                persisted.map(drop)
             }
         }
     }

@@ -6,6 +6,7 @@ mod backup;
 mod config;
 mod envelope;
 mod rotate;
+mod s3;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -64,6 +65,10 @@ enum Command {
     /// Decrypt an AWS Encryption SDK message (from `trent encrypt` or
     /// `aws-encryption-cli`), its data key unwrapped by KMS.
     Decrypt(Box<envelope::DecryptArgs>),
+    /// Copy files to and from S3 (or an S3-compatible endpoint), encrypted
+    /// as `trent encrypt` does.
+    #[command(subcommand)]
+    S3(s3::S3Command),
     /// Benchmark Trent against a bare baseline server in the same run.
     Bench(trent_bench::cli::BenchArgs),
     /// The bare baseline server `trent bench` starts (internal).
@@ -268,6 +273,7 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Encrypt(args) => envelope::encrypt(*args, &runtime),
         Command::Decrypt(args) => envelope::decrypt(*args, &runtime),
+        Command::S3(command) => s3::run(command, &runtime),
         Command::Bench(args) => runtime.block_on(trent_bench::cli::bench(args)),
         Command::BenchBaseline(args) => runtime.block_on(trent_bench::cli::baseline(args)),
     }
