@@ -414,3 +414,47 @@ def test_an_interrupted_upload_is_aborted(keys, bucket):
     interrupted(proc)
     assert not s3.list_multipart_uploads(Bucket=bucket).get("Uploads")
     assert "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix="interrupted")
+
+
+def first_wrapped_key(message: bytes) -> tuple[bytes, bytes]:
+    """The message id and the first encrypted data key's ciphertext."""
+    at = 3 + 32
+    message_id = message[3:at]
+    aad_len = int.from_bytes(message[at : at + 2], "big")
+    at += 2 + aad_len + 2
+    for _ in range(2):  # provider id, provider info
+        at += 2 + int.from_bytes(message[at : at + 2], "big")
+    length = int.from_bytes(message[at : at + 2], "big")
+    return message_id, message[at + 2 : at + 2 + length]
+
+
+def test_many_files_into_a_directory_with_and_without_a_data_key_cache(keys, tmp_path):
+    sources = tmp_path / "src"
+    sources.mkdir()
+    files = []
+    for i in range(12):
+        path = sources / f"file-{i:02}.txt"
+        path.write_bytes(pattern(100 + i))
+        files.append(path)
+    for cache, distinct in ((None, 12), ("max-age=60,max-messages=5", 3)):
+        sealed = tmp_path / f"sealed-{distinct}"
+        sealed.mkdir()
+        ok(trent_cli("encrypt", "--key-id", keys[0], *(("--cache", cache) if cache else ()), *files, sealed))
+        messages = [(sealed / f"{f.name}.encrypted").read_bytes() for f in files]
+        ids, wrapped = zip(*map(first_wrapped_key, messages))
+        assert len(set(ids)) == 12, "every message has its own id"
+        assert len(set(wrapped)) == distinct, f"{len(set(wrapped))} data keys for 12 files with --cache {cache}"
+        opened = tmp_path / f"opened-{distinct}"
+        opened.mkdir()
+        ok(trent_cli("decrypt", "--key-id", keys[0], *(("--cache", cache) if cache else ()),
+                     *sorted(sealed.iterdir()), opened))
+        for f in files:
+            assert (opened / f.name).read_bytes() == f.read_bytes()
+    # A message made with a cached data key is an ordinary message.
+    ok(esdk("--decrypt", tmp_path / "sealed-3" / "file-07.txt.encrypted", tmp_path / "esdk.out",
+            "--wrapping-keys", f"key={keys[0]}"))
+    assert (tmp_path / "esdk.out").read_bytes() == files[7].read_bytes()
+    # Several inputs need a directory; a bad --cache is refused.
+    refused(trent_cli("encrypt", "--key-id", keys[0], *files[:2], tmp_path / "nowhere"), "directory")
+    refused(trent_cli("encrypt", "--key-id", keys[0], "--cache", "max-messages=5", files[0], tmp_path / "x"),
+            "max-age")

@@ -10,12 +10,14 @@
 //!   parallel ([`pipeline`]);
 //! - [`kms`]: the KMS keyring (data keys generated, wrapped and unwrapped);
 //! - [`s3`]: messages streamed to and from S3;
+//! - [`cache`]: data keys reused across the messages of one run;
 //! - [`config`]: the AWS SDK's configuration, as the AWS CLI reads it.
 //!
 //! The format is the AWS Encryption SDK specification's
 //! (`aws-encryption-sdk-specification`, `data-format/`): `aws-encryption-cli`
 //! decrypts what this crate writes and the other way round.
 
+pub mod cache;
 pub mod config;
 pub mod context;
 pub mod frame;

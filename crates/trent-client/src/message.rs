@@ -112,9 +112,11 @@ impl EncryptionMaterials {
 }
 
 /// Writes `input` as one message to `output`. `progress` is told the
-/// plaintext bytes done so far. Returns the message's length.
+/// plaintext bytes done so far. Returns the message's length. The same
+/// materials may encrypt several messages (a data key cache): each message
+/// has its own message id, so its own derived key.
 pub fn encrypt(
-    materials: EncryptionMaterials,
+    materials: &EncryptionMaterials,
     options: &Options,
     input: impl Read + Send,
     output: &mut impl Write,
@@ -135,6 +137,7 @@ pub fn encrypt(
     }
     let data_key = materials
         .data_key
+        .as_ref()
         .ok_or_else(|| Error::Kms("no data key was generated".into()))?;
     let mut message_id = [0u8; MESSAGE_ID_LEN];
     aws_lc_rs::rand::fill(&mut message_id).map_err(|_| Error::Kms("no randomness".into()))?;
@@ -142,8 +145,8 @@ pub fn encrypt(
     let header = Header {
         suite: materials.suite,
         message_id,
-        context: materials.context,
-        data_keys: materials.data_keys,
+        context: materials.context.clone(),
+        data_keys: materials.data_keys.clone(),
         frame_length,
         commitment: derived.commitment,
     };
@@ -592,7 +595,7 @@ mod tests {
 
     fn seal(suite: Suite, plaintext: &[u8], options: &Options) -> Vec<u8> {
         let mut out = Vec::new();
-        let len = encrypt(materials(suite, 1), options, plaintext, &mut out, &|_| {}).unwrap();
+        let len = encrypt(&materials(suite, 1), options, plaintext, &mut out, &|_| {}).unwrap();
         assert_eq!(len, out.len() as u64);
         out
     }
@@ -731,7 +734,7 @@ mod tests {
             materials.add_wrapped(materials.data_keys[0].clone());
         }
         let err = encrypt(
-            materials,
+            &materials,
             &options(4096, 1),
             &b""[..],
             &mut Vec::new(),
@@ -740,7 +743,7 @@ mod tests {
         .unwrap_err();
         assert!(err.to_string().contains("11 encrypted data keys"), "{err}");
         let err = encrypt(
-            materials_plain(),
+            &materials_plain(),
             &options(0, 1),
             &b""[..],
             &mut Vec::new(),

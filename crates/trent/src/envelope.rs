@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex};
 use anyhow::Context;
 use aws_config::SdkConfig;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use trent_client::cache::{self, DecryptCache, EncryptCache};
 use trent_client::header::Limits;
 use trent_client::kms::{Arn, Kms, Unwrap};
 use trent_client::message::{self, EncryptionMaterials, Options};
@@ -43,6 +44,16 @@ pub struct Common {
     /// Print nothing but errors.
     #[arg(long, short)]
     quiet: bool,
+    /// With several inputs: reuse a data key across messages (fewer KMS
+    /// calls for many small files) within these limits:
+    /// `max-age=SECONDS[,max-messages=N][,max-bytes=N]`. Keys are cached in
+    /// this process's memory only.
+    #[arg(long, value_name = "LIMITS", value_parser = parse_cache)]
+    cache: Option<cache::Limits>,
+}
+
+fn parse_cache(spec: &str) -> Result<cache::Limits, String> {
+    cache::Limits::parse(spec).map_err(|e| e.to_string())
 }
 
 /// `trent encrypt`.
@@ -67,10 +78,11 @@ pub struct EncryptArgs {
     frame_length: u32,
     #[command(flatten)]
     common: Common,
-    /// The file to encrypt, or `-` for standard input.
-    input: PathBuf,
-    /// The message to write, or `-` for standard output.
-    output: PathBuf,
+    /// The file to encrypt (`-`: standard input) and the message to write
+    /// (`-`: standard output); or several files and a directory, where each
+    /// is written with `.encrypted` added to its name.
+    #[arg(value_name = "INPUT... OUTPUT", num_args = 2.., required = true)]
+    paths: Vec<PathBuf>,
 }
 
 /// `trent decrypt`.
@@ -99,15 +111,16 @@ pub struct DecryptArgs {
     context: Vec<String>,
     #[command(flatten)]
     common: Common,
-    /// The message to decrypt, or `-` for standard input.
-    input: PathBuf,
-    /// The plaintext to write, or `-` for standard output. To a file,
-    /// nothing is written unless the whole message authenticates. To
-    /// standard output, each frame is released once its tag verifies
-    /// (and, for the signed suite, the last batch of frames once the
-    /// signature verifies): a message cut or changed later makes the
-    /// command fail after part of the plaintext was written.
-    output: PathBuf,
+    /// The message to decrypt (`-`: standard input) and the plaintext to
+    /// write (`-`: standard output); or several messages and a directory,
+    /// where each is written without its `.encrypted` (or with
+    /// `.decrypted` added). To a file, nothing is written unless the whole
+    /// message authenticates. To standard output, each frame is released
+    /// once its tag verifies (and, for the signed suite, the last batch of
+    /// frames once the signature verifies): a message cut or changed later
+    /// makes the command fail after part of the plaintext was written.
+    #[arg(value_name = "INPUT... OUTPUT", num_args = 2.., required = true)]
+    paths: Vec<PathBuf>,
 }
 
 pub(crate) fn parse_suite(name: &str) -> Result<Suite, String> {
@@ -175,21 +188,29 @@ pub(crate) struct Sealing<'a> {
     pub frame_length: u32,
 }
 
-/// Encrypts `input` (`size` bytes, if known) into a message on `output`,
-/// its data key from KMS.
-pub(crate) fn seal(
+/// New encryption materials: a data key from KMS, wrapped by every key.
+pub(crate) fn materials(
     common: &Common,
     config: &SdkConfig,
     runtime: &tokio::runtime::Runtime,
-    sealing: Sealing,
+    sealing: &Sealing,
+) -> anyhow::Result<EncryptionMaterials> {
+    let mut materials = EncryptionMaterials::new(sealing.suite, sealing.context.clone())?;
+    let kms = Kms::new(config, common.grant_tokens.clone());
+    runtime.block_on(kms.wrap(&mut materials, sealing.key_ids))?;
+    Ok(materials)
+}
+
+/// Encrypts `input` (`size` bytes, if known) into a message on `output`.
+pub(crate) fn seal(
+    common: &Common,
+    sealing: &Sealing,
+    materials: &EncryptionMaterials,
     input: impl Read + Send,
     size: Option<u64>,
     output: &mut (impl Write + Send),
 ) -> anyhow::Result<()> {
     let options = common.options(sealing.frame_length);
-    let mut materials = EncryptionMaterials::new(sealing.suite, sealing.context)?;
-    let kms = Kms::new(config, common.grant_tokens.clone());
-    runtime.block_on(kms.wrap(&mut materials, sealing.key_ids))?;
     let bar = common.progress(size);
     message::encrypt(materials, &options, input, output, &|done| {
         bar.set_position(done)
@@ -234,6 +255,7 @@ pub(crate) fn open(
     runtime: &tokio::runtime::Runtime,
     unwrap: &Unwrap,
     required: &EncryptionContext,
+    mut cache: Option<&mut DecryptCache>,
     mut input: impl Read + Send,
     size: Option<u64>,
     output: &mut (impl Write + Send),
@@ -241,8 +263,21 @@ pub(crate) fn open(
     let options = common.options(message::DEFAULT_FRAME_LENGTH);
     let incoming = message::read_header(&mut input, &options.limits)?;
     context::require(&incoming.header.context, required)?;
-    let kms = Kms::new(config, common.grant_tokens.clone());
-    let data_key = runtime.block_on(kms.unwrap(&incoming.header, unwrap))?;
+    let cached = match cache.as_deref_mut() {
+        Some(cache) => cache.get(&incoming.header)?,
+        None => None,
+    };
+    let data_key = match cached {
+        Some(key) => key,
+        None => {
+            let kms = Kms::new(config, common.grant_tokens.clone());
+            let key = runtime.block_on(kms.unwrap(&incoming.header, unwrap))?;
+            if let Some(cache) = cache {
+                cache.put(&incoming.header, &key)?;
+            }
+            key
+        }
+    };
     // The plaintext is about as long as the message.
     let bar = common.progress(size);
     message::decrypt(incoming, &data_key, &options, input, output, &|done| {
@@ -254,26 +289,35 @@ pub(crate) fn open(
 
 pub fn encrypt(args: EncryptArgs, runtime: &tokio::runtime::Runtime) -> anyhow::Result<()> {
     let undo = Undo::watch(runtime)?;
-    let context = context::parse_pairs(&args.context)?;
-    let (input, size) = open_input(&args.input)?;
-    let config = args.common.sdk_config(runtime)?;
-    let mut output = Output::create(&args.output, &undo)?;
     let sealing = Sealing {
         key_ids: &args.key_ids,
-        context,
+        context: context::parse_pairs(&args.context)?,
         suite: args.algorithm,
         frame_length: args.frame_length,
     };
-    seal(
-        &args.common,
-        &config,
-        runtime,
-        sealing,
-        input,
-        size,
-        output.writer(),
-    )?;
-    output.commit()
+    let jobs = pairs(&args.paths, Rename::Encrypted)?;
+    let config = args.common.sdk_config(runtime)?;
+    let mut cache = args.common.cache.map(EncryptCache::new);
+    for (input, output) in jobs {
+        let (input, size) = open_input(&input)?;
+        let make = || materials(&args.common, &config, runtime, &sealing);
+        let mut fresh = None;
+        let materials = match cache.as_mut() {
+            Some(cache) => cache.get_or_make(size, make)?,
+            None => fresh.insert(make()?),
+        };
+        let mut output = Output::create(&output, &undo)?;
+        seal(
+            &args.common,
+            &sealing,
+            materials,
+            input,
+            size,
+            output.writer(),
+        )?;
+        output.commit()?;
+    }
+    Ok(())
 }
 
 pub fn decrypt(args: DecryptArgs, runtime: &tokio::runtime::Runtime) -> anyhow::Result<()> {
@@ -285,20 +329,69 @@ pub fn decrypt(args: DecryptArgs, runtime: &tokio::runtime::Runtime) -> anyhow::
         &args.accounts,
         &args.partition,
     )?;
-    let (input, size) = open_input(&args.input)?;
+    let jobs = pairs(&args.paths, Rename::Decrypted)?;
     let config = args.common.sdk_config(runtime)?;
-    let mut output = Output::create(&args.output, &undo)?;
-    open(
-        &args.common,
-        &config,
-        runtime,
-        &unwrap,
-        &required,
-        input,
-        size,
-        output.writer(),
-    )?;
-    output.commit()
+    let mut cache = args.common.cache.map(DecryptCache::new);
+    for (input, output) in jobs {
+        let (input, size) = open_input(&input)?;
+        let mut output = Output::create(&output, &undo)?;
+        let (common, cache) = (&args.common, cache.as_mut());
+        open(
+            common,
+            &config,
+            runtime,
+            &unwrap,
+            &required,
+            cache,
+            input,
+            size,
+            output.writer(),
+        )?;
+        output.commit()?;
+    }
+    Ok(())
+}
+
+/// How an output in a directory is named after its input.
+#[derive(Clone, Copy)]
+enum Rename {
+    /// `NAME` → `NAME.encrypted`.
+    Encrypted,
+    /// `NAME.encrypted` → `NAME`, another `NAME` → `NAME.decrypted`.
+    Decrypted,
+}
+
+/// `INPUT OUTPUT`, or `INPUT... DIRECTORY`: the (input, output) pairs.
+fn pairs(paths: &[PathBuf], rename: Rename) -> anyhow::Result<Vec<(PathBuf, PathBuf)>> {
+    let (last, inputs) = paths
+        .split_last()
+        .context("an input and an output are needed")?;
+    if let [input] = inputs
+        && !last.is_dir()
+    {
+        return Ok(vec![(input.clone(), last.clone())]);
+    }
+    anyhow::ensure!(
+        last.is_dir(),
+        "with several inputs, the last argument must be a directory to write into ({} is not one)",
+        last.display()
+    );
+    inputs
+        .iter()
+        .map(|input| {
+            let name = input
+                .file_name()
+                .filter(|_| input.as_os_str() != "-")
+                .with_context(|| format!("{} cannot be written into a directory", input.display()))?
+                .to_string_lossy();
+            let name = match (rename, name.strip_suffix(".encrypted")) {
+                (Rename::Encrypted, _) => format!("{name}.encrypted"),
+                (Rename::Decrypted, Some(stem)) if !stem.is_empty() => stem.to_owned(),
+                (Rename::Decrypted, _) => format!("{name}.decrypted"),
+            };
+            Ok((input.clone(), last.join(name)))
+        })
+        .collect()
 }
 
 /// The input as a file: a path, or standard input (`-`) without Rust's

@@ -130,15 +130,10 @@ fn upload(
         suite: args.algorithm,
         frame_length: args.frame_length,
     };
-    let sealed = envelope::seal(
-        &args.common,
-        &config,
-        runtime,
-        sealing,
-        input,
-        size,
-        &mut parts,
-    );
+    let sealed =
+        envelope::materials(&args.common, &config, runtime, &sealing).and_then(|materials| {
+            envelope::seal(&args.common, &sealing, &materials, input, size, &mut parts)
+        });
     // Only a whole message is completed; otherwise the writer is dropped
     // and the uploader aborts.
     let finished = match sealed {
@@ -200,6 +195,7 @@ fn download(
         runtime,
         &unwrap,
         &required,
+        None,
         ChannelReader::new(rx),
         size,
         output.writer(),
