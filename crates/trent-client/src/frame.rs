@@ -85,24 +85,27 @@ pub fn seal(
     Ok(())
 }
 
-/// Opens one frame's `content || tag` in place; returns the plaintext's
-/// length (at the start of `content_and_tag`).
+/// Opens one frame's `content` and `tag` into `out` (as long as the
+/// content).
+#[allow(clippy::too_many_arguments)]
 pub fn open(
     key: &LessSafeKey,
     message_id: &[u8; MESSAGE_ID_LEN],
     sequence: u32,
     last: bool,
     iv: [u8; IV_LEN],
-    content_and_tag: &mut [u8],
-) -> Result<usize> {
-    let len = content_and_tag.len() - TAG_LEN;
-    let (aad, aad_len) = aad(message_id, last, sequence, len);
-    key.open_in_place(
+    content: &[u8],
+    tag: &[u8],
+    out: &mut [u8],
+) -> Result<()> {
+    let (aad, aad_len) = aad(message_id, last, sequence, content.len());
+    key.open_separate_gather(
         Nonce::assume_unique_for_key(iv),
         Aad::from(&aad[..aad_len]),
-        content_and_tag,
+        content,
+        tag,
+        out,
     )
-    .map(|plain| plain.len())
     .map_err(|_| Error::Authentication("a frame's tag does not verify"))
 }
 
@@ -147,18 +150,19 @@ mod tests {
         assert_eq!(&out[..4], &7u32.to_be_bytes());
         let iv_got: [u8; IV_LEN] = out[4..16].try_into().unwrap();
         assert_eq!(iv_got, iv(7));
-        let body = || out[16..].to_vec();
-        let mut ok = body();
-        assert_eq!(open(&key, &id, 7, false, iv_got, &mut ok).unwrap(), 5);
-        assert_eq!(&ok[..5], b"hello");
+        let (content, tag) = out[16..].split_at(5);
+        let mut plain = [0u8; 5];
+        open(&key, &id, 7, false, iv_got, content, tag, &mut plain).unwrap();
+        assert_eq!(&plain, b"hello");
         // Another sequence number, kind, message or IV: refused.
-        assert!(open(&key, &id, 8, false, iv_got, &mut body()).is_err());
-        assert!(open(&key, &id, 7, true, iv_got, &mut body()).is_err());
-        assert!(open(&key, &[4; MESSAGE_ID_LEN], 7, false, iv_got, &mut body()).is_err());
-        assert!(open(&key, &id, 7, false, iv(8), &mut body()).is_err());
-        let mut flipped = body();
+        assert!(open(&key, &id, 8, false, iv_got, content, tag, &mut plain).is_err());
+        assert!(open(&key, &id, 7, true, iv_got, content, tag, &mut plain).is_err());
+        let other = [4; MESSAGE_ID_LEN];
+        assert!(open(&key, &other, 7, false, iv_got, content, tag, &mut plain).is_err());
+        assert!(open(&key, &id, 7, false, iv(8), content, tag, &mut plain).is_err());
+        let mut flipped = content.to_vec();
         flipped[0] ^= 1;
-        assert!(open(&key, &id, 7, false, iv_got, &mut flipped).is_err());
+        assert!(open(&key, &id, 7, false, iv_got, &flipped, tag, &mut plain).is_err());
     }
 
     #[test]

@@ -3,6 +3,8 @@
 //! P-384 signature over everything before it.
 
 use std::io::{Read, Write};
+use std::sync::Arc;
+use std::sync::mpsc::{SyncSender, sync_channel};
 
 use aws_lc_rs::digest::{self, SHA384};
 use aws_lc_rs::encoding::{AsBigEndian, EcPublicKeyCompressedBin};
@@ -152,21 +154,21 @@ pub fn encrypt(
     };
     let body = header.body_bytes()?;
     let tag = frame::header_tag(&derived.key, &body)?;
-    let mut hash = materials
+    let hash = materials
         .signing_key
         .as_ref()
-        .map(|_| digest::Context::new(&SHA384));
+        .map(|_| BackgroundHash::start());
     let mut written = 0u64;
-    let mut emit = |bytes: &[u8], hash: &mut Option<digest::Context>| -> Result<()> {
-        output.write_all(bytes)?;
-        if let Some(hash) = hash {
-            hash.update(bytes);
-        }
+    let mut emit = |bytes: Vec<u8>| -> Result<()> {
+        output.write_all(&bytes)?;
         written += bytes.len() as u64;
+        if let Some(hash) = &hash {
+            hash.feed(Arc::new(bytes));
+        }
         Ok(())
     };
-    emit(&body, &mut hash)?;
-    emit(&tag, &mut hash)?;
+    emit(body)?;
+    emit(tag.to_vec())?;
 
     let frame = frame_length as usize;
     let batch = (BATCH / frame).max(1) * frame;
@@ -202,7 +204,7 @@ pub fn encrypt(
             Ok((out, job.plaintext.len()))
         },
         |(sealed, plain_len)| {
-            emit(&sealed, &mut hash)?;
+            emit(sealed)?;
             plain_done += plain_len as u64;
             progress(plain_done);
             Ok(())
@@ -210,7 +212,7 @@ pub fn encrypt(
     )?;
     if let (Some(pair), Some(hash)) = (&materials.signing_key, hash) {
         let signature = pair
-            .sign_digest(&hash.finish())
+            .sign_digest(&hash.finish()?)
             .map_err(|_| Error::Kms("ECDSA signing failed".into()))?;
         let signature = signature.as_ref();
         output.write_all(&(signature.len() as u16).to_be_bytes())?;
@@ -363,10 +365,10 @@ pub fn decrypt(
         ),
         _ => None,
     };
-    let mut hash = verifier.as_ref().map(|_| {
-        let mut hash = digest::Context::new(&SHA384);
-        hash.update(&body);
-        hash.update(&tag);
+    let hash = verifier.as_ref().map(|_| {
+        let hash = BackgroundHash::start();
+        hash.feed(Arc::new(body));
+        hash.feed(Arc::new(tag.to_vec()));
         hash
     });
     let frame = header.frame_length as usize;
@@ -377,37 +379,41 @@ pub fn decrypt(
         carry: Vec::new(),
         sequence: 1,
         done: false,
-        hash: &mut hash,
-        verifier: verifier.as_deref(),
+        hash,
     };
     let message_id = header.message_id;
     let mut written = 0u64;
     pipeline::run(
         options.threads,
         || frames.next(),
-        |mut job: OpenJob| {
-            let mut plain_end = 0;
+        |job: OpenJob| {
+            let mut plaintext = Vec::with_capacity(job.raw.len());
             for span in &job.spans {
-                let iv: [u8; IV_LEN] = job.raw[span.iv_at..span.iv_at + IV_LEN]
-                    .try_into()
-                    .expect("IV_LEN bytes");
-                let end = span.content_at + span.len + TAG_LEN;
-                let n = frame::open(
+                let at = |start: usize, len: usize| &job.raw[start..start + len];
+                let iv: [u8; IV_LEN] = at(span.iv_at, IV_LEN).try_into().expect("IV_LEN bytes");
+                let start = plaintext.len();
+                plaintext.resize(start + span.len, 0);
+                frame::open(
                     &derived.key,
                     &message_id,
                     span.sequence,
                     span.last,
                     iv,
-                    &mut job.raw[span.content_at..end],
+                    at(span.content_at, span.len),
+                    at(span.content_at + span.len, TAG_LEN),
+                    &mut plaintext[start..],
                 )?;
-                job.raw
-                    .copy_within(span.content_at..span.content_at + n, plain_end);
-                plain_end += n;
             }
-            job.raw.truncate(plain_end);
-            Ok(job.raw)
+            Ok((plaintext, job.signature))
         },
-        |plaintext| {
+        |(plaintext, signature)| {
+            // The signed suite's last batch waits for the whole message's
+            // hash, and is written only if the signature verifies.
+            if let (Some((hash, signature)), Some(public_key)) = (signature, &verifier) {
+                UnparsedPublicKey::new(&ECDSA_P384_SHA384_ASN1, public_key)
+                    .verify_digest(&hash.finish()?, &signature)
+                    .map_err(|_| Error::Authentication("the signature does not verify"))?;
+            }
             output.write_all(&plaintext)?;
             written += plaintext.len() as u64;
             progress(written);
@@ -416,6 +422,41 @@ pub fn decrypt(
     )?;
     output.flush()?;
     Ok(written)
+}
+
+/// The signed suite's SHA-384 over the whole message, on a thread of its
+/// own fed the message's buffers in order: hashing is the slowest step of
+/// a signed message, and this way it overlaps reading, the frames' AES-GCM
+/// and writing.
+struct BackgroundHash {
+    tx: SyncSender<Arc<Vec<u8>>>,
+    thread: std::thread::JoinHandle<digest::Digest>,
+}
+
+impl BackgroundHash {
+    fn start() -> BackgroundHash {
+        let (tx, rx) = sync_channel::<Arc<Vec<u8>>>(4);
+        let thread = std::thread::spawn(move || {
+            let mut hash = digest::Context::new(&SHA384);
+            for bytes in rx {
+                hash.update(&bytes);
+            }
+            hash.finish()
+        });
+        BackgroundHash { tx, thread }
+    }
+
+    fn feed(&self, bytes: Arc<Vec<u8>>) {
+        // The thread only ends once the sender is dropped, in `finish`.
+        let _ = self.tx.send(bytes);
+    }
+
+    fn finish(self) -> Result<digest::Digest> {
+        drop(self.tx);
+        self.thread
+            .join()
+            .map_err(|_| Error::Kms("the message's hash failed".into()))
+    }
 }
 
 struct Span {
@@ -427,25 +468,28 @@ struct Span {
 }
 
 struct OpenJob {
-    raw: Vec<u8>,
+    /// The batch's frames as read, shared with the hashing thread.
+    raw: Arc<Vec<u8>>,
     spans: Vec<Span>,
+    /// The last batch of a signed message: the hash (fed every byte before
+    /// the footer) and the footer's signature.
+    signature: Option<(BackgroundHash, Vec<u8>)>,
 }
 
 /// Reads the body in batches of whole frames, checks their sequence, feeds
-/// the signature's hash, and after the final frame reads and verifies the
-/// footer.
-struct FrameBatches<'a, R> {
+/// the signature's hash, and after the final frame reads the footer and
+/// checks that nothing follows.
+struct FrameBatches<R> {
     input: R,
     frame: usize,
     want: usize,
     carry: Vec<u8>,
     sequence: u32,
     done: bool,
-    hash: &'a mut Option<digest::Context>,
-    verifier: Option<&'a [u8]>,
+    hash: Option<BackgroundHash>,
 }
 
-impl<R: Read> FrameBatches<'_, R> {
+impl<R: Read> FrameBatches<R> {
     fn next(&mut self) -> Result<Option<OpenJob>> {
         if self.done {
             return Ok(None);
@@ -469,15 +513,21 @@ impl<R: Read> FrameBatches<'_, R> {
             return Err(Error::Malformed("the message is truncated".into()));
         }
         let rest = raw.split_off(at);
-        if let Some(hash) = self.hash.as_mut() {
-            hash.update(&raw);
+        let raw = Arc::new(raw);
+        if let Some(hash) = &self.hash {
+            hash.feed(Arc::clone(&raw));
         }
+        let mut signature = None;
         if self.done {
-            self.footer(rest)?;
+            signature = self.footer(rest)?;
         } else {
             self.carry = rest;
         }
-        Ok(Some(OpenJob { raw, spans }))
+        Ok(Some(OpenJob {
+            raw,
+            spans,
+            signature,
+        }))
     }
 
     /// The next frame in `bytes` (at offset `base` of the batch), or `None`
@@ -529,10 +579,11 @@ impl<R: Read> FrameBatches<'_, R> {
         }))
     }
 
-    /// After the final frame: the signature (signed suite), then the end of
-    /// the input.
-    fn footer(&mut self, mut rest: Vec<u8>) -> Result<()> {
-        if let (Some(public_key), Some(hash)) = (self.verifier, self.hash.take()) {
+    /// After the final frame: the signature (signed suite), returned with
+    /// the hash to check it against, then the end of the input.
+    fn footer(&mut self, mut rest: Vec<u8>) -> Result<Option<(BackgroundHash, Vec<u8>)>> {
+        let mut signature = None;
+        if let Some(hash) = self.hash.take() {
             if rest.len() < 2 {
                 (&mut self.input)
                     .take(2 - rest.len() as u64)
@@ -550,13 +601,14 @@ impl<R: Read> FrameBatches<'_, R> {
                 let missing = (2 + len - rest.len()) as u64;
                 (&mut self.input).take(missing).read_to_end(&mut rest)?;
             }
-            let signature = rest.get(2..2 + len).ok_or_else(|| {
-                Error::Malformed("the message is truncated (in its signature)".into())
-            })?;
-            UnparsedPublicKey::new(&ECDSA_P384_SHA384_ASN1, public_key)
-                .verify_digest(&hash.finish(), signature)
-                .map_err(|_| Error::Authentication("the signature does not verify"))?;
+            let bytes = rest
+                .get(2..2 + len)
+                .ok_or_else(|| {
+                    Error::Malformed("the message is truncated (in its signature)".into())
+                })?
+                .to_vec();
             rest.drain(..2 + len);
+            signature = Some((hash, bytes));
         }
         let mut probe = [0u8; 1];
         let trailing = !rest.is_empty() || self.input.read(&mut probe).map_err(truncated)? != 0;
@@ -565,7 +617,7 @@ impl<R: Read> FrameBatches<'_, R> {
                 "bytes follow the end of the message".into(),
             ));
         }
-        Ok(())
+        Ok(signature)
     }
 }
 
