@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use aws_config::SdkConfig;
+use aws_sdk_kms::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
 use crate::{Error, Result};
 
@@ -51,4 +52,22 @@ fn trusting_only(
             .tls_context(context)
             .build_https(),
     ))
+}
+
+/// A service's refusal as its error code and message, or why it could not
+/// be asked (connection, timeout, credentials, Region), after `what` (the
+/// key or object, and the action).
+pub(crate) fn refusal<E, R>(what: std::fmt::Arguments, error: SdkError<E, R>) -> Error
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match &error {
+        SdkError::ServiceError(service) => Error::Kms(format!(
+            "{what}: {}: {}",
+            service.err().code().unwrap_or("error"),
+            service.err().message().unwrap_or("(no message)")
+        )),
+        _ => Error::Kms(format!("{what}: {}", DisplayErrorContext(&error))),
+    }
 }

@@ -8,10 +8,10 @@ use std::sync::Mutex;
 
 use aws_config::SdkConfig;
 use aws_sdk_kms::Client;
-use aws_sdk_kms::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_kms::primitives::Blob;
 use zeroize::Zeroizing;
 
+use crate::config::refusal;
 use crate::header::{EncryptedDataKey, Header};
 use crate::message::EncryptionMaterials;
 use crate::suite::DATA_KEY_LEN;
@@ -173,7 +173,7 @@ impl Kms {
             .set_grant_tokens(self.tokens())
             .send()
             .await
-            .map_err(|e| refused(first, "GenerateDataKey", e))?;
+            .map_err(|e| refusal(format_args!("{first}: GenerateDataKey"), e))?;
         let plaintext = Zeroizing::new(out.plaintext.map(Blob::into_inner).unwrap_or_default());
         let mut data_key = Zeroizing::new([0u8; DATA_KEY_LEN]);
         if plaintext.len() != DATA_KEY_LEN {
@@ -195,7 +195,7 @@ impl Kms {
                 .set_grant_tokens(self.tokens())
                 .send()
                 .await
-                .map_err(|e| refused(key_id, "Encrypt", e))?;
+                .map_err(|e| refusal(format_args!("{key_id}: Encrypt"), e))?;
             materials.add_wrapped(wrapped_by(
                 key_id,
                 "Encrypt",
@@ -240,7 +240,7 @@ impl Kms {
                 .send()
                 .await;
             match answer {
-                Err(e) => errors.push(refused(&ask.to_string(), "Decrypt", e).to_string()),
+                Err(e) => errors.push(refusal(format_args!("{ask}: Decrypt"), e).to_string()),
                 Ok(out) if out.key_id.as_deref() != Some(&ask.to_string()) => errors.push(format!(
                     "{ask}: Decrypt answered for another key ({:?})",
                     out.key_id
@@ -300,26 +300,6 @@ fn wrapped_by(
         provider_info: arn.into_bytes(),
         ciphertext,
     })
-}
-
-/// KMS's refusal as its error code and message, or why it could not be
-/// asked.
-fn refused<E, R>(key_id: &str, action: &str, error: SdkError<E, R>) -> Error
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    match &error {
-        SdkError::ServiceError(service) => Error::Kms(format!(
-            "{key_id}: {action}: {}: {}",
-            service.err().code().unwrap_or("error"),
-            service.err().message().unwrap_or("(no message)")
-        )),
-        _ => Error::Kms(format!(
-            "{key_id}: {action}: {}",
-            DisplayErrorContext(&error)
-        )),
-    }
 }
 
 #[cfg(test)]

@@ -12,12 +12,12 @@ use std::io::{self, Read, Write};
 
 use aws_config::SdkConfig;
 use aws_sdk_s3::Client;
-use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
+use crate::config::refusal;
 use crate::{Error, Result};
 
 /// The size of every part but the last: 8 MiB, so a message of up to
@@ -154,7 +154,7 @@ pub async fn upload(
                 .body(ByteStream::from(first))
                 .send()
                 .await
-                .map_err(|e| refused(to, "PutObject", e))?;
+                .map_err(|e| refusal(format_args!("{to}: PutObject"), e))?;
             return Ok(size);
         }
         Some(Chunk::Part(part)) => part,
@@ -167,7 +167,7 @@ pub async fn upload(
         .content_type("application/octet-stream")
         .send()
         .await
-        .map_err(|e| refused(to, "CreateMultipartUpload", e))?;
+        .map_err(|e| refusal(format_args!("{to}: CreateMultipartUpload"), e))?;
     let upload_id = answer
         .upload_id
         .ok_or_else(|| Error::Kms(format!("{to}: CreateMultipartUpload answered no UploadId")))?;
@@ -219,7 +219,7 @@ async fn upload_parts(
                 .body(ByteStream::from(body))
                 .send()
                 .await
-                .map_err(|e| refused(to, "UploadPart", e))?;
+                .map_err(|e| refusal(format_args!("{to}: UploadPart"), e))?;
             parts.push(
                 CompletedPart::builder()
                     .part_number(number)
@@ -249,7 +249,7 @@ async fn upload_parts(
         )
         .send()
         .await
-        .map_err(|e| refused(to, "CompleteMultipartUpload", e))?;
+        .map_err(|e| refusal(format_args!("{to}: CompleteMultipartUpload"), e))?;
     Ok(size)
 }
 
@@ -261,7 +261,7 @@ pub async fn open(client: &Client, from: &Location) -> Result<ByteStream> {
         .key(&from.key)
         .send()
         .await
-        .map_err(|e| refused(from, "GetObject", e))?;
+        .map_err(|e| refusal(format_args!("{from}: GetObject"), e))?;
     Ok(out.body)
 }
 
@@ -307,21 +307,6 @@ impl Read for ChannelReader {
         let n = out.len().min(self.current.len());
         out[..n].copy_from_slice(&self.current.split_to(n));
         Ok(n)
-    }
-}
-
-fn refused<E, R>(at: &Location, action: &str, error: SdkError<E, R>) -> Error
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    match &error {
-        SdkError::ServiceError(service) => Error::Kms(format!(
-            "{at}: {action}: {}: {}",
-            service.err().code().unwrap_or("error"),
-            service.err().message().unwrap_or("(no message)")
-        )),
-        _ => Error::Kms(format!("{at}: {action}: {}", DisplayErrorContext(&error))),
     }
 }
 

@@ -85,6 +85,21 @@ pub struct EncryptArgs {
     paths: Vec<PathBuf>,
 }
 
+/// Decrypt's `--discovery` and its filter.
+#[derive(clap::Args)]
+pub(crate) struct Discovery {
+    /// Decrypt with whichever KMS key the message names, asked in that
+    /// key's Region (limit it with --account and --partition).
+    #[arg(long)]
+    pub discovery: bool,
+    /// With --discovery: only keys of this account; repeat for several.
+    #[arg(long = "account", value_name = "ACCOUNT_ID", requires = "discovery")]
+    accounts: Vec<String>,
+    /// With --discovery: only keys of this partition.
+    #[arg(long, default_value = "aws", requires = "discovery")]
+    partition: String,
+}
+
 /// `trent decrypt`.
 #[derive(clap::Args)]
 #[command(group(clap::ArgGroup::new("keys").required(true).args(["key_ids", "discovery"])))]
@@ -94,16 +109,8 @@ pub struct DecryptArgs {
     /// wrapped (asked in its own Region).
     #[arg(long = "key-id", value_name = "KEY_ARN")]
     key_ids: Vec<String>,
-    /// Decrypt with whichever KMS key the message names, asked in that
-    /// key's Region (limit it with --account and --partition).
-    #[arg(long)]
-    discovery: bool,
-    /// With --discovery: only keys of this account; repeat for several.
-    #[arg(long = "account", value_name = "ACCOUNT_ID", requires = "discovery")]
-    accounts: Vec<String>,
-    /// With --discovery: only keys of this partition.
-    #[arg(long, default_value = "aws", requires = "discovery")]
-    partition: String,
+    #[command(flatten)]
+    discovery: Discovery,
     /// A pair the message's encryption context must hold; repeat for
     /// several. Without it, any context is accepted (and still
     /// authenticated).
@@ -221,16 +228,11 @@ pub(crate) fn seal(
 
 /// Which of a message's data keys decrypt may ask KMS for: `--key-id`
 /// ARNs, or `--discovery` with its filter.
-pub(crate) fn unwrap_rule(
-    key_ids: &[String],
-    discovery: bool,
-    accounts: &[String],
-    partition: &str,
-) -> anyhow::Result<Unwrap> {
-    if discovery {
+pub(crate) fn unwrap_rule(key_ids: &[String], discovery: &Discovery) -> anyhow::Result<Unwrap> {
+    if discovery.discovery {
         return Ok(Unwrap::Discovery {
-            partition: partition.to_owned(),
-            accounts: accounts.to_vec(),
+            partition: discovery.partition.clone(),
+            accounts: discovery.accounts.clone(),
         });
     }
     let keys = key_ids
@@ -323,12 +325,7 @@ pub fn encrypt(args: EncryptArgs, runtime: &tokio::runtime::Runtime) -> anyhow::
 pub fn decrypt(args: DecryptArgs, runtime: &tokio::runtime::Runtime) -> anyhow::Result<()> {
     let undo = Undo::watch(runtime)?;
     let required = context::parse_pairs(&args.context)?;
-    let unwrap = unwrap_rule(
-        &args.key_ids,
-        args.discovery,
-        &args.accounts,
-        &args.partition,
-    )?;
+    let unwrap = unwrap_rule(&args.key_ids, &args.discovery)?;
     let jobs = pairs(&args.paths, Rename::Decrypted)?;
     let config = args.common.sdk_config(runtime)?;
     let mut cache = args.common.cache.map(DecryptCache::new);

@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 use trent_client::s3::{self, ChannelReader, Location, PartWriter};
 use trent_client::{Suite, context, message};
 
-use crate::envelope::{self, Common, Output, Sealing, Undo};
+use crate::envelope::{self, Common, Discovery, Output, Sealing, Undo};
 
 #[derive(clap::Subcommand)]
 pub enum S3Command {
@@ -31,16 +31,9 @@ pub struct CpArgs {
     /// decrypted with (repeat for several), or use --discovery.
     #[arg(long = "key-id", value_name = "KEY")]
     key_ids: Vec<String>,
-    /// Download: decrypt with whichever KMS key the message names (limit
-    /// it with --account and --partition).
-    #[arg(long)]
-    discovery: bool,
-    /// With --discovery: only keys of this account; repeat for several.
-    #[arg(long = "account", value_name = "ACCOUNT_ID", requires = "discovery")]
-    accounts: Vec<String>,
-    /// With --discovery: only keys of this partition.
-    #[arg(long, default_value = "aws", requires = "discovery")]
-    partition: String,
+    /// Download: as `trent decrypt --discovery`.
+    #[command(flatten)]
+    discovery: Discovery,
     /// Upload: a pair of the encryption context. Download: a pair the
     /// object's context must hold. Repeat for several.
     #[arg(long = "context", value_name = "KEY=VALUE")]
@@ -98,7 +91,7 @@ fn upload(
         !args.key_ids.is_empty(),
         "an upload needs --key-id KEY (the KMS key that wraps the data key)"
     );
-    anyhow::ensure!(!args.discovery, "--discovery is for downloads");
+    anyhow::ensure!(!args.discovery.discovery, "--discovery is for downloads");
     let mut context = context::parse_pairs(&args.context)?;
     anyhow::ensure!(
         !context.contains_key(s3::LOCATION_KEY),
@@ -171,14 +164,9 @@ fn download(
     if !args.any_location {
         required.extend(context::parse_pairs(&[location_pair(from)])?);
     }
-    let unwrap = envelope::unwrap_rule(
-        &args.key_ids,
-        args.discovery,
-        &args.accounts,
-        &args.partition,
-    )?;
+    let unwrap = envelope::unwrap_rule(&args.key_ids, &args.discovery)?;
     anyhow::ensure!(
-        args.discovery || !args.key_ids.is_empty(),
+        args.discovery.discovery || !args.key_ids.is_empty(),
         "a download needs --key-id KEY_ARN or --discovery"
     );
     let config = args.common.sdk_config(runtime)?;

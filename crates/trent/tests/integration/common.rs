@@ -300,8 +300,12 @@ pub fn iam(server: &Server, params: &[(&str, &str)]) -> (u16, String) {
 }
 
 /// A new IAM user of the bootstrap account, with `policy` as its one inline
-/// policy if given: a client with its access key, and the user's ARN.
-pub fn iam_user(server: &Server, name: &str, policy: Option<&str>) -> (Client, String) {
+/// policy if given: its access key id and secret, and its ARN.
+pub fn iam_user_keys(
+    server: &Server,
+    name: &str,
+    policy: Option<&str>,
+) -> (String, String, String) {
     let (status, answer) = iam(server, &[("Action", "CreateUser"), ("UserName", name)]);
     assert_eq!(status, 200, "{answer}");
     if let Some(policy) = policy {
@@ -318,12 +322,17 @@ pub fn iam_user(server: &Server, name: &str, policy: Option<&str>) -> (Client, S
     }
     let (status, answer) = iam(server, &[("Action", "CreateAccessKey"), ("UserName", name)]);
     assert_eq!(status, 200, "{answer}");
-    let client = server.client_with(
-        &xml_value(&answer, "AccessKeyId"),
-        &xml_value(&answer, "SecretAccessKey"),
-        "us-east-1",
-    );
-    (client, format!("arn:aws:iam::{ACCOUNT}:user/{name}"))
+    (
+        xml_value(&answer, "AccessKeyId"),
+        xml_value(&answer, "SecretAccessKey"),
+        format!("arn:aws:iam::{ACCOUNT}:user/{name}"),
+    )
+}
+
+/// [`iam_user_keys`], as a client with the user's access key.
+pub fn iam_user(server: &Server, name: &str, policy: Option<&str>) -> (Client, String) {
+    let (access, secret, arn) = iam_user_keys(server, name, policy);
+    (server.client_with(&access, &secret, "us-east-1"), arn)
 }
 
 /// The text of the first `<TAG>…</TAG>` in `xml`.

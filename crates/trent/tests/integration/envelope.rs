@@ -127,28 +127,8 @@ impl Caller {
 /// A new IAM user of the bootstrap account with `policy` as its inline
 /// policy if given, as a caller of `trent`, and the user's ARN.
 fn iam_user_caller(server: &Server, name: &str, policy: Option<&str>) -> (Caller, String) {
-    let (status, answer) = iam(server, &[("Action", "CreateUser"), ("UserName", name)]);
-    assert_eq!(status, 200, "{answer}");
-    if let Some(policy) = policy {
-        let (status, answer) = iam(
-            server,
-            &[
-                ("Action", "PutUserPolicy"),
-                ("UserName", name),
-                ("PolicyName", "p"),
-                ("PolicyDocument", policy),
-            ],
-        );
-        assert_eq!(status, 200, "{answer}");
-    }
-    let (status, answer) = iam(server, &[("Action", "CreateAccessKey"), ("UserName", name)]);
-    assert_eq!(status, 200, "{answer}");
-    let caller = Caller::new(
-        server,
-        &xml_value(&answer, "AccessKeyId"),
-        &xml_value(&answer, "SecretAccessKey"),
-    );
-    (caller, format!("arn:aws:iam::{ACCOUNT}:user/{name}"))
+    let (access, secret, arn) = iam_user_keys(server, name, policy);
+    (Caller::new(server, &access, &secret), arn)
 }
 
 /// A new symmetric key's ARN (what `trent decrypt --key-id` takes).
