@@ -458,3 +458,33 @@ def test_many_files_into_a_directory_with_and_without_a_data_key_cache(keys, tmp
     refused(trent_cli("encrypt", "--key-id", keys[0], *files[:2], tmp_path / "nowhere"), "directory")
     refused(trent_cli("encrypt", "--key-id", keys[0], "--cache", "max-messages=5", files[0], tmp_path / "x"),
             "max-age")
+
+
+def test_keys_on_two_servers_each_decrypts(start_trent, tmp_path):
+    """A message under a key of each of two servers (one per Region, the
+    second named with --endpoint) decrypts through either server."""
+    servers = {region: start_trent(extra_args=("--regions", region)) for region in ("us-east-1", "us-west-2")}
+    arns = {}
+    for region, server in servers.items():
+        kms = boto3.client("kms", endpoint_url=server.url, region_name=region,
+                           aws_access_key_id=server.access_key_id, aws_secret_access_key=server.secret_access_key)
+        arns[region] = kms.create_key(Description=f"on the {region} server")["KeyMetadata"]["Arn"]
+    east = servers["us-east-1"]
+    env = dict(os.environ, AWS_ENDPOINT_URL=east.url, AWS_ENDPOINT_URL_KMS=east.url, AWS_REGION="us-east-1",
+               AWS_ACCESS_KEY_ID=east.access_key_id, AWS_SECRET_ACCESS_KEY=east.secret_access_key)
+    west_endpoint = ("--endpoint", f"us-west-2={servers['us-west-2'].url}")
+    plain = tmp_path / "plain"
+    plain.write_bytes(pattern(7000))
+    ok(trent_cli("encrypt", "--key-id", arns["us-east-1"], "--key-id", arns["us-west-2"], *west_endpoint,
+                 plain, tmp_path / "msg", env=env))
+    for region in servers:
+        out = tmp_path / f"{region}.out"
+        ok(trent_cli("decrypt", "--key-id", arns[region], *west_endpoint, tmp_path / "msg", out, env=env))
+        assert out.read_bytes() == plain.read_bytes()
+    # Without --endpoint the west key is asked of the east server, which
+    # does not serve us-west-2.
+    target = tmp_path / "refused.out"
+    refused(trent_cli("decrypt", "--key-id", arns["us-west-2"], tmp_path / "msg", target, env=env))
+    no_output_left(target)
+    refused(trent_cli("encrypt", "--key-id", arns["us-east-1"], "--endpoint", "us-west-2", plain, target, env=env),
+            "REGION=")

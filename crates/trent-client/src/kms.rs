@@ -114,6 +114,7 @@ pub struct Kms {
     config: SdkConfig,
     clients: Mutex<HashMap<String, Client>>,
     grant_tokens: Vec<String>,
+    endpoints: HashMap<String, String>,
 }
 
 impl Kms {
@@ -124,7 +125,15 @@ impl Kms {
             config: config.clone(),
             clients: Mutex::new(HashMap::new()),
             grant_tokens,
+            endpoints: HashMap::new(),
         }
+    }
+
+    /// KMS endpoints by Region, over the configuration's own: keys of one
+    /// message may live on several servers (two Trents, or Trent and AWS).
+    pub fn with_endpoints(mut self, endpoints: HashMap<String, String>) -> Kms {
+        self.endpoints = endpoints;
+        self
     }
 
     /// The client for `region`, or for the configuration's own Region.
@@ -144,10 +153,14 @@ impl Kms {
         };
         let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
         let client = clients.entry(region.clone()).or_insert_with(|| {
-            let conf = aws_sdk_kms::config::Builder::from(&self.config)
-                .region(aws_sdk_kms::config::Region::new(region))
-                .build();
-            Client::from_conf(conf)
+            let mut conf = aws_sdk_kms::config::Builder::from(&self.config);
+            if let Some(endpoint) = self.endpoints.get(&region) {
+                conf = conf.endpoint_url(endpoint);
+            }
+            Client::from_conf(
+                conf.region(aws_sdk_kms::config::Region::new(region))
+                    .build(),
+            )
         });
         Ok(client.clone())
     }

@@ -35,6 +35,11 @@ pub struct Common {
     /// The AWS profile (default: AWS_PROFILE, then `default`).
     #[arg(long)]
     profile: Option<String>,
+    /// The KMS endpoint of one Region, over the standard configuration's
+    /// (`AWS_ENDPOINT_URL_KMS`, `AWS_ENDPOINT_URL`, the profile): keys of
+    /// one message on two servers. Repeat for several Regions.
+    #[arg(long = "endpoint", value_name = "REGION=URL", value_parser = parse_endpoint)]
+    endpoints: Vec<(String, String)>,
     /// Grant tokens passed to every KMS call.
     #[arg(long = "grant-token", value_name = "TOKEN")]
     grant_tokens: Vec<String>,
@@ -50,6 +55,18 @@ pub struct Common {
     /// this process's memory only.
     #[arg(long, value_name = "LIMITS", value_parser = parse_cache)]
     cache: Option<cache::Limits>,
+}
+
+fn parse_endpoint(spec: &str) -> Result<(String, String), String> {
+    match spec.split_once('=') {
+        Some((region, url))
+            if !region.is_empty()
+                && (url.starts_with("http://") || url.starts_with("https://")) =>
+        {
+            Ok((region.to_owned(), url.to_owned()))
+        }
+        _ => Err(format!("{spec:?} is not REGION=http(s)://HOST[:PORT]")),
+    }
 }
 
 fn parse_cache(spec: &str) -> Result<cache::Limits, String> {
@@ -156,6 +173,13 @@ impl Common {
         options
     }
 
+    /// KMS clients from `config`, with this command's grant tokens and
+    /// endpoints.
+    fn kms(&self, config: &SdkConfig) -> Kms {
+        Kms::new(config, self.grant_tokens.clone())
+            .with_endpoints(self.endpoints.iter().cloned().collect())
+    }
+
     /// The AWS SDK's configuration, as the AWS CLI would find it.
     pub(crate) fn sdk_config(
         &self,
@@ -203,7 +227,7 @@ pub(crate) fn materials(
     sealing: &Sealing,
 ) -> anyhow::Result<EncryptionMaterials> {
     let mut materials = EncryptionMaterials::new(sealing.suite, sealing.context.clone())?;
-    let kms = Kms::new(config, common.grant_tokens.clone());
+    let kms = common.kms(config);
     runtime.block_on(kms.wrap(&mut materials, sealing.key_ids))?;
     Ok(materials)
 }
@@ -272,7 +296,7 @@ pub(crate) fn open(
     let data_key = match cached {
         Some(key) => key,
         None => {
-            let kms = Kms::new(config, common.grant_tokens.clone());
+            let kms = common.kms(config);
             let key = runtime.block_on(kms.unwrap(&incoming.header, unwrap))?;
             if let Some(cache) = cache {
                 cache.put(&incoming.header, &key)?;
