@@ -488,3 +488,47 @@ def test_keys_on_two_servers_each_decrypts(start_trent, tmp_path):
     no_output_left(target)
     refused(trent_cli("encrypt", "--key-id", arns["us-east-1"], "--endpoint", "us-west-2", plain, target, env=env),
             "REGION=")
+
+
+def test_credentials_region_and_endpoint_from_a_profile(trent, keys, tmp_path):
+    """No AWS_* credentials, Region or endpoint in the environment: a named
+    profile of the shared files gives them, by --profile or AWS_PROFILE."""
+    (tmp_path / "credentials").write_text(
+        f"[work]\naws_access_key_id = {trent.access_key_id}\naws_secret_access_key = {trent.secret_access_key}\n")
+    (tmp_path / "config").write_text(f"[profile work]\nregion = us-east-1\nendpoint_url = {trent.url}\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "credentials"), AWS_CONFIG_FILE=str(tmp_path / "config"),
+               AWS_EC2_METADATA_DISABLED="true")
+    plain = tmp_path / "plain"
+    plain.write_bytes(b"from a profile")
+    ok(trent_cli("encrypt", "--profile", "work", "--key-id", keys[0], plain, tmp_path / "msg", env=env))
+    ok(trent_cli("decrypt", "--key-id", keys[0], tmp_path / "msg", tmp_path / "out", env={**env, "AWS_PROFILE": "work"}))
+    assert (tmp_path / "out").read_bytes() == b"from a profile"
+    # Without the profile there are no credentials.
+    refused(trent_cli("encrypt", "--key-id", keys[0], plain, tmp_path / "none", env=env))
+    assert not (tmp_path / "none").exists()
+
+
+def test_a_progress_bar_on_a_terminal_and_silence_otherwise(keys, tmp_path):
+    plain = tmp_path / "plain"
+    plain.write_bytes(bytes(64 * 1024 * 1024))
+    master, terminal = os.openpty()
+    try:
+        proc = subprocess.Popen([str(trent_binary()), "encrypt", "--key-id", keys[0], str(plain), str(tmp_path / "a")],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=terminal)
+        os.close(terminal)
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # the terminal's other side closed
+                break
+            if not chunk:
+                break
+            shown += chunk
+        assert proc.wait(timeout=120) == 0
+    finally:
+        os.close(master)
+    assert "MiB" in shown.decode(errors="replace"), shown[-300:]
+    # Piped, or --quiet on a terminal: nothing but errors.
+    assert ok(trent_cli("encrypt", "--key-id", keys[0], plain, tmp_path / "b")).stderr == b""

@@ -16,7 +16,7 @@ import botocore.config
 import botocore.exceptions
 import pytest
 
-from conftest import run_aws, run_trent, venv_executable
+from conftest import run_aws, run_trent, trent_binary, venv_executable
 
 
 @pytest.fixture(scope="module")
@@ -192,3 +192,27 @@ def test_aws_secure_transport_is_true_over_tls(tls_trent):
     }
     key = kms.create_key(Policy=json.dumps(policy))["KeyMetadata"]["KeyId"]
     assert kms.encrypt(KeyId=key, Plaintext=b"x")["KeyId"].endswith(key)
+
+
+def test_trent_encrypt_and_decrypt_trust_aws_ca_bundle_and_only_it(tls_trent, tmp_path):
+    """The envelope commands read AWS_CA_BUNDLE as the AWS CLI does (the
+    Rust SDK does not by itself): with it they reach Trent over verified
+    TLS, without it the handshake fails and nothing is written."""
+    kms = kms_client(tls_trent, verify=str(tls_trent.ca_bundle))
+    arn = kms.create_key(Description="trent encrypt over TLS")["KeyMetadata"]["Arn"]
+    plain = tmp_path / "plain"
+    plain.write_bytes(os.urandom(50_000))
+    env = env_of(tls_trent)
+    trent = str(trent_binary())
+    encrypted = run(trent, "encrypt", "--key-id", arn, str(plain), str(tmp_path / "msg"), env=env)
+    assert encrypted.returncode == 0, encrypted.stderr
+    decrypted = run(trent, "decrypt", "--key-id", arn, str(tmp_path / "msg"), str(tmp_path / "out"), env=env)
+    assert decrypted.returncode == 0, decrypted.stderr
+    assert (tmp_path / "out").read_bytes() == plain.read_bytes()
+    refused = run(trent, "decrypt", "--key-id", arn, str(tmp_path / "msg"), str(tmp_path / "no"), env=untrusting(env))
+    assert refused.returncode != 0
+    assert "certificate" in refused.stderr.lower() or "tls" in refused.stderr.lower(), refused.stderr
+    assert not (tmp_path / "no").exists()
+    missing = run(trent, "encrypt", "--key-id", arn, str(plain), str(tmp_path / "no"),
+                  env={**env, "AWS_CA_BUNDLE": str(tmp_path / "absent.pem")})
+    assert missing.returncode != 0 and "AWS_CA_BUNDLE" in missing.stderr, missing.stderr
