@@ -1,6 +1,7 @@
 //! Trent's HTTP front: AWS KMS (JSON 1.1), IAM and STS (Query) and
 //! CloudTrail's LookupEvents (JSON 1.1) on one endpoint, over hyper (axum
-//! only for `/health`, `/metrics` and the test clock).
+//! only for `/health`, `/metrics`, the web console's files and the test
+//! clock).
 //!
 //! A request goes: the transport's connection service, which hands
 //! `/health`, `/metrics` (and the test clock) to [`router`] and every other
@@ -20,6 +21,7 @@ mod api;
 mod audit;
 pub mod auth;
 mod cloudtrail;
+mod console;
 pub mod error;
 mod iam;
 pub mod metrics;
@@ -57,6 +59,9 @@ pub struct AppState {
     /// Set only by `trent serve --unsafe-test-clock`: enables
     /// `POST /_trent/clock/advance`.
     pub test_clock: Option<Arc<AdjustableClock>>,
+    /// Serve the web console at `/console/` (`trent serve --no-console`:
+    /// not).
+    pub console: bool,
     /// The audit trail; `None` records nothing.
     pub audit: Option<AuditLog>,
     /// Request counters and latencies for `GET /metrics`.
@@ -80,6 +85,7 @@ impl AppState {
             auth: auth::Authenticator::new(),
             regions,
             test_clock: None,
+            console: true,
             audit: None,
             metrics: metrics::Metrics::new(),
             store_timing: None,
@@ -172,6 +178,12 @@ pub fn router(state: Arc<AppState>) -> Router {
     let mut router = Router::new()
         .route("/health", axum::routing::get(health))
         .route("/metrics", axum::routing::get(metrics_text));
+    if state.console {
+        router = router
+            .route(console::PREFIX, axum::routing::get(console::serve))
+            .route("/console/", axum::routing::get(console::serve))
+            .route("/console/{*file}", axum::routing::get(console::serve));
+    }
     if state.test_clock.is_some() {
         router = router.route(CLOCK_PATH, axum::routing::post(advance_clock));
     }
@@ -184,7 +196,7 @@ pub(crate) fn is_routed(state: &AppState, path: &str) -> bool {
     match path {
         "/health" | "/metrics" => true,
         CLOCK_PATH => state.test_clock.is_some(),
-        _ => false,
+        _ => state.console && console::is_console(path),
     }
 }
 

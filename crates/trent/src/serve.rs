@@ -61,6 +61,11 @@ pub struct ServeArgs {
     /// Repeatable.
     #[arg(long = "request-quota", value_parser = parse_request_quota, env = "TRENT_REQUEST_QUOTA", value_delimiter = ',')]
     request_quota: Vec<(trent_core::quotas::QuotaClass, f64)>,
+    /// Do not serve the web console (`/console/`). The console is a client
+    /// of the API like any other (every call signed in the browser), so
+    /// this removes no access, only the page.
+    #[arg(long, env = "TRENT_NO_CONSOLE")]
+    no_console: bool,
     /// Serve only these regions (comma-separated); default: any region.
     #[arg(long, value_delimiter = ',', env = "TRENT_REGIONS")]
     regions: Vec<String>,
@@ -259,6 +264,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let regions = args.regions.clone();
     let mut state = trent_server::AppState::new(kms, identities, regions);
     state.test_clock = test_clock;
+    state.console = !args.no_console;
     state.store_timing = Some(timed);
     state.freshness = freshness;
     state.feed = Some(feed.stats());

@@ -345,3 +345,21 @@ pub fn xml_value(xml: &str, tag: &str) -> String {
     let end = start + xml[start..].find(&format!("</{tag}>")).unwrap();
     xml[start..end].to_owned()
 }
+
+/// `GET path` of a server over plain HTTP/1.1: the status, the head (status
+/// line and headers) and the body.
+pub async fn http_get(server: &Server, path: &str) -> (u16, String, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let host = server.url.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(host).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: trent\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.unwrap();
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    (
+        answer[9..12].parse().unwrap(),
+        head.to_owned(),
+        body.to_owned(),
+    )
+}

@@ -7,6 +7,7 @@ mod audit;
 mod backup;
 mod bench;
 mod common;
+mod console;
 mod crypto;
 mod custody;
 mod envelope;

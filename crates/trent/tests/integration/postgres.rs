@@ -470,7 +470,7 @@ async fn a_change_on_one_node_is_in_force_on_another_within_a_second() {
     }
     // Node 2's feed, as /metrics shows it: changes applied, reads that
     // notifications started, the lag recorded, caches current.
-    let (_, metrics) = get(&servers[1], "metrics").await;
+    let (_, _, metrics) = http_get(&servers[1], "/metrics").await;
     let value = |series: &str| -> f64 {
         metrics
             .lines()
@@ -543,28 +543,7 @@ impl Relay {
 }
 
 async fn health(server: &Server) -> u16 {
-    get(server, "health").await.0
-}
-
-/// GET `/path` of a server: the status and the body.
-async fn get(server: &Server, path: &str) -> (u16, String) {
-    let url = format!("{}/{path}", server.url);
-    let (host, path) = url.trim_start_matches("http://").split_once('/').unwrap();
-    let mut stream = tokio::net::TcpStream::connect(host).await.unwrap();
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    stream
-        .write_all(
-            format!("GET /{path} HTTP/1.1\r\nHost: trent\r\nConnection: close\r\n\r\n").as_bytes(),
-        )
-        .await
-        .unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).await.unwrap();
-    let body = answer
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (answer[9..12].parse().unwrap(), body)
+    http_get(server, "/health").await.0
 }
 
 /// The database lost while a node serves: within a second the node stops
