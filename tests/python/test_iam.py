@@ -495,6 +495,43 @@ def test_role_errors(trent: TrentServer):
     iam.delete_role(RoleName=name)
 
 
+def test_list_roles_and_groups_page_by_path_and_need_their_permission(trent: TrentServer):
+    iam = client(trent, "iam")
+    prefix = f"/{unique('listed')}/"
+    trust = json.dumps(trust_for(f"arn:aws:iam::{ACCOUNT_ID}:root"))
+    roles = sorted(unique("role") for _ in range(3))
+    groups = sorted(unique("group") for _ in range(3))
+    for name in roles:
+        iam.create_role(RoleName=name, Path=prefix, AssumeRolePolicyDocument=trust)
+    for name in groups:
+        iam.create_group(GroupName=name, Path=prefix)
+    outside = unique("role")
+    iam.create_role(RoleName=outside, AssumeRolePolicyDocument=trust)
+    listed = iam.list_roles(PathPrefix=prefix)
+    assert [r["RoleName"] for r in listed["Roles"]] == roles and listed["IsTruncated"] is False
+    assert listed["Roles"][0]["AssumeRolePolicyDocument"] == json.loads(trust)
+    assert outside in [r["RoleName"] for r in iam.list_roles()["Roles"]]
+    first = iam.list_groups(PathPrefix=prefix, MaxItems=2)
+    assert first["IsTruncated"] is True and len(first["Groups"]) == 2
+    second = iam.list_groups(PathPrefix=prefix, MaxItems=2, Marker=first["Marker"])
+    assert [g["GroupName"] for g in first["Groups"] + second["Groups"]] == groups
+    assert all(g["Arn"] == f"arn:aws:iam::{ACCOUNT_ID}:group{prefix}{g['GroupName']}" for g in second["Groups"])
+    paged = [r["RoleName"] for page in iam.get_paginator("list_roles").paginate(
+        PathPrefix=prefix, PaginationConfig={"PageSize": 1}) for r in page["Roles"]]
+    assert paged == roles
+    # A user without iam:ListRoles / iam:ListGroups sees neither.
+    _, keys = new_user_with_key(iam)
+    stranger = client(trent, "iam", keys)
+    for call in (stranger.list_roles, stranger.list_groups):
+        with pytest.raises(ClientError) as e:
+            call()
+        assert error_of(e) == ("AccessDenied", 403)
+    for name in [*roles, outside]:
+        iam.delete_role(RoleName=name)
+    for name in groups:
+        iam.delete_group(GroupName=name)
+
+
 # ----- groups ----------------------------------------------------------------------
 
 

@@ -739,17 +739,48 @@ impl Identities {
     }
 
     pub async fn list_users(&self, caller: &Caller) -> Result<Vec<UserInfo>, IamError> {
+        self.list_entities(caller, "iam:ListUsers", EntityKind::User, "user", user_info)
+            .await
+    }
+
+    pub async fn list_roles(&self, caller: &Caller) -> Result<Vec<RoleInfo>, IamError> {
+        self.list_entities(caller, "iam:ListRoles", EntityKind::Role, "role", role_info)
+            .await
+    }
+
+    pub async fn list_groups(&self, caller: &Caller) -> Result<Vec<GroupInfo>, IamError> {
+        self.list_entities(
+            caller,
+            "iam:ListGroups",
+            EntityKind::Group,
+            "group",
+            group_info,
+        )
+        .await
+    }
+
+    /// The account's users, roles or groups, if `caller` may `action` on
+    /// `arn:aws:iam::ACCOUNT:KIND/`, each as `info` makes it.
+    async fn list_entities<T>(
+        &self,
+        caller: &Caller,
+        action: &str,
+        kind: EntityKind,
+        resource: &str,
+        info: fn(IamEntity) -> T,
+    ) -> Result<Vec<T>, IamError> {
+        let account = caller.account();
         self.authorize(
             caller,
-            "iam:ListUsers",
-            &format!("arn:aws:iam::{}:user/", caller.account()),
+            action,
+            &format!("arn:aws:iam::{account}:{resource}/"),
         )?;
         Ok(self
             .store
-            .list_entities(caller.account(), EntityKind::User)
+            .list_entities(account, kind)
             .await?
             .into_iter()
-            .map(user_info)
+            .map(info)
             .collect())
     }
 

@@ -123,7 +123,8 @@ fn the_console_s_cases_are_what_this_crate_signs() {
         "cases": cases,
     });
     let text = serde_json::to_string_pretty(&file).unwrap() + "\n";
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../console/src/sigv4.rust-cases.json");
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../console/src/sigv4.rust-cases.json");
     if std::env::var_os("TRENT_BLESS").is_some() {
         std::fs::write(&path, &text).unwrap();
     }

@@ -32,17 +32,8 @@ pub(super) async fn dispatch(
             x.element("User", |x| user_xml(x, &user));
         }
         IamAction::ListUsers => {
-            p.allow(&["PathPrefix", "Marker", "MaxItems"])?;
-            let prefix = p.get("PathPrefix").unwrap_or("/");
-            let mut users = ids.list_users(caller).await?;
-            users.retain(|u| u.path.starts_with(prefix));
-            let page = Page::of(&users, p)?;
-            x.element("Users", |x| {
-                for user in page.items {
-                    x.element("member", |x| user_xml(x, user));
-                }
-            });
-            page.write_end(x);
+            let users = ids.list_users(caller).await?;
+            list_xml(p, x, "Users", &users, |u| &u.path, user_xml)?;
         }
         IamAction::DeleteUser => {
             p.allow(&["UserName"])?;
@@ -116,6 +107,10 @@ pub(super) async fn dispatch(
             let role = ids.get_role(caller, p.required("RoleName")?).await?;
             x.element("Role", |x| role_xml(x, &role));
         }
+        IamAction::ListRoles => {
+            let roles = ids.list_roles(caller).await?;
+            list_xml(p, x, "Roles", &roles, |r| &r.path, role_xml)?;
+        }
         IamAction::DeleteRole => {
             p.allow(&["RoleName"])?;
             ids.delete_role(caller, p.required("RoleName")?).await?;
@@ -140,6 +135,10 @@ pub(super) async fn dispatch(
                 }
             });
             page.write_end(x);
+        }
+        IamAction::ListGroups => {
+            let groups = ids.list_groups(caller).await?;
+            list_xml(p, x, "Groups", &groups, |g| &g.path, group_xml)?;
         }
         IamAction::AddUserToGroup => {
             p.allow(&["GroupName", "UserName"])?;
@@ -170,6 +169,29 @@ pub(super) async fn dispatch(
         IamAction::ListRolePolicies => list_policies(ids, caller, Owner::Role, p, x).await?,
         IamAction::ListGroupPolicies => list_policies(ids, caller, Owner::Group, p, x).await?,
     }
+    Ok(())
+}
+
+/// ListUsers, ListRoles, ListGroups: the entities under `PathPrefix`
+/// (default `/`), a page of them as `<WRAPPER><member>…`.
+fn list_xml<T>(
+    p: &Params,
+    x: &mut Xml,
+    wrapper: &str,
+    all: &[T],
+    path: fn(&T) -> &String,
+    xml: fn(&mut Xml, &T),
+) -> Result<(), QueryError> {
+    p.allow(&["PathPrefix", "Marker", "MaxItems"])?;
+    let prefix = p.get("PathPrefix").unwrap_or("/");
+    let under: Vec<&T> = all.iter().filter(|e| path(e).starts_with(prefix)).collect();
+    let page = Page::of(&under, p)?;
+    x.element(wrapper, |x| {
+        for entity in page.items {
+            x.element("member", |x| xml(x, *entity));
+        }
+    });
+    page.write_end(x);
     Ok(())
 }
 

@@ -73,8 +73,8 @@ actions!(
     IamAction {
         CreateUser, GetUser, ListUsers, DeleteUser,
         CreateAccessKey, ListAccessKeys, UpdateAccessKey, DeleteAccessKey,
-        CreateRole, GetRole, DeleteRole,
-        CreateGroup, GetGroup, AddUserToGroup, RemoveUserFromGroup, DeleteGroup,
+        CreateRole, GetRole, ListRoles, DeleteRole,
+        CreateGroup, GetGroup, ListGroups, AddUserToGroup, RemoveUserFromGroup, DeleteGroup,
         PutUserPolicy, PutRolePolicy, PutGroupPolicy,
         GetUserPolicy, GetRolePolicy, GetGroupPolicy,
         DeleteUserPolicy, DeleteRolePolicy, DeleteGroupPolicy,
