@@ -2,6 +2,13 @@ import { useMemo, useState } from 'react';
 import { Aws } from './aws';
 import { ApiContext, PageHeading } from './components';
 import { CreateKey } from './pages/CreateKey';
+import { forgetSession } from './iam';
+import { Audit } from './pages/Audit';
+import { IamGroup } from './pages/iam/IamGroup';
+import { IamGroups } from './pages/iam/IamGroups';
+import { IamRole } from './pages/iam/IamRole';
+import { IamRoles } from './pages/iam/IamRoles';
+import { IamUser } from './pages/iam/IamUser';
 import { IamUsers } from './pages/IamUsers';
 import { KeyDetail } from './pages/KeyDetail';
 import { Keys } from './pages/Keys';
@@ -13,7 +20,10 @@ import { clearSession, loadSession, saveSession, type SignedIn } from './session
 const NAV: { href: string; label: string; active: (r: Route) => boolean }[] = [
   { href: '#/keys', label: 'Keys', active: (r) => r.name === 'keys' || r.name === 'key' || r.name === 'createKey' },
   { href: '#/playground', label: 'Playground', active: (r) => r.name === 'playground' },
-  { href: '#/iam/users', label: 'IAM users', active: (r) => r.name === 'iamUsers' },
+  { href: '#/iam/users', label: 'IAM users', active: (r) => r.name === 'iamUsers' || r.name === 'iamUser' },
+  { href: '#/iam/groups', label: 'IAM groups', active: (r) => r.name === 'iamGroups' || r.name === 'iamGroup' },
+  { href: '#/iam/roles', label: 'IAM roles', active: (r) => r.name === 'iamRoles' || r.name === 'iamRole' },
+  { href: '#/audit', label: 'Audit', active: (r) => r.name === 'audit' },
 ];
 
 export function App() {
@@ -27,6 +37,7 @@ export function App() {
   };
   const signOut = () => {
     clearSession();
+    forgetSession();
     setSession(undefined);
     location.hash = '#/';
   };
@@ -92,6 +103,18 @@ function Page({ route }: { route: Route }) {
       return <Playground key={route.keyId ?? ''} initialKeyId={route.keyId} />;
     case 'iamUsers':
       return <IamUsers />;
+    case 'iamUser':
+      return <IamUser key={route.userName} name={route.userName} />;
+    case 'iamGroups':
+      return <IamGroups />;
+    case 'iamGroup':
+      return <IamGroup key={route.groupName} name={route.groupName} />;
+    case 'iamRoles':
+      return <IamRoles />;
+    case 'iamRole':
+      return <IamRole key={route.roleName} name={route.roleName} />;
+    case 'audit':
+      return <Audit key={`${route.attribute ?? ''}=${route.value ?? ''}`} attribute={route.attribute} value={route.value} />;
     case 'notFound':
       return (
         <section>

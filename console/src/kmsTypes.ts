@@ -82,3 +82,89 @@ export interface DecryptResponse {
   KeyId: string;
   EncryptionAlgorithm?: string;
 }
+
+export interface GetKeyRotationStatusResponse {
+  KeyRotationEnabled?: boolean;
+  KeyId?: string;
+  RotationPeriodInDays?: number;
+  NextRotationDate?: number;
+  OnDemandRotationStartDate?: number;
+}
+
+export interface RotationsListEntry {
+  KeyId?: string;
+  KeyMaterialId?: string;
+  KeyMaterialState?: string;
+  RotationDate?: number;
+  RotationType?: string;
+}
+
+export interface ListKeyRotationsResponse {
+  Rotations?: RotationsListEntry[];
+  NextMarker?: string;
+  Truncated?: boolean;
+}
+
+export interface GrantListEntry {
+  KeyId?: string;
+  GrantId: string;
+  Name?: string;
+  CreationDate?: number;
+  GranteePrincipal?: string;
+  RetiringPrincipal?: string;
+  IssuingAccount?: string;
+  Operations?: string[];
+  Constraints?: {
+    EncryptionContextSubset?: Record<string, string>;
+    EncryptionContextEquals?: Record<string, string>;
+  };
+}
+
+export interface ListGrantsResponse {
+  Grants?: GrantListEntry[];
+  NextMarker?: string;
+  Truncated?: boolean;
+}
+
+export interface CreateGrantResponse {
+  GrantId?: string;
+  GrantToken?: string;
+}
+
+export interface ReEncryptResponse {
+  CiphertextBlob: string;
+  SourceKeyId?: string;
+  KeyId?: string;
+  SourceEncryptionAlgorithm?: string;
+  DestinationEncryptionAlgorithm?: string;
+}
+
+export interface GenerateDataKeyResponse {
+  CiphertextBlob: string;
+  Plaintext: string;
+  KeyId: string;
+}
+
+export interface SignResponse {
+  KeyId?: string;
+  Signature: string;
+  SigningAlgorithm?: string;
+}
+
+export interface VerifyResponse {
+  KeyId?: string;
+  SignatureValid?: boolean;
+  SigningAlgorithm?: string;
+}
+
+export interface GenerateMacResponse {
+  Mac: string;
+  MacAlgorithm?: string;
+  KeyId?: string;
+}
+
+export interface VerifyMacResponse {
+  KeyId?: string;
+  MacValid?: boolean;
+  MacAlgorithm?: string;
+}

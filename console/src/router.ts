@@ -1,6 +1,7 @@
 // A small hash router: `#/keys`, `#/keys/create`, `#/keys/<id>`,
-// `#/playground`, `#/iam/users`. A key id that is an alias or an ARN is
-// percent-encoded in its segment (`#/keys/alias%2FMyKey`).
+// `#/playground`, `#/iam/users[/<name>]`, `#/iam/groups[/<name>]`,
+// `#/iam/roles[/<name>]`, `#/audit?attribute=…&value=…`. A key id that is an
+// alias or an ARN is percent-encoded in its segment (`#/keys/alias%2FMyKey`).
 
 import { useEffect, useState } from 'react';
 
@@ -10,7 +11,21 @@ export type Route =
   | { name: 'key'; id: string }
   | { name: 'playground'; keyId?: string }
   | { name: 'iamUsers' }
+  | { name: 'iamUser'; userName: string }
+  | { name: 'iamGroups' }
+  | { name: 'iamGroup'; groupName: string }
+  | { name: 'iamRoles' }
+  | { name: 'iamRole'; roleName: string }
+  | { name: 'audit'; attribute?: string; value?: string }
   | { name: 'notFound'; path: string };
+
+function decoded(segment: string): string | undefined {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return undefined;
+  }
+}
 
 export function parseRoute(hash: string): Route {
   const path = hash.replace(/^#/, '') || '/';
@@ -32,7 +47,22 @@ export function parseRoute(hash: string): Route {
   if (parts[0] === 'playground' && parts.length === 1) {
     return { name: 'playground', keyId: params.get('key') ?? undefined };
   }
-  if (parts[0] === 'iam' && parts[1] === 'users' && parts.length === 2) return { name: 'iamUsers' };
+  if (parts[0] === 'iam' && parts.length === 2) {
+    if (parts[1] === 'users') return { name: 'iamUsers' };
+    if (parts[1] === 'groups') return { name: 'iamGroups' };
+    if (parts[1] === 'roles') return { name: 'iamRoles' };
+  }
+  if (parts[0] === 'iam' && parts.length === 3) {
+    const name = decoded(parts[2]);
+    if (name !== undefined) {
+      if (parts[1] === 'users') return { name: 'iamUser', userName: name };
+      if (parts[1] === 'groups') return { name: 'iamGroup', groupName: name };
+      if (parts[1] === 'roles') return { name: 'iamRole', roleName: name };
+    }
+  }
+  if (parts[0] === 'audit' && parts.length === 1) {
+    return { name: 'audit', attribute: params.get('attribute') ?? undefined, value: params.get('value') ?? undefined };
+  }
   return { name: 'notFound', path };
 }
 
@@ -42,6 +72,16 @@ export function keyHref(id: string): string {
 
 export function playgroundHref(keyId?: string): string {
   return keyId ? `#/playground?key=${encodeURIComponent(keyId)}` : '#/playground';
+}
+
+export function iamHref(kind: 'users' | 'groups' | 'roles', name: string): string {
+  return `#/iam/${kind}/${encodeURIComponent(name)}`;
+}
+
+/** The audit screen, filtered on one lookup attribute. */
+export function auditHref(attribute?: string, value?: string): string {
+  if (!attribute || !value) return '#/audit';
+  return `#/audit?${new URLSearchParams({ attribute, value }).toString()}`;
 }
 
 export function navigate(hash: string): void {

@@ -1,9 +1,12 @@
 """The web console (`/console/`) in a real headless browser: seed 004's
-walkthrough end to end, driven by Playwright in Debian's chromium (which
-`.ci/run` installs; without it these tests are skipped, and say so). Each
-step checks the server's state through boto3 as well as the page, and a
-screenshot of each screen, at 1280 px and at phone width, is saved under
-target/test-output/console/.
+walkthrough end to end, then each screen on its own (the key policy and its
+administrators and users, rotation, grants, the playground's other
+operations, IAM groups, roles and inline policies, the audit and a key's
+history), driven by Playwright in Debian's chromium (which `.ci/run`
+installs; without it these tests are skipped, and say so). Each step checks
+the server's state through boto3 as well as the page, refusals are compared
+with what boto3 gets from the server, and a screenshot of each screen, at
+1280 px and at phone width, is saved under target/test-output/console/.
 
 The console is a client of the API like any other: every call is signed in
 the page, so what a user may do is what the server's policies allow them,
@@ -11,13 +14,18 @@ and the server's own error messages are what the page shows."""
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 import urllib.request
+import uuid
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import boto3
 import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from conftest import BOOTSTRAP_ACCESS_KEY_ID, BOOTSTRAP_SECRET_ACCESS_KEY, REPO_ROOT
 
@@ -76,9 +84,10 @@ class Console:
     def nav(self, link: str) -> None:
         self.page.get_by_role("navigation", name="Main").get_by_role("link", name=link).click()
 
-    def sign_in(self, access: str, secret: str) -> str:
+    def sign_in(self, access: str, secret: str, at: str = "") -> str:
+        """Signs in on the screen `at` (`#/audit`); the keys list by default."""
         page = self.page
-        page.goto(self.server.url + "/console/")
+        page.goto(self.server.url + "/console/" + at)
         page.get_by_label("Access key ID").fill(access)
         page.get_by_label("Secret access key").fill(secret)
         page.get_by_label("Region").fill("us-east-1")
@@ -96,6 +105,39 @@ class Console:
 def kms_as(server, access: str, secret: str):
     return boto3.client("kms", endpoint_url=server.url, region_name="us-east-1",
                         aws_access_key_id=access, aws_secret_access_key=secret)
+
+
+def root(server, service: str, **kwargs):
+    """A boto3 client of the account root; `validate=False` lets bad parameters reach the server."""
+    config = Config(parameter_validation=kwargs.pop("validate", True))
+    return boto3.client(service, endpoint_url=server.url, region_name="us-east-1", config=config,
+                        aws_access_key_id=BOOTSTRAP_ACCESS_KEY_ID, aws_secret_access_key=BOOTSTRAP_SECRET_ACCESS_KEY)
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}{uuid.uuid4().hex[:8]}"
+
+
+def refusal(call, **kwargs) -> str:
+    """What the server answers `call(**kwargs)`, as the console shows it ("Code: message")."""
+    with pytest.raises(ClientError) as e:
+        call(**kwargs)
+    error = e.value.response["Error"]
+    # Some errors carry no message (KMSInvalidSignatureException): the code alone.
+    return f"{error['Code']}: {error['Message']}" if error.get("Message") else error["Code"]
+
+
+def signed_in_as_root(browser, server, name: str, at: str) -> Console:
+    """A new page signed in as the account root, on the screen `at`."""
+    console = Console(browser, server, name)
+    assert console.sign_in(BOOTSTRAP_ACCESS_KEY_ID, BOOTSTRAP_SECRET_ACCESS_KEY, at).endswith(":root")
+    return console
+
+
+def done(console: Console) -> None:
+    console.sign_out()
+    assert console.problems == [], console.problems
+    console.context.close()
 
 
 def test_the_console_is_served_with_a_strict_policy(server):
@@ -182,21 +224,19 @@ def test_seed_004_walkthrough_in_the_browser(server, browser):
     # As MyKeyUser: encrypt then decrypt text in the playground.
     assert console.sign_in(*keys["MyKeyUser"]).endswith(":user/MyKeyUser")
     console.nav("Playground")
-    page.get_by_label("Key ID, ARN or alias").fill("alias/MyKey")
+    page.get_by_label("Key ID, ARN or alias", exact=True).fill("alias/MyKey")
     page.get_by_role("button", name="Add context pair").click()
     page.get_by_label("Context key").fill("purpose")
     page.get_by_label("Context value").fill("seed004")
     page.get_by_label("Plaintext", exact=True).fill("Some text")
-    page.get_by_role("button", name="Encrypt").click()
+    page.get_by_role("button", name="Encrypt", exact=True).click()
     page.get_by_test_id("encrypt-status").wait_for()
     ciphertext = page.get_by_test_id("ciphertext").input_value()
-    page.get_by_role("button", name="Decrypt").click()
+    page.get_by_role("button", name="Decrypt", exact=True).click()
     page.get_by_test_id("decrypted").wait_for()
     assert page.get_by_test_id("decrypted").input_value() == "Some text"
     console.snap("playground")
     # The page's ciphertext is a real one: boto3 decrypts it as the user.
-    import base64
-
     as_user = kms_as(server, *keys["MyKeyUser"])
     plain = as_user.decrypt(CiphertextBlob=base64.b64decode(ciphertext), EncryptionContext={"purpose": "seed004"})
     assert plain["Plaintext"] == b"Some text" and plain["KeyId"] == meta["Arn"]
@@ -228,3 +268,521 @@ def test_seed_004_walkthrough_in_the_browser(server, browser):
     console.sign_out()
     assert console.problems == [], console.problems
     console.context.close()
+
+
+def test_key_policy_editor_and_key_administrators_and_users(server, browser):
+    kms, iam = root(server, "kms"), root(server, "iam")
+    admin, user = unique("PolicyAdmin"), unique("PolicyUser")
+    admin_arn = iam.create_user(UserName=admin)["User"]["Arn"]
+    user_arn = iam.create_user(UserName=user)["User"]["Arn"]
+    key_id = kms.create_key(Description="the key policy editor")["KeyMetadata"]["KeyId"]
+
+    def statements():
+        policy = json.loads(kms.get_key_policy(KeyId=key_id, PolicyName="default")["Policy"])
+        return {s.get("Sid"): s for s in policy["Statement"]}
+
+    console = signed_in_as_root(browser, server, "key-policy", f"#/keys/{key_id}")
+    page = console.page
+    admins, users = page.get_by_test_id("key-administrators"), page.get_by_test_id("key-users")
+    admins.get_by_test_id("key-administrators-none").wait_for()
+    users.get_by_test_id("key-users-none").wait_for()
+
+    # Adding an administrator and a user writes their statements into the policy.
+    admins.get_by_label("Add key administrator (ARN)").fill(admin_arn)
+    admins.get_by_role("button", name="Add key administrator").click()
+    admins.locator(f'[data-arn="{admin_arn}"]').wait_for()
+    users.get_by_label("Add key user (ARN)").fill(user_arn)
+    users.get_by_role("button", name="Add key user").click()
+    users.locator(f'[data-arn="{user_arn}"]').wait_for()
+    page.get_by_test_id("key-roles-status").filter(has_text=user_arn).wait_for()
+    now = statements()
+    assert now["Allow access for Key Administrators"]["Principal"] == {"AWS": admin_arn}
+    assert "kms:ScheduleKeyDeletion" in now["Allow access for Key Administrators"]["Action"]
+    assert now["Allow use of the key"]["Principal"] == {"AWS": user_arn}
+    assert "kms:Decrypt" in now["Allow use of the key"]["Action"]
+    assert now["Allow attachment of persistent resources"]["Principal"] == {"AWS": user_arn}
+    assert user_arn in page.get_by_test_id("key-policy").text_content()
+    console.snap("key-administrators-and-users")
+
+    # Removing the only administrator removes the statement.
+    admins.get_by_role("button", name=f"Remove {admin} from the key administrators").click()
+    admins.get_by_test_id("key-administrators-none").wait_for()
+    assert "Allow access for Key Administrators" not in statements()
+    assert "Allow use of the key" in statements()
+
+    # The JSON editor: the server's refusal, verbatim, and nothing saved.
+    page.get_by_role("button", name="Edit policy").click()
+    editor = page.get_by_label("Key policy (JSON)")
+    bad = json.dumps({"Version": "2012-10-17",
+                      "Statement": [{"Sid": "NoPrincipal", "Effect": "Allow", "Action": "kms:*", "Resource": "*"}]})
+    editor.fill(bad)
+    page.get_by_role("button", name="Save policy").click()
+    shown = page.get_by_test_id("key-policy-save-error")
+    shown.wait_for()
+    expected = refusal(kms.put_key_policy, KeyId=key_id, PolicyName="default", Policy=bad)
+    assert expected.startswith("MalformedPolicyDocumentException: ") and shown.text_content() == expected
+    editor.fill("{not json")
+    page.get_by_role("button", name="Save policy").click()
+    shown.filter(has_text="not valid JSON").wait_for()
+    assert shown.text_content() == refusal(kms.put_key_policy, KeyId=key_id, PolicyName="default", Policy="{not json")
+    console.snap("key-policy-refused")
+    assert "NoPrincipal" not in statements()
+
+    # A valid document is saved, and the view is rebuilt from it.
+    policy = json.loads(kms.get_key_policy(KeyId=key_id, PolicyName="default")["Policy"])
+    policy["Statement"].append({"Sid": "Let the administrator describe", "Effect": "Allow",
+                                "Principal": {"AWS": admin_arn}, "Action": "kms:DescribeKey", "Resource": "*"})
+    editor.fill(json.dumps(policy, indent=2))
+    page.get_by_role("button", name="Save policy").click()
+    page.get_by_test_id("key-policy-status").wait_for()
+    page.get_by_test_id("key-policy").filter(has_text="Let the administrator describe").wait_for()
+    assert statements()["Let the administrator describe"]["Principal"] == {"AWS": admin_arn}
+    users.locator(f'[data-arn="{user_arn}"]').wait_for()
+    console.snap("key-policy")
+    done(console)
+
+
+def test_key_rotation_on_the_key_page(server, browser):
+    kms = root(server, "kms")
+    key_id = kms.create_key(Description="rotation")["KeyMetadata"]["KeyId"]
+    console = signed_in_as_root(browser, server, "key-rotation", f"#/keys/{key_id}")
+    page = console.page
+    panel = page.get_by_test_id("rotation-panel")
+    panel.get_by_test_id("rotation-enabled-status").filter(has_text="Disabled").wait_for()
+    panel.get_by_test_id("rotation-history-empty").wait_for()
+
+    # Out of range: the server's words.
+    panel.get_by_label("Automatically rotate this KMS key").check()
+    panel.get_by_label("Rotation period (days)").fill("89")
+    panel.get_by_role("button", name="Save rotation").click()
+    shown = panel.get_by_test_id("rotation-save-error")
+    shown.wait_for()
+    unchecked = root(server, "kms", validate=False)
+    assert shown.text_content() == refusal(unchecked.enable_key_rotation, KeyId=key_id, RotationPeriodInDays=89)
+    assert "ValidationException" in shown.text_content()
+    assert kms.get_key_rotation_status(KeyId=key_id)["KeyRotationEnabled"] is False
+
+    panel.get_by_label("Rotation period (days)").fill("180")
+    panel.get_by_role("button", name="Save rotation").click()
+    panel.get_by_test_id("rotation-period-status").filter(has_text="180 days").wait_for()
+    status = kms.get_key_rotation_status(KeyId=key_id)
+    assert status["KeyRotationEnabled"] is True and status["RotationPeriodInDays"] == 180
+
+    # Rotate now, and the history.
+    panel.get_by_role("button", name="Rotate now").click()
+    panel.get_by_test_id("rotate-now-status").wait_for()
+    panel.get_by_test_id("rotation-row").first.wait_for()
+    rotations = kms.list_key_rotations(KeyId=key_id)["Rotations"]
+    assert [r["RotationType"] for r in rotations] == ["ON_DEMAND"]
+    assert panel.get_by_test_id("rotation-row").count() == 1
+    assert "ON_DEMAND" in panel.get_by_test_id("rotation-row").text_content()
+    console.snap("rotation")
+
+    panel.get_by_label("Automatically rotate this KMS key").uncheck()
+    panel.get_by_role("button", name="Save rotation").click()
+    panel.get_by_test_id("rotation-enabled-status").filter(has_text="Disabled").wait_for()
+    assert kms.get_key_rotation_status(KeyId=key_id)["KeyRotationEnabled"] is False
+    done(console)
+
+
+def test_grants_on_the_key_page(server, browser):
+    kms, iam = root(server, "kms"), root(server, "iam")
+    grantee = unique("Grantee")
+    grantee_arn = iam.create_user(UserName=grantee)["User"]["Arn"]
+    key_id = kms.create_key(Description="grants")["KeyMetadata"]["KeyId"]
+    console = signed_in_as_root(browser, server, "key-grants", f"#/keys/{key_id}")
+    page = console.page
+    panel = page.get_by_test_id("grants-panel")
+    panel.get_by_test_id("grants-empty").wait_for()
+
+    # A principal that does not exist: the server's refusal.
+    nobody = f"arn:aws:iam::000000000000:user/{unique('Nobody')}"
+    panel.get_by_label("Grantee principal (ARN)").fill(nobody)
+    panel.get_by_label("Encrypt", exact=True).check()
+    panel.get_by_role("button", name="Create grant").click()
+    shown = panel.get_by_test_id("create-grant-error")
+    shown.wait_for()
+    assert shown.text_content() == refusal(kms.create_grant, KeyId=key_id, GranteePrincipal=nobody, Operations=["Encrypt"])
+
+    panel.get_by_label("Grantee principal (ARN)").fill(grantee_arn)
+    panel.get_by_label("Decrypt", exact=True).check()
+    panel.get_by_label("Grant name (optional)").fill("console-grant")
+    panel.get_by_label("Encryption context constraint").select_option("EncryptionContextSubset")
+    panel.get_by_label("Constraint key").fill("purpose")
+    panel.get_by_label("Constraint value").fill("console")
+    console.snap("create-grant")
+    panel.get_by_role("button", name="Create grant").click()
+    panel.get_by_test_id("create-grant-status").wait_for()
+    panel.get_by_test_id("grant-row").wait_for()
+    [grant] = kms.list_grants(KeyId=key_id)["Grants"]
+    assert grant["GranteePrincipal"] == grantee_arn and grant["Name"] == "console-grant"
+    assert sorted(grant["Operations"]) == ["Decrypt", "Encrypt"]
+    assert grant["Constraints"] == {"EncryptionContextSubset": {"purpose": "console"}}
+    row = panel.get_by_test_id("grant-row")
+    assert row.get_attribute("data-grant-id") == grant["GrantId"]
+    assert grantee_arn in row.text_content() and "purpose=console" in row.text_content()
+    assert panel.get_by_test_id("grant-token").input_value()
+    console.snap("grants")
+
+    panel.get_by_role("button", name="Revoke grant console-grant").click()
+    panel.get_by_test_id("grants-empty").wait_for()
+    assert kms.list_grants(KeyId=key_id)["Grants"] == []
+    done(console)
+
+
+def test_playground_reencrypt_data_key_sign_and_mac(server, browser):
+    kms = root(server, "kms")
+    source = kms.create_key(Description="source")["KeyMetadata"]
+    destination = kms.create_key(Description="destination")["KeyMetadata"]
+    signer = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]
+    hmac = kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]
+    context = {"purpose": "playground"}
+    console = signed_in_as_root(browser, server, "playground-more", f"#/playground?key={source['KeyId']}")
+    page = console.page
+    page.get_by_test_id("playground-key-info").filter(has_text="SYMMETRIC_DEFAULT").wait_for()
+    page.get_by_role("button", name="Add context pair").click()
+    page.get_by_label("Context key", exact=True).fill("purpose")
+    page.get_by_label("Context value", exact=True).fill("playground")
+    page.get_by_label("Plaintext", exact=True).fill("Move me")
+    page.get_by_role("button", name="Encrypt", exact=True).click()
+    page.get_by_test_id("encrypt-status").wait_for()
+
+    # Re-encrypt under the destination key: boto3 decrypts it there.
+    page.get_by_label("Destination key (ID, ARN or alias)").fill(destination["KeyId"])
+    page.get_by_role("button", name="Re-encrypt", exact=True).click()
+    page.get_by_test_id("reencrypt-status").wait_for()
+    moved = base64.b64decode(page.get_by_test_id("reencrypted").input_value())
+    plain = kms.decrypt(CiphertextBlob=moved, EncryptionContext=context)
+    assert plain["Plaintext"] == b"Move me" and plain["KeyId"] == destination["Arn"]
+    page.get_by_role("button", name="Decrypt this instead").click()
+    assert page.get_by_label("Key ID, ARN or alias", exact=True).input_value() == destination["KeyId"]
+    page.get_by_role("button", name="Decrypt", exact=True).click()
+    page.get_by_test_id("decrypted").wait_for()
+    assert page.get_by_test_id("decrypted").input_value() == "Move me"
+
+    # A data key: its plaintext is what boto3 gets from its ciphertext.
+    page.get_by_role("button", name="Generate data key").click()
+    page.get_by_test_id("datakey-status").wait_for()
+    data_key = base64.b64decode(page.get_by_test_id("datakey-plaintext").input_value())
+    wrapped = base64.b64decode(page.get_by_test_id("datakey-ciphertext").input_value())
+    unwrapped = kms.decrypt(CiphertextBlob=wrapped, EncryptionContext=context)
+    assert len(data_key) == 32 and unwrapped["Plaintext"] == data_key and unwrapped["KeyId"] == destination["Arn"]
+    console.snap("playground-encryption")
+
+    # Sign and verify with the key's own algorithm.
+    page.get_by_label("Key ID, ARN or alias", exact=True).fill(signer["KeyId"])
+    page.get_by_test_id("playground-key-info").filter(has_text="SIGN_VERIFY").wait_for()
+    assert page.get_by_test_id("plaintext").count() == 0, "no encryption with a signing key"
+    options = page.get_by_label("Signing algorithm").locator("option").all_text_contents()
+    assert options == signer["SigningAlgorithms"] == ["ECDSA_SHA_256"]
+    page.get_by_label("Message to sign").fill("Sign me")
+    page.get_by_role("button", name="Sign", exact=True).click()
+    page.get_by_test_id("sign-status").wait_for()
+    signature = base64.b64decode(page.get_by_test_id("signature").input_value())
+    assert kms.verify(KeyId=signer["KeyId"], Message=b"Sign me", Signature=signature,
+                      SigningAlgorithm="ECDSA_SHA_256")["SignatureValid"] is True
+    page.get_by_role("button", name="Verify", exact=True).click()
+    page.get_by_test_id("verify-status").filter(has_text="The signature is valid").wait_for()
+    page.get_by_label("Message to sign").fill("Sign me!")
+    page.get_by_role("button", name="Verify", exact=True).click()
+    shown = page.get_by_test_id("verify-error")
+    shown.wait_for()
+    assert shown.text_content() == refusal(kms.verify, KeyId=signer["KeyId"], Message=b"Sign me!", Signature=signature,
+                                           SigningAlgorithm="ECDSA_SHA_256")
+    assert shown.text_content().startswith("KMSInvalidSignatureException")
+    console.snap("playground-sign")
+
+    # Generate and verify a MAC.
+    page.get_by_label("Key ID, ARN or alias", exact=True).fill(hmac["KeyId"])
+    page.get_by_test_id("playground-key-info").filter(has_text="GENERATE_VERIFY_MAC").wait_for()
+    assert page.get_by_label("MAC algorithm").input_value() == "HMAC_SHA_256"
+    page.get_by_label("Message to authenticate").fill("MAC me")
+    page.get_by_role("button", name="Generate MAC").click()
+    page.get_by_test_id("generate-mac-status").wait_for()
+    mac = base64.b64decode(page.get_by_test_id("mac").input_value())
+    assert kms.verify_mac(KeyId=hmac["KeyId"], Message=b"MAC me", Mac=mac, MacAlgorithm="HMAC_SHA_256")["MacValid"]
+    page.get_by_role("button", name="Verify MAC").click()
+    page.get_by_test_id("verify-mac-status").filter(has_text="The MAC is valid").wait_for()
+    page.get_by_label("Message to authenticate").fill("MAC me!")
+    page.get_by_role("button", name="Verify MAC").click()
+    shown = page.get_by_test_id("verify-mac-error")
+    shown.wait_for()
+    assert shown.text_content() == refusal(kms.verify_mac, KeyId=hmac["KeyId"], Message=b"MAC me!", Mac=mac,
+                                           MacAlgorithm="HMAC_SHA_256")
+    console.snap("playground-mac")
+    done(console)
+
+
+def test_iam_groups_members_and_inline_policy(server, browser):
+    iam = root(server, "iam")
+    group, member = unique("Group"), unique("Member")
+    iam.create_user(UserName=member)
+    console = signed_in_as_root(browser, server, "iam-groups", "#/iam/groups")
+    page = console.page
+    page.get_by_label("Group name", exact=True).fill(group)
+    page.get_by_role("button", name="Create group").click()
+    page.get_by_test_id("create-group-status").wait_for()
+    assert iam.get_group(GroupName=group)["Group"]["GroupName"] == group
+    page.get_by_test_id("groups-table").locator(f'[data-name="{group}"]').wait_for()
+    console.snap("iam-groups")
+    page.get_by_test_id("groups-table").get_by_role("link", name=group).click()
+    page.get_by_test_id("group-arn").wait_for()
+
+    page.get_by_label("User name").fill(member)
+    page.get_by_role("button", name="Add user to group").click()
+    page.locator(f'[data-testid="group-user"][data-user-name="{member}"]').wait_for()
+    assert [u["UserName"] for u in iam.get_group(GroupName=group)["Users"]] == [member]
+
+    # An inline policy: refused as the server words it, then saved.
+    policies = page.get_by_test_id("inline-policies")
+    bad = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Resource": "*"}]})
+    policies.get_by_label("Policy name").fill("UseKeys")
+    policies.get_by_label("Policy document (JSON)").fill(bad)
+    policies.get_by_role("button", name="Save policy").click()
+    shown = policies.get_by_test_id("inline-policy-error")
+    shown.wait_for()
+    expected = refusal(iam.put_group_policy, GroupName=group, PolicyName="UseKeys", PolicyDocument=bad)
+    assert expected.startswith("MalformedPolicyDocument: ") and shown.text_content() == expected
+    good = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "kms:Encrypt", "Resource": "*"}]}
+    policies.get_by_label("Policy document (JSON)").fill(json.dumps(good))
+    policies.get_by_role("button", name="Save policy").click()
+    policies.locator('[data-testid="inline-policy"][data-policy-name="UseKeys"]').wait_for()
+    assert iam.get_group_policy(GroupName=group, PolicyName="UseKeys")["PolicyDocument"] == good
+    console.snap("iam-group")
+
+    page.get_by_role("button", name=f"Remove {member} from the group").click()
+    page.get_by_test_id("group-users-empty").wait_for()
+    assert iam.get_group(GroupName=group)["Users"] == []
+    done(console)
+
+
+def test_iam_roles_with_trust_policy_and_user_inline_policies(server, browser):
+    iam = root(server, "iam")
+    role, holder = unique("Role"), unique("PolicyHolder")
+    iam.create_user(UserName=holder)
+    console = signed_in_as_root(browser, server, "iam-roles", "#/iam/roles")
+    page = console.page
+
+    # A trust policy the server refuses: its message, and no role.
+    bad_trust = json.dumps({"Version": "2012-10-17",
+                            "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole"}]})
+    page.get_by_label("Role name", exact=True).fill(role)
+    default_trust = page.get_by_label("Trust policy (JSON)").input_value()
+    page.get_by_label("Trust policy (JSON)").fill(bad_trust)
+    page.get_by_role("button", name="Create role").click()
+    shown = page.get_by_test_id("create-role-error")
+    shown.wait_for()
+    assert shown.text_content() == refusal(iam.create_role, RoleName=role, AssumeRolePolicyDocument=bad_trust)
+    assert refusal(iam.get_role, RoleName=role).startswith("NoSuchEntity")
+
+    # The default trust policy: the account's own principals.
+    page.get_by_label("Trust policy (JSON)").fill(default_trust)
+    page.get_by_label("Description (optional)").fill("made in the console")
+    page.get_by_role("button", name="Create role").click()
+    page.get_by_test_id("create-role-status").wait_for()
+    made = iam.get_role(RoleName=role)["Role"]
+    assert made["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"AWS": "arn:aws:iam::000000000000:root"}
+    assert made["Description"] == "made in the console"
+    page.get_by_test_id("roles-table").locator(f'[data-name="{role}"]').wait_for()
+    console.snap("iam-roles")
+
+    # Opened by name (GetRole): the trust policy and an inline policy.
+    page.get_by_label("Role name to open").fill(role)
+    page.get_by_role("button", name="Open role").click()
+    page.get_by_test_id("role-arn").wait_for()
+    described = iam.get_role(RoleName=role)["Role"]
+    assert page.get_by_test_id("role-arn").text_content() == described["Arn"]
+    assert json.loads(page.get_by_test_id("role-trust-policy").text_content()) == described["AssumeRolePolicyDocument"]
+    policies = page.get_by_test_id("inline-policies")
+    doc = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*"}]}
+    policies.get_by_label("Policy name").fill("Decrypt")
+    policies.get_by_label("Policy document (JSON)").fill(json.dumps(doc))
+    policies.get_by_role("button", name="Save policy").click()
+    policies.locator('[data-testid="inline-policy"][data-policy-name="Decrypt"]').wait_for()
+    assert iam.list_role_policies(RoleName=role)["PolicyNames"] == ["Decrypt"]
+    assert iam.get_role_policy(RoleName=role, PolicyName="Decrypt")["PolicyDocument"] == doc
+    console.snap("iam-role")
+
+    # A user's inline policies: refused, saved, edited, deleted.
+    console.nav("IAM users")
+    page.get_by_test_id("users-table").get_by_role("link", name=holder, exact=True).click()
+    page.get_by_test_id("user-arn").wait_for()
+    policies = page.get_by_test_id("inline-policies")
+    policies.get_by_test_id("inline-policies-empty").wait_for()
+    policies.get_by_label("Policy name").fill("Keys")
+    policies.get_by_label("Policy document (JSON)").fill("{not json")
+    policies.get_by_role("button", name="Save policy").click()
+    shown = policies.get_by_test_id("inline-policy-error")
+    shown.wait_for()
+    assert shown.text_content() == refusal(iam.put_user_policy, UserName=holder, PolicyName="Keys",
+                                           PolicyDocument="{not json")
+    policies.get_by_label("Policy document (JSON)").fill(json.dumps(doc))
+    policies.get_by_role("button", name="Save policy").click()
+    policies.locator('[data-testid="inline-policy"][data-policy-name="Keys"]').wait_for()
+    assert iam.get_user_policy(UserName=holder, PolicyName="Keys")["PolicyDocument"] == doc
+    policies.get_by_role("button", name="Edit policy Keys").click()
+    assert policies.get_by_label("Policy name").input_value() == "Keys"
+    edited = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "kms:Encrypt", "Resource": "*"}]}
+    policies.get_by_label("Policy document (JSON)").fill(json.dumps(edited))
+    policies.get_by_role("button", name="Save policy").click()
+    policies.get_by_test_id("inline-policy-document-view").filter(has_text="kms:Encrypt").wait_for()
+    assert iam.get_user_policy(UserName=holder, PolicyName="Keys")["PolicyDocument"] == edited
+    console.snap("iam-user")
+    policies.get_by_role("button", name="Delete policy Keys").click()
+    policies.get_by_test_id("inline-policies-empty").wait_for()
+    assert iam.list_user_policies(UserName=holder)["PolicyNames"] == []
+    done(console)
+
+
+def test_audit_lookup_events_and_key_history(server, browser):
+    from playwright.sync_api import expect
+
+    kms, trail = root(server, "kms"), root(server, "cloudtrail")
+    key = kms.create_key(Description="audited")["KeyMetadata"]
+    for _ in range(12):
+        kms.describe_key(KeyId=key["KeyId"])
+    refused = refusal(root(server, "kms", validate=False).schedule_key_deletion, KeyId=key["KeyId"],
+                      PendingWindowInDays=3)
+    # Signed in on the audit screen: no other screen's requests about the key run meanwhile.
+    console = signed_in_as_root(browser, server, "audit", "#/audit")
+    page = console.page
+    page.get_by_test_id("audit-summary").wait_for()
+
+    # ResourceName = the key's ARN: the same events as boto3 gets, newest first.
+    page.get_by_label("Lookup attribute").select_option("ResourceName")
+    page.get_by_label("Attribute value").fill(key["Arn"])
+    page.get_by_label("Events per page").select_option("50")
+    page.get_by_role("button", name="Look up events").click()
+    page.get_by_test_id("audit-summary").filter(has_text=key["Arn"]).wait_for()
+    rows = page.get_by_test_id("audit-events").get_by_test_id("event-row")
+    expected = trail.lookup_events(LookupAttributes=[{"AttributeKey": "ResourceName", "AttributeValue": key["Arn"]}],
+                                   MaxResults=50)["Events"]
+    assert [r.get_attribute("data-event-id") for r in rows.all()] == [e["EventId"] for e in expected]
+    assert expected[-1]["EventName"] == "CreateKey"
+    failed = page.get_by_test_id("audit-events").locator('[data-testid="event-row"][data-event-name="ScheduleKeyDeletion"]')
+    assert failed.get_by_test_id("event-error-code").text_content() == refused.split(":")[0]
+    failed.get_by_role("button", name="Show the record of ScheduleKeyDeletion").click()
+    record = json.loads(page.get_by_test_id("event-json").text_content())
+    assert record["eventName"] == "ScheduleKeyDeletion" and record["errorCode"] == refused.split(":")[0]
+    console.snap("audit-by-key")
+
+    # EventName, ten a page: the pages boto3 gets with NextToken.
+    page.get_by_label("Lookup attribute").select_option("EventName")
+    page.get_by_label("Attribute value").fill("DescribeKey")
+    page.get_by_label("Events per page").select_option("10")
+    page.get_by_role("button", name="Look up events").click()
+    page.get_by_test_id("audit-summary").filter(has_text="Page 1: 10 events where EventName is DescribeKey").wait_for()
+    by_name = [{"AttributeKey": "EventName", "AttributeValue": "DescribeKey"}]
+    first = trail.lookup_events(LookupAttributes=by_name, MaxResults=10)
+    second = trail.lookup_events(LookupAttributes=by_name, MaxResults=10, NextToken=first["NextToken"])
+    ids = lambda: [r.get_attribute("data-event-id") for r in rows.all()]  # noqa: E731
+    assert ids() == [e["EventId"] for e in first["Events"]]
+    page.get_by_role("button", name="Next page").click()
+    page.get_by_test_id("audit-summary").filter(has_text="Page 2:").wait_for()
+    assert ids() == [e["EventId"] for e in second["Events"]]
+    assert {r.get_attribute("data-event-name") for r in rows.all()} == {"DescribeKey"}
+    page.get_by_role("button", name="Previous page").click()
+    page.get_by_test_id("audit-summary").filter(has_text="Page 1:").wait_for()
+    assert ids() == [e["EventId"] for e in first["Events"]]
+
+    # Times (UTC): none in the future; a start after the end is the server's to refuse.
+    later = (datetime.now(timezone.utc) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
+    earlier = (datetime.now(timezone.utc) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
+    page.get_by_label("Start time (UTC)").fill(later)
+    page.get_by_role("button", name="Look up events").click()
+    page.get_by_test_id("audit-events-empty").wait_for()
+    page.get_by_label("End time (UTC)").fill(earlier)
+    page.get_by_role("button", name="Look up events").click()
+    shown = page.get_by_test_id("audit-error")
+    shown.wait_for()
+    start = datetime.strptime(later, "%Y-%m-%dT%H:%M").replace(tzinfo=timezone.utc)
+    end = datetime.strptime(earlier, "%Y-%m-%dT%H:%M").replace(tzinfo=timezone.utc)
+    assert shown.text_content() == refusal(trail.lookup_events, StartTime=start, EndTime=end)
+    console.snap("audit-refused")
+
+    # The key's own history, on its page: events about this key only, back to its creation.
+    page.goto(f"{server.url}/console/#/keys/{key['KeyId']}")
+    history = page.get_by_test_id("key-history")
+    history.get_by_test_id("event-row").first.wait_for()
+    while history.locator('[data-event-name="CreateKey"]').count() == 0:
+        before = history.get_by_test_id("event-row").count()
+        history.get_by_role("button", name="Load more events").click()
+        expect(history.get_by_test_id("event-row")).not_to_have_count(before)
+    about_key = set()
+    token = None
+    while True:
+        answer = trail.lookup_events(
+            LookupAttributes=[{"AttributeKey": "ResourceName", "AttributeValue": key["Arn"]}], MaxResults=50,
+            **({"NextToken": token} if token else {}))
+        about_key |= {e["EventId"] for e in answer["Events"]}
+        token = answer.get("NextToken")
+        if not token:
+            break
+    shown_ids = {r.get_attribute("data-event-id") for r in history.get_by_test_id("event-row").all()}
+    assert shown_ids <= about_key and len(shown_ids) >= 14
+    console.snap("key-history")
+    done(console)
+
+
+def test_the_console_over_tls(browser):
+    """With `--tls self-signed` the console is served and works over HTTPS:
+    the page trusts the server's CA like any client would (here the browser
+    context accepts the self-signed chain), WebCrypto signs, and the calls
+    go to the same https origin the CSP allows."""
+    from conftest import run_trent
+
+    with run_trent(extra_args=("--tls", "self-signed")) as server:
+        assert server.url.startswith("https://")
+        kms = boto3.client("kms", endpoint_url=server.url, region_name="us-east-1", verify=str(server.ca_bundle),
+                           aws_access_key_id=BOOTSTRAP_ACCESS_KEY_ID,
+                           aws_secret_access_key=BOOTSTRAP_SECRET_ACCESS_KEY)
+        key_id = kms.create_key(Description="over TLS")["KeyMetadata"]["KeyId"]
+        context = browser.new_context(ignore_https_errors=True, viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        problems: list[str] = []
+        page.on("pageerror", lambda e: problems.append(str(e)))
+        page.on("console", lambda m: problems.append(m.text) if "Content Security Policy" in m.text else None)
+        page.goto(server.url + "/console/")
+        assert page.evaluate("window.isSecureContext && location.protocol") == "https:"
+        page.get_by_label("Access key ID").fill(BOOTSTRAP_ACCESS_KEY_ID)
+        page.get_by_label("Secret access key").fill(BOOTSTRAP_SECRET_ACCESS_KEY)
+        page.get_by_role("button", name="Sign in").click()
+        page.get_by_test_id("whoami").wait_for()
+        page.get_by_test_id("key-row").filter(has_text=key_id).wait_for()
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / "tls-keys-1280.png"), full_page=True)
+        assert problems == [], problems
+        context.close()
+
+
+def test_sign_in_and_moving_around_with_the_keyboard_alone(server, browser):
+    """Every control is reachable with Tab and usable with the keyboard: sign
+    in, then reach the main navigation and open a screen, without a click."""
+    console = Console(browser, server, "keyboard")
+    page = console.page
+    page.goto(server.url + "/console/")
+
+    def tab_to(label: str, limit: int = 40) -> None:
+        for _ in range(limit):
+            page.keyboard.press("Tab")
+            focused = page.evaluate(
+                "(() => { const e = document.activeElement; if (!e) return '';"
+                " const byFor = e.id && document.querySelector(`label[for='${e.id}']`);"
+                " return (e.getAttribute('aria-label') || (e.labels && e.labels[0] && e.labels[0].textContent)"
+                " || (byFor && byFor.textContent) || e.textContent || '').trim(); })()")
+            if focused.startswith(label):
+                return
+        raise AssertionError(f"Tab never reached {label!r}")
+
+    tab_to("Access key ID")
+    page.keyboard.type(BOOTSTRAP_ACCESS_KEY_ID)
+    tab_to("Secret access key")
+    page.keyboard.type(BOOTSTRAP_SECRET_ACCESS_KEY)
+    page.keyboard.press("Enter")
+    page.get_by_test_id("whoami").wait_for()
+    tab_to("Playground")
+    page.keyboard.press("Enter")
+    page.wait_for_function("location.hash.startsWith('#/playground')")
+    tab_to("Key ID, ARN or alias")
+    console.snap("keyboard-playground")
+    done(console)

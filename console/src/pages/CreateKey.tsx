@@ -1,10 +1,11 @@
 import { useEffect, useMemo, useRef, useState, type FormEvent } from 'react';
-import { AwsError, childText, describeError, members } from '../aws';
-import { PageHeading, PairRows, useApi, useAsync, type Pair } from '../components';
+import { describeError } from '../aws';
+import { PageHeading, PairRows, useApi, type Pair } from '../components';
 import { aliasName, aliasProblem } from '../format';
 import type { CreateKeyResponse } from '../kmsTypes';
 import { buildKeyPolicy, partitionOf, type KeyUsage } from '../policy';
 import { keyHref, navigate } from '../router';
+import { usePrincipals, type Principals } from '../principals';
 
 type KeyType = 'symmetric' | 'asymmetric' | 'hmac';
 
@@ -44,42 +45,6 @@ const SPECS: Record<KeyType, Partial<Record<KeyUsage, string[]>>> = {
 };
 
 const STEPS = ['Key type and usage', 'Labels', 'Key administrators', 'Key users', 'Review'];
-
-export interface Principal {
-  arn: string;
-  name: string;
-  kind: 'User' | 'Role';
-}
-
-/** IAM users and roles of the signed-in account, for the administrator and user pickers. */
-function usePrincipals() {
-  const { aws } = useApi();
-  const users = useAsync(async () => {
-    const out: Principal[] = [];
-    let marker: string | undefined;
-    do {
-      const r = await aws.iam('ListUsers', { MaxItems: 1000, Marker: marker });
-      for (const m of members(r, 'Users')) {
-        out.push({ arn: childText(m, 'Arn') ?? '', name: childText(m, 'UserName') ?? '', kind: 'User' });
-      }
-      marker = childText(r, 'IsTruncated') === 'true' ? childText(r, 'Marker') : undefined;
-    } while (marker);
-    return out;
-  }, [aws]);
-  const roles = useAsync(async () => {
-    const out: Principal[] = [];
-    let marker: string | undefined;
-    do {
-      const r = await aws.iam('ListRoles', { MaxItems: 1000, Marker: marker });
-      for (const m of members(r, 'Roles')) {
-        out.push({ arn: childText(m, 'Arn') ?? '', name: childText(m, 'RoleName') ?? '', kind: 'Role' });
-      }
-      marker = childText(r, 'IsTruncated') === 'true' ? childText(r, 'Marker') : undefined;
-    } while (marker);
-    return out;
-  }, [aws]);
-  return { users, roles };
-}
 
 function parseArns(text: string): string[] {
   return text
@@ -480,7 +445,7 @@ function PrincipalPicker({
 }: {
   legend: string;
   testId: string;
-  principals: ReturnType<typeof usePrincipals>;
+  principals: Principals;
   selected: string[];
   onChange: (arns: string[]) => void;
 }) {
@@ -505,9 +470,13 @@ function PrincipalPicker({
       )}
       {principals.roles.error !== undefined && (
         <p className="hint" data-testid={`${testId}-roles-error`}>
-          {principals.roles.error instanceof AwsError && principals.roles.error.code === 'InvalidAction'
-            ? 'This server does not list IAM roles (ListRoles); give role ARNs in the box below.'
-            : `IAM roles could not be listed: ${describeError(principals.roles.error)}`}
+          IAM roles could not be listed: {describeError(principals.roles.error)}
+        </p>
+      )}
+      {principals.rolesUnlisted && (
+        <p className="hint" data-testid={`${testId}-roles-unlisted`}>
+          This server does not list IAM roles (ListRoles): only roles created in this page are shown; give other
+          role ARNs in the box below.
         </p>
       )}
       {loading && all.length === 0 && <p className="hint">Loading users and roles…</p>}

@@ -2,6 +2,7 @@ import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { childText, describeError, members } from '../aws';
 import { CopyButton, ErrorAlert, PageHeading, Status, mapLimit, useAction, useApi, useAsync } from '../components';
 import { formatDate } from '../format';
+import { iamHref } from '../router';
 
 interface User {
   name: string;
@@ -18,7 +19,7 @@ interface NewAccessKey {
   secretAccessKey: string;
 }
 
-/** IAM users: list, create, and create an access key (its secret shown once). */
+/** IAM users: list, create, and create an access key (its secret shown once); each opens on its own page. */
 export function IamUsers() {
   const { aws } = useApi();
   const users = useAsync(async () => {
@@ -181,7 +182,9 @@ export function IamUsers() {
               )}
               {users.data.map((u) => (
                 <tr key={u.arn} data-testid="user-row" data-user-name={u.name}>
-                  <td data-label="User name">{u.name}</td>
+                  <td data-label="User name">
+                    <a href={iamHref('users', u.name)}>{u.name}</a>
+                  </td>
                   <td data-label="ARN" className="mono small">
                     {u.arn}
                   </td>

@@ -4,25 +4,20 @@ import { ErrorAlert, PageHeading, Status, useAction, useApi, useAsync } from '..
 import { formatDate } from '../format';
 import type {
   DescribeKeyResponse,
-  GetKeyPolicyResponse,
   ListAliasesResponse,
   ListResourceTagsResponse,
   ScheduleKeyDeletionResponse,
   Tag,
 } from '../kmsTypes';
+import { usePrincipals } from '../principals';
 import { playgroundHref } from '../router';
 import { StateBadge } from './Keys';
+import { GrantsPanel } from './key/GrantsPanel';
+import { HistoryPanel } from './key/HistoryPanel';
+import { KeyPolicyPanel } from './key/KeyPolicyPanel';
+import { RotationPanel } from './key/RotationPanel';
 
-/** Formats a policy document for reading; the server's text if it is not JSON. */
-function prettyPolicy(policy: string): string {
-  try {
-    return JSON.stringify(JSON.parse(policy), null, 2);
-  } catch {
-    return policy;
-  }
-}
-
-/** One key: metadata, aliases, tags, key policy (read-only), and its lifecycle actions. */
+/** One key: metadata, aliases, tags, its lifecycle actions, key policy, rotation, grants and history. */
 export function KeyDetail({ id }: { id: string }) {
   const { aws } = useApi();
   const described = useAsync(() => aws.kms<DescribeKeyResponse>('DescribeKey', { KeyId: id }), [aws, id]);
@@ -61,11 +56,8 @@ export function KeyDetail({ id }: { id: string }) {
     return out;
   }, [aws, keyId]);
 
-  const policy = useAsync(async () => {
-    if (!keyId) return undefined;
-    const r = await aws.kms<GetKeyPolicyResponse>('GetKeyPolicy', { KeyId: keyId, PolicyName: 'default' });
-    return prettyPolicy(r.Policy ?? '');
-  }, [aws, keyId]);
+  // The account's users and roles, offered in the key policy view and the grants form.
+  const principals = usePrincipals();
 
   const action = useAction();
   const [days, setDays] = useState('30');
@@ -129,12 +121,14 @@ export function KeyDetail({ id }: { id: string }) {
         )}
       </div>
 
+      {keyId && <OnThisPage />}
+
       <ErrorAlert error={described.error} testId="describe-error" />
       {described.loading && !meta && <p className="hint">Loading the key…</p>}
 
       {meta && (
         <section aria-labelledby="general-heading" className="panel">
-          <h2 id="general-heading">General configuration</h2>
+          <h2 id="general-heading" tabIndex={-1}>General configuration</h2>
           <dl className="meta" data-testid="key-metadata">
             <dt>Key ID</dt>
             <dd className="mono" data-testid="key-id">{meta.KeyId}</dd>
@@ -184,7 +178,7 @@ export function KeyDetail({ id }: { id: string }) {
       )}
 
       <section aria-labelledby="actions-heading" className="panel" data-testid="key-actions">
-        <h2 id="actions-heading">Key actions</h2>
+        <h2 id="actions-heading" tabIndex={-1}>Key actions</h2>
         <div className="actions">
           <button
             type="button"
@@ -252,7 +246,7 @@ export function KeyDetail({ id }: { id: string }) {
       </section>
 
       <section aria-labelledby="aliases-heading" className="panel">
-        <h2 id="aliases-heading">Aliases</h2>
+        <h2 id="aliases-heading" tabIndex={-1}>Aliases</h2>
         <ErrorAlert error={aliases.error} testId="key-aliases-error" />
         {aliases.data &&
           (aliases.data.length === 0 ? (
@@ -269,7 +263,7 @@ export function KeyDetail({ id }: { id: string }) {
       </section>
 
       <section aria-labelledby="tags-heading" className="panel">
-        <h2 id="tags-heading">Tags</h2>
+        <h2 id="tags-heading" tabIndex={-1}>Tags</h2>
         <ErrorAlert error={tags.error} testId="key-tags-error" />
         {tags.data &&
           (tags.data.length === 0 ? (
@@ -296,15 +290,43 @@ export function KeyDetail({ id }: { id: string }) {
           ))}
       </section>
 
-      <section aria-labelledby="policy-heading" className="panel">
-        <h2 id="policy-heading">Key policy</h2>
-        <ErrorAlert error={policy.error} testId="key-policy-error" />
-        {policy.data !== undefined && (
-          <pre className="code" tabIndex={0} aria-labelledby="policy-heading" data-testid="key-policy">
-            {policy.data}
-          </pre>
-        )}
-      </section>
+      {keyId && <KeyPolicyPanel keyId={keyId} meta={meta} principals={principals} />}
+      {keyId && <RotationPanel keyId={keyId} />}
+      {keyId && <GrantsPanel keyId={keyId} meta={meta} principals={principals} />}
+      {meta?.Arn && <HistoryPanel keyArn={meta.Arn} />}
     </section>
+  );
+}
+
+const SECTIONS = [
+  ['general-heading', 'Configuration'],
+  ['actions-heading', 'Actions'],
+  ['aliases-heading', 'Aliases'],
+  ['tags-heading', 'Tags'],
+  ['policy-heading', 'Key policy'],
+  ['rotation-heading', 'Rotation'],
+  ['grants-heading', 'Grants'],
+  ['history-heading', 'History'],
+] as const;
+
+/** Jumps to the key page's sections (buttons: the address's hash is the router's). */
+function OnThisPage() {
+  const jump = (id: string) => {
+    const heading = document.getElementById(id);
+    heading?.scrollIntoView({ block: 'start' });
+    heading?.focus({ preventScroll: true });
+  };
+  return (
+    <nav aria-label="On this page" className="on-this-page">
+      <ul>
+        {SECTIONS.map(([id, label]) => (
+          <li key={id}>
+            <button type="button" className="link-button" onClick={() => jump(id)}>
+              {label}
+            </button>
+          </li>
+        ))}
+      </ul>
+    </nav>
   );
 }
