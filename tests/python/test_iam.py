@@ -495,6 +495,30 @@ def test_role_errors(trent: TrentServer):
     iam.delete_role(RoleName=name)
 
 
+def test_list_groups_for_user(trent: TrentServer):
+    iam = client(trent, "iam")
+    user, keys = new_user_with_key(iam)
+    groups = sorted(unique("member-of") for _ in range(2))
+    for name in groups:
+        iam.create_group(GroupName=name)
+        iam.add_user_to_group(GroupName=name, UserName=user)
+    iam.create_group(GroupName=(other := unique("not-member")))
+    assert [g["GroupName"] for g in iam.list_groups_for_user(UserName=user)["Groups"]] == groups
+    first = iam.list_groups_for_user(UserName=user, MaxItems=1)
+    assert first["IsTruncated"] is True and len(first["Groups"]) == 1
+    with pytest.raises(ClientError) as e:
+        iam.list_groups_for_user(UserName=unique("ghost"))
+    assert error_of(e) == ("NoSuchEntity", 404)
+    # The user itself, without iam:ListGroupsForUser, may not list them.
+    with pytest.raises(ClientError) as e:
+        client(trent, "iam", keys).list_groups_for_user(UserName=user)
+    assert error_of(e) == ("AccessDenied", 403)
+    for name in groups:
+        iam.remove_user_from_group(GroupName=name, UserName=user)
+        iam.delete_group(GroupName=name)
+    iam.delete_group(GroupName=other)
+
+
 def test_list_roles_and_groups_page_by_path_and_need_their_permission(trent: TrentServer):
     iam = client(trent, "iam")
     prefix = f"/{unique('listed')}/"

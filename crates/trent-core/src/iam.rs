@@ -759,6 +759,28 @@ impl Identities {
         .await
     }
 
+    /// The groups `user` belongs to (ListGroupsForUser).
+    pub async fn list_groups_for_user(
+        &self,
+        caller: &Caller,
+        user: &str,
+    ) -> Result<Vec<GroupInfo>, IamError> {
+        let account = caller.account();
+        let entity = self.entity(account, EntityKind::User, user).await?;
+        self.authorize(caller, "iam:ListGroupsForUser", &entity.arn)?;
+        let mut groups = Vec::new();
+        for name in self.store.groups_of_user(account, user).await? {
+            if let Some(group) = self
+                .store
+                .get_entity(account, EntityKind::Group, &name)
+                .await?
+            {
+                groups.push(group_info(group));
+            }
+        }
+        Ok(groups)
+    }
+
     /// The account's users, roles or groups, if `caller` may `action` on
     /// `arn:aws:iam::ACCOUNT:KIND/`, each as `info` makes it.
     async fn list_entities<T>(

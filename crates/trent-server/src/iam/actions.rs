@@ -140,6 +140,19 @@ pub(super) async fn dispatch(
             let groups = ids.list_groups(caller).await?;
             list_xml(p, x, "Groups", &groups, |g| &g.path, group_xml)?;
         }
+        IamAction::ListGroupsForUser => {
+            p.allow(&["UserName", "Marker", "MaxItems"])?;
+            let groups = ids
+                .list_groups_for_user(caller, p.required("UserName")?)
+                .await?;
+            let page = Page::of(&groups, p)?;
+            x.element("Groups", |x| {
+                for group in page.items {
+                    x.element("member", |x| group_xml(x, group));
+                }
+            });
+            page.write_end(x);
+        }
         IamAction::AddUserToGroup => {
             p.allow(&["GroupName", "UserName"])?;
             ids.add_user_to_group(caller, p.required("GroupName")?, p.required("UserName")?)

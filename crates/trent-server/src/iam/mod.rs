@@ -74,7 +74,7 @@ actions!(
         CreateUser, GetUser, ListUsers, DeleteUser,
         CreateAccessKey, ListAccessKeys, UpdateAccessKey, DeleteAccessKey,
         CreateRole, GetRole, ListRoles, DeleteRole,
-        CreateGroup, GetGroup, ListGroups, AddUserToGroup, RemoveUserFromGroup, DeleteGroup,
+        CreateGroup, GetGroup, ListGroups, ListGroupsForUser, AddUserToGroup, RemoveUserFromGroup, DeleteGroup,
         PutUserPolicy, PutRolePolicy, PutGroupPolicy,
         GetUserPolicy, GetRolePolicy, GetGroupPolicy,
         DeleteUserPolicy, DeleteRolePolicy, DeleteGroupPolicy,
