@@ -56,6 +56,17 @@ def browser():
         browser.close()
 
 
+# The visible form controls and buttons that have no accessible name (no
+# label, aria-label, aria-labelledby, title or text).
+UNNAMED_CONTROLS = """
+[...document.querySelectorAll('input, select, textarea, button, a[href]')]
+  .filter(e => e.type !== 'hidden' && e.getClientRects().length > 0)
+  .filter(e => !(e.getAttribute('aria-label') || e.getAttribute('aria-labelledby') || e.title
+                 || (e.labels && e.labels.length) || (e.textContent || '').trim()))
+  .map(e => e.outerHTML.slice(0, 120))
+"""
+
+
 class Console:
     """One browser page on the console, with what the walkthrough needs."""
 
@@ -72,7 +83,10 @@ class Console:
         self.count = 0
 
     def snap(self, name: str) -> None:
-        """A screenshot at 1280 px and at 375 px; no sideways scrolling on a phone."""
+        """A screenshot at 1280 px and at 375 px; no sideways scrolling on a
+        phone, and no control without an accessible name."""
+        unnamed = self.page.evaluate(UNNAMED_CONTROLS)
+        assert unnamed == [], f"{name}: controls without a label: {unnamed}"
         self.count += 1
         self.page.screenshot(path=str(self.shots / f"{self.count:02}-{name}-1280.png"), full_page=True)
         self.page.set_viewport_size({"width": 375, "height": 800})
@@ -785,4 +799,56 @@ def test_sign_in_and_moving_around_with_the_keyboard_alone(server, browser):
     page.wait_for_function("location.hash.startsWith('#/playground')")
     tab_to("Key ID, ARN or alias")
     console.snap("keyboard-playground")
+    done(console)
+
+
+def test_sign_in_with_temporary_credentials(server, browser):
+    """Temporary credentials (AssumeRole): the page signs with the session
+    token, shows the assumed role, may do what the role's policy allows and
+    shows the server's refusal for the rest."""
+    iam = root(server, "iam")
+    role = unique("ConsoleRole")
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                      "Principal": {"AWS": "arn:aws:iam::000000000000:root"}}]}
+    iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(trust))
+    allowed = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Resource": "*", "Action": [
+        "kms:ListKeys", "kms:ListAliases", "kms:DescribeKey"]}]}
+    iam.put_role_policy(RoleName=role, PolicyName="read", PolicyDocument=json.dumps(allowed))
+    key_id = root(server, "kms").create_key(Description="seen by a role")["KeyMetadata"]["KeyId"]
+    # Roles are assumed by users (never by the root): one allowed to.
+    user = unique("Assumer")
+    iam.create_user(UserName=user)
+    may_assume = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                           "Resource": f"arn:aws:iam::000000000000:role/{role}"}]}
+    iam.put_user_policy(UserName=user, PolicyName="assume", PolicyDocument=json.dumps(may_assume))
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    sts = boto3.client("sts", endpoint_url=server.url, region_name="us-east-1",
+                       aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"])
+    credentials = sts.assume_role(RoleArn=f"arn:aws:iam::000000000000:role/{role}",
+                                  RoleSessionName="console")["Credentials"]
+    expected = boto3.client("sts", endpoint_url=server.url, region_name="us-east-1",
+                            aws_access_key_id=credentials["AccessKeyId"],
+                            aws_secret_access_key=credentials["SecretAccessKey"],
+                            aws_session_token=credentials["SessionToken"]).get_caller_identity()["Arn"]
+
+    console = Console(browser, server, "temporary-credentials")
+    page = console.page
+    page.goto(server.url + "/console/")
+    page.get_by_label("Access key ID").fill(credentials["AccessKeyId"])
+    page.get_by_label("Secret access key").fill(credentials["SecretAccessKey"])
+    page.get_by_label("Session token").fill(credentials["SessionToken"])
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_test_id("whoami").wait_for()
+    assert page.get_by_test_id("whoami").text_content().strip() == expected
+    assert expected.endswith(f":assumed-role/{role}/console")
+    page.get_by_test_id("key-row").filter(has_text=key_id).wait_for()
+    console.snap("keys-as-a-role")
+    # What the role may not do is refused, in the server's words.
+    page.goto(server.url + "/console/#/keys/" + key_id)
+    page.get_by_test_id("key-id").wait_for()
+    page.get_by_role("button", name="Disable", exact=True).click()
+    page.get_by_test_id("key-action-error").wait_for()
+    shown = page.get_by_test_id("key-action-error").text_content()
+    assert f"assumed-role/{role}/console is not authorized to perform: kms:DisableKey" in shown, shown
+    assert root(server, "kms").describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"] == "Enabled"
     done(console)
