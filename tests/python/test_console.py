@@ -852,3 +852,35 @@ def test_sign_in_with_temporary_credentials(server, browser):
     assert f"assumed-role/{role}/console is not authorized to perform: kms:DisableKey" in shown, shown
     assert root(server, "kms").describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"] == "Enabled"
     done(console)
+
+
+def test_keys_list_filters_sorts_and_pages(server, browser):
+    """The keys screen pages through ListKeys with its marker, filters what
+    it loaded, and sorts by a column (its header says which way)."""
+    kms = root(server, "kms")
+    tag = unique("paged")
+    made = [kms.create_key(Description=f"{tag}-{i:02}")["KeyMetadata"]["KeyId"] for i in range(12)]
+    console = signed_in_as_root(browser, server, "keys-list", "#/keys")
+    page = console.page
+    page.get_by_label("Keys per page").select_option("10")
+    page.get_by_test_id("keys-count").filter(has_text="more on the server").wait_for()
+    assert page.get_by_test_id("key-row").count() == 10
+    total = len([k for p in kms.get_paginator("list_keys").paginate() for k in p["Keys"]])
+    while page.get_by_test_id("load-more").count():
+        page.get_by_test_id("load-more").click()
+        page.wait_for_function("!document.querySelector('[data-testid=load-more]')"
+                               " || !document.querySelector('[data-testid=load-more]').disabled")
+    page.get_by_test_id("keys-count").filter(has_text=f"of {total} loaded").wait_for()
+    page.get_by_label("Filter keys").fill(tag)
+    page.get_by_test_id("keys-count").filter(has_text=f"12 of {total}").wait_for()
+    assert page.get_by_test_id("key-row").count() == 12
+    page.get_by_test_id("sort-description").click()
+    header = page.locator("th", has=page.get_by_test_id("sort-description"))
+    assert header.get_attribute("aria-sort") == "ascending"
+    first = page.get_by_test_id("key-row").first.text_content()
+    assert f"{tag}-00" in first and made[0] in first
+    page.get_by_test_id("sort-description").click()
+    assert header.get_attribute("aria-sort") == "descending"
+    assert f"{tag}-11" in page.get_by_test_id("key-row").first.text_content()
+    console.snap("filtered-and-sorted")
+    done(console)
