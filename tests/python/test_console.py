@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import shutil
 import urllib.request
 import uuid
@@ -24,6 +25,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+from playwright.sync_api import expect
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
@@ -649,8 +651,6 @@ def test_iam_roles_with_trust_policy_and_user_inline_policies(server, browser):
 
 
 def test_audit_lookup_events_and_key_history(server, browser):
-    from playwright.sync_api import expect
-
     kms, trail = root(server, "kms"), root(server, "cloudtrail")
     key = kms.create_key(Description="audited")["KeyMetadata"]
     for _ in range(12):
@@ -796,7 +796,7 @@ def test_sign_in_and_moving_around_with_the_keyboard_alone(server, browser):
     page.get_by_test_id("whoami").wait_for()
     tab_to("Playground")
     page.keyboard.press("Enter")
-    page.wait_for_function("location.hash.startsWith('#/playground')")
+    expect(page).to_have_url(re.compile(r"#/playground"))
     tab_to("Key ID, ARN or alias")
     console.snap("keyboard-playground")
     done(console)
@@ -866,10 +866,12 @@ def test_keys_list_filters_sorts_and_pages(server, browser):
     page.get_by_test_id("keys-count").filter(has_text="more on the server").wait_for()
     assert page.get_by_test_id("key-row").count() == 10
     total = len([k for p in kms.get_paginator("list_keys").paginate() for k in p["Keys"]])
+    # (No wait_for_function: its polling evaluates a string, which the
+    # page's CSP forbids. Locator assertions run in Playwright's own world.)
     while page.get_by_test_id("load-more").count():
+        before = page.get_by_test_id("keys-count").text_content()
         page.get_by_test_id("load-more").click()
-        page.wait_for_function("!document.querySelector('[data-testid=load-more]')"
-                               " || !document.querySelector('[data-testid=load-more]').disabled")
+        expect(page.get_by_test_id("keys-count")).not_to_have_text(before)
     page.get_by_test_id("keys-count").filter(has_text=f"of {total} loaded").wait_for()
     page.get_by_label("Filter keys").fill(tag)
     page.get_by_test_id("keys-count").filter(has_text=f"12 of {total}").wait_for()
