@@ -172,6 +172,7 @@ def main() -> None:
     parser.add_argument("--baseline", action="store_true", help="measure `trent bench-baseline` instead of Trent")
     parser.add_argument("--top", type=int, default=0, help="also print the N costliest functions per request")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.add_argument("--keep", type=Path, help="copy the measured window's callgrind dump here (for callgrind_annotate)")
     args = parser.parse_args()
     if shutil.which("valgrind") is None:
         raise SystemExit("valgrind is not installed")
@@ -211,6 +212,8 @@ def main() -> None:
     measured = work / "callgrind.out.1"
     if not measured.exists():
         raise SystemExit(f"no dump of the measured window in {work}: {sorted(p.name for p in work.iterdir())}")
+    if args.keep:
+        shutil.copyfile(measured, args.keep)
     total, rows = inclusive_costs(measured)
     costs = phase_costs(rows)
     n = args.requests

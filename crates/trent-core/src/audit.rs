@@ -718,14 +718,23 @@ impl AuditLog {
     /// Queues an event. Waits only while the queue is full (the writer
     /// behind the store by [`QUEUE_CAPACITY`] events): backpressure instead
     /// of unbounded memory or dropped events.
-    pub async fn record(&self, event: AuditEvent) {
-        let closed = match self.queue.try_push(event, None) {
-            queue::Pushed::Queued => false,
-            queue::Pushed::Closed => true,
-            queue::Pushed::Full(pending) => self.queue.push(pending.0, None).await.is_err(),
-        };
-        if closed {
-            tracing::error!("audit writer is gone: event dropped");
+    ///
+    /// Queued when called (this thread's shard has room, as it nearly
+    /// always has): the future then holds no event, and is a few bytes for
+    /// the request's future to carry. It waits only for room.
+    pub fn record(&self, event: AuditEvent) -> impl Future<Output = ()> + Send + '_ {
+        let pushed = self.queue.try_push(event, None);
+        async move {
+            let closed = match pushed {
+                queue::Pushed::Queued => false,
+                queue::Pushed::Closed => true,
+                queue::Pushed::Full(pending) => {
+                    Box::pin(self.queue.push(pending.0, None)).await.is_err()
+                }
+            };
+            if closed {
+                tracing::error!("audit writer is gone: event dropped");
+            }
         }
     }
 

@@ -343,6 +343,17 @@ impl Identities {
             }
             return Ok(Some(found.identity.clone()));
         }
+        // Boxed: the store's futures stay out of every request's future.
+        Box::pin(self.load(access_key_id, generation)).await
+    }
+
+    /// [`Self::lookup`]'s cache miss: the identity read from the store,
+    /// cached under the `generation` read before it.
+    async fn load(
+        &self,
+        access_key_id: &str,
+        generation: u64,
+    ) -> Result<Option<Arc<Identity>>, IamError> {
         let Some(credential) = self.store.get_credential(access_key_id).await? else {
             return Ok(None);
         };

@@ -313,11 +313,19 @@ where
     B: http_body::Body<Data = axum::body::Bytes> + Send,
     B::Error: Into<axum::BoxError>,
 {
+    // IAM, STS and CloudTrail boxed: their futures never set the size of
+    // KMS's, which is moved whole into its box per request.
     if iam::is_query_request(request.headers()) {
-        return pipeline::run(&state, &iam::Query, request, &connection).await;
+        return Box::pin(pipeline::run(&state, &iam::Query, request, &connection)).await;
     }
     if cloudtrail::operation(request.headers()).is_some() {
-        return pipeline::run(&state, &cloudtrail::CloudTrail, request, &connection).await;
+        return Box::pin(pipeline::run(
+            &state,
+            &cloudtrail::CloudTrail,
+            request,
+            &connection,
+        ))
+        .await;
     }
     pipeline::run(&state, &api::Kms, request, &connection).await
 }
@@ -352,5 +360,27 @@ mod request_id_tests {
         let (a, b) = (ids.next(), other.next());
         assert_ne!(a.as_str(), b.as_str());
         assert_eq!(other.counter.load(Ordering::Relaxed), REQUEST_ID_BLOCK);
+    }
+}
+
+#[cfg(test)]
+mod hot_path_tests {
+    /// The size of the future an async fn returns, from the fn item alone.
+    fn future_size<F, A, B, C, Fut>(_: F) -> usize
+    where
+        F: FnOnce(A, B, C) -> Fut,
+    {
+        std::mem::size_of::<Fut>()
+    }
+
+    /// Every request's future is moved whole into its box (and each await
+    /// below moves its callee's): what only cold paths need (IAM, STS,
+    /// CloudTrail, the store, the other operations) is boxed there, so
+    /// the hot path's future stays a few KiB (5.5 KiB before, 3.8 KiB
+    /// after, in a debug build). A large future inlined again shows up here.
+    #[test]
+    fn the_request_future_stays_small() {
+        let size = future_size(super::handle::<hyper::body::Incoming>);
+        assert!(size <= 4608, "handle's future is {size} bytes");
     }
 }

@@ -691,8 +691,13 @@ impl Kms {
             return Ok(key.clone());
         }
         self.cache_misses.add(1);
-        let _guard = self.key_lock(&id).lock().await;
-        self.key_locked(id).await
+        // Boxed: the store's futures stay out of every caller's future
+        // (each await moves a future whole, at its largest size).
+        Box::pin(async {
+            let _guard = self.key_lock(&id).lock().await;
+            self.key_locked(id).await
+        })
+        .await
     }
 
     /// [`Self::key`] for a caller's request. A key not in the cache is read
@@ -708,12 +713,16 @@ impl Kms {
             return Ok(key.clone());
         }
         self.cache_misses.add(1);
-        let _guard = self.key_lock(&id).lock().await;
-        if let Some(key) = self.keys.pin().get(&id) {
-            return Ok(key.clone());
-        }
-        self.admit(caller, QuotaClass::Symmetric)?;
-        self.key_locked(id).await
+        // Boxed, as in `key`: the hot path's futures stay small.
+        Box::pin(async {
+            let _guard = self.key_lock(&id).lock().await;
+            if let Some(key) = self.keys.pin().get(&id) {
+                return Ok(key.clone());
+            }
+            self.admit(caller, QuotaClass::Symmetric)?;
+            self.key_locked(id).await
+        })
+        .await
     }
 
     /// [`Self::key`] for a caller that holds the key's stripe lock.

@@ -76,15 +76,16 @@ pub(super) async fn encrypt(
 ) -> Result<EncryptResponse, ApiError> {
     kms.check_grant_tokens(req.grant_tokens.as_deref().unwrap_or_default())?;
     if let Some(algorithm) = asymmetric_algorithm(&req.encryption_algorithm) {
-        let (ciphertext, key_arn) = kms
-            .encrypt_asymmetric(
-                caller,
-                &req.key_id,
-                req.plaintext.as_bytes(),
-                algorithm,
-                context(&req.encryption_context),
-            )
-            .await?;
+        // Boxed, as every path off the symmetric one: the hot path's
+        // future stays small.
+        let (ciphertext, key_arn) = Box::pin(kms.encrypt_asymmetric(
+            caller,
+            &req.key_id,
+            req.plaintext.as_bytes(),
+            algorithm,
+            context(&req.encryption_context),
+        ))
+        .await?;
         dry_run(req.dry_run)?;
         return Ok(EncryptResponse {
             ciphertext_blob: Some(Blob(ciphertext)),
@@ -130,12 +131,12 @@ pub(super) async fn decrypt(
                 "KeyId is required when DryRunModifiers includes IGNORE_CIPHERTEXT",
             ));
         };
-        kms.check_decrypt(
+        Box::pin(kms.check_decrypt(
             caller,
             key_id,
             context(&req.encryption_context),
             asymmetric_algorithm(&req.encryption_algorithm),
-        )
+        ))
         .await?;
         dry_run(req.dry_run)?;
     }
@@ -147,15 +148,14 @@ pub(super) async fn decrypt(
                 format!("KeyId is required to decrypt with the asymmetric algorithm {algorithm}"),
             ));
         };
-        let (mut plaintext, key_arn) = kms
-            .decrypt_asymmetric(
-                caller,
-                key_id,
-                ciphertext(&req.ciphertext_blob)?,
-                algorithm,
-                context(&req.encryption_context),
-            )
-            .await?;
+        let (mut plaintext, key_arn) = Box::pin(kms.decrypt_asymmetric(
+            caller,
+            key_id,
+            ciphertext(&req.ciphertext_blob)?,
+            algorithm,
+            context(&req.encryption_context),
+        ))
+        .await?;
         dry_run(req.dry_run)?;
         return Ok(DecryptResponse {
             key_id: Some(key_arn),

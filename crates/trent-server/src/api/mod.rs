@@ -55,24 +55,30 @@ pub async fn dispatch(
         }};
     }
     match operation {
-        Operation::Encrypt => return hot!(crypto::encrypt, params::encrypt),
-        Operation::Decrypt => return hot!(crypto::decrypt, params::decrypt),
-        Operation::GenerateDataKey => {
-            return hot!(crypto::generate_data_key, params::generate_data_key);
-        }
-        Operation::GenerateDataKeyWithoutPlaintext => {
-            return hot!(
-                crypto::generate_data_key_without_plaintext,
-                params::generate_data_key_without_plaintext
-            );
-        }
-        // ReplicateKey needs the Regions this server serves.
-        Operation::ReplicateKey => {
-            return respond(
-                &multi_region::replicate_key(kms, caller, parse(body)?, regions).await?,
-            );
-        }
-        _ => {}
+        Operation::Encrypt => hot!(crypto::encrypt, params::encrypt),
+        Operation::Decrypt => hot!(crypto::decrypt, params::decrypt),
+        Operation::GenerateDataKey => hot!(crypto::generate_data_key, params::generate_data_key),
+        Operation::GenerateDataKeyWithoutPlaintext => hot!(
+            crypto::generate_data_key_without_plaintext,
+            params::generate_data_key_without_plaintext
+        ),
+        // Boxed: the other operations' futures (their store writes) stay
+        // out of the hot path's, which every request moves whole.
+        _ => Box::pin(cold(kms, caller, operation, body, regions)).await,
+    }
+}
+
+/// [`dispatch`] for every operation but the hot path's.
+async fn cold(
+    kms: &trent_core::Kms,
+    caller: &Caller,
+    operation: Operation,
+    body: &[u8],
+    regions: &[String],
+) -> Result<Vec<u8>, ApiError> {
+    // ReplicateKey needs the Regions this server serves.
+    if operation == Operation::ReplicateKey {
+        return respond(&multi_region::replicate_key(kms, caller, parse(body)?, regions).await?);
     }
     macro_rules! route {
         ($($op:ident => $handler:path),* $(,)?) => {
