@@ -46,6 +46,10 @@ REGION = "us-east-1"
 # counts for the first phase whose pattern it matches; each phase sums the
 # inclusive counts of its outermost matching functions (see `phase_costs`).
 PHASES: list[tuple[str, str, list[str]]] = [
+    # Everything the request workers do (all but the audit writer's and
+    # the store's threads): the figure that compares builds, as it does not
+    # vary with how events fall into the writer's batches.
+    ("request workers (tokio's Context::run)", "", [r"^tokio::runtime::scheduler::multi_thread::worker::Context::run$"]),
     ("HTTP: parse head", "", [r"^<hyper::proto::h1::role::Server as .*>::parse", r"^httparse::"]),
     ("HTTP: write response", "", [r"^<hyper::proto::h1::role::Server as .*>::encode"]),
     ("request id", "", [r"^trent_server::RequestIds::next"]),
