@@ -576,6 +576,10 @@ def test_iam_roles_with_trust_policy_and_user_inline_policies(server, browser):
     iam = root(server, "iam")
     role, holder = unique("Role"), unique("PolicyHolder")
     iam.create_user(UserName=holder)
+    member_of = sorted(unique(f"HolderGroup{i}") for i in range(2))
+    for group in member_of:
+        iam.create_group(GroupName=group)
+        iam.add_user_to_group(GroupName=group, UserName=holder)
     console = signed_in_as_root(browser, server, "iam-roles", "#/iam/roles")
     page = console.page
 
@@ -619,10 +623,16 @@ def test_iam_roles_with_trust_policy_and_user_inline_policies(server, browser):
     assert iam.get_role_policy(RoleName=role, PolicyName="Decrypt")["PolicyDocument"] == doc
     console.snap("iam-role")
 
-    # A user's inline policies: refused, saved, edited, deleted.
+    # A user's groups (ListGroupsForUser), each a link to its page.
     console.nav("IAM users")
     page.get_by_test_id("users-table").get_by_role("link", name=holder, exact=True).click()
     page.get_by_test_id("user-arn").wait_for()
+    listed = page.get_by_test_id("user-groups").get_by_test_id("user-group")
+    expect(listed).to_have_text(member_of)
+    assert sorted(g["GroupName"] for g in iam.list_groups_for_user(UserName=holder)["Groups"]) == member_of
+    assert listed.first.get_attribute("href") == f"#/iam/groups/{member_of[0]}"
+
+    # A user's inline policies: refused, saved, edited, deleted.
     policies = page.get_by_test_id("inline-policies")
     policies.get_by_test_id("inline-policies-empty").wait_for()
     policies.get_by_label("Policy name").fill("Keys")

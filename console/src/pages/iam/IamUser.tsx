@@ -1,10 +1,12 @@
+import type { ReactNode } from 'react';
 import { child, childText, describeError, members } from '../../aws';
-import { ErrorAlert, PageHeading, useApi, useAsync } from '../../components';
-import { entityOf } from '../../iam';
+import { ErrorAlert, PageHeading, useApi, useAsync, type AsyncState } from '../../components';
+import { byName, entityOf, listAll } from '../../iam';
 import { formatDate } from '../../format';
+import { iamHref } from '../../router';
 import { InlinePolicies } from './InlinePolicies';
 
-/** One IAM user: GetUser, its access keys, its inline policies. */
+/** One IAM user: GetUser, its access keys, its groups, its inline policies. */
 export function IamUser({ name }: { name: string }) {
   const { aws } = useApi();
   const user = useAsync(async () => {
@@ -21,6 +23,11 @@ export function IamUser({ name }: { name: string }) {
       created: childText(k, 'CreateDate') ?? '',
     }));
   }, [aws, name]);
+  const groups = useAsync(
+    async () =>
+      (await listAll(aws, 'ListGroupsForUser', 'Groups', { UserName: name })).map((m) => entityOf('Group', m)).sort(byName),
+    [aws, name],
+  );
   const u = user.data;
 
   return (
@@ -48,20 +55,29 @@ export function IamUser({ name }: { name: string }) {
               <dd>{formatDate(u.created)}</dd>
               <dt>Access keys</dt>
               <dd data-testid="user-access-keys">
-                {keys.error !== undefined ? (
-                  <span className="error-text">{describeError(keys.error)}</span>
-                ) : (keys.data ?? []).length === 0 ? (
-                  <span className="muted">{keys.loading ? 'loading…' : 'none'}</span>
-                ) : (
-                  (keys.data ?? []).map((k) => (
+                <Listed state={keys}>
+                  {(k) => (
                     <div key={k.id} className="mono small">
                       {k.id} <span className="muted">{k.status}</span>
                     </div>
-                  ))
-                )}
+                  )}
+                </Listed>
+              </dd>
+              <dt>Groups</dt>
+              <dd data-testid="user-groups">
+                <Listed state={groups}>
+                  {(g) => (
+                    <div key={g.name}>
+                      <a href={iamHref('groups', g.name)} data-testid="user-group">
+                        {g.name}
+                      </a>
+                    </div>
+                  )}
+                </Listed>
               </dd>
             </dl>
             <p className="hint">
+              Membership is changed on each group's page.
               New access keys are made on the <a href="#/iam/users">users list</a>, where the secret is shown once.
             </p>
           </section>
@@ -70,4 +86,12 @@ export function IamUser({ name }: { name: string }) {
       )}
     </section>
   );
+}
+
+/** A summary cell's list: the server's error, "none", or each item. */
+function Listed<T>({ state, children }: { state: AsyncState<T[]>; children: (item: T) => ReactNode }) {
+  if (state.error !== undefined) return <span className="error-text">{describeError(state.error)}</span>;
+  const items = state.data ?? [];
+  if (items.length === 0) return <span className="muted">{state.loading ? 'loading…' : 'none'}</span>;
+  return <>{items.map(children)}</>;
 }
