@@ -292,21 +292,10 @@ export function CreateKey() {
               principals={principals}
               selected={admins}
               onChange={setAdmins}
+              otherLabel="Other key administrators (ARNs)"
+              other={otherAdmins}
+              onOther={setOtherAdmins}
             />
-            <div className="field">
-              <label htmlFor="other-admins">Other key administrators (ARNs)</label>
-              <textarea
-                id="other-admins"
-                value={otherAdmins}
-                onChange={(e) => setOtherAdmins(e.target.value)}
-                rows={2}
-                spellCheck={false}
-                aria-describedby="other-admins-hint"
-              />
-              <p id="other-admins-hint" className="hint">
-                One ARN per line, for principals not listed above.
-              </p>
-            </div>
             <div className="choice">
               <input
                 type="checkbox"
@@ -328,21 +317,10 @@ export function CreateKey() {
               principals={principals}
               selected={users}
               onChange={setUsers}
+              otherLabel="Other key users (ARNs)"
+              other={otherUsers}
+              onOther={setOtherUsers}
             />
-            <div className="field">
-              <label htmlFor="other-users">Other key users (ARNs)</label>
-              <textarea
-                id="other-users"
-                value={otherUsers}
-                onChange={(e) => setOtherUsers(e.target.value)}
-                rows={2}
-                spellCheck={false}
-                aria-describedby="other-users-hint"
-              />
-              <p id="other-users-hint" className="hint">
-                One ARN per line, for principals not listed above.
-              </p>
-            </div>
           </>
         )}
 
@@ -436,18 +414,25 @@ export function CreateKey() {
   );
 }
 
+/** The users and roles to choose from, and a field for other principals' ARNs. */
 function PrincipalPicker({
   legend,
   testId,
   principals,
   selected,
   onChange,
+  otherLabel,
+  other,
+  onOther,
 }: {
   legend: string;
   testId: string;
   principals: Principals;
   selected: string[];
   onChange: (arns: string[]) => void;
+  otherLabel: string;
+  other: string;
+  onOther: (text: string) => void;
 }) {
   const [filter, setFilter] = useState('');
   const all = [...(principals.users.data ?? []), ...(principals.roles.data ?? [])];
@@ -457,52 +442,68 @@ function PrincipalPicker({
     onChange(on ? [...selected.filter((a) => a !== arn), arn] : selected.filter((a) => a !== arn));
   const loading = principals.users.loading || principals.roles.loading;
   return (
-    <fieldset className="picker" data-testid={testId}>
-      <legend>{legend}</legend>
+    <>
+      <fieldset className="picker" data-testid={testId}>
+        <legend>{legend}</legend>
+        <div className="field">
+          <label htmlFor={`${testId}-filter`}>Search users and roles</label>
+          <input id={`${testId}-filter`} type="search" value={filter} onChange={(e) => setFilter(e.target.value)} />
+        </div>
+        {principals.users.error !== undefined && (
+          <p className="alert alert-warn" role="alert">
+            IAM users could not be listed: {describeError(principals.users.error)}
+          </p>
+        )}
+        {principals.roles.error !== undefined && (
+          <p className="hint" data-testid={`${testId}-roles-error`}>
+            IAM roles could not be listed: {describeError(principals.roles.error)}
+          </p>
+        )}
+        {principals.rolesUnlisted && (
+          <p className="hint" data-testid={`${testId}-roles-unlisted`}>
+            This server does not list IAM roles (ListRoles): only roles created in this page are shown; give other
+            role ARNs in the box below.
+          </p>
+        )}
+        {loading && all.length === 0 && <p className="hint">Loading users and roles…</p>}
+        {!loading && all.length === 0 && <p className="hint">No IAM users or roles in this account.</p>}
+        <ul className="checklist">
+          {shown.map((p) => {
+            const id = `${testId}-${p.kind}-${p.name}`;
+            return (
+              <li key={p.arn}>
+                <input
+                  type="checkbox"
+                  id={id}
+                  checked={selected.includes(p.arn)}
+                  onChange={(e) => toggle(p.arn, e.target.checked)}
+                  data-testid={`${testId}-${p.name}`}
+                  aria-describedby={`${id}-arn`}
+                />
+                <label htmlFor={id}>{p.name}</label>{' '}
+                <span className="muted">{p.kind}</span>{' '}
+                <span id={`${id}-arn`} className="muted mono small">
+                  {p.arn}
+                </span>
+              </li>
+            );
+          })}
+        </ul>
+      </fieldset>
       <div className="field">
-        <label htmlFor={`${testId}-filter`}>Search users and roles</label>
-        <input id={`${testId}-filter`} type="search" value={filter} onChange={(e) => setFilter(e.target.value)} />
+        <label htmlFor={`other-${testId}`}>{otherLabel}</label>
+        <textarea
+          id={`other-${testId}`}
+          value={other}
+          onChange={(e) => onOther(e.target.value)}
+          rows={2}
+          spellCheck={false}
+          aria-describedby={`other-${testId}-hint`}
+        />
+        <p id={`other-${testId}-hint`} className="hint">
+          One ARN per line, for principals not listed above.
+        </p>
       </div>
-      {principals.users.error !== undefined && (
-        <p className="alert alert-warn" role="alert">
-          IAM users could not be listed: {describeError(principals.users.error)}
-        </p>
-      )}
-      {principals.roles.error !== undefined && (
-        <p className="hint" data-testid={`${testId}-roles-error`}>
-          IAM roles could not be listed: {describeError(principals.roles.error)}
-        </p>
-      )}
-      {principals.rolesUnlisted && (
-        <p className="hint" data-testid={`${testId}-roles-unlisted`}>
-          This server does not list IAM roles (ListRoles): only roles created in this page are shown; give other
-          role ARNs in the box below.
-        </p>
-      )}
-      {loading && all.length === 0 && <p className="hint">Loading users and roles…</p>}
-      {!loading && all.length === 0 && <p className="hint">No IAM users or roles in this account.</p>}
-      <ul className="checklist">
-        {shown.map((p) => {
-          const id = `${testId}-${p.kind}-${p.name}`;
-          return (
-            <li key={p.arn}>
-              <input
-                type="checkbox"
-                id={id}
-                checked={selected.includes(p.arn)}
-                onChange={(e) => toggle(p.arn, e.target.checked)}
-                data-testid={`${testId}-${p.name}`}
-                aria-describedby={`${id}-arn`}
-              />
-              <label htmlFor={id}>{p.name}</label>{' '}
-              <span className="muted">{p.kind}</span>{' '}
-              <span id={`${id}-arn`} className="muted mono small">
-                {p.arn}
-              </span>
-            </li>
-          );
-        })}
-      </ul>
-    </fieldset>
+    </>
   );
 }
