@@ -3,7 +3,8 @@ Encryption SDK's message format) against the shared server, and
 interoperability both ways with `aws-encryption-cli` from the venv: each
 decrypts what the other wrote, for empty input, one byte, exactly one frame,
 many frames and 256 MiB, with and without the signed suite, under one or
-several wrapping keys. Then every bad input: a changed, cut, wrong-context,
+several wrapping keys, and the non-framed messages it writes for frame
+length 0 (read, never written). Then every bad input: a changed, cut, wrong-context,
 wrong-key, unknown-key or another account's message fails with a nonzero
 exit and a clear message, and leaves no plaintext behind."""
 
@@ -93,6 +94,37 @@ def test_each_decrypts_what_the_other_encrypted(keys, tmp_path, suite, size):
             "--encryption-context", "purpose=interop", "--algorithm", suite, "--frame-length", str(FRAME)))
     ok(trent_cli("decrypt", "--key-id", key, "--context", "purpose=interop", tmp_path / "e.msg", tmp_path / "e.out"))
     assert (tmp_path / "e.out").read_bytes() == plain.read_bytes()
+
+
+@pytest.mark.parametrize("suite", [SIGNED, UNSIGNED])
+def test_non_framed_messages_from_aws_encryption_cli_decrypt(keys, tmp_path, suite):
+    key = keys[0]
+    for size in (0, 1, 5 * FRAME + 17):
+        plain = tmp_path / f"plain{size}"
+        plain.write_bytes(pattern(size))
+        message = tmp_path / f"n{size}.msg"
+        ok(esdk("--encrypt", plain, message, "--wrapping-keys", f"key={key}",
+                "--encryption-context", "purpose=interop", "--algorithm", suite, "--frame-length", "0"))
+        assert message.read_bytes()[0] == 2  # format version 2 (key-committing)
+        ok(trent_cli("decrypt", "--key-id", key, "--context", "purpose=interop", message, tmp_path / f"n{size}.out"))
+        assert (tmp_path / f"n{size}.out").read_bytes() == plain.read_bytes()
+        # On standard output too: released only once the tag (and signature) verified.
+        out = ok(trent_cli("decrypt", "--key-id", key, "-", "-", stdin=message.read_bytes())).stdout
+        assert out == plain.read_bytes()
+    # A changed byte of the body: refused, nothing written.
+    tampered = bytearray(message.read_bytes())
+    tampered[-200] ^= 1
+    result, target = decrypt_to(tmp_path, bytes(tampered), "--key-id", key)
+    refused(result, "verify")
+    no_output_left(target)
+    # Content beyond what Trent holds in memory (16 MiB): refused before it is read.
+    big = tmp_path / "big"
+    big.write_bytes(b"\0" * ((16 << 20) + 1))
+    ok(esdk("--encrypt", big, tmp_path / "big.msg", "--wrapping-keys", f"key={key}", "--algorithm", suite,
+            "--frame-length", "0"))
+    result, target = decrypt_to(tmp_path, (tmp_path / "big.msg").read_bytes(), "--key-id", key)
+    refused(result, "not framed", "16777217 bytes")
+    no_output_left(target)
 
 
 def digest(path: Path) -> str:

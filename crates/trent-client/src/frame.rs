@@ -3,7 +3,9 @@
 //! `0xFFFFFFFF || sequence number || IV || content length || content || tag`.
 //! Each frame's AAD binds the message id, its kind, its sequence number and
 //! its length (`message-body-aad.md`), so frames cannot be reordered,
-//! dropped, moved between messages or cut.
+//! dropped, moved between messages or cut. A non-framed body is one block,
+//! `IV || content length || content || tag`, read only (the SDKs write it
+//! when asked for frame length 0).
 
 use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce};
 
@@ -13,9 +15,10 @@ use crate::{Error, Result};
 pub const FINAL_MARKER: u32 = u32::MAX;
 const REGULAR: &[u8] = b"AWSKMSEncryptionClient Frame";
 const FINAL: &[u8] = b"AWSKMSEncryptionClient Final Frame";
-/// The longest AAD: message id, the final frame's label, sequence number,
-/// content length.
-const AAD_MAX: usize = MESSAGE_ID_LEN + FINAL.len() + 4 + 8;
+const SINGLE: &[u8] = b"AWSKMSEncryptionClient Single Block";
+/// The longest AAD: message id, the longest label (a non-framed body's),
+/// sequence number, content length.
+const AAD_MAX: usize = MESSAGE_ID_LEN + SINGLE.len() + 4 + 8;
 
 /// A regular frame's bytes beyond its content.
 pub const REGULAR_OVERHEAD: usize = 4 + IV_LEN + TAG_LEN;
@@ -32,11 +35,10 @@ pub fn iv(sequence: u32) -> [u8; IV_LEN] {
 
 fn aad(
     message_id: &[u8; MESSAGE_ID_LEN],
-    last: bool,
+    label: &[u8],
     sequence: u32,
     len: usize,
 ) -> ([u8; AAD_MAX], usize) {
-    let label = if last { FINAL } else { REGULAR };
     let mut out = [0; AAD_MAX];
     let mut at = 0;
     for part in [
@@ -73,7 +75,8 @@ pub fn seal(
     }
     let start = out.len();
     out.extend_from_slice(plaintext);
-    let (aad, aad_len) = aad(message_id, last, sequence, plaintext.len());
+    let label = if last { FINAL } else { REGULAR };
+    let (aad, aad_len) = aad(message_id, label, sequence, plaintext.len());
     let tag = key
         .seal_in_place_separate_tag(
             Nonce::assume_unique_for_key(iv),
@@ -98,15 +101,67 @@ pub fn open(
     tag: &[u8],
     out: &mut [u8],
 ) -> Result<()> {
-    let (aad, aad_len) = aad(message_id, last, sequence, content.len());
+    let label = if last { FINAL } else { REGULAR };
+    let (aad, aad_len) = aad(message_id, label, sequence, content.len());
+    open_block(key, iv, &aad[..aad_len], content, tag, out)
+        .map_err(|()| Error::Authentication("a frame's tag does not verify"))
+}
+
+fn open_block(
+    key: &LessSafeKey,
+    iv: [u8; IV_LEN],
+    aad: &[u8],
+    content: &[u8],
+    tag: &[u8],
+    out: &mut [u8],
+) -> std::result::Result<(), ()> {
     key.open_separate_gather(
         Nonce::assume_unique_for_key(iv),
-        Aad::from(&aad[..aad_len]),
+        Aad::from(aad),
         content,
         tag,
         out,
     )
-    .map_err(|_| Error::Authentication("a frame's tag does not verify"))
+    .map_err(|_| ())
+}
+
+/// Opens a non-framed body's `content` and `tag` into `out` (as long as
+/// the content). Its AAD is the single block's: sequence number 1.
+pub fn open_single(
+    key: &LessSafeKey,
+    message_id: &[u8; MESSAGE_ID_LEN],
+    iv: [u8; IV_LEN],
+    content: &[u8],
+    tag: &[u8],
+    out: &mut [u8],
+) -> Result<()> {
+    let (aad, aad_len) = aad(message_id, SINGLE, 1, content.len());
+    open_block(key, iv, &aad[..aad_len], content, tag, out)
+        .map_err(|()| Error::Authentication("the message body's tag does not verify"))
+}
+
+/// Seals a non-framed body (tests only: Trent writes framed messages).
+#[cfg(test)]
+pub fn seal_single(
+    key: &LessSafeKey,
+    message_id: &[u8; MESSAGE_ID_LEN],
+    plaintext: &[u8],
+) -> Vec<u8> {
+    let iv = iv(1);
+    let mut out = iv.to_vec();
+    out.extend_from_slice(&(plaintext.len() as u64).to_be_bytes());
+    let start = out.len();
+    out.extend_from_slice(plaintext);
+    let (aad, aad_len) = aad(message_id, SINGLE, 1, plaintext.len());
+    let tag = key
+        .seal_in_place_separate_tag(
+            Nonce::assume_unique_for_key(iv),
+            Aad::from(&aad[..aad_len]),
+            &mut out[start..],
+        )
+        .expect("AES-GCM seals");
+    out.extend_from_slice(tag.as_ref());
+    out
 }
 
 /// The header's tag: GCM over no plaintext with a zero IV, the header body

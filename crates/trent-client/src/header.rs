@@ -28,6 +28,8 @@ pub struct Header {
     pub message_id: [u8; MESSAGE_ID_LEN],
     pub context: EncryptionContext,
     pub data_keys: Vec<EncryptedDataKey>,
+    /// 0: a non-framed body (content type 0x01), which Trent reads and
+    /// never writes.
     pub frame_length: u32,
     pub commitment: [u8; COMMITMENT_LEN],
 }
@@ -37,7 +39,8 @@ pub struct Header {
 pub struct Limits {
     /// The most encrypted data keys a header may carry.
     pub max_data_keys: u16,
-    /// The longest frame (each frame is held in memory whole).
+    /// The longest frame, and the longest non-framed body (each is held
+    /// in memory whole).
     pub max_frame_length: u32,
 }
 
@@ -63,7 +66,11 @@ impl Header {
             put_field(&mut out, &key.provider_info, "a key provider's information")?;
             put_field(&mut out, &key.ciphertext, "an encrypted data key")?;
         }
-        out.push(FRAMED);
+        out.push(if self.frame_length == 0 {
+            NON_FRAMED
+        } else {
+            FRAMED
+        });
         out.extend_from_slice(&self.frame_length.to_be_bytes());
         out.extend_from_slice(&self.commitment);
         Ok(out)
@@ -126,25 +133,28 @@ impl Header {
                 ciphertext: r.field()?,
             });
         }
-        match r.u8()? {
-            FRAMED => {}
-            NON_FRAMED => {
-                return Err(Error::Malformed(
-                    "a non-framed message (frame length 0): Trent reads framed messages only"
-                        .into(),
-                ));
-            }
+        let framed = match r.u8()? {
+            FRAMED => true,
+            NON_FRAMED => false,
             other => {
                 return Err(Error::Malformed(format!(
                     "unknown content type 0x{other:02x}"
                 )));
             }
-        }
+        };
         let frame_length = r.u32()?;
-        if frame_length == 0 {
-            return Err(Error::Malformed(
-                "a framed message with frame length 0".into(),
-            ));
+        match (framed, frame_length) {
+            (true, 0) => {
+                return Err(Error::Malformed(
+                    "a framed message with frame length 0".into(),
+                ));
+            }
+            (false, 1..) => {
+                return Err(Error::Malformed(format!(
+                    "a non-framed message with frame length {frame_length} (it must be 0)"
+                )));
+            }
+            _ => {}
         }
         if frame_length > limits.max_frame_length {
             return Err(Error::Limit(format!(

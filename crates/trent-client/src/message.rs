@@ -371,6 +371,17 @@ pub fn decrypt(
         hash.feed(Arc::new(tag.to_vec()));
         hash
     });
+    if header.frame_length == 0 {
+        return decrypt_single(
+            &derived.key,
+            &header.message_id,
+            options.limits.max_frame_length,
+            input,
+            hash.map(|hash| (hash, verifier.unwrap_or_default())),
+            output,
+            progress,
+        );
+    }
     let frame = header.frame_length as usize;
     let mut frames = FrameBatches {
         input,
@@ -410,9 +421,7 @@ pub fn decrypt(
             // The signed suite's last batch waits for the whole message's
             // hash, and is written only if the signature verifies.
             if let (Some((hash, signature)), Some(public_key)) = (signature, &verifier) {
-                UnparsedPublicKey::new(&ECDSA_P384_SHA384_ASN1, public_key)
-                    .verify_digest(&hash.finish()?, &signature)
-                    .map_err(|_| Error::Authentication("the signature does not verify"))?;
+                verify_signature(public_key, hash, &signature)?;
             }
             output.write_all(&plaintext)?;
             written += plaintext.len() as u64;
@@ -422,6 +431,65 @@ pub fn decrypt(
     )?;
     output.flush()?;
     Ok(written)
+}
+
+/// A non-framed body (`message-body.md`, "Non-Framed Data"): one block,
+/// held in memory whole (at most `max_len` bytes, the frame length limit),
+/// opened, its signature checked (`signed`: the hash fed the header and
+/// the public key), nothing after it, and only then written.
+fn decrypt_single(
+    key: &aws_lc_rs::aead::LessSafeKey,
+    message_id: &[u8; crate::suite::MESSAGE_ID_LEN],
+    max_len: u32,
+    mut input: impl Read,
+    signed: Option<(BackgroundHash, Vec<u8>)>,
+    output: &mut impl Write,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<u64> {
+    const HEAD: usize = IV_LEN + 8;
+    let mut raw = vec![0; HEAD];
+    input.read_exact(&mut raw).map_err(truncated)?;
+    let len = u64::from_be_bytes(raw[IV_LEN..].try_into().expect("8 bytes"));
+    if len > u64::from(max_len) {
+        return Err(Error::Limit(format!(
+            "the message is not framed and its content is {len} bytes; Trent holds such a \
+             message in memory whole and reads at most {max_len} bytes of it"
+        )));
+    }
+    let len = len as usize;
+    raw.resize(HEAD + len + TAG_LEN, 0);
+    input.read_exact(&mut raw[HEAD..]).map_err(truncated)?;
+    let iv: [u8; IV_LEN] = raw[..IV_LEN].try_into().expect("IV_LEN bytes");
+    let mut plaintext = Zeroizing::new(vec![0; len]);
+    frame::open_single(
+        key,
+        message_id,
+        iv,
+        &raw[HEAD..HEAD + len],
+        &raw[HEAD + len..],
+        &mut plaintext,
+    )?;
+    let (hash, public_key) = match signed {
+        Some((hash, public_key)) => {
+            hash.feed(Arc::new(raw));
+            (Some(hash), Some(public_key))
+        }
+        None => (None, None),
+    };
+    let signature = footer(&mut input, hash, Vec::new())?;
+    if let (Some((hash, signature)), Some(public_key)) = (signature, public_key) {
+        verify_signature(&public_key, hash, &signature)?;
+    }
+    output.write_all(&plaintext)?;
+    output.flush()?;
+    progress(len as u64);
+    Ok(len as u64)
+}
+
+fn verify_signature(public_key: &[u8], hash: BackgroundHash, signature: &[u8]) -> Result<()> {
+    UnparsedPublicKey::new(&ECDSA_P384_SHA384_ASN1, public_key)
+        .verify_digest(&hash.finish()?, signature)
+        .map_err(|_| Error::Authentication("the signature does not verify"))
 }
 
 /// The signed suite's SHA-384 over the whole message, on a thread of its
@@ -519,7 +587,7 @@ impl<R: Read> FrameBatches<R> {
         }
         let mut signature = None;
         if self.done {
-            signature = self.footer(rest)?;
+            signature = footer(&mut self.input, self.hash.take(), rest)?;
         } else {
             self.carry = rest;
         }
@@ -578,47 +646,48 @@ impl<R: Read> FrameBatches<R> {
             len,
         }))
     }
+}
 
-    /// After the final frame: the signature (signed suite), returned with
-    /// the hash to check it against, then the end of the input.
-    fn footer(&mut self, mut rest: Vec<u8>) -> Result<Option<(BackgroundHash, Vec<u8>)>> {
-        let mut signature = None;
-        if let Some(hash) = self.hash.take() {
-            if rest.len() < 2 {
-                (&mut self.input)
-                    .take(2 - rest.len() as u64)
-                    .read_to_end(&mut rest)?;
-            }
-            let Some(len) = rest
-                .first_chunk::<2>()
-                .map(|l| usize::from(u16::from_be_bytes(*l)))
-            else {
-                return Err(Error::Malformed(
-                    "the message is truncated (no signature)".into(),
-                ));
-            };
-            if rest.len() < 2 + len {
-                let missing = (2 + len - rest.len()) as u64;
-                (&mut self.input).take(missing).read_to_end(&mut rest)?;
-            }
-            let bytes = rest
-                .get(2..2 + len)
-                .ok_or_else(|| {
-                    Error::Malformed("the message is truncated (in its signature)".into())
-                })?
-                .to_vec();
-            rest.drain(..2 + len);
-            signature = Some((hash, bytes));
+/// After the body (`rest`: what was read past it): the signature (signed
+/// suite: `hash` given), returned with the hash to check it against, then
+/// the end of the input.
+fn footer(
+    input: &mut impl Read,
+    hash: Option<BackgroundHash>,
+    mut rest: Vec<u8>,
+) -> Result<Option<(BackgroundHash, Vec<u8>)>> {
+    let mut signature = None;
+    if let Some(hash) = hash {
+        if rest.len() < 2 {
+            input.take(2 - rest.len() as u64).read_to_end(&mut rest)?;
         }
-        let mut probe = [0u8; 1];
-        let trailing = !rest.is_empty() || self.input.read(&mut probe).map_err(truncated)? != 0;
-        if trailing {
+        let Some(len) = rest
+            .first_chunk::<2>()
+            .map(|l| usize::from(u16::from_be_bytes(*l)))
+        else {
             return Err(Error::Malformed(
-                "bytes follow the end of the message".into(),
+                "the message is truncated (no signature)".into(),
             ));
+        };
+        if rest.len() < 2 + len {
+            let missing = (2 + len - rest.len()) as u64;
+            input.take(missing).read_to_end(&mut rest)?;
         }
-        Ok(signature)
+        let bytes = rest
+            .get(2..2 + len)
+            .ok_or_else(|| Error::Malformed("the message is truncated (in its signature)".into()))?
+            .to_vec();
+        rest.drain(..2 + len);
+        signature = Some((hash, bytes));
     }
+    let mut probe = [0u8; 1];
+    let trailing = !rest.is_empty() || input.read(&mut probe).map_err(truncated)? != 0;
+    if trailing {
+        return Err(Error::Malformed(
+            "bytes follow the end of the message".into(),
+        ));
+    }
+    Ok(signature)
 }
 
 #[cfg(test)]
@@ -665,6 +734,23 @@ mod tests {
             &|_| {},
         )?;
         Ok(out)
+    }
+
+    /// Decrypts with data key 1 (the header must read), and what was
+    /// written, whatever the result.
+    fn open_to(message: &[u8], options: &Options) -> (Result<u64>, Vec<u8>) {
+        let mut input = message;
+        let incoming = read_header(&mut input, &options.limits).unwrap();
+        let mut out = Vec::new();
+        let result = decrypt(
+            incoming,
+            &[1; DATA_KEY_LEN],
+            options,
+            input,
+            &mut out,
+            &|_| {},
+        );
+        (result, out)
     }
 
     fn pattern(len: usize) -> Vec<u8> {
@@ -760,18 +846,8 @@ mod tests {
         let mut message = seal(Suite::CommittedSigned, &pattern(100), &options);
         let last = message.len() - 1;
         message[last] ^= 1;
-        let mut input = &message[..];
-        let incoming = read_header(&mut input, &options.limits).unwrap();
-        let mut out = Vec::new();
-        let err = decrypt(
-            incoming,
-            &[1; DATA_KEY_LEN],
-            &options,
-            input,
-            &mut out,
-            &|_| {},
-        )
-        .unwrap_err();
+        let (result, out) = open_to(&message, &options);
+        let err = result.unwrap_err();
         assert!(
             matches!(err, Error::Authentication(m) if m.contains("signature")),
             "{err}"
@@ -808,6 +884,81 @@ mod tests {
         strict.limits.max_data_keys = 0;
         let err = open(&message, 1, &strict).unwrap_err();
         assert!(matches!(err, Error::Limit(_)), "{err}");
+    }
+
+    /// A non-framed message of `plaintext` (unsigned suite, data key 1),
+    /// as the SDKs write one for frame length 0: the header of a framed
+    /// one, made non-framed and authenticated again.
+    fn seal_non_framed(plaintext: &[u8]) -> Vec<u8> {
+        let framed = seal(Suite::Committed, b"", &options(4096, 1));
+        let Incoming { mut header, .. } = read_header(
+            &mut &framed[..],
+            &Limits {
+                max_data_keys: 10,
+                max_frame_length: MAX_FRAME_LENGTH,
+            },
+        )
+        .unwrap();
+        header.frame_length = 0;
+        let derived = suite::derive(header.suite, &[1; DATA_KEY_LEN], &header.message_id).unwrap();
+        let body = header.body_bytes().unwrap();
+        let mut message = body.clone();
+        message.extend_from_slice(&frame::header_tag(&derived.key, &body).unwrap());
+        message.extend_from_slice(&frame::seal_single(
+            &derived.key,
+            &header.message_id,
+            plaintext,
+        ));
+        message
+    }
+
+    #[test]
+    fn non_framed_messages_are_read() {
+        let options = options(4096, 2);
+        for len in [0, 1, 5000] {
+            let plaintext = pattern(len);
+            let message = seal_non_framed(&plaintext);
+            assert_eq!(
+                open(&message, 1, &options).unwrap(),
+                plaintext,
+                "{len} bytes"
+            );
+        }
+    }
+
+    #[test]
+    fn a_non_framed_message_changed_cut_or_extended_writes_nothing() {
+        let options = options(4096, 1);
+        let message = seal_non_framed(&pattern(100));
+        let body_starts = message.len() - (IV_LEN + 8 + 100 + TAG_LEN);
+        for at in body_starts..message.len() {
+            let mut changed = message.clone();
+            changed[at] ^= 1;
+            let (result, out) = open_to(&changed, &options);
+            assert!(result.is_err(), "byte {at} changed");
+            assert!(out.is_empty(), "byte {at} changed: plaintext written");
+        }
+        for cut in [1, TAG_LEN, 100] {
+            let err = open(&message[..message.len() - cut], 1, &options).unwrap_err();
+            assert!(err.to_string().contains("truncated"), "{err}");
+        }
+        let mut longer = message.clone();
+        longer.push(0);
+        let err = open(&longer, 1, &options).unwrap_err();
+        assert!(err.to_string().contains("follow the end"), "{err}");
+    }
+
+    #[test]
+    fn a_non_framed_body_longer_than_the_limit_is_refused_before_it_is_read() {
+        let mut strict = options(4096, 1);
+        strict.limits.max_frame_length = 99;
+        let err = open(&seal_non_framed(&pattern(100)), 1, &strict).unwrap_err();
+        assert!(matches!(err, Error::Limit(_)), "{err}");
+        assert!(err.to_string().contains("100 bytes"), "{err}");
+        assert_eq!(
+            open(&seal_non_framed(&pattern(99)), 1, &strict).unwrap(),
+            pattern(99)
+        );
     }
 
     fn materials_plain() -> EncryptionMaterials {
