@@ -142,7 +142,9 @@ pub struct DecryptArgs {
     /// message authenticates. To standard output, each frame is released
     /// once its tag verifies (and, for the signed suite, the last batch of
     /// frames once the signature verifies): a message cut or changed later
-    /// makes the command fail after part of the plaintext was written.
+    /// makes the command fail after part of the plaintext was written. A
+    /// non-framed message (`aws-encryption-cli --frame-length 0`) is held
+    /// whole, up to 16 MiB of content, and written once it verifies.
     #[arg(value_name = "INPUT... OUTPUT", num_args = 2.., required = true)]
     paths: Vec<PathBuf>,
 }
