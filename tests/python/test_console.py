@@ -72,9 +72,9 @@ UNNAMED_CONTROLS = """
 class Console:
     """One browser page on the console, with what the walkthrough needs."""
 
-    def __init__(self, browser, server, name: str):
+    def __init__(self, browser, server, name: str, color_scheme: str = "light"):
         self.server = server
-        self.context = browser.new_context(viewport={"width": 1280, "height": 900})
+        self.context = browser.new_context(viewport={"width": 1280, "height": 900}, color_scheme=color_scheme)
         self.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server.url)
         self.page = self.context.new_page()
         self.problems: list[str] = []
@@ -143,9 +143,9 @@ def refusal(call, **kwargs) -> str:
     return f"{error['Code']}: {error['Message']}" if error.get("Message") else error["Code"]
 
 
-def signed_in_as_root(browser, server, name: str, at: str) -> Console:
+def signed_in_as_root(browser, server, name: str, at: str, color_scheme: str = "light") -> Console:
     """A new page signed in as the account root, on the screen `at`."""
-    console = Console(browser, server, name)
+    console = Console(browser, server, name, color_scheme)
     assert console.sign_in(BOOTSTRAP_ACCESS_KEY_ID, BOOTSTRAP_SECRET_ACCESS_KEY, at).endswith(":root")
     return console
 
@@ -154,6 +154,76 @@ def done(console: Console) -> None:
     console.sign_out()
     assert console.problems == [], console.problems
     console.context.close()
+
+
+# Each visible element's own text: its color and the first opaque
+# background behind it (itself or an ancestor), as [r, g, b] and the text.
+TEXT_COLORS = """
+(() => {
+  const rgb = (c) => (c.match(/[\\d.]+/g) || []).map(Number);
+  const out = [];
+  for (const e of document.querySelectorAll('body *')) {
+    const own = [...e.childNodes].some(n => n.nodeType === 3 && n.textContent.trim());
+    if (!own || e.getClientRects().length === 0) continue;
+    const style = getComputedStyle(e);
+    if (style.visibility === 'hidden' || Number(style.opacity) === 0) continue;
+    let back = null;
+    for (let a = e; a && !back; a = a.parentElement) {
+      const c = rgb(getComputedStyle(a).backgroundColor);
+      if (c.length === 3 || (c.length === 4 && c[3] === 1)) back = c.slice(0, 3);
+    }
+    out.push({ text: e.textContent.trim().slice(0, 40), color: rgb(style.color).slice(0, 3),
+               back: back || rgb(getComputedStyle(document.documentElement).backgroundColor).slice(0, 3) });
+  }
+  return out;
+})()
+"""
+
+
+def luminance(rgb: list[float]) -> float:
+    def channel(c: float) -> float:
+        c /= 255
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+    r, g, b = (channel(c) for c in rgb)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def contrast(a: list[float], b: list[float]) -> float:
+    hi, lo = sorted((luminance(a), luminance(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_every_text_is_readable_in_light_and_dark_mode(server, browser, scheme):
+    """WCAG AA's 4.5:1 for every visible text on the sign-in page, the keys
+    list, a key's page and the wizard, in the scheme the browser asks for
+    (prefers-color-scheme)."""
+    kms = root(server, "kms")
+    key = kms.create_key(Description="contrast")["KeyMetadata"]["KeyId"]
+    console = Console(browser, server, f"contrast-{scheme}", scheme)
+    page = console.page
+    screens = []
+    page.goto(server.url + "/console/")
+    page.get_by_label("Access key ID").wait_for()
+    screens.append(("sign-in", page.evaluate(TEXT_COLORS)))
+    console.sign_in(BOOTSTRAP_ACCESS_KEY_ID, BOOTSTRAP_SECRET_ACCESS_KEY)
+    page.get_by_test_id("keys-table").locator(f'[data-key-id="{key}"]').wait_for()
+    screens.append(("keys", page.evaluate(TEXT_COLORS)))
+    page.goto(server.url + f"/console/#/keys/{key}")
+    page.get_by_text("contrast", exact=True).first.wait_for()
+    screens.append(("key", page.evaluate(TEXT_COLORS)))
+    console.snap(f"key-{scheme}")
+    page.goto(server.url + "/console/#/keys/create")
+    page.get_by_role("heading", level=1).wait_for()
+    screens.append(("wizard", page.evaluate(TEXT_COLORS)))
+    background = page.evaluate("getComputedStyle(document.documentElement).backgroundColor")
+    back = [float(x) for x in background[background.index("(") + 1:-1].split(",")[:3]]
+    assert (luminance(back) < 0.1) == (scheme == "dark"), f"{scheme}: the page's background is {background}"
+    poor = [(name, t["text"], round(contrast(t["color"], t["back"]), 2))
+            for name, texts in screens for t in texts if contrast(t["color"], t["back"]) < 4.5]
+    assert all(texts for _, texts in screens)
+    assert poor == [], f"{scheme}: text below 4.5:1: {poor}"
+    done(console)
 
 
 def test_the_console_is_served_with_a_strict_policy(server):
