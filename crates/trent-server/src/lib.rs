@@ -4,10 +4,10 @@
 //! clock).
 //!
 //! A request goes: the transport's connection service, which hands
-//! `/health`, `/metrics` (and the test clock) to [`router`] and every other
-//! request straight to [`handle`], which picks its protocol by content type
-//! and target → [`pipeline::run`], the one pipeline every
-//! protocol goes through (request id, panics, body limits, SigV4 by
+//! `/health`, `/metrics`, `/console/` (and the test clock) to [`router`]
+//! and every other request straight to [`handle`], which picks its
+//! protocol by content type and target → [`pipeline::run`], the one
+//! pipeline every protocol goes through (request id, panics, body limits, SigV4 by
 //! [`auth::Authenticator`], quotas, audit, metrics) → the protocol's
 //! handler: [`api::dispatch`] for KMS (parse JSON, validate against the
 //! model, call [`trent_core::Kms`], render JSON), `iam` for IAM and STS,

@@ -55,13 +55,7 @@ pub(super) async fn dispatch(
         IamAction::ListAccessKeys => {
             p.allow(&["UserName", "Marker", "MaxItems"])?;
             let keys = ids.list_access_keys(caller, p.get("UserName")).await?;
-            let page = Page::of(&keys, p)?;
-            x.element("AccessKeyMetadata", |x| {
-                for key in page.items {
-                    x.element("member", |x| access_key_xml(x, key));
-                }
-            });
-            page.write_end(x);
+            Page::of(&keys, p)?.write(x, "AccessKeyMetadata", access_key_xml);
         }
         IamAction::UpdateAccessKey => {
             p.allow(&["UserName", "AccessKeyId", "Status"])?;
@@ -129,12 +123,7 @@ pub(super) async fn dispatch(
             let (group, users) = ids.get_group(caller, p.required("GroupName")?).await?;
             let page = Page::of(&users, p)?;
             x.element("Group", |x| group_xml(x, &group));
-            x.element("Users", |x| {
-                for user in page.items {
-                    x.element("member", |x| user_xml(x, user));
-                }
-            });
-            page.write_end(x);
+            page.write(x, "Users", user_xml);
         }
         IamAction::ListGroups => {
             let groups = ids.list_groups(caller).await?;
@@ -145,13 +134,7 @@ pub(super) async fn dispatch(
             let groups = ids
                 .list_groups_for_user(caller, p.required("UserName")?)
                 .await?;
-            let page = Page::of(&groups, p)?;
-            x.element("Groups", |x| {
-                for group in page.items {
-                    x.element("member", |x| group_xml(x, group));
-                }
-            });
-            page.write_end(x);
+            Page::of(&groups, p)?.write(x, "Groups", group_xml);
         }
         IamAction::AddUserToGroup => {
             p.allow(&["GroupName", "UserName"])?;
@@ -198,13 +181,7 @@ fn list_xml<T>(
     p.allow(&["PathPrefix", "Marker", "MaxItems"])?;
     let prefix = p.get("PathPrefix").unwrap_or("/");
     let under: Vec<&T> = all.iter().filter(|e| path(e).starts_with(prefix)).collect();
-    let page = Page::of(&under, p)?;
-    x.element(wrapper, |x| {
-        for entity in page.items {
-            x.element("member", |x| xml(x, *entity));
-        }
-    });
-    page.write_end(x);
+    Page::of(&under, p)?.write(x, wrapper, |x, entity| xml(x, entity));
     Ok(())
 }
 
@@ -378,6 +355,16 @@ impl<'a, T> Page<'a, T> {
             items: all.get(start..end).unwrap_or_default(),
             next: (end < all.len()).then_some(end),
         })
+    }
+
+    /// The page as `<WRAPPER><member>…</member>…</WRAPPER>`, then its end.
+    fn write(&self, x: &mut Xml, wrapper: &str, member: impl Fn(&mut Xml, &T)) {
+        x.element(wrapper, |x| {
+            for item in self.items {
+                x.element("member", |x| member(x, item));
+            }
+        });
+        self.write_end(x);
     }
 
     /// `<IsTruncated>` and, when there is more, `<Marker>`.
