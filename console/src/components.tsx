@@ -216,6 +216,16 @@ export function Status({ children, testId }: { children: ReactNode; testId?: str
   );
 }
 
+/** An action's outcome: the server's error (`NAME-error`) or its status line (`NAME-status`). */
+export function Outcome({ action, name }: { action: ReturnType<typeof useAction>; name: string }) {
+  return (
+    <>
+      <ErrorAlert error={action.error} testId={`${name}-error`} />
+      {action.message && <Status testId={`${name}-status`}>{action.message}</Status>}
+    </>
+  );
+}
+
 /** Runs `tasks` with at most `limit` at once. */
 export async function mapLimit<T, R>(items: T[], limit: number, task: (item: T) => Promise<R>): Promise<R[]> {
   const results: R[] = new Array(items.length);

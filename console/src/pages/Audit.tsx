@@ -1,5 +1,4 @@
 import { useCallback, useEffect, useId, useRef, useState, type FormEvent } from 'react';
-import { describeError } from '../aws';
 import {
   LOOKUP_ATTRIBUTES,
   lookupRequest,
@@ -7,7 +6,7 @@ import {
   type LookupEventsResponse,
   type TrailEvent,
 } from '../audit';
-import { PageHeading, useApi } from '../components';
+import { ErrorAlert, PageHeading, useApi } from '../components';
 import { EventsTable } from '../events';
 
 const PAGE_SIZES = [10, 25, 50];
@@ -184,11 +183,7 @@ export function Audit({ attribute, value }: { attribute?: string; value?: string
       <h2 ref={resultsHeading} tabIndex={-1} id={`${id}-results`}>
         Events
       </h2>
-      {error !== undefined && (
-        <p className="alert alert-error" role="alert" data-testid="audit-error">
-          {describeError(error)}
-        </p>
-      )}
+      <ErrorAlert error={error} testId="audit-error" />
       {answer && (
         <>
           <p className="hint" role="status" data-testid="audit-summary">

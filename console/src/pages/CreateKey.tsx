@@ -1,6 +1,6 @@
 import { useEffect, useMemo, useRef, useState, type FormEvent } from 'react';
 import { describeError } from '../aws';
-import { PageHeading, PairRows, useApi, type Pair } from '../components';
+import { PageHeading, PairRows, useAction, useApi, type Pair } from '../components';
 import { aliasName, aliasProblem } from '../format';
 import type { CreateKeyResponse } from '../kmsTypes';
 import { buildKeyPolicy, partitionOf, type KeyUsage } from '../policy';
@@ -69,9 +69,8 @@ export function CreateKey() {
   const [users, setUsers] = useState<string[]>([]);
   const [otherUsers, setOtherUsers] = useState('');
   const [problem, setProblem] = useState<string>();
-  const [error, setError] = useState<unknown>();
   const [createdKeyId, setCreatedKeyId] = useState<string>();
-  const [busy, setBusy] = useState(false);
+  const creating = useAction();
   const principals = usePrincipals();
   const stepHeading = useRef<HTMLHeadingElement>(null);
   const firstRender = useRef(true);
@@ -143,10 +142,8 @@ export function CreateKey() {
     if (!p) setStep((s) => Math.min(s + 1, STEPS.length - 1));
   };
 
-  const create = async () => {
-    setBusy(true);
-    setError(undefined);
-    try {
+  const create = () =>
+    creating.run(async () => {
       let keyId = createdKeyId;
       if (!keyId) {
         const tagList = tags
@@ -166,12 +163,7 @@ export function CreateKey() {
         await aws.kms('CreateAlias', { AliasName: aliasName(alias), TargetKeyId: keyId });
       }
       navigate(keyHref(keyId));
-    } catch (e) {
-      setError(e);
-    } finally {
-      setBusy(false);
-    }
-  };
+    });
 
   const last = step === STEPS.length - 1;
 
@@ -368,15 +360,15 @@ export function CreateKey() {
             {problem}
           </p>
         )}
-        {error !== undefined && (
+        {creating.error !== undefined && (
           <p className="alert alert-error" role="alert" data-testid="create-key-error">
             {createdKeyId ? (
               <>
                 The key <a href={keyHref(createdKeyId)}>{createdKeyId}</a> was created, but its alias was refused:{' '}
-                {describeError(error)}
+                {describeError(creating.error)}
               </>
             ) : (
-              describeError(error)
+              describeError(creating.error)
             )}
           </p>
         )}
@@ -390,7 +382,7 @@ export function CreateKey() {
                 setProblem(undefined);
                 setStep((s) => s - 1);
               }}
-              disabled={busy}
+              disabled={creating.busy}
               data-testid="wizard-previous"
             >
               Previous
@@ -400,8 +392,8 @@ export function CreateKey() {
             Cancel
           </a>
           {last ? (
-            <button type="submit" disabled={busy} data-testid="wizard-create">
-              {busy ? 'Creating…' : createdKeyId ? 'Retry alias' : 'Create key'}
+            <button type="submit" disabled={creating.busy} data-testid="wizard-create">
+              {creating.busy ? 'Creating…' : createdKeyId ? 'Retry alias' : 'Create key'}
             </button>
           ) : (
             <button type="submit" data-testid="wizard-next">

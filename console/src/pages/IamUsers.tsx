@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { childText, describeError, members } from '../aws';
-import { CopyButton, ErrorAlert, PageHeading, Status, mapLimit, useAction, useApi, useAsync } from '../components';
+import { CopyButton, ErrorAlert, Outcome, PageHeading, mapLimit, useAction, useApi, useAsync } from '../components';
 import { formatDate } from '../format';
 import { iamHref } from '../router';
 
@@ -107,12 +107,7 @@ export function IamUsers() {
         <button type="submit" disabled={createUser.busy} data-testid="create-user">
           {createUser.busy ? 'Creating…' : 'Create user'}
         </button>
-        {createUser.error !== undefined && (
-          <p className="alert alert-error" role="alert" data-testid="create-user-error">
-            {describeError(createUser.error)}
-          </p>
-        )}
-        {createUser.message && <Status testId="create-user-status">{createUser.message}</Status>}
+        <Outcome action={createUser} name="create-user" />
       </form>
 
       {newKey && (
@@ -149,11 +144,7 @@ export function IamUsers() {
           </button>
         </section>
       )}
-      {createKey.error !== undefined && (
-        <p className="alert alert-error" role="alert" data-testid="create-access-key-error">
-          {describeError(createKey.error)}
-        </p>
-      )}
+      <ErrorAlert error={createKey.error} testId="create-access-key-error" />
 
       <h2>Users</h2>
       <ErrorAlert error={users.error} testId="users-error" />

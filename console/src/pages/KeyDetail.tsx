@@ -1,6 +1,5 @@
 import { useState, type FormEvent } from 'react';
-import { describeError } from '../aws';
-import { ErrorAlert, PageHeading, Status, useAction, useApi, useAsync } from '../components';
+import { ErrorAlert, Outcome, PageHeading, useAction, useApi, useAsync } from '../components';
 import { formatDate } from '../format';
 import type {
   DescribeKeyResponse,
@@ -237,12 +236,7 @@ export function KeyDetail({ id }: { id: string }) {
             Schedule deletion
           </button>
         </form>
-        {action.error !== undefined && (
-          <p className="alert alert-error" role="alert" data-testid="key-action-error">
-            {describeError(action.error)}
-          </p>
-        )}
-        {action.message && <Status testId="key-action-status">{action.message}</Status>}
+        <Outcome action={action} name="key-action" />
       </section>
 
       <section aria-labelledby="aliases-heading" className="panel">

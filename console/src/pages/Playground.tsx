@@ -1,6 +1,6 @@
 import { useEffect, useId, useState, type ReactNode } from 'react';
 import { describeError } from '../aws';
-import { CopyButton, PageHeading, PairRows, Status, pairsToObject, useAction, useApi, useAsync, type Pair } from '../components';
+import { CopyButton, Outcome, PageHeading, PairRows, pairsToObject, useAction, useApi, useAsync, type Pair } from '../components';
 import { base64ToBytes, base64ToUtf8, bytesToBase64, utf8ToBase64 } from '../format';
 import type {
   DecryptResponse,
@@ -93,19 +93,6 @@ function useChoice(options: string[]): [string, (v: string) => void] {
 function messageBase64(text: string, isBase64: boolean): string {
   if (isBase64) return bytesToBase64(base64ToBytes(text));
   return utf8ToBase64(text);
-}
-
-function Outcome({ action, name }: { action: ReturnType<typeof useAction>; name: string }) {
-  return (
-    <>
-      {action.error !== undefined && (
-        <p className="alert alert-error" role="alert" data-testid={`${name}-error`}>
-          {describeError(action.error)}
-        </p>
-      )}
-      {action.message && <Status testId={`${name}-status`}>{action.message}</Status>}
-    </>
-  );
 }
 
 function AlgorithmSelect({

@@ -1,6 +1,6 @@
 import { useState, type FormEvent } from 'react';
 import { child, childText, describeError, members } from '../../aws';
-import { ErrorAlert, PageHeading, Status, useAction, useApi, useAsync } from '../../components';
+import { ErrorAlert, Outcome, PageHeading, useAction, useApi, useAsync } from '../../components';
 import { byName, entityOf, forgetCreated, listAll, rememberCreated, type Entity } from '../../iam';
 import { formatDate } from '../../format';
 import { iamHref } from '../../router';
@@ -136,12 +136,7 @@ export function IamGroup({ name }: { name: string }) {
           {allUsers.error !== undefined && (
             <p className="hint">IAM users could not be listed: {describeError(allUsers.error)}</p>
           )}
-          {change.error !== undefined && (
-            <p className="alert alert-error" role="alert" data-testid="group-change-error">
-              {describeError(change.error)}
-            </p>
-          )}
-          {change.message && <Status testId="group-change-status">{change.message}</Status>}
+          <Outcome action={change} name="group-change" />
         </section>
       )}
       {g && <InlinePolicies kind="Group" name={name} />}

@@ -1,5 +1,5 @@
 import { useState, type FormEvent } from 'react';
-import { child, describeError } from '../../aws';
+import { child } from '../../aws';
 import { ErrorAlert, PageHeading, Status, useAction, useApi } from '../../components';
 import { entityOf, rememberCreated } from '../../iam';
 import { iamHref } from '../../router';
@@ -50,11 +50,7 @@ export function IamGroups() {
         <button type="submit" disabled={create.busy} data-testid="create-group">
           {create.busy ? 'Creating…' : 'Create group'}
         </button>
-        {create.error !== undefined && (
-          <p className="alert alert-error" role="alert" data-testid="create-group-error">
-            {describeError(create.error)}
-          </p>
-        )}
+        <ErrorAlert error={create.error} testId="create-group-error" />
         {create.message && (
           <Status testId="create-group-status">
             {create.message} {createdName && <a href={iamHref('groups', createdName)}>Open {createdName}</a>}

@@ -1,5 +1,5 @@
 import { useState, type FormEvent } from 'react';
-import { child, describeError } from '../../aws';
+import { child } from '../../aws';
 import { ErrorAlert, PageHeading, Status, useAction, useApi } from '../../components';
 import { entityOf, rememberCreated, trustPolicyTemplate } from '../../iam';
 import { partitionOf } from '../../policy';
@@ -87,11 +87,7 @@ export function IamRoles() {
         <button type="submit" disabled={create.busy} data-testid="create-role">
           {create.busy ? 'Creating…' : 'Create role'}
         </button>
-        {create.error !== undefined && (
-          <p className="alert alert-error" role="alert" data-testid="create-role-error">
-            {describeError(create.error)}
-          </p>
-        )}
+        <ErrorAlert error={create.error} testId="create-role-error" />
         {create.message && (
           <Status testId="create-role-status">
             {create.message} {createdName && <a href={iamHref('roles', createdName)}>Open {createdName}</a>}

@@ -1,6 +1,6 @@
 import { useEffect, useId, useRef, useState, type FormEvent } from 'react';
 import { childText, describeError, members } from '../../aws';
-import { ErrorAlert, Status, mapLimit, useAction, useApi, useAsync } from '../../components';
+import { ErrorAlert, Outcome, mapLimit, useAction, useApi, useAsync } from '../../components';
 import { POLICY_TEMPLATE, decodePolicyDocument, inlinePolicyActions, type EntityKind } from '../../iam';
 
 interface InlinePolicy {
@@ -121,12 +121,7 @@ export function InlinePolicies({ kind, name }: { kind: EntityKind; name: string 
             ))}
           </ul>
         ))}
-      {remove.error !== undefined && (
-        <p className="alert alert-error" role="alert" data-testid="delete-inline-policy-error">
-          {describeError(remove.error)}
-        </p>
-      )}
-      {remove.message && <Status testId="delete-inline-policy-status">{remove.message}</Status>}
+      <Outcome action={remove} name="delete-inline-policy" />
 
       <form onSubmit={submit} noValidate aria-labelledby={`${id}-put`} data-testid="inline-policy-form">
         <h3 id={`${id}-put`}>Add or replace an inline policy</h3>
@@ -163,12 +158,7 @@ export function InlinePolicies({ kind, name }: { kind: EntityKind; name: string 
         <button type="submit" disabled={save.busy} data-testid="inline-policy-save">
           {save.busy ? 'Saving…' : 'Save policy'}
         </button>
-        {save.error !== undefined && (
-          <p className="alert alert-error" role="alert" data-testid="inline-policy-error">
-            {describeError(save.error)}
-          </p>
-        )}
-        {save.message && <Status testId="inline-policy-status">{save.message}</Status>}
+        <Outcome action={save} name="inline-policy" />
       </form>
     </section>
   );

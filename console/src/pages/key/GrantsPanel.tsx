@@ -1,6 +1,5 @@
 import { useId, useState, type FormEvent } from 'react';
-import { describeError } from '../../aws';
-import { CopyButton, ErrorAlert, PairRows, Status, pairsToObject, useAction, useApi, useAsync, type Pair } from '../../components';
+import { CopyButton, ErrorAlert, Outcome, PairRows, pairsToObject, useAction, useApi, useAsync, type Pair } from '../../components';
 import { formatDate } from '../../format';
 import type { CreateGrantResponse, GrantListEntry, KeyMetadata, ListGrantsResponse } from '../../kmsTypes';
 import { grantOperations } from '../../policy';
@@ -145,12 +144,7 @@ export function GrantsPanel({ keyId, meta, principals }: { keyId: string; meta?:
             </table>
           </div>
         ))}
-      {revoke.error !== undefined && (
-        <p className="alert alert-error" role="alert" data-testid="revoke-grant-error">
-          {describeError(revoke.error)}
-        </p>
-      )}
-      {revoke.message && <Status testId="revoke-grant-status">{revoke.message}</Status>}
+      <Outcome action={revoke} name="revoke-grant" />
 
       <form onSubmit={submit} noValidate aria-labelledby={`${id}-create`} data-testid="create-grant-form">
         <h3 id={`${id}-create`}>Create grant</h3>
@@ -246,12 +240,7 @@ export function GrantsPanel({ keyId, meta, principals }: { keyId: string; meta?:
         <button type="submit" disabled={create.busy} data-testid="create-grant">
           {create.busy ? 'Creating…' : 'Create grant'}
         </button>
-        {create.error !== undefined && (
-          <p className="alert alert-error" role="alert" data-testid="create-grant-error">
-            {describeError(create.error)}
-          </p>
-        )}
-        {create.message && <Status testId="create-grant-status">{create.message}</Status>}
+        <Outcome action={create} name="create-grant" />
         {created?.GrantToken && (
           <div className="field">
             <label htmlFor={`${id}-token`}>Grant token</label>

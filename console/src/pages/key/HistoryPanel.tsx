@@ -1,7 +1,6 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
-import { describeError } from '../../aws';
 import type { LookupEventsResponse, TrailEvent } from '../../audit';
-import { useApi } from '../../components';
+import { ErrorAlert, useApi } from '../../components';
 import { EventsTable } from '../../events';
 import { auditHref } from '../../router';
 
@@ -63,11 +62,7 @@ export function HistoryPanel({ keyArn }: { keyArn: string }) {
         </div>
       </div>
       <p className="hint">The requests about this key that CloudTrail recorded, newest first.</p>
-      {error !== undefined && (
-        <p className="alert alert-error" role="alert" data-testid="key-history-error">
-          {describeError(error)}
-        </p>
-      )}
+      <ErrorAlert error={error} testId="key-history-error" />
       {events && <EventsTable events={events} label="Key history" testId="key-history-table" showKey={false} />}
       {loading && <p className="hint">Loading events…</p>}
       {next && !loading && (

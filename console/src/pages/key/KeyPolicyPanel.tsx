@@ -1,6 +1,6 @@
 import { useId, useState, type FormEvent } from 'react';
 import { describeError } from '../../aws';
-import { ErrorAlert, Status, useAction, useApi, useAsync } from '../../components';
+import { ErrorAlert, Outcome, Status, useAction, useApi, useAsync } from '../../components';
 import type { GetKeyPolicyResponse, KeyMetadata } from '../../kmsTypes';
 import {
   addKeyRole,
@@ -116,12 +116,7 @@ export function KeyPolicyPanel({ keyId, meta, principals }: { keyId: string; met
               ))}
             </div>
           )}
-          {roleAction.error !== undefined && (
-            <p className="alert alert-error" role="alert" data-testid="key-roles-error">
-              {describeError(roleAction.error)}
-            </p>
-          )}
-          {roleAction.message && <Status testId="key-roles-status">{roleAction.message}</Status>}
+          <Outcome action={roleAction} name="key-roles" />
 
           <h3 id="policy-document-heading">Policy document</h3>
           {editing ? (
@@ -172,11 +167,7 @@ export function KeyPolicyPanel({ keyId, meta, principals }: { keyId: string; met
               </div>
             </>
           )}
-          {save.error !== undefined && (
-            <p className="alert alert-error" role="alert" data-testid="key-policy-save-error">
-              {describeError(save.error)}
-            </p>
-          )}
+          <ErrorAlert error={save.error} testId="key-policy-save-error" />
           {save.message && <Status testId="key-policy-status">{save.message}</Status>}
         </>
       )}

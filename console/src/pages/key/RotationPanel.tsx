@@ -1,6 +1,5 @@
 import { useEffect, useState, type FormEvent } from 'react';
-import { describeError } from '../../aws';
-import { ErrorAlert, Status, useAction, useApi, useAsync } from '../../components';
+import { ErrorAlert, Outcome, useAction, useApi, useAsync } from '../../components';
 import { formatDate } from '../../format';
 import type { GetKeyRotationStatusResponse, ListKeyRotationsResponse, RotationsListEntry } from '../../kmsTypes';
 
@@ -132,12 +131,7 @@ export function RotationPanel({ keyId }: { keyId: string }) {
         <button type="submit" disabled={save.busy} data-testid="rotation-save">
           {save.busy ? 'Saving…' : 'Save rotation'}
         </button>
-        {save.error !== undefined && (
-          <p className="alert alert-error" role="alert" data-testid="rotation-save-error">
-            {describeError(save.error)}
-          </p>
-        )}
-        {save.message && <Status testId="rotation-save-status">{save.message}</Status>}
+        <Outcome action={save} name="rotation-save" />
       </form>
 
       <h3>On-demand rotation</h3>
@@ -151,12 +145,7 @@ export function RotationPanel({ keyId }: { keyId: string }) {
       >
         {rotate.busy ? 'Rotating…' : 'Rotate now'}
       </button>
-      {rotate.error !== undefined && (
-        <p className="alert alert-error" role="alert" data-testid="rotate-now-error">
-          {describeError(rotate.error)}
-        </p>
-      )}
-      {rotate.message && <Status testId="rotate-now-status">{rotate.message}</Status>}
+      <Outcome action={rotate} name="rotate-now" />
 
       <h3 id="rotation-history-heading">Rotation history</h3>
       <ErrorAlert error={history.error} testId="rotation-history-error" />
