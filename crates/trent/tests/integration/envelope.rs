@@ -363,9 +363,26 @@ async fn a_decrypt_grant_decrypts_and_does_not_encrypt() {
     let out = grantee.encrypt(&key, &["purpose=x"], &[], &input, &sealed);
     failed(&out, &["GenerateDataKey", "AccessDeniedException"]);
     nothing_written(&sealed);
-    // Nor by naming it with a second, permitted key: the first generates.
-    let out = grantee.encrypt(&key, &[], &["--key-id", &key], &input, &sealed);
+    // Nor beside a key it may encrypt with, in either order: first, the
+    // key generates the data key (refused); second, it wraps the data key
+    // the permitted one made (refused too), and no message is left that
+    // only the permitted key opens.
+    let own = new_key_arn(&kms).await;
+    kms.create_grant()
+        .key_id(&own)
+        .grantee_principal(&grantee_arn)
+        .operations(GrantOperation::GenerateDataKey)
+        .operations(GrantOperation::Encrypt)
+        .send()
+        .await
+        .unwrap();
+    succeeded(&grantee.encrypt(&own, &[], &[], &input, &sealed));
+    std::fs::remove_file(&sealed).unwrap();
+    let out = grantee.encrypt(&key, &[], &["--key-id", &own], &input, &sealed);
     failed(&out, &["GenerateDataKey", "AccessDeniedException"]);
+    nothing_written(&sealed);
+    let out = grantee.encrypt(&own, &[], &["--key-id", &key], &input, &sealed);
+    failed(&out, &[": Encrypt: AccessDeniedException"]);
     nothing_written(&sealed);
 
     kms.revoke_grant()
