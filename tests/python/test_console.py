@@ -882,6 +882,81 @@ def test_sign_in_and_moving_around_with_the_keyboard_alone(server, browser):
     done(console)
 
 
+def test_a_key_user_cannot_widen_its_own_access_from_the_console(server, browser):
+    """The attacker's side of the key page: a user who may read the key and
+    use it, and nothing more, tries to make itself a key administrator, to
+    save a key policy giving it kms:*, and to grant itself the key; each is
+    refused in the server's words (as boto3 with its keys is), and root
+    sees the policy and the grants unchanged. A wrong secret signs nobody in."""
+    kms, iam = root(server, "kms"), root(server, "iam")
+    name = unique("Widener")
+    arn = iam.create_user(UserName=name)["User"]["Arn"]
+    reader = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Resource": "*", "Action": [
+        "kms:Describe*", "kms:Get*", "kms:List*", "kms:Encrypt", "kms:Decrypt", "cloudtrail:LookupEvents"]}]}
+    iam.put_user_policy(UserName=name, PolicyName="read-and-use", PolicyDocument=json.dumps(reader))
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    as_user = kms_as(server, key["AccessKeyId"], key["SecretAccessKey"])
+    key_id = kms.create_key(Description="not yours to widen")["KeyMetadata"]["KeyId"]
+    policy_before = kms.get_key_policy(KeyId=key_id, PolicyName="default")["Policy"]
+
+    console = Console(browser, server, "key-user-refused")
+    page = console.page
+    assert console.sign_in(key["AccessKeyId"], key["SecretAccessKey"], f"#/keys/{key_id}").endswith(f":user/{name}")
+    page.get_by_test_id("key-id").wait_for()
+
+    admins = page.get_by_test_id("key-administrators")
+    admins.get_by_label("Add key administrator (ARN)").fill(arn)
+    admins.get_by_role("button", name="Add key administrator").click()
+    shown = page.get_by_test_id("key-roles-error")
+    shown.wait_for()
+    assert shown.text_content().startswith("AccessDeniedException: ") and "kms:PutKeyPolicy" in shown.text_content()
+
+    widened = json.loads(policy_before)
+    widened["Statement"].append({"Sid": "Mine now", "Effect": "Allow", "Principal": {"AWS": arn},
+                                 "Action": "kms:*", "Resource": "*"})
+    page.get_by_role("button", name="Edit policy").click()
+    page.get_by_label("Key policy (JSON)").fill(json.dumps(widened))
+    page.get_by_role("button", name="Save policy").click()
+    shown = page.get_by_test_id("key-policy-save-error")
+    shown.wait_for()
+    assert shown.text_content() == refusal(as_user.put_key_policy, KeyId=key_id, PolicyName="default",
+                                           Policy=json.dumps(widened))
+    assert "kms:PutKeyPolicy" in shown.text_content()
+
+    panel = page.get_by_test_id("grants-panel")
+    panel.get_by_label("Grantee principal (ARN)").fill(arn)
+    panel.get_by_label("Decrypt", exact=True).check()
+    panel.get_by_role("button", name="Create grant").click()
+    shown = panel.get_by_test_id("create-grant-error")
+    shown.wait_for()
+    assert shown.text_content() == refusal(as_user.create_grant, KeyId=key_id, GranteePrincipal=arn,
+                                           Operations=["Decrypt"])
+    assert "kms:CreateGrant" in shown.text_content()
+    console.snap("key-user-refused")
+
+    assert kms.get_key_policy(KeyId=key_id, PolicyName="default")["Policy"] == policy_before
+    assert kms.list_grants(KeyId=key_id)["Grants"] == []
+    done(console)
+
+    # A wrong secret: the server's refusal on the sign-in page, nothing kept.
+    console = Console(browser, server, "wrong-secret")
+    page = console.page
+    page.goto(server.url + "/console/")
+    page.get_by_label("Access key ID").fill(key["AccessKeyId"])
+    secret = key["SecretAccessKey"]
+    page.get_by_label("Secret access key").fill(secret[:-1] + ("A" if secret[-1] != "A" else "B"))
+    page.get_by_label("Region").fill("us-east-1")
+    page.get_by_role("button", name="Sign in").click()
+    shown = page.get_by_test_id("signin-error")
+    shown.wait_for()
+    assert shown.text_content().startswith("SignatureDoesNotMatch"), shown.text_content()
+    assert page.get_by_test_id("whoami").count() == 0
+    stored = page.evaluate("JSON.stringify([Object.keys(sessionStorage), Object.keys(localStorage)])")
+    assert json.loads(stored) == [[], []]
+    assert console.problems == [], console.problems
+    console.context.close()
+
+
 def test_sign_in_with_temporary_credentials(server, browser):
     """Temporary credentials (AssumeRole): the page signs with the session
     token, shows the assumed role, may do what the role's policy allows and

@@ -62,7 +62,10 @@ def ok(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
 
 def refused(result: subprocess.CompletedProcess, *needles: str) -> str:
     stderr = result.stderr.decode(errors="replace")
-    assert result.returncode != 0, "expected a failure"
+    # A refusal: an exit code of the command's own (not a signal's), and
+    # not clap's usage error.
+    assert result.returncode > 0, f"expected a failure, got exit {result.returncode}: {stderr}"
+    assert "Usage:" not in stderr, stderr
     for needle in needles:
         assert needle in stderr, stderr
     return stderr
