@@ -398,6 +398,17 @@ def test_s3_cp_failures_store_nothing_and_write_nothing(trent, trent_account, ke
     refused(trent_cli("s3", "cp", "--key-id", keys[0], "--any-location", f"s3://{bucket}/changed", target),
             "does not authenticate")
     no_output_left(target)
+    # Downloading: another account reads the object but may not decrypt
+    # it; a context pair the object lacks is refused. Nothing is written.
+    ok(trent_cli("s3", "cp", "--key-id", keys[0], "--context", "team=blue", plain, f"s3://{bucket}/kept"))
+    refused(trent_cli("s3", "cp", "--key-id", keys[0], f"s3://{bucket}/kept", target, env=env),
+            "Decrypt", "AccessDeniedException")
+    no_output_left(target)
+    refused(trent_cli("s3", "cp", "--key-id", keys[0], "--context", "team=red", f"s3://{bucket}/kept", target),
+            "team")
+    no_output_left(target)
+    ok(trent_cli("s3", "cp", "--key-id", keys[0], "--context", "team=blue", f"s3://{bucket}/kept", target))
+    assert target.read_bytes() == plain.read_bytes()
     # Arguments: both sides local, or both in S3.
     refused(trent_cli("s3", "cp", "--key-id", keys[0], plain, tmp_path / "x"), "s3://BUCKET/KEY")
     refused(trent_cli("s3", "cp", "--key-id", keys[0], f"s3://{bucket}/a", f"s3://{bucket}/c"), "not supported")
