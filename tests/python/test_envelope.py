@@ -130,6 +130,27 @@ def test_non_framed_messages_from_aws_encryption_cli_decrypt(keys, tmp_path, sui
     no_output_left(target)
 
 
+def test_grant_tokens_reach_every_kms_call(keys, sealed, tmp_path):
+    """`--grant-token` is passed to GenerateDataKey and Decrypt: a token the
+    server cannot read refuses both, a real one (CreateGrant's) is taken."""
+    path, plain = sealed
+    plaintext = tmp_path / "plain"
+    plaintext.write_bytes(b"granted")
+    bogus = ("--grant-token", "not-a-grant-token")
+    refused(trent_cli("encrypt", "--key-id", keys[0], *bogus, plaintext, tmp_path / "m"),
+            "GenerateDataKey", "InvalidGrantTokenException")
+    assert not (tmp_path / "m").exists()
+    result, target = decrypt_to(tmp_path, path.read_bytes(), "--key-id", keys[0], *bogus)
+    refused(result, "Decrypt", "InvalidGrantTokenException")
+    no_output_left(target)
+    kms = boto3.client("kms")
+    me = boto3.client("sts").get_caller_identity()["Arn"]
+    token = kms.create_grant(KeyId=keys[0], GranteePrincipal=me, Operations=["Decrypt"])["GrantToken"]
+    result, target = decrypt_to(tmp_path, path.read_bytes(), "--key-id", keys[0], "--grant-token", token)
+    ok(result)
+    assert target.read_bytes() == plain
+
+
 def digest(path: Path) -> str:
     h = hashlib.sha256()
     with path.open("rb") as f:
