@@ -261,6 +261,17 @@ def test_a_changed_byte_is_refused_and_nothing_is_written(keys, sealed, tmp_path
     no_output_left(target)
 
 
+def test_a_changed_message_on_standard_output_fails(keys, sealed):
+    """To stdout, frames are released as they verify (so part of the
+    plaintext may be out), but a changed last frame still fails the command."""
+    path, plain = sealed
+    message = bytearray(path.read_bytes())
+    message[len(message) - 160] ^= 0x40
+    result = trent_cli("decrypt", "--key-id", keys[0], "-", "-", stdin=bytes(message))
+    refused(result, "does not verify")
+    assert len(result.stdout) < len(plain)
+
+
 def test_a_cut_message_is_refused_and_nothing_is_written(keys, sealed, tmp_path):
     path, _ = sealed
     message = path.read_bytes()
