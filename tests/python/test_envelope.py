@@ -532,6 +532,18 @@ def test_many_files_into_a_directory_with_and_without_a_data_key_cache(keys, tmp
     ok(esdk("--decrypt", tmp_path / "sealed-3" / "file-07.txt.encrypted", tmp_path / "esdk.out",
             "--wrapping-keys", f"key={keys[0]}"))
     assert (tmp_path / "esdk.out").read_bytes() == files[7].read_bytes()
+    # A byte limit: --cache max-bytes=250 lets two 100-odd-byte files share
+    # a data key, not three. A message not named .encrypted decrypts to
+    # NAME.decrypted, and one worker thread reads what several wrote.
+    bytes_limited = tmp_path / "sealed-bytes"
+    bytes_limited.mkdir()
+    ok(trent_cli("encrypt", "--key-id", keys[0], "--cache", "max-age=60,max-bytes=250", *files[:6], bytes_limited))
+    wrapped = {first_wrapped_key((bytes_limited / f"{f.name}.encrypted").read_bytes())[1] for f in files[:6]}
+    assert len(wrapped) == 3, f"{len(wrapped)} data keys for 6 files within 250 bytes each"
+    renamed = tmp_path / "renamed.msg"
+    renamed.write_bytes((bytes_limited / "file-00.txt.encrypted").read_bytes())
+    ok(trent_cli("decrypt", "--key-id", keys[0], "--threads", "1", renamed, tmp_path / "sealed-bytes"))
+    assert (bytes_limited / "renamed.msg.decrypted").read_bytes() == files[0].read_bytes()
     # Several inputs need a directory; a bad --cache is refused.
     refused(trent_cli("encrypt", "--key-id", keys[0], *files[:2], tmp_path / "nowhere"), "directory")
     refused(trent_cli("encrypt", "--key-id", keys[0], "--cache", "max-messages=5", files[0], tmp_path / "x"),
